@@ -1,0 +1,19 @@
+//! The canonical model of an image–text pair that every pairscope crate shares.
+//!
+//! This crate owns:
+//! - [`columns`]: the canonical column set (names, Arrow types, meaning) and the list of
+//!   names the filter language, SQL and the web UI may refer to;
+//! - [`row_id`]: the stable 63-bit row identity derived from (source content hash, row index);
+//! - [`web`]: host and registrable-domain derivation (Public Suffix List from the `psl` crate);
+//! - [`exit`]: the process exit codes every command uses.
+//!
+//! It must never do I/O: readers, writers and indexes live in other crates and depend on this one.
+
+pub mod columns;
+pub mod exit;
+pub mod row_id;
+pub mod web;
+
+pub use columns::{CanonicalColumn, ColumnKind, CANONICAL_COLUMNS};
+pub use exit::ExitStatus;
+pub use row_id::RowId;
