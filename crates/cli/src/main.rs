@@ -1,1 +1,55 @@
-fn main() {}
+//! The `pairscope` binary: parses the command line and dispatches to the library crates.
+//! It owns presentation only (flags, progress bars, output formats, exit codes); the work
+//! lives in `pairscope-store`, `pairscope-synth` and the other crates.
+
+mod args;
+mod commands;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use pairscope_model::ExitStatus;
+
+use crate::args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose, cli.global.quiet);
+    let result = match &cli.command {
+        Command::Synth(args) => commands::synth::run(args, &cli.global),
+        Command::Ingest(args) => commands::ingest::run(args, &cli.global),
+        Command::Info(args) => commands::info::run(args, &cli.global),
+        Command::Sources(args) => commands::sources::run(args, &cli.global),
+    };
+    let status = match result {
+        Ok(status) => status,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            if is_usage(&error) { ExitStatus::Usage } else { ExitStatus::Error }
+        }
+    };
+    ExitCode::from(status.code() as u8)
+}
+
+/// Usage errors found after clap's own checks (a bad `--map`, an unparsable EXPR) exit 2 too.
+fn is_usage(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<pairscope_store::StoreError>().is_some_and(|e| e.is_usage())
+            || cause.downcast_ref::<args::UsageError>().is_some()
+    })
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PAIRSCOPE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

@@ -5,15 +5,18 @@
 //!   names the filter language, SQL and the web UI may refer to;
 //! - [`row_id`]: the stable 63-bit row identity derived from (source content hash, row index);
 //! - [`web`]: host and registrable-domain derivation (Public Suffix List from the `psl` crate);
-//! - [`exit`]: the process exit codes every command uses.
+//! - [`exit`]: the process exit codes every command uses;
+//! - [`progress`]: the trait long operations report progress through.
 //!
 //! It must never do I/O: readers, writers and indexes live in other crates and depend on this one.
 
 pub mod columns;
 pub mod exit;
+pub mod progress;
 pub mod row_id;
 pub mod web;
 
 pub use columns::{CanonicalColumn, ColumnKind, CANONICAL_COLUMNS};
 pub use exit::ExitStatus;
+pub use progress::{NoProgress, Progress};
 pub use row_id::RowId;

@@ -1,1 +1,43 @@
-//! placeholder
+//! The pairscope dataset on disk.
+//!
+//! This crate owns the storage layout, the manifest (what a dataset version consists of), the
+//! commit protocol, and `ingest`: turning the parquet files people have (LAION-5B,
+//! LAION-Aesthetics, COYO, DataComp, img2dataset, cc2dataset) into canonical pairscope rows.
+//!
+//! Layout of a dataset directory `DS/`:
+//!
+//! ```text
+//! DS/CURRENT                       the committed version number; replaced atomically (the commit point)
+//! DS/versions/v00000007.json       the manifest of each version (immutable once written)
+//! DS/sources/<id16>/block-NNNNN.parquet
+//!                                  canonical rows of one source file, one file per row-id block
+//!                                  (2^20 source rows), in source order, so row_id ascends in a file
+//! DS/sources/<id16>/source.json    the source's entry, written last: a complete staged source
+//! DS/LOCK                          held (flock) by the one writer
+//! ```
+//!
+//! Invariants:
+//! - Files under `sources/` are written once, under a temporary name, fsynced and renamed;
+//!   they are never modified. A version is the set of sources its manifest lists.
+//! - A writer holds `LOCK`; readers never take it. Readers read `CURRENT` and then the immutable
+//!   manifest it names, so they always see a whole version, and keep reading it while a writer
+//!   commits the next one.
+//! - Commit = write the new manifest, then replace `CURRENT`. A process killed at any moment
+//!   leaves the last committed version; what it staged is reused or removed by the next writer.
+//!
+//! This crate never interprets captions (that is `pairscope-text`) and never filters rows
+//! (that is `pairscope-expr` and the query crates).
+
+pub mod dataset;
+pub mod error;
+pub mod ingest;
+pub mod layout;
+pub mod manifest;
+pub mod mapping;
+
+mod convert;
+
+pub use dataset::Dataset;
+pub use error::{BadInput, StoreError};
+pub use ingest::{ingest, IngestOptions, IngestReport};
+pub use manifest::{Manifest, SourceEntry};

@@ -1,0 +1,168 @@
+//! Every flag of every subcommand, with its documentation (the `--help` text comes from here).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Build, get hold of, search and audit the web-scale image–text datasets that
+/// text-to-image models are trained on (LAION-5B, LAION-Aesthetics, COYO, DataComp, …).
+#[derive(Debug, Parser)]
+#[command(name = "pairscope", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). PAIRSCOPE_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No progress bar and only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate deterministic, LAION-like synthetic parquet shards.
+    Synth(SynthArgs),
+    /// Add parquet files (LAION, COYO, DataComp, img2dataset, cc2dataset) to a dataset.
+    Ingest(IngestArgs),
+    /// Show a dataset: rows, version, sources, column mapping, size.
+    Info(InfoArgs),
+    /// List a dataset's sources, or remove one.
+    Sources(SourcesArgs),
+}
+
+/// How results are written. `--json` is short for `--format json`.
+#[derive(Debug, Args, Clone)]
+pub struct FormatArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+}
+
+impl FormatArgs {
+    pub fn format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned text for people.
+    Table,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON document.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// Apache Parquet (needs --out, or a redirected stdout).
+    Parquet,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Rows to generate.
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: u64,
+    /// Random seed: the same rows, seed and schema always give byte-identical files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Directory to write part-NNNNN.parquet and synth.json into.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Column layout to imitate.
+    #[arg(long, default_value = "laion-aesthetics", value_parser = ["laion-aesthetics", "laion5b", "coyo", "datacomp"])]
+    pub schema: String,
+    /// Rows per output file.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows_per_shard: u64,
+    /// Worker threads (default: all cores). The output does not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Dataset directory (created if missing).
+    #[arg(long, short = 'd')]
+    pub dataset: PathBuf,
+    /// Parquet files, directories (searched recursively for *.parquet) or glob patterns.
+    #[arg(required = true)]
+    pub sources: Vec<String>,
+    /// Take a canonical column from a named source column, e.g. --map caption=alt_text.
+    #[arg(long = "map", value_name = "CANONICAL=COLUMN")]
+    pub maps: Vec<String>,
+    /// Record a constant for every row of these sources, e.g. --set language=en
+    /// (LAION-2B-en and LAION-Aesthetics files carry no language column).
+    #[arg(long = "set", value_name = "CANONICAL=VALUE")]
+    pub sets: Vec<String>,
+    /// Cut longer captions at a character boundary (counted; the original length is kept).
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_caption_bytes: usize,
+    /// Skip unreadable files (counted and listed; exit code 3) instead of failing.
+    #[arg(long)]
+    pub skip_bad: bool,
+    /// Files processed at once (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub output: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Dataset directory.
+    #[arg(long, short = 'd')]
+    pub dataset: PathBuf,
+    #[command(flatten)]
+    pub output: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SourcesArgs {
+    /// Dataset directory.
+    #[arg(long, short = 'd')]
+    pub dataset: PathBuf,
+    /// Remove this source (its id, an id prefix of 8+ hex digits, or the path it was ingested
+    /// from) and commit a new version. Repeatable.
+    #[arg(long, value_name = "SOURCE")]
+    pub remove: Vec<String>,
+    #[command(flatten)]
+    pub output: FormatArgs,
+}
+
+/// A command-line mistake found after parsing (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Splits `KEY=VALUE` arguments (`--map`, `--set`) into a map; a repeated key is an error.
+pub fn key_values(flag: &str, items: &[String]) -> Result<std::collections::BTreeMap<String, String>, UsageError> {
+    let mut map = std::collections::BTreeMap::new();
+    for item in items {
+        let (key, value) = item
+            .split_once('=')
+            .ok_or_else(|| UsageError(format!("{flag} {item:?}: expected NAME=VALUE")))?;
+        let key = key.trim().to_lowercase();
+        if map.insert(key.clone(), value.trim().to_string()).is_some() {
+            return Err(UsageError(format!("{flag} {key} given twice")));
+        }
+    }
+    Ok(map)
+}

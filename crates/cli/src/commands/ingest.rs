@@ -1,0 +1,86 @@
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use anyhow::Result;
+use arrow::array::{StringArray, UInt64Array};
+use pairscope_model::ExitStatus;
+use pairscope_store::{ingest, IngestOptions, IngestReport};
+use serde_json::json;
+
+use crate::args::{key_values, GlobalArgs, IngestArgs};
+use crate::commands::synth::default_threads;
+use crate::output::{print_document, table};
+use crate::progress::Bar;
+
+pub fn run(args: &IngestArgs, global: &GlobalArgs) -> Result<ExitStatus> {
+    let options = IngestOptions {
+        overrides: key_values("--map", &args.maps)?,
+        constants: key_values("--set", &args.sets)?,
+        max_caption_bytes: args.max_caption_bytes,
+        skip_bad: args.skip_bad,
+        threads: args.threads.unwrap_or_else(default_threads),
+    };
+    let bar = Bar::new(global, "ingest");
+    let started = std::time::Instant::now();
+    let result = ingest(&args.dataset, &args.sources, &options, &bar);
+    bar.finish();
+    let report = result?;
+    let seconds = started.elapsed().as_secs_f64();
+    let document = json!({
+        "dataset": args.dataset.display().to_string(),
+        "version_before": report.version_before,
+        "version": report.version,
+        "sources_added": report.added.iter().map(|s| json!({"id": s.id, "path": s.path, "rows": s.rows, "skipped_rows": s.skipped_rows, "truncated_captions": s.truncated_captions})).collect::<Vec<_>>(),
+        "already_present": report.already_present.iter().map(|(p, id)| json!({"path": p.display().to_string(), "id": id})).collect::<Vec<_>>(),
+        "bad_files": report.bad_files.iter().map(|b| b.to_string()).collect::<Vec<_>>(),
+        "rows_added": report.rows_added(),
+        "rows_skipped": report.rows_skipped(),
+        "truncated_captions": report.truncated_captions(),
+        "seconds": seconds,
+    });
+    print_document(args.output.format(), &document, || human(&report, seconds), || {
+        table(vec![
+            ("id", Arc::new(StringArray::from_iter_values(report.added.iter().map(|s| s.id.clone())))),
+            ("path", Arc::new(StringArray::from_iter_values(report.added.iter().map(|s| s.path.clone())))),
+            ("rows", Arc::new(UInt64Array::from_iter_values(report.added.iter().map(|s| s.rows)))),
+            ("skipped_rows", Arc::new(UInt64Array::from_iter_values(report.added.iter().map(|s| s.skipped())))),
+        ])
+    })?;
+    for bad in &report.bad_files {
+        tracing::warn!("skipped {bad}");
+    }
+    Ok(ExitStatus::completed(report.skipped_inputs()))
+}
+
+fn human(report: &IngestReport, seconds: f64) -> String {
+    let mut s = String::new();
+    let rows = report.rows_added();
+    if report.added.is_empty() {
+        let _ = writeln!(s, "nothing new: dataset stays at version {}", report.version);
+    } else {
+        let _ = writeln!(
+            s,
+            "added {} source(s), {rows} rows: dataset version {} → {} ({seconds:.1} s, {:.0} rows/s)",
+            report.added.len(),
+            report.version_before,
+            report.version,
+            rows as f64 / seconds.max(1e-9)
+        );
+    }
+    if !report.already_present.is_empty() {
+        let _ = writeln!(s, "already in the dataset (same content): {} file(s)", report.already_present.len());
+    }
+    for (reason, n) in report.rows_skipped() {
+        let _ = writeln!(s, "skipped rows, {reason}: {n}");
+    }
+    if report.truncated_captions() > 0 {
+        let _ = writeln!(s, "captions cut to --max-caption-bytes: {}", report.truncated_captions());
+    }
+    if !report.bad_files.is_empty() {
+        let _ = writeln!(s, "skipped files: {}", report.bad_files.len());
+        for bad in &report.bad_files {
+            let _ = writeln!(s, "  {bad}");
+        }
+    }
+    s
+}

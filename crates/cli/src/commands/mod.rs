@@ -1,0 +1,4 @@
+pub mod info;
+pub mod ingest;
+pub mod sources;
+pub mod synth;

@@ -1,0 +1,153 @@
+//! Opening a dataset for reading, and the commit protocol writers share.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Result, StoreError};
+use crate::layout::{fsync_dir, is_temp_name, write_atomic, Layout};
+use crate::manifest::{Manifest, SourceEntry};
+
+/// A committed version of a dataset, opened for reading. Cheap to clone; re-open to see a
+/// newer version.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    layout: Layout,
+    manifest: Arc<Manifest>,
+}
+
+impl Dataset {
+    /// Opens the version `CURRENT` names.
+    pub fn open(root: impl AsRef<Path>) -> Result<Dataset> {
+        let layout = Layout::new(root.as_ref());
+        let version = read_current(&layout)?.ok_or_else(|| StoreError::NotADataset(root.as_ref().to_path_buf()))?;
+        let manifest = Manifest::read(&layout.manifest(version))?;
+        Ok(Dataset { layout, manifest: Arc::new(manifest) })
+    }
+
+    pub fn root(&self) -> &Path {
+        self.layout.root()
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn version(&self) -> u64 {
+        self.manifest.version
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.manifest.rows()
+    }
+
+    /// Every data file of this version, in a deterministic order (by source id, then block).
+    pub fn data_files(&self) -> Vec<PathBuf> {
+        self.manifest.sources.iter().flat_map(|s| &s.files).map(|f| self.layout.root().join(&f.path)).collect()
+    }
+
+    /// Bytes the dataset directory occupies on disk (all of it, including what older versions
+    /// still reference).
+    pub fn size_on_disk(&self) -> u64 {
+        fn walk(dir: &Path) -> u64 {
+            let Ok(entries) = fs::read_dir(dir) else { return 0 };
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => walk(&e.path()),
+                    _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+                })
+                .sum()
+        }
+        walk(self.layout.root())
+    }
+}
+
+/// The committed version number, or `None` for a directory that holds no dataset yet.
+pub(crate) fn read_current(layout: &Layout) -> Result<Option<u64>> {
+    let path = layout.current();
+    match fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt { path, reason: format!("CURRENT holds {:?}, not a version number", text.trim()) }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::Io { path, source: e }),
+    }
+}
+
+/// The exclusive right to change a dataset, held for the life of the value (an OS file lock:
+/// released by the kernel if the process dies).
+pub(crate) struct WriterLock {
+    _file: File,
+}
+
+impl WriterLock {
+    pub fn acquire(layout: &Layout) -> Result<WriterLock> {
+        fs::create_dir_all(layout.root()).map_err(StoreError::io(layout.root()))?;
+        let path = layout.lock();
+        let file = File::options().create(true).truncate(false).write(true).open(&path).map_err(StoreError::io(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(WriterLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked(path)),
+            Err(fs::TryLockError::Error(e)) => Err(StoreError::Io { path, source: e }),
+        }
+    }
+}
+
+/// The manifest a writer starts from: the committed one, or an empty one for a new dataset.
+pub(crate) fn committed_manifest(layout: &Layout) -> Result<Manifest> {
+    match read_current(layout)? {
+        Some(version) => Manifest::read(&layout.manifest(version)),
+        None => Ok(Manifest::empty()),
+    }
+}
+
+/// Commits `sources` as the next version after `previous`: writes its manifest, then replaces
+/// `CURRENT` (the commit point), then removes what neither version references. Needs the
+/// writer lock.
+pub(crate) fn commit(_lock: &WriterLock, layout: &Layout, previous: &Manifest, mut sources: Vec<SourceEntry>) -> Result<Manifest> {
+    sources.sort_by(|a, b| a.id.cmp(&b.id));
+    let manifest = Manifest {
+        version: previous.version + 1,
+        committed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        sources,
+        ..Manifest::empty()
+    };
+    let versions = layout.versions();
+    fs::create_dir_all(&versions).map_err(StoreError::io(&versions))?;
+    let json = serde_json::to_vec_pretty(&manifest).expect("manifests serialise");
+    let path = layout.manifest(manifest.version);
+    write_atomic(&path, &json).map_err(StoreError::io(&path))?;
+    let current = layout.current();
+    write_atomic(&current, format!("{}\n", manifest.version).as_bytes()).map_err(StoreError::io(&current))?;
+    collect_garbage(layout, &[previous, &manifest]);
+    Ok(manifest)
+}
+
+/// Removes source directories no kept version references, and temporaries of dead writers.
+/// The previous version is kept whole so a reader that opened it just before the commit can
+/// finish. Failures only leave files behind; they are logged, never fatal.
+pub(crate) fn collect_garbage(layout: &Layout, keep: &[&Manifest]) {
+    let referenced: HashSet<PathBuf> =
+        keep.iter().flat_map(|m| &m.sources).map(|s| layout.source_dir(&s.id)).collect();
+    let Ok(entries) = fs::read_dir(layout.sources()) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if referenced.contains(&path) {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        tracing::debug!(path = %path.display(), temp = is_temp_name(&name), "removing unreferenced source directory");
+        if let Err(e) = fs::remove_dir_all(&path) {
+            tracing::warn!("could not remove {}: {e}", path.display());
+        }
+    }
+    let _ = fsync_dir(&layout.sources());
+}

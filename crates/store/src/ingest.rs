@@ -1,0 +1,557 @@
+//! `ingest`: parquet files in, a new committed dataset version out.
+//!
+//! Streaming and bounded: each worker holds one input batch and one output row group
+//! ([`ROW_GROUP_ROWS`] canonical rows, plus the source's extra columns) at a time, whatever the
+//! size of the input. Idempotent: sources are identified by the BLAKE3 of their bytes, so the same
+//! file again (under any name) changes nothing. Atomic: everything is staged under
+//! `sources/` and becomes visible only when `CURRENT` is replaced; a source fully staged by a
+//! killed run is picked up again instead of being re-read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use pairscope_model::row_id::{block_key, BLOCK_ROWS};
+use pairscope_model::Progress;
+
+use crate::convert::Converter;
+use crate::dataset::{commit, committed_manifest, WriterLock};
+use crate::error::{BadInput, Result, StoreError};
+use crate::layout::{fsync_dir, temp_path, write_atomic, Layout};
+use crate::manifest::{DataFile, ExtraColumn, Manifest, SourceEntry, SourceSettings};
+use crate::mapping::{validate_settings, ColumnMapping};
+
+/// Rows per output row group: large enough for scan speed, small enough that a point lookup
+/// by row id decodes little.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Rows per batch read from a source. Divides [`BLOCK_ROWS`], so batches rarely straddle blocks.
+const BATCH_ROWS: usize = 8192;
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// `--map canonical=source`.
+    pub overrides: BTreeMap<String, String>,
+    /// `--set canonical=value`.
+    pub constants: BTreeMap<String, String>,
+    pub max_caption_bytes: usize,
+    /// Skip (count and list) files that cannot be read instead of failing the ingest.
+    pub skip_bad: bool,
+    /// Files processed at once.
+    pub threads: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            overrides: BTreeMap::new(),
+            constants: BTreeMap::new(),
+            max_caption_bytes: 64 * 1024,
+            skip_bad: false,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// What an ingest did.
+#[derive(Debug, Default)]
+pub struct IngestReport {
+    /// The version before, and after (equal when nothing changed).
+    pub version_before: u64,
+    pub version: u64,
+    pub added: Vec<SourceEntry>,
+    /// Inputs whose content the dataset already had: (path, source id).
+    pub already_present: Vec<(PathBuf, String)>,
+    /// Files skipped with `--skip-bad`.
+    pub bad_files: Vec<BadInput>,
+}
+
+impl IngestReport {
+    pub fn rows_added(&self) -> u64 {
+        self.added.iter().map(|s| s.rows).sum()
+    }
+
+    /// Skipped rows by reason, over the added sources.
+    pub fn rows_skipped(&self) -> BTreeMap<String, u64> {
+        let mut total = BTreeMap::new();
+        for (reason, n) in self.added.iter().flat_map(|s| &s.skipped_rows) {
+            *total.entry(reason.clone()).or_insert(0) += n;
+        }
+        total
+    }
+
+    pub fn truncated_captions(&self) -> u64 {
+        self.added.iter().map(|s| s.truncated_captions).sum()
+    }
+
+    /// Inputs (files and rows) that were skipped: non-zero means exit code 3.
+    pub fn skipped_inputs(&self) -> u64 {
+        self.bad_files.len() as u64 + self.rows_skipped().values().sum::<u64>()
+    }
+}
+
+/// Ingests `inputs` (files, directories searched for `*.parquet`, glob patterns) into the
+/// dataset at `root`, creating it if needed.
+pub fn ingest(root: &Path, inputs: &[String], options: &IngestOptions, progress: &dyn Progress) -> Result<IngestReport> {
+    validate_settings(&options.overrides, &options.constants).map_err(StoreError::Usage)?;
+    let settings = SourceSettings {
+        overrides: options.overrides.iter().map(|(k, v)| (k.clone(), v.to_lowercase())).collect(),
+        constants: options.constants.clone(),
+        max_caption_bytes: options.max_caption_bytes,
+    };
+    let files = expand_inputs(inputs)?;
+    let layout = Layout::new(root);
+    let lock = WriterLock::acquire(&layout)?;
+    let previous = committed_manifest(&layout)?;
+    let mut report = IngestReport { version_before: previous.version, version: previous.version, ..Default::default() };
+
+    let total_bytes = files.iter().filter_map(|f| fs::metadata(f).ok()).map(|m| m.len()).sum();
+    progress.set_total_bytes(total_bytes);
+
+    // Identify every input by content, in parallel; unreadable files are bad input.
+    let hashed = parallel_map(&files, options.threads, |path| hash_file(path));
+    let mut pending: Vec<(PathBuf, String)> = Vec::new();
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    for (path, hash) in files.iter().zip(hashed) {
+        match hash {
+            Err(bad) => report.bad_files.push(bad),
+            Ok(id) => {
+                if previous.source(&id).is_some() || seen.contains_key(&id) {
+                    report.already_present.push((path.clone(), id));
+                } else {
+                    seen.insert(id.clone(), path.clone());
+                    pending.push((path.clone(), id));
+                }
+            }
+        }
+    }
+
+    fs::create_dir_all(layout.sources()).map_err(StoreError::io(&layout.sources()))?;
+    let staged = parallel_map(&pending, options.threads, |(path, id)| {
+        stage_source(&layout, path, id, &settings, progress)
+    });
+    let mut added = Vec::new();
+    let mut staged_now = Vec::new();
+    for ((path, _), result) in pending.iter().zip(staged) {
+        match result {
+            Ok((entry, reused)) => {
+                if !reused {
+                    staged_now.push(layout.source_dir(&entry.id));
+                }
+                added.push(entry);
+            }
+            Err(StoreError::BadInput(bad)) => report.bad_files.push(bad),
+            Err(other) => {
+                discard(&staged_now);
+                return Err(other);
+            }
+        }
+        let _ = path;
+    }
+    if !options.skip_bad && !report.bad_files.is_empty() {
+        discard(&staged_now);
+        let first = report.bad_files.remove(0);
+        return Err(StoreError::BadInput(first));
+    }
+    if let Err(e) = check_block_keys(&previous, &added) {
+        discard(&staged_now);
+        return Err(e);
+    }
+
+    if !added.is_empty() {
+        let mut sources = previous.sources.clone();
+        sources.extend(added.iter().cloned());
+        let manifest = commit(&lock, &layout, &previous, sources)?;
+        report.version = manifest.version;
+    }
+    report.added = added;
+    Ok(report)
+}
+
+/// Takes sources out of the dataset: `selector` is a source id (or a unique prefix of at
+/// least 8 hex digits) or the path a source was ingested from. Returns the removed entries.
+pub fn remove_sources(root: &Path, selectors: &[String]) -> Result<(Manifest, Vec<SourceEntry>)> {
+    let layout = Layout::new(root);
+    let lock = WriterLock::acquire(&layout)?;
+    let previous = committed_manifest(&layout)?;
+    if previous.version == 0 {
+        return Err(StoreError::NotADataset(root.to_path_buf()));
+    }
+    let mut removed = Vec::new();
+    for selector in selectors {
+        let matches: Vec<&SourceEntry> = previous
+            .sources
+            .iter()
+            .filter(|s| (selector.len() >= 8 && s.id.starts_with(selector.as_str())) || s.path == *selector)
+            .collect();
+        match matches.as_slice() {
+            [one] => removed.push((*one).clone()),
+            [] => return Err(StoreError::UnknownSource(selector.clone())),
+            _ => return Err(StoreError::Usage(format!("{selector:?} matches {} sources; give more of the id", matches.len()))),
+        }
+    }
+    let kept = previous.sources.iter().filter(|s| !removed.iter().any(|r| r.id == s.id)).cloned().collect();
+    let manifest = commit(&lock, &layout, &previous, kept)?;
+    Ok((manifest, removed))
+}
+
+fn discard(dirs: &[PathBuf]) {
+    for dir in dirs {
+        if let Err(e) = fs::remove_dir_all(dir) {
+            tracing::warn!("could not remove staged {}: {e}", dir.display());
+        }
+    }
+}
+
+/// Runs `f` over `items` on up to `threads` threads; results in input order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, items.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().map(|r| r.expect("every item ran")).collect()
+}
+
+/// Files named by `inputs`, sorted and without repeats.
+fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
+    if inputs.is_empty() {
+        return Err(StoreError::Usage("no input files given".into()));
+    }
+    let mut files = Vec::new();
+    for input in inputs {
+        let path = Path::new(input);
+        let before = files.len();
+        if path.is_dir() {
+            collect_parquet(path, &mut files)?;
+        } else if path.exists() {
+            files.push(path.to_path_buf());
+        } else if input.contains(['*', '?', '[']) {
+            let pattern = glob::glob(input).map_err(|e| StoreError::Usage(format!("bad pattern {input:?}: {e}")))?;
+            for entry in pattern {
+                let entry = entry.map_err(|e| StoreError::Io { path: e.path().to_path_buf(), source: e.into() })?;
+                if entry.is_dir() {
+                    collect_parquet(&entry, &mut files)?;
+                } else {
+                    files.push(entry);
+                }
+            }
+        } else {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+            });
+        }
+        if files.len() == before {
+            return Err(StoreError::NoInput(input.clone()));
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+fn collect_parquet(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<_> = fs::read_dir(dir).map_err(StoreError::io(dir))?.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect_parquet(&path, out)?;
+        } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn hash_file(path: &Path) -> Result<String, BadInput> {
+    let mut hasher = blake3::Hasher::new();
+    let file = File::open(path).map_err(|e| BadInput::new(path, format!("cannot open: {e}")))?;
+    hasher.update_reader(file).map_err(|e| BadInput::new(path, format!("cannot read: {e}")))?;
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// Stages one source under `sources/<id16>/`, or reuses what a killed run staged with the same
+/// settings. Returns its entry and whether it was reused.
+fn stage_source(
+    layout: &Layout,
+    path: &Path,
+    id: &str,
+    settings: &SourceSettings,
+    progress: &dyn Progress,
+) -> Result<(SourceEntry, bool)> {
+    let dir = layout.source_dir(id);
+    if let Ok(entry) = SourceEntry::read(&dir.join("source.json"))
+        && entry.id == id
+        && entry.settings == *settings
+    {
+        tracing::info!(path = %path.display(), "reusing the staged copy of this source");
+        progress.advance(entry.input_rows, entry.bytes);
+        return Ok((entry, true));
+    }
+    if dir.exists() {
+        fs::remove_dir_all(&dir).map_err(StoreError::io(&dir))?;
+    }
+    let tmp = temp_path(&dir);
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(StoreError::io(&tmp))?;
+    }
+    fs::create_dir_all(&tmp).map_err(StoreError::io(&tmp))?;
+    let result = catch_unwind(AssertUnwindSafe(|| write_source(layout, &tmp, path, id, settings, progress)))
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            Err(StoreError::BadInput(BadInput::new(path, format!("the parquet reader failed on this file (corrupt?): {message}"))))
+        });
+    let entry = match result {
+        Ok(entry) => entry,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    let json = serde_json::to_vec_pretty(&entry).expect("entries serialise");
+    let entry_path = tmp.join("source.json");
+    write_atomic(&entry_path, &json).map_err(StoreError::io(&entry_path))?;
+    fs::rename(&tmp, &dir).map_err(StoreError::io(&dir))?;
+    fsync_dir(&layout.sources()).map_err(StoreError::io(&layout.sources()))?;
+    Ok((entry, false))
+}
+
+/// Reads `path` and writes its canonical rows into `dir`, one file per row-id block.
+fn write_source(
+    layout: &Layout,
+    dir: &Path,
+    path: &Path,
+    id: &str,
+    settings: &SourceSettings,
+    progress: &dyn Progress,
+) -> Result<SourceEntry> {
+    let bad = |reason: String| StoreError::BadInput(BadInput::new(path, reason));
+    let file = File::open(path).map_err(StoreError::io(path))?;
+    let bytes = file.metadata().map_err(StoreError::io(path))?.len();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| bad(format!("not a readable parquet file: {e}")))?;
+    let metadata = builder.metadata().clone();
+    let input_rows = metadata.file_metadata().num_rows().max(0) as u64;
+    let row_group_ends: Vec<u64> = metadata
+        .row_groups()
+        .iter()
+        .scan(0u64, |end, rg| {
+            *end += rg.num_rows().max(0) as u64;
+            Some(*end)
+        })
+        .collect();
+    let row_group_of = |row: u64| row_group_ends.iter().position(|end| row < *end).unwrap_or(row_group_ends.len().saturating_sub(1));
+    let source_schema = builder.schema().clone();
+    let mapping = ColumnMapping::resolve(&source_schema, &settings.overrides, &settings.constants).map_err(|e| {
+        let mut b = BadInput::new(path, e.reason);
+        b.column = e.column;
+        StoreError::BadInput(b)
+    })?;
+    let source_hash = parse_hash(id);
+    let mut converter = Converter::new(path, source_schema.clone(), &mapping, source_hash, settings.max_caption_bytes);
+    let reader = builder.with_batch_size(BATCH_ROWS).build().map_err(|e| bad(format!("cannot read: {e}")))?;
+
+    let mut blocks = BlockWriter::new(layout, dir, id, converter.out_schema().clone());
+    let mut skipped_rows: BTreeMap<String, u64> = BTreeMap::new();
+    let mut truncated = 0;
+    let mut next_row: u64 = 0;
+    for batch in reader {
+        let batch = batch.map_err(|e| {
+            let row_group = row_group_of(next_row);
+            let mut located = BadInput::new(path, format!("cannot decode: {e}")).row_group(row_group).row(next_row);
+            located.column = locate_bad_column(path, row_group);
+            StoreError::BadInput(located)
+        })?;
+        let rows = batch.num_rows() as u64;
+        // Split at block boundaries so each piece's row ids share one block.
+        let mut offset = 0u64;
+        while offset < rows {
+            let start = next_row + offset;
+            let take = (rows - offset).min(BLOCK_ROWS - start % BLOCK_ROWS);
+            let piece = batch.slice(offset as usize, take as usize);
+            let converted = converter.convert(&piece, start).map_err(|mut b| {
+                b.row_group = b.row.map(row_group_of);
+                StoreError::BadInput(b)
+            })?;
+            for (reason, n) in converted.skipped {
+                *skipped_rows.entry(reason.to_string()).or_insert(0) += n;
+            }
+            truncated += converted.truncated;
+            blocks.write(start / BLOCK_ROWS, &converted.batch)?;
+            offset += take;
+        }
+        next_row += rows;
+        progress.advance(rows, bytes.saturating_mul(rows) / input_rows.max(1));
+    }
+    if next_row != input_rows {
+        return Err(bad(format!("the footer promises {input_rows} rows but {next_row} could be read")));
+    }
+    let files = blocks.finish()?;
+    Ok(SourceEntry {
+        id: id.to_string(),
+        path: path.display().to_string(),
+        bytes,
+        input_rows,
+        rows: files.iter().map(|f| f.rows).sum(),
+        skipped_rows,
+        truncated_captions: truncated,
+        ingested_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        settings: settings.clone(),
+        mapping: mapping.describe(&source_schema),
+        extra_columns: mapping
+            .extras
+            .iter()
+            .map(|e| ExtraColumn {
+                name: e.name.clone(),
+                source_name: source_schema.field(e.index).name().clone(),
+                data_type: source_schema.field(e.index).data_type().to_string(),
+            })
+            .collect(),
+        files,
+    })
+}
+
+/// After a decode error in `row_group`, finds the first column that fails alone, so the error
+/// can name it. Best effort: `None` when no single column fails.
+fn locate_bad_column(path: &Path, row_group: usize) -> Option<String> {
+    let columns = {
+        let file = File::open(path).ok()?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
+        builder.parquet_schema().columns().len()
+    };
+    for leaf in 0..columns {
+        let outcome = catch_unwind(AssertUnwindSafe(|| -> Option<String> {
+            let file = File::open(path).ok()?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
+            let name = builder.parquet_schema().column(leaf).path().string();
+            let mask = ProjectionMask::leaves(builder.parquet_schema(), [leaf]);
+            let reader = builder.with_projection(mask).with_row_groups(vec![row_group]).build().ok()?;
+            for batch in reader {
+                if batch.is_err() {
+                    return Some(name);
+                }
+            }
+            None
+        }));
+        match outcome {
+            Ok(Some(name)) => return Some(name),
+            Ok(None) => {}
+            Err(_) => {
+                let file = File::open(path).ok()?;
+                let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
+                return Some(builder.parquet_schema().column(leaf).path().string());
+            }
+        }
+    }
+    None
+}
+
+fn parse_hash(id: &str) -> [u8; 32] {
+    let mut hash = [0u8; 32];
+    for (i, byte) in hash.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&id[2 * i..2 * i + 2], 16).expect("ids are BLAKE3 hex");
+    }
+    hash
+}
+
+/// Refuses sources whose row-id blocks would collide with the dataset's or each other's.
+fn check_block_keys(previous: &Manifest, added: &[SourceEntry]) -> Result<()> {
+    let mut owners: HashMap<u64, &str> = HashMap::new();
+    for source in previous.sources.iter().chain(added) {
+        let blocks = source.input_rows.div_ceil(BLOCK_ROWS).max(1);
+        for block in 0..blocks {
+            let key = block_key(&parse_hash(&source.id), block);
+            if let Some(existing) = owners.insert(key, &source.path)
+                && existing != source.path
+            {
+                return Err(StoreError::RowIdCollision { new: source.path.clone(), existing: existing.to_string() });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes a source's canonical rows, one parquet file per row-id block.
+struct BlockWriter<'a> {
+    layout: &'a Layout,
+    dir: &'a Path,
+    id: &'a str,
+    schema: SchemaRef,
+    open: Option<(u64, PathBuf, ArrowWriter<BufWriter<File>>, u64)>,
+    done: Vec<DataFile>,
+}
+
+impl<'a> BlockWriter<'a> {
+    fn new(layout: &'a Layout, dir: &'a Path, id: &'a str, schema: SchemaRef) -> Self {
+        BlockWriter { layout, dir, id, schema, open: None, done: Vec::new() }
+    }
+
+    fn properties() -> WriterProperties {
+        WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_created_by(format!("pairscope {}", env!("CARGO_PKG_VERSION")))
+            .build()
+    }
+
+    fn write(&mut self, block: u64, batch: &RecordBatch) -> Result<()> {
+        if self.open.as_ref().is_some_and(|(b, ..)| *b != block) {
+            self.close()?;
+        }
+        if self.open.is_none() {
+            let path = self.dir.join(format!("block-{block:05}.parquet"));
+            let file = File::create(&path).map_err(StoreError::io(&path))?;
+            let writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), self.schema.clone(), Some(Self::properties()))
+                .map_err(|e| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) })?;
+            self.open = Some((block, path, writer, 0));
+        }
+        let (_, path, writer, rows) = self.open.as_mut().expect("opened above");
+        writer.write(batch).map_err(|e| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) })?;
+        *rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        let Some((block, path, writer, rows)) = self.open.take() else { return Ok(()) };
+        let to_io = |e: parquet::errors::ParquetError| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) };
+        let file = writer.into_inner().map_err(to_io)?.into_inner().map_err(|e| StoreError::Io { path: path.clone(), source: e.into() })?;
+        file.sync_all().map_err(StoreError::io(&path))?;
+        let bytes = file.metadata().map_err(StoreError::io(&path))?.len();
+        let name = path.file_name().expect("block files have names").to_string_lossy().into_owned();
+        let relative = format!("sources/{}/{name}", &self.id[..16]);
+        self.done.push(DataFile { path: relative, rows, block, block_key: block_key(&parse_hash(self.id), block), bytes });
+        let _ = self.layout;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<DataFile>> {
+        self.close()?;
+        fsync_dir(self.dir).map_err(StoreError::io(self.dir))?;
+        Ok(self.done)
+    }
+}
