@@ -27,6 +27,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Make a demo dataset from synthetic data (once) and show it.
+    Demo(DemoArgs),
     /// Generate deterministic, LAION-like synthetic parquet shards.
     Synth(SynthArgs),
     /// Add parquet files (LAION, COYO, DataComp, img2dataset, cc2dataset) to a dataset.
@@ -66,6 +68,16 @@ pub enum Format {
     Jsonl,
     /// Apache Parquet (needs --out, or a redirected stdout).
     Parquet,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Rows of synthetic data in the demo dataset (used when it is first made).
+    #[arg(long, default_value_t = 200_000)]
+    pub rows: u64,
+    /// Where the demo's synthetic files and dataset live.
+    #[arg(long, default_value = "pairscope-demo")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -156,9 +168,8 @@ impl std::error::Error for UsageError {}
 pub fn key_values(flag: &str, items: &[String]) -> Result<std::collections::BTreeMap<String, String>, UsageError> {
     let mut map = std::collections::BTreeMap::new();
     for item in items {
-        let (key, value) = item
-            .split_once('=')
-            .ok_or_else(|| UsageError(format!("{flag} {item:?}: expected NAME=VALUE")))?;
+        let (key, value) =
+            item.split_once('=').ok_or_else(|| UsageError(format!("{flag} {item:?}: expected NAME=VALUE")))?;
         let key = key.trim().to_lowercase();
         if map.insert(key.clone(), value.trim().to_string()).is_some() {
             return Err(UsageError(format!("{flag} {key} given twice")));

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.verbose, cli.global.quiet);
     let result = match &cli.command {
+        Command::Demo(args) => commands::demo::run(args, &cli.global),
         Command::Synth(args) => commands::synth::run(args, &cli.global),
         Command::Ingest(args) => commands::ingest::run(args, &cli.global),
         Command::Info(args) => commands::info::run(args, &cli.global),

@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema};
 
@@ -16,7 +16,8 @@ pub fn table(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
     let schema = Schema::new(
         columns.iter().map(|(name, array)| Field::new(*name, array.data_type().clone(), true)).collect::<Vec<_>>(),
     );
-    RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect()).expect("columns of equal length")
+    RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect())
+        .expect("columns of equal length")
 }
 
 /// Writes `batch` to stdout in `format`.
@@ -25,7 +26,7 @@ pub fn print_batch(format: Format, batch: &RecordBatch) -> Result<()> {
     if format == Format::Parquet && stdout.is_terminal() {
         bail!("refusing to write parquet to a terminal: redirect stdout to a file");
     }
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::new(stdout);
     write_batches(format, std::slice::from_ref(batch), &mut out)?;
     out.flush().context("writing to stdout")
 }
@@ -70,7 +71,12 @@ pub fn write_batches<W: Write + Send>(format: Format, batches: &[RecordBatch], o
 
 /// Prints a document: as JSON for `json`, as `human` text for `table`; other formats print
 /// `rows` (the document's main table).
-pub fn print_document<T: serde::Serialize>(format: Format, document: &T, human: impl FnOnce() -> String, rows: impl FnOnce() -> RecordBatch) -> Result<()> {
+pub fn print_document<T: serde::Serialize>(
+    format: Format,
+    document: &T,
+    human: impl FnOnce() -> String,
+    rows: impl FnOnce() -> RecordBatch,
+) -> Result<()> {
     match format {
         Format::Json => {
             println!("{}", serde_json::to_string_pretty(document)?);

@@ -64,13 +64,7 @@ pub const CANONICAL_COLUMNS: &[CanonicalColumn] = &[
         derived: true,
         doc: "stable 63-bit identity derived from (source content hash, row index)",
     },
-    CanonicalColumn {
-        name: "url",
-        kind: ColumnKind::Text,
-        nullable: false,
-        derived: false,
-        doc: "the image URL",
-    },
+    CanonicalColumn { name: "url", kind: ColumnKind::Text, nullable: false, derived: false, doc: "the image URL" },
     CanonicalColumn {
         name: "caption",
         kind: ColumnKind::Text,
@@ -125,10 +119,7 @@ pub fn canonical(name: &str) -> Option<&'static CanonicalColumn> {
 /// The Arrow schema of the canonical columns, in storage order.
 pub fn canonical_schema() -> Schema {
     Schema::new(
-        CANONICAL_COLUMNS
-            .iter()
-            .map(|c| Field::new(c.name, c.kind.data_type(), c.nullable))
-            .collect::<Vec<_>>(),
+        CANONICAL_COLUMNS.iter().map(|c| Field::new(c.name, c.kind.data_type(), c.nullable)).collect::<Vec<_>>(),
     )
 }
 

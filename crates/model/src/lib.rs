@@ -16,7 +16,7 @@ pub mod progress;
 pub mod row_id;
 pub mod web;
 
-pub use columns::{CanonicalColumn, ColumnKind, CANONICAL_COLUMNS};
+pub use columns::{CANONICAL_COLUMNS, CanonicalColumn, ColumnKind};
 pub use exit::ExitStatus;
 pub use progress::{NoProgress, Progress};
 pub use row_id::RowId;

@@ -7,13 +7,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    StringBuilder,
 };
 use arrow::compute::{cast, filter};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
-use pairscope_model::columns::{CanonicalColumn, ColumnKind, CANONICAL_COLUMNS};
-use pairscope_model::web::{domain_of, host_of};
 use pairscope_model::RowId;
+use pairscope_model::columns::{CANONICAL_COLUMNS, CanonicalColumn, ColumnKind};
+use pairscope_model::web::{domain_of, host_of};
 
 use crate::error::BadInput;
 use crate::mapping::{ColumnMapping, FieldSource};
@@ -109,7 +110,8 @@ impl<'a> Converter<'a> {
             })
             .collect();
 
-        let row_ids: Int64Array = (0..n as u64).map(|i| Some(RowId::derive(&self.source_hash, first_row + i).0)).collect();
+        let row_ids: Int64Array =
+            (0..n as u64).map(|i| Some(RowId::derive(&self.source_hash, first_row + i).0)).collect();
         let (captions, truncated_from, truncated) = self.cut_captions(&captions);
         let (hosts, domains) = self.hosts_and_domains(&urls);
         columns.insert("row_id", Arc::new(row_ids));
@@ -149,9 +151,11 @@ impl<'a> Converter<'a> {
             }
             ColumnKind::Int | ColumnKind::RowId => Arc::new(to_int32(array).map_err(|e| bad(e.to_string()))?),
             ColumnKind::Float => Arc::new(to_float64(array).map_err(|e| bad(e.to_string()))?),
-            ColumnKind::Bool => {
-                array.as_boolean_opt().cloned().map(|a| Arc::new(a) as ArrayRef).ok_or_else(|| bad("expected booleans".into()))?
-            }
+            ColumnKind::Bool => array
+                .as_boolean_opt()
+                .cloned()
+                .map(|a| Arc::new(a) as ArrayRef)
+                .ok_or_else(|| bad("expected booleans".into()))?,
         })
     }
 
@@ -253,7 +257,12 @@ fn to_int32(array: &ArrayRef) -> Result<Int32Array, arrow::error::ArrowError> {
         let f = cast(array, &DataType::Float64)?;
         Ok(f.as_primitive::<Float64Type>()
             .iter()
-            .map(|v| v.filter(|v| v.is_finite()).map(f64::round).filter(|v| (i32::MIN as f64..=i32::MAX as f64).contains(v)).map(|v| v as i32))
+            .map(|v| {
+                v.filter(|v| v.is_finite())
+                    .map(f64::round)
+                    .filter(|v| (i32::MIN as f64..=i32::MAX as f64).contains(v))
+                    .map(|v| v as i32)
+            })
             .collect())
     } else {
         let i = cast(array, &DataType::Int64)?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Result, StoreError};
-use crate::layout::{fsync_dir, is_temp_name, write_atomic, Layout};
+use crate::layout::{Layout, fsync_dir, is_temp_name, write_atomic};
 use crate::manifest::{Manifest, SourceEntry};
 
 /// A committed version of a dataset, opened for reading. Cheap to clone; re-open to see a
@@ -72,11 +72,10 @@ impl Dataset {
 pub(crate) fn read_current(layout: &Layout) -> Result<Option<u64>> {
     let path = layout.current();
     match fs::read_to_string(&path) {
-        Ok(text) => text
-            .trim()
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| StoreError::Corrupt { path, reason: format!("CURRENT holds {:?}, not a version number", text.trim()) }),
+        Ok(text) => text.trim().parse::<u64>().map(Some).map_err(|_| StoreError::Corrupt {
+            path,
+            reason: format!("CURRENT holds {:?}, not a version number", text.trim()),
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StoreError::Io { path, source: e }),
     }
@@ -92,7 +91,8 @@ impl WriterLock {
     pub fn acquire(layout: &Layout) -> Result<WriterLock> {
         fs::create_dir_all(layout.root()).map_err(StoreError::io(layout.root()))?;
         let path = layout.lock();
-        let file = File::options().create(true).truncate(false).write(true).open(&path).map_err(StoreError::io(&path))?;
+        let file =
+            File::options().create(true).truncate(false).write(true).open(&path).map_err(StoreError::io(&path))?;
         match file.try_lock() {
             Ok(()) => Ok(WriterLock { _file: file }),
             Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked(path)),
@@ -112,7 +112,12 @@ pub(crate) fn committed_manifest(layout: &Layout) -> Result<Manifest> {
 /// Commits `sources` as the next version after `previous`: writes its manifest, then replaces
 /// `CURRENT` (the commit point), then removes what neither version references. Needs the
 /// writer lock.
-pub(crate) fn commit(_lock: &WriterLock, layout: &Layout, previous: &Manifest, mut sources: Vec<SourceEntry>) -> Result<Manifest> {
+pub(crate) fn commit(
+    _lock: &WriterLock,
+    layout: &Layout,
+    previous: &Manifest,
+    mut sources: Vec<SourceEntry>,
+) -> Result<Manifest> {
     sources.sort_by(|a, b| a.id.cmp(&b.id));
     let manifest = Manifest {
         version: previous.version + 1,
@@ -135,8 +140,7 @@ pub(crate) fn commit(_lock: &WriterLock, layout: &Layout, previous: &Manifest, m
 /// The previous version is kept whole so a reader that opened it just before the commit can
 /// finish. Failures only leave files behind; they are logged, never fatal.
 pub(crate) fn collect_garbage(layout: &Layout, keep: &[&Manifest]) {
-    let referenced: HashSet<PathBuf> =
-        keep.iter().flat_map(|m| &m.sources).map(|s| layout.source_dir(&s.id)).collect();
+    let referenced: HashSet<PathBuf> = keep.iter().flat_map(|m| &m.sources).map(|s| layout.source_dir(&s.id)).collect();
     let Ok(entries) = fs::read_dir(layout.sources()) else { return };
     for entry in entries.flatten() {
         let path = entry.path();

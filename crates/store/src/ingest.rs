@@ -10,27 +10,27 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::BufWriter;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ProjectionMask;
+use pairscope_model::Progress;
+use pairscope_model::row_id::{BLOCK_ROWS, block_key};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use pairscope_model::row_id::{block_key, BLOCK_ROWS};
-use pairscope_model::Progress;
 
 use crate::convert::Converter;
-use crate::dataset::{commit, committed_manifest, WriterLock};
+use crate::dataset::{WriterLock, commit, committed_manifest};
 use crate::error::{BadInput, Result, StoreError};
-use crate::layout::{fsync_dir, temp_path, write_atomic, Layout};
+use crate::layout::{Layout, fsync_dir, temp_path, write_atomic};
 use crate::manifest::{DataFile, ExtraColumn, Manifest, SourceEntry, SourceSettings};
-use crate::mapping::{validate_settings, ColumnMapping};
+use crate::mapping::{ColumnMapping, validate_settings};
 
 /// Rows per output row group: large enough for scan speed, small enough that a point lookup
 /// by row id decodes little.
@@ -102,7 +102,12 @@ impl IngestReport {
 
 /// Ingests `inputs` (files, directories searched for `*.parquet`, glob patterns) into the
 /// dataset at `root`, creating it if needed.
-pub fn ingest(root: &Path, inputs: &[String], options: &IngestOptions, progress: &dyn Progress) -> Result<IngestReport> {
+pub fn ingest(
+    root: &Path,
+    inputs: &[String],
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<IngestReport> {
     validate_settings(&options.overrides, &options.constants).map_err(StoreError::Usage)?;
     let settings = SourceSettings {
         overrides: options.overrides.iter().map(|(k, v)| (k.clone(), v.to_lowercase())).collect(),
@@ -137,9 +142,8 @@ pub fn ingest(root: &Path, inputs: &[String], options: &IngestOptions, progress:
     }
 
     fs::create_dir_all(layout.sources()).map_err(StoreError::io(&layout.sources()))?;
-    let staged = parallel_map(&pending, options.threads, |(path, id)| {
-        stage_source(&layout, path, id, &settings, progress)
-    });
+    let staged =
+        parallel_map(&pending, options.threads, |(path, id)| stage_source(&layout, path, id, &settings, progress));
     let mut added = Vec::new();
     let mut staged_now = Vec::new();
     for ((path, _), result) in pending.iter().zip(staged) {
@@ -197,7 +201,12 @@ pub fn remove_sources(root: &Path, selectors: &[String]) -> Result<(Manifest, Ve
         match matches.as_slice() {
             [one] => removed.push((*one).clone()),
             [] => return Err(StoreError::UnknownSource(selector.clone())),
-            _ => return Err(StoreError::Usage(format!("{selector:?} matches {} sources; give more of the id", matches.len()))),
+            _ => {
+                return Err(StoreError::Usage(format!(
+                    "{selector:?} matches {} sources; give more of the id",
+                    matches.len()
+                )));
+            }
         }
     }
     let kept = previous.sources.iter().filter(|s| !removed.iter().any(|r| r.id == s.id)).cloned().collect();
@@ -323,7 +332,10 @@ fn stage_source(
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("unknown panic");
-            Err(StoreError::BadInput(BadInput::new(path, format!("the parquet reader failed on this file (corrupt?): {message}"))))
+            Err(StoreError::BadInput(BadInput::new(
+                path,
+                format!("the parquet reader failed on this file (corrupt?): {message}"),
+            )))
         });
     let entry = match result {
         Ok(entry) => entry,
@@ -352,8 +364,8 @@ fn write_source(
     let bad = |reason: String| StoreError::BadInput(BadInput::new(path, reason));
     let file = File::open(path).map_err(StoreError::io(path))?;
     let bytes = file.metadata().map_err(StoreError::io(path))?.len();
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| bad(format!("not a readable parquet file: {e}")))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(format!("not a readable parquet file: {e}")))?;
     let metadata = builder.metadata().clone();
     let input_rows = metadata.file_metadata().num_rows().max(0) as u64;
     let row_group_ends: Vec<u64> = metadata
@@ -364,7 +376,8 @@ fn write_source(
             Some(*end)
         })
         .collect();
-    let row_group_of = |row: u64| row_group_ends.iter().position(|end| row < *end).unwrap_or(row_group_ends.len().saturating_sub(1));
+    let row_group_of =
+        |row: u64| row_group_ends.iter().position(|end| row < *end).unwrap_or(row_group_ends.len().saturating_sub(1));
     let source_schema = builder.schema().clone();
     let mapping = ColumnMapping::resolve(&source_schema, &settings.overrides, &settings.constants).map_err(|e| {
         let mut b = BadInput::new(path, e.reason);
@@ -526,8 +539,12 @@ impl<'a> BlockWriter<'a> {
         if self.open.is_none() {
             let path = self.dir.join(format!("block-{block:05}.parquet"));
             let file = File::create(&path).map_err(StoreError::io(&path))?;
-            let writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), self.schema.clone(), Some(Self::properties()))
-                .map_err(|e| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) })?;
+            let writer = ArrowWriter::try_new(
+                BufWriter::with_capacity(1 << 20, file),
+                self.schema.clone(),
+                Some(Self::properties()),
+            )
+            .map_err(|e| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) })?;
             self.open = Some((block, path, writer, 0));
         }
         let (_, path, writer, rows) = self.open.as_mut().expect("opened above");
@@ -538,13 +555,24 @@ impl<'a> BlockWriter<'a> {
 
     fn close(&mut self) -> Result<()> {
         let Some((block, path, writer, rows)) = self.open.take() else { return Ok(()) };
-        let to_io = |e: parquet::errors::ParquetError| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) };
-        let file = writer.into_inner().map_err(to_io)?.into_inner().map_err(|e| StoreError::Io { path: path.clone(), source: e.into() })?;
+        let to_io =
+            |e: parquet::errors::ParquetError| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) };
+        let file = writer
+            .into_inner()
+            .map_err(to_io)?
+            .into_inner()
+            .map_err(|e| StoreError::Io { path: path.clone(), source: e.into() })?;
         file.sync_all().map_err(StoreError::io(&path))?;
         let bytes = file.metadata().map_err(StoreError::io(&path))?.len();
         let name = path.file_name().expect("block files have names").to_string_lossy().into_owned();
         let relative = format!("sources/{}/{name}", &self.id[..16]);
-        self.done.push(DataFile { path: relative, rows, block, block_key: block_key(&parse_hash(self.id), block), bytes });
+        self.done.push(DataFile {
+            path: relative,
+            rows,
+            block,
+            block_key: block_key(&parse_hash(self.id), block),
+            bytes,
+        });
         let _ = self.layout;
         Ok(())
     }

@@ -39,5 +39,5 @@ mod convert;
 
 pub use dataset::Dataset;
 pub use error::{BadInput, StoreError};
-pub use ingest::{ingest, IngestOptions, IngestReport};
+pub use ingest::{IngestOptions, IngestReport, ingest};
 pub use manifest::{Manifest, SourceEntry};

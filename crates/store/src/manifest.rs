@@ -123,7 +123,8 @@ impl Manifest {
 impl SourceEntry {
     pub fn read(path: &Path) -> Result<SourceEntry> {
         let bytes = std::fs::read(path).map_err(StoreError::io(path))?;
-        serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt { path: path.to_path_buf(), reason: e.to_string() })
+        serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::Corrupt { path: path.to_path_buf(), reason: e.to_string() })
     }
 
     pub fn skipped(&self) -> u64 {

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use arrow::datatypes::{DataType, Schema};
-use pairscope_model::columns::{canonical, CanonicalColumn, ColumnKind, CANONICAL_COLUMNS};
+use pairscope_model::columns::{CANONICAL_COLUMNS, CanonicalColumn, ColumnKind, canonical};
 
 /// Source column names each canonical column is recognised from, in order of preference
 /// (lower-case). `width`/`height` prefer the original size: img2dataset's and DataComp's
@@ -73,7 +73,10 @@ pub struct MappingError {
 
 /// Checks `--map canonical=source` and `--set canonical=value` arguments before any file is
 /// read: the names must be canonical, readable columns; constants must parse.
-pub fn validate_settings(overrides: &BTreeMap<String, String>, constants: &BTreeMap<String, String>) -> Result<(), String> {
+pub fn validate_settings(
+    overrides: &BTreeMap<String, String>,
+    constants: &BTreeMap<String, String>,
+) -> Result<(), String> {
     for name in overrides.keys().chain(constants.keys()) {
         match canonical(name) {
             None => {
@@ -112,11 +115,20 @@ fn accepts(column: &str, kind: ColumnKind, data_type: &DataType) -> bool {
     };
     let textual = matches!(
         data_type,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
     );
     match kind {
         // URLs and captions must be text; an identifier or hash may be stored as a number.
-        ColumnKind::Text if matches!(column, "url" | "caption" | "page_url" | "nsfw_label" | "language" | "license") => textual,
+        ColumnKind::Text
+            if matches!(column, "url" | "caption" | "page_url" | "nsfw_label" | "language" | "license") =>
+        {
+            textual
+        }
         ColumnKind::Text => textual || data_type.is_integer(),
         ColumnKind::Int | ColumnKind::Float | ColumnKind::RowId => data_type.is_numeric(),
         ColumnKind::Bool => matches!(data_type, DataType::Boolean),

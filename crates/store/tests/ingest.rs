@@ -6,15 +6,18 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+};
 use arrow::datatypes::{Field, Int32Type, Int64Type, Schema};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ArrowWriter;
 use pairscope_model::{NoProgress, RowId};
-use pairscope_store::{ingest, Dataset, IngestOptions, StoreError};
+use pairscope_store::{Dataset, IngestOptions, StoreError, ingest};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) {
-    let schema = Schema::new(columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>());
+    let schema =
+        Schema::new(columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>());
     let batch = RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
     let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None).unwrap();
     writer.write(&batch).unwrap();
@@ -30,9 +33,19 @@ fn small_laion(path: &Path, n: usize) {
             ("URL", Arc::new(StringArray::from(urls)) as ArrayRef),
             ("TEXT", Arc::new(StringArray::from(texts))),
             ("WIDTH", Arc::new(Float64Array::from((0..n).map(|i| Some(500.0 + i as f64)).collect::<Vec<_>>()))),
-            ("HEIGHT", Arc::new(Int64Array::from((0..n).map(|i| if i % 4 == 0 { None } else { Some(400) }).collect::<Vec<_>>()))),
+            (
+                "HEIGHT",
+                Arc::new(Int64Array::from(
+                    (0..n).map(|i| if i % 4 == 0 { None } else { Some(400) }).collect::<Vec<_>>(),
+                )),
+            ),
             ("punsafe", Arc::new(Float32Array::from((0..n).map(|i| Some(i as f32 / n as f32)).collect::<Vec<_>>()))),
-            ("aesthetic", Arc::new(Float64Array::from((0..n).map(|i| if i % 5 == 0 { Some(f64::NAN) } else { Some(5.5) }).collect::<Vec<_>>()))),
+            (
+                "aesthetic",
+                Arc::new(Float64Array::from(
+                    (0..n).map(|i| if i % 5 == 0 { Some(f64::NAN) } else { Some(5.5) }).collect::<Vec<_>>(),
+                )),
+            ),
             ("hash", Arc::new(Int64Array::from((0..n).map(|i| -(i as i64) * 1_000_003).collect::<Vec<_>>()))),
             ("my_extra", Arc::new(Int32Array::from((0..n).map(|i| i as i32).collect::<Vec<_>>()))),
         ],
@@ -42,7 +55,13 @@ fn small_laion(path: &Path, n: usize) {
 fn read_rows(ds: &Dataset) -> Vec<RecordBatch> {
     ds.data_files()
         .iter()
-        .flat_map(|f| ParquetRecordBatchReaderBuilder::try_new(File::open(f).unwrap()).unwrap().build().unwrap().map(|b| b.unwrap()))
+        .flat_map(|f| {
+            ParquetRecordBatchReaderBuilder::try_new(File::open(f).unwrap())
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(|b| b.unwrap())
+        })
         .collect()
 }
 
@@ -157,7 +176,16 @@ fn rows_without_url_or_caption_are_skipped_and_counted() {
     write_parquet(
         &src,
         vec![
-            ("url", Arc::new(StringArray::from(vec![Some("http://a.com/1.jpg"), None, Some(" "), Some("http://a.com/2.jpg"), Some("http://a.com/3.jpg")])) as ArrayRef),
+            (
+                "url",
+                Arc::new(StringArray::from(vec![
+                    Some("http://a.com/1.jpg"),
+                    None,
+                    Some(" "),
+                    Some("http://a.com/2.jpg"),
+                    Some("http://a.com/3.jpg"),
+                ])) as ArrayRef,
+            ),
             ("caption", Arc::new(StringArray::from(vec![Some("ok"), Some("x"), Some("y"), None, Some("")]))),
         ],
     );
@@ -226,12 +254,24 @@ fn bad_files_name_file_place_and_column_and_change_nothing() {
     assert!(msg.contains("truncated.parquet"), "{msg}");
 
     let no_url = dir.path().join("no_url.parquet");
-    write_parquet(&no_url, vec![("link", Arc::new(StringArray::from(vec!["x"])) as ArrayRef), ("text", Arc::new(StringArray::from(vec!["y"])))]);
+    write_parquet(
+        &no_url,
+        vec![
+            ("link", Arc::new(StringArray::from(vec!["x"])) as ArrayRef),
+            ("text", Arc::new(StringArray::from(vec!["y"]))),
+        ],
+    );
     let msg = expect_bad(&ds, &no_url);
     assert!(msg.contains("column url") && msg.contains("--map url="), "{msg}");
 
     let wrong_type = dir.path().join("wrong_type.parquet");
-    write_parquet(&wrong_type, vec![("url", Arc::new(Int64Array::from(vec![1])) as ArrayRef), ("text", Arc::new(StringArray::from(vec!["y"])))]);
+    write_parquet(
+        &wrong_type,
+        vec![
+            ("url", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+            ("text", Arc::new(StringArray::from(vec!["y"]))),
+        ],
+    );
     let msg = expect_bad(&ds, &wrong_type);
     assert!(msg.contains("column url") && msg.contains("Int64"), "{msg}");
 

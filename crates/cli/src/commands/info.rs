@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use arrow::array::{StringArray, UInt64Array};
-use pairscope_model::{ExitStatus, CANONICAL_COLUMNS};
+use pairscope_model::{CANONICAL_COLUMNS, ExitStatus};
 use pairscope_store::Dataset;
 use serde_json::json;
 
@@ -57,7 +57,8 @@ pub fn run(args: &InfoArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
             let _ = writeln!(s, "version     {} (committed {})", manifest.version, manifest.committed_at);
             let _ = writeln!(s, "rows        {}", manifest.rows());
             let _ = writeln!(s, "sources     {}", manifest.sources.len());
-            let _ = writeln!(s, "on disk     {} ({} in data files)", human_bytes(size), human_bytes(manifest.data_bytes()));
+            let _ =
+                writeln!(s, "on disk     {} ({} in data files)", human_bytes(size), human_bytes(manifest.data_bytes()));
             let _ = writeln!(s, "PSL         psl crate {}", manifest.psl_version);
             if !extras.is_empty() {
                 let names: Vec<_> = extras.iter().map(|(n, t)| format!("{n} ({t})")).collect();
@@ -65,12 +66,23 @@ pub fn run(args: &InfoArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
             }
             for source in &manifest.sources {
                 let _ = writeln!(s, "\nsource {} ({})", &source.id[..16], source.path);
-                let _ = writeln!(s, "  rows {} of {} (skipped {}), ingested {}", source.rows, source.input_rows, source.skipped(), source.ingested_at);
+                let _ = writeln!(
+                    s,
+                    "  rows {} of {} (skipped {}), ingested {}",
+                    source.rows,
+                    source.input_rows,
+                    source.skipped(),
+                    source.ingested_at
+                );
                 for (reason, n) in &source.skipped_rows {
                     let _ = writeln!(s, "  skipped, {reason}: {n}");
                 }
                 if source.truncated_captions > 0 {
-                    let _ = writeln!(s, "  captions cut at {} bytes: {}", source.settings.max_caption_bytes, source.truncated_captions);
+                    let _ = writeln!(
+                        s,
+                        "  captions cut at {} bytes: {}",
+                        source.settings.max_caption_bytes, source.truncated_captions
+                    );
                 }
                 for (k, v) in &source.settings.constants {
                     let _ = writeln!(s, "  constant {k} = {v:?} (--set)");
@@ -93,9 +105,14 @@ pub fn sources_table(dataset: &Dataset) -> arrow::array::RecordBatch {
         ("rows", Arc::new(UInt64Array::from_iter_values(sources.iter().map(|s| s.rows)))),
         ("skipped_rows", Arc::new(UInt64Array::from_iter_values(sources.iter().map(|s| s.skipped())))),
         ("ingested_at", Arc::new(StringArray::from_iter_values(sources.iter().map(|s| s.ingested_at.clone())))),
-        ("constants", Arc::new(StringArray::from_iter_values(sources.iter().map(|s| {
-            s.settings.constants.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
-        })))),
+        (
+            "constants",
+            Arc::new(StringArray::from_iter_values(
+                sources.iter().map(|s| {
+                    s.settings.constants.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+                }),
+            )),
+        ),
     ])
 }
 

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use anyhow::Result;
 use arrow::array::{StringArray, UInt64Array};
 use pairscope_model::ExitStatus;
-use pairscope_store::{ingest, IngestOptions, IngestReport};
+use pairscope_store::{IngestOptions, IngestReport, ingest};
 use serde_json::json;
 
-use crate::args::{key_values, GlobalArgs, IngestArgs};
+use crate::args::{GlobalArgs, IngestArgs, key_values};
 use crate::commands::synth::default_threads;
 use crate::output::{print_document, table};
 use crate::progress::Bar;
@@ -38,14 +38,19 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         "truncated_captions": report.truncated_captions(),
         "seconds": seconds,
     });
-    print_document(args.output.format(), &document, || human(&report, seconds), || {
-        table(vec![
-            ("id", Arc::new(StringArray::from_iter_values(report.added.iter().map(|s| s.id.clone())))),
-            ("path", Arc::new(StringArray::from_iter_values(report.added.iter().map(|s| s.path.clone())))),
-            ("rows", Arc::new(UInt64Array::from_iter_values(report.added.iter().map(|s| s.rows)))),
-            ("skipped_rows", Arc::new(UInt64Array::from_iter_values(report.added.iter().map(|s| s.skipped())))),
-        ])
-    })?;
+    print_document(
+        args.output.format(),
+        &document,
+        || human(&report, seconds),
+        || {
+            table(vec![
+                ("id", Arc::new(StringArray::from_iter_values(report.added.iter().map(|s| s.id.clone())))),
+                ("path", Arc::new(StringArray::from_iter_values(report.added.iter().map(|s| s.path.clone())))),
+                ("rows", Arc::new(UInt64Array::from_iter_values(report.added.iter().map(|s| s.rows)))),
+                ("skipped_rows", Arc::new(UInt64Array::from_iter_values(report.added.iter().map(|s| s.skipped())))),
+            ])
+        },
+    )?;
     for bad in &report.bad_files {
         tracing::warn!("skipped {bad}");
     }

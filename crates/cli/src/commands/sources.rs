@@ -1,6 +1,6 @@
 use anyhow::Result;
 use pairscope_model::ExitStatus;
-use pairscope_store::{ingest::remove_sources, Dataset};
+use pairscope_store::{Dataset, ingest::remove_sources};
 
 use crate::args::{GlobalArgs, SourcesArgs};
 use crate::commands::info::sources_table;

@@ -1,6 +1,6 @@
 use anyhow::Result;
 use pairscope_model::ExitStatus;
-use pairscope_synth::{generate, SynthOptions};
+use pairscope_synth::{SynthOptions, generate};
 
 use crate::args::{GlobalArgs, SynthArgs, UsageError};
 use crate::progress::Bar;
@@ -15,9 +15,7 @@ pub fn run(args: &SynthArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     };
     let bar = Bar::new(global, "synth");
     let started = std::time::Instant::now();
-    let summary = generate(&options, &args.out, &|rows| {
-        pairscope_model::Progress::advance(&bar, rows, 0)
-    })?;
+    let summary = generate(&options, &args.out, &|rows| pairscope_model::Progress::advance(&bar, rows, 0))?;
     bar.finish();
     let secs = started.elapsed().as_secs_f64();
     if !global.quiet {

@@ -1,0 +1,65 @@
+"""The Datasette way of making captions searchable, as the 2022 LAION-Aesthetics analysis did:
+bulk-insert the rows into SQLite (what `sqlite-utils insert` does: one table, executemany in
+one transaction), then build an FTS5 index over the caption with the unicode61 tokenizer
+(what `sqlite-utils enable-fts` / Datasette's full-text search use: an external-content FTS5
+table filled with 'rebuild').
+
+Usage: sqlite_fts5.py PARQUET_DIR_OR_FILE DB. Prints the phase timings as JSON.
+"""
+
+import json
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+COLUMNS = {  # canonical name: candidate source names, as pairscope recognises them
+    "url": ["url"],
+    "caption": ["text", "caption"],
+    "width": ["width"],
+    "height": ["height"],
+    "similarity": ["similarity"],
+    "punsafe": ["punsafe"],
+    "pwatermark": ["pwatermark"],
+    "aesthetic": ["aesthetic"],
+}
+
+
+def files(src):
+    p = Path(src)
+    return sorted(p.rglob("*.parquet")) if p.is_dir() else [p]
+
+
+def main():
+    src, db_path = sys.argv[1], sys.argv[2]
+    db = sqlite3.connect(db_path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    names = list(COLUMNS)
+    db.execute(f"CREATE TABLE pairs (id INTEGER PRIMARY KEY, {', '.join(f'[{n}]' for n in names)})")
+    insert = f"INSERT INTO pairs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+    t0 = time.perf_counter()
+    rows = 0
+    with db:
+        for f in files(src):
+            pf = pq.ParquetFile(f)
+            lower = {c.lower(): c for c in pf.schema_arrow.names}
+            pick = [next((lower[c] for c in COLUMNS[n] if c in lower), None) for n in names]
+            for batch in pf.iter_batches(batch_size=50_000, columns=[c for c in pick if c]):
+                cols = [batch.column(c).to_pylist() if c else [None] * batch.num_rows for c in pick]
+                db.executemany(insert, zip(*cols))
+                rows += batch.num_rows
+    t1 = time.perf_counter()
+    with db:
+        db.execute("CREATE VIRTUAL TABLE pairs_fts USING fts5(caption, content=[pairs], content_rowid=[id], tokenize='unicode61')")
+        db.execute("INSERT INTO pairs_fts (pairs_fts) VALUES ('rebuild')")
+    t2 = time.perf_counter()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    print(json.dumps({"rows": rows, "insert_s": t1 - t0, "fts5_s": t2 - t1}))
+
+
+if __name__ == "__main__":
+    main()

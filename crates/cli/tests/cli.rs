@@ -1,0 +1,280 @@
+//! The binary end to end: help, exit codes, output formats, crash safety and readers during
+//! a write. Each test works in its own temporary directory.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::Int64Type;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pairscope"));
+    cmd.env_remove("PAIRSCOPE_LOG");
+    cmd
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = bin().args(args).output().expect("pairscope runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn synth(dir: &Path, rows: u64, per_shard: u64, seed: u64) -> PathBuf {
+    let out = dir.join(format!("synth-{rows}-{seed}"));
+    let (code, _, err) = run(&[
+        "synth",
+        "--quiet",
+        "--rows",
+        &rows.to_string(),
+        "--rows-per-shard",
+        &per_shard.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    out
+}
+
+/// Every stored row of the dataset's current version, keyed by row id, as JSON text.
+fn rows_by_id(ds: &Path) -> BTreeMap<i64, String> {
+    let (code, out, err) = run(&["info", "--json", "-d", ds.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let info: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let version = info["version"].as_u64().unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ds.join(format!("versions/v{version:08}.json"))).unwrap()).unwrap();
+    let mut rows = BTreeMap::new();
+    for source in manifest["sources"].as_array().unwrap() {
+        for file in source["files"].as_array().unwrap() {
+            let path = ds.join(file["path"].as_str().unwrap());
+            let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap().build().unwrap();
+            for batch in reader {
+                let batch: RecordBatch = batch.unwrap();
+                let ids = batch.column_by_name("row_id").unwrap().as_primitive::<Int64Type>().clone();
+                let mut buf = Vec::new();
+                let mut writer = arrow::json::LineDelimitedWriter::new(&mut buf);
+                writer.write(&batch).unwrap();
+                writer.finish().unwrap();
+                for (i, line) in String::from_utf8(buf).unwrap().lines().enumerate() {
+                    assert!(rows.insert(ids.value(i), line.to_string()).is_none(), "duplicate row id {}", ids.value(i));
+                }
+                assert_eq!(ids.null_count(), 0);
+            }
+        }
+    }
+    rows
+}
+
+#[test]
+fn every_command_documents_its_flags() {
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    for cmd in ["demo", "synth", "ingest", "info", "sources"] {
+        assert!(out.contains(cmd), "--help lists {cmd}");
+        let (code, help, _) = run(&[cmd, "--help"]);
+        assert_eq!(code, 0);
+        // Every long flag in the usage block has a description line.
+        for line in help.lines().filter(|l| l.trim_start().starts_with("--")) {
+            let flag = line.split_whitespace().next().unwrap();
+            assert!(help.matches(flag).count() >= 1, "{cmd} {flag}");
+        }
+    }
+    let (_, help, _) = run(&["ingest", "--help"]);
+    for flag in ["--map", "--set", "--max-caption-bytes", "--skip-bad", "--format", "--json", "--quiet", "--verbose"] {
+        assert!(help.contains(flag), "ingest --help mentions {flag}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_data_errors_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds");
+    let ds = ds.to_str().unwrap();
+    assert_eq!(run(&["ingest", "--no-such-flag"]).0, 2);
+    assert_eq!(run(&["info", "--format", "yaml", "-d", ds]).0, 2);
+    let src = synth(dir.path(), 1000, 1000, 1);
+    let src = src.to_str().unwrap();
+    let (code, _, err) = run(&["ingest", "-d", ds, "--map", "caption", src]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = run(&["ingest", "-d", ds, "--set", "host=x", src]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("derived"), "{err}");
+    let (code, _, err) = run(&["info", "-d", ds]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not a pairscope dataset"), "{err}");
+    let (code, _, err) = run(&["ingest", "-d", ds, "/no/such/file.parquet"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("/no/such/file.parquet"), "{err}");
+}
+
+#[test]
+fn skipped_inputs_exit_3_and_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds");
+    let src = synth(dir.path(), 2000, 2000, 2);
+    let bad = dir.path().join("bad.parquet");
+    std::fs::write(&bad, b"PAR1 not really").unwrap();
+    let (code, _, err) = run(&["ingest", "-d", ds.to_str().unwrap(), src.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "a bad file without --skip-bad fails the ingest: {err}");
+    assert!(err.contains("bad.parquet"), "{err}");
+    assert_eq!(run(&["info", "-d", ds.to_str().unwrap()]).0, 1, "nothing was committed");
+    let (code, out, err) = run(&[
+        "ingest",
+        "--json",
+        "--skip-bad",
+        "-d",
+        ds.to_str().unwrap(),
+        src.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 3, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["rows_added"], 2000);
+    assert_eq!(report["bad_files"].as_array().unwrap().len(), 1);
+    assert!(report["bad_files"][0].as_str().unwrap().contains("bad.parquet"));
+}
+
+#[test]
+fn output_formats_are_uniform() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds");
+    let src = synth(dir.path(), 1500, 500, 3);
+    assert_eq!(run(&["ingest", "-q", "-d", ds.to_str().unwrap(), src.to_str().unwrap()]).0, 0);
+    let ds = ds.to_str().unwrap();
+    let (_, csv, _) = run(&["sources", "-d", ds, "--format", "csv"]);
+    assert!(csv.starts_with("id,path,rows,"), "{csv}");
+    assert_eq!(csv.lines().count(), 4);
+    let (_, jsonl, _) = run(&["sources", "-d", ds, "--format", "jsonl"]);
+    assert_eq!(jsonl.lines().filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()).count(), 3);
+    let (_, json, _) = run(&["sources", "-d", ds, "--json"]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&json).unwrap().as_array().unwrap().len(), 3);
+    let (_, info, _) = run(&["info", "-d", ds, "--json"]);
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(info["rows"], 1500);
+    assert_eq!(info["sources"].as_array().unwrap().len(), 3);
+    let out = dir.path().join("sources.parquet");
+    let status =
+        bin().args(["sources", "-d", ds, "--format", "parquet"]).stdout(File::create(&out).unwrap()).status().unwrap();
+    assert!(status.success());
+    let rows: usize = ParquetRecordBatchReaderBuilder::try_new(File::open(&out).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum();
+    assert_eq!(rows, 3);
+}
+
+#[test]
+fn killed_ingests_rerun_to_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = synth(dir.path(), 240_000, 40_000, 4);
+    let clean = dir.path().join("clean");
+    assert_eq!(run(&["ingest", "-q", "--threads", "1", "-d", clean.to_str().unwrap(), src.to_str().unwrap()]).0, 0);
+    let expected = rows_by_id(&clean);
+    assert_eq!(expected.len(), 240_000);
+
+    // Measure a full run to spread the kills over it.
+    let probe = dir.path().join("probe");
+    let started = Instant::now();
+    assert_eq!(run(&["ingest", "-q", "--threads", "1", "-d", probe.to_str().unwrap(), src.to_str().unwrap()]).0, 0);
+    let full = started.elapsed();
+
+    for (i, fraction) in [0.05, 0.3, 0.6, 0.9].iter().enumerate() {
+        let ds = dir.path().join(format!("killed-{i}"));
+        let mut child = bin()
+            .args(["ingest", "-q", "--threads", "1", "-d", ds.to_str().unwrap(), src.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(full.mul_f64(*fraction));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // Whatever state the kill left is a committed state: nothing, or the whole ingest.
+        if let (0, out, _) = run(&["info", "--json", "-d", ds.to_str().unwrap()]) {
+            let info: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert!(info["rows"] == 240_000, "a partial version was visible: {}", info["rows"]);
+        }
+        let (code, _, err) =
+            run(&["ingest", "-q", "--threads", "1", "-d", ds.to_str().unwrap(), src.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        assert!(rows_by_id(&ds) == expected, "kill at {fraction} of the run changed the rows");
+        // Nothing staged is left behind.
+        let (_, out, _) = run(&["info", "--json", "-d", ds.to_str().unwrap()]);
+        let info: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let referenced = info["sources"].as_array().unwrap().len();
+        assert_eq!(std::fs::read_dir(ds.join("sources")).unwrap().count(), referenced);
+    }
+}
+
+#[test]
+fn readers_see_whole_versions_during_an_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = synth(dir.path(), 1000, 1000, 5);
+    let second = synth(dir.path(), 200_000, 50_000, 6);
+    let ds = dir.path().join("ds");
+    let ds_arg = ds.to_str().unwrap();
+    assert_eq!(run(&["ingest", "-q", "-d", ds_arg, first.to_str().unwrap()]).0, 0);
+    let mut writer =
+        bin().args(["ingest", "-q", "-d", ds_arg, second.to_str().unwrap()]).stdout(Stdio::null()).spawn().unwrap();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (code, out, err) = run(&["info", "--json", "-d", ds_arg]);
+        assert_eq!(code, 0, "a reader failed during the ingest: {err}");
+        let info: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let state = (info["version"].as_u64().unwrap(), info["rows"].as_u64().unwrap());
+        assert!(state == (1, 1000) || state == (2, 201_000), "inconsistent state {state:?}");
+        seen.push(state);
+        if writer.try_wait().unwrap().is_some() || Instant::now() > deadline {
+            break;
+        }
+    }
+    assert!(writer.wait().unwrap().success());
+    assert!(seen.contains(&(1, 1000)), "the reader ran during the write");
+    let (_, out, _) = run(&["info", "--json", "-d", ds_arg]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["version"], 2);
+}
+
+#[test]
+fn a_second_writer_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = synth(dir.path(), 200_000, 50_000, 7);
+    let ds = dir.path().join("ds");
+    let mut first = bin().args(["ingest", "-q", "-d", ds.to_str().unwrap(), src.to_str().unwrap()]).spawn().unwrap();
+    // Wait until the first writer holds the lock (it creates LOCK first).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ds.join("LOCK").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (code, _, err) = run(&["ingest", "-q", "-d", ds.to_str().unwrap(), src.to_str().unwrap()]);
+    let first_ok = first.wait().unwrap().success();
+    assert!(first_ok);
+    // Either it was refused while the first ran, or the first had already finished (no-op).
+    if code != 0 {
+        assert_eq!(code, 1);
+        assert!(err.contains("another process is writing"), "{err}");
+    }
+}
+
+#[test]
+fn demo_makes_and_shows_a_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let (code, out, err) = run(&["demo", "--rows", "3000", "--dir", demo.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("rows        3000"), "{out}");
+    let (code, out, _) = run(&["demo", "--rows", "3000", "--dir", demo.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.contains("version     1"), "the second demo reuses the dataset: {out}");
+}
