@@ -278,3 +278,59 @@ fn demo_makes_and_shows_a_dataset() {
     assert_eq!(code, 0);
     assert!(out.contains("version     1"), "the second demo reuses the dataset: {out}");
 }
+
+#[test]
+fn every_synth_schema_ingests_with_the_right_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let expectations: &[(&str, &[(&str, &str)], &[&str])] = &[
+        (
+            "laion-aesthetics",
+            &[("caption", "TEXT"), ("width", "WIDTH"), ("aesthetic", "aesthetic"), ("hash", "hash")],
+            &[],
+        ),
+        (
+            "laion5b",
+            &[("sample_id", "SAMPLE_ID"), ("nsfw_label", "NSFW"), ("language", "LANGUAGE"), ("license", "LICENSE")],
+            &[],
+        ),
+        (
+            "coyo",
+            &[("sample_id", "id"), ("similarity", "clip_similarity_vitb32"), ("aesthetic", "aesthetic_score_laion_v2")],
+            &["watermark_score", "clip_similarity_vitl14", "nsfw_score_opennsfw2"],
+        ),
+        (
+            "datacomp",
+            &[
+                ("width", "original_width"),
+                ("height", "original_height"),
+                ("image_sha256", "sha256"),
+                ("sample_id", "uid"),
+            ],
+            &["clip_l14_similarity_score", "face_bboxes"],
+        ),
+    ];
+    for (schema, mapped, extras) in expectations {
+        let out = dir.path().join(schema);
+        let (code, _, err) =
+            run(&["synth", "-q", "--rows", "3000", "--schema", schema, "--out", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{schema}: {err}");
+        let ds = dir.path().join(format!("ds-{schema}"));
+        let (code, _, err) = run(&["ingest", "-q", "-d", ds.to_str().unwrap(), out.to_str().unwrap()]);
+        assert!(code == 0 || code == 3, "{schema}: {err}");
+        let (_, info, _) = run(&["info", "--json", "-d", ds.to_str().unwrap()]);
+        let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+        let source = &info["sources"][0];
+        for (canonical, from) in *mapped {
+            assert_eq!(source["mapping"][canonical], *from, "{schema}: {canonical}");
+        }
+        let kept: Vec<&str> = source["extra_columns"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        for extra in *extras {
+            assert!(kept.contains(extra), "{schema}: {extra} kept as an extra column ({kept:?})");
+        }
+        let stored = rows_by_id(&ds);
+        assert_eq!(stored.len() as u64, info["rows"].as_u64().unwrap());
+        assert!(stored.len() >= 2900, "{schema}: most synthetic rows have url and caption");
+        let sample: serde_json::Value = serde_json::from_str(stored.values().next().unwrap()).unwrap();
+        assert!(sample["host"].is_string() && sample["domain"].is_string(), "{schema}: {sample}");
+    }
+}
