@@ -120,7 +120,7 @@ def versions(bin_path):
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
     return {
-        "pairscope": subprocess.run([bin_path, "--version"], capture_output=True, text=True).stdout.strip()
+        "pairscope": subprocess.run([bin_path, "--version"], capture_output=True, text=True).stdout.strip().removeprefix("pairscope ")
         + f" (git {rev}{'+dirty' if dirty else ''})",
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,

@@ -14,6 +14,7 @@ use arrow::compute::{cast, filter};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
 use pairscope_model::RowId;
 use pairscope_model::columns::{CANONICAL_COLUMNS, CanonicalColumn, ColumnKind};
+use pairscope_model::row_id::{BLOCK_ROWS, block_key};
 use pairscope_model::web::{domain_of, host_of};
 
 use crate::error::BadInput;
@@ -110,8 +111,10 @@ impl<'a> Converter<'a> {
             })
             .collect();
 
+        // Callers hand batches that lie within one row-id block: one key serves every row.
+        let key = block_key(&self.source_hash, first_row / BLOCK_ROWS);
         let row_ids: Int64Array =
-            (0..n as u64).map(|i| Some(RowId::derive(&self.source_hash, first_row + i).0)).collect();
+            (0..n as u64).map(|i| Some(RowId::from_block_key(key, (first_row + i) % BLOCK_ROWS).0)).collect();
         let (captions, truncated_from, truncated) = self.cut_captions(&captions);
         let (hosts, domains) = self.hosts_and_domains(&urls);
         columns.insert("row_id", Arc::new(row_ids));
