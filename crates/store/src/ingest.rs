@@ -1,6 +1,7 @@
 //! `ingest`: parquet files in, a new committed dataset version out.
 //!
-//! Streaming and bounded: each worker holds one input batch and one output row group
+//! Streaming and bounded: each worker holds a few input batches (decoding runs ahead on its own
+//! thread through a bounded channel) and one output row group
 //! ([`ROW_GROUP_ROWS`] canonical rows, plus the source's extra columns) at a time, whatever the
 //! size of the input. Idempotent: sources are identified by the BLAKE3 of their bytes, so the same
 //! file again (under any name) changes nothing. Atomic: everything is staged under
