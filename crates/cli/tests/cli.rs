@@ -282,7 +282,9 @@ fn demo_makes_and_shows_a_dataset() {
 #[test]
 fn every_synth_schema_ingests_with_the_right_mapping() {
     let dir = tempfile::tempdir().unwrap();
-    let expectations: &[(&str, &[(&str, &str)], &[&str])] = &[
+    // (schema, canonical ← source column, extra columns kept)
+    type Expectation<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let expectations: &[Expectation] = &[
         (
             "laion-aesthetics",
             &[("caption", "TEXT"), ("width", "WIDTH"), ("aesthetic", "aesthetic"), ("hash", "hash")],

@@ -1,0 +1,308 @@
+//! From WAT metadata records to image–alt-text [`Pair`]s, the way cc2dataset does it.
+//!
+//! Which links count, how they are made absolute and how `uid` is computed mirror
+//! `cc2dataset/main.py` (`extract_documents_from_wat`, `valid_image_link`, `make_link_absolute`):
+//! - only `metadata` records of an HTTP response with `HTML-Metadata` → `Links`;
+//! - a link counts when `path == "IMG@/src"` and its raw `alt` is non-empty;
+//! - a URL that starts with `http://` or `https://` is kept verbatim; any other is joined against
+//!   the base, which is the page URL joined with `Head.Base` when the page has one;
+//! - only results starting with `http://` / `https://` are kept (so `data:` URIs go);
+//! - `uid = md5(alt + url)` in lowercase hex, over the *raw* alt and the absolute URL.
+//!
+//! Deliberate differences:
+//! - Relative URLs are joined by the WHATWG rules (`url` crate) where cc2dataset uses Python's
+//!   `urljoin`; they differ on edge cases (spaces, backslashes, `..` past the root), so the url
+//!   and uid of such a link can differ. Absolute http(s) links, the vast majority, are identical.
+//! - The page URL comes from the envelope's `WARC-Target-URI`, as in cc2dataset, falling back to
+//!   the WAT record header; a page URL the WHATWG parser rejects leaves only absolute links.
+//! - Pairs whose cleaned caption has fewer than [`ExtractOptions::min_alt_chars`] characters are
+//!   dropped (LAION's rule); cc2dataset keeps any non-empty raw alt, even whitespace only.
+//! - A malformed record costs that record only; in cc2dataset an unexpected field type fails the
+//!   whole WAT file.
+
+use md5::{Digest, Md5};
+use url::Url;
+
+use crate::wat::{HttpResponseMetadata, WatRecord};
+
+/// The `path` Common Crawl gives the `src` of an `<img>`.
+pub const IMG_SRC_PATH: &str = "IMG@/src";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtractOptions {
+    /// Shortest cleaned caption kept, in characters (Unicode scalar values).
+    pub min_alt_chars: usize,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        ExtractOptions { min_alt_chars: 5 }
+    }
+}
+
+/// An image URL with its alt text, and where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    /// Absolute http(s) URL of the image.
+    pub url: String,
+    /// The alt text exactly as the WAT gives it (input to `uid`).
+    pub alt_raw: String,
+    /// `alt_raw` with HTML entities decoded and whitespace collapsed ([`clean_caption`]).
+    pub caption: String,
+    pub page_url: String,
+    /// Crawl date of the page (the envelope's `WARC-Date`, else the WAT record's).
+    pub warc_date: Option<String>,
+    /// Compressed offset of the WAT record's gzip member.
+    pub source_offset: u64,
+    /// cc2dataset's id: lowercase hex `md5(alt_raw + url)`.
+    pub uid: String,
+    pub optout_noai: bool,
+    pub optout_noimageai: bool,
+    pub optout_tdm_reservation: bool,
+}
+
+/// What extraction saw across records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtractStats {
+    /// Metadata records describing a response with HTML metadata.
+    pub html_pages: u64,
+    /// `IMG@/src` links seen on those pages.
+    pub image_links: u64,
+    /// Image links without alt (or an empty one): cc2dataset drops them too.
+    pub no_alt: u64,
+    /// Image links whose URL is not, or does not resolve to, http(s).
+    pub not_http: u64,
+    /// Pairs dropped because the cleaned caption is shorter than `min_alt_chars`.
+    pub short_caption: u64,
+    pub pairs: u64,
+}
+
+/// Opt-out signals of one page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OptOut {
+    pub noai: bool,
+    pub noimageai: bool,
+    pub tdm_reservation: bool,
+}
+
+impl OptOut {
+    /// Reads `X-Robots-Tag` and `tdm-reservation` response headers and `<meta name="robots">` /
+    /// `<meta name="tdm-reservation">` (TDMRep's HTML form).
+    pub fn of_response(response: &HttpResponseMetadata) -> OptOut {
+        let mut out = OptOut::default();
+        for value in response.header_values("X-Robots-Tag") {
+            out.add_robots(value);
+        }
+        out.tdm_reservation = response.header_values("tdm-reservation").any(is_tdm_reserved);
+        if let Some(html) = &response.html {
+            for meta in &html.head.metas {
+                let (Some(name), Some(content)) = (&meta.name, &meta.content) else { continue };
+                let name = name.trim();
+                if name.eq_ignore_ascii_case("robots") {
+                    out.add_robots(content);
+                } else if name.eq_ignore_ascii_case("tdm-reservation") && is_tdm_reserved(content) {
+                    out.tdm_reservation = true;
+                }
+            }
+        }
+        out
+    }
+
+    /// Adds the `noai` / `noimageai` directives of a robots value. Tokens are separated by commas,
+    /// whitespace, `:` or `;` and compared case-insensitively. A user-agent scope
+    /// (`otherbot: noai`) is ignored on purpose: an opt-out aimed at any crawler is honoured.
+    pub fn add_robots(&mut self, value: &str) {
+        for token in value.split(|c: char| c == ',' || c == ':' || c == ';' || c.is_whitespace()) {
+            self.noai |= token.eq_ignore_ascii_case("noai");
+            self.noimageai |= token.eq_ignore_ascii_case("noimageai");
+        }
+    }
+}
+
+fn is_tdm_reserved(value: &str) -> bool {
+    value.trim() == "1"
+}
+
+/// Decodes HTML entities, then collapses every run of Unicode whitespace to one space and trims.
+pub fn clean_caption(raw: &str) -> String {
+    let decoded = html_escape::decode_html_entities(raw);
+    let mut out = String::with_capacity(decoded.len());
+    for word in decoded.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// cc2dataset's uid: lowercase hex md5 of the raw alt followed by the absolute URL.
+pub fn uid(alt_raw: &str, url: &str) -> String {
+    let mut hasher = Md5::new();
+    hasher.update(alt_raw.as_bytes());
+    hasher.update(url.as_bytes());
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_http(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
+
+/// The base relative links resolve against: the page URL joined with `<base href>` if any.
+pub fn base_url(page_url: &str, base_href: Option<&str>) -> Option<Url> {
+    let page = Url::parse(page_url).ok();
+    let Some(href) = base_href else { return page };
+    let joined = match &page {
+        Some(page) => page.join(href),
+        None => Url::parse(href),
+    };
+    joined.ok().or(page)
+}
+
+/// The absolute http(s) URL of an image link, or `None` (not http(s), or unresolvable).
+pub fn resolve_image_url(raw: &str, base: Option<&Url>) -> Option<String> {
+    if is_http(raw) {
+        return Some(raw.to_owned());
+    }
+    let joined = String::from(base?.join(raw).ok()?);
+    is_http(&joined).then_some(joined)
+}
+
+/// The pairs of one WAT record (none unless it is a metadata record of an HTML response).
+pub fn extract_pairs(record: &WatRecord, options: &ExtractOptions, stats: &mut ExtractStats) -> Vec<Pair> {
+    let mut pairs = Vec::new();
+    if !record.is_metadata() {
+        return pairs;
+    }
+    let Some(envelope) = record.metadata.as_ref().map(|m| &m.envelope) else { return pairs };
+    let Some(response) = &envelope.payload.http_response else { return pairs };
+    let Some(html) = &response.html else { return pairs };
+    stats.html_pages += 1;
+    let Some(page_url) = envelope.warc_header.target_uri.as_ref().or(record.target_uri.as_ref()) else {
+        return pairs;
+    };
+    let warc_date = envelope.warc_header.date.clone().or_else(|| record.date.clone());
+    let base = base_url(page_url, html.head.base.as_deref());
+    let opt_out = OptOut::of_response(response);
+    for link in &html.links {
+        if link.path.as_deref() != Some(IMG_SRC_PATH) {
+            continue;
+        }
+        stats.image_links += 1;
+        let Some(alt) = link.alt.as_deref().filter(|a| !a.is_empty()) else {
+            stats.no_alt += 1;
+            continue;
+        };
+        let Some(url) = link.url.as_deref().and_then(|u| resolve_image_url(u, base.as_ref())) else {
+            stats.not_http += 1;
+            continue;
+        };
+        let caption = clean_caption(alt);
+        if caption.chars().count() < options.min_alt_chars {
+            stats.short_caption += 1;
+            continue;
+        }
+        stats.pairs += 1;
+        pairs.push(Pair {
+            uid: uid(alt, &url),
+            url,
+            alt_raw: alt.to_owned(),
+            caption,
+            page_url: page_url.clone(),
+            warc_date: warc_date.clone(),
+            source_offset: record.offset,
+            optout_noai: opt_out.noai,
+            optout_noimageai: opt_out.noimageai,
+            optout_tdm_reservation: opt_out.tdm_reservation,
+        });
+    }
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wat::{Head, HtmlMetadata, Meta};
+
+    #[test]
+    fn uid_matches_cc2dataset() {
+        // python3: hashlib.md5(('alt' + 'https://x/y.jpg').encode()).hexdigest()
+        assert_eq!(uid("alt", "https://x/y.jpg"), "fcaf936739a301a31a72ba904691caa5");
+        // Non-ASCII: Python's str.encode() is UTF-8.
+        assert_eq!(
+            uid("中国新闻网", "http://www.chinanews.com/images/banner11.gif"),
+            "d73ad2009b0c2dfe76fdc9a8a725fab0"
+        );
+    }
+
+    #[test]
+    fn urls_resolve_like_cc2dataset() {
+        let base = base_url("http://example.org/dir/page.html", None);
+        let resolve = |raw: &str| resolve_image_url(raw, base.as_ref());
+        assert_eq!(resolve("/logo.png").as_deref(), Some("http://example.org/logo.png"));
+        assert_eq!(resolve("img/a.jpg").as_deref(), Some("http://example.org/dir/img/a.jpg"));
+        assert_eq!(resolve("../a.jpg").as_deref(), Some("http://example.org/a.jpg"));
+        assert_eq!(resolve("//cdn.example.net/a.jpg").as_deref(), Some("http://cdn.example.net/a.jpg"));
+        // Absolute http(s) links are kept verbatim, not normalised, as cc2dataset does.
+        assert_eq!(resolve("http://EXAMPLE.org/a b.jpg?t=[x]").as_deref(), Some("http://EXAMPLE.org/a b.jpg?t=[x]"));
+        assert_eq!(resolve("data:image/png;base64,iVBORw0KGgo="), None);
+        assert_eq!(resolve("javascript:void(0)"), None);
+        assert_eq!(resolve("ftp://example.org/a.jpg"), None);
+        assert_eq!(resolve_image_url("/a.jpg", None), None);
+    }
+
+    #[test]
+    fn base_href_applies_relative_to_the_page() {
+        let base = base_url("https://example.org/a/b.html", Some("/static/"));
+        assert_eq!(resolve_image_url("x.jpg", base.as_ref()).as_deref(), Some("https://example.org/static/x.jpg"));
+        let base = base_url("https://example.org/a/b.html", Some("https://cdn.example.net/img/"));
+        assert_eq!(resolve_image_url("x.jpg", base.as_ref()).as_deref(), Some("https://cdn.example.net/img/x.jpg"));
+        let base = base_url("not a url", Some("https://cdn.example.net/"));
+        assert_eq!(resolve_image_url("x.jpg", base.as_ref()).as_deref(), Some("https://cdn.example.net/x.jpg"));
+    }
+
+    #[test]
+    fn captions_are_cleaned() {
+        assert_eq!(clean_caption("  Tom &amp; Jerry\n\t on&nbsp;TV  "), "Tom & Jerry on TV");
+        assert_eq!(clean_caption("&lt;b&gt;bold&#x21;&#33;"), "<b>bold!!");
+        assert_eq!(clean_caption(" \r\n "), "");
+        assert_eq!(clean_caption("a\u{3000}b"), "a b");
+    }
+
+    #[test]
+    fn robots_tokens() {
+        let parse = |v: &str| {
+            let mut o = OptOut::default();
+            o.add_robots(v);
+            (o.noai, o.noimageai)
+        };
+        assert_eq!(parse("noai"), (true, false));
+        assert_eq!(parse("NoIndex, NOIMAGEAI"), (false, true));
+        assert_eq!(parse("noindex,noai,noimageai"), (true, true));
+        assert_eq!(parse("otherbot: noai"), (true, false));
+        assert_eq!(parse("noaiX, xnoimageai, index follow"), (false, false));
+    }
+
+    #[test]
+    fn opt_out_from_headers_and_metas() {
+        let response = |headers: &[(&str, &str)], metas: &[(&str, &str)]| HttpResponseMetadata {
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            html: Some(HtmlMetadata {
+                head: Head {
+                    base: None,
+                    metas: metas
+                        .iter()
+                        .map(|(n, c)| Meta { name: Some(n.to_string()), content: Some(c.to_string()) })
+                        .collect(),
+                },
+                links: Vec::new(),
+            }),
+        };
+        let o = OptOut::of_response(&response(&[("x-robots-tag", "noai"), ("TDM-Reservation", " 1 ")], &[]));
+        assert_eq!(o, OptOut { noai: true, noimageai: false, tdm_reservation: true });
+        let o = OptOut::of_response(&response(&[("tdm-reservation", "0")], &[("Robots", "noimageai")]));
+        assert_eq!(o, OptOut { noai: false, noimageai: true, tdm_reservation: false });
+        let o = OptOut::of_response(&response(&[], &[("description", "noai"), ("tdm-reservation", "1")]));
+        assert_eq!(o, OptOut { noai: false, noimageai: false, tdm_reservation: true });
+    }
+}

@@ -1,0 +1,123 @@
+//! Extraction on the real Common Crawl samples in `../shared/data/cc`, and on damaged copies of
+//! them made here in memory.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use pairscope_collect::{ExtractOptions, SkipReason, WatExtraction, extract_wat, uid};
+
+const SAMPLE: &str = "cc/cc-sample-16pages.warc.wat.gz";
+/// Compressed offsets of the first members of the sample (warcinfo, then metadata records).
+const THIRD_MEMBER: usize = 720;
+const FOURTH_MEMBER: usize = 3136;
+
+fn shared(rel: &str) -> Option<Vec<u8>> {
+    let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel);
+    if !path.exists() {
+        eprintln!("skipping: ../shared/data/{rel} is not here");
+        return None;
+    }
+    Some(std::fs::read(&path).unwrap())
+}
+
+fn extract(bytes: &[u8]) -> WatExtraction {
+    extract_wat(bytes, &ExtractOptions { min_alt_chars: 1 }).unwrap()
+}
+
+#[test]
+fn sample_yields_cc2dataset_pairs() {
+    let Some(bytes) = shared(SAMPLE) else { return };
+    let out = extract(&bytes);
+    assert_eq!(out.read.records, 34);
+    assert_eq!(out.read.skipped_total(), 0);
+    assert_eq!(out.extract.html_pages, 16);
+    // 32 = every IMG@/src link with a non-empty alt; all are http(s) once resolved.
+    assert_eq!(out.pairs.len(), 32);
+    assert_eq!(out.extract.image_links, 151);
+    assert_eq!(out.extract.no_alt, 119);
+    assert_eq!((out.extract.not_http, out.extract.short_caption), (0, 0));
+
+    let first = &out.pairs[0];
+    assert_eq!(first.url, "http://www.chinanews.com/images/banner11.gif");
+    assert_eq!(first.caption, "中国新闻网");
+    assert_eq!(first.page_url, "http://003338.cn/l41/481397.html");
+    assert_eq!(first.warc_date.as_deref(), Some("2020-08-08T17:27:41Z"));
+    assert_eq!(first.source_offset, THIRD_MEMBER as u64);
+    assert_eq!(first.uid, "d73ad2009b0c2dfe76fdc9a8a725fab0");
+    let relative = out.pairs.iter().find(|p| p.alt_raw == "Стратегия пожарной безопасности").unwrap();
+    assert_eq!(relative.url, "http://01spb.ru/logo.png", "a relative src joins the page URL");
+    assert!(out.pairs.iter().all(|p| p.uid == uid(&p.alt_raw, &p.url)));
+    assert!(out.pairs.iter().all(|p| !p.optout_noai && !p.optout_noimageai && !p.optout_tdm_reservation));
+
+    // LAION's default keeps captions of 5 characters or more: short CJK labels go.
+    let laion = extract_wat(bytes.as_slice(), &ExtractOptions::default()).unwrap();
+    assert_eq!(laion.pairs.len() as u64 + laion.extract.short_caption, 32);
+    assert!(laion.pairs.iter().all(|p| p.caption.chars().count() >= 5));
+}
+
+#[test]
+fn whirlwind_request_only_yields_nothing() {
+    let Some(bytes) = shared("cc/whirlwind.warc.wat.gz") else { return };
+    let out = extract(&bytes);
+    assert!(out.read.records > 0);
+    assert_eq!(out.read.skipped_total(), 0);
+    assert!(out.pairs.is_empty());
+}
+
+#[test]
+fn truncated_file_keeps_complete_records() {
+    let Some(bytes) = shared(SAMPLE) else { return };
+    let out = extract(&bytes[..bytes.len() / 2]);
+    assert_eq!(out.read.skipped, BTreeMap::from([(SkipReason::Truncated, 1)]));
+    // The complete pages before the cut hold 5 + 2 + 4 pairs.
+    assert_eq!(out.pairs.len(), 11);
+    assert!(out.pairs.iter().all(|p| p.source_offset < (bytes.len() / 2) as u64));
+}
+
+#[test]
+fn flipped_byte_costs_one_record() {
+    let Some(mut bytes) = shared(SAMPLE) else { return };
+    let whole = extract(&bytes);
+    let middle = (THIRD_MEMBER + FOURTH_MEMBER) / 2;
+    bytes[middle] ^= 0x55;
+    let out = extract(&bytes);
+    assert_eq!(out.read.skipped.get(&SkipReason::CorruptGzip), Some(&1));
+    assert_eq!(out.read.records, whole.read.records - 1);
+    let lost: Vec<_> = whole.pairs.iter().filter(|p| p.source_offset == THIRD_MEMBER as u64).collect();
+    assert_eq!(lost.len(), 5);
+    assert_eq!(out.pairs.len(), whole.pairs.len() - lost.len());
+    assert!(out.pairs.iter().all(|p| p.source_offset != THIRD_MEMBER as u64));
+}
+
+#[test]
+fn garbage_json_member_is_skipped() {
+    let Some(bytes) = shared(SAMPLE) else { return };
+    let payload = b"{\"Envelope\": {\"Payload-Metadata\": \x00 garbage";
+    let mut record = format!(
+        "WARC/1.0\r\nWARC-Type: metadata\r\nWARC-Target-URI: http://example.org/\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        payload.len()
+    )
+    .into_bytes();
+    record.extend_from_slice(payload);
+    record.extend_from_slice(b"\r\n\r\n");
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(&record).unwrap();
+    let fake = encoder.finish().unwrap();
+
+    let damaged = [&bytes[..FOURTH_MEMBER], &fake, &bytes[FOURTH_MEMBER..]].concat();
+    let out = extract(&damaged);
+    assert_eq!(out.read.skipped, BTreeMap::from([(SkipReason::BadJson, 1)]));
+    assert_eq!(out.read.examples[0].offset, FOURTH_MEMBER as u64);
+    assert_eq!(out.pairs.len(), 32);
+    // Offsets after the insert move by its length: they are still the members' true offsets.
+    let shifted = out.pairs.iter().filter(|p| p.source_offset > FOURTH_MEMBER as u64).count();
+    assert!(shifted > 0);
+    assert!(
+        out.pairs
+            .iter()
+            .all(|p| p.source_offset <= THIRD_MEMBER as u64 || p.source_offset >= (FOURTH_MEMBER + fake.len()) as u64)
+    );
+}
