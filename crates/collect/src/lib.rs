@@ -25,21 +25,25 @@ pub use error::CollectError;
 pub use extract::{ExtractOptions, ExtractStats, OptOut, Pair, clean_caption, extract_pairs, uid};
 pub use wat::{ReadLimits, ReadStats, SkipReason, WatReader, WatRecord};
 
-/// Everything one WAT stream gave.
+/// What reading one WAT stream counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WatExtraction {
-    pub pairs: Vec<Pair>,
+pub struct WatSummary {
     pub read: ReadStats,
     pub extract: ExtractStats,
 }
 
-/// Reads a whole `.wat.gz` stream and extracts its pairs.
-pub fn extract_wat<R: Read>(reader: R, options: &ExtractOptions) -> Result<WatExtraction, CollectError> {
+/// Reads a whole `.wat.gz` stream, handing each extracted pair to `on_pair` as it is found:
+/// memory stays bounded by one record, whatever the size of the file.
+pub fn extract_wat<R: Read>(
+    reader: R,
+    options: &ExtractOptions,
+    mut on_pair: impl FnMut(Pair),
+) -> Result<WatSummary, CollectError> {
     let mut records = WatReader::new(reader);
-    let mut out = WatExtraction::default();
+    let mut summary = WatSummary::default();
     for record in records.by_ref() {
-        out.pairs.extend(extract_pairs(&record?, options, &mut out.extract));
+        extract_pairs(&record?, options, &mut summary.extract).into_iter().for_each(&mut on_pair);
     }
-    out.read = records.into_stats();
-    Ok(out)
+    summary.read = records.into_stats();
+    Ok(summary)
 }

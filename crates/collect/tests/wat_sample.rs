@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use pairscope_collect::{ExtractOptions, SkipReason, WatExtraction, extract_wat, uid};
+use pairscope_collect::{ExtractOptions, ExtractStats, Pair, ReadStats, SkipReason, extract_wat, uid};
 
 const SAMPLE: &str = "cc/cc-sample-16pages.warc.wat.gz";
 /// Compressed offsets of the first members of the sample (warcinfo, then metadata records).
@@ -23,8 +23,21 @@ fn shared(rel: &str) -> Option<Vec<u8>> {
     Some(std::fs::read(&path).unwrap())
 }
 
+/// A whole file's pairs and counts (fine for the small samples tests use).
+struct WatExtraction {
+    pairs: Vec<Pair>,
+    read: ReadStats,
+    extract: ExtractStats,
+}
+
+fn extract_with(bytes: &[u8], options: &ExtractOptions) -> WatExtraction {
+    let mut pairs = Vec::new();
+    let summary = extract_wat(bytes, options, |p| pairs.push(p)).unwrap();
+    WatExtraction { pairs, read: summary.read, extract: summary.extract }
+}
+
 fn extract(bytes: &[u8]) -> WatExtraction {
-    extract_wat(bytes, &ExtractOptions { min_alt_chars: 1 }).unwrap()
+    extract_with(bytes, &ExtractOptions { min_alt_chars: 1 })
 }
 
 #[test]
@@ -53,7 +66,7 @@ fn sample_yields_cc2dataset_pairs() {
     assert!(out.pairs.iter().all(|p| !p.optout_noai && !p.optout_noimageai && !p.optout_tdm_reservation));
 
     // LAION's default keeps captions of 5 characters or more: short CJK labels go.
-    let laion = extract_wat(bytes.as_slice(), &ExtractOptions::default()).unwrap();
+    let laion = extract_with(bytes.as_slice(), &ExtractOptions::default());
     assert_eq!(laion.pairs.len() as u64 + laion.extract.short_caption, 32);
     assert!(laion.pairs.iter().all(|p| p.caption.chars().count() >= 5));
 }
