@@ -150,7 +150,7 @@ pub fn ingest(
         parallel_map(&pending, options.threads, |(path, id)| stage_source(&layout, path, id, &settings, progress));
     let mut added = Vec::new();
     let mut staged_now = Vec::new();
-    for ((path, _), result) in pending.iter().zip(staged) {
+    for result in staged {
         match result {
             Ok((entry, reused)) => {
                 if !reused {
@@ -164,7 +164,6 @@ pub fn ingest(
                 return Err(other);
             }
         }
-        let _ = path;
     }
     if !options.skip_bad && !report.bad_files.is_empty() {
         discard(&staged_now);
@@ -329,8 +328,8 @@ fn stage_source(
         fs::remove_dir_all(&tmp).map_err(StoreError::io(&tmp))?;
     }
     fs::create_dir_all(&tmp).map_err(StoreError::io(&tmp))?;
-    let result = catch_unwind(AssertUnwindSafe(|| write_source(layout, &tmp, path, id, settings, progress)))
-        .unwrap_or_else(|panic| {
+    let result =
+        catch_unwind(AssertUnwindSafe(|| write_source(&tmp, path, id, settings, progress))).unwrap_or_else(|panic| {
             let message = panic_message(&panic);
             Err(StoreError::BadInput(BadInput::new(
                 path,
@@ -354,7 +353,6 @@ fn stage_source(
 
 /// Reads `path` and writes its canonical rows into `dir`, one file per row-id block.
 fn write_source(
-    layout: &Layout,
     dir: &Path,
     path: &Path,
     id: &str,
@@ -388,7 +386,7 @@ fn write_source(
     let mut converter = Converter::new(path, source_schema.clone(), &mapping, source_hash, settings.max_caption_bytes);
     let reader = builder.with_batch_size(BATCH_ROWS).build().map_err(|e| bad(format!("cannot read: {e}")))?;
 
-    let mut blocks = BlockWriter::new(layout, dir, id, converter.out_schema().clone());
+    let mut blocks = BlockWriter::new(dir, id, converter.out_schema().clone());
     let mut skipped_rows: BTreeMap<String, u64> = BTreeMap::new();
     let mut truncated = 0;
     let mut next_row: u64 = 0;
@@ -540,7 +538,6 @@ fn check_block_keys(previous: &Manifest, added: &[SourceEntry]) -> Result<()> {
 
 /// Writes a source's canonical rows, one parquet file per row-id block.
 struct BlockWriter<'a> {
-    layout: &'a Layout,
     dir: &'a Path,
     id: &'a str,
     schema: SchemaRef,
@@ -549,8 +546,8 @@ struct BlockWriter<'a> {
 }
 
 impl<'a> BlockWriter<'a> {
-    fn new(layout: &'a Layout, dir: &'a Path, id: &'a str, schema: SchemaRef) -> Self {
-        BlockWriter { layout, dir, id, schema, open: None, done: Vec::new() }
+    fn new(dir: &'a Path, id: &'a str, schema: SchemaRef) -> Self {
+        BlockWriter { dir, id, schema, open: None, done: Vec::new() }
     }
 
     fn properties() -> WriterProperties {
@@ -608,7 +605,6 @@ impl<'a> BlockWriter<'a> {
             block_key: block_key(&parse_hash(self.id), block),
             bytes,
         });
-        let _ = self.layout;
         Ok(())
     }
 
