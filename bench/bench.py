@@ -7,6 +7,7 @@ medians, the ratio to pairscope, and each process's peak RSS (from wait4, per pr
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -56,7 +57,9 @@ class Peer:
         self.times, self.rss, self.details = [], [], []
 
 
-def compare(title, peers, runs):
+def compare(title, peers, runs, base_is_pairscope=True):
+    """Runs the peers alternately; ratios are to peers[0], which is pairscope unless
+    base_is_pairscope is false (pairscope's command not available yet: no ratios)."""
     print(f"== {title}", file=sys.stderr)
     for i in range(runs):
         for peer in peers:
@@ -79,7 +82,7 @@ def compare(title, peers, runs):
                 "max_s": max(p.times),
                 "runs": len(p.times),
                 "peak_rss_bytes": max(p.rss),
-                "ratio_to_pairscope": statistics.median(p.times) / base,
+                "ratio_to_pairscope": statistics.median(p.times) / base if base_is_pairscope else None,
                 "details": p.details[-1] if p.details else None,
             }
             for p in peers
@@ -154,6 +157,245 @@ def dir_size(path):
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
+# ---- queries: the same query set, warm, in one process per engine ---------------------------
+
+NOT_AVAILABLE = "pairscope bench-queries not available"
+QUERY_PEERS = ("pairscope", "SQLite FTS5", "DuckDB")
+
+
+def has_command(bin_path, command):
+    """Whether the binary has this subcommand (clap exits 0 for `CMD --help`, 2 if unknown)."""
+    return subprocess.run([bin_path, command, "--help"], capture_output=True).returncode == 0
+
+
+def parse_query_output(name, out, queries):
+    """A peer's JSON, checked against the contract; any deviation stops the run."""
+    try:
+        got = json.loads(out)["queries"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise SystemExit(f"{name}: output is not {{\"queries\": [...]}} JSON ({e}): {out[:500]!r}")
+    names = [q["name"] for q in queries]
+    if [g.get("name") for g in got] != names:
+        raise SystemExit(f"{name}: query names {[g.get('name') for g in got]} != queries.json's {names}")
+    for g in got:
+        missing = {"p50_ms", "min_ms", "max_ms", "runs", "result"} - set(g)
+        if missing:
+            raise SystemExit(f"{name}: query {g['name']!r} lacks {sorted(missing)}")
+    return got
+
+
+def facet_entries(result):
+    """A facet list as {value: count}, zero counts and null hosts dropped (histogram entries
+    may say "lo" instead of "value")."""
+    entries = {}
+    for e in result or []:
+        value = e.get("value", e.get("lo"))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = round(float(value), 9)
+        if e["count"]:
+            entries[value] = e["count"]
+    return entries
+
+
+def facets_agree(a, b, top=None, terms=False):
+    """Exact agreement of two facet lists. For a top-N term facet the entries tied with the
+    N-th count may legitimately differ (which of the tied values make the cut), so for the
+    lowest count only the number of entries must agree."""
+    a, b = facet_entries(a), facet_entries(b)
+    if terms:
+        a.pop(None, None)
+        b.pop(None, None)
+    if not terms or not a or not b:
+        return a == b
+    if sorted(a.values(), reverse=True) != sorted(b.values(), reverse=True):
+        return False
+    cut = min(a.values())
+    return {k: v for k, v in a.items() if v > cut} == {k: v for k, v in b.items() if v > cut}
+
+
+def check(q, results):
+    """'agree' when every engine that answered gives the same result; otherwise what differs."""
+    have = {k: v for k, v in results.items() if v is not None}
+    if len(have) < 2:
+        return "—"
+    first_name, first = next(iter(have.items()))
+    if q["kind"] == "facets":
+        same = all(facets_agree(first, v, terms=not q.get("buckets")) for v in have.values())
+    else:
+        same = all(v == first for v in have.values())
+    label = "agree" if len(have) == len(QUERY_PEERS) else f"agree ({', '.join(have)})"
+    if same:
+        return label
+    if q["kind"] == "facets":
+        return "DIFFER: " + "; ".join(f"{k} {summary(q, v)}" for k, v in have.items())
+    return "DIFFER: " + ", ".join(f"{k} {v}" for k, v in have.items())
+
+
+def summary(q, result):
+    if result is None:
+        return "—"
+    if q["kind"] != "facets":
+        return f"{result:,}"
+    entries = facet_entries(result)
+    if q.get("buckets"):
+        return f"{sum(entries.values()):,} rows in {len(entries)} buckets ({entries.get(None, 0):,} null)"
+    top = next(iter(result), None)
+    return f"{len(result)} values, top {top['value']} {top['count']:,}" if top else "0 values"
+
+
+def queries_comparison(bin_path, data, ds, db, queries_path, runs, rounds):
+    """Each engine runs the whole query set warm in one process (`runs` timed runs per query
+    after a warm-up); the processes alternate for `rounds` rounds; per query the table shows the
+    median of the rounds' p50s."""
+    title = "queries: warm, in one process per engine"
+    print(f"== {title}", file=sys.stderr)
+    queries = json.loads(Path(queries_path).read_text())["queries"]
+    py = sys.executable
+    commands = {
+        "pairscope": [bin_path, "bench-queries", "--dataset", str(ds), "--queries", str(queries_path),
+                      "--runs", str(runs), "--json"],
+        "SQLite FTS5": [py, str(HERE / "peers" / "query_sqlite.py"), "--db", str(db), "--queries", str(queries_path),
+                        "--runs", str(runs)],
+        "DuckDB": [py, str(HERE / "peers" / "query_duckdb.py"), "--data", str(data), "--queries", str(queries_path),
+                   "--runs", str(runs)],
+    }
+    available = {name: True for name in commands}
+    if not has_command(bin_path, "bench-queries"):
+        available["pairscope"] = False
+        print(f"   {NOT_AVAILABLE}: running the peers only", file=sys.stderr)
+    outs = {name: [] for name in commands}
+    rss = {name: 0 for name in commands}
+    for i in range(rounds):
+        for name, cmd in commands.items():
+            if not available[name]:
+                continue
+            seconds, peak, out = run_timed(cmd)
+            outs[name].append(parse_query_output(name, out, queries))
+            rss[name] = max(rss[name], peak)
+            print(f"   round {i + 1}/{rounds} {name}: {seconds:.1f} s, {peak / 2**20:.0f} MiB", file=sys.stderr)
+    rows = []
+    for j, q in enumerate(queries):
+        row = {"name": q["name"], "query": q, "engines": {}}
+        for name in commands:
+            if not outs[name]:
+                row["engines"][name] = None
+                continue
+            got = [o[j] for o in outs[name]]
+            results = [json.dumps(g["result"], sort_keys=True) for g in got]
+            if len(set(results)) > 1:
+                raise SystemExit(f"{name}: query {q['name']!r} gave different results in different rounds")
+            row["engines"][name] = {
+                "p50_ms": statistics.median(g["p50_ms"] for g in got),
+                "min_ms": min(g["min_ms"] for g in got),
+                "max_ms": max(g["max_ms"] for g in got),
+                "runs": sum(g["runs"] for g in got),
+                "result": got[-1]["result"],
+            }
+        row["check"] = check(q, {k: (v or {}).get("result") for k, v in row["engines"].items()})
+        if row["check"].startswith("DIFFER"):
+            print(f"   WARNING {q['name']}: {row['check']}", file=sys.stderr)
+        rows.append(row)
+    return {"kind": "queries", "title": title, "rounds": rounds, "runs_per_round": runs,
+            "pairscope_available": available["pairscope"], "peak_rss_bytes": rss, "queries": rows}
+
+
+def cli_comparison(bin_path, data, ds, db, queries_path, runs):
+    """Whole-process times (start, open, query, print, exit) of a few queries from the CLI, and
+    of the peers' scripts running just that query once, cold (no warm-up in the process)."""
+    queries = {q["name"]: q for q in json.loads(Path(queries_path).read_text())["queries"]}
+    word = queries["common word"]["query"]
+    cases = [
+        ("common word", "search", ["search", "--dataset", str(ds), word, "--limit", "50", "--format", "json"]),
+        ("count of a common word", "count", ["count", "--dataset", str(ds), word]),
+        ("top-20 hosts of a common word", "facets", ["facets", "--dataset", str(ds), word, "--by", "host", "--top", "20"]),
+    ]
+    py = sys.executable
+    out = []
+    for name, command, args in cases:
+        have = has_command(bin_path, command)
+        peers = []
+        if have:
+            peers.append(Peer(f"pairscope {' '.join(a if a != str(ds) else 'DS' for a in args)}", [bin_path, *args]))
+        common = ["--queries", str(queries_path), "--only", name, "--cold", "--runs", "1"]
+        peers.append(Peer("SQLite FTS5 (python + sqlite3, this query only)",
+                          [py, str(HERE / "peers" / "query_sqlite.py"), "--db", str(db), *common]))
+        peers.append(Peer("DuckDB (python + duckdb over the parquet, this query only)",
+                          [py, str(HERE / "peers" / "query_duckdb.py"), "--data", str(data), *common]))
+        result = compare(f"CLI, whole process: {name} ({word!r})", peers, runs, base_is_pairscope=have)
+        if not have:
+            result["unavailable"] = f"pairscope {command} not available"
+        out.append(result)
+    return out
+
+
+# ---- the report ----------------------------------------------------------------------------
+
+def ms(value):
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}" if value >= 1 else f"{value:.2f}"
+
+
+def ratio(peer, base):
+    if not peer or not base or not base["p50_ms"]:
+        return "—"
+    return f"{peer['p50_ms'] / base['p50_ms']:.1f}×"
+
+
+def render_queries(c):
+    lines = [f"### {c['title']}", "",
+             f"Each engine ran the whole of `bench/queries.json` in one process: one warm-up run per query, then "
+             f"{c['runs_per_round']} timed runs (round-robin over the queries), in {c['rounds']} alternating "
+             "round(s); p50 is the median of the rounds' medians. Result: total matching rows (search, count) or "
+             "the facet list; check: the engines' results are equal (facets: same values and counts).", ""]
+    lines += ["| query | pairscope p50 ms | SQLite FTS5 p50 ms | DuckDB p50 ms | SQLite / pairscope | "
+              "DuckDB / pairscope | result | check |",
+              "|---|---:|---:|---:|---:|---:|---|---|"]
+    if not c["pairscope_available"]:
+        lines.append(f"| **{NOT_AVAILABLE}** (this build has no `bench-queries`): peers only | n/a | | | | | | |")
+    for row in c["queries"]:
+        e = row["engines"]
+        p, s, d = (e.get(n) for n in QUERY_PEERS)
+        some = next((v for v in (p, s, d) if v), None)
+        lines.append(f"| {row['name']} | {ms(p['p50_ms']) if p else 'n/a'} | "
+                     f"{ms(s and s['p50_ms'])} | {ms(d and d['p50_ms'])} | {ratio(s, p)} | {ratio(d, p)} | "
+                     f"{summary(row['query'], some and some['result'])} | {row['check']} |")
+    rss = c["peak_rss_bytes"]
+    lines += ["", "Peak RSS: " + ", ".join(f"{k} {v / 2**20:,.0f} MiB" for k, v in rss.items() if v) + ".", ""]
+    return lines
+
+
+def render_growth(results):
+    """How each query's p50 grows between the smallest and largest size with query results,
+    and the power law through the two points extrapolated to 2.3B rows (LAION-2B-en)."""
+    sized = [(r["rows"], c) for r in results for c in r["comparisons"] if c.get("kind") == "queries"]
+    if len(sized) < 2:
+        return []
+    (n1, c1), (n2, c2) = sized[0], sized[-1]
+    target = 2_300_000_000
+    lines = [f"## Query latency growth, {human_rows(n1)} → {human_rows(n2)} rows", "",
+             f"p50 at each size (from the sections above), growth factor, the exponent k of t ∝ rows^k through the "
+             f"two points, and what that power law predicts at 2.3B rows. An extrapolation from two points: a "
+             "sub-millisecond p50 is mostly constant overhead, and the model ignores memory and disk limits.", "",
+             f"| query | engine | p50 ms @ {human_rows(n1)} | p50 ms @ {human_rows(n2)} | growth | k | "
+             "predicted @ 2.3B |", "|---|---|---:|---:|---:|---:|---:|"]
+    first = {row["name"]: row for row in c1["queries"]}
+    for row in c2["queries"]:
+        if row["name"] not in first:
+            continue
+        for engine in QUERY_PEERS:
+            a, b = first[row["name"]]["engines"].get(engine), row["engines"].get(engine)
+            if not a or not b or a["p50_ms"] <= 0 or b["p50_ms"] <= 0:
+                continue
+            growth = b["p50_ms"] / a["p50_ms"]
+            k = math.log(growth) / math.log(n2 / n1)
+            predicted = b["p50_ms"] * (target / n2) ** k
+            pred = f"{predicted / 1000:,.1f} s" if predicted >= 1000 else f"{predicted:,.1f} ms"
+            lines.append(f"| {row['name']} | {engine} | {ms(a['p50_ms'])} | {ms(b['p50_ms'])} | {growth:.1f}× | "
+                         f"{k:.2f} | {pred} |")
+    return lines + [""]
+
+
 def render(results_dir, report_path):
     lines = [
         "# pairscope benchmarks",
@@ -163,8 +405,8 @@ def render(results_dir, report_path):
         "is faster). Peak RSS is per process (wait4). Re-run: `bench/run --rows 1M` or `--rows 12M`.",
         "",
     ]
-    for path in sorted(results_dir.glob("*.json"), key=lambda p: json.loads(p.read_text())["rows"]):
-        r = json.loads(path.read_text())
+    results = sorted((json.loads(p.read_text()) for p in results_dir.glob("*.json")), key=lambda r: r["rows"])
+    for r in results:
         lines += [f"## {human_rows(r['rows'])} rows — {r['date']}", ""]
         m, v = r["machine"], r["versions"]
         lines += [
@@ -176,18 +418,25 @@ def render(results_dir, report_path):
             "",
         ]
         for c in r["comparisons"]:
+            if c.get("kind") == "queries":
+                lines += render_queries(c)
+                continue
             lines += [f"### {c['title']}", "", "| command | median s | min s | max s | ratio | peak RSS | notes |",
                       "|---|---:|---:|---:|---:|---:|---|"]
+            if c.get("unavailable"):
+                lines.append(f"| {c['unavailable']} | — | — | — | — | — | |")
             for p in c["peers"]:
                 notes = ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in (p["details"] or {}).items())
+                rat = "—" if p["ratio_to_pairscope"] is None else f"{p['ratio_to_pairscope']:.2f}×"
                 lines.append(f"| {p['name']} | {p['median_s']:.2f} | {p['min_s']:.2f} | {p['max_s']:.2f} | "
-                             f"{p['ratio_to_pairscope']:.2f}× | {p['peak_rss_bytes'] / 2**20:,.0f} MiB | {notes} |")
+                             f"{rat} | {p['peak_rss_bytes'] / 2**20:,.0f} MiB | {notes} |")
             if "sizes" in c:
                 s = c["sizes"]
                 lines.append("")
                 lines.append(f"On disk: pairscope dataset {s['pairscope_dataset_bytes'] / 2**20:,.0f} MiB; "
                              f"SQLite database {(s['sqlite_db_bytes'] or 0) / 2**20:,.0f} MiB.")
             lines.append("")
+    lines += render_growth(results)
     report_path.write_text("\n".join(lines))
 
 
@@ -196,10 +445,13 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--rows", default="1M", help="1M, 12M or any count")
     ap.add_argument("--smoke", action="store_true", help="~10k rows, one run each, report not kept")
+    ap.add_argument("--queries", default=str(HERE / "queries.json"), help="the query set (bench/queries.json)")
     args = ap.parse_args()
 
     rows = 10_000 if args.smoke else parse_rows(args.rows)
     runs = 1 if args.smoke else int(os.environ.get("BENCH_RUNS", "3"))
+    query_runs = int(os.environ.get("BENCH_QUERY_RUNS", "2" if args.smoke else "5"))
+    query_rounds = int(os.environ.get("BENCH_QUERY_ROUNDS", "1" if args.smoke else "2"))
     data_dir = Path(os.environ.get("BENCH_DATA", HERE / "data"))
     work = HERE / "out" / "work"
     shutil.rmtree(work, ignore_errors=True)
@@ -207,6 +459,10 @@ def main():
     data = ensure_synth(args.bin, rows, data_dir)
 
     comparisons = [ingest_comparison(args.bin, data, work, runs)]
+    # the ingest comparison's last run left both the dataset and the SQLite database in work/
+    ds, db = work / "ds", work / "sqlite.db"
+    comparisons.append(queries_comparison(args.bin, data, ds, db, args.queries, query_runs, query_rounds))
+    comparisons += cli_comparison(args.bin, data, ds, db, args.queries, runs)
     result = {
         "rows": rows,
         "runs": runs,
@@ -223,11 +479,13 @@ def main():
         render(HERE / "out", HERE / "out" / "SMOKE.md")
         print(f"smoke benchmark ok: {HERE / 'out' / 'SMOKE.md'}", file=sys.stderr)
         return
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
+    # BENCH_RESULTS: somewhere else than the committed bench/results + bench/REPORT.md (a trial run)
+    results = Path(os.environ.get("BENCH_RESULTS", HERE / "results"))
+    report = HERE / "REPORT.md" if results == HERE / "results" else results / "REPORT.md"
+    results.mkdir(parents=True, exist_ok=True)
     (results / f"{human_rows(rows)}.json").write_text(json.dumps(result, indent=2))
-    render(results, HERE / "REPORT.md")
-    print((HERE / "REPORT.md").read_text())
+    render(results, report)
+    print(report.read_text())
 
 
 if __name__ == "__main__":
