@@ -3,6 +3,18 @@
 Called by bench/run, which builds the binary and prepares the venv. Each comparison runs its
 peers alternately (A B A B …) so drift on the machine hits all of them alike; the table shows
 medians, the ratio to pairscope, and each process's peak RSS (from wait4, per process).
+
+Comparisons: ingest (pairscope ingest vs the SQLite + FTS5 build); queries (bench/queries.json
+run warm in one process per engine: `pairscope bench-queries`, peers/query_sqlite.py over the
+database the ingest comparison built, peers/query_duckdb.py over the parquet); whole-process CLI
+times of three of those queries. Until the binary has `bench-queries` (or `search`, `count`,
+`facets`) the report says so and the peers still run; a peer that crashes or prints anything
+but the expected JSON stops the run.
+
+Environment, besides bench/run's: BENCH_QUERY_RUNS (timed runs per query inside each engine's
+process, default 5, smoke 2), BENCH_QUERY_ROUNDS (engine processes run alternately this many
+times, default 2, smoke 1), BENCH_RESULTS (write the per-size JSON and REPORT.md there instead
+of bench/results and bench/REPORT.md: a trial run that leaves the committed report alone).
 """
 
 import argparse

@@ -33,6 +33,9 @@ def args(description):
     ap.add_argument("--queries", required=True, help="bench/queries.json")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per query, after one warm-up")
     ap.add_argument("--only", help="run just the query of this name")
+    ap.add_argument("--budget-s", type=float, default=20.0,
+                    help="a query whose warm-up run says `runs` runs would take longer than this gets "
+                         "fewer timed runs (never fewer than 3)")
     ap.add_argument("--cold", action="store_true",
                     help="no warm-up and no check query: one run, for whole-process timing")
     return ap
@@ -47,25 +50,33 @@ def load(path, only=None):
     return queries
 
 
-def run(queries, plan, runs, cold=False):
+def run(queries, plan, runs, cold=False, budget_s=None):
     """Runs every query warm: one untimed run each (also the result), then `runs` rounds over
-    all queries (round-robin, so drift hits every query alike). Prints the JSON."""
+    all queries (round-robin, so drift hits every query alike); a query slower than
+    budget_s / runs gets only as many runs as fit the budget, at least 3. Prints the JSON.
+    cold: no warm-up and no result, one run (whole-process timing)."""
     plans = [plan(q) for q in queries]
-    results = []
+    runs = max(runs, 1)
+    results, wanted = [], []
     for p in plans:
         if cold:
             results.append(None)
+            wanted.append(1)
             continue
+        t = time.perf_counter()
         value = p.timed()
+        warm = time.perf_counter() - t
         results.append(p.result() if p.result else value)
+        fit = runs if not budget_s or warm * runs <= budget_s else max(3, int(budget_s / warm))
+        wanted.append(min(runs, fit))
     samples = [[] for _ in plans]
-    for _ in range(max(runs, 1)):
+    for r in range(max(wanted, default=0)):
         for i, p in enumerate(plans):
+            if r >= wanted[i]:
+                continue
             t = time.perf_counter()
-            value = p.timed()
+            p.timed()
             samples[i].append((time.perf_counter() - t) * 1000)
-            if cold:
-                results[i] = value if not p.result else None
     out = {"queries": [
         {"name": q["name"], "p50_ms": statistics.median(s), "min_ms": min(s), "max_ms": max(s), "runs": len(s),
          "result": r}

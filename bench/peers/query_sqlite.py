@@ -95,7 +95,7 @@ def main():
     ap.add_argument("--db", required=True)
     a = ap.parse_args()
     db = sqlite3.connect(f"file:{a.db}?mode=ro", uri=True)
-    run(load(a.queries, a.only), planner(db), a.runs, a.cold)
+    run(load(a.queries, a.only), planner(db), a.runs, a.cold, a.budget_s)
 
 
 if __name__ == "__main__":
