@@ -351,7 +351,8 @@ def ms(value):
 def ratio(peer, base):
     if not peer or not base or not base["p50_ms"]:
         return "—"
-    return f"{peer['p50_ms'] / base['p50_ms']:.1f}×"
+    r = peer["p50_ms"] / base["p50_ms"]
+    return f"{r:.1f}×" if r >= 10 else f"{r:.3g}×"
 
 
 def render_queries(c):
@@ -440,7 +441,8 @@ def render(results_dir, report_path):
             for p in c["peers"]:
                 notes = ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in (p["details"] or {}).items())
                 rat = "—" if p["ratio_to_pairscope"] is None else f"{p['ratio_to_pairscope']:.2f}×"
-                lines.append(f"| {p['name']} | {p['median_s']:.2f} | {p['min_s']:.2f} | {p['max_s']:.2f} | "
+                sec = lambda x: f"{x:.2f}" if x >= 1 else f"{x:.3f}"  # noqa: E731
+                lines.append(f"| {p['name']} | {sec(p['median_s'])} | {sec(p['min_s'])} | {sec(p['max_s'])} | "
                              f"{rat} | {p['peak_rss_bytes'] / 2**20:,.0f} MiB | {notes} |")
             if "sizes" in c:
                 s = c["sizes"]
