@@ -83,6 +83,9 @@ pub enum StoreError {
 
     #[error("no source matches {0:?}; `pairscope sources --dataset DS` lists them")]
     UnknownSource(String),
+
+    #[error(transparent)]
+    Index(#[from] pairscope_index::IndexError),
 }
 
 impl StoreError {

@@ -27,6 +27,8 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use pairscope_index::{BlockIndexWriter, INDEX_FORMAT};
+
 use crate::convert::Converter;
 use crate::dataset::{WriterLock, commit, committed_manifest};
 use crate::error::{BadInput, Result, StoreError};
@@ -315,6 +317,7 @@ fn stage_source(
     if let Ok(entry) = SourceEntry::read(&dir.join("source.json"))
         && entry.id == id
         && entry.settings == *settings
+        && entry.index_format == INDEX_FORMAT
     {
         tracing::info!(path = %path.display(), "reusing the staged copy of this source");
         progress.advance(entry.input_rows, entry.bytes);
@@ -450,6 +453,7 @@ fn write_source(
         skipped_rows,
         truncated_captions: truncated,
         ingested_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        index_format: INDEX_FORMAT,
         settings: settings.clone(),
         mapping: mapping.describe(&source_schema),
         extra_columns: mapping
@@ -536,13 +540,22 @@ fn check_block_keys(previous: &Manifest, added: &[SourceEntry]) -> Result<()> {
     Ok(())
 }
 
-/// Writes a source's canonical rows, one parquet file per row-id block.
+/// Writes a source's canonical rows, one parquet file and one full-text index per row-id
+/// block.
 struct BlockWriter<'a> {
     dir: &'a Path,
     id: &'a str,
     schema: SchemaRef,
-    open: Option<(u64, PathBuf, ArrowWriter<BufWriter<File>>, u64)>,
+    open: Option<OpenBlock>,
     done: Vec<DataFile>,
+}
+
+struct OpenBlock {
+    block: u64,
+    path: PathBuf,
+    writer: ArrowWriter<BufWriter<File>>,
+    index: BlockIndexWriter,
+    rows: u64,
 }
 
 impl<'a> BlockWriter<'a> {
@@ -565,10 +578,11 @@ impl<'a> BlockWriter<'a> {
     }
 
     fn write(&mut self, block: u64, batch: &RecordBatch) -> Result<()> {
-        if self.open.as_ref().is_some_and(|(b, ..)| *b != block) {
+        if self.open.as_ref().is_some_and(|open| open.block != block) {
             self.close()?;
         }
         if self.open.is_none() {
+            let index = BlockIndexWriter::create(&self.dir.join(index_dir_name(block)))?;
             let path = self.dir.join(format!("block-{block:05}.parquet"));
             let file = File::create(&path).map_err(StoreError::io(&path))?;
             let writer = ArrowWriter::try_new(
@@ -577,16 +591,18 @@ impl<'a> BlockWriter<'a> {
                 Some(Self::properties()),
             )
             .map_err(|e| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) })?;
-            self.open = Some((block, path, writer, 0));
+            self.open = Some(OpenBlock { block, path, writer, index, rows: 0 });
         }
-        let (_, path, writer, rows) = self.open.as_mut().expect("opened above");
-        writer.write(batch).map_err(|e| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) })?;
-        *rows += batch.num_rows() as u64;
+        let open = self.open.as_mut().expect("opened above");
+        open.writer.write(batch).map_err(|e| StoreError::Io { path: open.path.clone(), source: std::io::Error::other(e) })?;
+        open.index.add_batch(batch)?;
+        open.rows += batch.num_rows() as u64;
         Ok(())
     }
 
     fn close(&mut self) -> Result<()> {
-        let Some((block, path, writer, rows)) = self.open.take() else { return Ok(()) };
+        let Some(OpenBlock { block, path, writer, index, rows }) = self.open.take() else { return Ok(()) };
+        index.finish()?;
         let to_io =
             |e: parquet::errors::ParquetError| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) };
         let file = writer
@@ -604,6 +620,7 @@ impl<'a> BlockWriter<'a> {
             block,
             block_key: block_key(&parse_hash(self.id), block),
             bytes,
+            index: Some(format!("sources/{}/{}", &self.id[..16], index_dir_name(block))),
         });
         Ok(())
     }
@@ -613,4 +630,9 @@ impl<'a> BlockWriter<'a> {
         fsync_dir(self.dir).map_err(StoreError::io(self.dir))?;
         Ok(self.done)
     }
+}
+
+/// The directory of a block's full-text index, beside its parquet file.
+fn index_dir_name(block: u64) -> String {
+    format!("index-{block:05}")
 }

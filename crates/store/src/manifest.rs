@@ -40,6 +40,9 @@ pub struct SourceEntry {
     pub skipped_rows: BTreeMap<String, u64>,
     pub truncated_captions: u64,
     pub ingested_at: String,
+    /// The [`pairscope_index::INDEX_FORMAT`] its block indexes were built with (0: none).
+    #[serde(default)]
+    pub index_format: u32,
     /// Options that shaped the stored rows; a staged source is reused only when they match.
     pub settings: SourceSettings,
     /// Canonical column ← source column, as resolved (after `--map`).
@@ -80,6 +83,10 @@ pub struct DataFile {
     /// The 43-bit key every row id of this block carries.
     pub block_key: u64,
     pub bytes: u64,
+    /// The block's full-text index directory, relative to the dataset directory: document `n`
+    /// of the index is row `n` of this file.
+    #[serde(default)]
+    pub index: Option<String>,
 }
 
 impl Manifest {

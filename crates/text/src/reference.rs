@@ -36,13 +36,17 @@ pub fn normalize(text: &str, fold_accents: bool) -> String {
 ///   even inside a Latin token next to it).
 /// - An empty alias or an empty caption (after normalisation) never matches.
 pub fn alias_matches(alias: &str, caption: &str, fold_accents: bool) -> bool {
-    let alias = normalize(alias, fold_accents);
-    let caption = normalize(caption, fold_accents);
+    canonical_matches(&normalize(alias, fold_accents), &normalize(caption, fold_accents))
+}
+
+/// [`alias_matches`] on texts already normalised (with the same `fold_accents`): for checking
+/// many aliases against many captions without normalising each caption again.
+pub fn canonical_matches(alias: &str, caption: &str) -> bool {
     if alias.is_empty() || caption.is_empty() {
         return false;
     }
-    if has_substring_script(&alias) {
-        caption.contains(&alias)
+    if has_substring_script(alias) {
+        caption.contains(alias)
     } else {
         // Tokens never contain a space, so padding both sides makes a substring test a test
         // for consecutive whole tokens.

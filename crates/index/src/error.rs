@@ -1,0 +1,27 @@
+//! Errors of the index crate: every one names the index directory (or file) it concerns.
+
+use std::path::{Path, PathBuf};
+
+pub type Result<T, E = IndexError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("index {path}: {source}")]
+    Tantivy { path: PathBuf, source: tantivy::TantivyError },
+    #[error("index {path} has format {found}, this pairscope reads format {expected}; rebuild it")]
+    Format { path: PathBuf, found: u32, expected: u32 },
+    #[error("cannot index this batch: {0}")]
+    Schema(String),
+}
+
+impl IndexError {
+    pub fn io(path: &Path, source: std::io::Error) -> IndexError {
+        IndexError::Io { path: path.to_path_buf(), source }
+    }
+
+    pub fn tantivy(path: &Path, source: impl Into<tantivy::TantivyError>) -> IndexError {
+        IndexError::Tantivy { path: path.to_path_buf(), source: source.into() }
+    }
+}

@@ -1,0 +1,35 @@
+//! The full-text index of captions: one tantivy index per row-id block of a source.
+//!
+//! This crate owns:
+//! - [`schema`]: the tantivy schema (caption text with positions, the accent-folded caption,
+//!   URL keys, and the filter/sort/facet columns as fast fields) and its format number;
+//! - [`units`]: how a canonical form becomes index terms and positions — shared by the
+//!   indexer and the query compiler, so they always agree;
+//! - [`tokenizer`]: the tantivy tokenizer, which is `pairscope_text`'s normalisation followed
+//!   by [`units`] (no other text processing happens here);
+//! - [`writer`] / [`reader`]: building one block's index next to its parquet file, and
+//!   opening it.
+//!
+//! Invariants:
+//! - A block index holds exactly the rows of its block file, in the same order: document `n`
+//!   is row `n` of `block-NNNNN.parquet`. It is written once by one thread (deterministic)
+//!   and never modified; the store publishes it atomically with the block.
+//! - Missing values stay missing (a fast field without a value), never 0.
+//!
+//! It must never decide what a query means (that is `pairscope-query`), never read parquet
+//! and never normalise text any other way than through `pairscope-text`.
+
+pub mod error;
+pub mod reader;
+pub mod schema;
+pub mod tokenizer;
+pub mod units;
+pub mod writer;
+
+pub use error::{IndexError, Result};
+pub use reader::BlockIndex;
+pub use schema::{INDEX_FORMAT, IndexFields};
+pub use writer::{BlockIndexWriter, url_key};
+
+/// Re-exported so the query crate builds terms and queries with the same tantivy.
+pub use tantivy;

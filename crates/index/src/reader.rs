@@ -1,0 +1,42 @@
+//! Opening a block's index for search.
+
+use std::path::Path;
+
+use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
+
+use crate::error::{IndexError, Result};
+use crate::schema::{IndexFields, tokenizers};
+
+/// The index of one block, opened for reading. Block indexes never change once written, so
+/// one searcher serves for the life of the value.
+pub struct BlockIndex {
+    index: Index,
+    searcher: Searcher,
+    _reader: IndexReader,
+}
+
+impl BlockIndex {
+    pub fn open(dir: &Path) -> Result<BlockIndex> {
+        let mut index = Index::open_in_dir(dir).map_err(|e| IndexError::tantivy(dir, e))?;
+        index.set_tokenizers(tokenizers());
+        if index.schema() != IndexFields::new().schema {
+            return Err(IndexError::Schema(format!("{} does not have pairscope's index schema", dir.display())));
+        }
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(|e| IndexError::tantivy(dir, e))?;
+        let searcher = reader.searcher();
+        Ok(BlockIndex { index, searcher, _reader: reader })
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    pub fn searcher(&self) -> &Searcher {
+        &self.searcher
+    }
+
+    /// Documents in the block (= rows of its parquet file).
+    pub fn docs(&self) -> u64 {
+        self.searcher.num_docs()
+    }
+}

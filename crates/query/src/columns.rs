@@ -1,0 +1,162 @@
+//! A segment's fast fields as Arrow arrays, for a batch of documents: how the filter language
+//! (`pairscope-expr`, the one evaluator) runs over the index, and how sort keys, facets and
+//! hits read their values.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
+use pairscope_index::schema::{BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, KEYWORD_COLUMNS};
+use pairscope_index::tantivy::SegmentReader;
+use pairscope_index::tantivy::columnar::{Column, StrColumn};
+use pairscope_index::tantivy::DocId;
+
+use crate::error::{QueryError, Result};
+
+/// The type a column has in filter batches (the canonical type; keywords dictionary-encoded by
+/// the segment's term ordinals).
+pub fn filter_type(name: &str) -> Option<DataType> {
+    if name == "row_id" {
+        Some(DataType::Int64)
+    } else if INT_COLUMNS.contains(&name) {
+        Some(DataType::Int32)
+    } else if FLOAT_COLUMNS.contains(&name) {
+        Some(DataType::Float64)
+    } else if KEYWORD_COLUMNS.contains(&name) {
+        Some(DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)))
+    } else if BOOL_COLUMNS.contains(&name) {
+        Some(DataType::Boolean)
+    } else {
+        None
+    }
+}
+
+/// The schema of every column the index keeps, as filter batches carry them.
+pub fn filter_schema() -> SchemaRef {
+    let names = std::iter::once(&"row_id").chain(INT_COLUMNS).chain(FLOAT_COLUMNS).chain(KEYWORD_COLUMNS).chain(BOOL_COLUMNS);
+    Arc::new(Schema::new(
+        names.map(|name| Field::new(*name, filter_type(name).expect("listed"), true)).collect::<Vec<_>>(),
+    ))
+}
+
+/// One segment's fast-field columns, opened as they are first asked for.
+pub struct SegmentColumns<'a> {
+    segment: &'a SegmentReader,
+    i64s: HashMap<&'static str, Column<i64>>,
+    f64s: HashMap<&'static str, Column<f64>>,
+    bools: HashMap<&'static str, Column<bool>>,
+    strs: HashMap<&'static str, (StrColumn, Arc<StringArray>)>,
+}
+
+impl<'a> SegmentColumns<'a> {
+    pub fn new(segment: &'a SegmentReader) -> Self {
+        SegmentColumns { segment, i64s: HashMap::new(), f64s: HashMap::new(), bools: HashMap::new(), strs: HashMap::new() }
+    }
+
+    pub fn i64(&mut self, name: &'static str) -> Result<&Column<i64>> {
+        if !self.i64s.contains_key(name) {
+            let column = self.segment.fast_fields().i64(name).map_err(QueryError::engine)?;
+            self.i64s.insert(name, column);
+        }
+        Ok(&self.i64s[name])
+    }
+
+    pub fn f64(&mut self, name: &'static str) -> Result<&Column<f64>> {
+        if !self.f64s.contains_key(name) {
+            let column = self.segment.fast_fields().f64(name).map_err(QueryError::engine)?;
+            self.f64s.insert(name, column);
+        }
+        Ok(&self.f64s[name])
+    }
+
+    pub fn bool(&mut self, name: &'static str) -> Result<&Column<bool>> {
+        if !self.bools.contains_key(name) {
+            let column = self.segment.fast_fields().bool(name).map_err(QueryError::engine)?;
+            self.bools.insert(name, column);
+        }
+        Ok(&self.bools[name])
+    }
+
+    /// A keyword column and all its values in ordinal order (ordinals are per segment).
+    pub fn str(&mut self, name: &'static str) -> Result<&(StrColumn, Arc<StringArray>)> {
+        if !self.strs.contains_key(name) {
+            let column = self
+                .segment
+                .fast_fields()
+                .str(name)
+                .map_err(QueryError::engine)?
+                .ok_or_else(|| QueryError::engine(format!("the index has no {name} column")))?;
+            let mut values = Vec::with_capacity(column.num_terms());
+            let mut stream = column.dictionary().stream().map_err(QueryError::io)?;
+            while stream.advance() {
+                values.push(String::from_utf8_lossy(stream.key()).into_owned());
+            }
+            self.strs.insert(name, (column, Arc::new(StringArray::from(values))));
+        }
+        Ok(&self.strs[name])
+    }
+
+    /// The values of column `name` for `docs`, typed as [`filter_type`] says.
+    pub fn array(&mut self, name: &str, docs: &[DocId]) -> Result<ArrayRef> {
+        let name = static_name(name).ok_or_else(|| QueryError::engine(format!("{name} is not an index column")))?;
+        let mut out = Vec::new();
+        Ok(if name == "row_id" {
+            first_vals(self.i64(name)?, docs, &mut out);
+            Arc::new(Int64Array::from(out))
+        } else if INT_COLUMNS.contains(&name) {
+            first_vals(self.i64(name)?, docs, &mut out);
+            Arc::new(out.into_iter().map(|v| v.and_then(|v| i32::try_from(v).ok())).collect::<Int32Array>())
+        } else if FLOAT_COLUMNS.contains(&name) {
+            let mut floats = Vec::new();
+            first_vals(self.f64(name)?, docs, &mut floats);
+            Arc::new(Float64Array::from(floats))
+        } else if BOOL_COLUMNS.contains(&name) {
+            let mut bools = Vec::new();
+            first_vals(self.bool(name)?, docs, &mut bools);
+            Arc::new(BooleanArray::from(bools))
+        } else {
+            let (column, values) = self.str(name)?;
+            let mut ords = Vec::new();
+            first_vals(column.ords(), docs, &mut ords);
+            let keys: arrow::array::PrimitiveArray<Int32Type> =
+                ords.into_iter().map(|o| o.and_then(|o| i32::try_from(o).ok())).collect();
+            let values: ArrayRef = values.clone();
+            Arc::new(DictionaryArray::try_new(keys, values).map_err(QueryError::engine)?)
+        })
+    }
+
+    /// A batch of the named columns for `docs`.
+    pub fn batch(&mut self, names: &[String], docs: &[DocId]) -> Result<RecordBatch> {
+        let mut fields = Vec::with_capacity(names.len());
+        let mut arrays = Vec::with_capacity(names.len());
+        for name in names {
+            let array = self.array(name, docs)?;
+            fields.push(Field::new(name, array.data_type().clone(), true));
+            arrays.push(array);
+        }
+        let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(docs.len()));
+        RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options).map_err(QueryError::engine)
+    }
+}
+
+fn first_vals<T: Copy + PartialOrd + Send + Sync + std::fmt::Debug + 'static>(
+    column: &Column<T>,
+    docs: &[DocId],
+    out: &mut Vec<Option<T>>,
+) {
+    out.clear();
+    out.resize(docs.len(), None);
+    column.first_vals(docs, out);
+}
+
+/// The `'static` spelling of an index column name.
+pub fn static_name(name: &str) -> Option<&'static str> {
+    std::iter::once(&"row_id")
+        .chain(INT_COLUMNS)
+        .chain(FLOAT_COLUMNS)
+        .chain(KEYWORD_COLUMNS)
+        .chain(BOOL_COLUMNS)
+        .find(|n| **n == name)
+        .copied()
+}

@@ -1,0 +1,416 @@
+//! The engine: one committed dataset version with its block indexes open, and the scan every
+//! call (search, count, facets) is built on.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Int64Type, Schema, SchemaRef};
+use pairscope_expr::BoundExpr;
+use pairscope_index::tantivy::query::{AllQuery, Bm25StatisticsProvider, BooleanQuery, EnableScoring, Occur, Query, Weight};
+use pairscope_index::tantivy::schema::Field;
+use pairscope_index::tantivy::{DocId, Score, Searcher, SegmentReader, TERMINATED, Term};
+use pairscope_index::{BlockIndex, IndexFields};
+use pairscope_store::Dataset;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::columns::{SegmentColumns, filter_schema, filter_type};
+use crate::compile::{Compiler, url_pattern};
+use crate::error::{QueryError, Result};
+use crate::parse::parse_query;
+
+/// Documents handed to the filter and the sinks at a time; the deadline is checked between
+/// batches.
+const BATCH_DOCS: usize = 4096;
+/// Most rows a filter on columns outside the index may match (it is evaluated over the
+/// parquet rows into a set of row ids).
+pub const MAX_PARQUET_FILTER_ROWS: usize = 50_000_000;
+
+/// Which rows a call is about: all of them when every part is empty.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selection {
+    /// The QUERY text (see [`crate::parse`]).
+    pub query: Option<String>,
+    /// An EXPR (`pairscope-expr`).
+    pub filter: Option<String>,
+    /// A URL pattern over image and page URLs (see [`crate::compile::url_pattern`]).
+    pub url: Option<String>,
+    pub fold_accents: bool,
+}
+
+/// Limits every call carries.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { timeout: Duration::from_secs(30) }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    at: Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    pub fn new(limits: &Limits) -> Deadline {
+        Deadline { at: Instant::now() + limits.timeout, limit: limits.timeout }
+    }
+
+    pub fn check(&self) -> Result<()> {
+        if Instant::now() > self.at {
+            return Err(QueryError::Deadline { limit_ms: self.limit.as_millis() });
+        }
+        Ok(())
+    }
+}
+
+pub(crate) struct Block {
+    /// The block's parquet file.
+    pub data_file: PathBuf,
+    pub index: BlockIndex,
+}
+
+/// A dataset version opened for queries. Cheap to share between threads; open a new one to
+/// see a newer version.
+pub struct Engine {
+    dataset: Dataset,
+    pub(crate) fields: IndexFields,
+    pub(crate) blocks: Vec<Block>,
+    /// Every column of the dataset (canonical and extra), for binding filters.
+    dataset_schema: SchemaRef,
+    threads: usize,
+}
+
+/// What a selection compiled to.
+pub(crate) struct Prepared {
+    pub query: Box<dyn Query>,
+    pub filter: Option<RowFilter>,
+}
+
+pub(crate) enum RowFilter {
+    /// Evaluated on the index's fast fields, batch by batch.
+    Columns { expr: BoundExpr, columns: Vec<String> },
+    /// Evaluated beforehand over the parquet rows (the filter uses columns the index lacks).
+    RowIds(HashSet<i64>),
+}
+
+impl Engine {
+    /// Opens the committed version of `dataset` and every block index it has.
+    pub fn open(dataset: Dataset) -> Result<Engine> {
+        let mut blocks = Vec::new();
+        for source in &dataset.manifest().sources {
+            for file in &source.files {
+                let Some(index) = &file.index else {
+                    return Err(QueryError::usage(format!(
+                        "source {} ({}) has no full-text index (it was ingested by an older pairscope); \
+                         remove it with `pairscope sources --remove` and ingest it again",
+                        &source.id[..16],
+                        source.path
+                    )));
+                };
+                let index = BlockIndex::open(&dataset.root().join(index))?;
+                blocks.push(Block { data_file: dataset.root().join(&file.path), index });
+            }
+        }
+        let mut fields: Vec<arrow::datatypes::Field> =
+            pairscope_model::columns::canonical_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        for source in &dataset.manifest().sources {
+            for extra in &source.extra_columns {
+                if !fields.iter().any(|f| f.name() == &extra.name) {
+                    let data_type = extra.data_type.parse().unwrap_or(arrow::datatypes::DataType::Utf8);
+                    fields.push(arrow::datatypes::Field::new(&extra.name, data_type, true));
+                }
+            }
+        }
+        Ok(Engine {
+            dataset,
+            fields: IndexFields::new(),
+            blocks,
+            dataset_schema: std::sync::Arc::new(Schema::new(fields)),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        })
+    }
+
+    pub fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+
+    pub fn version(&self) -> u64 {
+        self.dataset.version()
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.blocks.iter().map(|b| b.index.docs()).sum()
+    }
+
+    /// The schema filters are bound to: every column of the dataset.
+    pub fn dataset_schema(&self) -> &SchemaRef {
+        &self.dataset_schema
+    }
+
+    pub(crate) fn searchers(&self) -> Vec<&Searcher> {
+        self.blocks.iter().map(|b| b.index.searcher()).collect()
+    }
+
+    /// Compiles a selection: QUERY, URL pattern and EXPR.
+    pub(crate) fn prepare(&self, selection: &Selection, deadline: &Deadline) -> Result<Prepared> {
+        let searchers = self.searchers();
+        let compiler = Compiler { fields: &self.fields, searchers: &searchers, fold_accents: selection.fold_accents };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if let Some(ast) = parse_query(selection.query.as_deref().unwrap_or(""))? {
+            clauses.push((Occur::Must, compiler.compile(&ast)?));
+        }
+        if let Some(pattern) = selection.url.as_deref().filter(|p| !p.trim().is_empty()) {
+            let on = |field: Field| url_pattern(field, pattern);
+            let either = BooleanQuery::new(vec![
+                (Occur::Should, on(self.fields.url_key)?),
+                (Occur::Should, on(self.fields.page_url_key)?),
+            ]);
+            clauses.push((Occur::Must, Box::new(either)));
+        }
+        let query: Box<dyn Query> = match clauses.len() {
+            0 => Box::new(AllQuery),
+            1 => clauses.pop().expect("one clause").1,
+            _ => Box::new(BooleanQuery::new(clauses)),
+        };
+        let filter = match selection.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+            None => None,
+            Some(text) => Some(self.row_filter(text, deadline)?),
+        };
+        Ok(Prepared { query, filter })
+    }
+
+    fn row_filter(&self, text: &str, deadline: &Deadline) -> Result<RowFilter> {
+        // Binding to the whole dataset schema first gives the user's errors (unknown column,
+        // wrong type) against every column they can see.
+        let on_dataset = pairscope_expr::compile(text, &self.dataset_schema)?;
+        let columns = on_dataset.expr().columns();
+        if columns.iter().all(|c| filter_type(c).is_some()) {
+            let expr = pairscope_expr::compile(text, &filter_schema())?;
+            return Ok(RowFilter::Columns { expr, columns });
+        }
+        let mut ids = HashSet::new();
+        let mut projection: Vec<String> = columns.clone();
+        projection.push("row_id".into());
+        for block in &self.blocks {
+            let path = &block.data_file;
+            let file = std::fs::File::open(path).map_err(|e| QueryError::engine(format!("{}: {e}", path.display())))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(QueryError::engine)?;
+            let indices: Vec<usize> = builder
+                .schema()
+                .fields()
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| projection.contains(f.name()))
+                .map(|(i, _)| i)
+                .collect();
+            let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+            let reader = builder.with_projection(mask).with_batch_size(BATCH_DOCS * 2).build().map_err(QueryError::engine)?;
+            for batch in reader {
+                deadline.check()?;
+                let batch = with_missing_columns(batch.map_err(QueryError::engine)?, &columns, &self.dataset_schema)?;
+                let matches = on_dataset.evaluate(&batch).map_err(QueryError::engine)?;
+                let row_ids = batch.column_by_name("row_id").expect("projected").as_primitive::<Int64Type>();
+                for (i, matched) in matches.values().iter().enumerate() {
+                    if matched {
+                        ids.insert(row_ids.value(i));
+                    }
+                }
+                if ids.len() > MAX_PARQUET_FILTER_ROWS {
+                    return Err(QueryError::usage(format!(
+                        "the filter uses columns the index does not keep and matches more than {MAX_PARQUET_FILTER_ROWS} rows; \
+                         narrow it, or use `pairscope sql`"
+                    )));
+                }
+            }
+        }
+        Ok(RowFilter::RowIds(ids))
+    }
+
+    /// Runs `prepared` over every segment of every block, `threads` at a time, handing batches of
+    /// matching documents to sinks made by `new_sink`, and merges them.
+    pub(crate) fn scan<S: Sink>(
+        &self,
+        prepared: &Prepared,
+        scoring: bool,
+        deadline: &Deadline,
+        new_sink: impl Fn() -> S + Sync,
+    ) -> Result<S> {
+        let searchers = self.searchers();
+        let Some(first) = searchers.first() else { return Ok(new_sink()) };
+        let stats = Stats { searchers: &searchers };
+        let enable = if scoring {
+            EnableScoring::enabled_from_statistics_provider(&stats, first)
+        } else {
+            EnableScoring::disabled_from_searcher(first)
+        };
+        let weight = prepared.query.weight(enable).map_err(QueryError::engine)?;
+        let units: Vec<(usize, usize, &SegmentReader)> = self
+            .blocks
+            .iter()
+            .enumerate()
+            .flat_map(|(b, block)| block.index.searcher().segment_readers().iter().enumerate().map(move |(o, s)| (b, o, s)))
+            .collect();
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Result<S>>> = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..self.threads.clamp(1, units.len().max(1)) {
+                scope.spawn(|| {
+                    let mut sink = new_sink();
+                    let outcome = loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&(block, ord, segment)) = units.get(i) else { break Ok(()) };
+                        let at = SegmentAt { block, ord, reader: segment };
+                        if let Err(e) = scan_segment(&*weight, prepared, scoring, deadline, at, &mut sink) {
+                            // Let the other threads stop at their next batch.
+                            next.store(units.len(), Ordering::Relaxed);
+                            break Err(e);
+                        }
+                    };
+                    results.lock().unwrap_or_else(|e| e.into_inner()).push(outcome.map(|()| sink));
+                });
+            }
+        });
+        let mut merged: Option<S> = None;
+        for result in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            let sink = result?;
+            match &mut merged {
+                None => merged = Some(sink),
+                Some(m) => m.merge(sink),
+            }
+        }
+        Ok(merged.unwrap_or_else(new_sink))
+    }
+}
+
+/// Filters that miss a column of the dataset schema (a source without that extra column) get
+/// it as nulls, so the expression sees what SQL over the union of sources would.
+fn with_missing_columns(batch: RecordBatch, columns: &[String], schema: &Schema) -> Result<RecordBatch> {
+    if columns.iter().all(|c| batch.column_by_name(c).is_some()) {
+        return Ok(batch);
+    }
+    let mut fields: Vec<arrow::datatypes::Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut arrays = batch.columns().to_vec();
+    for name in columns {
+        if batch.column_by_name(name).is_none() {
+            let field = schema.field_with_name(name).map_err(QueryError::engine)?;
+            arrays.push(arrow::array::new_null_array(field.data_type(), batch.num_rows()));
+            fields.push(field.clone());
+        }
+    }
+    RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), arrays).map_err(QueryError::engine)
+}
+
+/// Which segment a batch of documents comes from.
+#[derive(Clone, Copy)]
+pub(crate) struct SegmentAt<'a> {
+    pub block: usize,
+    /// The segment's ordinal in its block's searcher.
+    pub ord: usize,
+    pub reader: &'a SegmentReader,
+}
+
+/// Where matching documents go: counts, top-k, facets. One per scanning thread, merged at the end.
+pub(crate) trait Sink: Send {
+    /// `docs` (ascending) of segment `at` all match; `scores` is empty unless the scan scores.
+    fn take(&mut self, at: SegmentAt<'_>, columns: &mut SegmentColumns<'_>, docs: &[DocId], scores: &[Score]) -> Result<()>;
+    fn merge(&mut self, other: Self);
+}
+
+fn scan_segment<S: Sink>(
+    weight: &dyn Weight,
+    prepared: &Prepared,
+    scoring: bool,
+    deadline: &Deadline,
+    at: SegmentAt<'_>,
+    sink: &mut S,
+) -> Result<()> {
+    deadline.check()?;
+    let segment = at.reader;
+    let mut scorer = weight.scorer(segment, 1.0).map_err(QueryError::engine)?;
+    let mut columns = SegmentColumns::new(segment);
+    let mut docs: Vec<DocId> = Vec::with_capacity(BATCH_DOCS);
+    let mut scores: Vec<Score> = Vec::with_capacity(if scoring { BATCH_DOCS } else { 0 });
+    let alive = segment.alive_bitset();
+    let mut doc = scorer.doc();
+    loop {
+        let done = doc == TERMINATED;
+        if !done && alive.is_none_or(|a| a.is_alive(doc)) {
+            docs.push(doc);
+            if scoring {
+                scores.push(scorer.score());
+            }
+        }
+        if docs.len() == BATCH_DOCS || (done && !docs.is_empty()) {
+            apply_filter(prepared, &mut columns, &mut docs, &mut scores)?;
+            if !docs.is_empty() {
+                sink.take(at, &mut columns, &docs, &scores)?;
+            }
+            docs.clear();
+            scores.clear();
+            deadline.check()?;
+        }
+        if done {
+            return Ok(());
+        }
+        doc = scorer.advance();
+    }
+}
+
+/// Keeps the documents the row filter matches.
+fn apply_filter(prepared: &Prepared, columns: &mut SegmentColumns<'_>, docs: &mut Vec<DocId>, scores: &mut Vec<Score>) -> Result<()> {
+    let keep: Vec<bool> = match &prepared.filter {
+        None => return Ok(()),
+        Some(RowFilter::Columns { expr, columns: names }) => {
+            let batch = columns.batch(names, docs)?;
+            expr.evaluate(&batch).map_err(QueryError::engine)?.values().iter().collect()
+        }
+        Some(RowFilter::RowIds(ids)) => {
+            let row_ids = columns.array("row_id", docs)?;
+            let row_ids = row_ids.as_primitive::<Int64Type>();
+            (0..row_ids.len()).map(|i| row_ids.is_valid(i) && ids.contains(&row_ids.value(i))).collect()
+        }
+    };
+    let mut i = 0;
+    docs.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+    if !scores.is_empty() {
+        let mut i = 0;
+        scores.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+    }
+    Ok(())
+}
+
+/// BM25 statistics over every block, so scores compare across blocks as if the dataset were
+/// one index.
+struct Stats<'a> {
+    searchers: &'a [&'a Searcher],
+}
+
+impl Bm25StatisticsProvider for Stats<'_> {
+    fn total_num_tokens(&self, field: Field) -> pairscope_index::tantivy::Result<u64> {
+        self.searchers.iter().map(|s| s.total_num_tokens(field)).sum()
+    }
+
+    fn total_num_docs(&self) -> pairscope_index::tantivy::Result<u64> {
+        self.searchers.iter().map(|s| s.total_num_docs()).sum()
+    }
+
+    fn doc_freq(&self, term: &Term) -> pairscope_index::tantivy::Result<u64> {
+        self.searchers.iter().map(|s| s.doc_freq(term)).sum()
+    }
+}

@@ -1,0 +1,33 @@
+//! Search, count, facets and row lookup over a dataset: the library API the CLI, the server and
+//! the benchmarks call.
+//!
+//! This crate owns:
+//! - [`parse`]: the QUERY language (words, phrases, AND / OR / NOT, prefix*, field:value);
+//! - [`compile`]: QUERY and URL patterns → tantivy queries with exactly the text semantics of
+//!   `pairscope_text::reference::alias_matches` (a phrase search for a name returns what a
+//!   mention count counts);
+//! - [`Engine`]: one dataset version with its block indexes open; [`Engine::search`] (sorted,
+//!   cursor-paged, exact total), [`Engine::count`], [`Engine::facets`] (exact term counts and
+//!   fixed-edge histograms) and [`Engine::get`] (a row by id);
+//! - how `--where` (the `pairscope-expr` filter language, the one evaluator) runs over the
+//!   index's fast fields, or over the parquet rows for columns the index does not keep.
+//!
+//! Every call takes [`Limits`]: its deadline is checked between batches of documents (tantivy
+//! has no query timeout of its own), page sizes, facet sizes and query sizes are capped, and
+//! a prefix that stands for too many words is refused rather than truncated.
+//!
+//! It must never write to a dataset and never match text any other way than through
+//! `pairscope-text` and `pairscope_index::units`.
+
+mod columns;
+pub mod compile;
+mod engine;
+pub mod error;
+pub mod facets;
+pub mod parse;
+pub mod search;
+
+pub use engine::{Engine, Limits, MAX_PARQUET_FILTER_ROWS, Selection};
+pub use error::{QueryError, Result};
+pub use facets::{Bucket, Facet, FacetBy};
+pub use search::{Hit, MAX_LIMIT, SearchPage, SearchRequest, SortBy};

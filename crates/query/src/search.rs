@@ -1,0 +1,416 @@
+//! `search` (a sorted page of hits with a cursor), `count`, and `get` (one row by id).
+
+use std::cmp::Ordering;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
+use pairscope_index::tantivy::schema::Value;
+use pairscope_index::tantivy::{DocId, Score, TantivyDocument};
+use pairscope_model::RowId;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use serde::Serialize;
+
+use crate::columns::SegmentColumns;
+use crate::engine::{Deadline, Engine, Limits, SegmentAt, Selection, Sink};
+use crate::error::{QueryError, Result};
+
+/// The largest page a search returns.
+pub const MAX_LIMIT: usize = 1000;
+
+/// What results are ordered by. Ties are broken by row id, ascending; rows without the sort
+/// value come last whatever the direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortBy {
+    Relevance,
+    Aesthetic,
+    Similarity,
+    Width,
+    Height,
+    Punsafe,
+    Pwatermark,
+}
+
+impl SortBy {
+    pub const ALL: [SortBy; 7] = [
+        SortBy::Relevance,
+        SortBy::Aesthetic,
+        SortBy::Similarity,
+        SortBy::Width,
+        SortBy::Height,
+        SortBy::Punsafe,
+        SortBy::Pwatermark,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SortBy::Relevance => "relevance",
+            SortBy::Aesthetic => "aesthetic",
+            SortBy::Similarity => "similarity",
+            SortBy::Width => "width",
+            SortBy::Height => "height",
+            SortBy::Punsafe => "punsafe",
+            SortBy::Pwatermark => "pwatermark",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<SortBy> {
+        SortBy::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    fn column(self) -> Option<&'static str> {
+        (self != SortBy::Relevance).then(|| self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    pub selection: Selection,
+    pub sort: SortBy,
+    pub descending: bool,
+    /// Page size, at most [`MAX_LIMIT`].
+    pub limit: usize,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+}
+
+/// One matching row, with what a result list shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    pub row_id: i64,
+    pub url: String,
+    pub caption: String,
+    pub host: Option<String>,
+    pub domain: Option<String>,
+    pub language: Option<String>,
+    pub nsfw_label: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub aesthetic: Option<f64>,
+    pub punsafe: Option<f64>,
+    pub pwatermark: Option<f64>,
+    pub similarity: Option<f64>,
+    /// The relevance score, when sorting by relevance.
+    pub score: Option<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchPage {
+    pub hits: Vec<Hit>,
+    /// Every row the selection matches (not just this page), exact.
+    pub total: u64,
+    /// Pass as `after` for the next page; `None` on the last page.
+    pub next: Option<String>,
+    pub version: u64,
+}
+
+/// A position in a result order: (sort value, row id) of a dataset version.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Cursor {
+    version: u64,
+    sort: SortBy,
+    descending: bool,
+    key: Option<f64>,
+    row_id: i64,
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        let key = self.key.map_or("n".to_string(), |k| format!("{:016x}", k.to_bits()));
+        format!("v{}.{}.{}.{key}.{}", self.version, self.sort.name(), if self.descending { "d" } else { "a" }, self.row_id)
+    }
+
+    fn decode(text: &str) -> Result<Cursor> {
+        let bad = || QueryError::usage(format!("{text:?} is not a cursor from a pairscope search"));
+        let parts: Vec<&str> = text.trim().split('.').collect();
+        let [version, sort, direction, key, row_id] = parts.as_slice() else { return Err(bad()) };
+        Ok(Cursor {
+            version: version.strip_prefix('v').and_then(|v| v.parse().ok()).ok_or_else(bad)?,
+            sort: SortBy::parse(sort).ok_or_else(bad)?,
+            descending: match *direction {
+                "d" => true,
+                "a" => false,
+                _ => return Err(bad()),
+            },
+            key: match *key {
+                "n" => None,
+                hex => Some(f64::from_bits(u64::from_str_radix(hex, 16).map_err(|_| bad())?)),
+            },
+            row_id: row_id.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// A candidate hit: where it is and how it sorts.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key: Option<f64>,
+    row_id: i64,
+    score: Option<Score>,
+    block: usize,
+    segment: usize,
+    doc: DocId,
+}
+
+/// `Less` when `a` comes before `b` in the result order.
+fn order(a: (Option<f64>, i64), b: (Option<f64>, i64), descending: bool) -> Ordering {
+    let by_key = match (a.0, b.0) {
+        (Some(x), Some(y)) => {
+            let ascending = x.total_cmp(&y);
+            if descending { ascending.reverse() } else { ascending }
+        }
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    };
+    by_key.then(a.1.cmp(&b.1))
+}
+
+struct TopSink {
+    sort: SortBy,
+    descending: bool,
+    keep: usize,
+    after: Option<(Option<f64>, i64)>,
+    entries: Vec<Entry>,
+    total: u64,
+}
+
+impl TopSink {
+    fn compact(&mut self) {
+        let descending = self.descending;
+        self.entries.sort_by(|a, b| order((a.key, a.row_id), (b.key, b.row_id), descending));
+        self.entries.truncate(self.keep);
+    }
+}
+
+impl Sink for TopSink {
+    fn take(&mut self, at: SegmentAt<'_>, columns: &mut SegmentColumns<'_>, docs: &[DocId], scores: &[Score]) -> Result<()> {
+        self.total += docs.len() as u64;
+        let row_ids = columns.array("row_id", docs)?;
+        let row_ids = row_ids.as_primitive::<Int64Type>();
+        let keys: Vec<Option<f64>> = match self.sort.column() {
+            None => scores.iter().map(|s| Some(f64::from(*s))).collect(),
+            Some(name) => {
+                let array = columns.array(name, docs)?;
+                match array.as_primitive_opt::<Float64Type>() {
+                    Some(floats) => floats.iter().collect(),
+                    None => array.as_primitive::<Int32Type>().iter().map(|v| v.map(f64::from)).collect(),
+                }
+            }
+        };
+        for (i, &doc) in docs.iter().enumerate() {
+            let entry = Entry {
+                key: keys[i],
+                row_id: row_ids.value(i),
+                score: scores.get(i).copied(),
+                block: at.block,
+                segment: at.ord,
+                doc,
+            };
+            if let Some(after) = self.after
+                && order((entry.key, entry.row_id), after, self.descending) != Ordering::Greater
+            {
+                continue;
+            }
+            self.entries.push(entry);
+        }
+        if self.entries.len() > 4 * self.keep.max(256) {
+            self.compact();
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.total += other.total;
+        self.entries.extend(other.entries);
+        self.compact();
+    }
+}
+
+struct CountSink(u64);
+
+impl Sink for CountSink {
+    fn take(&mut self, _: SegmentAt<'_>, _: &mut SegmentColumns<'_>, docs: &[DocId], _: &[Score]) -> Result<()> {
+        self.0 += docs.len() as u64;
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.0 += other.0;
+    }
+}
+
+impl Engine {
+    /// A page of the rows `request` selects, in its order, with the exact total.
+    pub fn search(&self, request: &SearchRequest, limits: &Limits) -> Result<SearchPage> {
+        let deadline = Deadline::new(limits);
+        if request.limit == 0 || request.limit > MAX_LIMIT {
+            return Err(QueryError::usage(format!("the page size must be between 1 and {MAX_LIMIT}")));
+        }
+        let after = match &request.after {
+            None => None,
+            Some(text) => {
+                let cursor = Cursor::decode(text)?;
+                if cursor.version != self.version() {
+                    return Err(QueryError::usage(format!(
+                        "this cursor belongs to version {} of the dataset, which is now at version {}: \
+                         start the search again from its first page",
+                        cursor.version,
+                        self.version()
+                    )));
+                }
+                if cursor.sort != request.sort || cursor.descending != request.descending {
+                    return Err(QueryError::usage(format!(
+                        "this cursor is for results sorted by {} ({}); ask for the same order",
+                        cursor.sort.name(),
+                        if cursor.descending { "descending" } else { "ascending" }
+                    )));
+                }
+                Some((cursor.key, cursor.row_id))
+            }
+        };
+        let prepared = self.prepare(&request.selection, &deadline)?;
+        let scoring = request.sort == SortBy::Relevance;
+        let mut top = self.scan(&prepared, scoring, &deadline, || TopSink {
+            sort: request.sort,
+            descending: request.descending,
+            keep: request.limit + 1,
+            after,
+            entries: Vec::new(),
+            total: 0,
+        })?;
+        top.compact();
+        let more = top.entries.len() > request.limit;
+        top.entries.truncate(request.limit);
+        let hits = top.entries.iter().map(|e| self.hit(e)).collect::<Result<Vec<_>>>()?;
+        let next = more.then(|| {
+            let last = top.entries.last().expect("a page with more after it has entries");
+            Cursor {
+                version: self.version(),
+                sort: request.sort,
+                descending: request.descending,
+                key: last.key,
+                row_id: last.row_id,
+            }
+            .encode()
+        });
+        // The total counts rows after the cursor too: add back what the cursor skipped.
+        let total = if after.is_some() { self.count(&request.selection, limits)? } else { top.total };
+        Ok(SearchPage { hits, total, next, version: self.version() })
+    }
+
+    /// The exact number of rows `selection` matches.
+    pub fn count(&self, selection: &Selection, limits: &Limits) -> Result<u64> {
+        let deadline = Deadline::new(limits);
+        let prepared = self.prepare(selection, &deadline)?;
+        Ok(self.scan(&prepared, false, &deadline, || CountSink(0))?.0)
+    }
+
+    fn hit(&self, entry: &Entry) -> Result<Hit> {
+        let searcher = self.blocks[entry.block].index.searcher();
+        let segment = searcher.segment_reader(entry.segment as u32);
+        let stored: TantivyDocument = segment
+            .get_store_reader(1)
+            .and_then(|store| store.get(entry.doc).map_err(std::io::Error::other))
+            .map_err(QueryError::io)?;
+        let text = |field| stored.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let mut columns = SegmentColumns::new(segment);
+        let docs = [entry.doc];
+        let keyword = |columns: &mut SegmentColumns<'_>, name: &str| -> Result<Option<String>> {
+            let array = columns.array(name, &docs)?;
+            let decoded = arrow::compute::cast(&array, &arrow::datatypes::DataType::Utf8).map_err(QueryError::engine)?;
+            let strings = decoded.as_string::<i32>();
+            Ok(strings.is_valid(0).then(|| strings.value(0).to_string()))
+        };
+        let float = |columns: &mut SegmentColumns<'_>, name: &str| -> Result<Option<f64>> {
+            let array = columns.array(name, &docs)?;
+            Ok(array.as_primitive::<Float64Type>().iter().next().flatten())
+        };
+        let int = |columns: &mut SegmentColumns<'_>, name: &str| -> Result<Option<i32>> {
+            let array = columns.array(name, &docs)?;
+            Ok(array.as_primitive::<Int32Type>().iter().next().flatten())
+        };
+        Ok(Hit {
+            row_id: entry.row_id,
+            url: text(self.fields.url),
+            caption: text(self.fields.caption),
+            host: keyword(&mut columns, "host")?,
+            domain: keyword(&mut columns, "domain")?,
+            language: keyword(&mut columns, "language")?,
+            nsfw_label: keyword(&mut columns, "nsfw_label")?,
+            width: int(&mut columns, "width")?,
+            height: int(&mut columns, "height")?,
+            aesthetic: float(&mut columns, "aesthetic")?,
+            punsafe: float(&mut columns, "punsafe")?,
+            pwatermark: float(&mut columns, "pwatermark")?,
+            similarity: float(&mut columns, "similarity")?,
+            score: entry.score,
+        })
+    }
+
+    /// Every stored column of one row (canonical and extra), or `None` when no row has this id.
+    pub fn get(&self, row_id: RowId) -> Result<Option<RecordBatch>> {
+        let key = row_id.block_key();
+        for (file, block) in self.dataset().manifest().sources.iter().flat_map(|s| &s.files).zip(&self.blocks) {
+            if file.block_key != key {
+                continue;
+            }
+            // Row ids ascend through a block file, and document n of the index is its row n.
+            let searcher = block.index.searcher();
+            for segment in searcher.segment_readers() {
+                let ids = segment.fast_fields().i64("row_id").map_err(QueryError::engine)?;
+                let (mut lo, mut hi) = (0u32, segment.max_doc());
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if ids.first(mid).unwrap_or(i64::MAX) < row_id.0 { lo = mid + 1 } else { hi = mid }
+                }
+                if lo < segment.max_doc() && ids.first(lo) == Some(row_id.0) {
+                    return self.read_row(&block.data_file, lo as usize).map(Some);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn read_row(&self, path: &std::path::Path, position: usize) -> Result<RecordBatch> {
+        let file = std::fs::File::open(path).map_err(|e| QueryError::engine(format!("{}: {e}", path.display())))?;
+        let selection = RowSelection::from(vec![RowSelector::skip(position), RowSelector::select(1)]);
+        let mut reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(QueryError::engine)?
+            .with_row_selection(selection)
+            .build()
+            .map_err(QueryError::engine)?;
+        reader
+            .next()
+            .transpose()
+            .map_err(QueryError::engine)?
+            .ok_or_else(|| QueryError::engine(format!("{} has no row {position}", path.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        for key in [Some(6.25), Some(-0.0), None, Some(f64::MAX)] {
+            let cursor = Cursor { version: 7, sort: SortBy::Aesthetic, descending: true, key, row_id: 42 };
+            assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+        }
+        for bad in ["", "v1.aesthetic.d.n", "v1.nope.d.n.1", "v1.width.x.n.1", "vx.width.a.n.1", "v1.width.a.zz.1"] {
+            assert!(Cursor::decode(bad).unwrap_err().is_usage(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nulls_sort_last_both_ways_and_ties_go_by_row_id() {
+        for descending in [true, false] {
+            assert_eq!(order((Some(1.0), 5), (None, 1), descending), Ordering::Less);
+            assert_eq!(order((None, 1), (None, 2), descending), Ordering::Less);
+            assert_eq!(order((Some(2.0), 9), (Some(2.0), 3), descending), Ordering::Greater);
+        }
+        assert_eq!(order((Some(2.0), 1), (Some(1.0), 1), true), Ordering::Less);
+        assert_eq!(order((Some(2.0), 1), (Some(1.0), 1), false), Ordering::Greater);
+    }
+}

@@ -1,0 +1,342 @@
+//! Search, count, facets and get against independent references computed straight from the
+//! dataset's parquet rows: `pairscope_text::reference::alias_matches` for text, plain Rust
+//! for filters, URL patterns and GROUP BYs. On synthetic data and on the real captions in
+//! `../shared/data/captions` (skipped with a notice when absent).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, Int64Type};
+use pairscope_model::{NoProgress, RowId};
+use pairscope_query::{Engine, Facet, FacetBy, Limits, QueryError, SearchRequest, Selection, SortBy};
+use pairscope_store::{Dataset, IngestOptions, ingest};
+use pairscope_synth::{SynthOptions, SynthSchema, generate};
+use pairscope_text::reference::{alias_matches, canonical_matches, normalize};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// One row as the references see it.
+#[derive(Debug, Clone)]
+struct Row {
+    row_id: i64,
+    url: String,
+    caption: String,
+    host: Option<String>,
+    aesthetic: Option<f64>,
+    punsafe: Option<f64>,
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    engine: Engine,
+    rows: Vec<Row>,
+}
+
+fn read_rows(dataset: &Dataset) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for path in dataset.data_files() {
+        for batch in ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap().build().unwrap() {
+            let batch: RecordBatch = batch.unwrap();
+            let text = |name: &str| batch.column_by_name(name).unwrap().as_string::<i32>().clone();
+            let float = |name: &str| batch.column_by_name(name).unwrap().as_primitive::<Float64Type>().clone();
+            let (ids, urls, captions, hosts) = (
+                batch.column_by_name("row_id").unwrap().as_primitive::<Int64Type>().clone(),
+                text("url"),
+                text("caption"),
+                text("host"),
+            );
+            let (aesthetic, punsafe) = (float("aesthetic"), float("punsafe"));
+            for i in 0..batch.num_rows() {
+                rows.push(Row {
+                    row_id: ids.value(i),
+                    url: urls.value(i).to_string(),
+                    caption: captions.value(i).to_string(),
+                    host: hosts.is_valid(i).then(|| hosts.value(i).to_string()),
+                    aesthetic: aesthetic.is_valid(i).then(|| aesthetic.value(i)),
+                    punsafe: punsafe.is_valid(i).then(|| punsafe.value(i)),
+                });
+            }
+        }
+    }
+    rows
+}
+
+fn fixture_from(files: &[PathBuf]) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds");
+    let inputs: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    ingest(&ds, &inputs, &IngestOptions::default(), &NoProgress).unwrap();
+    let dataset = Dataset::open(&ds).unwrap();
+    let rows = read_rows(&dataset);
+    Fixture { engine: Engine::open(dataset).unwrap(), rows, _dir: dir }
+}
+
+/// 30k synthetic rows in two sources of several row groups: several block indexes.
+fn synth() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = SynthOptions::new(30_000, 7, SynthSchema::LaionAesthetics);
+        options.rows_per_shard = 15_000;
+        let summary = generate(&options, dir.path(), &|_| {}).unwrap();
+        let fixture = fixture_from(&summary.files);
+        std::mem::forget(dir);
+        fixture
+    })
+}
+
+fn real() -> Option<&'static Fixture> {
+    static FIXTURE: OnceLock<Option<Fixture>> = OnceLock::new();
+    FIXTURE
+        .get_or_init(|| {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/captions/cc-captions-10000.parquet");
+            if !path.exists() {
+                eprintln!("skipping the real-caption checks: {} is absent", path.display());
+                return None;
+            }
+            Some(fixture_from(&[path]))
+        })
+        .as_ref()
+}
+
+fn limits() -> Limits {
+    Limits { timeout: Duration::from_secs(60) }
+}
+
+fn count(engine: &Engine, query: &str, fold: bool) -> u64 {
+    let selection = Selection { query: Some(query.into()), fold_accents: fold, ..Selection::default() };
+    engine.count(&selection, &limits()).unwrap_or_else(|e| panic!("{query}: {e}"))
+}
+
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', " "))
+}
+
+/// Phrase counts equal the reference's whole-token / substring matching, name by name.
+fn check_phrases(fixture: &Fixture, phrases: &[String], fold: bool) {
+    let captions: Vec<String> = fixture.rows.iter().map(|r| normalize(&r.caption, fold)).collect();
+    for phrase in phrases {
+        let alias = normalize(phrase, fold);
+        if alias.is_empty() {
+            continue;
+        }
+        let expected = captions.iter().filter(|c| canonical_matches(&alias, c)).count() as u64;
+        assert_eq!(count(&fixture.engine, &quoted(phrase), fold), expected, "phrase {phrase:?} (fold {fold})");
+    }
+}
+
+/// Words and word pairs taken from the captions themselves, plus names and decoys.
+fn sample_phrases(rows: &[Row], every: usize) -> Vec<String> {
+    let mut phrases: Vec<String> = Vec::new();
+    for row in rows.iter().step_by(every) {
+        let tokens: Vec<&str> = row.caption.split_whitespace().collect();
+        if let Some(first) = tokens.first() {
+            phrases.push((*first).to_string());
+        }
+        if tokens.len() >= 3 {
+            phrases.push(format!("{} {}", tokens[1], tokens[2]));
+        }
+        // A stretch of a substring-script caption, cut anywhere.
+        let chars: Vec<char> = row.caption.chars().collect();
+        if pairscope_text::has_substring_script(&row.caption) && chars.len() > 4 {
+            phrases.push(chars[1..4].iter().collect());
+        }
+    }
+    phrases.sort();
+    phrases.dedup();
+    phrases
+}
+
+#[test]
+fn phrase_counts_equal_the_reference_on_synthetic_captions() {
+    let fixture = synth();
+    let mut phrases = sample_phrases(&fixture.rows, 150);
+    phrases.extend(
+        ["Thomas Kinkade", "Kinkadesque", "Spider-Man", "Mickey Mouse", "Dr. Seuss", "Albrecht Dürer", "葛飾北斎", "北斎"]
+            .map(String::from),
+    );
+    assert!(phrases.len() > 100, "{} phrases", phrases.len());
+    check_phrases(fixture, &phrases, false);
+    check_phrases(fixture, &phrases[..60], true);
+}
+
+#[test]
+fn phrase_counts_equal_the_reference_on_real_captions() {
+    let Some(fixture) = real() else { return };
+    let phrases = sample_phrases(&fixture.rows, 40);
+    assert!(phrases.len() > 200);
+    check_phrases(fixture, &phrases, false);
+    check_phrases(fixture, &phrases[..80], true);
+}
+
+#[test]
+fn boolean_queries_and_prefixes_follow_set_logic() {
+    let fixture = synth();
+    let has = |row: &Row, word: &str| alias_matches(word, &row.caption, false);
+    let rows = &fixture.rows;
+    let (a, b) = ("print", "canvas");
+    let expect = |f: &dyn Fn(&Row) -> bool| rows.iter().filter(|r| f(r)).count() as u64;
+    assert_eq!(count(&fixture.engine, &format!("{a} {b}"), false), expect(&|r| has(r, a) && has(r, b)));
+    assert_eq!(count(&fixture.engine, &format!("{a} OR {b}"), false), expect(&|r| has(r, a) || has(r, b)));
+    assert_eq!(count(&fixture.engine, &format!("{a} -{b}"), false), expect(&|r| has(r, a) && !has(r, b)));
+    assert_eq!(count(&fixture.engine, &format!("NOT {a}"), false), expect(&|r| !has(r, a)));
+    let starts = |r: &Row, prefix: &str| pairscope_text::tokens(&pairscope_text::normalize(&r.caption, false)).any(|t| t.starts_with(prefix));
+    assert_eq!(count(&fixture.engine, "kitch*", false), expect(&|r| starts(r, "kitch")));
+    assert!(count(&fixture.engine, "kitch*", false) > 0);
+}
+
+fn all_hits(engine: &Engine, request: &SearchRequest) -> Vec<i64> {
+    let mut request = request.clone();
+    let mut ids = Vec::new();
+    loop {
+        let page = engine.search(&request, &limits()).unwrap();
+        ids.extend(page.hits.iter().map(|h| h.row_id));
+        match page.next {
+            Some(next) => request.after = Some(next),
+            None => return ids,
+        }
+    }
+}
+
+#[test]
+fn cursor_pages_cover_every_row_once_in_order() {
+    let fixture = synth();
+    let selection = Selection { query: Some("logo".into()), filter: Some("punsafe < 0.9".into()), ..Selection::default() };
+    for (sort, descending) in [(SortBy::Aesthetic, true), (SortBy::Aesthetic, false), (SortBy::Relevance, true)] {
+        let request = SearchRequest { selection: selection.clone(), sort, descending, limit: 37, after: None };
+        let paged = all_hits(&fixture.engine, &request);
+        let mut expected: Vec<&Row> = fixture
+            .rows
+            .iter()
+            .filter(|r| alias_matches("logo", &r.caption, false) && r.punsafe.is_some_and(|p| p < 0.9))
+            .collect();
+        assert_eq!(paged.len(), expected.len(), "{sort:?}");
+        assert_eq!(paged.iter().collect::<HashSet<_>>().len(), paged.len(), "no row repeats");
+        if sort == SortBy::Aesthetic {
+            expected.sort_by(|x, y| {
+                let key = |r: &Row| r.aesthetic.map(|a| if descending { -a } else { a });
+                match (key(x), key(y)) {
+                    (Some(p), Some(q)) => p.total_cmp(&q),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                }
+                .then(x.row_id.cmp(&y.row_id))
+            });
+            assert_eq!(paged, expected.iter().map(|r| r.row_id).collect::<Vec<_>>(), "{sort:?} desc={descending}");
+        }
+        let first = fixture.engine.search(&request, &limits()).unwrap();
+        assert_eq!(first.total, expected.len() as u64);
+    }
+}
+
+#[test]
+fn filters_url_patterns_and_facets_equal_plain_references() {
+    let fixture = synth();
+    let engine = &fixture.engine;
+    let rows = &fixture.rows;
+    let filtered = Selection { filter: Some("aesthetic >= 6 AND NOT (punsafe >= 0.5)".into()), ..Selection::default() };
+    let expected = rows.iter().filter(|r| r.aesthetic.is_some_and(|a| a >= 6.0) && r.punsafe.is_some_and(|p| p < 0.5)).count();
+    assert_eq!(engine.count(&filtered, &limits()).unwrap(), expected as u64);
+
+    // A column the index does not keep goes through the parquet rows.
+    let by_page = Selection { filter: Some("page_url IS NULL AND aesthetic >= 6".into()), ..Selection::default() };
+    let expected = rows.iter().filter(|r| r.aesthetic.is_some_and(|a| a >= 6.0)).count();
+    assert_eq!(engine.count(&by_page, &limits()).unwrap(), expected as u64);
+
+    let host = rows.iter().filter_map(|r| r.host.clone()).max_by_key(|h| h.len()).unwrap();
+    for pattern in [format!("https://{host}/"), host.clone(), format!("*{}*", &host[1..host.len() - 1]), "*.JPG".to_string()] {
+        let lowered = pattern.to_ascii_lowercase();
+        let matches = |url: &str| {
+            let url = url.to_ascii_lowercase();
+            if let Some(inner) = lowered.strip_prefix('*').and_then(|p| p.strip_suffix('*')) {
+                url.contains(inner)
+            } else if let Some(suffix) = lowered.strip_prefix('*') {
+                url.ends_with(suffix)
+            } else if lowered.contains("://") {
+                url.starts_with(&lowered)
+            } else {
+                url.starts_with(&format!("http://{lowered}")) || url.starts_with(&format!("https://{lowered}")) || url.starts_with(&lowered)
+            }
+        };
+        let expected = rows.iter().filter(|r| matches(&r.url)).count() as u64;
+        let selection = Selection { url: Some(pattern.clone()), ..Selection::default() };
+        assert_eq!(engine.count(&selection, &limits()).unwrap(), expected, "{pattern}");
+    }
+
+    let selection = Selection { query: Some("print".into()), ..Selection::default() };
+    let Facet::Terms { values, null, total, distinct, .. } =
+        engine.facets(&selection, &FacetBy::Terms { column: "host".into(), top: 10_000 }, &limits()).unwrap()
+    else {
+        panic!("a term facet")
+    };
+    let mut group_by: HashMap<Option<String>, u64> = HashMap::new();
+    for row in rows.iter().filter(|r| alias_matches("print", &r.caption, false)) {
+        *group_by.entry(row.host.clone()).or_insert(0) += 1;
+    }
+    assert_eq!(null, group_by.get(&None).copied().unwrap_or(0));
+    assert_eq!(total, group_by.values().sum::<u64>());
+    assert_eq!(distinct as usize, group_by.keys().filter(|k| k.is_some()).count());
+    let got: BTreeMap<String, u64> = values.into_iter().collect();
+    let want: BTreeMap<String, u64> = group_by.into_iter().filter_map(|(k, v)| Some((k?, v))).collect();
+    assert_eq!(got, want);
+
+    let Facet::Histogram { buckets, below, above, null, total, .. } =
+        engine.facets(&Selection::default(), &FacetBy::for_column("aesthetic", 0, 20, None).unwrap(), &limits()).unwrap()
+    else {
+        panic!("a histogram")
+    };
+    assert_eq!(total, rows.len() as u64);
+    assert_eq!(null, rows.iter().filter(|r| r.aesthetic.is_none()).count() as u64);
+    assert_eq!(below + above, rows.iter().filter(|r| r.aesthetic.is_some_and(|a| !(0.0..10.0).contains(&a))).count() as u64);
+    for bucket in buckets {
+        let want = rows.iter().filter(|r| r.aesthetic.is_some_and(|a| a >= bucket.lo && a < bucket.hi)).count() as u64;
+        assert_eq!(bucket.count, want, "[{}, {})", bucket.lo, bucket.hi);
+    }
+}
+
+#[test]
+fn rows_are_found_by_id() {
+    let fixture = synth();
+    for row in fixture.rows.iter().step_by(4_999) {
+        let batch = fixture.engine.get(RowId(row.row_id)).unwrap().expect("the row exists");
+        assert_eq!(batch.num_rows(), 1);
+        assert_eq!(batch.column_by_name("row_id").unwrap().as_primitive::<Int64Type>().value(0), row.row_id);
+        assert_eq!(batch.column_by_name("caption").unwrap().as_string::<i32>().value(0), row.caption);
+    }
+    assert!(fixture.engine.get(RowId(12345)).unwrap().is_none());
+}
+
+#[test]
+fn bad_requests_are_refused_with_a_reason() {
+    let engine = &synth().engine;
+    let refuse = |selection: Selection| {
+        let error = engine.count(&selection, &limits()).unwrap_err();
+        assert!(error.is_usage(), "{error}");
+        error.to_string()
+    };
+    let query = |q: &str| Selection { query: Some(q.into()), ..Selection::default() };
+    assert!(refuse(query("(cat")).contains("never closed"));
+    assert!(refuse(query("*")).contains("prefix"));
+    assert!(refuse(query("™")).contains("no letters"));
+    assert!(refuse(query(&"x".repeat(100_000))).contains("longer than"));
+    assert!(refuse(Selection { filter: Some("aesthetic >=".into()), ..Selection::default() }).contains("column"));
+    assert!(refuse(Selection { filter: Some("no_such_column > 1".into()), ..Selection::default() }).contains("no_such_column"));
+
+    let request = SearchRequest { selection: query("logo"), sort: SortBy::Width, descending: true, limit: 5, after: None };
+    let page = engine.search(&request, &limits()).unwrap();
+    let next = page.next.expect("more than five logos");
+    let stale = next.replacen(&format!("v{}.", engine.version()), &format!("v{}.", engine.version() + 1), 1);
+    let error = engine.search(&SearchRequest { after: Some(stale), ..request.clone() }, &limits()).unwrap_err();
+    assert!(error.to_string().contains("version"), "{error}");
+    let error =
+        engine.search(&SearchRequest { after: Some(next), sort: SortBy::Height, ..request.clone() }, &limits()).unwrap_err();
+    assert!(error.is_usage());
+    assert!(engine.search(&SearchRequest { limit: 100_000, ..request }, &limits()).unwrap_err().is_usage());
+
+    let error = engine.count(&Selection::default(), &Limits { timeout: Duration::ZERO }).unwrap_err();
+    assert!(matches!(error, QueryError::Deadline { .. }), "{error}");
+}
