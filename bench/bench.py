@@ -31,6 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")  # the peers import a helper: no __pycache__ in the clone
 
 
 def parse_rows(text):
