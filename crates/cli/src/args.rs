@@ -37,6 +37,8 @@ pub enum Command {
     Info(InfoArgs),
     /// List a dataset's sources, or remove one.
     Sources(SourcesArgs),
+    /// Extract image URL + alt-text pairs from Common Crawl WAT or WARC files into parquet.
+    Collect(crate::commands::collect::CollectArgs),
 }
 
 /// How results are written. `--json` is short for `--format json`.

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => commands::ingest::run(args, &cli.global),
         Command::Info(args) => commands::info::run(args, &cli.global),
         Command::Sources(args) => commands::sources::run(args, &cli.global),
+        Command::Collect(args) => commands::collect::run(args, &cli.global),
     };
     let status = match result {
         Ok(status) => status,

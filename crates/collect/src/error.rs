@@ -1,7 +1,8 @@
-//! The one error that stops a read. Bad *data* never becomes an error: it is a counted skip
-//! ([`crate::wat::SkipReason`]).
+//! Errors that stop a read or a run. Bad *data* never becomes an error: it is a counted skip
+//! ([`crate::archive::SkipReason`]).
 
 use std::io;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
@@ -12,4 +13,25 @@ pub enum CollectError {
         #[source]
         source: io::Error,
     },
+    /// A file of the run (an input, the output directory) cannot be read or written.
+    #[error("{}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The arguments cannot work: an input that is not there or not supported, an output
+    /// directory that holds a different run.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl CollectError {
+    pub fn file(path: &Path, source: impl Into<io::Error>) -> Self {
+        CollectError::File { path: path.to_path_buf(), source: source.into() }
+    }
+
+    pub fn is_usage(&self) -> bool {
+        matches!(self, CollectError::Usage(_))
+    }
 }

@@ -1,4 +1,5 @@
-//! From WAT metadata records to image–alt-text [`Pair`]s, the way cc2dataset does it.
+//! From a page's image links to image–alt-text [`Pair`]s, the way cc2dataset does it. Both modes
+//! feed it: WAT metadata ([`wat_page`]) and the HTML of WARC responses ([`crate::html`]).
 //!
 //! Which links count, how they are made absolute and how `uid` is computed mirror
 //! `cc2dataset/main.py` (`extract_documents_from_wat`, `valid_image_link`, `make_link_absolute`):
@@ -23,7 +24,8 @@
 use md5::{Digest, Md5};
 use url::Url;
 
-use crate::wat::{HttpResponseMetadata, WatRecord};
+use crate::archive::Record;
+use crate::wat::{HttpResponseMetadata, WatMetadata};
 
 /// The `path` Common Crawl gives the `src` of an `<img>`.
 pub const IMG_SRC_PATH: &str = "IMG@/src";
@@ -50,9 +52,13 @@ pub struct Pair {
     /// `alt_raw` with HTML entities decoded and whitespace collapsed ([`clean_caption`]).
     pub caption: String,
     pub page_url: String,
+    /// `width` / `height` attributes of the `<img>` (WARC mode only): what the page asked for,
+    /// not the image's pixels.
+    pub html_width: Option<i32>,
+    pub html_height: Option<i32>,
     /// Crawl date of the page (the envelope's `WARC-Date`, else the WAT record's).
     pub warc_date: Option<String>,
-    /// Compressed offset of the WAT record's gzip member.
+    /// Compressed offset of the record's gzip member.
     pub source_offset: u64,
     /// cc2dataset's id: lowercase hex `md5(alt_raw + url)`.
     pub uid: String,
@@ -62,9 +68,9 @@ pub struct Pair {
 }
 
 /// What extraction saw across records.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExtractStats {
-    /// Metadata records describing a response with HTML metadata.
+    /// HTML pages seen (WAT metadata records with `HTML-Metadata`, WARC HTML responses).
     pub html_pages: u64,
     /// `IMG@/src` links seen on those pages.
     pub image_links: u64,
@@ -87,25 +93,39 @@ pub struct OptOut {
 
 impl OptOut {
     /// Reads `X-Robots-Tag` and `tdm-reservation` response headers and `<meta name="robots">` /
-    /// `<meta name="tdm-reservation">` (TDMRep's HTML form).
+    /// `<meta name="tdm-reservation">` (TDMRep's HTML form) of a WAT record.
     pub fn of_response(response: &HttpResponseMetadata) -> OptOut {
         let mut out = OptOut::default();
-        for value in response.header_values("X-Robots-Tag") {
-            out.add_robots(value);
+        for (name, value) in &response.headers {
+            out.add_header(name, value);
         }
-        out.tdm_reservation = response.header_values("tdm-reservation").any(is_tdm_reserved);
         if let Some(html) = &response.html {
             for meta in &html.head.metas {
-                let (Some(name), Some(content)) = (&meta.name, &meta.content) else { continue };
-                let name = name.trim();
-                if name.eq_ignore_ascii_case("robots") {
-                    out.add_robots(content);
-                } else if name.eq_ignore_ascii_case("tdm-reservation") && is_tdm_reserved(content) {
-                    out.tdm_reservation = true;
+                if let (Some(name), Some(content)) = (&meta.name, &meta.content) {
+                    out.add_meta(name, content);
                 }
             }
         }
         out
+    }
+
+    /// Adds what an HTTP response header says.
+    pub fn add_header(&mut self, name: &str, value: &str) {
+        if name.eq_ignore_ascii_case("X-Robots-Tag") {
+            self.add_robots(value);
+        } else if name.eq_ignore_ascii_case("tdm-reservation") {
+            self.tdm_reservation |= is_tdm_reserved(value);
+        }
+    }
+
+    /// Adds what a `<meta name=... content=...>` says.
+    pub fn add_meta(&mut self, name: &str, content: &str) {
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("robots") {
+            self.add_robots(content);
+        } else if name.eq_ignore_ascii_case("tdm-reservation") {
+            self.tdm_reservation |= is_tdm_reserved(content);
+        }
     }
 
     /// Adds the `noai` / `noimageai` directives of a robots value. Tokens are separated by commas,
@@ -168,55 +188,87 @@ pub fn resolve_image_url(raw: &str, base: Option<&Url>) -> Option<String> {
     is_http(&joined).then_some(joined)
 }
 
-/// The pairs of one WAT record (none unless it is a metadata record of an HTML response).
-pub fn extract_pairs(record: &WatRecord, options: &ExtractOptions, stats: &mut ExtractStats) -> Vec<Pair> {
-    let mut pairs = Vec::new();
-    if !record.is_metadata() {
-        return pairs;
-    }
-    let Some(envelope) = record.metadata.as_ref().map(|m| &m.envelope) else { return pairs };
-    let Some(response) = &envelope.payload.http_response else { return pairs };
-    let Some(html) = &response.html else { return pairs };
-    stats.html_pages += 1;
-    let Some(page_url) = envelope.warc_header.target_uri.as_ref().or(record.target_uri.as_ref()) else {
-        return pairs;
-    };
-    let warc_date = envelope.warc_header.date.clone().or_else(|| record.date.clone());
-    let base = base_url(page_url, html.head.base.as_deref());
-    let opt_out = OptOut::of_response(response);
-    for link in &html.links {
-        if link.path.as_deref() != Some(IMG_SRC_PATH) {
-            continue;
-        }
+/// The page an image link was found on: everything a [`Pair`] takes from it.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub url: String,
+    pub date: Option<String>,
+    /// What relative links resolve against ([`base_url`]).
+    pub base: Option<Url>,
+    pub opt_out: OptOut,
+    pub offset: u64,
+}
+
+/// An `<img>` as the extraction sees it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImageLink<'a> {
+    pub src: Option<&'a str>,
+    pub alt: Option<&'a str>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+}
+
+impl Page {
+    /// Counts the link and hands on its pair, unless the link is dropped (counted by reason).
+    pub fn emit(&self, link: ImageLink<'_>, options: &ExtractOptions, stats: &mut ExtractStats, on_pair: &mut impl FnMut(Pair)) {
         stats.image_links += 1;
-        let Some(alt) = link.alt.as_deref().filter(|a| !a.is_empty()) else {
+        let Some(alt) = link.alt.filter(|a| !a.is_empty()) else {
             stats.no_alt += 1;
-            continue;
+            return;
         };
-        let Some(url) = link.url.as_deref().and_then(|u| resolve_image_url(u, base.as_ref())) else {
+        let Some(url) = link.src.and_then(|u| resolve_image_url(u, self.base.as_ref())) else {
             stats.not_http += 1;
-            continue;
+            return;
         };
         let caption = clean_caption(alt);
         if caption.chars().count() < options.min_alt_chars {
             stats.short_caption += 1;
-            continue;
+            return;
         }
         stats.pairs += 1;
-        pairs.push(Pair {
+        on_pair(Pair {
             uid: uid(alt, &url),
             url,
             alt_raw: alt.to_owned(),
             caption,
-            page_url: page_url.clone(),
-            warc_date: warc_date.clone(),
-            source_offset: record.offset,
-            optout_noai: opt_out.noai,
-            optout_noimageai: opt_out.noimageai,
-            optout_tdm_reservation: opt_out.tdm_reservation,
+            page_url: self.url.clone(),
+            html_width: link.width,
+            html_height: link.height,
+            warc_date: self.date.clone(),
+            source_offset: self.offset,
+            optout_noai: self.opt_out.noai,
+            optout_noimageai: self.opt_out.noimageai,
+            optout_tdm_reservation: self.opt_out.tdm_reservation,
         });
     }
-    pairs
+}
+
+/// The pairs of one WAT metadata record (none unless it describes an HTML response).
+pub fn wat_pairs(
+    record: &Record,
+    metadata: &WatMetadata,
+    options: &ExtractOptions,
+    stats: &mut ExtractStats,
+    on_pair: &mut impl FnMut(Pair),
+) {
+    let envelope = &metadata.envelope;
+    let Some(response) = &envelope.payload.http_response else { return };
+    let Some(html) = &response.html else { return };
+    stats.html_pages += 1;
+    let Some(page_url) = envelope.warc_header.target_uri.as_ref().or(record.target_uri.as_ref()) else {
+        return;
+    };
+    let page = Page {
+        url: page_url.clone(),
+        date: envelope.warc_header.date.clone().or_else(|| record.date.clone()),
+        base: base_url(page_url, html.head.base.as_deref()),
+        opt_out: OptOut::of_response(response),
+        offset: record.offset,
+    };
+    for link in html.links.iter().filter(|l| l.path.as_deref() == Some(IMG_SRC_PATH)) {
+        let link = ImageLink { src: link.url.as_deref(), alt: link.alt.as_deref(), ..ImageLink::default() };
+        page.emit(link, options, stats, on_pair);
+    }
 }
 
 #[cfg(test)]
@@ -300,7 +352,7 @@ mod tests {
         };
         let o = OptOut::of_response(&response(&[("x-robots-tag", "noai"), ("TDM-Reservation", " 1 ")], &[]));
         assert_eq!(o, OptOut { noai: true, noimageai: false, tdm_reservation: true });
-        let o = OptOut::of_response(&response(&[("tdm-reservation", "0")], &[("Robots", "noimageai")]));
+        let o = OptOut::of_response(&response(&[("tdm-reservation", "0")], &[(" Robots", "noimageai")]));
         assert_eq!(o, OptOut { noai: false, noimageai: true, tdm_reservation: false });
         let o = OptOut::of_response(&response(&[], &[("description", "noai"), ("tdm-reservation", "1")]));
         assert_eq!(o, OptOut { noai: false, noimageai: false, tdm_reservation: true });

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use pairscope_collect::{ExtractOptions, ExtractStats, Pair, ReadStats, SkipReason, extract_wat, uid};
+use pairscope_collect::{ExtractOptions, ExtractStats, Format, Pair, ReadStats, SkipReason, extract_archive, uid};
 
 const SAMPLE: &str = "cc/cc-sample-16pages.warc.wat.gz";
 /// Compressed offsets of the first members of the sample (warcinfo, then metadata records).
@@ -32,7 +32,7 @@ struct WatExtraction {
 
 fn extract_with(bytes: &[u8], options: &ExtractOptions) -> WatExtraction {
     let mut pairs = Vec::new();
-    let summary = extract_wat(bytes, options, |p| pairs.push(p)).unwrap();
+    let summary = extract_archive(bytes, Format::Wat, options, |p| pairs.push(p)).unwrap();
     WatExtraction { pairs, read: summary.read, extract: summary.extract }
 }
 

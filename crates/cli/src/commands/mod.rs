@@ -1,3 +1,4 @@
+pub mod collect;
 pub mod demo;
 pub mod info;
 pub mod ingest;
