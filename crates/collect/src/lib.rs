@@ -23,6 +23,7 @@ pub mod error;
 pub mod extract;
 pub mod html;
 pub mod input;
+pub mod langid;
 pub mod output;
 pub mod run;
 pub mod wat;

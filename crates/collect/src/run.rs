@@ -44,7 +44,7 @@ use crate::archive::ReadStats;
 use crate::error::CollectError;
 use crate::extract::{ExtractOptions, ExtractStats};
 use crate::output::{AtomicParquet, BATCH_ROWS, Row, RowBuilder};
-use crate::{Format, extract_archive};
+use crate::{Format, extract_archive, langid};
 
 const STATE_DIR: &str = ".collect";
 /// Bytes of one `.keys` entry: the 128-bit key, then the row number, little-endian.
@@ -326,9 +326,9 @@ fn stage(
         if failure.is_some() {
             return;
         }
-        let language: Option<&str> = None;
+        let language = langid::detect(&pair.caption);
         if let Some(langs) = &options.langs
-            && !langs.iter().any(|l| Some(l.as_str()) == language.or(Some("und")))
+            && !langs.iter().any(|l| l == language)
         {
             other_language += 1;
             return;
@@ -338,7 +338,7 @@ fn stage(
             return;
         };
         keys.push((pair_key(&pair.url, &pair.caption), row));
-        builder.push(Row { pair: &pair, language, source_file: &source_file });
+        builder.push(Row { pair: &pair, language: Some(language), source_file: &source_file });
         if builder.len() >= BATCH_ROWS {
             progress.advance(builder.len() as u64, 0);
             if let Err(e) = rows.write(&builder.finish()) {

@@ -112,6 +112,12 @@ fn wat_sample_to_shards_that_ingest_reads() {
     let noai = batch.column_by_name("optout_noai").unwrap().as_any().downcast_ref::<BooleanArray>().unwrap();
     assert_eq!(noai.true_count(), 0);
     assert!(batch.column_by_name("html_width").unwrap().is_null(0));
+    assert_eq!(batch.column_by_name("language").unwrap().null_count(), 0, "every caption has a language or und");
+
+    let mut only = options(1, 1);
+    only.langs = Some(vec!["xx".into()]);
+    let filtered = run(&[wat.clone()], &dir.path().join("xx"), &only);
+    assert_eq!((filtered.kept, filtered.totals().other_language), (0, 32));
 
     let dataset = dir.path().join("ds");
     let ingest = pairscope_store::ingest(
