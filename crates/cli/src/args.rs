@@ -37,6 +37,15 @@ pub enum Command {
     Info(InfoArgs),
     /// List a dataset's sources, or remove one.
     Sources(SourcesArgs),
+    /// Full-text search of captions and URLs, with filters, sorting and cursor paging.
+    Search(crate::commands::search::SearchArgs),
+    /// Count the rows a query, filter or URL pattern matches (exact).
+    Count(crate::commands::search::CountArgs),
+    /// Top values or a histogram of a column over the rows a query matches (exact).
+    Facets(crate::commands::search::FacetsArgs),
+    /// Time bench/queries.json through the library API (used by bench/run).
+    #[command(hide = true)]
+    BenchQueries(crate::commands::bench_queries::BenchQueriesArgs),
     /// Extract image URL + alt-text pairs from Common Crawl WAT or WARC files into parquet.
     Collect(crate::commands::collect::CollectArgs),
 }

@@ -78,7 +78,7 @@ fn rows_by_id(ds: &Path) -> BTreeMap<i64, String> {
 fn every_command_documents_its_flags() {
     let (code, out, _) = run(&["--help"]);
     assert_eq!(code, 0);
-    for cmd in ["demo", "synth", "ingest", "info", "sources"] {
+    for cmd in ["demo", "synth", "ingest", "info", "sources", "search", "count", "facets"] {
         assert!(out.contains(cmd), "--help lists {cmd}");
         let (code, help, _) = run(&[cmd, "--help"]);
         assert_eq!(code, 0);

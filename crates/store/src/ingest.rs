@@ -554,8 +554,47 @@ struct OpenBlock {
     block: u64,
     path: PathBuf,
     writer: ArrowWriter<BufWriter<File>>,
-    index: BlockIndexWriter,
+    index: IndexThread,
     rows: u64,
+}
+
+/// Builds a block's index on its own thread, fed the block's batches through a bounded
+/// channel, so tokenising and indexing overlap with parquet encoding.
+struct IndexThread {
+    batches: Option<std::sync::mpsc::SyncSender<RecordBatch>>,
+    worker: std::thread::JoinHandle<pairscope_index::Result<u64>>,
+}
+
+impl IndexThread {
+    fn start(mut index: BlockIndexWriter) -> IndexThread {
+        let (sender, batches) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
+        let worker = std::thread::spawn(move || {
+            for batch in batches {
+                index.add_batch(&batch)?;
+            }
+            index.finish()
+        });
+        IndexThread { batches: Some(sender), worker }
+    }
+
+    fn add(&mut self, batch: &RecordBatch) {
+        let sent = self.batches.as_ref().is_some_and(|s| s.send(batch.clone()).is_ok());
+        if !sent {
+            // The worker stopped early; `finish` reports its error.
+            self.batches = None;
+        }
+    }
+
+    fn finish(mut self) -> Result<u64> {
+        self.batches = None;
+        match self.worker.join() {
+            Ok(result) => Ok(result?),
+            Err(panic) => Err(StoreError::Index(pairscope_index::IndexError::Schema(format!(
+                "the index writer failed: {}",
+                panic_message(&panic)
+            )))),
+        }
+    }
 }
 
 impl<'a> BlockWriter<'a> {
@@ -582,7 +621,7 @@ impl<'a> BlockWriter<'a> {
             self.close()?;
         }
         if self.open.is_none() {
-            let index = BlockIndexWriter::create(&self.dir.join(index_dir_name(block)))?;
+            let index = IndexThread::start(BlockIndexWriter::create(&self.dir.join(index_dir_name(block)))?);
             let path = self.dir.join(format!("block-{block:05}.parquet"));
             let file = File::create(&path).map_err(StoreError::io(&path))?;
             let writer = ArrowWriter::try_new(
@@ -595,14 +634,20 @@ impl<'a> BlockWriter<'a> {
         }
         let open = self.open.as_mut().expect("opened above");
         open.writer.write(batch).map_err(|e| StoreError::Io { path: open.path.clone(), source: std::io::Error::other(e) })?;
-        open.index.add_batch(batch)?;
+        open.index.add(batch);
         open.rows += batch.num_rows() as u64;
         Ok(())
     }
 
     fn close(&mut self) -> Result<()> {
         let Some(OpenBlock { block, path, writer, index, rows }) = self.open.take() else { return Ok(()) };
-        index.finish()?;
+        let indexed = index.finish()?;
+        if indexed != rows {
+            return Err(StoreError::Index(pairscope_index::IndexError::Schema(format!(
+                "the index of {} holds {indexed} documents for {rows} rows",
+                path.display()
+            ))));
+        }
         let to_io =
             |e: parquet::errors::ParquetError| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) };
         let file = writer

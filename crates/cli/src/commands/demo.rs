@@ -1,5 +1,5 @@
 //! `pairscope demo`: the README's first command. Synthesises a LAION-like set once, ingests
-//! it, and shows the dataset.
+//! it, shows the dataset and a sample search.
 
 use anyhow::Result;
 use pairscope_model::ExitStatus;
@@ -7,12 +7,19 @@ use pairscope_store::{Dataset, IngestOptions, ingest};
 use pairscope_synth::{SynthOptions, SynthSchema, generate};
 
 use crate::args::{DemoArgs, Format, FormatArgs, GlobalArgs, InfoArgs};
+use crate::commands::search::{SearchArgs, SelectionArgs};
 use crate::commands::synth::default_threads;
 use crate::progress::Bar;
 
 pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let dataset = args.dir.join("dataset");
-    if Dataset::open(&dataset).is_err() {
+    // A demo made by an older pairscope (without full-text indexes) is made again.
+    let usable = Dataset::open(&dataset)
+        .is_ok_and(|d| d.manifest().sources.iter().flat_map(|s| &s.files).all(|f| f.index.is_some()));
+    if !usable {
+        if dataset.exists() {
+            std::fs::remove_dir_all(&dataset)?;
+        }
         let synth_dir = args.dir.join("synth");
         let options = SynthOptions {
             rows: args.rows,
@@ -39,5 +46,26 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         bar.finish();
         eprintln!("ingested {} rows", report.rows_added());
     }
-    crate::commands::info::run(&InfoArgs { dataset, output: FormatArgs { format: Format::Table, json: false } }, global)
+    let output = FormatArgs { format: Format::Table, json: false };
+    crate::commands::info::run(&InfoArgs { dataset: dataset.clone(), output: output.clone() }, global)?;
+    let query = "\"thomas kinkade\"";
+    println!("\n$ pairscope search --dataset {} '{query}' --sort aesthetic --limit 5", dataset.display());
+    let selection = SelectionArgs {
+        dataset,
+        query: Some(query.to_string()),
+        filter: None,
+        url: None,
+        fold_accents: false,
+        timeout: 30.0,
+    };
+    let search = SearchArgs {
+        selection,
+        sort: "aesthetic".into(),
+        asc: false,
+        desc: true,
+        limit: 5,
+        after: None,
+        output,
+    };
+    crate::commands::search::run_search(&search, global)
 }

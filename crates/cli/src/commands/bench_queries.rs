@@ -1,0 +1,112 @@
+//! `bench-queries` (hidden): runs bench/queries.json through the library API in one warm
+//! process and prints each query's latencies and result as JSON, the shape the benchmark's
+//! peers print (`bench/peers/query_*.py`).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use pairscope_model::ExitStatus;
+use pairscope_query::{Engine, Facet, FacetBy, Limits, SearchRequest, Selection, SortBy};
+use pairscope_store::Dataset;
+use serde_json::{Value, json};
+
+use crate::args::GlobalArgs;
+
+#[derive(Debug, Args)]
+pub struct BenchQueriesArgs {
+    #[arg(long, short = 'd')]
+    pub dataset: PathBuf,
+    /// The query set (bench/queries.json).
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Timed runs per query, after one untimed warm-up run.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Accepted for symmetry with the peers: the output is always JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &BenchQueriesArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
+    let text = std::fs::read_to_string(&args.queries).with_context(|| format!("reading {}", args.queries.display()))?;
+    let set: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", args.queries.display()))?;
+    let queries = set["queries"].as_array().context("the query set has no \"queries\" list")?;
+    let engine = Engine::open(Dataset::open(&args.dataset)?)?;
+    let limits = Limits::default();
+    let mut out = Vec::new();
+    for q in queries {
+        let name = q["name"].as_str().unwrap_or("?").to_string();
+        let call = Call::from_json(q).with_context(|| format!("query {name:?}"))?;
+        call.run(&engine, &limits).with_context(|| format!("query {name:?}"))?;
+        let mut times = Vec::with_capacity(args.runs);
+        let mut result = Value::Null;
+        for _ in 0..args.runs.max(1) {
+            let started = Instant::now();
+            result = call.run(&engine, &limits)?;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        out.push(json!({
+            "name": name,
+            "p50_ms": times[times.len() / 2],
+            "min_ms": times[0],
+            "max_ms": times[times.len() - 1],
+            "runs": times.len(),
+            "result": result,
+        }));
+    }
+    println!("{}", serde_json::to_string(&json!({ "queries": out }))?);
+    Ok(ExitStatus::Clean)
+}
+
+enum Call {
+    Search(SearchRequest),
+    Count(Selection),
+    Facets(Selection, FacetBy),
+}
+
+impl Call {
+    fn from_json(q: &Value) -> Result<Call> {
+        let text = |key: &str| q[key].as_str().map(str::to_string);
+        let selection = Selection { query: text("query"), filter: text("where"), url: text("url"), fold_accents: false };
+        Ok(match q["kind"].as_str() {
+            Some("search") => Call::Search(SearchRequest {
+                selection,
+                sort: SortBy::parse(q["sort"].as_str().unwrap_or("relevance")).context("unknown sort")?,
+                descending: q["desc"].as_bool().unwrap_or(true),
+                limit: q["limit"].as_u64().unwrap_or(50) as usize,
+                after: None,
+            }),
+            Some("count") => Call::Count(selection),
+            Some("facets") => {
+                let column = q["by"].as_str().context("a facet needs \"by\"")?;
+                let range = q["lo"].as_f64().zip(q["hi"].as_f64());
+                let top = q["top"].as_u64().unwrap_or(20) as usize;
+                let buckets = q["buckets"].as_u64().unwrap_or(20) as usize;
+                Call::Facets(selection, FacetBy::for_column(column, top, buckets, range)?)
+            }
+            other => bail!("unknown kind {other:?}"),
+        })
+    }
+
+    /// Runs the call; the result is the total row count, or the facet list as the peers print it.
+    fn run(&self, engine: &Engine, limits: &Limits) -> Result<Value> {
+        Ok(match self {
+            Call::Search(request) => json!(engine.search(request, limits)?.total),
+            Call::Count(selection) => json!(engine.count(selection, limits)?),
+            Call::Facets(selection, by) => match engine.facets(selection, by, limits)? {
+                Facet::Terms { values, .. } => {
+                    Value::Array(values.into_iter().map(|(value, count)| json!({"value": value, "count": count})).collect())
+                }
+                Facet::Histogram { buckets, null: nulls, .. } => {
+                    let mut list: Vec<Value> =
+                        buckets.into_iter().map(|b| json!({"value": b.lo, "count": b.count})).collect();
+                    list.push(json!({"value": Value::Null, "count": nulls}));
+                    Value::Array(list)
+                }
+            },
+        })
+    }
+}

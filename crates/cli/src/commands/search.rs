@@ -1,0 +1,252 @@
+//! `search`, `count` and `facets`: flags, and presentation of `pairscope-query`'s results.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use arrow::array::{ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, UInt64Array};
+use clap::Args;
+use pairscope_model::ExitStatus;
+use pairscope_query::{Engine, Facet, FacetBy, Limits, SearchPage, SearchRequest, Selection, SortBy};
+use pairscope_store::Dataset;
+
+use crate::args::{FormatArgs, GlobalArgs, UsageError};
+use crate::output::{print_batch, print_document, table};
+
+/// Which rows: QUERY, --where, --url (shared by search, count and facets).
+#[derive(Debug, Args, Clone)]
+pub struct SelectionArgs {
+    /// Dataset directory.
+    #[arg(long, short = 'd')]
+    pub dataset: PathBuf,
+    /// Words, "phrases", AND / OR / NOT (or -word), prefix*, and host: domain: language:
+    /// license: nsfw_label: url: page_url: fields. Words match whole normalised tokens;
+    /// Han, Kana, Thai, Lao, Khmer and Myanmar text matches as a substring. Empty: every row.
+    pub query: Option<String>,
+    /// Only rows where this filter-language expression is true, e.g.
+    /// "aesthetic >= 6 AND punsafe < 0.5".
+    #[arg(long = "where", value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Image or page URL: a prefix ("https://www.artstation.com/name", scheme optional) or a
+    /// pattern with * ("*name*"), ASCII case-insensitive.
+    #[arg(long, value_name = "PATTERN")]
+    pub url: Option<String>,
+    /// Match words regardless of accents (Dürer = Durer).
+    #[arg(long)]
+    pub fold_accents: bool,
+    /// Stop the query after this many seconds (exit code 1).
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub timeout: f64,
+}
+
+impl SelectionArgs {
+    fn selection(&self) -> Selection {
+        Selection {
+            query: self.query.clone(),
+            filter: self.filter.clone(),
+            url: self.url.clone(),
+            fold_accents: self.fold_accents,
+        }
+    }
+
+    fn limits(&self) -> Result<Limits> {
+        if !(self.timeout > 0.0 && self.timeout <= 3600.0) {
+            return Err(UsageError("--timeout must be between 0 and 3600 seconds".into()).into());
+        }
+        Ok(Limits { timeout: Duration::from_secs_f64(self.timeout) })
+    }
+
+    fn engine(&self) -> Result<Engine> {
+        Ok(Engine::open(Dataset::open(&self.dataset)?)?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Order of the results (ties by row_id; rows without the value last).
+    #[arg(long, default_value = "relevance", value_parser = ["relevance", "aesthetic", "similarity", "width", "height", "punsafe", "pwatermark"])]
+    pub sort: String,
+    /// Ascending order (default: descending).
+    #[arg(long, conflicts_with = "desc")]
+    pub asc: bool,
+    /// Descending order (the default).
+    #[arg(long)]
+    pub desc: bool,
+    /// Rows per page (at most 1000).
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Continue after this cursor (printed as `next` by the previous page).
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<String>,
+    #[command(flatten)]
+    pub output: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CountArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[command(flatten)]
+    pub output: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FacetsArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Column to count by: host, domain, language, license, nsfw_label, optout_* (top values)
+    /// or aesthetic, punsafe, pwatermark, similarity, width, height (a histogram).
+    #[arg(long)]
+    pub by: String,
+    /// Values to list for a term facet.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// Histogram buckets: [lo + i·w, lo + (i+1)·w) with w = (hi − lo) / K, plus below, above and
+    /// null buckets. Default ranges: aesthetic 0–10, punsafe and pwatermark 0–1, similarity
+    /// 0–0.5, width and height 0–4096.
+    #[arg(long, default_value_t = 20)]
+    pub buckets: usize,
+    /// Histogram range start (inclusive).
+    #[arg(long, requires = "hi", allow_hyphen_values = true)]
+    pub lo: Option<f64>,
+    /// Histogram range end (exclusive).
+    #[arg(long, requires = "lo", allow_hyphen_values = true)]
+    pub hi: Option<f64>,
+    #[command(flatten)]
+    pub output: FormatArgs,
+}
+
+pub fn run_search(args: &SearchArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
+    let engine = args.selection.engine()?;
+    let request = SearchRequest {
+        selection: args.selection.selection(),
+        sort: SortBy::parse(&args.sort).expect("clap checks the names"),
+        descending: !args.asc,
+        limit: args.limit,
+        after: args.after.clone(),
+    };
+    let page = engine.search(&request, &args.selection.limits()?)?;
+    print_document(args.output.format(), &page, || human_page(&page), || hits_batch(&page))?;
+    Ok(ExitStatus::Clean)
+}
+
+pub fn run_count(args: &CountArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
+    let engine = args.selection.engine()?;
+    let count = engine.count(&args.selection.selection(), &args.selection.limits()?)?;
+    let document = serde_json::json!({ "count": count, "version": engine.version() });
+    print_document(
+        args.output.format(),
+        &document,
+        || format!("{count}\n"),
+        || table(vec![("count", Arc::new(UInt64Array::from(vec![count])) as ArrayRef)]),
+    )?;
+    Ok(ExitStatus::Clean)
+}
+
+pub fn run_facets(args: &FacetsArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
+    let engine = args.selection.engine()?;
+    let range = args.lo.zip(args.hi);
+    let by = FacetBy::for_column(&args.by, args.top, args.buckets, range)?;
+    let facet = engine.facets(&args.selection.selection(), &by, &args.selection.limits()?)?;
+    let batch = facet_batch(&facet);
+    if args.output.format() == crate::args::Format::Json {
+        println!("{}", serde_json::to_string_pretty(&facet)?);
+    } else {
+        print_batch(args.output.format(), &batch)?;
+    }
+    Ok(ExitStatus::Clean)
+}
+
+fn human_page(page: &SearchPage) -> String {
+    let mut s = String::new();
+    for hit in &page.hits {
+        let score = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+        let _ = writeln!(
+            s,
+            "{}  {}  aesthetic {}  punsafe {}\n    {}\n    {}",
+            hit.row_id,
+            hit.host.as_deref().unwrap_or("-"),
+            score(hit.aesthetic),
+            score(hit.punsafe),
+            one_line(&hit.caption),
+            hit.url
+        );
+    }
+    let _ = writeln!(s, "{} matching rows (dataset version {})", page.total, page.version);
+    if let Some(next) = &page.next {
+        let _ = writeln!(s, "next page: --after {next}");
+    }
+    s
+}
+
+/// Captions may hold newlines and control characters; a listing shows them on one line.
+fn one_line(text: &str) -> String {
+    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if flat.chars().count() > 200 { format!("{}…", flat.chars().take(200).collect::<String>()) } else { flat }
+}
+
+fn hits_batch(page: &SearchPage) -> RecordBatch {
+    let hits = &page.hits;
+    let text = |f: fn(&pairscope_query::Hit) -> Option<&str>| -> ArrayRef {
+        Arc::new(hits.iter().map(f).collect::<StringArray>())
+    };
+    let float = |f: fn(&pairscope_query::Hit) -> Option<f64>| -> ArrayRef {
+        Arc::new(hits.iter().map(f).collect::<Float64Array>())
+    };
+    let int = |f: fn(&pairscope_query::Hit) -> Option<i32>| -> ArrayRef {
+        Arc::new(hits.iter().map(f).collect::<Int32Array>())
+    };
+    table(vec![
+        ("row_id", Arc::new(hits.iter().map(|h| h.row_id).collect::<Int64Array>())),
+        ("url", text(|h| Some(&h.url))),
+        ("caption", text(|h| Some(&h.caption))),
+        ("host", text(|h| h.host.as_deref())),
+        ("domain", text(|h| h.domain.as_deref())),
+        ("language", text(|h| h.language.as_deref())),
+        ("nsfw_label", text(|h| h.nsfw_label.as_deref())),
+        ("width", int(|h| h.width)),
+        ("height", int(|h| h.height)),
+        ("aesthetic", float(|h| h.aesthetic)),
+        ("punsafe", float(|h| h.punsafe)),
+        ("pwatermark", float(|h| h.pwatermark)),
+        ("similarity", float(|h| h.similarity)),
+        ("score", Arc::new(hits.iter().map(|h| h.score).collect::<Float32Array>())),
+    ])
+}
+
+fn facet_batch(facet: &Facet) -> RecordBatch {
+    match facet {
+        Facet::Terms { column, values, null, .. } => {
+            let mut names: Vec<Option<&str>> = values.iter().map(|(v, _)| Some(v.as_str())).collect();
+            let mut counts: Vec<u64> = values.iter().map(|(_, n)| *n).collect();
+            if *null > 0 {
+                names.push(None);
+                counts.push(*null);
+            }
+            table(vec![
+                (column.as_str(), Arc::new(StringArray::from(names)) as ArrayRef),
+                ("rows", Arc::new(UInt64Array::from(counts))),
+            ])
+        }
+        Facet::Histogram { column, buckets, below, above, null, .. } => {
+            let mut labels: Vec<String> = vec![format!("< {}", buckets.first().map_or(0.0, |b| b.lo))];
+            let mut counts = vec![*below];
+            for bucket in buckets {
+                labels.push(format!("[{}, {})", bucket.lo, bucket.hi));
+                counts.push(bucket.count);
+            }
+            labels.push(format!(">= {}", buckets.last().map_or(0.0, |b| b.hi)));
+            counts.push(*above);
+            labels.push("null".into());
+            counts.push(*null);
+            table(vec![
+                (column.as_str(), Arc::new(StringArray::from(labels)) as ArrayRef),
+                ("rows", Arc::new(UInt64Array::from(counts))),
+            ])
+        }
+    }
+}
