@@ -47,11 +47,12 @@ pub struct SegmentColumns<'a> {
     f64s: HashMap<&'static str, Column<f64>>,
     bools: HashMap<&'static str, Column<bool>>,
     strs: HashMap<&'static str, (StrColumn, Arc<StringArray>)>,
+    raw_strs: HashMap<&'static str, StrColumn>,
 }
 
 impl<'a> SegmentColumns<'a> {
     pub fn new(segment: &'a SegmentReader) -> Self {
-        SegmentColumns { segment, i64s: HashMap::new(), f64s: HashMap::new(), bools: HashMap::new(), strs: HashMap::new() }
+        SegmentColumns { segment, i64s: HashMap::new(), f64s: HashMap::new(), bools: HashMap::new(), strs: HashMap::new(), raw_strs: HashMap::new() }
     }
 
     pub fn i64(&mut self, name: &'static str) -> Result<&Column<i64>> {
@@ -78,6 +79,20 @@ impl<'a> SegmentColumns<'a> {
         Ok(&self.bools[name])
     }
 
+    /// A keyword column, without its values.
+    pub fn str_column(&mut self, name: &'static str) -> Result<&StrColumn> {
+        if !self.raw_strs.contains_key(name) {
+            let column = self
+                .segment
+                .fast_fields()
+                .str(name)
+                .map_err(QueryError::engine)?
+                .ok_or_else(|| QueryError::engine(format!("the index has no {name} column")))?;
+            self.raw_strs.insert(name, column);
+        }
+        Ok(&self.raw_strs[name])
+    }
+
     /// A keyword column and all its values in ordinal order (ordinals are per segment).
     pub fn str(&mut self, name: &'static str) -> Result<&(StrColumn, Arc<StringArray>)> {
         if !self.strs.contains_key(name) {
@@ -95,6 +110,24 @@ impl<'a> SegmentColumns<'a> {
             self.strs.insert(name, (column, Arc::new(StringArray::from(values))));
         }
         Ok(&self.strs[name])
+    }
+
+    /// The value of a keyword column for one document, looked up by its ordinal alone (no
+    /// segment-wide dictionary is built: what a page of hits needs).
+    pub fn keyword(&mut self, name: &'static str, doc: DocId) -> Result<Option<String>> {
+        if let Some((column, values)) = self.strs.get(name) {
+            return Ok(column.ords().first(doc).map(|o| values.value(o as usize).to_string()));
+        }
+        let column = self
+            .segment
+            .fast_fields()
+            .str(name)
+            .map_err(QueryError::engine)?
+            .ok_or_else(|| QueryError::engine(format!("the index has no {name} column")))?;
+        let Some(ord) = column.ords().first(doc) else { return Ok(None) };
+        let mut value = String::new();
+        column.ord_to_str(ord, &mut value).map_err(QueryError::io)?;
+        Ok(Some(value))
     }
 
     /// The values of column `name` for `docs`, typed as [`filter_type`] says.

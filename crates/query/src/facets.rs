@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, AsArray};
+use arrow::array::AsArray;
 use arrow::datatypes::{Float64Type, Int32Type};
 use pairscope_index::schema::{BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, KEYWORD_COLUMNS};
 use pairscope_index::tantivy::{DocId, Score};
@@ -108,8 +108,8 @@ impl Sink for TermSink {
             }
             return Ok(());
         }
-        let (column, values) = columns.str(self.column)?;
-        let terms = values.len();
+        let column = columns.str_column(self.column)?;
+        let terms = column.num_terms();
         let counts = self.counts.entry((at.block, at.ord)).or_insert_with(|| vec![0; terms + 1]);
         let mut ords = vec![None; docs.len()];
         column.ords().first_vals(docs, &mut ords);
@@ -215,9 +215,18 @@ impl Engine {
             }
             let segment = self.blocks[*block].index.searcher().segment_reader(*ord as u32);
             let mut columns = SegmentColumns::new(segment);
-            let (_, terms) = columns.str(sink.column)?;
-            for (i, &n) in values.iter().enumerate() {
-                if n > 0 {
+            let seen = values.iter().filter(|&&n| n > 0).count();
+            // Few values seen (a narrow query): look each up; many: read the dictionary once.
+            if seen < values.len() / 16 {
+                let column = columns.str_column(sink.column)?;
+                let mut value = String::new();
+                for (i, &n) in values.iter().enumerate().filter(|(_, n)| **n > 0) {
+                    column.ord_to_str(i as u64, &mut value).map_err(QueryError::io)?;
+                    *by_value.entry(value.clone()).or_insert(0) += n;
+                }
+            } else {
+                let (_, terms) = columns.str(sink.column)?;
+                for (i, &n) in values.iter().enumerate().filter(|(_, n)| **n > 0) {
                     *by_value.entry(terms.value(i).to_string()).or_insert(0) += n;
                 }
             }

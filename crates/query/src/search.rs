@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
 use pairscope_index::tantivy::schema::Value;
 use pairscope_index::tantivy::{DocId, Score, TantivyDocument};
@@ -282,7 +282,7 @@ impl Engine {
         top.compact();
         let more = top.entries.len() > request.limit;
         top.entries.truncate(request.limit);
-        let hits = top.entries.iter().map(|e| self.hit(e)).collect::<Result<Vec<_>>>()?;
+        let hits = self.hits(&top.entries)?;
         let next = more.then(|| {
             let last = top.entries.last().expect("a page with more after it has entries");
             Cursor {
@@ -306,46 +306,45 @@ impl Engine {
         Ok(self.scan(&prepared, false, &deadline, || CountSink(0))?.0)
     }
 
-    fn hit(&self, entry: &Entry) -> Result<Hit> {
-        let searcher = self.blocks[entry.block].index.searcher();
-        let segment = searcher.segment_reader(entry.segment as u32);
-        let stored: TantivyDocument = segment
-            .get_store_reader(1)
-            .and_then(|store| store.get(entry.doc).map_err(std::io::Error::other))
-            .map_err(QueryError::io)?;
-        let text = |field| stored.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-        let mut columns = SegmentColumns::new(segment);
-        let docs = [entry.doc];
-        let keyword = |columns: &mut SegmentColumns<'_>, name: &str| -> Result<Option<String>> {
-            let array = columns.array(name, &docs)?;
-            let decoded = arrow::compute::cast(&array, &arrow::datatypes::DataType::Utf8).map_err(QueryError::engine)?;
-            let strings = decoded.as_string::<i32>();
-            Ok(strings.is_valid(0).then(|| strings.value(0).to_string()))
-        };
-        let float = |columns: &mut SegmentColumns<'_>, name: &str| -> Result<Option<f64>> {
-            let array = columns.array(name, &docs)?;
-            Ok(array.as_primitive::<Float64Type>().iter().next().flatten())
-        };
-        let int = |columns: &mut SegmentColumns<'_>, name: &str| -> Result<Option<i32>> {
-            let array = columns.array(name, &docs)?;
-            Ok(array.as_primitive::<Int32Type>().iter().next().flatten())
-        };
-        Ok(Hit {
-            row_id: entry.row_id,
-            url: text(self.fields.url),
-            caption: text(self.fields.caption),
-            host: keyword(&mut columns, "host")?,
-            domain: keyword(&mut columns, "domain")?,
-            language: keyword(&mut columns, "language")?,
-            nsfw_label: keyword(&mut columns, "nsfw_label")?,
-            width: int(&mut columns, "width")?,
-            height: int(&mut columns, "height")?,
-            aesthetic: float(&mut columns, "aesthetic")?,
-            punsafe: float(&mut columns, "punsafe")?,
-            pwatermark: float(&mut columns, "pwatermark")?,
-            similarity: float(&mut columns, "similarity")?,
-            score: entry.score,
-        })
+    /// The hits of a page, in its order: stored fields and fast fields read segment by
+    /// segment, each segment's readers opened once.
+    fn hits(&self, entries: &[Entry]) -> Result<Vec<Hit>> {
+        let mut hits: Vec<Option<Hit>> = vec![None; entries.len()];
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by_key(|&i| (entries[i].block, entries[i].segment, entries[i].doc));
+        for group in order.chunk_by(|&a, &b| (entries[a].block, entries[a].segment) == (entries[b].block, entries[b].segment)) {
+            let first = &entries[group[0]];
+            let segment = self.blocks[first.block].index.searcher().segment_reader(first.segment as u32);
+            let store = segment.get_store_reader(4).map_err(QueryError::io)?;
+            let mut columns = SegmentColumns::new(segment);
+            for &i in group {
+                let entry = &entries[i];
+                let stored: TantivyDocument = store.get(entry.doc).map_err(QueryError::engine)?;
+                let text = |field| stored.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+                let doc = entry.doc;
+                let float = |columns: &mut SegmentColumns<'_>, name| -> Result<Option<f64>> { Ok(columns.f64(name)?.first(doc)) };
+                let int = |columns: &mut SegmentColumns<'_>, name| -> Result<Option<i32>> {
+                    Ok(columns.i64(name)?.first(doc).and_then(|v| i32::try_from(v).ok()))
+                };
+                hits[i] = Some(Hit {
+                    row_id: entry.row_id,
+                    url: text(self.fields.url),
+                    caption: text(self.fields.caption),
+                    host: columns.keyword("host", doc)?,
+                    domain: columns.keyword("domain", doc)?,
+                    language: columns.keyword("language", doc)?,
+                    nsfw_label: columns.keyword("nsfw_label", doc)?,
+                    width: int(&mut columns, "width")?,
+                    height: int(&mut columns, "height")?,
+                    aesthetic: float(&mut columns, "aesthetic")?,
+                    punsafe: float(&mut columns, "punsafe")?,
+                    pwatermark: float(&mut columns, "pwatermark")?,
+                    similarity: float(&mut columns, "similarity")?,
+                    score: entry.score,
+                });
+            }
+        }
+        Ok(hits.into_iter().map(|h| h.expect("every entry has its hit")).collect())
     }
 
     /// Every stored column of one row (canonical and extra), or `None` when no row has this id.
