@@ -1,0 +1,71 @@
+//! What can go wrong with a query, split the way the exit codes need: the query's fault
+//! (usage, exit 2) or the run's (exit 1).
+
+use std::time::Duration;
+
+use datafusion::error::DataFusionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    /// The text is not SQL, or names a column, table or function that does not exist.
+    #[error("invalid query: {0}")]
+    Invalid(String),
+    /// A statement or plan the read-only guard refuses.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The query ran past its time limit and was stopped.
+    #[error("the query was stopped after {} (the time limit; raise it with --timeout, 0 for none)", seconds(*.0))]
+    Timeout(Duration),
+    /// The query needed more memory than the pool allows, even after spilling.
+    #[error("the query needs more memory than the limit of {} (raise it with --memory-limit): {message}", mib(*limit))]
+    Memory { limit: usize, message: String },
+    #[error("opening the dataset")]
+    Dataset(#[from] pairscope_store::StoreError),
+    /// The dataset's manifest describes a column this crate cannot turn into a schema.
+    #[error("column {column} of the dataset: {message}")]
+    Schema { column: String, message: String },
+    #[error("running the query")]
+    Execution(#[source] DataFusionError),
+}
+
+impl SqlError {
+    /// Whether the query itself is at fault (exit code 2) rather than the run (exit code 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, SqlError::Invalid(_) | SqlError::Refused(_))
+    }
+
+    /// Classifies an error DataFusion raised while planning (`planning`) or running a query.
+    pub(crate) fn from_datafusion(error: DataFusionError, planning: bool, memory_limit: usize) -> SqlError {
+        let root = error.find_root();
+        match root {
+            DataFusionError::SQL(..) | DataFusionError::SchemaError(..) => SqlError::Invalid(root.to_string()),
+            DataFusionError::Plan(message) if is_guard_refusal(message) => {
+                SqlError::Refused(format!("pairscope sql is read-only and runs queries only ({message})"))
+            }
+            DataFusionError::Plan(message) if message.contains("not found") && message.contains("table") => {
+                SqlError::Invalid(format!("{message} (the one table is `pairs`; files cannot be queried by name)"))
+            }
+            DataFusionError::Plan(_) | DataFusionError::NotImplemented(_) if planning => {
+                SqlError::Invalid(root.to_string())
+            }
+            DataFusionError::ResourcesExhausted(message) => {
+                SqlError::Memory { limit: memory_limit, message: message.clone() }
+            }
+            _ => SqlError::Execution(error),
+        }
+    }
+}
+
+/// The messages of DataFusion's `SQLOptions::verify_plan` (`DDL not supported: CreateMemoryTable`,
+/// `DML not supported: COPY`, `Statement not supported: SetVariable`).
+fn is_guard_refusal(message: &str) -> bool {
+    ["DDL not supported", "DML not supported", "Statement not supported"].iter().any(|p| message.starts_with(p))
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64()).replace(".000 s", " s")
+}
+
+fn mib(bytes: usize) -> String {
+    format!("{} MiB", bytes / (1 << 20))
+}

@@ -1,0 +1,72 @@
+//! The table `pairs`: one committed version's data files, scanned by DataFusion's parquet
+//! reader under one schema.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::object_store::path::Path as ObjectPath;
+use pairscope_model::columns::canonical_schema;
+use pairscope_store::{Dataset, StoreError};
+
+use crate::error::SqlError;
+
+/// The name queries use for the dataset's rows.
+pub const TABLE: &str = "pairs";
+
+/// The table over `dataset`, and the files it may read (as object-store paths, for the guard).
+pub struct PairsTable {
+    pub provider: Arc<dyn TableProvider>,
+    pub files: Vec<ObjectPath>,
+}
+
+/// The canonical columns, then every extra column any source keeps, by name. Sources that
+/// disagree on an extra column's type are read as text, which every type casts to.
+pub fn schema(dataset: &Dataset) -> Result<SchemaRef, SqlError> {
+    let mut extras: BTreeMap<&str, DataType> = BTreeMap::new();
+    for column in dataset.manifest().sources.iter().flat_map(|s| &s.extra_columns) {
+        let data_type = DataType::from_str(&column.data_type)
+            .map_err(|e| SqlError::Schema { column: column.name.clone(), message: e.to_string() })?;
+        extras
+            .entry(&column.name)
+            .and_modify(|known| {
+                if *known != data_type {
+                    *known = DataType::Utf8;
+                }
+            })
+            .or_insert(data_type);
+    }
+    let mut fields: Vec<Field> = canonical_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(extras.into_iter().map(|(name, data_type)| Field::new(name, data_type, true)));
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+pub fn pairs_table(dataset: &Dataset) -> Result<PairsTable, SqlError> {
+    let schema = schema(dataset)?;
+    let urls = dataset.data_files().iter().map(|file| file_url(file)).collect::<Result<Vec<_>, SqlError>>()?;
+    let files = urls.iter().map(|url| url.prefix().clone()).collect();
+    if urls.is_empty() {
+        // A dataset whose sources were all removed: the table exists, with no rows.
+        return Ok(PairsTable { provider: Arc::new(EmptyTable::new(schema)), files });
+    }
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(schema);
+    let table = ListingTable::try_new(config).map_err(SqlError::Execution)?;
+    Ok(PairsTable { provider: Arc::new(table), files })
+}
+
+/// A data file as a `file://` URL. Built from the URL type, not parsed from text, so a dataset
+/// path with glob characters (`[`, `*`) names exactly that file.
+fn file_url(file: &Path) -> Result<ListingTableUrl, SqlError> {
+    let io_error = |source| SqlError::Dataset(StoreError::Io { path: file.to_path_buf(), source });
+    let absolute = std::path::absolute(file).map_err(io_error)?;
+    let url = url::Url::from_file_path(&absolute)
+        .map_err(|()| io_error(std::io::Error::other("cannot be named as a file URL")))?;
+    ListingTableUrl::try_new(url, None).map_err(SqlError::Execution)
+}
