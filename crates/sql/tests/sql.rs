@@ -368,7 +368,7 @@ fn real_captions_match_duckdb() {
     let mismatches = json_rows(
         &query(
             &session,
-            "SELECT count(*) FROM pairs WHERE host(url) IS DISTINCT FROM host OR domain(url) IS DISTINCT FROM domain",
+            "SELECT count(*) FROM pairs WHERE (host(url) IS DISTINCT FROM host) OR (domain(url) IS DISTINCT FROM domain)",
         )
         .unwrap(),
     );
