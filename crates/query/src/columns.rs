@@ -96,12 +96,7 @@ impl<'a> SegmentColumns<'a> {
     /// A keyword column and all its values in ordinal order (ordinals are per segment).
     pub fn str(&mut self, name: &'static str) -> Result<&(StrColumn, Arc<StringArray>)> {
         if !self.strs.contains_key(name) {
-            let column = self
-                .segment
-                .fast_fields()
-                .str(name)
-                .map_err(QueryError::engine)?
-                .ok_or_else(|| QueryError::engine(format!("the index has no {name} column")))?;
+            let column = self.str_column(name)?.clone();
             let mut values = Vec::with_capacity(column.num_terms());
             let mut stream = column.dictionary().stream().map_err(QueryError::io)?;
             while stream.advance() {
@@ -118,12 +113,7 @@ impl<'a> SegmentColumns<'a> {
         if let Some((column, values)) = self.strs.get(name) {
             return Ok(column.ords().first(doc).map(|o| values.value(o as usize).to_string()));
         }
-        let column = self
-            .segment
-            .fast_fields()
-            .str(name)
-            .map_err(QueryError::engine)?
-            .ok_or_else(|| QueryError::engine(format!("the index has no {name} column")))?;
+        let column = self.str_column(name)?;
         let Some(ord) = column.ords().first(doc) else { return Ok(None) };
         let mut value = String::new();
         column.ord_to_str(ord, &mut value).map_err(QueryError::io)?;
