@@ -37,6 +37,8 @@ pub enum Command {
     Info(InfoArgs),
     /// List a dataset's sources, or remove one.
     Sources(SourcesArgs),
+    /// Extract image URL + alt-text pairs from Common Crawl WAT or WARC files into parquet.
+    Collect(crate::commands::collect::CollectArgs),
     /// Full-text search of captions and URLs, with filters, sorting and cursor paging.
     Search(crate::commands::search::SearchArgs),
     /// Count the rows a query, filter or URL pattern matches (exact).
@@ -46,8 +48,8 @@ pub enum Command {
     /// Time bench/queries.json through the library API (used by bench/run).
     #[command(hide = true)]
     BenchQueries(crate::commands::bench_queries::BenchQueriesArgs),
-    /// Extract image URL + alt-text pairs from Common Crawl WAT or WARC files into parquet.
-    Collect(crate::commands::collect::CollectArgs),
+    /// Run a read-only SQL query over a dataset's rows (the table `pairs`).
+    Sql(crate::commands::sql::SqlArgs),
 }
 
 /// How results are written. `--json` is short for `--format json`.

@@ -23,11 +23,12 @@ fn main() -> ExitCode {
         Command::Ingest(args) => commands::ingest::run(args, &cli.global),
         Command::Info(args) => commands::info::run(args, &cli.global),
         Command::Sources(args) => commands::sources::run(args, &cli.global),
+        Command::Collect(args) => commands::collect::run(args, &cli.global),
         Command::Search(args) => commands::search::run_search(args, &cli.global),
         Command::Count(args) => commands::search::run_count(args, &cli.global),
         Command::Facets(args) => commands::search::run_facets(args, &cli.global),
         Command::BenchQueries(args) => commands::bench_queries::run(args, &cli.global),
-        Command::Collect(args) => commands::collect::run(args, &cli.global),
+        Command::Sql(args) => commands::sql::run(args, &cli.global),
     };
     let status = match result {
         Ok(status) => status,
@@ -45,6 +46,7 @@ fn is_usage(error: &anyhow::Error) -> bool {
         cause.downcast_ref::<pairscope_store::StoreError>().is_some_and(|e| e.is_usage())
             || cause.downcast_ref::<args::UsageError>().is_some()
             || cause.downcast_ref::<pairscope_query::QueryError>().is_some_and(|e| e.is_usage())
+            || cause.downcast_ref::<pairscope_sql::SqlError>().is_some_and(|e| e.is_usage())
     })
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use arrow::array::{ArrayRef, RecordBatch};
-use arrow::datatypes::{Field, Schema};
+use arrow::datatypes::{Field, Schema, SchemaRef};
 
 use crate::args::Format;
 
@@ -22,51 +22,88 @@ pub fn table(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
 
 /// Writes `batch` to stdout in `format`.
 pub fn print_batch(format: Format, batch: &RecordBatch) -> Result<()> {
-    let stdout = std::io::stdout();
-    if format == Format::Parquet && stdout.is_terminal() {
-        bail!("refusing to write parquet to a terminal: redirect stdout to a file");
-    }
-    let mut out = std::io::BufWriter::new(stdout);
+    let mut out = stdout_for(format)?;
     write_batches(format, std::slice::from_ref(batch), &mut out)?;
     out.flush().context("writing to stdout")
 }
 
+/// Buffered stdout, refused for parquet when it is a terminal.
+pub fn stdout_for(format: Format) -> Result<std::io::BufWriter<std::io::Stdout>> {
+    let stdout = std::io::stdout();
+    if format == Format::Parquet && stdout.is_terminal() {
+        bail!("refusing to write parquet to a terminal: redirect stdout to a file");
+    }
+    Ok(std::io::BufWriter::new(stdout))
+}
+
 pub fn write_batches<W: Write + Send>(format: Format, batches: &[RecordBatch], out: &mut W) -> Result<()> {
     let Some(first) = batches.first() else { return Ok(()) };
-    match format {
-        Format::Table => {
-            writeln!(out, "{}", arrow::util::pretty::pretty_format_batches(batches)?)?;
-        }
-        Format::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(out);
-            for batch in batches {
-                writer.write(batch)?;
-            }
-        }
-        Format::Json => {
-            let mut writer = arrow::json::ArrayWriter::new(out);
-            for batch in batches {
-                writer.write(batch)?;
-            }
-            writer.finish()?;
-            writeln!(writer.into_inner())?;
-        }
-        Format::Jsonl => {
-            let mut writer = arrow::json::LineDelimitedWriter::new(out);
-            for batch in batches {
-                writer.write(batch)?;
-            }
-            writer.finish()?;
-        }
-        Format::Parquet => {
-            let mut writer = parquet::arrow::ArrowWriter::try_new(out, first.schema(), None)?;
-            for batch in batches {
-                writer.write(batch)?;
-            }
-            writer.close()?;
-        }
+    if format == Format::Table {
+        writeln!(out, "{}", arrow::util::pretty::pretty_format_batches(batches)?)?;
+        return Ok(());
     }
-    Ok(())
+    let mut writer = BatchWriter::new(format, first.schema(), out)?;
+    for batch in batches {
+        writer.write(batch)?;
+    }
+    writer.finish()
+}
+
+/// Writes batches one at a time, for results too large to hold (every format but `table`,
+/// whose column widths depend on all rows).
+pub struct BatchWriter<W: Write + Send> {
+    schema: SchemaRef,
+    wrote: bool,
+    sink: Sink<W>,
+}
+
+enum Sink<W: Write + Send> {
+    Csv(arrow::csv::Writer<W>),
+    Json(arrow::json::ArrayWriter<W>),
+    Jsonl(arrow::json::LineDelimitedWriter<W>),
+    Parquet(parquet::arrow::ArrowWriter<W>),
+}
+
+impl<W: Write + Send> BatchWriter<W> {
+    pub fn new(format: Format, schema: SchemaRef, out: W) -> Result<BatchWriter<W>> {
+        let sink = match format {
+            Format::Table => bail!("table output cannot be streamed: choose --format csv, json, jsonl or parquet"),
+            Format::Csv => Sink::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(out)),
+            Format::Json => Sink::Json(arrow::json::ArrayWriter::new(out)),
+            Format::Jsonl => Sink::Jsonl(arrow::json::LineDelimitedWriter::new(out)),
+            Format::Parquet => Sink::Parquet(parquet::arrow::ArrowWriter::try_new(out, schema.clone(), None)?),
+        };
+        Ok(BatchWriter { schema, wrote: false, sink })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.wrote = true;
+        match &mut self.sink {
+            Sink::Csv(w) => w.write(batch)?,
+            Sink::Json(w) => w.write(batch)?,
+            Sink::Jsonl(w) => w.write(batch)?,
+            Sink::Parquet(w) => w.write(batch)?,
+        }
+        Ok(())
+    }
+
+    /// Ends the output; a result without rows still gets its CSV header, `[]` or an empty
+    /// parquet file with the schema.
+    pub fn finish(mut self) -> Result<()> {
+        if !self.wrote {
+            self.write(&RecordBatch::new_empty(self.schema.clone()))?;
+        }
+        match self.sink {
+            Sink::Csv(w) => drop(w.into_inner()),
+            Sink::Json(mut w) => {
+                w.finish()?;
+                writeln!(w.into_inner())?;
+            }
+            Sink::Jsonl(mut w) => w.finish()?,
+            Sink::Parquet(w) => drop(w.close()?),
+        }
+        Ok(())
+    }
 }
 
 /// Prints a document: as JSON for `json`, as `human` text for `table`; other formats print

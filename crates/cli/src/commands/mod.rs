@@ -5,4 +5,5 @@ pub mod info;
 pub mod ingest;
 pub mod search;
 pub mod sources;
+pub mod sql;
 pub mod synth;
