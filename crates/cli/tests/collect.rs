@@ -13,7 +13,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
 }
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel);
+    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel);
     if !path.exists() {
         eprintln!("skipping: ../shared/data/{rel} is not here");
         return None;

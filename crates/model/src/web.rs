@@ -77,7 +77,10 @@ mod tests {
 
     #[test]
     fn psl_version_matches_the_lock_file() {
-        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+        // The manifest directory at run time, not compile time: cargo may reuse this test
+        // binary from another clone of the workspace, whose path is baked into env!().
+        let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests");
+        let lock = std::fs::read_to_string(std::path::Path::new(&manifest_dir).join("../../Cargo.lock"))
             .expect("Cargo.lock at the workspace root");
         let needle = format!("name = \"psl\"\nversion = \"{PSL_CRATE_VERSION}\"");
         assert!(lock.contains(&needle), "update PSL_CRATE_VERSION to the locked psl version");

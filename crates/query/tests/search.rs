@@ -92,7 +92,7 @@ fn real() -> Option<&'static Fixture> {
     static FIXTURE: OnceLock<Option<Fixture>> = OnceLock::new();
     FIXTURE
         .get_or_init(|| {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/captions/cc-captions-10000.parquet");
+            let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../../shared/data/captions/cc-captions-10000.parquet");
             if !path.exists() {
                 eprintln!("skipping the real-caption checks: {} is absent", path.display());
                 return None;

@@ -58,7 +58,7 @@ fn json_rows(batches: &[RecordBatch]) -> Vec<Vec<Value>> {
 /// A python with DuckDB: the bench venv `./dev/test` makes, else `python3`. `None` (with a
 /// notice) when neither has it, except under CI, which must have it.
 fn duckdb_python() -> Option<PathBuf> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/.venv/bin/python");
+    let venv = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../bench/.venv/bin/python");
     let candidates = [venv, PathBuf::from("python3")];
     let found = candidates
         .into_iter()
@@ -345,7 +345,7 @@ fn memory_is_bounded() {
 
 #[test]
 fn real_captions_match_duckdb() {
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/captions/cc-captions-1000.parquet");
+    let sample = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../../shared/data/captions/cc-captions-1000.parquet");
     if !sample.exists() {
         eprintln!("skipping the real-captions test: {} is absent", sample.display());
         return;
