@@ -13,7 +13,9 @@ fn run(args: &[&str]) -> (i32, String, String) {
 }
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel);
+    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel);
     if !path.exists() {
         eprintln!("skipping: ../shared/data/{rel} is not here");
         return None;
@@ -33,7 +35,10 @@ fn collect_then_ingest_and_exit_codes() {
     let (code, json, err) = run(&["collect", wat, "--out", out_s, "--min-alt-chars", "1", "--json"]);
     assert_eq!(code, 0, "{err}");
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!((doc["records"].as_u64(), doc["pages"].as_u64(), doc["images"].as_u64()), (Some(34), Some(16), Some(151)));
+    assert_eq!(
+        (doc["records"].as_u64(), doc["pages"].as_u64(), doc["images"].as_u64()),
+        (Some(34), Some(16), Some(151))
+    );
     assert_eq!(doc["kept"].as_u64(), Some(27));
     assert_eq!(doc["dropped"]["duplicate"].as_u64(), Some(5));
     assert_eq!(doc["dropped"]["no_alt"].as_u64(), Some(119));

@@ -6,13 +6,26 @@ use std::process::{Command, Stdio};
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pairscope")).env_remove("PAIRSCOPE_LOG").args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn dataset(dir: &Path, rows: u64, seed: u64) -> (PathBuf, PathBuf) {
     let data = dir.join(format!("synth-{seed}"));
     let ds = dir.join("ds");
-    let (code, _, err) = run(&["synth", "-q", "--rows", &rows.to_string(), "--seed", &seed.to_string(), "--out", data.to_str().unwrap()]);
+    let (code, _, err) = run(&[
+        "synth",
+        "-q",
+        "--rows",
+        &rows.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--out",
+        data.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{err}");
     (data, ds)
 }
@@ -35,7 +48,19 @@ fn search_count_and_facets_agree_and_page_by_cursor() {
     let mut seen = std::collections::HashSet::new();
     let mut after: Option<String> = None;
     loop {
-        let mut args = vec!["search", "-d", ds, "print", "--where", "aesthetic >= 5", "--sort", "aesthetic", "--limit", "9", "--json"];
+        let mut args = vec![
+            "search",
+            "-d",
+            ds,
+            "print",
+            "--where",
+            "aesthetic >= 5",
+            "--sort",
+            "aesthetic",
+            "--limit",
+            "9",
+            "--json",
+        ];
         if let Some(cursor) = &after {
             args.extend(["--after", cursor.as_str()]);
         }
@@ -52,8 +77,10 @@ fn search_count_and_facets_agree_and_page_by_cursor() {
     }
     assert_eq!(seen.len() as u64, count);
 
-    let facet = json(&["facets", "-d", ds, "print", "--where", "aesthetic >= 5", "--by", "host", "--top", "10000", "--json"]);
-    let summed: u64 = facet["values"].as_array().unwrap().iter().map(|v| v[1].as_u64().unwrap()).sum::<u64>() + facet["null"].as_u64().unwrap();
+    let facet =
+        json(&["facets", "-d", ds, "print", "--where", "aesthetic >= 5", "--by", "host", "--top", "10000", "--json"]);
+    let summed: u64 = facet["values"].as_array().unwrap().iter().map(|v| v[1].as_u64().unwrap()).sum::<u64>()
+        + facet["null"].as_u64().unwrap();
     assert_eq!(summed, count);
     let (code, csv, _) = run(&["facets", "-d", ds, "--by", "aesthetic", "--buckets", "4", "--format", "csv"]);
     assert_eq!(code, 0);

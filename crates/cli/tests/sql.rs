@@ -23,7 +23,8 @@ fn run(args: &[&str]) -> (i32, String, String) {
 fn dataset(dir: &Path) -> PathBuf {
     let synth = dir.join("synth");
     let ds = dir.join("ds");
-    let (code, _, err) = run(&["synth", "-q", "--rows", "5000", "--rows-per-shard", "2000", "--out", synth.to_str().unwrap()]);
+    let (code, _, err) =
+        run(&["synth", "-q", "--rows", "5000", "--rows-per-shard", "2000", "--out", synth.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = run(&["ingest", "-q", "-d", ds.to_str().unwrap(), synth.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
@@ -68,10 +69,12 @@ fn formats_limits_and_exports() {
 
     // --out takes its format from the extension and streams every row.
     let export = dir.path().join("all.parquet");
-    let (code, _, err) = sql(&ds, "SELECT row_id, caption FROM pairs ORDER BY row_id", &["--out", export.to_str().unwrap()]);
+    let (code, _, err) =
+        sql(&ds, "SELECT row_id, caption FROM pairs ORDER BY row_id", &["--out", export.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&export).unwrap()).unwrap().build().unwrap();
-    let ids: Vec<i64> = reader.flat_map(|b| b.unwrap().column(0).as_primitive::<Int64Type>().values().to_vec()).collect();
+    let ids: Vec<i64> =
+        reader.flat_map(|b| b.unwrap().column(0).as_primitive::<Int64Type>().values().to_vec()).collect();
     assert_eq!(ids.len(), 5000);
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
     let (code, _, err) = sql(&ds, "SELECT 1", &["--out", dir.path().join("x.txt").to_str().unwrap()]);
@@ -122,7 +125,17 @@ fn exit_codes() {
 fn help_names_every_limit_and_its_default() {
     let (code, help, _) = run(&["sql", "--help"]);
     assert_eq!(code, 0);
-    for text in ["--timeout", "[default: 30]", "--memory-limit", "[default: 2GiB]", "--limit", "default: 1000", "--out", "--format", "host(url)"] {
+    for text in [
+        "--timeout",
+        "[default: 30]",
+        "--memory-limit",
+        "[default: 2GiB]",
+        "--limit",
+        "default: 1000",
+        "--out",
+        "--format",
+        "host(url)",
+    ] {
         assert!(help.contains(text), "sql --help mentions {text}:\n{help}");
     }
     let (_, top, _) = run(&["--help"]);

@@ -463,7 +463,8 @@ mod tests {
     fn oversized_records_are_skipped() {
         let limits = ReadLimits { max_payload_bytes: 1000, max_header_bytes: 1000 };
         let big = vec![b'x'; 5000];
-        let input = [gz(&warc("resource", "text/plain", &big)), gz(&warc("metadata", "application/json", b"{}"))].concat();
+        let input =
+            [gz(&warc("resource", "text/plain", &big)), gz(&warc("metadata", "application/json", b"{}"))].concat();
         let mut reader = RecordReader::with_limits(input.as_slice(), limits);
         let records: Vec<_> = reader.by_ref().map(|r| r.unwrap()).collect();
         assert_eq!(records.len(), 1);

@@ -210,7 +210,13 @@ pub struct ImageLink<'a> {
 
 impl Page {
     /// Counts the link and hands on its pair, unless the link is dropped (counted by reason).
-    pub fn emit(&self, link: ImageLink<'_>, options: &ExtractOptions, stats: &mut ExtractStats, on_pair: &mut impl FnMut(Pair)) {
+    pub fn emit(
+        &self,
+        link: ImageLink<'_>,
+        options: &ExtractOptions,
+        stats: &mut ExtractStats,
+        on_pair: &mut impl FnMut(Pair),
+    ) {
         stats.image_links += 1;
         let Some(alt) = link.alt.filter(|a| !a.is_empty()) else {
             stats.no_alt += 1;

@@ -243,9 +243,15 @@ fn decode(value: &str) -> String {
 fn image(attribute: impl Fn(&str) -> Option<String>) -> Img {
     let src = attribute("src").map(|s| decode(s.trim())).filter(|s| !is_placeholder(s));
     let src = src
-        .or_else(|| LAZY_SRC.iter().find_map(|name| attribute(name)).map(|s| decode(s.trim())).filter(|s| !is_placeholder(s)))
-        .or_else(|| attribute("srcset").or_else(|| attribute("data-srcset")).and_then(|s| largest_candidate(&decode(&s))));
-    let size = |name: &str| attribute(name).and_then(|v| v.trim().trim_end_matches("px").parse::<i32>().ok()).filter(|v| *v >= 0);
+        .or_else(|| {
+            LAZY_SRC.iter().find_map(|name| attribute(name)).map(|s| decode(s.trim())).filter(|s| !is_placeholder(s))
+        })
+        .or_else(|| {
+            attribute("srcset").or_else(|| attribute("data-srcset")).and_then(|s| largest_candidate(&decode(&s)))
+        });
+    let size = |name: &str| {
+        attribute(name).and_then(|v| v.trim().trim_end_matches("px").parse::<i32>().ok()).filter(|v| *v >= 0)
+    };
     Img { src, alt: attribute("alt").map(|a| decode(&a)), width: size("width"), height: size("height") }
 }
 
@@ -264,10 +270,8 @@ fn largest_candidate(srcset: &str) -> Option<String> {
         if is_placeholder(url) {
             continue;
         }
-        let size = parts
-            .next()
-            .and_then(|d| d.strip_suffix(['w', 'x']).and_then(|n| n.parse::<f64>().ok()))
-            .unwrap_or(1.0);
+        let size =
+            parts.next().and_then(|d| d.strip_suffix(['w', 'x']).and_then(|n| n.parse::<f64>().ok())).unwrap_or(1.0);
         if best.is_none_or(|(b, _)| size > b) {
             best = Some((size, url));
         }
@@ -312,7 +316,8 @@ mod tests {
             <base href="https://cdn.example.net/img/">
         </body></html>"#;
         let (pairs, stats) = pairs_of(&response("Content-Type: text/html\r\nX-Robots-Tag: noimageai\r\n", html));
-        let got: Vec<_> = pairs.iter().map(|p| (p.url.as_str(), p.caption.as_str(), p.html_width, p.html_height)).collect();
+        let got: Vec<_> =
+            pairs.iter().map(|p| (p.url.as_str(), p.caption.as_str(), p.html_width, p.html_height)).collect();
         assert_eq!(
             got,
             [

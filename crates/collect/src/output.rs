@@ -9,11 +9,11 @@ use std::sync::{Arc, LazyLock};
 
 use arrow::array::{ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use pairscope_store::layout::{fsync_dir, temp_path};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
-use pairscope_store::layout::{fsync_dir, temp_path};
 
 use crate::error::CollectError;
 use crate::extract::Pair;
@@ -153,7 +153,8 @@ impl AtomicParquet {
     pub fn finish(self) -> Result<(), CollectError> {
         let AtomicParquet { path, tmp, writer } = self;
         let io = |e: std::io::Error| CollectError::file(&tmp, e);
-        let file = writer.into_inner().map_err(|e| io(std::io::Error::other(e)))?.into_inner().map_err(|e| io(e.into()))?;
+        let file =
+            writer.into_inner().map_err(|e| io(std::io::Error::other(e)))?.into_inner().map_err(|e| io(e.into()))?;
         file.sync_all().map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;
         fsync_dir(path.parent().unwrap_or(Path::new("."))).map_err(|e| CollectError::file(&path, e))

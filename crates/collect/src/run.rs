@@ -177,7 +177,8 @@ pub fn collect(
 
     let pending: Vec<usize> = (0..inputs.len()).filter(|&i| !state.file(i, "json").exists()).collect();
     progress.set_total_bytes(pending.iter().filter_map(|&i| std::fs::metadata(&inputs[i]).ok()).map(|m| m.len()).sum());
-    let staged = parallel(pending.len(), options.threads, |k| stage(pending[k], &inputs[pending[k]], &state, options, progress));
+    let staged =
+        parallel(pending.len(), options.threads, |k| stage(pending[k], &inputs[pending[k]], &state, options, progress));
     let mut staged: BTreeMap<usize, Result<InputStats, CollectError>> = pending.iter().copied().zip(staged).collect();
 
     let mut report = CollectReport::default();
@@ -188,8 +189,16 @@ pub fn collect(
                 report.inflated_read += stats.read.inflated_bytes;
                 InputOutcome { path: path.clone(), stats: Some(stats), resumed: false, error: None, kept: 0 }
             }
-            Some(Err(e)) => InputOutcome { path: path.clone(), stats: None, resumed: false, error: Some(e.to_string()), kept: 0 },
-            None => InputOutcome { path: path.clone(), stats: Some(read_marker(&state.file(i, "json"))?), resumed: true, error: None, kept: 0 },
+            Some(Err(e)) => {
+                InputOutcome { path: path.clone(), stats: None, resumed: false, error: Some(e.to_string()), kept: 0 }
+            }
+            None => InputOutcome {
+                path: path.clone(),
+                stats: Some(read_marker(&state.file(i, "json"))?),
+                resumed: true,
+                error: None,
+                kept: 0,
+            },
         };
         report.inputs.push(outcome);
     }
@@ -322,36 +331,38 @@ fn stage(
     let mut other_language = 0u64;
     let mut failure = None;
     let mut reader = Counting { inner: file, bytes: 0, progress };
-    let summary = extract_archive(BufReader::with_capacity(1 << 20, &mut reader), options.format, &options.extract, |pair| {
-        if failure.is_some() {
-            return;
-        }
-        let language = langid::detect(&pair.caption);
-        if let Some(langs) = &options.langs
-            && !langs.iter().any(|l| l == language)
-        {
-            other_language += 1;
-            return;
-        }
-        let Ok(row) = u32::try_from(keys.len()) else {
-            failure = Some(CollectError::Usage(format!("{source_file}: more than 2^32 pairs in one input")));
-            return;
-        };
-        keys.push((pair_key(&pair.url, &pair.caption), row));
-        builder.push(Row { pair: &pair, language: Some(language), source_file: &source_file });
-        if builder.len() >= BATCH_ROWS {
-            progress.advance(builder.len() as u64, 0);
-            if let Err(e) = rows.write(&builder.finish()) {
-                failure = Some(e);
+    let summary =
+        extract_archive(BufReader::with_capacity(1 << 20, &mut reader), options.format, &options.extract, |pair| {
+            if failure.is_some() {
+                return;
             }
-        }
-    })
-    .map_err(|e| match e {
-        CollectError::Io { offset, source } => {
-            CollectError::file(path, std::io::Error::new(source.kind(), format!("at compressed offset {offset}: {source}")))
-        }
-        other => other,
-    })?;
+            let language = langid::detect(&pair.caption);
+            if let Some(langs) = &options.langs
+                && !langs.iter().any(|l| l == language)
+            {
+                other_language += 1;
+                return;
+            }
+            let Ok(row) = u32::try_from(keys.len()) else {
+                failure = Some(CollectError::Usage(format!("{source_file}: more than 2^32 pairs in one input")));
+                return;
+            };
+            keys.push((pair_key(&pair.url, &pair.caption), row));
+            builder.push(Row { pair: &pair, language: Some(language), source_file: &source_file });
+            if builder.len() >= BATCH_ROWS {
+                progress.advance(builder.len() as u64, 0);
+                if let Err(e) = rows.write(&builder.finish()) {
+                    failure = Some(e);
+                }
+            }
+        })
+        .map_err(|e| match e {
+            CollectError::Io { offset, source } => CollectError::file(
+                path,
+                std::io::Error::new(source.kind(), format!("at compressed offset {offset}: {source}")),
+            ),
+            other => other,
+        })?;
     if let Some(e) = failure {
         return Err(e);
     }
@@ -487,7 +498,8 @@ fn write_part(state: &State, out: &Path, input: usize, dropped: &[u32]) -> Resul
                 Some(!dropped_here)
             })
             .collect();
-        let batch = filter_record_batch(&batch, &keep).map_err(|e| CollectError::file(&part, std::io::Error::other(e)))?;
+        let batch =
+            filter_record_batch(&batch, &keep).map_err(|e| CollectError::file(&part, std::io::Error::other(e)))?;
         if batch.num_rows() == 0 {
             continue;
         }

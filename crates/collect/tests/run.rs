@@ -12,7 +12,9 @@ use pairscope_model::NoProgress;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel);
+    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel);
     if !path.exists() {
         eprintln!("skipping: ../shared/data/{rel} is not here");
         return None;
@@ -76,7 +78,9 @@ fn synthetic_warc(pages: usize, per_page: usize, distinct: usize, salt: &str) ->
         let mut html = String::from("<html><body>");
         for k in 0..per_page {
             let n = (p * per_page + k) % distinct;
-            html.push_str(&format!("<p>text</p><img src=\"https://img.example/{n}.jpg\" alt=\"picture number {n} {salt}\" width=\"{n}\">"));
+            html.push_str(&format!(
+                "<p>text</p><img src=\"https://img.example/{n}.jpg\" alt=\"picture number {n} {salt}\" width=\"{n}\">"
+            ));
         }
         html.push_str("</body></html>");
         let http = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}");
@@ -130,7 +134,13 @@ fn wat_sample_to_shards_that_ingest_reads() {
     assert_eq!(ingest.rows_added(), 27);
     let ds = pairscope_store::Dataset::open(&dataset).unwrap();
     let mapping = &ds.manifest().sources[0].mapping;
-    for (canonical, column) in [("url", "url"), ("caption", "caption"), ("page_url", "page_url"), ("sample_id", "uid"), ("optout_noai", "optout_noai")] {
+    for (canonical, column) in [
+        ("url", "url"),
+        ("caption", "caption"),
+        ("page_url", "page_url"),
+        ("sample_id", "uid"),
+        ("optout_noai", "optout_noai"),
+    ] {
         assert_eq!(mapping.get(canonical).map(String::as_str), Some(column), "{canonical}: {mapping:?}");
     }
 }
@@ -241,6 +251,8 @@ fn damaged_warcs_yield_their_good_records() {
     assert_eq!(quirk.extract.html_pages, 29);
     assert!(quirk.extract.pairs > 0, "EUC-JP pages with Content-Encoding: gzip over plain bodies still parse");
     let captions = rows(&dir.path().join("out"));
-    assert!(captions.iter().any(|(_, c)| c.chars().any(|ch| ('\u{3040}'..='\u{30ff}').contains(&ch) || ('\u{4e00}'..='\u{9fff}').contains(&ch))));
+    assert!(captions.iter().any(|(_, c)| {
+        c.chars().any(|ch| ('\u{3040}'..='\u{30ff}').contains(&ch) || ('\u{4e00}'..='\u{9fff}').contains(&ch))
+    }));
     assert!(report.skipped() > 0);
 }

@@ -15,7 +15,9 @@ const THIRD_MEMBER: usize = 720;
 const FOURTH_MEMBER: usize = 3136;
 
 fn shared(rel: &str) -> Option<Vec<u8>> {
-    let path: PathBuf = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel);
+    let path: PathBuf = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel);
     if !path.exists() {
         eprintln!("skipping: ../shared/data/{rel} is not here");
         return None;

@@ -22,7 +22,11 @@ impl BlockIndex {
         if index.schema() != IndexFields::new().schema {
             return Err(IndexError::Schema(format!("{} does not have pairscope's index schema", dir.display())));
         }
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(|e| IndexError::tantivy(dir, e))?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e| IndexError::tantivy(dir, e))?;
         let searcher = reader.searcher();
         Ok(BlockIndex { index, searcher, _reader: reader })
     }

@@ -1,13 +1,13 @@
 //! The tantivy schema every block index has, and the tokenizers it names.
 
-use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
+use tantivy::schema::{FAST, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::TokenizerManager;
 
 use crate::tokenizer::CaptionTokenizer;
 
 /// Bumped whenever the schema, the tokenizer or [`crate::units`] change: an index of another
 /// format is rebuilt, never read.
-pub const INDEX_FORMAT: u32 = 1;
+pub const INDEX_FORMAT: u32 = 2;
 
 /// Tokenizer of [`IndexFields::caption`]: the normalisation, without accent folding.
 pub const CAPTION_TOKENIZER: &str = "pairscope";
@@ -28,16 +28,17 @@ pub const BOOL_COLUMNS: &[&str] = &["optout_noai", "optout_noimageai", "optout_t
 pub struct IndexFields {
     pub schema: Schema,
     pub row_id: Field,
-    /// The caption: tokenised by [`CAPTION_TOKENIZER`] with positions; stored (raw).
+    /// The caption: tokenised by [`CAPTION_TOKENIZER`] with positions. Not stored: the block's
+    /// parquet file holds the text, and keeping a second copy would double the dataset's size.
     pub caption: Field,
     /// The caption tokenised with accent folding, only for captions that folding changes
     /// (every other caption's folded tokens are its [`Self::caption`] tokens).
     pub caption_folded: Field,
-    /// The image URL, stored (raw).
-    pub url: Field,
-    /// The image URL, ASCII-lower-cased, as one raw term: URL prefix and pattern search.
+    /// The image URL, ASCII-lower-cased, as a fast (columnar) string: URL prefix and pattern
+    /// search work on its sorted dictionary and ordinals. Not an indexed term: a term per
+    /// distinct URL made building the term dictionary a quarter of ingest time.
     pub url_key: Field,
-    /// The page URL, ASCII-lower-cased, as one raw term.
+    /// The page URL, the same way.
     pub page_url_key: Field,
 }
 
@@ -50,26 +51,34 @@ impl IndexFields {
                 .set_tokenizer(tokenizer)
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions)
         };
-        let caption = builder
-            .add_text_field("caption", TextOptions::default().set_indexing_options(text(CAPTION_TOKENIZER)).set_stored());
-        let caption_folded =
-            builder.add_text_field("caption_folded", TextOptions::default().set_indexing_options(text(FOLDED_TOKENIZER)));
-        let url = builder.add_text_field("url", STORED);
-        let url_key = builder.add_text_field("url_key", STRING);
-        let page_url_key = builder.add_text_field("page_url_key", STRING);
+        let caption =
+            builder.add_text_field("caption", TextOptions::default().set_indexing_options(text(CAPTION_TOKENIZER)));
+        let caption_folded = builder
+            .add_text_field("caption_folded", TextOptions::default().set_indexing_options(text(FOLDED_TOKENIZER)));
+        let url_key = builder.add_text_field("url_key", TextOptions::default().set_fast("raw"));
+        let page_url_key = builder.add_text_field("page_url_key", TextOptions::default().set_fast("raw"));
         for name in INT_COLUMNS {
             builder.add_i64_field(name, FAST);
         }
         for name in FLOAT_COLUMNS {
             builder.add_f64_field(name, FAST);
         }
+        // Keywords are matched whole (`host:` …), never scored by length: no field norms.
+        let keyword = TextOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_index_option(IndexRecordOption::Basic)
+                    .set_fieldnorms(false),
+            )
+            .set_fast("raw");
         for name in KEYWORD_COLUMNS {
-            builder.add_text_field(name, STRING | FAST);
+            builder.add_text_field(name, keyword.clone());
         }
         for name in BOOL_COLUMNS {
-            builder.add_bool_field(name, FAST | INDEXED);
+            builder.add_bool_field(name, NumericOptions::default().set_indexed().set_fast());
         }
-        IndexFields { schema: builder.build(), row_id, caption, caption_folded, url, url_key, page_url_key }
+        IndexFields { schema: builder.build(), row_id, caption, caption_folded, url_key, page_url_key }
     }
 
     /// A field by name (the canonical column names above, and the fields of this struct).

@@ -84,7 +84,10 @@ mod tests {
     #[test]
     fn normalises_then_splits_into_units() {
         let mut tokenizer = CaptionTokenizer::new(false);
-        assert_eq!(terms(&mut tokenizer, "Dr. Seuss™ book"), vec![(0, "dr".into()), (1, "seuss".into()), (2, "book".into())]);
+        assert_eq!(
+            terms(&mut tokenizer, "Dr. Seuss™ book"),
+            vec![(0, "dr".into()), (1, "seuss".into()), (2, "book".into())]
+        );
         // Buffers are reused: a shorter text after a longer one yields only its own tokens.
         assert_eq!(terms(&mut tokenizer, "Ｔｈｏｍａｓ"), vec![(0, "thomas".into())]);
         assert_eq!(terms(&mut tokenizer, "— …"), vec![]);

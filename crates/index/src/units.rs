@@ -70,7 +70,8 @@ pub fn index_units<'a>(canonical: &'a str, mut emit: impl FnMut(Unit<'a>)) -> u3
         let mut rest = token;
         while let Some(first) = rest.chars().next() {
             if is_substring_script_char(first) {
-                let run_end = rest.char_indices().find(|&(_, c)| !is_substring_script_char(c)).map_or(rest.len(), |(i, _)| i);
+                let run_end =
+                    rest.char_indices().find(|&(_, c)| !is_substring_script_char(c)).map_or(rest.len(), |(i, _)| i);
                 let run = &rest[..run_end];
                 let mut chars = run.char_indices().peekable();
                 while let Some((i, c)) = chars.next() {
@@ -83,7 +84,8 @@ pub fn index_units<'a>(canonical: &'a str, mut emit: impl FnMut(Unit<'a>)) -> u3
                 }
                 rest = &rest[run_end..];
             } else {
-                let run_end = rest.char_indices().find(|&(_, c)| is_substring_script_char(c)).map_or(rest.len(), |(i, _)| i);
+                let run_end =
+                    rest.char_indices().find(|&(_, c)| is_substring_script_char(c)).map_or(rest.len(), |(i, _)| i);
                 emit(Unit { position, term: UnitTerm::Partial(&rest[..run_end]) });
                 position += 1;
                 rest = &rest[run_end..];

@@ -81,7 +81,6 @@ impl BlockIndexWriter {
                 doc.add_text(self.fields.caption_folded, caption);
             }
             let url = urls.value(row);
-            doc.add_text(self.fields.url, url);
             doc.add_text(self.fields.url_key, url_key(url, &mut key));
             if let Some(page_urls) = page_urls.filter(|p| p.is_valid(row)) {
                 doc.add_text(self.fields.page_url_key, url_key(page_urls.value(row), &mut key));

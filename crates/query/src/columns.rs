@@ -5,12 +5,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{
+    ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+};
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use pairscope_index::schema::{BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, KEYWORD_COLUMNS};
+use pairscope_index::tantivy::DocId;
 use pairscope_index::tantivy::SegmentReader;
 use pairscope_index::tantivy::columnar::{Column, StrColumn};
-use pairscope_index::tantivy::DocId;
 
 use crate::error::{QueryError, Result};
 
@@ -34,7 +36,8 @@ pub fn filter_type(name: &str) -> Option<DataType> {
 
 /// The schema of every column the index keeps, as filter batches carry them.
 pub fn filter_schema() -> SchemaRef {
-    let names = std::iter::once(&"row_id").chain(INT_COLUMNS).chain(FLOAT_COLUMNS).chain(KEYWORD_COLUMNS).chain(BOOL_COLUMNS);
+    let names =
+        std::iter::once(&"row_id").chain(INT_COLUMNS).chain(FLOAT_COLUMNS).chain(KEYWORD_COLUMNS).chain(BOOL_COLUMNS);
     Arc::new(Schema::new(
         names.map(|name| Field::new(*name, filter_type(name).expect("listed"), true)).collect::<Vec<_>>(),
     ))
@@ -52,7 +55,14 @@ pub struct SegmentColumns<'a> {
 
 impl<'a> SegmentColumns<'a> {
     pub fn new(segment: &'a SegmentReader) -> Self {
-        SegmentColumns { segment, i64s: HashMap::new(), f64s: HashMap::new(), bools: HashMap::new(), strs: HashMap::new(), raw_strs: HashMap::new() }
+        SegmentColumns {
+            segment,
+            i64s: HashMap::new(),
+            f64s: HashMap::new(),
+            bools: HashMap::new(),
+            strs: HashMap::new(),
+            raw_strs: HashMap::new(),
+        }
     }
 
     pub fn i64(&mut self, name: &'static str) -> Result<&Column<i64>> {

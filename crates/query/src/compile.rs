@@ -8,23 +8,28 @@
 //!   unigram) — exact by construction of the index.
 //! - Anything else containing substring-script characters (`北斎 hokusai`, `ab北斎`): a
 //!   candidate query that every match satisfies, checked document by document against the
-//!   stored caption ([`VerifiedQuery`]), so the result is exact too.
+//!   caption in the block's parquet file ([`VerifiedQuery`]), so the result is exact too.
 //! - With accent folding, each of these on `caption` OR `caption_folded`, with the query folded.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use arrow::array::{Array, StringArray};
 use pairscope_index::IndexFields;
+use pairscope_index::tantivy::columnar::TermOrdHit;
+use pairscope_index::tantivy::index::SegmentId;
 use pairscope_index::tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, EnableScoring, Explanation, Occur, PhrasePrefixQuery, PhraseQuery, Query,
-    RegexQuery, Scorer, TermQuery, TermSetQuery, Weight,
+    AllQuery, BitSetDocSet, BooleanQuery, ConstScorer, EmptyQuery, EmptyScorer, EnableScoring, Explanation, Occur,
+    PhrasePrefixQuery, PhraseQuery, Query, Scorer, TermQuery, TermSetQuery, Weight,
 };
-use pairscope_index::tantivy::schema::{Field, IndexRecordOption, Value};
-use pairscope_index::tantivy::{DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, TantivyDocument, Term};
+use pairscope_index::tantivy::schema::{Field, IndexRecordOption};
+use pairscope_index::tantivy::{BitSet, DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, Term};
 use pairscope_index::units::{UnitTerm, index_units};
 use pairscope_text::{Normalizer, has_substring_script};
 
 use crate::error::{QueryError, Result};
 use crate::parse::QueryAst;
+use crate::rows::BlockRows;
 
 /// Most distinct index terms one `prefix*` may stand for (over all blocks); a shorter prefix
 /// that matches more is refused rather than truncated.
@@ -33,6 +38,7 @@ pub const MAX_PREFIX_TERMS: usize = 20_000;
 pub(crate) struct Compiler<'a> {
     pub fields: &'a IndexFields,
     pub searchers: &'a [&'a Searcher],
+    pub rows: &'a Arc<HashMap<SegmentId, Arc<BlockRows>>>,
     pub fold_accents: bool,
 }
 
@@ -60,9 +66,10 @@ impl Compiler<'_> {
             QueryAst::Or(items) => Box::new(BooleanQuery::new(
                 items.iter().map(|item| Ok((Occur::Should, self.compile(item)?))).collect::<Result<Vec<_>>>()?,
             )),
-            QueryAst::Not(inner) => {
-                Box::new(BooleanQuery::new(vec![(Occur::Must, Box::new(AllQuery)), (Occur::MustNot, self.compile(inner)?)]))
-            }
+            QueryAst::Not(inner) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(AllQuery)),
+                (Occur::MustNot, self.compile(inner)?),
+            ])),
         })
     }
 
@@ -143,7 +150,7 @@ impl Compiler<'_> {
             inner: candidates,
             needle: Arc::from(canonical),
             fold_accents: self.fold_accents,
-            stored_caption: self.fields.caption,
+            rows: self.rows.clone(),
         }))
     }
 
@@ -155,7 +162,8 @@ impl Compiler<'_> {
         for searcher in self.searchers {
             for segment in searcher.segment_readers() {
                 let dictionary = segment.inverted_index(field).map_err(QueryError::engine)?;
-                let mut stream = dictionary.terms().range().ge(prefix.as_bytes()).into_stream().map_err(QueryError::io)?;
+                let mut stream =
+                    dictionary.terms().range().ge(prefix.as_bytes()).into_stream().map_err(QueryError::io)?;
                 while stream.advance() {
                     let key = stream.key();
                     if !key.starts_with(prefix.as_bytes()) {
@@ -192,14 +200,15 @@ impl Compiler<'_> {
 
     fn field(&self, name: &str, value: &str, offset: usize) -> Result<Box<dyn Query>> {
         match name {
-            "url" => url_pattern(self.fields.url_key, value),
-            "page_url" => url_pattern(self.fields.page_url_key, value),
+            "url" => url_pattern("url_key", value),
+            "page_url" => url_pattern("page_url_key", value),
             _ => {
                 let field = self.fields.field(name).ok_or_else(|| {
                     QueryError::usage(format!("unknown field {name:?} at byte {offset} of the query"))
                 })?;
                 // Hosts and domains are stored lower-case; other values exactly as given.
-                let value = if matches!(name, "host" | "domain") { value.to_ascii_lowercase() } else { value.to_string() };
+                let value =
+                    if matches!(name, "host" | "domain") { value.to_ascii_lowercase() } else { value.to_string() };
                 Ok(Box::new(TermQuery::new(Term::from_field_text(field, &value), IndexRecordOption::Basic)))
             }
         }
@@ -235,36 +244,154 @@ fn any_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(queries.into_iter().map(|q| (Occur::Should, q)).collect()))
 }
 
-/// The query of a URL pattern on one URL key field (`url_key` or `page_url_key`), matched
+/// The query of a URL pattern on one URL key column (`url_key` or `page_url_key`), matched
 /// ASCII-case-insensitively against the whole URL:
 /// - with `*`: a glob, `*` standing for any text (`*artist-name*` is a substring);
 /// - without: a prefix; a prefix without a scheme (`www.artstation.com/x`) also matches after
 ///   `http://` and `https://`.
-pub fn url_pattern(field: Field, pattern: &str) -> Result<Box<dyn Query>> {
+///
+/// The keys are a fast column: a prefix is a range of the column's sorted dictionary, so the
+/// matching documents are those whose ordinal falls in it; a glob is checked against the
+/// dictionary's terms (from its literal prefix on), never against every document's URL.
+pub fn url_pattern(column: &'static str, pattern: &str) -> Result<Box<dyn Query>> {
     let lowered = pattern.trim().to_ascii_lowercase();
     if lowered.trim_matches('*').is_empty() {
         return Err(QueryError::usage(format!("the URL pattern {pattern:?} has nothing to match")));
     }
-    let regex = if lowered.contains('*') {
-        lowered.split('*').map(regex_syntax::escape).collect::<Vec<_>>().join(".*")
+    let matcher = if lowered.contains('*') {
+        let regex = lowered.split('*').map(regex_syntax::escape).collect::<Vec<_>>().join(".*");
+        let regex = regex::bytes::RegexBuilder::new(&format!("^(?s:{regex})$"))
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| QueryError::usage(format!("the URL pattern {pattern:?} is too complex: {e}")))?;
+        let literal = lowered[..lowered.find('*').expect("contains *")].as_bytes().to_vec();
+        UrlMatcher::Glob { literal, regex }
     } else if lowered.contains("://") {
-        format!("{}.*", regex_syntax::escape(&lowered))
+        UrlMatcher::Prefixes(vec![lowered.into_bytes()])
     } else {
-        format!("(https?://)?{}.*", regex_syntax::escape(&lowered))
+        UrlMatcher::Prefixes(
+            ["", "http://", "https://"].iter().map(|scheme| format!("{scheme}{lowered}").into_bytes()).collect(),
+        )
     };
-    let query = RegexQuery::from_pattern(&regex, field)
-        .map_err(|e| QueryError::usage(format!("the URL pattern {pattern:?} is too complex: {e}")))?;
-    Ok(Box::new(query))
+    Ok(Box::new(UrlPatternQuery { column, matcher: Arc::new(matcher) }))
 }
 
-/// Candidates checked against the stored caption: keeps the documents whose caption's
-/// canonical form contains `needle` (the substring semantics of substring-script names).
 #[derive(Debug)]
+enum UrlMatcher {
+    /// Keys starting with any of these.
+    Prefixes(Vec<Vec<u8>>),
+    /// Keys the regex matches; all of them start with `literal`.
+    Glob { literal: Vec<u8>, regex: regex::bytes::Regex },
+}
+
+#[derive(Debug, Clone)]
+struct UrlPatternQuery {
+    column: &'static str,
+    matcher: Arc<UrlMatcher>,
+}
+
+impl Query for UrlPatternQuery {
+    fn weight(&self, _: EnableScoring<'_>) -> pairscope_index::tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl Weight for UrlPatternQuery {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> pairscope_index::tantivy::Result<Box<dyn Scorer>> {
+        let Some(column) = reader.fast_fields().str(self.column)? else { return Ok(Box::new(EmptyScorer)) };
+        let dictionary = column.dictionary();
+        // The ordinal of the first term at or after `key` (the number of terms when none is).
+        let first_ord_from = |key: &[u8]| -> std::io::Result<u64> {
+            Ok(match dictionary.term_ord_or_next(key)? {
+                TermOrdHit::Exact(ord) | TermOrdHit::Next(ord) => ord,
+            })
+        };
+        let mut docs = BitSet::with_max_value(reader.max_doc());
+        let mut hits: Vec<DocId> = Vec::new();
+        match &*self.matcher {
+            UrlMatcher::Prefixes(prefixes) => {
+                for prefix in prefixes {
+                    let lo = first_ord_from(prefix)?;
+                    let hi = match successor(prefix) {
+                        Some(next) => first_ord_from(&next)?,
+                        None => dictionary.num_terms() as u64,
+                    };
+                    if lo < hi {
+                        hits.clear();
+                        column.ords().get_docids_for_value_range(lo..=hi - 1, 0..reader.max_doc(), &mut hits);
+                        for &doc in &hits {
+                            docs.insert(doc);
+                        }
+                    }
+                }
+            }
+            UrlMatcher::Glob { literal, regex } => {
+                let mut ords = BitSet::with_max_value(dictionary.num_terms() as u32);
+                let mut any = false;
+                let mut range = dictionary.range().ge(literal);
+                if let Some(next) = successor(literal) {
+                    range = range.lt(next);
+                }
+                let mut stream = range.into_stream()?;
+                while stream.advance() {
+                    if regex.is_match(stream.key()) {
+                        ords.insert(stream.term_ord() as u32);
+                        any = true;
+                    }
+                }
+                if any {
+                    for doc in 0..reader.max_doc() {
+                        if column.ords().first(doc).is_some_and(|ord| ords.contains(ord as u32)) {
+                            docs.insert(doc);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Box::new(ConstScorer::new(BitSetDocSet::from(docs), boost)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> pairscope_index::tantivy::Result<Explanation> {
+        let mut scorer = self.scorer(reader, 1.0)?;
+        if scorer.seek(doc) != doc {
+            return Err(pairscope_index::tantivy::TantivyError::InvalidArgument(format!(
+                "document {doc} does not match"
+            )));
+        }
+        Ok(Explanation::new("URL pattern", 1.0))
+    }
+}
+
+/// The least byte string greater than every string starting with `prefix`, if any.
+fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut next = prefix.to_vec();
+    while let Some(last) = next.pop() {
+        if last < u8::MAX {
+            next.push(last + 1);
+            return Some(next);
+        }
+    }
+    None
+}
+
+/// Candidates checked against the caption in the block's parquet file: keeps the documents
+/// whose caption's canonical form contains `needle` (the substring semantics of
+/// substring-script names). Captions are read [`VERIFY_CHUNK`] rows at a time, as the
+/// scorer moves forward.
 pub(crate) struct VerifiedQuery {
     inner: Box<dyn Query>,
     needle: Arc<str>,
     fold_accents: bool,
-    stored_caption: Field,
+    rows: Arc<HashMap<SegmentId, Arc<BlockRows>>>,
+}
+
+/// Rows of captions a [`VerifiedQuery`] reads at once.
+const VERIFY_CHUNK: usize = 1024;
+
+impl std::fmt::Debug for VerifiedQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedQuery").field("inner", &self.inner).field("needle", &self.needle).finish()
+    }
 }
 
 impl Clone for VerifiedQuery {
@@ -273,7 +400,7 @@ impl Clone for VerifiedQuery {
             inner: self.inner.box_clone(),
             needle: self.needle.clone(),
             fold_accents: self.fold_accents,
-            stored_caption: self.stored_caption,
+            rows: self.rows.clone(),
         }
     }
 }
@@ -284,7 +411,7 @@ impl Query for VerifiedQuery {
             inner: self.inner.weight(enable_scoring)?,
             needle: self.needle.clone(),
             fold_accents: self.fold_accents,
-            stored_caption: self.stored_caption,
+            rows: self.rows.clone(),
         }))
     }
 }
@@ -293,17 +420,21 @@ struct VerifiedWeight {
     inner: Box<dyn Weight>,
     needle: Arc<str>,
     fold_accents: bool,
-    stored_caption: Field,
+    rows: Arc<HashMap<SegmentId, Arc<BlockRows>>>,
 }
 
 impl Weight for VerifiedWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> pairscope_index::tantivy::Result<Box<dyn Scorer>> {
+        let rows = self.rows.get(&reader.segment_id()).cloned().ok_or_else(|| {
+            pairscope_index::tantivy::TantivyError::InternalError("a segment without its parquet rows".into())
+        })?;
         let mut scorer = VerifiedScorer {
             inner: self.inner.scorer(reader, boost)?,
-            store: reader.get_store_reader(8)?,
+            rows,
+            max_doc: reader.max_doc() as usize,
+            chunk: None,
             normalizer: Normalizer::new(self.fold_accents),
             needle: self.needle.clone(),
-            field: self.stored_caption,
         };
         scorer.settle();
         Ok(Box::new(scorer))
@@ -316,19 +447,29 @@ impl Weight for VerifiedWeight {
 
 struct VerifiedScorer {
     inner: Box<dyn Scorer>,
-    store: pairscope_index::tantivy::store::StoreReader,
+    rows: Arc<BlockRows>,
+    max_doc: usize,
+    /// The chunk of captions read last: its first row, and the captions.
+    chunk: Option<(usize, StringArray)>,
     normalizer: Normalizer,
     needle: Arc<str>,
-    field: Field,
 }
 
 impl VerifiedScorer {
     fn matches(&mut self, doc: DocId) -> bool {
-        // A caption that cannot be read is not shown as a match; the index is immutable, so
-        // this only happens on a damaged file.
-        let Ok(stored) = self.store.get::<TantivyDocument>(doc) else { return false };
-        let Some(caption) = stored.get_first(self.field).and_then(|v| v.as_str()) else { return false };
-        self.normalizer.normalize(caption).contains(&*self.needle)
+        let doc = doc as usize;
+        let start = doc - doc % VERIFY_CHUNK;
+        if self.chunk.as_ref().is_none_or(|(first, _)| *first != start) {
+            let positions: Vec<usize> = (start..(start + VERIFY_CHUNK).min(self.max_doc)).collect();
+            let captions =
+                self.rows.read(&positions, Some(&["caption"])).and_then(|b| self.rows.strings(&b, "caption"));
+            // A caption that cannot be read is not shown as a match (DocSet cannot fail); the
+            // files are immutable, so this only happens on a damaged file.
+            let Ok(captions) = captions else { return false };
+            self.chunk = Some((start, captions));
+        }
+        let (_, captions) = self.chunk.as_ref().expect("read above");
+        captions.is_valid(doc - start) && self.normalizer.normalize(captions.value(doc - start)).contains(&*self.needle)
     }
 
     /// Moves forward from the inner scorer's document to the first verified one.

@@ -1,16 +1,18 @@
 //! The engine: one committed dataset version with its block indexes open, and the scan every
 //! call (search, count, facets) is built on.
 
-use std::collections::HashSet;
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int64Type, Schema, SchemaRef};
 use pairscope_expr::BoundExpr;
-use pairscope_index::tantivy::query::{AllQuery, Bm25StatisticsProvider, BooleanQuery, EnableScoring, Occur, Query, Weight};
+use pairscope_index::tantivy::index::SegmentId;
+use pairscope_index::tantivy::query::{
+    AllQuery, Bm25StatisticsProvider, BooleanQuery, EnableScoring, Occur, Query, Weight,
+};
 use pairscope_index::tantivy::schema::Field;
 use pairscope_index::tantivy::{DocId, Score, Searcher, SegmentReader, TERMINATED, Term};
 use pairscope_index::{BlockIndex, IndexFields};
@@ -22,6 +24,7 @@ use crate::columns::{SegmentColumns, filter_schema, filter_type};
 use crate::compile::{Compiler, url_pattern};
 use crate::error::{QueryError, Result};
 use crate::parse::parse_query;
+use crate::rows::BlockRows;
 
 /// Documents handed to the filter and the sinks at a time; the deadline is checked between
 /// batches.
@@ -75,7 +78,7 @@ impl Deadline {
 
 pub(crate) struct Block {
     /// The block's parquet file.
-    pub data_file: PathBuf,
+    pub rows: Arc<BlockRows>,
     pub index: BlockIndex,
 }
 
@@ -85,6 +88,8 @@ pub struct Engine {
     dataset: Dataset,
     pub(crate) fields: IndexFields,
     pub(crate) blocks: Vec<Block>,
+    /// Each segment's parquet rows, for queries that read text (see `compile::VerifiedQuery`).
+    pub(crate) rows_by_segment: Arc<HashMap<SegmentId, Arc<BlockRows>>>,
     /// Every column of the dataset (canonical and extra), for binding filters.
     dataset_schema: SchemaRef,
     threads: usize,
@@ -117,8 +122,23 @@ impl Engine {
                         source.path
                     )));
                 };
+                if source.index_format != pairscope_index::INDEX_FORMAT {
+                    return Err(QueryError::usage(format!(
+                        "source {} ({}) has an index of format {} and this pairscope reads format {}; \
+                         remove it with `pairscope sources --remove` and ingest it again",
+                        &source.id[..16],
+                        source.path,
+                        source.index_format,
+                        pairscope_index::INDEX_FORMAT
+                    )));
+                }
                 let index = BlockIndex::open(&dataset.root().join(index))?;
-                blocks.push(Block { data_file: dataset.root().join(&file.path), index });
+                if index.searcher().segment_readers().len() > 1 {
+                    // Document numbers are row positions only within one segment.
+                    return Err(QueryError::engine(format!("the index of {} has more than one segment", file.path)));
+                }
+                let rows = Arc::new(BlockRows::open(&dataset.root().join(&file.path))?);
+                blocks.push(Block { rows, index });
             }
         }
         let mut fields: Vec<arrow::datatypes::Field> =
@@ -131,11 +151,16 @@ impl Engine {
                 }
             }
         }
+        let rows_by_segment = blocks
+            .iter()
+            .flat_map(|b| b.index.searcher().segment_readers().iter().map(|s| (s.segment_id(), b.rows.clone())))
+            .collect();
         Ok(Engine {
             dataset,
             fields: IndexFields::new(),
             blocks,
-            dataset_schema: std::sync::Arc::new(Schema::new(fields)),
+            rows_by_segment: Arc::new(rows_by_segment),
+            dataset_schema: Arc::new(Schema::new(fields)),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
     }
@@ -164,16 +189,20 @@ impl Engine {
     /// Compiles a selection: QUERY, URL pattern and EXPR.
     pub(crate) fn prepare(&self, selection: &Selection, deadline: &Deadline) -> Result<Prepared> {
         let searchers = self.searchers();
-        let compiler = Compiler { fields: &self.fields, searchers: &searchers, fold_accents: selection.fold_accents };
+        let compiler = Compiler {
+            fields: &self.fields,
+            searchers: &searchers,
+            rows: &self.rows_by_segment,
+            fold_accents: selection.fold_accents,
+        };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if let Some(ast) = parse_query(selection.query.as_deref().unwrap_or(""))? {
             clauses.push((Occur::Must, compiler.compile(&ast)?));
         }
         if let Some(pattern) = selection.url.as_deref().filter(|p| !p.trim().is_empty()) {
-            let on = |field: Field| url_pattern(field, pattern);
             let either = BooleanQuery::new(vec![
-                (Occur::Should, on(self.fields.url_key)?),
-                (Occur::Should, on(self.fields.page_url_key)?),
+                (Occur::Should, url_pattern("url_key", pattern)?),
+                (Occur::Should, url_pattern("page_url_key", pattern)?),
             ]);
             clauses.push((Occur::Must, Box::new(either)));
         }
@@ -202,7 +231,7 @@ impl Engine {
         let mut projection: Vec<String> = columns.clone();
         projection.push("row_id".into());
         for block in &self.blocks {
-            let path = &block.data_file;
+            let path = block.rows.path();
             let file = std::fs::File::open(path).map_err(|e| QueryError::engine(format!("{}: {e}", path.display())))?;
             let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(QueryError::engine)?;
             let indices: Vec<usize> = builder
@@ -214,7 +243,8 @@ impl Engine {
                 .map(|(i, _)| i)
                 .collect();
             let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-            let reader = builder.with_projection(mask).with_batch_size(BATCH_DOCS * 2).build().map_err(QueryError::engine)?;
+            let reader =
+                builder.with_projection(mask).with_batch_size(BATCH_DOCS * 2).build().map_err(QueryError::engine)?;
             for batch in reader {
                 deadline.check()?;
                 let batch = with_missing_columns(batch.map_err(QueryError::engine)?, &columns, &self.dataset_schema)?;
@@ -258,7 +288,9 @@ impl Engine {
             .blocks
             .iter()
             .enumerate()
-            .flat_map(|(b, block)| block.index.searcher().segment_readers().iter().enumerate().map(move |(o, s)| (b, o, s)))
+            .flat_map(|(b, block)| {
+                block.index.searcher().segment_readers().iter().enumerate().map(move |(o, s)| (b, o, s))
+            })
             .collect();
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Result<S>>> = Mutex::new(Vec::new());
@@ -322,7 +354,13 @@ pub(crate) struct SegmentAt<'a> {
 /// Where matching documents go: counts, top-k, facets. One per scanning thread, merged at the end.
 pub(crate) trait Sink: Send {
     /// `docs` (ascending) of segment `at` all match; `scores` is empty unless the scan scores.
-    fn take(&mut self, at: SegmentAt<'_>, columns: &mut SegmentColumns<'_>, docs: &[DocId], scores: &[Score]) -> Result<()>;
+    fn take(
+        &mut self,
+        at: SegmentAt<'_>,
+        columns: &mut SegmentColumns<'_>,
+        docs: &[DocId],
+        scores: &[Score],
+    ) -> Result<()>;
     fn merge(&mut self, other: Self);
 }
 
@@ -367,7 +405,12 @@ fn scan_segment<S: Sink>(
 }
 
 /// Keeps the documents the row filter matches.
-fn apply_filter(prepared: &Prepared, columns: &mut SegmentColumns<'_>, docs: &mut Vec<DocId>, scores: &mut Vec<Score>) -> Result<()> {
+fn apply_filter(
+    prepared: &Prepared,
+    columns: &mut SegmentColumns<'_>,
+    docs: &mut Vec<DocId>,
+    scores: &mut Vec<Score>,
+) -> Result<()> {
     let keep: Vec<bool> = match &prepared.filter {
         None => return Ok(()),
         Some(RowFilter::Columns { expr, columns: names }) => {

@@ -104,7 +104,11 @@ impl Sink for TermSink {
             let array = columns.array(self.column, docs)?;
             let counts = self.counts.entry((at.block, at.ord)).or_insert_with(|| vec![0; 3]);
             for value in array.as_boolean().iter() {
-                counts[match value { Some(false) => 0, Some(true) => 1, None => 2 }] += 1;
+                counts[match value {
+                    Some(false) => 0,
+                    Some(true) => 1,
+                    None => 2,
+                }] += 1;
             }
             return Ok(());
         }
@@ -162,15 +166,21 @@ impl Engine {
         let prepared = self.prepare(selection, &deadline)?;
         match by {
             FacetBy::Terms { column, top } => {
-                let name = static_name(column).ok_or_else(|| QueryError::usage(format!("cannot facet by {column:?}")))?;
+                let name =
+                    static_name(column).ok_or_else(|| QueryError::usage(format!("cannot facet by {column:?}")))?;
                 if *top == 0 || *top > MAX_TOP {
                     return Err(QueryError::usage(format!("--top must be between 1 and {MAX_TOP}")));
                 }
-                let sink = self.scan(&prepared, false, &deadline, || TermSink { column: name, counts: HashMap::new(), total: 0 })?;
+                let sink = self.scan(&prepared, false, &deadline, || TermSink {
+                    column: name,
+                    counts: HashMap::new(),
+                    total: 0,
+                })?;
                 self.term_facet(sink, *top, &deadline)
             }
             FacetBy::Histogram { column, buckets, range } => {
-                let name = static_name(column).ok_or_else(|| QueryError::usage(format!("cannot facet by {column:?}")))?;
+                let name =
+                    static_name(column).ok_or_else(|| QueryError::usage(format!("cannot facet by {column:?}")))?;
                 if *buckets == 0 || *buckets > MAX_BUCKETS {
                     return Err(QueryError::usage(format!("--buckets must be between 1 and {MAX_BUCKETS}")));
                 }
@@ -188,7 +198,11 @@ impl Engine {
                 let counts = sink.counts;
                 Ok(Facet::Histogram {
                     column: column.clone(),
-                    buckets: edges.windows(2).zip(&counts[1..]).map(|(w, &count)| Bucket { lo: w[0], hi: w[1], count }).collect(),
+                    buckets: edges
+                        .windows(2)
+                        .zip(&counts[1..])
+                        .map(|(w, &count)| Bucket { lo: w[0], hi: w[1], count })
+                        .collect(),
                     below: counts[0],
                     above: counts[slots - 2],
                     null: counts[slots - 1],

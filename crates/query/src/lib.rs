@@ -25,6 +25,7 @@ mod engine;
 pub mod error;
 pub mod facets;
 pub mod parse;
+mod rows;
 pub mod search;
 
 pub use engine::{Engine, Limits, MAX_PARQUET_FILTER_ROWS, Selection};

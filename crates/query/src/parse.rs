@@ -32,9 +32,17 @@ pub const QUERY_FIELDS: &[&str] = &["host", "domain", "language", "license", "ns
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueryAst {
     /// A word or phrase (raw text, normalised when compiled), optionally a prefix.
-    Text { text: String, prefix: bool, offset: usize },
+    Text {
+        text: String,
+        prefix: bool,
+        offset: usize,
+    },
     /// `field:value`.
-    Field { field: String, value: String, offset: usize },
+    Field {
+        field: String,
+        value: String,
+        offset: usize,
+    },
     And(Vec<QueryAst>),
     Or(Vec<QueryAst>),
     Not(Box<QueryAst>),
@@ -94,7 +102,11 @@ enum Kind {
     Not,
     Phrase(String),
     /// A word; `field` is set for `field:value`.
-    Word { text: String, prefix: bool, field: Option<String> },
+    Word {
+        text: String,
+        prefix: bool,
+        field: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -349,8 +361,14 @@ mod tests {
     #[test]
     fn prefixes_and_fields() {
         assert_eq!(parsed("kinka*"), QueryAst::Text { text: "kinka".into(), prefix: true, offset: 0 });
-        assert_eq!(parsed("host:i.pinimg.com"), QueryAst::Field { field: "host".into(), value: "i.pinimg.com".into(), offset: 0 });
-        assert_eq!(parsed("Language:\"en\""), QueryAst::Field { field: "language".into(), value: "en".into(), offset: 0 });
+        assert_eq!(
+            parsed("host:i.pinimg.com"),
+            QueryAst::Field { field: "host".into(), value: "i.pinimg.com".into(), offset: 0 }
+        );
+        assert_eq!(
+            parsed("Language:\"en\""),
+            QueryAst::Field { field: "language".into(), value: "en".into(), offset: 0 }
+        );
         assert_eq!(parsed("re:zero"), text("re:zero"));
         assert_eq!(parse_query("   ").unwrap(), None);
     }

@@ -4,10 +4,8 @@ use std::cmp::Ordering;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
-use pairscope_index::tantivy::schema::Value;
-use pairscope_index::tantivy::{DocId, Score, TantivyDocument};
+use pairscope_index::tantivy::{DocId, Score};
 use pairscope_model::RowId;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use serde::Serialize;
 
 use crate::columns::SegmentColumns;
@@ -117,7 +115,13 @@ struct Cursor {
 impl Cursor {
     fn encode(&self) -> String {
         let key = self.key.map_or("n".to_string(), |k| format!("{:016x}", k.to_bits()));
-        format!("v{}.{}.{}.{key}.{}", self.version, self.sort.name(), if self.descending { "d" } else { "a" }, self.row_id)
+        format!(
+            "v{}.{}.{}.{key}.{}",
+            self.version,
+            self.sort.name(),
+            if self.descending { "d" } else { "a" },
+            self.row_id
+        )
     }
 
     fn decode(text: &str) -> Result<Cursor> {
@@ -184,7 +188,13 @@ impl TopSink {
 }
 
 impl Sink for TopSink {
-    fn take(&mut self, at: SegmentAt<'_>, columns: &mut SegmentColumns<'_>, docs: &[DocId], scores: &[Score]) -> Result<()> {
+    fn take(
+        &mut self,
+        at: SegmentAt<'_>,
+        columns: &mut SegmentColumns<'_>,
+        docs: &[DocId],
+        scores: &[Score],
+    ) -> Result<()> {
         self.total += docs.len() as u64;
         let row_ids = columns.array("row_id", docs)?;
         let row_ids = row_ids.as_primitive::<Int64Type>();
@@ -306,30 +316,36 @@ impl Engine {
         Ok(self.scan(&prepared, false, &deadline, || CountSink(0))?.0)
     }
 
-    /// The hits of a page, in its order: stored fields and fast fields read segment by
-    /// segment, each segment's readers opened once.
+    /// The hits of a page, in its order: url and caption read from each block's parquet file
+    /// in one pass over the hit rows, the rest from the fast fields.
     fn hits(&self, entries: &[Entry]) -> Result<Vec<Hit>> {
         let mut hits: Vec<Option<Hit>> = vec![None; entries.len()];
         let mut order: Vec<usize> = (0..entries.len()).collect();
         order.sort_by_key(|&i| (entries[i].block, entries[i].segment, entries[i].doc));
-        for group in order.chunk_by(|&a, &b| (entries[a].block, entries[a].segment) == (entries[b].block, entries[b].segment)) {
+        for group in
+            order.chunk_by(|&a, &b| (entries[a].block, entries[a].segment) == (entries[b].block, entries[b].segment))
+        {
             let first = &entries[group[0]];
             let segment = self.blocks[first.block].index.searcher().segment_reader(first.segment as u32);
-            let store = segment.get_store_reader(4).map_err(QueryError::io)?;
+            let rows = &self.blocks[first.block].rows;
+            // One segment per block, so a document's number is its row's position.
+            let positions: Vec<usize> = group.iter().map(|&i| entries[i].doc as usize).collect();
+            let batch = rows.read(&positions, Some(&["url", "caption"]))?;
+            let (urls, captions) = (rows.strings(&batch, "url")?, rows.strings(&batch, "caption")?);
             let mut columns = SegmentColumns::new(segment);
-            for &i in group {
+            for (k, &i) in group.iter().enumerate() {
                 let entry = &entries[i];
-                let stored: TantivyDocument = store.get(entry.doc).map_err(QueryError::engine)?;
-                let text = |field| stored.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
                 let doc = entry.doc;
-                let float = |columns: &mut SegmentColumns<'_>, name| -> Result<Option<f64>> { Ok(columns.f64(name)?.first(doc)) };
+                let float = |columns: &mut SegmentColumns<'_>, name| -> Result<Option<f64>> {
+                    Ok(columns.f64(name)?.first(doc))
+                };
                 let int = |columns: &mut SegmentColumns<'_>, name| -> Result<Option<i32>> {
                     Ok(columns.i64(name)?.first(doc).and_then(|v| i32::try_from(v).ok()))
                 };
                 hits[i] = Some(Hit {
                     row_id: entry.row_id,
-                    url: text(self.fields.url),
-                    caption: text(self.fields.caption),
+                    url: urls.value(k).to_string(),
+                    caption: captions.value(k).to_string(),
                     host: columns.keyword("host", doc)?,
                     domain: columns.keyword("domain", doc)?,
                     language: columns.keyword("language", doc)?,
@@ -364,26 +380,11 @@ impl Engine {
                     if ids.first(mid).unwrap_or(i64::MAX) < row_id.0 { lo = mid + 1 } else { hi = mid }
                 }
                 if lo < segment.max_doc() && ids.first(lo) == Some(row_id.0) {
-                    return self.read_row(&block.data_file, lo as usize).map(Some);
+                    return block.rows.read(&[lo as usize], None).map(Some);
                 }
             }
         }
         Ok(None)
-    }
-
-    fn read_row(&self, path: &std::path::Path, position: usize) -> Result<RecordBatch> {
-        let file = std::fs::File::open(path).map_err(|e| QueryError::engine(format!("{}: {e}", path.display())))?;
-        let selection = RowSelection::from(vec![RowSelector::skip(position), RowSelector::select(1)]);
-        let mut reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(QueryError::engine)?
-            .with_row_selection(selection)
-            .build()
-            .map_err(QueryError::engine)?;
-        reader
-            .next()
-            .transpose()
-            .map_err(QueryError::engine)?
-            .ok_or_else(|| QueryError::engine(format!("{} has no row {position}", path.display())))
     }
 }
 

@@ -92,7 +92,8 @@ fn real() -> Option<&'static Fixture> {
     static FIXTURE: OnceLock<Option<Fixture>> = OnceLock::new();
     FIXTURE
         .get_or_init(|| {
-            let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../../shared/data/captions/cc-captions-10000.parquet");
+            let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+                .join("../../../shared/data/captions/cc-captions-10000.parquet");
             if !path.exists() {
                 eprintln!("skipping the real-caption checks: {} is absent", path.display());
                 return None;
@@ -155,8 +156,19 @@ fn phrase_counts_equal_the_reference_on_synthetic_captions() {
     let fixture = synth();
     let mut phrases = sample_phrases(&fixture.rows, 150);
     phrases.extend(
-        ["Thomas Kinkade", "Kinkadesque", "Spider-Man", "Mickey Mouse", "Dr. Seuss", "Albrecht Dürer", "葛飾北斎", "北斎"]
-            .map(String::from),
+        [
+            "Thomas Kinkade",
+            "Kinkadesque",
+            "Spider-Man",
+            "Mickey Mouse",
+            "Dr. Seuss",
+            "Albrecht Dürer",
+            "葛飾北斎",
+            "北斎",
+            "北斎 print",
+            "Hokusai北斎",
+        ]
+        .map(String::from),
     );
     assert!(phrases.len() > 100, "{} phrases", phrases.len());
     check_phrases(fixture, &phrases, false);
@@ -183,7 +195,9 @@ fn boolean_queries_and_prefixes_follow_set_logic() {
     assert_eq!(count(&fixture.engine, &format!("{a} OR {b}"), false), expect(&|r| has(r, a) || has(r, b)));
     assert_eq!(count(&fixture.engine, &format!("{a} -{b}"), false), expect(&|r| has(r, a) && !has(r, b)));
     assert_eq!(count(&fixture.engine, &format!("NOT {a}"), false), expect(&|r| !has(r, a)));
-    let starts = |r: &Row, prefix: &str| pairscope_text::tokens(&pairscope_text::normalize(&r.caption, false)).any(|t| t.starts_with(prefix));
+    let starts = |r: &Row, prefix: &str| {
+        pairscope_text::tokens(&pairscope_text::normalize(&r.caption, false)).any(|t| t.starts_with(prefix))
+    };
     assert_eq!(count(&fixture.engine, "kitch*", false), expect(&|r| starts(r, "kitch")));
     assert!(count(&fixture.engine, "kitch*", false) > 0);
 }
@@ -204,7 +218,8 @@ fn all_hits(engine: &Engine, request: &SearchRequest) -> Vec<i64> {
 #[test]
 fn cursor_pages_cover_every_row_once_in_order() {
     let fixture = synth();
-    let selection = Selection { query: Some("logo".into()), filter: Some("punsafe < 0.9".into()), ..Selection::default() };
+    let selection =
+        Selection { query: Some("logo".into()), filter: Some("punsafe < 0.9".into()), ..Selection::default() };
     for (sort, descending) in [(SortBy::Aesthetic, true), (SortBy::Aesthetic, false), (SortBy::Relevance, true)] {
         let request = SearchRequest { selection: selection.clone(), sort, descending, limit: 37, after: None };
         let paged = all_hits(&fixture.engine, &request);
@@ -230,6 +245,13 @@ fn cursor_pages_cover_every_row_once_in_order() {
         }
         let first = fixture.engine.search(&request, &limits()).unwrap();
         assert_eq!(first.total, expected.len() as u64);
+        // A hit's text is its row's (read from the block file by position).
+        let by_id: std::collections::HashMap<i64, &Row> = fixture.rows.iter().map(|r| (r.row_id, r)).collect();
+        assert!(!first.hits.is_empty());
+        for hit in &first.hits {
+            let row = by_id[&hit.row_id];
+            assert_eq!((hit.url.as_str(), hit.caption.as_str()), (row.url.as_str(), row.caption.as_str()));
+        }
     }
 }
 
@@ -239,7 +261,8 @@ fn filters_url_patterns_and_facets_equal_plain_references() {
     let engine = &fixture.engine;
     let rows = &fixture.rows;
     let filtered = Selection { filter: Some("aesthetic >= 6 AND NOT (punsafe >= 0.5)".into()), ..Selection::default() };
-    let expected = rows.iter().filter(|r| r.aesthetic.is_some_and(|a| a >= 6.0) && r.punsafe.is_some_and(|p| p < 0.5)).count();
+    let expected =
+        rows.iter().filter(|r| r.aesthetic.is_some_and(|a| a >= 6.0) && r.punsafe.is_some_and(|p| p < 0.5)).count();
     assert_eq!(engine.count(&filtered, &limits()).unwrap(), expected as u64);
 
     // A column the index does not keep goes through the parquet rows.
@@ -248,7 +271,9 @@ fn filters_url_patterns_and_facets_equal_plain_references() {
     assert_eq!(engine.count(&by_page, &limits()).unwrap(), expected as u64);
 
     let host = rows.iter().filter_map(|r| r.host.clone()).max_by_key(|h| h.len()).unwrap();
-    for pattern in [format!("https://{host}/"), host.clone(), format!("*{}*", &host[1..host.len() - 1]), "*.JPG".to_string()] {
+    for pattern in
+        [format!("https://{host}/"), host.clone(), format!("*{}*", &host[1..host.len() - 1]), "*.JPG".to_string()]
+    {
         let lowered = pattern.to_ascii_lowercase();
         let matches = |url: &str| {
             let url = url.to_ascii_lowercase();
@@ -259,7 +284,9 @@ fn filters_url_patterns_and_facets_equal_plain_references() {
             } else if lowered.contains("://") {
                 url.starts_with(&lowered)
             } else {
-                url.starts_with(&format!("http://{lowered}")) || url.starts_with(&format!("https://{lowered}")) || url.starts_with(&lowered)
+                url.starts_with(&format!("http://{lowered}"))
+                    || url.starts_with(&format!("https://{lowered}"))
+                    || url.starts_with(&lowered)
             }
         };
         let expected = rows.iter().filter(|r| matches(&r.url)).count() as u64;
@@ -284,14 +311,18 @@ fn filters_url_patterns_and_facets_equal_plain_references() {
     let want: BTreeMap<String, u64> = group_by.into_iter().filter_map(|(k, v)| Some((k?, v))).collect();
     assert_eq!(got, want);
 
-    let Facet::Histogram { buckets, below, above, null, total, .. } =
-        engine.facets(&Selection::default(), &FacetBy::for_column("aesthetic", 0, 20, None).unwrap(), &limits()).unwrap()
+    let Facet::Histogram { buckets, below, above, null, total, .. } = engine
+        .facets(&Selection::default(), &FacetBy::for_column("aesthetic", 0, 20, None).unwrap(), &limits())
+        .unwrap()
     else {
         panic!("a histogram")
     };
     assert_eq!(total, rows.len() as u64);
     assert_eq!(null, rows.iter().filter(|r| r.aesthetic.is_none()).count() as u64);
-    assert_eq!(below + above, rows.iter().filter(|r| r.aesthetic.is_some_and(|a| !(0.0..10.0).contains(&a))).count() as u64);
+    assert_eq!(
+        below + above,
+        rows.iter().filter(|r| r.aesthetic.is_some_and(|a| !(0.0..10.0).contains(&a))).count() as u64
+    );
     for bucket in buckets {
         let want = rows.iter().filter(|r| r.aesthetic.is_some_and(|a| a >= bucket.lo && a < bucket.hi)).count() as u64;
         assert_eq!(bucket.count, want, "[{}, {})", bucket.lo, bucket.hi);
@@ -324,16 +355,21 @@ fn bad_requests_are_refused_with_a_reason() {
     assert!(refuse(query("™")).contains("no letters"));
     assert!(refuse(query(&"x".repeat(100_000))).contains("longer than"));
     assert!(refuse(Selection { filter: Some("aesthetic >=".into()), ..Selection::default() }).contains("column"));
-    assert!(refuse(Selection { filter: Some("no_such_column > 1".into()), ..Selection::default() }).contains("no_such_column"));
+    assert!(
+        refuse(Selection { filter: Some("no_such_column > 1".into()), ..Selection::default() })
+            .contains("no_such_column")
+    );
 
-    let request = SearchRequest { selection: query("logo"), sort: SortBy::Width, descending: true, limit: 5, after: None };
+    let request =
+        SearchRequest { selection: query("logo"), sort: SortBy::Width, descending: true, limit: 5, after: None };
     let page = engine.search(&request, &limits()).unwrap();
     let next = page.next.expect("more than five logos");
     let stale = next.replacen(&format!("v{}.", engine.version()), &format!("v{}.", engine.version() + 1), 1);
     let error = engine.search(&SearchRequest { after: Some(stale), ..request.clone() }, &limits()).unwrap_err();
     assert!(error.to_string().contains("version"), "{error}");
-    let error =
-        engine.search(&SearchRequest { after: Some(next), sort: SortBy::Height, ..request.clone() }, &limits()).unwrap_err();
+    let error = engine
+        .search(&SearchRequest { after: Some(next), sort: SortBy::Height, ..request.clone() }, &limits())
+        .unwrap_err();
     assert!(error.is_usage());
     assert!(engine.search(&SearchRequest { limit: 100_000, ..request }, &limits()).unwrap_err().is_usage());
 

@@ -55,15 +55,13 @@ pub struct SqlSession {
 impl SqlSession {
     pub fn new(dataset: &Dataset, limits: Limits) -> Result<SqlSession, SqlError> {
         let pool = TrackConsumersPool::new(FairSpillPool::new(limits.memory_limit), std::num::NonZeroUsize::MIN);
-        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool)).build_arc().map_err(SqlError::Execution)?;
+        let runtime =
+            RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool)).build_arc().map_err(SqlError::Execution)?;
         // The information schema makes `SHOW TABLES` and `SHOW COLUMNS FROM pairs` work; it is
         // read-only metadata.
         let config = SessionConfig::new().with_information_schema(true);
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(runtime)
-            .with_default_features()
-            .build();
+        let state =
+            SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
         let context = SessionContext::new_with_state(state);
         for function in udf::functions() {
             context.register_udf(function);

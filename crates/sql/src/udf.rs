@@ -96,16 +96,21 @@ impl ScalarUDFImpl for TextFunction {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let fold_accents = match arrays.get(1) {
-            Some(fold) => Some(fold.as_boolean_opt().ok_or_else(|| {
-                DataFusionError::Execution(format!("{}: fold_accents must be a boolean", self.name))
-            })?),
-            None => None,
-        };
+        let fold_accents =
+            match arrays.get(1) {
+                Some(fold) => Some(fold.as_boolean_opt().ok_or_else(|| {
+                    DataFusionError::Execution(format!("{}: fold_accents must be a boolean", self.name))
+                })?),
+                None => None,
+            };
         let Some(text) = arrays.first() else { return exec_err!("{} takes a text argument", self.name) };
         let result = self.apply(text, fold_accents)?;
         // Constant arguments give a constant, so the planner can fold `host('https://…')`.
-        if all_scalar { Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?)) } else { Ok(ColumnarValue::Array(result)) }
+        if all_scalar {
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?))
+        } else {
+            Ok(ColumnarValue::Array(result))
+        }
     }
 }
 

@@ -43,7 +43,9 @@ fn json_rows(batches: &[RecordBatch]) -> Vec<Vec<Value>> {
     let mut rows = Vec::new();
     for batch in batches {
         let mut buf = Vec::new();
-        let mut writer = arrow::json::WriterBuilder::new().with_explicit_nulls(true).build::<_, arrow::json::writer::JsonArray>(&mut buf);
+        let mut writer = arrow::json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, arrow::json::writer::JsonArray>(&mut buf);
         writer.write(batch).unwrap();
         writer.finish().unwrap();
         let objects: Vec<serde_json::Map<String, Value>> =
@@ -58,13 +60,17 @@ fn json_rows(batches: &[RecordBatch]) -> Vec<Vec<Value>> {
 /// A python with DuckDB: the bench venv `./dev/test` makes, else `python3`. `None` (with a
 /// notice) when neither has it, except under CI, which must have it.
 fn duckdb_python() -> Option<PathBuf> {
-    let venv = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../bench/.venv/bin/python");
+    let venv = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../../bench/.venv/bin/python");
     let candidates = [venv, PathBuf::from("python3")];
     let found = candidates
         .into_iter()
         .find(|python| Command::new(python).args(["-c", "import duckdb"]).status().is_ok_and(|s| s.success()));
     if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "CI must have DuckDB for python (./dev/test installs it in bench/.venv)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have DuckDB for python (./dev/test installs it in bench/.venv)"
+        );
         eprintln!("skipping the DuckDB comparison: no python with duckdb (run ./dev/test once to make bench/.venv)");
     }
     found
@@ -181,7 +187,8 @@ fn functions_are_the_rust_definitions() {
     let mut checked = 0;
     for batch in &batches {
         let text = |i: usize| batch.column(i).as_string::<i32>().clone();
-        let (url, h, d, caption, n, f, host, domain) = (text(0), text(1), text(2), text(3), text(4), text(5), text(6), text(7));
+        let (url, h, d, caption, n, f, host, domain) =
+            (text(0), text(1), text(2), text(3), text(4), text(5), text(6), text(7));
         for row in 0..batch.num_rows() {
             let expected_host = host_of(url.value(row));
             assert_eq!(h.is_valid(row).then(|| h.value(row).to_string()), expected_host);
@@ -345,7 +352,8 @@ fn memory_is_bounded() {
 
 #[test]
 fn real_captions_match_duckdb() {
-    let sample = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../../shared/data/captions/cc-captions-1000.parquet");
+    let sample = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/captions/cc-captions-1000.parquet");
     if !sample.exists() {
         eprintln!("skipping the real-captions test: {} is absent", sample.display());
         return;

@@ -41,6 +41,10 @@ use crate::mapping::{ColumnMapping, validate_settings};
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// Canonical columns whose values are (nearly) all distinct.
 const HIGH_CARDINALITY: &[&str] = &["row_id", "url", "caption", "page_url", "sample_id", "image_sha256", "hash"];
+/// Text columns read by position at query time, and the page size they are written with.
+const TEXT_COLUMNS: &[&str] = &["url", "caption", "page_url"];
+const TEXT_PAGE_BYTES: usize = 16 * 1024;
+const TEXT_PAGE_ROWS: usize = 256;
 /// Rows per batch read from a source. Divides [`BLOCK_ROWS`], so batches rarely straddle blocks.
 const BATCH_ROWS: usize = 8192;
 
@@ -547,7 +551,17 @@ struct BlockWriter<'a> {
     id: &'a str,
     schema: SchemaRef,
     open: Option<OpenBlock>,
+    /// The block before the open one: its parquet file is written, its index is finishing.
+    sealed: Option<SealedBlock>,
     done: Vec<DataFile>,
+}
+
+struct SealedBlock {
+    block: u64,
+    path: PathBuf,
+    bytes: u64,
+    index: IndexThread,
+    rows: u64,
 }
 
 struct OpenBlock {
@@ -585,8 +599,13 @@ impl IndexThread {
         }
     }
 
-    fn finish(mut self) -> Result<u64> {
+    /// No more batches: the worker finalises the index.
+    fn seal(&mut self) {
         self.batches = None;
+    }
+
+    fn finish(mut self) -> Result<u64> {
+        self.seal();
         match self.worker.join() {
             Ok(result) => Ok(result?),
             Err(panic) => Err(StoreError::Index(pairscope_index::IndexError::Schema(format!(
@@ -599,7 +618,7 @@ impl IndexThread {
 
 impl<'a> BlockWriter<'a> {
     fn new(dir: &'a Path, id: &'a str, schema: SchemaRef) -> Self {
-        BlockWriter { dir, id, schema, open: None, done: Vec::new() }
+        BlockWriter { dir, id, schema, open: None, sealed: None, done: Vec::new() }
     }
 
     fn properties() -> WriterProperties {
@@ -610,9 +629,17 @@ impl<'a> BlockWriter<'a> {
             .set_created_by(format!("pairscope {}", env!("CARGO_PKG_VERSION")));
         // Dictionaries pay only where values repeat (host, domain, language, …); on unique
         // values (urls, captions, ids) building them costs ~15% of ingest time for nothing.
-        HIGH_CARDINALITY
+        let builder = HIGH_CARDINALITY
             .iter()
-            .fold(builder, |b, column| b.set_column_dictionary_enabled(ColumnPath::from(*column), false))
+            .fold(builder, |b, column| b.set_column_dictionary_enabled(ColumnPath::from(*column), false));
+        // Search reads the url and caption of each hit by position (the index keeps no copy of
+        // the text): small pages mean a hit decodes a few KiB, not a megabyte. The writer checks
+        // page sizes every write batch, so that bounds the rows per page too.
+        TEXT_COLUMNS
+            .iter()
+            .fold(builder.set_write_batch_size(TEXT_PAGE_ROWS), |b, column| {
+                b.set_column_data_page_size_limit(ColumnPath::from(*column), TEXT_PAGE_BYTES)
+            })
             .build()
     }
 
@@ -633,21 +660,20 @@ impl<'a> BlockWriter<'a> {
             self.open = Some(OpenBlock { block, path, writer, index, rows: 0 });
         }
         let open = self.open.as_mut().expect("opened above");
-        open.writer.write(batch).map_err(|e| StoreError::Io { path: open.path.clone(), source: std::io::Error::other(e) })?;
+        open.writer
+            .write(batch)
+            .map_err(|e| StoreError::Io { path: open.path.clone(), source: std::io::Error::other(e) })?;
         open.index.add(batch);
         open.rows += batch.num_rows() as u64;
         Ok(())
     }
 
+    /// Writes out the open block's parquet file and lets its index finish on its own thread,
+    /// so the next block's rows flow while the last one's index is serialised. The block
+    /// sealed before it is settled first: at most two indexes are in memory at once.
     fn close(&mut self) -> Result<()> {
-        let Some(OpenBlock { block, path, writer, index, rows }) = self.open.take() else { return Ok(()) };
-        let indexed = index.finish()?;
-        if indexed != rows {
-            return Err(StoreError::Index(pairscope_index::IndexError::Schema(format!(
-                "the index of {} holds {indexed} documents for {rows} rows",
-                path.display()
-            ))));
-        }
+        let Some(OpenBlock { block, path, writer, mut index, rows }) = self.open.take() else { return Ok(()) };
+        self.settle()?;
         let to_io =
             |e: parquet::errors::ParquetError| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) };
         let file = writer
@@ -657,10 +683,24 @@ impl<'a> BlockWriter<'a> {
             .map_err(|e| StoreError::Io { path: path.clone(), source: e.into() })?;
         file.sync_all().map_err(StoreError::io(&path))?;
         let bytes = file.metadata().map_err(StoreError::io(&path))?.len();
+        index.seal();
+        self.sealed = Some(SealedBlock { block, path, bytes, index, rows });
+        Ok(())
+    }
+
+    /// Waits for the sealed block's index and records the block as done.
+    fn settle(&mut self) -> Result<()> {
+        let Some(SealedBlock { block, path, bytes, index, rows }) = self.sealed.take() else { return Ok(()) };
+        let indexed = index.finish()?;
+        if indexed != rows {
+            return Err(StoreError::Index(pairscope_index::IndexError::Schema(format!(
+                "the index of {} holds {indexed} documents for {rows} rows",
+                path.display()
+            ))));
+        }
         let name = path.file_name().expect("block files have names").to_string_lossy().into_owned();
-        let relative = format!("sources/{}/{name}", &self.id[..16]);
         self.done.push(DataFile {
-            path: relative,
+            path: format!("sources/{}/{name}", &self.id[..16]),
             rows,
             block,
             block_key: block_key(&parse_hash(self.id), block),
@@ -672,6 +712,7 @@ impl<'a> BlockWriter<'a> {
 
     fn finish(mut self) -> Result<Vec<DataFile>> {
         self.close()?;
+        self.settle()?;
         fsync_dir(self.dir).map_err(StoreError::io(self.dir))?;
         Ok(self.done)
     }

@@ -70,7 +70,9 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a ArrayRef {
 }
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel);
+    let p = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel);
     if p.exists() {
         Some(p)
     } else {

@@ -294,7 +294,8 @@ mod tests {
 
     #[test]
     fn shared_artist_list_has_5265_entities() {
-        let path = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../../shared/data/names/artists-5265.txt");
+        let path = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/names/artists-5265.txt");
         if !path.exists() {
             println!("skipped: no shared artist list at {}", path.display());
             return;

@@ -70,7 +70,8 @@ enum Call {
 impl Call {
     fn from_json(q: &Value) -> Result<Call> {
         let text = |key: &str| q[key].as_str().map(str::to_string);
-        let selection = Selection { query: text("query"), filter: text("where"), url: text("url"), fold_accents: false };
+        let selection =
+            Selection { query: text("query"), filter: text("where"), url: text("url"), fold_accents: false };
         Ok(match q["kind"].as_str() {
             Some("search") => Call::Search(SearchRequest {
                 selection,
@@ -97,9 +98,9 @@ impl Call {
             Call::Search(request) => json!(engine.search(request, limits)?.total),
             Call::Count(selection) => json!(engine.count(selection, limits)?),
             Call::Facets(selection, by) => match engine.facets(selection, by, limits)? {
-                Facet::Terms { values, .. } => {
-                    Value::Array(values.into_iter().map(|(value, count)| json!({"value": value, "count": count})).collect())
-                }
+                Facet::Terms { values, .. } => Value::Array(
+                    values.into_iter().map(|(value, count)| json!({"value": value, "count": count})).collect(),
+                ),
                 Facet::Histogram { buckets, null: nulls, .. } => {
                     let mut list: Vec<Value> =
                         buckets.into_iter().map(|b| json!({"value": b.lo, "count": b.count})).collect();

@@ -78,7 +78,13 @@ pub fn run(args: &CollectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     }
     for input in report.inputs.iter().filter_map(|i| i.stats.as_ref()) {
         for skip in &input.read.examples {
-            tracing::warn!("{}: skipped record at offset {}: {}: {}", input.path, skip.offset, skip.reason, skip.detail);
+            tracing::warn!(
+                "{}: skipped record at offset {}: {}: {}",
+                input.path,
+                skip.offset,
+                skip.reason,
+                skip.detail
+            );
         }
     }
     if args.json {
@@ -146,7 +152,12 @@ fn human(report: &CollectReport, out: &std::path::Path) -> String {
     let _ = writeln!(
         s,
         "dropped: {} without alt, {} not http(s), {} alt shorter than the minimum, {} other language, {} duplicates, {} already seen",
-        t.extract.no_alt, t.extract.not_http, t.extract.short_caption, t.other_language, report.duplicates, report.seen_duplicates
+        t.extract.no_alt,
+        t.extract.not_http,
+        t.extract.short_caption,
+        t.other_language,
+        report.duplicates,
+        report.seen_duplicates
     );
     for (reason, n) in &t.read.skipped {
         let _ = writeln!(s, "skipped records, {reason}: {n}");

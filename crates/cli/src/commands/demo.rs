@@ -13,9 +13,14 @@ use crate::progress::Bar;
 
 pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let dataset = args.dir.join("dataset");
-    // A demo made by an older pairscope (without full-text indexes) is made again.
-    let usable = Dataset::open(&dataset)
-        .is_ok_and(|d| d.manifest().sources.iter().flat_map(|s| &s.files).all(|f| f.index.is_some()));
+    // A demo made by an older pairscope (without full-text indexes, or with another index
+    // format) is made again.
+    let usable = Dataset::open(&dataset).is_ok_and(|d| {
+        d.manifest()
+            .sources
+            .iter()
+            .all(|s| s.index_format == pairscope_index::INDEX_FORMAT && s.files.iter().all(|f| f.index.is_some()))
+    });
     if !usable {
         if dataset.exists() {
             std::fs::remove_dir_all(&dataset)?;
@@ -58,14 +63,7 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         fold_accents: false,
         timeout: 30.0,
     };
-    let search = SearchArgs {
-        selection,
-        sort: "aesthetic".into(),
-        asc: false,
-        desc: true,
-        limit: 5,
-        after: None,
-        output,
-    };
+    let search =
+        SearchArgs { selection, sort: "aesthetic".into(), asc: false, desc: true, limit: 5, after: None, output };
     crate::commands::search::run_search(&search, global)
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use arrow::array::{ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, UInt64Array};
+use arrow::array::{
+    ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, UInt64Array,
+};
 use clap::Args;
 use pairscope_model::ExitStatus;
 use pairscope_query::{Engine, Facet, FacetBy, Limits, SearchPage, SearchRequest, Selection, SortBy};

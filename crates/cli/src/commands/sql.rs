@@ -172,10 +172,9 @@ impl FromStr for Bytes {
             UNITS.iter().find(|(name, _)| name.eq_ignore_ascii_case(unit)).map(|(_, scale)| *scale)
         };
         match (number.parse::<usize>(), scale) {
-            (Ok(n), Some(scale)) if n > 0 => n
-                .checked_mul(scale)
-                .map(Bytes)
-                .ok_or_else(|| format!("{text:?} is too large")),
+            (Ok(n), Some(scale)) if n > 0 => {
+                n.checked_mul(scale).map(Bytes).ok_or_else(|| format!("{text:?} is too large"))
+            }
             _ => Err(format!("{text:?} is not a size (e.g. 512MiB, 2GiB)")),
         }
     }

@@ -1,0 +1,90 @@
+//! Rows of a block's parquet file read by position. The index stores no text (the parquet
+//! file is the one copy), so the url and caption of hits, the captions [`crate::compile`]
+//! verifies, and whole rows for `get` are read here. Document `n` of a block index is row
+//! `n` of its file.
+//!
+//! The file's metadata, with its page index, is read once when the engine opens; a read then
+//! decodes only the pages holding the wanted rows (ingest writes small pages for the text
+//! columns for exactly this).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{AsArray, RecordBatch, RecordBatchReader, StringArray};
+use arrow::compute::concat_batches;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+};
+use parquet::file::metadata::PageIndexPolicy;
+
+use crate::error::{QueryError, Result};
+
+pub(crate) struct BlockRows {
+    path: PathBuf,
+    metadata: ArrowReaderMetadata,
+}
+
+impl BlockRows {
+    pub fn open(path: &Path) -> Result<BlockRows> {
+        let file = File::open(path).map_err(|e| QueryError::engine(format!("{}: {e}", path.display())))?;
+        let metadata = ArrowReaderMetadata::load(
+            &file,
+            ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
+        )
+        .map_err(|e| QueryError::engine(format!("{}: {e}", path.display())))?;
+        Ok(BlockRows { path: path.to_path_buf(), metadata })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The rows at `positions` (ascending, distinct), with the named columns (all of them
+    /// when `columns` is `None`; look them up by name, the file's order is kept).
+    pub fn read(&self, positions: &[usize], columns: Option<&[&str]>) -> Result<RecordBatch> {
+        let error = |e: &dyn std::fmt::Display| QueryError::engine(format!("{}: {e}", self.path.display()));
+        debug_assert!(positions.windows(2).all(|w| w[0] < w[1]), "positions ascend");
+        let file = File::open(&self.path).map_err(|e| error(&e))?;
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
+            .with_row_selection(selection(positions))
+            .with_batch_size(positions.len().max(1));
+        if let Some(columns) = columns {
+            let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+            builder = builder.with_projection(mask);
+        }
+        let reader = builder.build().map_err(|e| error(&e))?;
+        let schema = reader.schema();
+        let batches = reader.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| error(&e))?;
+        let batch = concat_batches(&schema, &batches).map_err(|e| error(&e))?;
+        if batch.num_rows() != positions.len() {
+            return Err(error(&format!("holds {} of the {} rows the index names", batch.num_rows(), positions.len())));
+        }
+        Ok(batch)
+    }
+
+    /// One string column of a batch [`Self::read`] returned.
+    pub fn strings(&self, batch: &RecordBatch, column: &str) -> Result<StringArray> {
+        let array = batch
+            .column_by_name(column)
+            .ok_or_else(|| QueryError::engine(format!("{} has no {column} column", self.path.display())))?;
+        array.as_string_opt::<i32>().cloned().ok_or_else(|| {
+            QueryError::engine(format!("{}: {column} is not text ({})", self.path.display(), array.data_type()))
+        })
+    }
+}
+
+/// Select exactly `positions` (ascending, distinct), skipping the rows between.
+fn selection(positions: &[usize]) -> RowSelection {
+    let mut selectors = Vec::new();
+    let mut next = 0;
+    for &position in positions {
+        if position > next {
+            selectors.push(RowSelector::skip(position - next));
+        }
+        selectors.push(RowSelector::select(1));
+        next = position + 1;
+    }
+    // RowSelection merges adjacent selectors of the same kind.
+    RowSelection::from(selectors)
+}
