@@ -43,8 +43,8 @@ pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 const HIGH_CARDINALITY: &[&str] = &["row_id", "url", "caption", "page_url", "sample_id", "image_sha256", "hash"];
 /// Text columns read by position at query time, and the page size they are written with.
 const TEXT_COLUMNS: &[&str] = &["url", "caption", "page_url"];
-const TEXT_PAGE_BYTES: usize = 16 * 1024;
-const TEXT_PAGE_ROWS: usize = 256;
+const TEXT_PAGE_BYTES: usize = 4 * 1024;
+const TEXT_PAGE_ROWS: usize = 64;
 /// Rows per batch read from a source. Divides [`BLOCK_ROWS`], so batches rarely straddle blocks.
 const BATCH_ROWS: usize = 8192;
 
