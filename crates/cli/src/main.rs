@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Count(args) => commands::search::run_count(args, &cli.global),
         Command::Facets(args) => commands::search::run_facets(args, &cli.global),
         Command::BenchQueries(args) => commands::bench_queries::run(args, &cli.global),
+        Command::Mentions(args) => commands::mentions::run(args, &cli.global),
         Command::Sql(args) => commands::sql::run(args, &cli.global),
     };
     let status = match result {
@@ -47,6 +48,8 @@ fn is_usage(error: &anyhow::Error) -> bool {
             || cause.downcast_ref::<args::UsageError>().is_some()
             || cause.downcast_ref::<pairscope_query::QueryError>().is_some_and(|e| e.is_usage())
             || cause.downcast_ref::<pairscope_sql::SqlError>().is_some_and(|e| e.is_usage())
+            || cause.downcast_ref::<pairscope_mentions::MentionsError>().is_some_and(|e| e.is_usage())
+            || cause.downcast_ref::<pairscope_text::names::NameListError>().is_some()
     })
 }
 

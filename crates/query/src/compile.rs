@@ -73,6 +73,13 @@ impl Compiler<'_> {
         })
     }
 
+    /// Captions mentioning any of `aliases` (whole tokens, substring for substring scripts):
+    /// each alias is a phrase, whatever operators or quotes its text holds.
+    pub fn any_alias(&self, aliases: &[String]) -> Result<Box<dyn Query>> {
+        let queries = aliases.iter().map(|alias| self.text(alias, false, 0)).collect::<Result<Vec<_>>>()?;
+        Ok(any_of(queries))
+    }
+
     fn text(&self, text: &str, prefix: bool, offset: usize) -> Result<Box<dyn Query>> {
         let canonical = pairscope_text::normalize(text, self.fold_accents);
         if canonical.is_empty() {

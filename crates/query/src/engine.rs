@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Int64Type, Schema, SchemaRef};
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Int64Type, SchemaRef};
 use pairscope_expr::BoundExpr;
 use pairscope_index::tantivy::index::SegmentId;
 use pairscope_index::tantivy::query::{
@@ -16,7 +16,7 @@ use pairscope_index::tantivy::query::{
 use pairscope_index::tantivy::schema::Field;
 use pairscope_index::tantivy::{DocId, Score, Searcher, SegmentReader, TERMINATED, Term};
 use pairscope_index::{BlockIndex, IndexFields};
-use pairscope_store::Dataset;
+use pairscope_store::{Dataset, with_missing_columns};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -42,6 +42,9 @@ pub struct Selection {
     pub filter: Option<String>,
     /// A URL pattern over image and page URLs (see [`crate::compile::url_pattern`]).
     pub url: Option<String>,
+    /// The aliases of one name-list entity: rows whose caption mentions any of them, exactly
+    /// as `pairscope mentions` counts (empty: no condition).
+    pub aliases: Vec<String>,
     pub fold_accents: bool,
 }
 
@@ -141,16 +144,7 @@ impl Engine {
                 blocks.push(Block { rows, index });
             }
         }
-        let mut fields: Vec<arrow::datatypes::Field> =
-            pairscope_model::columns::canonical_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
-        for source in &dataset.manifest().sources {
-            for extra in &source.extra_columns {
-                if !fields.iter().any(|f| f.name() == &extra.name) {
-                    let data_type = extra.data_type.parse().unwrap_or(arrow::datatypes::DataType::Utf8);
-                    fields.push(arrow::datatypes::Field::new(&extra.name, data_type, true));
-                }
-            }
-        }
+        let dataset_schema = dataset.schema();
         let rows_by_segment = blocks
             .iter()
             .flat_map(|b| b.index.searcher().segment_readers().iter().map(|s| (s.segment_id(), b.rows.clone())))
@@ -160,7 +154,7 @@ impl Engine {
             fields: IndexFields::new(),
             blocks,
             rows_by_segment: Arc::new(rows_by_segment),
-            dataset_schema: Arc::new(Schema::new(fields)),
+            dataset_schema,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
     }
@@ -198,6 +192,9 @@ impl Engine {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if let Some(ast) = parse_query(selection.query.as_deref().unwrap_or(""))? {
             clauses.push((Occur::Must, compiler.compile(&ast)?));
+        }
+        if !selection.aliases.is_empty() {
+            clauses.push((Occur::Must, compiler.any_alias(&selection.aliases)?));
         }
         if let Some(pattern) = selection.url.as_deref().filter(|p| !p.trim().is_empty()) {
             let either = BooleanQuery::new(vec![
@@ -247,7 +244,8 @@ impl Engine {
                 builder.with_projection(mask).with_batch_size(BATCH_DOCS * 2).build().map_err(QueryError::engine)?;
             for batch in reader {
                 deadline.check()?;
-                let batch = with_missing_columns(batch.map_err(QueryError::engine)?, &columns, &self.dataset_schema)?;
+                let batch = with_missing_columns(batch.map_err(QueryError::engine)?, &columns, &self.dataset_schema)
+                    .map_err(QueryError::engine)?;
                 let matches = on_dataset.evaluate(&batch).map_err(QueryError::engine)?;
                 let row_ids = batch.column_by_name("row_id").expect("projected").as_primitive::<Int64Type>();
                 for (i, matched) in matches.values().iter().enumerate() {
@@ -322,24 +320,6 @@ impl Engine {
         }
         Ok(merged.unwrap_or_else(new_sink))
     }
-}
-
-/// Filters that miss a column of the dataset schema (a source without that extra column) get
-/// it as nulls, so the expression sees what SQL over the union of sources would.
-fn with_missing_columns(batch: RecordBatch, columns: &[String], schema: &Schema) -> Result<RecordBatch> {
-    if columns.iter().all(|c| batch.column_by_name(c).is_some()) {
-        return Ok(batch);
-    }
-    let mut fields: Vec<arrow::datatypes::Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
-    let mut arrays = batch.columns().to_vec();
-    for name in columns {
-        if batch.column_by_name(name).is_none() {
-            let field = schema.field_with_name(name).map_err(QueryError::engine)?;
-            arrays.push(arrow::array::new_null_array(field.data_type(), batch.num_rows()));
-            fields.push(field.clone());
-        }
-    }
-    RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), arrays).map_err(QueryError::engine)
 }
 
 /// Which segment a batch of documents comes from.

@@ -5,6 +5,11 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow::array::{RecordBatch, new_null_array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use pairscope_model::columns::canonical_schema;
+
 use crate::error::{Result, StoreError};
 use crate::layout::{Layout, fsync_dir, is_temp_name, write_atomic};
 use crate::manifest::{Manifest, SourceEntry};
@@ -44,6 +49,20 @@ impl Dataset {
 
     pub fn rows(&self) -> u64 {
         self.manifest.rows()
+    }
+
+    /// Every column a reader of this version sees: the canonical columns, then every extra
+    /// column any source kept, in source order (an extra column's type is its first source's;
+    /// rows of sources without it read it as null).
+    pub fn schema(&self) -> SchemaRef {
+        let mut fields: Vec<Field> = canonical_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        for extra in self.manifest.sources.iter().flat_map(|s| &s.extra_columns) {
+            if !fields.iter().any(|f| f.name() == &extra.name) {
+                let data_type = extra.data_type.parse().unwrap_or(DataType::Utf8);
+                fields.push(Field::new(&extra.name, data_type, true));
+            }
+        }
+        Arc::new(Schema::new(fields))
     }
 
     /// Every data file of this version, in a deterministic order (by source id, then block).
@@ -154,4 +173,27 @@ pub(crate) fn collect_garbage(layout: &Layout, keep: &[&Manifest]) {
         }
     }
     let _ = fsync_dir(&layout.sources());
+}
+
+/// `batch` (read from one data file) with each of `columns` it lacks added as nulls of the
+/// type `schema` (a [`Dataset::schema`]) gives: a source without an extra column reads it as
+/// null, as SQL over the union of sources would.
+pub fn with_missing_columns(
+    batch: RecordBatch,
+    columns: &[String],
+    schema: &Schema,
+) -> std::result::Result<RecordBatch, ArrowError> {
+    if columns.iter().all(|c| batch.column_by_name(c).is_some()) {
+        return Ok(batch);
+    }
+    let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut arrays = batch.columns().to_vec();
+    for name in columns {
+        if batch.column_by_name(name).is_none() {
+            let field = schema.field_with_name(name)?;
+            arrays.push(new_null_array(field.data_type(), batch.num_rows()));
+            fields.push(field.clone());
+        }
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
 }

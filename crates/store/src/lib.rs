@@ -37,7 +37,7 @@ pub mod mapping;
 
 mod convert;
 
-pub use dataset::Dataset;
+pub use dataset::{Dataset, with_missing_columns};
 pub use error::{BadInput, StoreError};
 pub use ingest::{IngestOptions, IngestReport, ingest};
 pub use manifest::{Manifest, SourceEntry};

@@ -71,7 +71,7 @@ impl Call {
     fn from_json(q: &Value) -> Result<Call> {
         let text = |key: &str| q[key].as_str().map(str::to_string);
         let selection =
-            Selection { query: text("query"), filter: text("where"), url: text("url"), fold_accents: false };
+            Selection { query: text("query"), filter: text("where"), url: text("url"), ..Selection::default() };
         Ok(match q["kind"].as_str() {
             Some("search") => Call::Search(SearchRequest {
                 selection,

@@ -7,6 +7,7 @@ use pairscope_store::{Dataset, IngestOptions, ingest};
 use pairscope_synth::{SynthOptions, SynthSchema, generate};
 
 use crate::args::{DemoArgs, Format, FormatArgs, GlobalArgs, InfoArgs};
+use crate::commands::mentions::MentionsArgs;
 use crate::commands::search::{SearchArgs, SelectionArgs};
 use crate::commands::synth::default_threads;
 use crate::progress::Bar;
@@ -56,14 +57,42 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let query = "\"thomas kinkade\"";
     println!("\n$ pairscope search --dataset {} '{query}' --sort aesthetic --limit 5", dataset.display());
     let selection = SelectionArgs {
-        dataset,
+        dataset: dataset.clone(),
         query: Some(query.to_string()),
         filter: None,
         url: None,
         fold_accents: false,
+        mention: None,
+        names: Vec::new(),
         timeout: 30.0,
     };
-    let search =
-        SearchArgs { selection, sort: "aesthetic".into(), asc: false, desc: true, limit: 5, after: None, output };
-    crate::commands::search::run_search(&search, global)
+    let search = SearchArgs {
+        selection,
+        sort: "aesthetic".into(),
+        asc: false,
+        desc: true,
+        limit: 5,
+        after: None,
+        output: output.clone(),
+    };
+    crate::commands::search::run_search(&search, global)?;
+
+    let lists = ["builtin:characters".to_string(), "builtin:artists".to_string()];
+    println!(
+        "\n$ pairscope mentions --dataset {} --names {} --names {} --top 15",
+        dataset.display(),
+        lists[0],
+        lists[1]
+    );
+    let mentions = MentionsArgs {
+        dataset,
+        names: lists.to_vec(),
+        filter: None,
+        by: None,
+        top: Some(15),
+        fold_accents: false,
+        no_cache: false,
+        output,
+    };
+    crate::commands::mentions::run(&mentions, global)
 }

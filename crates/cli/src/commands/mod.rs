@@ -3,6 +3,7 @@ pub mod collect;
 pub mod demo;
 pub mod info;
 pub mod ingest;
+pub mod mentions;
 pub mod search;
 pub mod sources;
 pub mod sql;

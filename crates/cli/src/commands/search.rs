@@ -13,6 +13,7 @@ use clap::Args;
 use pairscope_model::ExitStatus;
 use pairscope_query::{Engine, Facet, FacetBy, Limits, SearchPage, SearchRequest, Selection, SortBy};
 use pairscope_store::Dataset;
+use pairscope_text::names::NameList;
 
 use crate::args::{FormatArgs, GlobalArgs, UsageError};
 use crate::output::{print_batch, print_document, table};
@@ -38,19 +39,45 @@ pub struct SelectionArgs {
     /// Match words regardless of accents (Dürer = Durer).
     #[arg(long)]
     pub fold_accents: bool,
+    /// Only captions that mention this entity of a name list (any of its aliases), exactly as
+    /// `pairscope mentions` counts it. A name no list has is searched as one alias.
+    #[arg(long, value_name = "ENTITY")]
+    pub mention: Option<String>,
+    /// The name lists --mention looks ENTITY up in, in order [default: builtin:artists,
+    /// builtin:characters].
+    #[arg(long = "names", value_name = "LIST", requires = "mention")]
+    pub names: Vec<String>,
     /// Stop the query after this many seconds (exit code 1).
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub timeout: f64,
 }
 
 impl SelectionArgs {
-    fn selection(&self) -> Selection {
-        Selection {
+    fn selection(&self) -> Result<Selection> {
+        Ok(Selection {
             query: self.query.clone(),
             filter: self.filter.clone(),
             url: self.url.clone(),
+            aliases: self.mention.as_deref().map(|name| self.aliases(name)).transpose()?.unwrap_or_default(),
             fold_accents: self.fold_accents,
+        })
+    }
+
+    /// The aliases of the entity `name` names in the first list that has it.
+    fn aliases(&self, name: &str) -> Result<Vec<String>> {
+        let defaults = ["builtin:artists".to_string(), "builtin:characters".to_string()];
+        let specs = if self.names.is_empty() { &defaults[..] } else { &self.names[..] };
+        for spec in specs {
+            let list = NameList::load(spec)?;
+            if let Some(entity) = list.find(name) {
+                tracing::info!("--mention: {} of {spec}, aliases {:?}", entity.name, entity.aliases);
+                return Ok(entity.aliases.clone());
+            }
         }
+        if pairscope_text::normalize(name, false).is_empty() {
+            return Err(UsageError(format!("--mention {name:?} has no letters or digits")).into());
+        }
+        Ok(vec![name.to_string()])
     }
 
     fn limits(&self) -> Result<Limits> {
@@ -125,7 +152,7 @@ pub struct FacetsArgs {
 pub fn run_search(args: &SearchArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
     let engine = args.selection.engine()?;
     let request = SearchRequest {
-        selection: args.selection.selection(),
+        selection: args.selection.selection()?,
         sort: SortBy::parse(&args.sort).expect("clap checks the names"),
         descending: !args.asc,
         limit: args.limit,
@@ -138,7 +165,7 @@ pub fn run_search(args: &SearchArgs, _global: &GlobalArgs) -> Result<ExitStatus>
 
 pub fn run_count(args: &CountArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
     let engine = args.selection.engine()?;
-    let count = engine.count(&args.selection.selection(), &args.selection.limits()?)?;
+    let count = engine.count(&args.selection.selection()?, &args.selection.limits()?)?;
     let document = serde_json::json!({ "count": count, "version": engine.version() });
     print_document(
         args.output.format(),
@@ -153,7 +180,7 @@ pub fn run_facets(args: &FacetsArgs, _global: &GlobalArgs) -> Result<ExitStatus>
     let engine = args.selection.engine()?;
     let range = args.lo.zip(args.hi);
     let by = FacetBy::for_column(&args.by, args.top, args.buckets, range)?;
-    let facet = engine.facets(&args.selection.selection(), &by, &args.selection.limits()?)?;
+    let facet = engine.facets(&args.selection.selection()?, &by, &args.selection.limits()?)?;
     let batch = facet_batch(&facet);
     if args.output.format() == crate::args::Format::Json {
         println!("{}", serde_json::to_string_pretty(&facet)?);

@@ -1,0 +1,167 @@
+//! `pairscope mentions`: flags, the cache, and presentation of `pairscope-mentions`' counts.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use arrow::array::{ArrayRef, Float64Array, StringArray, UInt64Array};
+use clap::{Args, ValueEnum};
+use pairscope_mentions::{ByColumn, MentionsReport, MentionsRequest, cache, count_mentions};
+use pairscope_model::ExitStatus;
+use pairscope_store::Dataset;
+use pairscope_text::names::NameList;
+
+use crate::args::{FormatArgs, GlobalArgs};
+use crate::output::{print_document, table};
+use crate::progress::Bar;
+
+#[derive(Debug, Args)]
+pub struct MentionsArgs {
+    /// Dataset directory.
+    #[arg(long, short = 'd')]
+    pub dataset: PathBuf,
+    /// A name list: a file (one entity a line, aliases separated by " | ", # comments),
+    /// builtin:artists or builtin:characters. Repeat to count several lists.
+    #[arg(long = "names", value_name = "LIST", required = true)]
+    pub names: Vec<String>,
+    /// Only count rows where this filter-language expression is true; shares are of these rows.
+    #[arg(long = "where", value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Break each entity's count down by this column.
+    #[arg(long, value_enum)]
+    pub by: Option<ByArg>,
+    /// With --by: the values shown per entity [default: 10]. Without: keep only the N
+    /// most-mentioned entities.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    /// Match names regardless of accents (Dürer = Durer).
+    #[arg(long)]
+    pub fold_accents: bool,
+    /// Count again even when the dataset holds this count for its current version.
+    #[arg(long)]
+    pub no_cache: bool,
+    #[command(flatten)]
+    pub output: FormatArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ByArg {
+    Host,
+    Domain,
+    Language,
+}
+
+pub fn run(args: &MentionsArgs, global: &GlobalArgs) -> Result<ExitStatus> {
+    let dataset = Dataset::open(&args.dataset)?;
+    let lists = args.names.iter().map(|spec| NameList::load(spec)).collect::<Result<Vec<_>, _>>()?;
+    let request = MentionsRequest {
+        lists,
+        filter: args.filter.clone(),
+        by: args.by.map(|b| match b {
+            ByArg::Host => ByColumn::Host,
+            ByArg::Domain => ByColumn::Domain,
+            ByArg::Language => ByColumn::Language,
+        }),
+        top: args.top,
+        fold_accents: args.fold_accents,
+    };
+    let cached = if args.no_cache { None } else { cache::load(&dataset, &request) };
+    let from_cache = cached.is_some();
+    let report = match cached {
+        Some(report) => report,
+        None => {
+            let bar = Bar::new(global, "mentions");
+            let report = count_mentions(&dataset, &request, &bar)?;
+            bar.finish();
+            if let Err(why) = cache::store(&dataset, &request, &report) {
+                tracing::warn!("the count was not cached: {why}");
+            }
+            report
+        }
+    };
+    if !global.quiet {
+        let seconds = report.elapsed_ms as f64 / 1000.0;
+        let mb = report.caption_bytes as f64 / 1e6;
+        if from_cache {
+            eprintln!("(from the cache of dataset version {}; --no-cache counts again)", report.dataset_version);
+        } else {
+            eprintln!(
+                "counted {} names over {} rows in {seconds:.2} s ({mb:.0} MB of captions, {:.0} MB/s)",
+                report.lists.iter().map(|l| l.entities).sum::<usize>(),
+                report.rows_scanned,
+                mb / seconds.max(1e-3)
+            );
+        }
+    }
+    print_document(args.output.format(), &report, || human(&report), || rows(&report))?;
+    Ok(ExitStatus::Clean)
+}
+
+fn human(report: &MentionsReport) -> String {
+    let mut s = String::new();
+    let name_width = report.entities.iter().map(|e| e.name.chars().count()).max().unwrap_or(6).clamp(6, 40);
+    let _ = writeln!(s, "{:<name_width$}  {:>10}  {:>8}  note", "entity", "captions", "share");
+    for entity in &report.entities {
+        let note = entity.ambiguous.as_deref().map(|why| format!("ambiguous: {why}")).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "{:<name_width$}  {:>10}  {:>7.3}%  {note}",
+            truncate(&entity.name, name_width),
+            entity.count,
+            entity.share * 100.0
+        );
+        for by in &entity.by {
+            let _ =
+                writeln!(s, "  {:<w$}  {:>10}", by.value.as_deref().unwrap_or("(none)"), by.count, w = name_width - 2);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "{} rows{}",
+        report.rows,
+        report.filter.as_deref().map(|f| format!(" where {f}")).unwrap_or_default()
+    );
+    s
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    text.chars().take(width - 1).chain(['…']).collect()
+}
+
+/// One row per entity, or with --by one row per (entity, value).
+fn rows(report: &MentionsReport) -> arrow::array::RecordBatch {
+    let (mut list, mut entity, mut count, mut share, mut ambiguous) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut value, mut value_count) = (vec![], vec![]);
+    for e in &report.entities {
+        let lines: Vec<(Option<&str>, Option<u64>)> = if report.by.is_some() && !e.by.is_empty() {
+            e.by.iter().map(|b| (b.value.as_deref(), Some(b.count))).collect()
+        } else {
+            vec![(None, None)]
+        };
+        for (v, c) in lines {
+            list.push(e.list.clone());
+            entity.push(e.name.clone());
+            count.push(e.count);
+            share.push(e.share);
+            ambiguous.push(e.ambiguous.clone());
+            value.push(v.map(str::to_string));
+            value_count.push(c);
+        }
+    }
+    let mut columns: Vec<(&str, ArrayRef)> = vec![
+        ("list", Arc::new(StringArray::from(list))),
+        ("entity", Arc::new(StringArray::from(entity))),
+        ("captions", Arc::new(UInt64Array::from(count))),
+        ("share", Arc::new(Float64Array::from(share))),
+        ("ambiguous", Arc::new(StringArray::from(ambiguous))),
+    ];
+    if let Some(by) = report.by {
+        columns.push((by.column(), Arc::new(StringArray::from(value))));
+        columns.push(("captions_with_value", Arc::new(UInt64Array::from(value_count))));
+    }
+    table(columns)
+}

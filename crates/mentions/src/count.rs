@@ -1,0 +1,353 @@
+//! The count: one pass over the caption column of every data file of a dataset version,
+//! row group by row group on every core, each caption normalised once and matched against
+//! every alias at once ([`MentionMatcher`]).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use pairscope_expr::BoundExpr;
+use pairscope_model::Progress;
+use pairscope_store::{Dataset, with_missing_columns};
+use pairscope_text::names::NameList;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::{Deserialize, Serialize};
+
+use crate::ambiguity::flag_ambiguous;
+use crate::error::{MentionsError, Result};
+use crate::matcher::MentionMatcher;
+
+/// Rows decoded at a time.
+const BATCH_ROWS: usize = 8192;
+/// Values of `--by` kept per entity when `--top` does not say.
+pub const DEFAULT_BY_TOP: usize = 10;
+
+/// Columns a count can be broken down by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ByColumn {
+    Host,
+    Domain,
+    Language,
+}
+
+impl ByColumn {
+    pub fn column(self) -> &'static str {
+        match self {
+            ByColumn::Host => "host",
+            ByColumn::Domain => "domain",
+            ByColumn::Language => "language",
+        }
+    }
+}
+
+/// What to count.
+#[derive(Debug, Clone)]
+pub struct MentionsRequest {
+    pub lists: Vec<NameList>,
+    /// An EXPR: only rows where it is true are counted (and are the denominator of shares).
+    pub filter: Option<String>,
+    pub by: Option<ByColumn>,
+    /// With `by`: the values kept per entity; without: the most-mentioned entities kept.
+    pub top: Option<usize>,
+    pub fold_accents: bool,
+}
+
+/// The result of a count, as cached and as printed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MentionsReport {
+    pub dataset_version: u64,
+    /// Rows the filter kept (every row without one): the denominator of every share.
+    pub rows: u64,
+    /// Rows read (the whole dataset).
+    pub rows_scanned: u64,
+    /// Bytes of caption text read.
+    pub caption_bytes: u64,
+    pub elapsed_ms: u64,
+    pub filter: Option<String>,
+    pub by: Option<ByColumn>,
+    pub fold_accents: bool,
+    pub lists: Vec<ListInfo>,
+    /// Most-mentioned first (ties in list order).
+    pub entities: Vec<EntityCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListInfo {
+    pub origin: String,
+    pub content_hash: String,
+    pub entities: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntityCount {
+    pub list: String,
+    pub name: String,
+    pub aliases: Vec<String>,
+    /// Captions that mention the entity (each at most once).
+    pub count: u64,
+    /// `count / rows`.
+    pub share: f64,
+    /// Why the count may include captions that are not about the entity, if it might.
+    pub ambiguous: Option<String>,
+    /// With `by`: the most frequent values among its captions (null = rows without one).
+    pub by: Vec<ByCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ByCount {
+    pub value: Option<String>,
+    pub count: u64,
+}
+
+/// Counts `request` over the current version of `dataset`, reporting each row group read to
+/// `progress`.
+pub fn count_mentions(dataset: &Dataset, request: &MentionsRequest, progress: &dyn Progress) -> Result<MentionsReport> {
+    let started = Instant::now();
+    let matcher = MentionMatcher::new(&request.lists, request.fold_accents)?;
+    let schema = dataset.schema();
+    let filter = match request.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+        Some(text) => Some(pairscope_expr::compile(text, &schema)?),
+        None => None,
+    };
+    let mut columns: Vec<String> = vec!["caption".into()];
+    if let Some(by) = request.by {
+        columns.push(by.column().into());
+    }
+    if let Some(filter) = &filter {
+        for column in filter.expr().columns() {
+            if !columns.contains(&column) {
+                columns.push(column);
+            }
+        }
+    }
+    let units = row_groups(dataset)?;
+    progress.set_total_bytes(units.iter().map(|u| u.2).sum());
+    let next = AtomicUsize::new(0);
+    let totals: Mutex<Vec<Result<Tally>>> = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, units.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut tally = Tally::new(matcher.entities().len());
+                let outcome = loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((path, row_group, bytes)) = units.get(i) else { break Ok(()) };
+                    let unit = Unit { path, row_group: *row_group, columns: &columns, schema: &schema };
+                    if let Err(e) = tally.add(&matcher, &unit, filter.as_ref(), request.by) {
+                        next.store(units.len(), Ordering::Relaxed);
+                        break Err(e);
+                    }
+                    progress.advance(tally.last_rows, *bytes);
+                };
+                totals.lock().unwrap_or_else(|e| e.into_inner()).push(outcome.map(|()| tally));
+            });
+        }
+    });
+    let mut total = Tally::new(matcher.entities().len());
+    for tally in totals.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        total.merge(tally?);
+    }
+
+    let by_top = request.top.unwrap_or(DEFAULT_BY_TOP);
+    let mut entities: Vec<EntityCount> = matcher
+        .entities()
+        .iter()
+        .zip(total.counts.iter().zip(total.by.iter_mut()))
+        .map(|(entity, (&count, by))| EntityCount {
+            list: entity.list.clone(),
+            name: entity.name.clone(),
+            aliases: entity.aliases.clone(),
+            count,
+            share: if total.rows == 0 { 0.0 } else { count as f64 / total.rows as f64 },
+            ambiguous: None,
+            by: request.by.map(|_| top_values(std::mem::take(by), by_top)).unwrap_or_default(),
+        })
+        .collect();
+    flag_ambiguous(&mut entities, matcher.entities(), total.rows);
+    // Stable: ties keep list order.
+    entities.sort_by(|a, b| b.count.cmp(&a.count));
+    if request.by.is_none()
+        && let Some(top) = request.top
+    {
+        entities.truncate(top);
+    }
+    Ok(MentionsReport {
+        dataset_version: dataset.version(),
+        rows: total.rows,
+        rows_scanned: total.rows_scanned,
+        caption_bytes: total.caption_bytes,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        filter: request.filter.clone().filter(|f| !f.trim().is_empty()),
+        by: request.by,
+        fold_accents: request.fold_accents,
+        lists: request
+            .lists
+            .iter()
+            .map(|l| ListInfo { origin: l.origin.clone(), content_hash: l.content_hash(), entities: l.entities.len() })
+            .collect(),
+        entities,
+    })
+}
+
+/// Every (data file, row group, its bytes) of the version: the units of work.
+fn row_groups(dataset: &Dataset) -> Result<Vec<(PathBuf, usize, u64)>> {
+    let mut units = Vec::new();
+    for path in dataset.data_files() {
+        let file = File::open(&path).map_err(|e| MentionsError::read(&path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| MentionsError::read(&path, e))?;
+        let groups = builder.metadata().row_groups();
+        units
+            .extend(groups.iter().enumerate().map(|(g, meta)| (path.clone(), g, meta.compressed_size().max(0) as u64)));
+    }
+    Ok(units)
+}
+
+struct Unit<'a> {
+    path: &'a PathBuf,
+    row_group: usize,
+    columns: &'a [String],
+    schema: &'a arrow::datatypes::Schema,
+}
+
+impl Unit<'_> {
+    fn batches(&self) -> Result<impl Iterator<Item = Result<RecordBatch>> + '_> {
+        let error = |e: &dyn std::fmt::Display| MentionsError::read(self.path, e);
+        let file = File::open(self.path).map_err(|e| error(&e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| error(&e))?;
+        let indices: Vec<usize> = builder
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| self.columns.contains(f.name()))
+            .map(|(i, _)| i)
+            .collect();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+        let reader = builder
+            .with_projection(mask)
+            .with_row_groups(vec![self.row_group])
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| error(&e))?;
+        Ok(reader.map(move |batch| {
+            let batch = batch.map_err(|e| error(&e))?;
+            with_missing_columns(batch, self.columns, self.schema).map_err(|e| error(&e))
+        }))
+    }
+}
+
+/// One thread's counts.
+struct Tally {
+    counts: Vec<u64>,
+    by: Vec<HashMap<Option<String>, u64>>,
+    rows: u64,
+    rows_scanned: u64,
+    caption_bytes: u64,
+    /// Rows of the last unit added (for progress).
+    last_rows: u64,
+    matched: Vec<u32>,
+}
+
+impl Tally {
+    fn new(entities: usize) -> Tally {
+        Tally {
+            counts: vec![0; entities],
+            by: vec![HashMap::new(); entities],
+            rows: 0,
+            rows_scanned: 0,
+            caption_bytes: 0,
+            last_rows: 0,
+            matched: Vec::new(),
+        }
+    }
+
+    fn add(
+        &mut self,
+        matcher: &MentionMatcher,
+        unit: &Unit<'_>,
+        filter: Option<&BoundExpr>,
+        by: Option<ByColumn>,
+    ) -> Result<()> {
+        let mut state = matcher.state();
+        self.last_rows = 0;
+        for batch in unit.batches()? {
+            let batch = batch?;
+            let n = batch.num_rows() as u64;
+            self.rows_scanned += n;
+            self.last_rows += n;
+            let keep = match filter {
+                Some(filter) => Some(filter.evaluate(&batch).map_err(|e| MentionsError::read(unit.path, e))?),
+                None => None,
+            };
+            let captions = batch
+                .column_by_name("caption")
+                .and_then(|c| c.as_string_opt::<i32>())
+                .ok_or_else(|| MentionsError::read(unit.path, "the caption column is missing or not text"))?;
+            let by_values = match by {
+                Some(by) => {
+                    Some(batch.column_by_name(by.column()).and_then(|c| c.as_string_opt::<i32>()).ok_or_else(|| {
+                        MentionsError::read(unit.path, format!("the {} column is missing or not text", by.column()))
+                    })?)
+                }
+                None => None,
+            };
+            for row in 0..batch.num_rows() {
+                if keep.as_ref().is_some_and(|k| !(k.is_valid(row) && k.value(row))) {
+                    continue;
+                }
+                self.rows += 1;
+                if captions.is_null(row) {
+                    continue;
+                }
+                let caption = captions.value(row);
+                self.caption_bytes += caption.len() as u64;
+                self.matched.clear();
+                let matched = &mut self.matched;
+                matcher.each_match(&mut state, caption, |e| matched.push(e));
+                for &entity in &self.matched {
+                    self.counts[entity as usize] += 1;
+                    if let Some(values) = by_values {
+                        let value = values.is_valid(row).then(|| values.value(row).to_string());
+                        *self.by[entity as usize].entry(value).or_default() += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Tally) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts) {
+            *a += b;
+        }
+        for (a, b) in self.by.iter_mut().zip(other.by) {
+            for (value, count) in b {
+                *a.entry(value).or_default() += count;
+            }
+        }
+        self.rows += other.rows;
+        self.rows_scanned += other.rows_scanned;
+        self.caption_bytes += other.caption_bytes;
+    }
+}
+
+/// The `top` most frequent values, most frequent first (ties by value, nulls last).
+fn top_values(values: HashMap<Option<String>, u64>, top: usize) -> Vec<ByCount> {
+    let mut values: Vec<ByCount> = values.into_iter().map(|(value, count)| ByCount { value, count }).collect();
+    values.sort_by(|a, b| {
+        b.count.cmp(&a.count).then_with(|| match (&a.value, &b.value) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        })
+    });
+    values.truncate(top);
+    values
+}
