@@ -48,6 +48,9 @@ pub enum Command {
     /// Time bench/queries.json through the library API (used by bench/run).
     #[command(hide = true)]
     BenchQueries(crate::commands::bench_queries::BenchQueriesArgs),
+    /// Read every caption as mentions does, matching nothing (used by bench/run).
+    #[command(hide = true)]
+    BenchReadCaptions(crate::commands::bench_read_captions::BenchReadCaptionsArgs),
     /// Count the captions that mention each name of name lists (artists, characters, …).
     Mentions(crate::commands::mentions::MentionsArgs),
     /// Run a read-only SQL query over a dataset's rows (the table `pairs`).

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Count(args) => commands::search::run_count(args, &cli.global),
         Command::Facets(args) => commands::search::run_facets(args, &cli.global),
         Command::BenchQueries(args) => commands::bench_queries::run(args, &cli.global),
+        Command::BenchReadCaptions(args) => commands::bench_read_captions::run(args, &cli.global),
         Command::Mentions(args) => commands::mentions::run(args, &cli.global),
         Command::Sql(args) => commands::sql::run(args, &cli.global),
     };

@@ -126,32 +126,17 @@ pub fn count_mentions(dataset: &Dataset, request: &MentionsRequest, progress: &d
             }
         }
     }
-    let units = row_groups(dataset)?;
-    progress.set_total_bytes(units.iter().map(|u| u.2).sum());
-    let next = AtomicUsize::new(0);
-    let totals: Mutex<Vec<Result<Tally>>> = Mutex::new(Vec::new());
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, units.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                let mut tally = Tally::new(matcher.entities().len());
-                let outcome = loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((path, row_group, bytes)) = units.get(i) else { break Ok(()) };
-                    let unit = Unit { path, row_group: *row_group, columns: &columns, schema: &schema };
-                    if let Err(e) = tally.add(&matcher, &unit, filter.as_ref(), request.by) {
-                        next.store(units.len(), Ordering::Relaxed);
-                        break Err(e);
-                    }
-                    progress.advance(tally.last_rows, *bytes);
-                };
-                totals.lock().unwrap_or_else(|e| e.into_inner()).push(outcome.map(|()| tally));
-            });
-        }
-    });
+    let tallies = scan(
+        dataset,
+        &columns,
+        &schema,
+        progress,
+        || Tally::new(matcher.entities().len()),
+        |tally, unit| tally.add(&matcher, unit, filter.as_ref(), request.by),
+    )?;
     let mut total = Tally::new(matcher.entities().len());
-    for tally in totals.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        total.merge(tally?);
+    for tally in tallies {
+        total.merge(tally);
     }
 
     let by_top = request.top.unwrap_or(DEFAULT_BY_TOP);
@@ -193,6 +178,74 @@ pub fn count_mentions(dataset: &Dataset, request: &MentionsRequest, progress: &d
             .collect(),
         entities,
     })
+}
+
+/// Rows and bytes of caption text in the current version, read the way a count reads them
+/// but matched against nothing: the floor a count's time is measured against.
+pub fn read_captions(dataset: &Dataset, progress: &dyn Progress) -> Result<(u64, u64)> {
+    let columns = ["caption".to_string()];
+    let schema = dataset.schema();
+    let totals = scan(
+        dataset,
+        &columns,
+        &schema,
+        progress,
+        || (0u64, 0u64, 0u64),
+        |(rows, bytes, last), unit| {
+            *last = 0;
+            for batch in unit.batches()? {
+                let batch = batch?;
+                let captions = batch
+                    .column(0)
+                    .as_string_opt::<i32>()
+                    .ok_or_else(|| MentionsError::read(unit.path, "caption is not text"))?;
+                *rows += batch.num_rows() as u64;
+                *last += batch.num_rows() as u64;
+                *bytes += (captions.value_offsets()[captions.len()] - captions.value_offsets()[0]) as u64;
+            }
+            Ok(*last)
+        },
+    )?;
+    Ok(totals.iter().fold((0, 0), |(r, b), t| (r + t.0, b + t.1)))
+}
+
+/// Runs `work` over every row group of the version's data files (reading `columns`), on
+/// every core; each thread folds into its own state made by `new`. `work` returns the rows
+/// it read, for `progress`. The first error stops every thread.
+fn scan<T: Send>(
+    dataset: &Dataset,
+    columns: &[String],
+    schema: &arrow::datatypes::Schema,
+    progress: &dyn Progress,
+    new: impl Fn() -> T + Sync,
+    work: impl Fn(&mut T, &Unit<'_>) -> Result<u64> + Sync,
+) -> Result<Vec<T>> {
+    let units = row_groups(dataset)?;
+    progress.set_total_bytes(units.iter().map(|u| u.2).sum());
+    let next = AtomicUsize::new(0);
+    let states: Mutex<Vec<Result<T>>> = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, units.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut state = new();
+                let outcome = loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((path, row_group, bytes)) = units.get(i) else { break Ok(()) };
+                    let unit = Unit { path, row_group: *row_group, columns, schema };
+                    match work(&mut state, &unit) {
+                        Ok(rows) => progress.advance(rows, *bytes),
+                        Err(e) => {
+                            next.store(units.len(), Ordering::Relaxed);
+                            break Err(e);
+                        }
+                    }
+                };
+                states.lock().unwrap_or_else(|e| e.into_inner()).push(outcome.map(|()| state));
+            });
+        }
+    });
+    states.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().collect()
 }
 
 /// Every (data file, row group, its bytes) of the version: the units of work.
@@ -249,8 +302,6 @@ struct Tally {
     rows: u64,
     rows_scanned: u64,
     caption_bytes: u64,
-    /// Rows of the last unit added (for progress).
-    last_rows: u64,
     matched: Vec<u32>,
 }
 
@@ -262,25 +313,25 @@ impl Tally {
             rows: 0,
             rows_scanned: 0,
             caption_bytes: 0,
-            last_rows: 0,
             matched: Vec::new(),
         }
     }
 
+    /// Counts one unit; returns the rows it read.
     fn add(
         &mut self,
         matcher: &MentionMatcher,
         unit: &Unit<'_>,
         filter: Option<&BoundExpr>,
         by: Option<ByColumn>,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let mut state = matcher.state();
-        self.last_rows = 0;
+        let mut read = 0;
         for batch in unit.batches()? {
             let batch = batch?;
             let n = batch.num_rows() as u64;
             self.rows_scanned += n;
-            self.last_rows += n;
+            read += n;
             let keep = match filter {
                 Some(filter) => Some(filter.evaluate(&batch).map_err(|e| MentionsError::read(unit.path, e))?),
                 None => None,
@@ -319,7 +370,7 @@ impl Tally {
                 }
             }
         }
-        Ok(())
+        Ok(read)
     }
 
     fn merge(&mut self, other: Tally) {

@@ -23,6 +23,7 @@ pub mod matcher;
 
 pub use count::{
     ByColumn, ByCount, DEFAULT_BY_TOP, EntityCount, ListInfo, MentionsReport, MentionsRequest, count_mentions,
+    read_captions,
 };
 pub use error::{MentionsError, Result};
 pub use matcher::{EntityRef, MentionMatcher};

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use pairscope_text::names::NameList;
 use pairscope_text::{Normalizer, has_substring_script};
 
@@ -27,6 +27,9 @@ pub struct EntityRef {
     /// The aliases' canonical forms (the normalisation with the matcher's accent folding).
     pub canonical: Vec<String>,
 }
+
+/// Most distinct patterns matched with a DFA.
+const DFA_MAX_PATTERNS: usize = 20_000;
 
 pub struct MentionMatcher {
     entities: Vec<EntityRef>,
@@ -79,8 +82,16 @@ impl MentionMatcher {
                 });
             }
         }
+        // A DFA, without prefilter: every whole-token pattern starts with a space, so a
+        // prefilter stops at every word and only adds work (measured: 0.46 → 0.40 s for 5,265
+        // names over 1M captions). Past DFA_MAX_PATTERNS the DFA's memory (states × byte
+        // classes) outweighs its speed and the contiguous NFA is used.
+        let kind =
+            if patterns.len() <= DFA_MAX_PATTERNS { AhoCorasickKind::DFA } else { AhoCorasickKind::ContiguousNFA };
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
+            .kind(Some(kind))
+            .prefilter(false)
             .build(&patterns)
             .map_err(|e| MentionsError::Automaton(e.to_string()))?;
         Ok(MentionMatcher { entities, automaton, pattern_entities, fold_accents })

@@ -1,4 +1,5 @@
 pub mod bench_queries;
+pub mod bench_read_captions;
 pub mod collect;
 pub mod demo;
 pub mod info;
