@@ -30,6 +30,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -53,14 +54,20 @@ def human_rows(n):
 
 
 def run_timed(cmd, env=None):
-    """Runs cmd; returns (seconds, peak RSS bytes, stdout)."""
+    """Runs cmd; returns (seconds, peak RSS bytes, stdout). The pipes are drained while it runs:
+    a child printing more than a pipe holds (64 KiB) would otherwise block, never to exit."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    out, err = b"", b""
+    drained = {}
+    readers = [threading.Thread(target=lambda key, pipe: drained.__setitem__(key, pipe.read()), args=(key, pipe))
+               for key, pipe in (("out", proc.stdout), ("err", proc.stderr))]
+    for reader in readers:
+        reader.start()
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
-    out = proc.stdout.read()
-    err = proc.stderr.read()
+    for reader in readers:
+        reader.join()
+    out, err = drained["out"], drained["err"]
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 3):
         sys.stderr.write(err.decode(errors="replace"))
@@ -394,16 +401,6 @@ def mention_lists(names_path, work):
     return [(min(MENTIONS_SMALL, len(entries)), small), (len(entries), names_path), (len(large_entries), large)]
 
 
-def ensure_ahocorasick():
-    """bench/run installs requirements.txt only when pyarrow or duckdb is missing: a venv made
-    before pyahocorasick was added gets it here."""
-    try:
-        import ahocorasick  # noqa: F401
-    except ImportError:
-        print("   installing the peers' requirements (pyahocorasick)", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(HERE / "requirements.txt")], check=True)
-
-
 def count_differences(a, b, a_name, b_name, show=10):
     """(how many names the two {name: count} differ on, up to `show` of them described)."""
     differ = [n for n in dict.fromkeys([*a, *b]) if a.get(n) != b.get(n)]
@@ -427,7 +424,6 @@ def mentions_comparison(bin_path, ds, db, work, runs):
         notice = "skipped: pairscope mentions / bench-read-captions not available"
         print(f"== {MENTIONS_TITLE}: {notice}", file=sys.stderr)
         return {"kind": "mentions", "title": MENTIONS_TITLE, "peers": [], "unavailable": notice}
-    ensure_ahocorasick()
     (n_small, small), (n_full, full), (n_large, large) = mention_lists(MENTION_NAMES, work)
     py = sys.executable
     counts = {}  # peer key → {name: count} of each run
@@ -527,7 +523,7 @@ def render_mentions(c):
     base, ref, sqlite, floor = (c["peers"][i] for i in range(4))
     exact = "equal to the reference's for every name" if not m["differ_from_reference"] else \
         f"**not** equal to the reference's: {m['differ_from_reference']:,} names differ ({m['differing']})"
-    lines = ["", f"{m['rows']:,} captions, {m['caption_bytes'] / 1e6:,.0f} MB of caption text. pairscope's counts are "
+    lines = ["", f"{m['rows']:,} captions, {m['caption_bytes'] / 1e6:,.1f} MB of caption text. pairscope's counts are "
              f"{exact}; SQLite's (unicode61 tokenizer: case and accent folding, no substring scripts) differ on "
              f"{m['sqlite_differ_from_reference']:,} of {m['names']:,}"
              + (f" (e.g. {m['sqlite_differing']})" if m["sqlite_differing"] else "") + ".",
@@ -537,10 +533,15 @@ def render_mentions(c):
              f"faster than SQLite FTS5 per-name counting: {sqlite['ratio_to_pairscope']:.2f}× "
              f"({'yes' if sqlite['ratio_to_pairscope'] > 1 else 'no'}). Reading the captions alone takes "
              f"{floor['median_s']:.2f} s ({m['caption_bytes'] / floor['median_s'] / 1e6:,.0f} MB/s).",
-             "", "| names | median s | caption text MB/s | time vs the smallest list |", "|---:|---:|---:|---:|"]
+             "", "How pairscope's time grows with the number of names (wall, median; in process: the last run's "
+             "own timing (`elapsed_ms`), without process start-up):", "",
+             "| names | median s | caption text MB/s | time vs the smallest list | in process s |",
+             "|---:|---:|---:|---:|---:|"]
     first = m["growth"][0]["median_s"]
-    for g in m["growth"]:
-        lines.append(f"| {g['names']:,} | {g['median_s']:.2f} | {g['mb_per_s']:,.0f} | {g['median_s'] / first:.2f}× |")
+    inner = m.get("in_process_s", {})
+    for g, key in zip(m["growth"], ("small", "pairscope", "large")):
+        lines.append(f"| {g['names']:,} | {g['median_s']:.2f} | {g['mb_per_s']:,.0f} | {g['median_s'] / first:.2f}× | "
+                     f"{inner.get(key, float('nan')):.2f} |")
     return lines
 
 
