@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use pairscope_text::names::NameList;
 use pairscope_text::{Normalizer, has_substring_script};
+use rustc_hash::FxHashSet;
 
 use crate::error::{MentionsError, Result};
 
@@ -33,6 +34,12 @@ const DFA_MAX_PATTERNS: usize = 20_000;
 
 pub struct MentionMatcher {
     entities: Vec<EntityRef>,
+    /// The longest token of every whole-token alias: a caption none of whose tokens is in
+    /// this set can match no whole-token alias, and skips the automaton.
+    key_tokens: FxHashSet<Box<str>>,
+    /// Whether any alias contains a substring-script character (matched as a substring, so
+    /// the key tokens say nothing about it).
+    substring_aliases: bool,
     automaton: AhoCorasick,
     /// For each pattern of the automaton, the entities it belongs to.
     pattern_entities: Vec<Vec<u32>>,
@@ -57,13 +64,23 @@ impl MentionMatcher {
         let mut patterns: Vec<String> = Vec::new();
         let mut pattern_ids: HashMap<String, usize> = HashMap::new();
         let mut pattern_entities: Vec<Vec<u32>> = Vec::new();
+        let mut key_tokens = FxHashSet::default();
+        let mut substring_aliases = false;
         for list in lists {
             for entity in &list.entities {
                 let id = u32::try_from(entities.len()).map_err(|_| MentionsError::TooManyNames)?;
                 let canonical: Vec<String> =
                     entity.aliases.iter().map(|alias| normalizer.normalize(alias).to_string()).collect();
                 for alias in canonical.iter().filter(|c| !c.is_empty()) {
-                    let pattern = if has_substring_script(alias) { alias.clone() } else { format!(" {alias} ") };
+                    let pattern = if has_substring_script(alias) {
+                        substring_aliases = true;
+                        alias.clone()
+                    } else {
+                        let longest =
+                            alias.split(' ').rev().max_by_key(|t| t.len()).expect("a canonical form has a token");
+                        key_tokens.insert(Box::from(longest));
+                        format!(" {alias} ")
+                    };
                     let next = patterns.len();
                     let p = *pattern_ids.entry(pattern.clone()).or_insert_with(|| {
                         patterns.push(pattern);
@@ -94,7 +111,7 @@ impl MentionMatcher {
             .prefilter(false)
             .build(&patterns)
             .map_err(|e| MentionsError::Automaton(e.to_string()))?;
-        Ok(MentionMatcher { entities, automaton, pattern_entities, fold_accents })
+        Ok(MentionMatcher { entities, key_tokens, substring_aliases, automaton, pattern_entities, fold_accents })
     }
 
     pub fn entities(&self) -> &[EntityRef] {
@@ -119,6 +136,13 @@ impl MentionMatcher {
     pub fn each_match(&self, state: &mut MatchState, caption: &str, mut found: impl FnMut(u32)) {
         let canonical = state.normalizer.normalize(caption);
         if canonical.is_empty() {
+            return;
+        }
+        // Most captions mention no name: a hash lookup per token rules them out, cheaper than
+        // running the automaton over every byte.
+        let may_match = (self.substring_aliases && !canonical.is_ascii() && has_substring_script(canonical))
+            || canonical.split(' ').any(|token| self.key_tokens.contains(token));
+        if !may_match {
             return;
         }
         state.haystack.clear();
