@@ -55,6 +55,8 @@ pub enum Command {
     Mentions(crate::commands::mentions::MentionsArgs),
     /// Run a read-only SQL query over a dataset's rows (the table `pairs`).
     Sql(crate::commands::sql::SqlArgs),
+    /// Serve a web UI and JSON API to search a dataset (read-only, loopback by default).
+    Serve(crate::commands::serve::ServeArgs),
 }
 
 /// How results are written. `--json` is short for `--format json`.

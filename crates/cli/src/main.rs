@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Command::BenchReadCaptions(args) => commands::bench_read_captions::run(args, &cli.global),
         Command::Mentions(args) => commands::mentions::run(args, &cli.global),
         Command::Sql(args) => commands::sql::run(args, &cli.global),
+        Command::Serve(args) => commands::serve::run(args, &cli.global),
     };
     let status = match result {
         Ok(status) => status,

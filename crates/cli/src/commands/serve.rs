@@ -1,0 +1,70 @@
+//! `pairscope serve`: flags for `pairscope-server`, which does the work.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use pairscope_model::ExitStatus;
+use pairscope_server::ServerConfig;
+
+use crate::args::{GlobalArgs, UsageError};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Dataset directory. A version committed while the server runs is picked up within seconds.
+    #[arg(long, short = 'd')]
+    pub dataset: PathBuf,
+    /// Address and port to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub bind: SocketAddr,
+    /// Allow a --bind address other than loopback (anyone who can reach it can search the dataset).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// A host name clients use to reach a non-loopback --bind (accepted in the Host header;
+    /// every other name is refused against DNS rebinding). Repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub allowed_host: Vec<String>,
+    /// Show no image at all (pages then make no request to the images' sites).
+    #[arg(long)]
+    pub no_remote_images: bool,
+    /// Blur (until clicked) images whose punsafe is above this, and those whose NSFW label is
+    /// not UNLIKELY.
+    #[arg(long, default_value_t = 0.5, value_name = "P")]
+    pub unsafe_threshold: f64,
+    /// Searches running at once; more are answered 503 with Retry-After [default: cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrent: Option<u32>,
+    /// Time limit of every query.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub timeout: f64,
+}
+
+pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
+    if !(args.timeout > 0.0 && args.timeout <= 3600.0) {
+        return Err(UsageError("--timeout must be more than 0 and at most 3600 seconds".into()).into());
+    }
+    let mut config = ServerConfig::new(args.dataset.clone());
+    config.bind = args.bind;
+    config.allow_remote = args.allow_remote;
+    config.allowed_hosts = args.allowed_host.clone();
+    config.remote_images = !args.no_remote_images;
+    config.unsafe_threshold = args.unsafe_threshold;
+    if let Some(n) = args.max_concurrent {
+        config.max_concurrent = n as usize;
+    }
+    config.timeout = Duration::from_secs_f64(args.timeout);
+    let quiet = global.quiet;
+    let served = pairscope_server::serve(config, |url| {
+        if !quiet {
+            eprintln!("serving on {url} (read-only; Ctrl-C stops)");
+        }
+        println!("{url}");
+    });
+    match served {
+        Ok(()) => Ok(ExitStatus::Clean),
+        Err(e) if e.is_usage() => Err(UsageError(e.to_string()).into()),
+        Err(e) => Err(e.into()),
+    }
+}

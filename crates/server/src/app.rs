@@ -1,0 +1,148 @@
+//! The application state (configuration, the current engine, the permits) and the routes.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Instant;
+
+use axum::Router;
+use axum::routing::get;
+use pairscope_query::{Engine, Limits};
+use pairscope_store::Dataset;
+use pairscope_text::names::NameList;
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::error::Failure;
+use crate::guard::{self, AllowedHosts};
+use crate::pages;
+use crate::{ServerConfig, ServerError};
+
+/// The built-in name lists the server offers (a request never names a file).
+pub(crate) const LISTS: [&str; 2] = ["builtin:artists", "builtin:characters"];
+
+/// One server: its settings, the engine of the dataset's current version, and the permits
+/// bounding the blocking work in flight.
+pub struct App {
+    pub(crate) config: ServerConfig,
+    pub(crate) hosts: AllowedHosts,
+    engine: RwLock<Arc<Engine>>,
+    /// When `CURRENT` was last compared; held while a new version is opened.
+    checked: Mutex<Instant>,
+    permits: Arc<Semaphore>,
+    lists: [OnceLock<Option<Arc<NameList>>>; 2],
+}
+
+impl App {
+    /// Opens the dataset's current version. `bound` is the address the server listens on
+    /// (the Host check accepts it). Blocking.
+    pub fn open(config: ServerConfig, bound: SocketAddr) -> Result<Arc<App>, ServerError> {
+        config.check()?;
+        let engine = Engine::open(Dataset::open(&config.dataset)?)?;
+        let app = App {
+            hosts: AllowedHosts::new(bound, &config.allowed_hosts),
+            permits: Arc::new(Semaphore::new(config.max_concurrent)),
+            engine: RwLock::new(Arc::new(engine)),
+            checked: Mutex::new(Instant::now()),
+            lists: [OnceLock::new(), OnceLock::new()],
+            config,
+        };
+        // Parsed here, off the async threads, rather than by the first request that needs them.
+        for spec in LISTS {
+            app.list(spec);
+        }
+        Ok(Arc::new(app))
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        Limits { timeout: self.config.timeout }
+    }
+
+    /// The engine of the dataset's current version: when `reload_interval` has passed since
+    /// the last look, `CURRENT` is read again and a new version is opened and swapped in.
+    /// Requests already running keep the engine they started with.
+    pub(crate) async fn engine(self: &Arc<Self>) -> Arc<Engine> {
+        if let Ok(mut checked) = self.checked.try_lock()
+            && checked.elapsed() >= self.config.reload_interval
+        {
+            let current = self.current();
+            let path = self.config.dataset.clone();
+            let reopened = tokio::task::spawn_blocking(move || -> Result<Option<Engine>, ServerError> {
+                let dataset = Dataset::open(&path)?;
+                if dataset.version() == current.version() {
+                    return Ok(None);
+                }
+                Ok(Some(Engine::open(dataset)?))
+            })
+            .await;
+            match reopened {
+                Ok(Ok(Some(engine))) => {
+                    tracing::info!("serving dataset version {}", engine.version());
+                    *self.engine.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(engine);
+                }
+                Ok(Ok(None)) => {}
+                // Keep serving the version that is open; the next look tries again.
+                Ok(Err(e)) => tracing::warn!("could not open the dataset's new version: {e}"),
+                Err(e) => tracing::warn!("could not open the dataset's new version: {e}"),
+            }
+            *checked = Instant::now();
+        }
+        self.current()
+    }
+
+    fn current(&self) -> Arc<Engine> {
+        self.engine.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Runs `work` on the blocking pool under one of the `max_concurrent` permits, or fails
+    /// at once with [`Failure::Busy`] when none is free. The permit goes with the work, so
+    /// a client that disconnects does not free it before the work ends.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let permit = self.permits.clone().try_acquire_owned().map_err(|_| Failure::Busy)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!("a request's work failed: {e}");
+            Failure::Internal
+        })?
+    }
+
+    /// A built-in name list by its spec, loaded once.
+    pub(crate) fn list(&self, spec: &str) -> Option<Arc<NameList>> {
+        let i = LISTS.iter().position(|l| *l == spec)?;
+        self.lists[i]
+            .get_or_init(|| match NameList::load(LISTS[i]) {
+                Ok(list) => Some(Arc::new(list)),
+                Err(e) => {
+                    tracing::error!("cannot load {}: {e}", LISTS[i]);
+                    None
+                }
+            })
+            .clone()
+    }
+}
+
+/// Every route, behind the Host check and the security headers.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(pages::search::html))
+        .route("/search", get(pages::search::html))
+        .route("/search.json", get(pages::search::json))
+        .route("/row/{id}", get(pages::row::page_or_json))
+        .route("/mentions", get(pages::mentions::html))
+        .route("/mentions.json", get(pages::mentions::json))
+        .route("/-/settings", get(pages::settings::html))
+        .route("/-/settings.json", get(pages::settings::json))
+        .route("/-/style.css", get(pages::style))
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), guard::guard))
+        .with_state(app)
+}

@@ -1,0 +1,177 @@
+//! The web UI and JSON API of `pairscope serve`: server-rendered HTML pages that work without
+//! JavaScript, each with a JSON twin (`/search.json`, `/row/{id}.json`, `/mentions.json`,
+//! `/-/settings.json`), over the current version of one dataset.
+//!
+//! This crate owns:
+//! - [`ServerConfig`]: every option and limit of the server, in one struct, and [`serve`];
+//! - [`App`] and [`router`]: the routes, the engine of the current dataset version (swapped
+//!   for a new one when a new version is committed), the bound on concurrent searches;
+//! - the web's safety rules: everything escaped (maud), a Content-Security-Policy and the
+//!   other headers on every response, the Host check against DNS rebinding, links and images
+//!   only for http(s) URLs, safe mode (possibly unsafe images blurred), error pages that never
+//!   echo the request;
+//! - how the search form's typed fields become an EXPR (numbers it formats itself, text only
+//!   as quoted string literals).
+//!
+//! It must never write to a dataset (the mentions cache is the only file it writes, through
+//! `pairscope-mentions`), never run a query on the async threads (every call goes through
+//! `spawn_blocking` under a permit), and never match text or evaluate filters itself: that is
+//! `pairscope-query`'s and `pairscope-mentions`' work.
+
+mod app;
+mod error;
+mod form;
+mod guard;
+mod pages;
+mod view;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use app::{App, router};
+
+/// Every option of the server, with its default.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The dataset directory.
+    pub dataset: PathBuf,
+    /// Where to listen. Loopback unless `allow_remote`.
+    pub bind: SocketAddr,
+    /// Allow a non-loopback `bind`.
+    pub allow_remote: bool,
+    /// Host names (without port) accepted in the `Host` header besides the bound address and,
+    /// for loopback or unspecified addresses, localhost, 127.0.0.1 and [::1].
+    pub allowed_hosts: Vec<String>,
+    /// Show images from their URLs (the browser fetches them from their sites).
+    pub remote_images: bool,
+    /// Images whose punsafe is above this are blurred until clicked.
+    pub unsafe_threshold: f64,
+    /// Searches (and row and mention lookups) running at once; more get 503 and `Retry-After`.
+    pub max_concurrent: usize,
+    /// Time limit of every query.
+    pub timeout: Duration,
+    /// Rows per page unless the request asks for fewer or more.
+    pub page_size: usize,
+    /// The most rows per page a request may ask for.
+    pub max_page_size: usize,
+    /// Host values listed in the search page's facet.
+    pub facet_hosts: usize,
+    /// How often `CURRENT` is checked for a new dataset version (at most once per interval,
+    /// on a request).
+    pub reload_interval: Duration,
+}
+
+impl ServerConfig {
+    pub fn new(dataset: PathBuf) -> ServerConfig {
+        ServerConfig {
+            dataset,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            allow_remote: false,
+            allowed_hosts: Vec::new(),
+            remote_images: true,
+            unsafe_threshold: 0.5,
+            max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            timeout: Duration::from_secs(10),
+            page_size: 40,
+            max_page_size: 200,
+            facet_hosts: 15,
+            reload_interval: Duration::from_secs(2),
+        }
+    }
+
+    /// Refuses settings that make no sense or are unsafe.
+    pub fn check(&self) -> Result<(), ServerError> {
+        let usage = |m: &str| Err(ServerError::Usage(m.to_string()));
+        if !self.bind.ip().is_loopback() && !self.allow_remote {
+            return usage(
+                "--bind names a non-loopback address: anyone who can reach it could use the server; \
+                 add --allow-remote if that is what you want",
+            );
+        }
+        if !(0.0..=1.0).contains(&self.unsafe_threshold) {
+            return usage("--unsafe-threshold must be between 0 and 1");
+        }
+        if self.timeout.is_zero() || self.timeout > Duration::from_secs(3600) {
+            return usage("--timeout must be more than 0 and at most 3600 seconds");
+        }
+        if self.max_page_size == 0 || self.max_page_size > pairscope_query::MAX_LIMIT {
+            return usage("the page size limit must be between 1 and 1000");
+        }
+        if self.page_size == 0 || self.page_size > self.max_page_size {
+            return usage("the page size must be between 1 and the page size limit");
+        }
+        for host in &self.allowed_hosts {
+            if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b)) {
+                return usage("--allowed-host takes a host name without port or scheme, e.g. pairscope.example.org");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A setting is refused (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] pairscope_store::StoreError),
+    #[error(transparent)]
+    Query(#[from] pairscope_query::QueryError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ServerError {
+    pub fn is_usage(&self) -> bool {
+        match self {
+            ServerError::Usage(_) => true,
+            ServerError::Store(e) => e.is_usage(),
+            ServerError::Query(e) => e.is_usage(),
+            _ => false,
+        }
+    }
+}
+
+/// Opens the dataset, listens on `config.bind`, calls `ready` with the server's URL, and
+/// serves until Ctrl-C (or SIGTERM).
+pub fn serve(config: ServerConfig, ready: impl FnOnce(&str)) -> Result<(), ServerError> {
+    config.check()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| ServerError::Bind { addr: config.bind, source })?;
+        let bound = listener.local_addr()?;
+        let app = tokio::task::spawn_blocking(move || App::open(config, bound))
+            .await
+            .map_err(|e| ServerError::Io(std::io::Error::other(e)))??;
+        ready(&format!("http://{bound}/"));
+        axum::serve(listener, router(app)).with_graceful_shutdown(shutdown()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,240 @@
+//! `/` (and `/search`): the search form, the total, a grid of hits with the next-page link, and
+//! the top hosts of the matching rows; `/search.json`: the same as a document.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{RawQuery, State};
+use axum::response::{Html, IntoResponse, Response};
+use maud::{Markup, html};
+use pairscope_query::{Facet, FacetBy, Limits, QueryError, SearchPage, SortBy};
+use serde_json::json;
+
+use crate::App;
+use crate::app::LISTS;
+use crate::error::Failure;
+use crate::form::{SCORES, SearchForm};
+use crate::view::{excerpt, image, is_unsafe, page, score};
+
+/// The entity a search is restricted to.
+struct Mention {
+    name: String,
+    /// The list it was found in; `None` when no list has it (searched as one alias).
+    list: Option<&'static str>,
+    aliases: Vec<String>,
+}
+
+struct Outcome {
+    form: SearchForm,
+    mention: Option<Mention>,
+    page: SearchPage,
+    /// `None` when the search left no time for it.
+    hosts: Option<Facet>,
+}
+
+pub(crate) async fn html(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
+    match run(&app, query.as_deref()).await {
+        Ok(outcome) => render(&app, &outcome).into_response(),
+        Err(failure) => failure.respond(false),
+    }
+}
+
+pub(crate) async fn json(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
+    let outcome = match run(&app, query.as_deref()).await {
+        Ok(outcome) => outcome,
+        Err(failure) => return failure.respond(true),
+    };
+    let config = &app.config;
+    let hosts = outcome.hosts.as_ref().and_then(|facet| match facet {
+        Facet::Terms { values, null: nulls, distinct, .. } => Some(json!({
+            "values": values.iter().map(|(host, rows)| json!({ "host": host, "rows": rows })).collect::<Vec<_>>(),
+            "null": nulls,
+            "distinct": distinct,
+        })),
+        Facet::Histogram { .. } => None,
+    });
+    let page = &outcome.page;
+    axum::Json(json!({
+        "version": page.version,
+        "total": page.total,
+        "next": page.next,
+        "next_url": page.next.as_ref().map(|next| outcome.form.with_after(next).href("/search.json", config)),
+        "hits": page.hits,
+        "hosts": hosts,
+        "filter": outcome.form.filter(),
+        "mention": outcome.mention.as_ref().map(|m| json!({ "name": m.name, "list": m.list, "aliases": m.aliases })),
+    }))
+    .into_response()
+}
+
+async fn run(app: &Arc<App>, query: Option<&str>) -> Result<Outcome, Failure> {
+    let form = SearchForm::parse(query, &app.config)?;
+    let mention = mention(app, &form)?;
+    let request = form.request(mention.as_ref().map(|m| m.aliases.clone()).unwrap_or_default());
+    let engine = app.engine().await;
+    let limits = app.limits();
+    let by = FacetBy::Terms { column: "host".into(), top: app.config.facet_hosts };
+    let (page, hosts) = app
+        .blocking(move || {
+            let started = Instant::now();
+            let page = engine.search(&request, &limits)?;
+            // The facet gets what is left of the time limit; without time, the page goes out
+            // without it.
+            let left = limits.timeout.saturating_sub(started.elapsed());
+            let hosts = match engine.facets(&request.selection, &by, &Limits { timeout: left }) {
+                Ok(facet) => Some(facet),
+                Err(QueryError::Deadline { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            Ok((page, hosts))
+        })
+        .await?;
+    Ok(Outcome { form, mention, page, hosts })
+}
+
+/// The aliases `mention` stands for: those of the entity of the first list that has it (only
+/// built-in lists: a request never names a file), or the text itself as one alias.
+fn mention(app: &App, form: &SearchForm) -> Result<Option<Mention>, Failure> {
+    if form.mention.is_empty() {
+        return Ok(None);
+    }
+    let specs: Vec<&'static str> =
+        if form.names.is_empty() { LISTS.to_vec() } else { LISTS.into_iter().filter(|l| *l == form.names).collect() };
+    for spec in specs {
+        let list = app.list(spec).ok_or(Failure::Internal)?;
+        if let Some(entity) = list.find(&form.mention) {
+            return Ok(Some(Mention { name: entity.name.clone(), list: Some(spec), aliases: entity.aliases.clone() }));
+        }
+    }
+    if pairscope_text::normalize(&form.mention, false).is_empty() {
+        return Err(Failure::bad("The name to find mentions of has no letters or digits."));
+    }
+    Ok(Some(Mention { name: form.mention.clone(), list: None, aliases: vec![form.mention.clone()] }))
+}
+
+fn render(app: &App, outcome: &Outcome) -> Html<String> {
+    let config = &app.config;
+    let form = &outcome.form;
+    let result = &outcome.page;
+    let title = if form.q.is_empty() { "search".to_string() } else { format!("{} – search", excerpt(&form.q, 60)) };
+    page(
+        &title,
+        html! {
+            (search_form(app, form))
+            @if let Some(mention) = &outcome.mention {
+                p.note {
+                    "Captions that mention " strong { (mention.name) }
+                    @match mention.list {
+                        Some(list) => { " (" (list) ", " (mention.aliases.len()) " aliases)" }
+                        None => { " (in no built-in list: searched as written)" }
+                    }
+                    " · "
+                    a href=(SearchForm { mention: String::new(), names: String::new(), after: None, ..form.clone() }.href("/", config)) {
+                        "search all captions"
+                    }
+                }
+            }
+            p {
+                strong { (result.total) } " matching rows · dataset version " (result.version)
+                " · " a href=(form.href("/search.json", config)) { "JSON" }
+            }
+            @if let Some(filter) = form.filter() {
+                p.note { "filter: " code { (filter) } }
+            }
+            div.layout {
+                aside { (hosts(app, form, outcome.hosts.as_ref())) }
+                section.grid {
+                    @for hit in &result.hits {
+                        article.hit {
+                            (image(&hit.url, is_unsafe(hit.punsafe, hit.nsfw_label.as_deref(), config), config))
+                            p.caption { (excerpt(&hit.caption, 300)) }
+                            p.meta {
+                                a href=(format!("/row/{}", hit.row_id)) { "row " (hit.row_id) }
+                                " · " (hit.host.as_deref().unwrap_or("no host"))
+                                br;
+                                "aesthetic " (score(hit.aesthetic)) " · punsafe " (score(hit.punsafe))
+                                " · pwatermark " (score(hit.pwatermark))
+                                @if let (Some(w), Some(h)) = (hit.width, hit.height) { br; (w) "×" (h) }
+                            }
+                        }
+                    }
+                }
+            }
+            p.pager {
+                @if form.after.is_some() {
+                    a href=(SearchForm { after: None, ..form.clone() }.href("/", config)) { "← first page" } " "
+                }
+                @if let Some(next) = &result.next {
+                    a rel="next" href=(form.with_after(next).href("/", config)) { "next page →" }
+                }
+            }
+        },
+    )
+}
+
+fn search_form(app: &App, form: &SearchForm) -> Markup {
+    let config = &app.config;
+    let number = |v: Option<f64>| v.map(|v| v.to_string());
+    html! {
+        form.search method="get" action="/" {
+            label { "query"
+                input.wide type="search" name="q" value=(form.q) placeholder="words, \"a phrase\", OR, NOT, prefix*";
+            }
+            label { "URL pattern"
+                input.wide type="text" name="url" value=(form.url) placeholder="https://site.example/artist or *name*";
+            }
+            @for column in SCORES {
+                @let range = form.range(column);
+                label { (column) " ≥" input type="number" step="any" name=(format!("{column}_min")) value=[number(range.min)]; }
+                label { (column) " ≤" input type="number" step="any" name=(format!("{column}_max")) value=[number(range.max)]; }
+            }
+            label { "width ≥" input type="number" min="0" name="min_width" value=[form.min_width.map(|v| v.to_string())]; }
+            label { "height ≥" input type="number" min="0" name="min_height" value=[form.min_height.map(|v| v.to_string())]; }
+            label { "host" input type="text" name="host" value=(form.host); }
+            label { "language" input type="text" name="language" size="5" value=(form.language); }
+            label { "sort"
+                select name="sort" {
+                    @for sort in SortBy::ALL {
+                        option value=(sort.name()) selected[sort == form.sort] { (sort.name()) }
+                    }
+                }
+            }
+            label { "order"
+                select name="order" {
+                    option value="desc" selected[!form.ascending] { "descending" }
+                    option value="asc" selected[form.ascending] { "ascending" }
+                }
+            }
+            label { "per page"
+                input type="number" min="1" max=(config.max_page_size) name="limit" value=(form.limit);
+            }
+            label { "fold accents" input type="checkbox" name="fold_accents" value="1" checked[form.fold_accents]; }
+            @if !form.mention.is_empty() {
+                input type="hidden" name="mention" value=(form.mention);
+                @if !form.names.is_empty() { input type="hidden" name="names" value=(form.names); }
+            }
+            button type="submit" { "search" }
+        }
+    }
+}
+
+fn hosts(app: &App, form: &SearchForm, facet: Option<&Facet>) -> Markup {
+    let config = &app.config;
+    html! {
+        h2 { "hosts" }
+        @match facet {
+            Some(Facet::Terms { values, distinct, null, .. }) => {
+                ol {
+                    @for (host, rows) in values {
+                        li { a href=(form.with_host(host).href("/", config)) { (host) } " " span.note { (*rows) } }
+                    }
+                }
+                p.note { (*distinct) " distinct hosts" @if *null > 0 { ", " (*null) " rows without one" } }
+                @if !form.host.is_empty() {
+                    p { a href=(form.with_host("").href("/", config)) { "any host" } }
+                }
+            }
+            _ => { p.note { "The host counts did not fit in the time limit." } }
+        }
+    }
+}

@@ -1,0 +1,490 @@
+//! The server driven in-process (`tower::ServiceExt::oneshot`, no sockets) over a synthetic
+//! dataset plus a few hostile rows: script in captions, quotes in URLs, `javascript:` URLs,
+//! unsafe scores and labels.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use pairscope_model::NoProgress;
+use pairscope_server::{App, ServerConfig, router};
+use pairscope_store::{IngestOptions, ingest};
+use pairscope_synth::{SynthOptions, SynthSchema, generate};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const HOST: &str = "127.0.0.1:8080";
+/// What must never reach a page as markup.
+const RAW_PAYLOADS: [&str; 4] = ["<script", "<svg", "<img src=x", "\" onfocus="];
+/// The token every hostile row's caption has.
+const TOKEN: &str = "hostiletestrow";
+const HOSTILE_ROWS: u64 = 5;
+
+/// A parquet file of hostile rows.
+fn write_hostile(dir: &Path) -> PathBuf {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("url", DataType::Utf8, false),
+        Field::new("caption", DataType::Utf8, false),
+        Field::new("page_url", DataType::Utf8, true),
+        Field::new("punsafe", DataType::Float64, true),
+        Field::new("NSFW", DataType::Utf8, true),
+        Field::new("aesthetic", DataType::Float64, true),
+        Field::new("width", DataType::Int64, true),
+        Field::new("height", DataType::Int64, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![
+            "https://evil.example/a.jpg",
+            "https://evil.example/b.jpg?x=\"><svg onload=alert(5)>",
+            "javascript:alert(4)",
+            "https://safe.example/c.jpg",
+            "https://safe.example/d.jpg",
+        ])),
+        Arc::new(StringArray::from(vec![
+            format!("<script>alert(1)</script> {TOKEN}"),
+            format!("<img src=x onerror=alert(2)> {TOKEN} highpunsafe"),
+            format!("\"><svg onload=alert(3)> {TOKEN} jsurl"),
+            format!("calm kitten {TOKEN} nsfwlabelled"),
+            format!("calm lake {TOKEN} safeone"),
+        ])),
+        Arc::new(StringArray::from(vec![Some("javascript:alert(7)"), None, Some("JaVaScRiPt:alert(8)"), None, None])),
+        Arc::new(Float64Array::from(vec![Some(0.01), Some(0.99), Some(0.2), None, Some(0.01)])),
+        Arc::new(StringArray::from(vec![None, None, None, Some("NSFW"), Some("UNLIKELY")])),
+        Arc::new(Float64Array::from(vec![Some(5.0), Some(6.0), Some(7.0), Some(8.0), Some(9.0)])),
+        Arc::new(Int64Array::from(vec![Some(640), Some(800), None, Some(1024), Some(2048)])),
+        Arc::new(Int64Array::from(vec![Some(480), Some(600), None, Some(768), Some(1536)])),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let path = dir.join("hostile.parquet");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    path
+}
+
+fn synth(dir: &Path, rows: u64) -> Vec<String> {
+    let mut options = SynthOptions::new(rows, 11, SynthSchema::LaionAesthetics);
+    options.threads = 1;
+    let summary = generate(&options, &dir.join("synth"), &|_| {}).unwrap();
+    summary.files.iter().map(|f| f.display().to_string()).collect()
+}
+
+/// 4,000 synthetic rows and the hostile ones, in one dataset shared by the tests (read-only).
+fn dataset() -> &'static Path {
+    static DATASET: OnceLock<PathBuf> = OnceLock::new();
+    DATASET.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let mut inputs = synth(&dir, 4000);
+        inputs.push(write_hostile(&dir).display().to_string());
+        let ds = dir.join("ds");
+        ingest(&ds, &inputs, &IngestOptions::default(), &NoProgress).unwrap();
+        ds
+    })
+}
+
+fn config(ds: &Path) -> ServerConfig {
+    let mut config = ServerConfig::new(ds.to_path_buf());
+    config.max_concurrent = 4;
+    config.timeout = Duration::from_secs(60);
+    config
+}
+
+fn app_with(config: ServerConfig) -> Router {
+    router(App::open(config, HOST.parse().unwrap()).unwrap())
+}
+
+fn app() -> Router {
+    app_with(config(dataset()))
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+async fn get_with_host(app: &Router, path: &str, host: Option<&str>) -> Answer {
+    let mut request = Request::builder().uri(path);
+    if let Some(host) = host {
+        request = request.header(header::HOST, host);
+    }
+    let response = app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    Answer { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
+}
+
+async fn get(app: &Router, path: &str) -> Answer {
+    get_with_host(app, path, Some(HOST)).await
+}
+
+async fn get_ok(app: &Router, path: &str) -> Answer {
+    let answer = get(app, path).await;
+    assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
+    answer
+}
+
+/// The values of every `href` and `src` attribute of a page (as maud writes them: in double quotes).
+fn urls_in(html: &str) -> Vec<String> {
+    let mut urls = Vec::new();
+    for attribute in [" href=\"", " src=\""] {
+        let mut rest = html;
+        while let Some(at) = rest.find(attribute) {
+            rest = &rest[at + attribute.len()..];
+            let end = rest.find('"').expect("attribute values are closed");
+            urls.push(rest[..end].replace("&amp;", "&"));
+            rest = &rest[end..];
+        }
+    }
+    urls
+}
+
+/// No hostile text as markup, and every link and image to this server or an http(s) URL.
+fn assert_safe_html(path: &str, html: &str) {
+    for payload in RAW_PAYLOADS {
+        assert!(!html.contains(payload), "{path}: {payload} unescaped in\n{html}");
+    }
+    for url in urls_in(html) {
+        let lower = url.trim().to_ascii_lowercase();
+        assert!(
+            lower.starts_with('/') || lower.starts_with("http://") || lower.starts_with("https://"),
+            "{path}: a link or image to {url:?}"
+        );
+        assert!(!lower.contains("javascript:"), "{path}: {url:?}");
+    }
+}
+
+/// The hostile rows' (row_id, caption), by their caption's marker word.
+async fn hostile_row(app: &Router, marker: &str) -> i64 {
+    let page = get_ok(app, &format!("/search.json?q={TOKEN}+{marker}")).await.json();
+    assert_eq!(page["total"], 1, "{marker}: {page}");
+    page["hits"][0]["row_id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn hostile_rows_are_escaped_on_every_page() {
+    let app = app();
+    let search = get_ok(&app, &format!("/?q={TOKEN}")).await;
+    // The rows are on the page, as text.
+    assert!(search.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{}", search.body);
+    assert!(search.body.contains("&lt;img src=x onerror=alert(2)&gt;"));
+    assert!(search.body.contains("&quot;&gt;&lt;svg onload=alert(3)&gt;"));
+    let mut paths: Vec<String> = vec![
+        format!("/?q={TOKEN}"),
+        format!("/search?q={TOKEN}&limit=2"),
+        // The form repeats the query and the filter fields: escaped too.
+        "/?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E".into(),
+        "/?host=%3Csvg+onload%3Dalert(9)%3E&language=%22%3E%3Cscript%3E".into(),
+        "/?url=%22%3E%3Cscript%3E".into(),
+        // A phrase query that would close the input's value attribute if it were not escaped.
+        "/?q=%22+onfocus%3Dalert(1)+x%3D%22".into(),
+        "/?mention=%3Cscript%3Ealert(1)%3C%2Fscript%3E".into(),
+        "/mentions".into(),
+        "/mentions?list=builtin:characters".into(),
+        "/-/settings".into(),
+        "/no/such/page%3Cscript%3E".into(),
+        "/?q=%22%3E%3Cscript%3E".into(),
+    ];
+    for marker in ["highpunsafe", "jsurl", "nsfwlabelled", "safeone"] {
+        paths.push(format!("/row/{}", hostile_row(&app, marker).await));
+    }
+    let script_row = get_ok(&app, &format!("/search.json?q=%22script+alert+1%22+{TOKEN}")).await.json();
+    paths.push(format!("/row/{}", script_row["hits"][0]["row_id"]));
+    for path in &paths {
+        let answer = get(&app, path).await;
+        assert!(
+            answer.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"),
+            "{path}: {:?}",
+            answer.headers
+        );
+        assert_safe_html(path, &answer.body);
+    }
+}
+
+#[tokio::test]
+async fn javascript_urls_are_shown_as_text_never_linked() {
+    let app = app();
+    let id = hostile_row(&app, "jsurl").await;
+    let row = get_ok(&app, &format!("/row/{id}")).await;
+    assert!(row.body.contains("javascript:alert(4)") && row.body.contains("JaVaScRiPt:alert(8)"), "{}", row.body);
+    assert!(row.body.contains("not an http(s) URL"));
+    assert_safe_html("row", &row.body);
+    // The http(s) URL with quotes in it is linked in its normalised (percent-encoded) form.
+    let id = hostile_row(&app, "highpunsafe").await;
+    let row = get_ok(&app, &format!("/row/{id}")).await;
+    let links: Vec<String> = urls_in(&row.body).into_iter().filter(|u| u.contains("evil.example")).collect();
+    assert!(!links.is_empty() && links.iter().all(|u| u.contains("%22%3E%3Csvg")), "{links:?}");
+    assert!(row.body.contains(r#"rel="noopener noreferrer nofollow""#));
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = app();
+    let cases = [
+        ("/", Some(HOST)),
+        ("/search.json?q=kitchen", Some(HOST)),
+        ("/-/settings.json", Some(HOST)),
+        ("/-/style.css", Some(HOST)),
+        ("/row/1", Some(HOST)),
+        ("/?q=%22", Some(HOST)),
+        ("/nope", Some(HOST)),
+        ("/", Some("evil.example:8080")),
+        ("/", None),
+    ];
+    for (path, host) in cases {
+        let answer = get_with_host(&app, path, host).await;
+        let header = |name| answer.headers.get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        let csp = header(header::CONTENT_SECURITY_POLICY);
+        for directive in [
+            "default-src 'none'",
+            "img-src http: https: data:",
+            "style-src 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp:?} lacks {directive}");
+        }
+        assert_eq!(header(header::X_CONTENT_TYPE_OPTIONS), "nosniff", "{path}");
+        assert_eq!(header(header::REFERRER_POLICY), "no-referrer", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn only_the_bound_host_is_answered() {
+    let app = app();
+    for host in ["127.0.0.1:8080", "localhost:8080", "[::1]:8080"] {
+        assert_eq!(get_with_host(&app, "/-/settings.json", Some(host)).await.status, StatusCode::OK, "{host}");
+    }
+    for host in
+        [Some("evil.example:8080"), Some("127.0.0.1:9999"), Some("localhost"), Some("rebind.evil.example"), None]
+    {
+        let answer = get_with_host(&app, "/-/settings.json", host).await;
+        assert_eq!(answer.status, StatusCode::MISDIRECTED_REQUEST, "{host:?}");
+        assert!(!answer.body.contains("evil") && !answer.body.contains("9999"), "{}", answer.body);
+    }
+    // An absolute-form request must name the same host as its Host header.
+    let request = Request::builder()
+        .uri("http://evil.example:8080/-/settings.json")
+        .header(header::HOST, HOST)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.clone().oneshot(request).await.unwrap().status(), StatusCode::MISDIRECTED_REQUEST);
+}
+
+#[tokio::test]
+async fn json_twins_have_their_shapes_and_pages_do_not_overlap() {
+    let app = app();
+    let first = get_ok(&app, "/search.json?sort=aesthetic&limit=3").await.json();
+    assert_eq!(first["total"], 4000 + HOSTILE_ROWS);
+    assert_eq!(first["hits"].as_array().unwrap().len(), 3);
+    assert!(first["next"].is_string(), "{first}");
+    for key in ["row_id", "url", "caption", "host", "aesthetic", "punsafe", "width"] {
+        assert!(first["hits"][0].get(key).is_some(), "{key}: {first}");
+    }
+    assert!(first["hosts"]["values"].as_array().is_some_and(|v| !v.is_empty()), "{first}");
+    let second = get_ok(&app, first["next_url"].as_str().unwrap()).await.json();
+    assert_eq!(second["total"], first["total"]);
+    let ids = |page: &Value| {
+        page["hits"].as_array().unwrap().iter().map(|h| h["row_id"].as_i64().unwrap()).collect::<Vec<_>>()
+    };
+    assert!(ids(&first).iter().all(|id| !ids(&second).contains(id)), "{first} {second}");
+    let a = |page: &Value, i: usize| page["hits"][i]["aesthetic"].as_f64().unwrap();
+    assert!(a(&first, 2) >= a(&second, 0));
+
+    // The HTML page's next link is the same cursor.
+    let html = get_ok(&app, "/?sort=aesthetic&limit=3").await.body;
+    let next = first["next"].as_str().unwrap();
+    assert!(urls_in(&html).iter().any(|u| u.starts_with("/?") && u.contains(&format!("after={next}"))));
+
+    let id = first["hits"][0]["row_id"].as_i64().unwrap();
+    let row = get_ok(&app, &format!("/row/{id}.json")).await.json();
+    assert_eq!(row["row_id"], id);
+    assert_eq!(row["row"]["url"], first["hits"][0]["url"]);
+    assert!(row["row"].get("page_url").is_some(), "nulls are kept: {row}");
+
+    let settings = get_ok(&app, "/-/settings.json").await.json();
+    assert_eq!(settings["limits"]["max_page_size"], 200);
+    assert_eq!(settings["limits"]["query_timeout_ms"], 60_000);
+    assert_eq!(settings["limits"]["max_concurrent"], 4);
+    assert_eq!(settings["safe_mode"]["unsafe_threshold"], 0.5);
+    assert_eq!(settings["remote_images"], true);
+    assert_eq!(settings["dataset"]["rows"], 4000 + HOSTILE_ROWS);
+}
+
+#[tokio::test]
+async fn filter_fields_and_host_facet_links_select_what_they_say() {
+    let app = app();
+    let page = get_ok(&app, "/search.json?aesthetic_min=6&punsafe_max=0.3&min_width=512&limit=200").await.json();
+    let hits = page["hits"].as_array().unwrap();
+    assert!(!hits.is_empty() && page["total"].as_u64().unwrap() < 4000, "{page}");
+    for hit in hits {
+        assert!(hit["aesthetic"].as_f64().unwrap() >= 6.0 && hit["punsafe"].as_f64().unwrap() <= 0.3, "{hit}");
+        assert!(hit["width"].as_i64().unwrap() >= 512, "{hit}");
+    }
+    // A host's facet count is the total of the search its link leads to.
+    let all = get_ok(&app, "/search.json?limit=1").await.json();
+    let top = &all["hosts"]["values"][0];
+    let html = get_ok(&app, "/?limit=1").await.body;
+    let link = urls_in(&html).into_iter().find(|u| u.starts_with("/?") && u.contains("host=")).expect("a host link");
+    let linked = get_ok(&app, &link.replacen("/?", "/search.json?", 1)).await.json();
+    assert_eq!(linked["total"], top["rows"], "{link}");
+    // A host value with quotes is a string literal, not EXPR syntax: it matches no row.
+    let injected = get_ok(&app, "/search.json?host=x%27+OR+width+%3E%3D+0+OR+host+%3D+%27y").await.json();
+    assert_eq!(injected["total"], 0, "{injected}");
+}
+
+#[tokio::test]
+async fn safe_mode_blurs_unsafe_images_and_no_remote_images_shows_none() {
+    let app = app();
+    let blurred = r#"<details class="unsafe">"#;
+    for (marker, hidden) in [("highpunsafe", true), ("nsfwlabelled", true), ("safeone", false)] {
+        let id = hostile_row(&app, marker).await;
+        let row = get_ok(&app, &format!("/row/{id}")).await.body;
+        assert!(row.contains("<img"), "{marker}");
+        assert_eq!(row.contains(blurred), hidden, "{marker}: {row}");
+        let search = get_ok(&app, &format!("/?q={TOKEN}+{marker}")).await.body;
+        assert_eq!(search.contains(blurred), hidden, "{marker}: {search}");
+    }
+    // A lower threshold blurs more.
+    let mut strict = config(dataset());
+    strict.unsafe_threshold = 0.0;
+    let id = hostile_row(&app, "safeone").await;
+    assert!(get_ok(&app_with(strict), &format!("/row/{id}")).await.body.contains(blurred));
+
+    let mut off = config(dataset());
+    off.remote_images = false;
+    let off = app_with(off);
+    for path in [format!("/?q={TOKEN}"), "/?limit=50".into(), format!("/row/{id}")] {
+        let answer = get_ok(&off, &path).await;
+        assert!(!answer.body.contains("<img"), "{path}");
+        let csp = answer.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("img-src 'none'"), "{csp}");
+    }
+    assert_eq!(get_ok(&off, "/-/settings.json").await.json()["remote_images"], false);
+}
+
+#[tokio::test]
+async fn searches_beyond_the_limit_get_503_with_retry_after() {
+    let mut busy = config(dataset());
+    busy.max_concurrent = 0;
+    let busy = app_with(busy);
+    for path in ["/?q=kitchen", "/search.json", "/row/1", "/mentions.json"] {
+        let answer = get(&busy, path).await;
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(answer.headers[header::RETRY_AFTER], "1", "{path}");
+    }
+    assert_eq!(get(&busy, "/search.json").await.json()["error"]["status"], 503);
+    // Pages that run no query are still served.
+    assert_eq!(get(&busy, "/-/settings.json").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn unknown_rows_and_paths_are_404() {
+    let app = app();
+    for path in ["/row/123", "/row/123.json", "/row/abc", "/row/-5", "/row/%FF", "/nothing-here", "/row/"] {
+        let answer = get(&app, path).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!answer.body.contains("abc") && !answer.body.contains("nothing-here"), "{path}");
+    }
+    assert_eq!(get(&app, "/row/123.json").await.json()["error"]["status"], 404);
+}
+
+#[tokio::test]
+async fn bad_requests_are_400_and_never_echo_the_request() {
+    let app = app();
+    let marker = "zqxmarker";
+    let cases = [
+        format!("/?q=%22{marker}"),
+        format!("/?q=({marker}"),
+        format!("/search.json?q={marker}+AND"),
+        format!("/?aesthetic_min={marker}"),
+        format!("/?min_width={marker}"),
+        format!("/?sort={marker}"),
+        format!("/?after=v1.{marker}"),
+        format!("/?after=v999999.relevance.d.n.1&q={marker}"),
+        format!("/?names=/etc/{marker}&mention=x"),
+        format!("/mentions?list=/etc/{marker}"),
+        format!("/mentions.json?list=builtin:{marker}"),
+        format!("/?mention=%21%21%21&q={marker}"),
+    ];
+    for path in &cases {
+        let answer = get(&app, path).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{path}: {}", answer.body);
+        assert!(!answer.body.contains(marker) && !answer.body.contains("/etc"), "{path}: {}", answer.body);
+    }
+    let error = get(&app, &format!("/search.json?q=%22{marker}")).await.json();
+    assert_eq!(error["error"]["status"], 400);
+    assert!(error["error"]["message"].as_str().unwrap().contains("character 1"), "{error}");
+}
+
+#[tokio::test]
+async fn mention_links_search_exactly_the_captions_counted() {
+    let app = app();
+    let report = get_ok(&app, "/mentions.json?list=builtin:artists").await.json();
+    assert_eq!(report["rows"], 4000 + HOSTILE_ROWS);
+    let entities = report["entities"].as_array().unwrap();
+    assert!(!entities.is_empty(), "the synthetic data mentions artists: {report}");
+    for entity in entities.iter().take(5) {
+        let link = entity["search"].as_str().unwrap();
+        assert!(link.starts_with("/?") && link.contains("names=builtin%3Aartists"), "{link}");
+        let page = get_ok(&app, &link.replacen("/?", "/search.json?", 1)).await.json();
+        assert_eq!(page["total"], entity["captions"], "{entity}");
+        assert_eq!(page["mention"]["name"], entity["name"]);
+    }
+    let html = get_ok(&app, "/mentions").await.body;
+    let first = entities[0]["name"].as_str().unwrap();
+    assert!(html.contains(&maud::html! { (first) }.into_string()), "{first}");
+    assert!(urls_in(&html).iter().any(|u| u == entities[0]["search"].as_str().unwrap()));
+    // Asked again (from the cache now), the counts are the same.
+    let again = get_ok(&app, "/mentions.json?list=builtin:artists").await.json();
+    let counts = |r: &Value| {
+        r["entities"].as_array().unwrap().iter().map(|e| (e["name"].clone(), e["captions"].clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(counts(&again), counts(&report));
+}
+
+#[tokio::test]
+async fn a_new_dataset_version_is_served_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds");
+    let inputs = synth(dir.path(), 300);
+    ingest(&ds, &inputs, &IngestOptions::default(), &NoProgress).unwrap();
+    let mut config = config(&ds);
+    config.reload_interval = Duration::ZERO;
+    let app = app_with(config);
+    let before = get_ok(&app, "/search.json?limit=1").await.json();
+    assert_eq!(before["total"], 300);
+    assert_eq!(get_ok(&app, &format!("/search.json?q={TOKEN}")).await.json()["total"], 0);
+    ingest(&ds, &[write_hostile(dir.path()).display().to_string()], &IngestOptions::default(), &NoProgress).unwrap();
+    let after = get_ok(&app, "/search.json?limit=1").await.json();
+    assert_eq!(after["total"], 300 + HOSTILE_ROWS);
+    assert_eq!(after["version"].as_u64().unwrap(), before["version"].as_u64().unwrap() + 1);
+    assert_eq!(get_ok(&app, &format!("/search.json?q={TOKEN}")).await.json()["total"], HOSTILE_ROWS);
+    // A cursor of the old version is refused, not misread.
+    let stale = before["next"].as_str().unwrap();
+    assert_eq!(get(&app, &format!("/search.json?limit=1&after={stale}")).await.status, StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn non_loopback_addresses_need_allow_remote() {
+    let mut config = config(dataset());
+    config.bind = "0.0.0.0:8080".parse().unwrap();
+    let refused = config.check().unwrap_err();
+    assert!(refused.is_usage() && refused.to_string().contains("--allow-remote"), "{refused}");
+    config.allow_remote = true;
+    assert!(config.check().is_ok());
+    config.unsafe_threshold = 1.5;
+    assert!(config.check().is_err());
+}
