@@ -98,6 +98,12 @@ pub struct DemoArgs {
     /// Where the demo's synthetic files and dataset live.
     #[arg(long, default_value = "pairscope-demo")]
     pub dir: PathBuf,
+    /// Show the sample search and mention counts, then exit instead of serving the web UI.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Where the web UI listens (loopback; port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub bind: std::net::SocketAddr,
 }
 
 #[derive(Debug, Args)]

@@ -271,12 +271,33 @@ fn a_second_writer_is_refused() {
 fn demo_makes_and_shows_a_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
-    let (code, out, err) = run(&["demo", "--rows", "3000", "--dir", demo.to_str().unwrap()]);
+    let (code, out, err) = run(&["demo", "--no-serve", "--rows", "3000", "--dir", demo.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("rows        3000"), "{out}");
-    let (code, out, _) = run(&["demo", "--rows", "3000", "--dir", demo.to_str().unwrap()]);
+    assert!(out.contains("$ pairscope mentions") && out.contains("captions"), "the demo counts the built-in lists: {out}");
+    let (code, out, _) = run(&["demo", "--no-serve", "--rows", "3000", "--dir", demo.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert!(out.contains("version     1"), "the second demo reuses the dataset: {out}");
+
+    // Without --no-serve it serves the web UI on loopback and prints the URL.
+    use std::io::{BufRead, Read, Write};
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_pairscope"))
+        .args(["demo", "-q", "--rows", "3000", "--dir", demo.to_str().unwrap(), "--bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(server.stdout.take().unwrap());
+    let url = stdout.lines().map(|l| l.unwrap()).find(|l| l.starts_with("http://")).expect("the demo prints its URL");
+    let authority = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let mut stream = std::net::TcpStream::connect(&authority).unwrap();
+    write!(stream, "GET /?q=kinkade HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{}", &response[..response.len().min(300)]);
+    assert!(response.to_ascii_lowercase().contains("content-security-policy"), "{response}");
 }
 
 #[test]

@@ -8,6 +8,7 @@ use pairscope_synth::{SynthOptions, SynthSchema, generate};
 
 use crate::args::{DemoArgs, Format, FormatArgs, GlobalArgs, InfoArgs};
 use crate::commands::mentions::MentionsArgs;
+use crate::commands::serve::ServeArgs;
 use crate::commands::search::{SearchArgs, SelectionArgs};
 use crate::commands::synth::default_threads;
 use crate::progress::Bar;
@@ -85,7 +86,7 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         lists[1]
     );
     let mentions = MentionsArgs {
-        dataset,
+        dataset: dataset.clone(),
         names: lists.to_vec(),
         filter: None,
         by: None,
@@ -94,5 +95,20 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         no_cache: false,
         output,
     };
-    crate::commands::mentions::run(&mentions, global)
+    crate::commands::mentions::run(&mentions, global)?;
+    if args.no_serve {
+        return Ok(ExitStatus::Clean);
+    }
+    println!("\n$ pairscope serve --dataset {} --bind {}", dataset.display(), args.bind);
+    let serve = ServeArgs {
+        dataset,
+        bind: args.bind,
+        allow_remote: false,
+        allowed_host: Vec::new(),
+        no_remote_images: false,
+        unsafe_threshold: 0.5,
+        max_concurrent: None,
+        timeout: 10.0,
+    };
+    crate::commands::serve::run(&serve, global)
 }
