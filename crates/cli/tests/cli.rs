@@ -274,7 +274,10 @@ fn demo_makes_and_shows_a_dataset() {
     let (code, out, err) = run(&["demo", "--no-serve", "--rows", "3000", "--dir", demo.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("rows        3000"), "{out}");
-    assert!(out.contains("$ pairscope mentions") && out.contains("captions"), "the demo counts the built-in lists: {out}");
+    assert!(
+        out.contains("$ pairscope mentions") && out.contains("captions"),
+        "the demo counts the built-in lists: {out}"
+    );
     let (code, out, _) = run(&["demo", "--no-serve", "--rows", "3000", "--dir", demo.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert!(out.contains("version     1"), "the second demo reuses the dataset: {out}");

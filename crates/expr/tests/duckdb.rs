@@ -54,9 +54,13 @@ fn filters_match_duckdb() {
         .find(|python| Command::new(python).args(["-c", "import duckdb"]).status().is_ok_and(|s| s.success()))
     else {
         if std::env::var_os("CI").is_some() {
-            panic!("CI must have DuckDB for python (./dev/test installs it in bench/.venv): the differential filter test needs it");
+            panic!(
+                "CI must have DuckDB for python (./dev/test installs it in bench/.venv): the differential filter test needs it"
+            );
         }
-        eprintln!("skipping the DuckDB differential test: no python with duckdb (run ./dev/test once to make bench/.venv)");
+        eprintln!(
+            "skipping the DuckDB differential test: no python with duckdb (run ./dev/test once to make bench/.venv)"
+        );
         return;
     };
     let mut rng = Pcg64::seed_from_u64(SEED);

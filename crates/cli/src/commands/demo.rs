@@ -8,8 +8,8 @@ use pairscope_synth::{SynthOptions, SynthSchema, generate};
 
 use crate::args::{DemoArgs, Format, FormatArgs, GlobalArgs, InfoArgs};
 use crate::commands::mentions::MentionsArgs;
-use crate::commands::serve::ServeArgs;
 use crate::commands::search::{SearchArgs, SelectionArgs};
+use crate::commands::serve::ServeArgs;
 use crate::commands::synth::default_threads;
 use crate::progress::Bar;
 
