@@ -1,6 +1,6 @@
 //! `pairscope collect` through the binary: summary, exit codes, resuming, ingest of its output.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String, String) {
@@ -13,14 +13,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
 }
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel);
-    if !path.exists() {
-        eprintln!("skipping: ../shared/data/{rel} is not here");
-        return None;
-    }
-    Some(path)
+    pairscope_model::testing::shared_data(rel)
 }
 
 #[test]

@@ -12,14 +12,7 @@ use pairscope_model::NoProgress;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel);
-    if !path.exists() {
-        eprintln!("skipping: ../shared/data/{rel} is not here");
-        return None;
-    }
-    Some(path)
+    pairscope_model::testing::shared_data(rel)
 }
 
 fn options(min_alt_chars: usize, threads: usize) -> CollectOptions {

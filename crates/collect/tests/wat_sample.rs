@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -15,14 +14,7 @@ const THIRD_MEMBER: usize = 720;
 const FOURTH_MEMBER: usize = 3136;
 
 fn shared(rel: &str) -> Option<Vec<u8>> {
-    let path: PathBuf = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel);
-    if !path.exists() {
-        eprintln!("skipping: ../shared/data/{rel} is not here");
-        return None;
-    }
-    Some(std::fs::read(&path).unwrap())
+    Some(std::fs::read(pairscope_model::testing::shared_data(rel)?).unwrap())
 }
 
 /// A whole file's pairs and counts (fine for the small samples tests use).

@@ -120,13 +120,12 @@ fn builtin_lists_equal_the_reference_on_synthetic_data() {
 
 #[test]
 fn the_5265_artists_equal_the_reference_on_real_captions() {
-    let shared = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data");
-    let (captions, names) = (shared.join("captions/cc-captions-10000.parquet"), shared.join("names/artists-5265.txt"));
-    if !captions.exists() || !names.exists() {
-        eprintln!("skipping the real-caption mention check: {} or {} is absent", captions.display(), names.display());
+    let shared = pairscope_model::testing::shared_data;
+    let (Some(captions), Some(names)) =
+        (shared("captions/cc-captions-10000.parquet"), shared("names/artists-5265.txt"))
+    else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let dataset = dataset_from(dir.path(), &[captions]);
     let list = NameList::load(names.to_str().unwrap()).unwrap();

@@ -14,6 +14,8 @@ pub mod columns;
 pub mod exit;
 pub mod progress;
 pub mod row_id;
+#[doc(hidden)]
+pub mod testing;
 pub mod web;
 
 pub use columns::{CANONICAL_COLUMNS, CanonicalColumn, ColumnKind};

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -92,12 +92,7 @@ fn real() -> Option<&'static Fixture> {
     static FIXTURE: OnceLock<Option<Fixture>> = OnceLock::new();
     FIXTURE
         .get_or_init(|| {
-            let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-                .join("../../../shared/data/captions/cc-captions-10000.parquet");
-            if !path.exists() {
-                eprintln!("skipping the real-caption checks: {} is absent", path.display());
-                return None;
-            }
+            let path = pairscope_model::testing::shared_data("captions/cc-captions-10000.parquet")?;
             Some(fixture_from(&[path]))
         })
         .as_ref()

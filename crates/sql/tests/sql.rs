@@ -352,12 +352,7 @@ fn memory_is_bounded() {
 
 #[test]
 fn real_captions_match_duckdb() {
-    let sample = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/captions/cc-captions-1000.parquet");
-    if !sample.exists() {
-        eprintln!("skipping the real-captions test: {} is absent", sample.display());
-        return;
-    }
+    let Some(sample) = pairscope_model::testing::shared_data("captions/cc-captions-1000.parquet") else { return };
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("ds");
     ingest(&root, &[sample.to_str().unwrap().to_string()], &IngestOptions::default(), &NoProgress).unwrap();

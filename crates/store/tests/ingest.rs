@@ -70,15 +70,7 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a ArrayRef {
 }
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipping: ../shared/data/{rel} is not here");
-        None
-    }
+    pairscope_model::testing::shared_data(rel)
 }
 
 fn opts() -> IngestOptions {
