@@ -49,8 +49,15 @@ pub fn store(dataset: &Dataset, request: &MentionsRequest, report: &MentionsRepo
         std::fs::create_dir_all(&dir)?;
         let name = file_name(dataset, request);
         let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        std::fs::write(&temp, serde_json::to_vec(report).map_err(std::io::Error::other)?)?;
-        std::fs::rename(&temp, dir.join(&name))?;
+        let written = serde_json::to_vec(report)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(&temp, bytes))
+            .and_then(|()| std::fs::rename(&temp, dir.join(&name)));
+        if written.is_err() {
+            // No half-written file is left behind, under any name.
+            let _ = std::fs::remove_file(&temp);
+        }
+        written?;
         remove_other_versions(&dir, dataset.version());
         Ok(())
     };

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -15,7 +15,7 @@ use pairscope_model::Progress;
 use pairscope_store::{Dataset, with_missing_columns};
 use pairscope_text::names::NameList;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::ambiguity::flag_ambiguous;
@@ -231,8 +231,8 @@ fn scan<T: Send>(
                 let mut state = new();
                 let outcome = loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((path, row_group, bytes)) = units.get(i) else { break Ok(()) };
-                    let unit = Unit { path, row_group: *row_group, columns, schema };
+                    let Some((file, row_group, bytes)) = units.get(i) else { break Ok(()) };
+                    let unit = Unit { path: &file.0, metadata: &file.1, row_group: *row_group, columns, schema };
                     match work(&mut state, &unit) {
                         Ok(rows) => progress.advance(rows, *bytes),
                         Err(e) => {
@@ -249,20 +249,28 @@ fn scan<T: Send>(
 }
 
 /// Every (data file, row group, its bytes) of the version: the units of work.
-fn row_groups(dataset: &Dataset) -> Result<Vec<(PathBuf, usize, u64)>> {
+/// Each file's footer is read once here and shared by its row groups.
+fn row_groups(dataset: &Dataset) -> Result<Vec<(FileMeta, usize, u64)>> {
     let mut units = Vec::new();
     for path in dataset.data_files() {
         let file = File::open(&path).map_err(|e| MentionsError::read(&path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| MentionsError::read(&path, e))?;
-        let groups = builder.metadata().row_groups();
-        units
-            .extend(groups.iter().enumerate().map(|(g, meta)| (path.clone(), g, meta.compressed_size().max(0) as u64)));
+        let metadata =
+            ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| MentionsError::read(&path, e))?;
+        let file_meta = Arc::new((path, metadata));
+        let groups = file_meta.1.metadata().row_groups();
+        units.extend(
+            groups.iter().enumerate().map(|(g, meta)| (file_meta.clone(), g, meta.compressed_size().max(0) as u64)),
+        );
     }
     Ok(units)
 }
 
+/// A data file and its parquet metadata.
+type FileMeta = Arc<(PathBuf, ArrowReaderMetadata)>;
+
 struct Unit<'a> {
     path: &'a PathBuf,
+    metadata: &'a ArrowReaderMetadata,
     row_group: usize,
     columns: &'a [String],
     schema: &'a arrow::datatypes::Schema,
@@ -272,7 +280,7 @@ impl Unit<'_> {
     fn batches(&self) -> Result<impl Iterator<Item = Result<RecordBatch>> + '_> {
         let error = |e: &dyn std::fmt::Display| MentionsError::read(self.path, e);
         let file = File::open(self.path).map_err(|e| error(&e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| error(&e))?;
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
         let indices: Vec<usize> = builder
             .schema()
             .fields()
