@@ -90,6 +90,20 @@ pub enum Format {
     Parquet,
 }
 
+impl Format {
+    /// The streamed export format, for every format but `table`.
+    pub fn export(self) -> Option<pairscope_store::export::ExportFormat> {
+        use pairscope_store::export::ExportFormat;
+        match self {
+            Format::Table => None,
+            Format::Csv => Some(ExportFormat::Csv),
+            Format::Json => Some(ExportFormat::Json),
+            Format::Jsonl => Some(ExportFormat::Jsonl),
+            Format::Parquet => Some(ExportFormat::Parquet),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Rows of synthetic data in the demo dataset (used when it is first made).

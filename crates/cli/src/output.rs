@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
+use pairscope_store::export::{BatchWriter, ExportOptions};
 
 use crate::args::Format;
 
@@ -42,68 +43,21 @@ pub fn write_batches<W: Write + Send>(format: Format, batches: &[RecordBatch], o
         writeln!(out, "{}", arrow::util::pretty::pretty_format_batches(batches)?)?;
         return Ok(());
     }
-    let mut writer = BatchWriter::new(format, first.schema(), out)?;
+    let mut writer = batch_writer(format, first.schema(), out)?;
     for batch in batches {
         writer.write(batch)?;
     }
-    writer.finish()
+    writer.finish()?;
+    Ok(())
 }
 
-/// Writes batches one at a time, for results too large to hold (every format but `table`,
-/// whose column widths depend on all rows).
-pub struct BatchWriter<W: Write + Send> {
-    schema: SchemaRef,
-    wrote: bool,
-    sink: Sink<W>,
-}
-
-enum Sink<W: Write + Send> {
-    Csv(arrow::csv::Writer<W>),
-    Json(arrow::json::ArrayWriter<W>),
-    Jsonl(arrow::json::LineDelimitedWriter<W>),
-    Parquet(parquet::arrow::ArrowWriter<W>),
-}
-
-impl<W: Write + Send> BatchWriter<W> {
-    pub fn new(format: Format, schema: SchemaRef, out: W) -> Result<BatchWriter<W>> {
-        let sink = match format {
-            Format::Table => bail!("table output cannot be streamed: choose --format csv, json, jsonl or parquet"),
-            Format::Csv => Sink::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(out)),
-            Format::Json => Sink::Json(arrow::json::ArrayWriter::new(out)),
-            Format::Jsonl => Sink::Jsonl(arrow::json::LineDelimitedWriter::new(out)),
-            Format::Parquet => Sink::Parquet(parquet::arrow::ArrowWriter::try_new(out, schema.clone(), None)?),
-        };
-        Ok(BatchWriter { schema, wrote: false, sink })
-    }
-
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.wrote = true;
-        match &mut self.sink {
-            Sink::Csv(w) => w.write(batch)?,
-            Sink::Json(w) => w.write(batch)?,
-            Sink::Jsonl(w) => w.write(batch)?,
-            Sink::Parquet(w) => w.write(batch)?,
-        }
-        Ok(())
-    }
-
-    /// Ends the output; a result without rows still gets its CSV header, `[]` or an empty
-    /// parquet file with the schema.
-    pub fn finish(mut self) -> Result<()> {
-        if !self.wrote {
-            self.write(&RecordBatch::new_empty(self.schema.clone()))?;
-        }
-        match self.sink {
-            Sink::Csv(w) => drop(w.into_inner()),
-            Sink::Json(mut w) => {
-                w.finish()?;
-                writeln!(w.into_inner())?;
-            }
-            Sink::Jsonl(mut w) => w.finish()?,
-            Sink::Parquet(w) => drop(w.close()?),
-        }
-        Ok(())
-    }
+/// A streaming writer for `format` (every format but `table`, whose column widths depend on
+/// all rows). CSV from the command line holds the exact text; the web UI's export neutralises
+/// formulas.
+pub fn batch_writer<W: Write + Send>(format: Format, schema: SchemaRef, out: W) -> Result<BatchWriter<W>> {
+    let format =
+        format.export().context("table output cannot be streamed: choose --format csv, json, jsonl or parquet")?;
+    Ok(BatchWriter::new(format, schema, out, ExportOptions::default())?)
 }
 
 /// Prints a document: as JSON for `json`, as `human` text for `table`; other formats print

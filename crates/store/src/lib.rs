@@ -30,6 +30,7 @@
 
 pub mod dataset;
 pub mod error;
+pub mod export;
 pub mod ingest;
 pub mod layout;
 pub mod manifest;

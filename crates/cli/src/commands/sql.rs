@@ -14,9 +14,10 @@ use clap::Args;
 use pairscope_model::ExitStatus;
 use pairscope_sql::{BlockingRows, Limits, SqlSession};
 use pairscope_store::Dataset;
+use pairscope_store::export::ExportFormat;
 
 use crate::args::{Format, FormatArgs, GlobalArgs, UsageError};
-use crate::output::{BatchWriter, stdout_for, write_batches};
+use crate::output::{batch_writer, stdout_for, write_batches};
 
 /// Rows `--format table` shows on stdout unless `--limit` says otherwise.
 pub const DISPLAY_ROWS: u64 = 1000;
@@ -73,13 +74,12 @@ pub fn run(args: &SqlArgs, global: &GlobalArgs) -> Result<ExitStatus> {
 fn output_format(args: &SqlArgs) -> Result<Format, UsageError> {
     let format = args.output.format();
     let Some(path) = args.out.as_deref().filter(|_| format == Format::Table) else { return Ok(format) };
-    let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    match extension.as_deref() {
-        Some("csv") => Ok(Format::Csv),
-        Some("json") => Ok(Format::Json),
-        Some("jsonl" | "ndjson") => Ok(Format::Jsonl),
-        Some("parquet") => Ok(Format::Parquet),
-        _ => Err(UsageError(format!(
+    match ExportFormat::from_extension(path) {
+        Some(ExportFormat::Csv) => Ok(Format::Csv),
+        Some(ExportFormat::Json) => Ok(Format::Json),
+        Some(ExportFormat::Jsonl) => Ok(Format::Jsonl),
+        Some(ExportFormat::Parquet) => Ok(Format::Parquet),
+        None => Err(UsageError(format!(
             "--out {}: name the format with --format csv|json|jsonl|parquet, or end the file name with one",
             path.display()
         ))),
@@ -116,7 +116,7 @@ fn print_table(mut rows: BlockingRows, limit: u64, quiet: bool) -> Result<()> {
 
 /// Writes the rows batch by batch (at most `limit`), so memory does not grow with the result.
 fn stream(rows: BlockingRows, format: Format, limit: Option<u64>, out: &mut (impl Write + Send)) -> Result<()> {
-    let mut writer = BatchWriter::new(format, rows.schema(), out)?;
+    let mut writer = batch_writer(format, rows.schema(), out)?;
     let mut room = limit.unwrap_or(u64::MAX);
     for batch in rows {
         let batch = batch?;
@@ -127,7 +127,8 @@ fn stream(rows: BlockingRows, format: Format, limit: Option<u64>, out: &mut (imp
         room -= batch.num_rows() as u64;
         writer.write(&batch)?;
     }
-    writer.finish()
+    writer.finish()?;
+    Ok(())
 }
 
 /// Streams into `path`; a failed or stopped query removes the partial file.
