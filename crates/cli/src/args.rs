@@ -53,6 +53,10 @@ pub enum Command {
     BenchReadCaptions(crate::commands::bench_read_captions::BenchReadCaptionsArgs),
     /// Count the captions that mention each name of name lists (artists, characters, …).
     Mentions(crate::commands::mentions::MentionsArgs),
+    /// Cut a subset: a LAION preset or a filter, a query, removal lists, dedup, a sample; with a manifest.
+    Subset(crate::commands::subset::SubsetArgs),
+    /// Compare two datasets (or a dataset and a subset): rows only in A, only in B, in both.
+    Diff(crate::commands::subset::DiffArgs),
     /// Run a read-only SQL query over a dataset's rows (the table `pairs`).
     Sql(crate::commands::sql::SqlArgs),
     /// Serve a web UI and JSON API to search a dataset (read-only, loopback by default).

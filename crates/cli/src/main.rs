@@ -31,6 +31,8 @@ fn main() -> ExitCode {
         Command::BenchReadCaptions(args) => commands::bench_read_captions::run(args, &cli.global),
         Command::Mentions(args) => commands::mentions::run(args, &cli.global),
         Command::Sql(args) => commands::sql::run(args, &cli.global),
+        Command::Subset(args) => commands::subset::run_subset_command(args, &cli.global),
+        Command::Diff(args) => commands::subset::run_diff(args, &cli.global),
         Command::Serve(args) => commands::serve::run(args, &cli.global),
     };
     let status = match result {
@@ -52,6 +54,8 @@ fn is_usage(error: &anyhow::Error) -> bool {
             || cause.downcast_ref::<pairscope_sql::SqlError>().is_some_and(|e| e.is_usage())
             || cause.downcast_ref::<pairscope_mentions::MentionsError>().is_some_and(|e| e.is_usage())
             || cause.downcast_ref::<pairscope_text::names::NameListError>().is_some()
+            || cause.downcast_ref::<pairscope_subset::SubsetError>().is_some_and(|e| e.is_usage())
+            || cause.downcast_ref::<pairscope_subset::removal::ListError>().is_some()
     })
 }
 

@@ -45,24 +45,7 @@ json.dump(out, sys.stdout)
 
 #[test]
 fn filters_match_duckdb() {
-    // The bench venv `./dev/test` makes, else python3 (not PATH games: a changed PATH makes
-    // cargo rebuild crates whose build scripts watch it).
-    let venv = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-        .join("../../bench/.venv/bin/python");
-    let Some(python) = [venv, "python3".into()]
-        .into_iter()
-        .find(|python| Command::new(python).args(["-c", "import duckdb"]).status().is_ok_and(|s| s.success()))
-    else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "CI must have DuckDB for python (./dev/test installs it in bench/.venv): the differential filter test needs it"
-            );
-        }
-        eprintln!(
-            "skipping the DuckDB differential test: no python with duckdb (run ./dev/test once to make bench/.venv)"
-        );
-        return;
-    };
+    let Some(python) = pairscope_model::testing::duckdb_python() else { return };
     let mut rng = Pcg64::seed_from_u64(SEED);
     let batch = make_batch(&mut rng);
     let dir = tempfile::tempdir().unwrap();

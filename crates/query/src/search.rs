@@ -250,6 +250,21 @@ impl Sink for CountSink {
     }
 }
 
+/// Every matching row id.
+struct RowIdSink(Vec<i64>);
+
+impl Sink for RowIdSink {
+    fn take(&mut self, _: SegmentAt<'_>, columns: &mut SegmentColumns<'_>, docs: &[DocId], _: &[Score]) -> Result<()> {
+        let row_ids = columns.i64("row_id")?;
+        self.0.extend(docs.iter().filter_map(|&doc| row_ids.first(doc)));
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.0.extend(other.0);
+    }
+}
+
 impl Engine {
     /// A page of the rows `request` selects, in its order, with the exact total.
     pub fn search(&self, request: &SearchRequest, limits: &Limits) -> Result<SearchPage> {
@@ -314,6 +329,16 @@ impl Engine {
         let deadline = Deadline::new(limits);
         let prepared = self.prepare(selection, &deadline)?;
         Ok(self.scan(&prepared, false, &deadline, || CountSink(0))?.0)
+    }
+
+    /// The ids of every row `selection` matches, ascending: 8 bytes a row, for callers that
+    /// join a selection with other work (`pairscope subset --query`).
+    pub fn row_ids(&self, selection: &Selection, limits: &Limits) -> Result<Vec<i64>> {
+        let deadline = Deadline::new(limits);
+        let prepared = self.prepare(selection, &deadline)?;
+        let mut ids = self.scan(&prepared, false, &deadline, || RowIdSink(Vec::new()))?.0;
+        ids.sort_unstable();
+        Ok(ids)
     }
 
     /// The hits of a page, in its order: url and caption read from each block's parquet file

@@ -22,6 +22,24 @@ use tokio::time::{Instant, Sleep};
 use crate::error::SqlError;
 use crate::{guard, table, udf};
 
+/// A DataFusion context with pairscope's functions and a memory pool of `memory_limit` bytes
+/// (operators that can spill write temporary files past it). No tables: callers register them.
+/// `pairscope sql` and `pairscope subset`/`diff` plan on the same configuration.
+pub fn context(memory_limit: usize) -> Result<SessionContext, SqlError> {
+    let pool = TrackConsumersPool::new(FairSpillPool::new(memory_limit), std::num::NonZeroUsize::MIN);
+    let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool)).build_arc().map_err(SqlError::Execution)?;
+    // The information schema makes `SHOW TABLES` and `SHOW COLUMNS FROM pairs` work; it is
+    // read-only metadata.
+    let config = SessionConfig::new().with_information_schema(true);
+    let state =
+        SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
+    let context = SessionContext::new_with_state(state);
+    for function in udf::functions() {
+        context.register_udf(function);
+    }
+    Ok(context)
+}
+
 /// The limits of one query. Each is a named setting with a default; the CLI has a flag for each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -54,18 +72,7 @@ pub struct SqlSession {
 
 impl SqlSession {
     pub fn new(dataset: &Dataset, limits: Limits) -> Result<SqlSession, SqlError> {
-        let pool = TrackConsumersPool::new(FairSpillPool::new(limits.memory_limit), std::num::NonZeroUsize::MIN);
-        let runtime =
-            RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool)).build_arc().map_err(SqlError::Execution)?;
-        // The information schema makes `SHOW TABLES` and `SHOW COLUMNS FROM pairs` work; it is
-        // read-only metadata.
-        let config = SessionConfig::new().with_information_schema(true);
-        let state =
-            SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
-        let context = SessionContext::new_with_state(state);
-        for function in udf::functions() {
-            context.register_udf(function);
-        }
+        let context = context(limits.memory_limit)?;
         let pairs = table::pairs_table(dataset)?;
         context.register_table(table::TABLE, pairs.provider).map_err(SqlError::Execution)?;
         Ok(SqlSession { context, files: pairs.files.into_iter().collect(), limits, version: dataset.version() })

@@ -114,8 +114,9 @@ impl ScalarUDFImpl for TextFunction {
     }
 }
 
-/// The values of any Arrow text array.
-fn strings(array: &ArrayRef) -> Result<Box<dyn Iterator<Item = Option<&str>> + '_>> {
+/// The values of any Arrow text array (Utf8, LargeUtf8 or Utf8View, as DataFusion hands them
+/// to a function).
+pub fn strings(array: &ArrayRef) -> Result<Box<dyn Iterator<Item = Option<&str>> + '_>> {
     Ok(match array.data_type() {
         DataType::Utf8 => Box::new(array.as_string::<i32>().iter()),
         DataType::LargeUtf8 => Box::new(array.as_string::<i64>().iter()),

@@ -3,7 +3,7 @@
 //! functions they expose, every refusal of the read-only guard, and the limits.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -57,25 +57,6 @@ fn json_rows(batches: &[RecordBatch]) -> Vec<Vec<Value>> {
     rows
 }
 
-/// A python with DuckDB: the bench venv `./dev/test` makes, else `python3`. `None` (with a
-/// notice) when neither has it, except under CI, which must have it.
-fn duckdb_python() -> Option<PathBuf> {
-    let venv = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-        .join("../../bench/.venv/bin/python");
-    let candidates = [venv, PathBuf::from("python3")];
-    let found = candidates
-        .into_iter()
-        .find(|python| Command::new(python).args(["-c", "import duckdb"]).status().is_ok_and(|s| s.success()));
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have DuckDB for python (./dev/test installs it in bench/.venv)"
-        );
-        eprintln!("skipping the DuckDB comparison: no python with duckdb (run ./dev/test once to make bench/.venv)");
-    }
-    found
-}
-
 /// Runs every query in DuckDB over `files` as the view `pairs` (columns missing from a file
 /// read as null, as in `pairscope sql`), one JSON list of rows per query.
 const DUCKDB_SCRIPT: &str = r#"
@@ -113,7 +94,7 @@ fn same(ours: &Value, theirs: &Value) -> bool {
 }
 
 fn compare_with_duckdb(dir: &Path, dataset: &Dataset, queries: &[&str]) {
-    let Some(python) = duckdb_python() else { return };
+    let Some(python) = pairscope_model::testing::duckdb_python() else { return };
     let theirs = duckdb(&python, dir, dataset, queries);
     let session = session(dataset);
     for (sql, theirs) in queries.iter().zip(theirs) {

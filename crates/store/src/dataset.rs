@@ -70,6 +70,14 @@ impl Dataset {
         self.manifest.sources.iter().flat_map(|s| &s.files).map(|f| self.layout.root().join(&f.path)).collect()
     }
 
+    /// Every data file in ascending row-id order: row ids ascend within a file, and the files
+    /// of different blocks hold disjoint ranges (a row id's high bits are its block's key).
+    pub fn data_files_by_row_id(&self) -> Vec<PathBuf> {
+        let mut files: Vec<_> = self.manifest.sources.iter().flat_map(|s| &s.files).collect();
+        files.sort_by_key(|f| f.block_key);
+        files.into_iter().map(|f| self.layout.root().join(&f.path)).collect()
+    }
+
     /// Bytes the dataset directory occupies on disk (all of it, including what older versions
     /// still reference).
     pub fn size_on_disk(&self) -> u64 {

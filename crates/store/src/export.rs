@@ -67,6 +67,8 @@ pub struct ExportOptions {
     /// `+`, `-`, `@`, tab or carriage return) with `'`. Captions are written by strangers:
     /// a CSV opened in a spreadsheet must not execute them. Off, the CSV holds the exact text.
     pub neutralise_formulas: bool,
+    /// Rows per parquet row group; `None` for the parquet writer's default (1Mi rows).
+    pub row_group_rows: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +110,7 @@ impl<W: Write + Send> BatchWriter<W> {
             ExportFormat::Parquet => {
                 let properties = parquet::file::properties::WriterProperties::builder()
                     .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+                    .set_max_row_group_row_count(Some(options.row_group_rows.unwrap_or(1 << 20).max(1)))
                     .build();
                 Sink::Parquet(Box::new(ArrowWriter::try_new(out, schema.clone(), Some(properties))?))
             }
@@ -211,7 +214,7 @@ mod tests {
 
     #[test]
     fn formulas_are_neutralised_only_when_asked() {
-        let safe = csv(ExportOptions { neutralise_formulas: true });
+        let safe = csv(ExportOptions { neutralise_formulas: true, ..Default::default() });
         assert!(safe.contains("'=HYPERLINK"), "{safe}");
         assert!(safe.contains(",'-5 degrees") && safe.contains(",'@me") && safe.contains(",a cat\n"), "{safe}");
         assert!(!safe.contains(",=HYPERLINK"), "{safe}");

@@ -9,4 +9,5 @@ pub mod search;
 pub mod serve;
 pub mod sources;
 pub mod sql;
+pub mod subset;
 pub mod synth;

@@ -1,0 +1,44 @@
+//! Errors of subset and diff, each naming what failed.
+
+use std::path::{Path, PathBuf};
+
+use pairscope_store::export::ExportError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubsetError {
+    /// The request cannot run as asked (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    List(#[from] crate::removal::ListError),
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Sql(#[from] pairscope_sql::SqlError),
+    #[error(transparent)]
+    Query(#[from] pairscope_query::QueryError),
+    #[error(transparent)]
+    Store(#[from] pairscope_store::error::StoreError),
+    #[error("{0}")]
+    Export(#[from] ExportError),
+    #[error("planning or running the subset: {0}")]
+    Plan(datafusion::error::DataFusionError),
+    #[error("{0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl SubsetError {
+    pub fn io(path: &Path, source: std::io::Error) -> SubsetError {
+        SubsetError::Io { path: path.to_path_buf(), source }
+    }
+
+    pub fn plan(error: datafusion::error::DataFusionError) -> SubsetError {
+        SubsetError::Plan(error)
+    }
+
+    pub fn is_usage(&self) -> bool {
+        matches!(self, SubsetError::Usage(_)) || matches!(self, SubsetError::Query(e) if e.is_usage())
+    }
+}

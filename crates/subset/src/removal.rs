@@ -1,0 +1,364 @@
+//! Removal lists: the domains, URLs (plain or hashed) and image hashes a subset drops and the
+//! web UI never shows, and the opt-out flags `collect` records.
+//!
+//! List files are text, one entry a line (gzip when the name ends in `.gz`); blank lines and
+//! lines starting with `#` are skipped. What an entry means:
+//! - **domains**: a host is listed when it equals an entry or ends with `.` + entry, so
+//!   `blogspot.com` removes `x.blogspot.com` but not `myblogspot.com`. Entries are lower-cased;
+//!   a leading `*.` or `.` and a trailing `.` are ignored; an entry written as a URL stands for
+//!   its host.
+//! - **URLs**: an entry of 32, 40 or 64 hex digits is the MD5, SHA-1 or SHA-256 of a URL's
+//!   UTF-8 bytes (the way child-safety and opt-out lists are published); anything else is a URL,
+//!   matched exactly (after trimming the line).
+//! - **image hashes**: SHA-256 of the image bytes, hex, matched against `image_sha256`
+//!   (case-insensitive).
+//!
+//! A row is removed for the first reason that holds, in the order of [`RemovalReason`].
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use md5::Digest;
+use pairscope_model::web::host_of;
+use rustc_hash::FxHashSet;
+
+/// Why a row was removed, in the order the reasons are tested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovalReason {
+    /// Its image URL's host is on a domain list.
+    Domain,
+    /// Its image URL (or the URL's hash) is on a URL list.
+    Url,
+    /// Its image's SHA-256 is on an image-hash list.
+    ImageHash,
+    /// Its page opted out (noai, noimageai or a TDM reservation), with `--exclude-optouts`.
+    OptOut,
+}
+
+impl RemovalReason {
+    pub const ALL: [RemovalReason; 4] =
+        [RemovalReason::Domain, RemovalReason::Url, RemovalReason::ImageHash, RemovalReason::OptOut];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RemovalReason::Domain => "domain_list",
+            RemovalReason::Url => "url_list",
+            RemovalReason::ImageHash => "image_hash_list",
+            RemovalReason::OptOut => "opt_out",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<RemovalReason> {
+        RemovalReason::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+/// Which kind of entries a list file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListKind {
+    Domains,
+    Urls,
+    ImageHashes,
+}
+
+/// One list file as loaded: enough for a manifest to say exactly which list was applied.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ListFile {
+    pub kind: ListKind,
+    pub path: String,
+    /// BLAKE3 of the file's bytes, hex.
+    pub blake3: String,
+    /// Entries read (after skipping blank and comment lines), duplicates included.
+    pub entries: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}, line {line}: {message}", path.display())]
+    Entry { path: PathBuf, line: u64, message: String },
+}
+
+/// The loaded lists, matched in memory (each entry once, in a hash set).
+#[derive(Debug, Default, Clone)]
+pub struct RemovalLists {
+    domains: FxHashSet<String>,
+    urls: FxHashSet<String>,
+    md5: FxHashSet<[u8; 16]>,
+    sha1: FxHashSet<[u8; 20]>,
+    sha256: FxHashSet<[u8; 32]>,
+    images: FxHashSet<[u8; 32]>,
+    exclude_optouts: bool,
+    files: Vec<ListFile>,
+}
+
+impl RemovalLists {
+    /// Removes rows whose page opted out.
+    pub fn exclude_optouts(&mut self, on: bool) {
+        self.exclude_optouts = on;
+    }
+
+    pub fn excludes_optouts(&self) -> bool {
+        self.exclude_optouts
+    }
+
+    /// The files loaded, in load order.
+    pub fn files(&self) -> &[ListFile] {
+        &self.files
+    }
+
+    /// Nothing would be removed.
+    pub fn is_empty(&self) -> bool {
+        !self.exclude_optouts && self.files.is_empty()
+    }
+
+    /// Whether any URL list or image-hash list entries were loaded.
+    pub fn has_url_entries(&self) -> bool {
+        !(self.urls.is_empty() && self.md5.is_empty() && self.sha1.is_empty() && self.sha256.is_empty())
+    }
+
+    /// Reads one list file of `kind`.
+    pub fn load(&mut self, kind: ListKind, path: &Path) -> Result<(), ListError> {
+        let io = |source| ListError::Io { path: path.to_path_buf(), source };
+        let file = File::open(path).map_err(io)?;
+        let hashing = HashingReader { inner: file, hasher: blake3::Hasher::new() };
+        let mut hashing = BufReader::new(hashing);
+        let mut entries = 0;
+        {
+            let reader: Box<dyn BufRead + '_> = if path.extension().is_some_and(|e| e == "gz") {
+                Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(&mut hashing)))
+            } else {
+                Box::new(&mut hashing)
+            };
+            for (number, line) in reader.lines().enumerate() {
+                let line = line.map_err(io)?;
+                let entry = line.trim();
+                if entry.is_empty() || entry.starts_with('#') {
+                    continue;
+                }
+                let failed =
+                    |message: String| ListError::Entry { path: path.to_path_buf(), line: number as u64 + 1, message };
+                match kind {
+                    ListKind::Domains => {
+                        let domain =
+                            domain_entry(entry).ok_or_else(|| failed(format!("not a domain or host: {entry:?}")))?;
+                        self.domains.insert(domain);
+                    }
+                    ListKind::Urls => self.add_url(entry),
+                    ListKind::ImageHashes => {
+                        let hash = hex::<32>(entry)
+                            .ok_or_else(|| failed(format!("not a SHA-256 hex digest (64 hex digits): {entry:?}")))?;
+                        self.images.insert(hash);
+                    }
+                }
+                entries += 1;
+            }
+        }
+        // Hash whatever the decoder did not need to read, so the digest is the whole file's.
+        std::io::copy(&mut hashing, &mut std::io::sink()).map_err(io)?;
+        let blake3 = hashing.into_inner().hasher.finalize().to_hex().to_string();
+        self.files.push(ListFile { kind, path: path.display().to_string(), blake3, entries });
+        Ok(())
+    }
+
+    fn add_url(&mut self, entry: &str) {
+        let added = match entry.len() {
+            32 => hex::<16>(entry).map(|h| self.md5.insert(h)),
+            40 => hex::<20>(entry).map(|h| self.sha1.insert(h)),
+            64 => hex::<32>(entry).map(|h| self.sha256.insert(h)),
+            _ => None,
+        };
+        if added.is_none() {
+            self.urls.insert(entry.to_owned());
+        }
+    }
+
+    /// Whether `host` (lower-case) is on a domain list: equal to an entry, or a subdomain of one.
+    pub fn domain_listed(&self, host: &str) -> bool {
+        if self.domains.is_empty() {
+            return false;
+        }
+        let host = host.trim_end_matches('.');
+        let mut rest = host;
+        loop {
+            if self.domains.contains(rest) {
+                return true;
+            }
+            match rest.split_once('.') {
+                Some((_, parent)) if !parent.is_empty() => rest = parent,
+                _ => return false,
+            }
+        }
+    }
+
+    /// Whether `url` is on a URL list, as itself or by its MD5, SHA-1 or SHA-256.
+    pub fn url_listed(&self, url: &str) -> bool {
+        self.urls.contains(url)
+            || (!self.md5.is_empty() && self.md5.contains(&<[u8; 16]>::from(md5::Md5::digest(url.as_bytes()))))
+            || (!self.sha1.is_empty() && self.sha1.contains(&<[u8; 20]>::from(sha1::Sha1::digest(url.as_bytes()))))
+            || (!self.sha256.is_empty()
+                && self.sha256.contains(&<[u8; 32]>::from(sha2::Sha256::digest(url.as_bytes()))))
+    }
+
+    /// Whether an image's SHA-256 (hex, any case) is on an image-hash list.
+    pub fn image_listed(&self, sha256_hex: &str) -> bool {
+        !self.images.is_empty() && hex::<32>(sha256_hex).is_some_and(|h| self.images.contains(&h))
+    }
+
+    /// The first reason the row is removed for, if any. `host` is the stored host (derived from
+    /// the URL when absent); `opted_out` whether any opt-out flag of the row is true.
+    pub fn reason(
+        &self,
+        url: &str,
+        host: Option<&str>,
+        image_sha256: Option<&str>,
+        opted_out: bool,
+    ) -> Option<RemovalReason> {
+        if !self.domains.is_empty() {
+            let listed = match host {
+                Some(host) => self.domain_listed(host),
+                None => host_of(url).is_some_and(|h| self.domain_listed(&h)),
+            };
+            if listed {
+                return Some(RemovalReason::Domain);
+            }
+        }
+        if self.has_url_entries() && self.url_listed(url) {
+            return Some(RemovalReason::Url);
+        }
+        if image_sha256.is_some_and(|h| self.image_listed(h)) {
+            return Some(RemovalReason::ImageHash);
+        }
+        if self.exclude_optouts && opted_out {
+            return Some(RemovalReason::OptOut);
+        }
+        None
+    }
+}
+
+/// A domain-list entry as the host suffix it stands for.
+fn domain_entry(entry: &str) -> Option<String> {
+    let host = if entry.contains("://") { host_of(entry)? } else { entry.to_ascii_lowercase() };
+    let host = host.trim_start_matches("*.").trim_start_matches('.').trim_end_matches('.');
+    let valid = !host.is_empty() && !host.contains(['/', ' ', '\t', '?', '#', '@']);
+    valid.then(|| host.to_owned())
+}
+
+/// `text` as N bytes of hex, if it is exactly that.
+fn hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 2 * N {
+        return None;
+    }
+    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; N];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
+/// Hashes every byte read through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn list(kind: ListKind, text: &str) -> RemovalLists {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        let mut lists = RemovalLists::default();
+        lists.load(kind, file.path()).unwrap();
+        lists
+    }
+
+    #[test]
+    fn domains_match_themselves_and_their_subdomains_only() {
+        let lists = list(ListKind::Domains, "# blocked\nblogspot.com\n\n*.Example.ORG\nhttps://i.pinimg.com/x.jpg\n");
+        assert!(lists.domain_listed("blogspot.com"));
+        assert!(lists.domain_listed("x.blogspot.com"));
+        assert!(lists.domain_listed("a.b.blogspot.com."));
+        assert!(!lists.domain_listed("myblogspot.com"));
+        assert!(!lists.domain_listed("blogspot.com.au"));
+        assert!(lists.domain_listed("example.org") && lists.domain_listed("cdn.example.org"));
+        assert!(lists.domain_listed("i.pinimg.com") && !lists.domain_listed("pinimg.com"));
+        assert_eq!(lists.files()[0].entries, 3);
+    }
+
+    #[test]
+    fn urls_match_exactly_or_by_hash() {
+        let url = "https://example.com/a.jpg";
+        let md5 = format!("{:x}", md5::Md5::digest(url.as_bytes()));
+        let sha1 = format!("{:X}", sha1::Sha1::digest("https://example.com/b.jpg".as_bytes()));
+        let sha256 = format!("{:x}", sha2::Sha256::digest("https://example.com/c.jpg".as_bytes()));
+        let lists = list(ListKind::Urls, &format!("{md5}\n{sha1}\n{sha256}\nhttps://example.com/d.jpg\n"));
+        for listed in ["a", "b", "c", "d"] {
+            assert!(lists.url_listed(&format!("https://example.com/{listed}.jpg")), "{listed}");
+        }
+        assert!(!lists.url_listed("https://example.com/e.jpg"));
+        assert!(!lists.url_listed("https://example.com/d.jpg?x"));
+        assert!(!lists.url_listed("https://EXAMPLE.com/d.jpg"), "URLs match exactly");
+    }
+
+    #[test]
+    fn reasons_come_in_order() {
+        let mut lists = list(ListKind::Domains, "bad.com\n");
+        lists.exclude_optouts(true);
+        assert_eq!(lists.reason("http://x.bad.com/1", Some("x.bad.com"), None, true), Some(RemovalReason::Domain));
+        assert_eq!(lists.reason("http://x.bad.com/1", None, None, false), Some(RemovalReason::Domain));
+        assert_eq!(lists.reason("http://good.com/1", Some("good.com"), None, true), Some(RemovalReason::OptOut));
+        assert_eq!(lists.reason("http://good.com/1", Some("good.com"), None, false), None);
+    }
+
+    #[test]
+    fn bad_entries_name_their_line() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"ok.com\n\nnot a domain\n").unwrap();
+        let error = RemovalLists::default().load(ListKind::Domains, file.path()).unwrap_err().to_string();
+        assert!(error.contains("line 3") && error.contains("not a domain"), "{error}");
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"abc\n").unwrap();
+        let error = RemovalLists::default().load(ListKind::ImageHashes, file.path()).unwrap_err().to_string();
+        assert!(error.contains("line 1") && error.contains("SHA-256"), "{error}");
+    }
+
+    #[test]
+    fn gzip_lists_are_read_and_hashed_whole() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"bad.com\n").unwrap();
+        let bytes = gz.finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("domains.txt.gz");
+        std::fs::write(&path, &bytes).unwrap();
+        let mut lists = RemovalLists::default();
+        lists.load(ListKind::Domains, &path).unwrap();
+        assert!(lists.domain_listed("a.bad.com"));
+        assert_eq!(lists.files()[0].blake3, blake3::hash(&bytes).to_hex().to_string());
+    }
+
+    #[test]
+    fn image_hashes_ignore_case() {
+        let hash = "ab".repeat(32);
+        let lists = list(ListKind::ImageHashes, &hash.to_uppercase());
+        assert!(lists.image_listed(&hash));
+        assert!(!lists.image_listed(&"cd".repeat(32)));
+        assert_eq!(lists.reason("http://a/b", None, Some(&hash), false), Some(RemovalReason::ImageHash));
+    }
+}

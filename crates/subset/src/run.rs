@@ -1,0 +1,579 @@
+//! `pairscope subset`: one dataset version → filtered, list-cleaned, deduplicated, sampled
+//! shards and a manifest that says exactly how.
+//!
+//! Order of operations (each step sees only what the previous kept):
+//! 1. **filter**: the preset's definition and `--where`, both EXPR, combined with AND;
+//! 2. **query**: the QUERY language, evaluated by the full-text index;
+//! 3. **removal lists**: domains, URLs, image hashes, opt-outs (first reason counts);
+//! 4. **dedup** by url or url+caption: of rows with the same key, the lowest row_id survives;
+//! 5. **sample**: the N rows with the smallest XXH3-64 of (row_id, seed), ties by row_id.
+//!
+//! DataFusion plans every pass over the rows: the dedup grouping spills to disk past the memory
+//! limit; the final pass reads the dataset's files in row-id order (they are declared sorted)
+//! and streams. Output is deterministic: rows in row-id order, re-chunked into fixed-size
+//! batches before the writer, fixed shard and row-group sizes, fixed writer settings. So the
+//! same inputs give byte-identical files whatever the thread count.
+
+use std::collections::BinaryHeap;
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use arrow::compute::BatchCoalescer;
+use arrow::datatypes::{DataType, Int64Type, SchemaRef};
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use pairscope_model::web::PSL_CRATE_VERSION;
+use pairscope_query::{Engine, Limits, Selection};
+use pairscope_sql::table::{TABLE, pairs_table};
+use pairscope_store::Dataset;
+use pairscope_store::export::{BatchWriter, ExportFormat, ExportOptions};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::error::SubsetError;
+use crate::manifest::{DatasetInput, Filter, OutputFile, Removed, RowCounts, SampleSpec, SubsetManifest};
+use crate::presets::preset;
+use crate::removal::{RemovalLists, RemovalReason};
+use crate::udf::{InRowsUdf, PairKeyUdf, RemovalReasonUdf};
+
+/// Rows per output shard unless asked otherwise.
+pub const SHARD_ROWS: usize = 1 << 20;
+/// Rows per parquet row group: 128Ki rows (LAION's own files use row groups of this order),
+/// small enough for a reader to skip by statistics, large enough to compress well.
+pub const ROW_GROUP_ROWS: usize = 1 << 17;
+/// Rows per batch handed to the writer; shard and row-group sizes are multiples of it.
+const CHUNK_ROWS: usize = 8192;
+/// The column the final pass adds for the removal reason; never written.
+const REASON_COLUMN: &str = "__pairscope_removed";
+
+/// The key rows are deduplicated by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DedupKey {
+    Url,
+    UrlCaption,
+}
+
+impl DedupKey {
+    pub fn name(self) -> &'static str {
+        match self {
+            DedupKey::Url => "url",
+            DedupKey::UrlCaption => "url+caption",
+        }
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            DedupKey::Url => "pair_key(url)",
+            DedupKey::UrlCaption => "pair_key(url, caption)",
+        }
+    }
+}
+
+/// Everything `pairscope subset` was asked.
+#[derive(Debug, Clone)]
+pub struct SubsetRequest {
+    pub preset: Option<String>,
+    /// An EXPR (`pairscope-expr`).
+    pub filter: Option<String>,
+    /// QUERY text (`pairscope-query`).
+    pub query: Option<String>,
+    pub fold_accents: bool,
+    pub lists: RemovalLists,
+    pub dedup: Option<DedupKey>,
+    pub sample: Option<SampleSpec>,
+    pub format: ExportFormat,
+    pub out: PathBuf,
+    /// Bytes DataFusion's operators may hold before spilling.
+    pub memory_limit: usize,
+    /// Threads DataFusion plans for; the output does not depend on it.
+    pub threads: usize,
+    /// Rows per output file (the last holds the rest).
+    pub shard_rows: usize,
+}
+
+/// Runs `request` over `dataset` and commits `request.out` with its manifest. On error nothing
+/// is left at `out` that was not there before (a previous subset there is kept).
+pub fn run_subset(dataset: &Dataset, request: &SubsetRequest) -> Result<SubsetManifest, SubsetError> {
+    let filter = combined_filter(dataset, request)?;
+    let staging = Staging::new(&request.out)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(request.threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| SubsetError::io(&request.out, e))?;
+    let outcome = runtime.block_on(execute(dataset, request, filter, staging.dir()));
+    match outcome {
+        Ok(manifest) => {
+            staging.commit()?;
+            Ok(manifest)
+        }
+        Err(error) => {
+            staging.abandon();
+            Err(error)
+        }
+    }
+}
+
+/// The preset's and `--where`'s EXPRs, parsed, checked against the dataset's columns, and
+/// combined; `None` selects every row.
+fn combined_filter(dataset: &Dataset, request: &SubsetRequest) -> Result<Filter, SubsetError> {
+    let preset = match &request.preset {
+        Some(name) => Some(preset(name).ok_or_else(|| {
+            SubsetError::Usage(format!("no preset named {name:?}: `pairscope subset --list-presets` shows them"))
+        })?),
+        None => None,
+    };
+    let parts: Vec<&str> = preset.map(|p| p.filter).into_iter().chain(request.filter.as_deref()).collect();
+    let expr = match parts.as_slice() {
+        [] => None,
+        [one] => Some(one.to_string()),
+        many => Some(many.iter().map(|p| format!("({p})")).collect::<Vec<_>>().join(" AND ")),
+    };
+    let (canonical, sql) = match &expr {
+        Some(text) => {
+            let schema = dataset.schema();
+            pairscope_expr::compile(text, &schema).map_err(|e| SubsetError::Usage(format!("--where: {e}")))?;
+            let parsed = pairscope_expr::parse(text).map_err(|e| SubsetError::Usage(format!("--where: {e}")))?;
+            (Some(parsed.to_string()), Some(parsed.to_sql()))
+        }
+        None => (None, None),
+    };
+    Ok(Filter {
+        preset: preset.map(|p| p.name.to_string()),
+        preset_definition: preset.map(|p| p.filter.to_string()),
+        r#where: request.filter.clone(),
+        expr: canonical,
+        sql,
+        query: request.query.clone(),
+        fold_accents: request.fold_accents,
+        preset_needs: preset.map(|p| p.needs.iter().map(|c| c.to_string()).collect()).unwrap_or_default(),
+    })
+}
+
+async fn execute(
+    dataset: &Dataset,
+    request: &SubsetRequest,
+    filter: Filter,
+    dir: &Path,
+) -> Result<SubsetManifest, SubsetError> {
+    let context = pairscope_sql::session::context(request.memory_limit)?;
+    let threads = request.threads.max(1);
+    for setting in [
+        format!("SET datafusion.execution.target_partitions = {threads}"),
+        // Files of one partition stay in row-id order, so ORDER BY row_id merges, not sorts.
+        "SET datafusion.execution.split_file_groups_by_statistics = true".to_string(),
+    ] {
+        context.sql(&setting).await.map_err(SubsetError::plan)?;
+    }
+    let table = pairs_table(dataset)?;
+    let table_schema = table.provider.schema();
+    context.register_table(TABLE, table.provider).map_err(SubsetError::plan)?;
+    let sql = Sql { context: &context };
+
+    for column in &filter.preset_needs {
+        let non_null = sql.count(&format!("SELECT count(\"{column}\") FROM pairs")).await?;
+        if non_null == 0 && dataset.rows() > 0 {
+            return Err(SubsetError::Usage(format!(
+                "preset {} needs the column {column}, which is null in every row of this dataset{}",
+                filter.preset.as_deref().unwrap_or_default(),
+                if column == "language" {
+                    " (LAION-2B-en and the LAION-Aesthetics files carry no language column: ingest them with --set language=en)"
+                } else {
+                    ""
+                }
+            )));
+        }
+    }
+
+    let lists = Arc::new(request.lists.clone());
+    context.register_udf(RemovalReasonUdf::udf(lists.clone()));
+    context.register_udf(PairKeyUdf::udf());
+    let where_sql = filter.sql.clone().unwrap_or_else(|| "TRUE".to_string());
+    let mut base = format!("({where_sql})");
+    if let Some(query) = &request.query {
+        let engine = Engine::open(dataset.clone())?;
+        let selection =
+            Selection { query: Some(query.clone()), fold_accents: request.fold_accents, ..Default::default() };
+        let limits = Limits { timeout: std::time::Duration::from_secs(24 * 3600) };
+        let ids = engine.row_ids(&selection, &limits)?;
+        context.register_udf(InRowsUdf::udf("in_query", Arc::new(ids)));
+        base.push_str(" AND in_query(row_id)");
+    }
+    let reason = if lists.is_empty() {
+        "CAST(NULL AS VARCHAR)".to_string()
+    } else {
+        format!(
+            "{}(url, host, image_sha256, optout_noai, optout_noimageai, optout_tdm_reservation)",
+            RemovalReasonUdf::NAME
+        )
+    };
+
+    let after_filter = if request.query.is_some() {
+        Some(sql.count(&format!("SELECT count(*) FROM pairs WHERE {where_sql}")).await?)
+    } else {
+        None
+    };
+
+    // Dedup and sampling decide which rows survive before the final pass writes them.
+    let mut after_lists = None;
+    let mut after_dedup = None;
+    let mut keep = None;
+    if request.dedup.is_some() || request.sample.is_some() {
+        let (candidates, survivors) = match request.dedup {
+            Some(key) => {
+                let query = format!(
+                    "SELECT min(row_id) AS row_id, count(*) AS n FROM pairs WHERE {base} AND {reason} IS NULL GROUP BY {}",
+                    key.sql()
+                );
+                let (mut ids, total) = sql.row_ids_and_counts(&query).await?;
+                ids.sort_unstable();
+                after_dedup = Some(ids.len() as u64);
+                (total, ids)
+            }
+            None => {
+                let ids = sql.row_ids(&format!("SELECT row_id FROM pairs WHERE {base} AND {reason} IS NULL")).await?;
+                (ids.len() as u64, ids)
+            }
+        };
+        after_lists = Some(candidates);
+        let kept = match request.sample {
+            Some(sample) => sample_rows(&survivors, sample),
+            None => survivors,
+        };
+        keep = Some(kept);
+    }
+
+    let mut main = format!("SELECT pairs.*, {reason} AS {REASON_COLUMN} FROM pairs WHERE {base}");
+    if let Some(kept) = keep {
+        context.register_udf(InRowsUdf::udf("in_keep", Arc::new(kept)));
+        main.push_str(&format!(" AND ({reason} IS NOT NULL OR in_keep(row_id))"));
+    }
+    main.push_str(" ORDER BY row_id");
+    let frame = context.sql(&main).await.map_err(SubsetError::plan)?;
+    let mut stream = frame.execute_stream().await.map_err(SubsetError::plan)?;
+    let full_schema = stream.schema();
+    let reason_index = full_schema.index_of(REASON_COLUMN)?;
+    let data_columns: Vec<usize> = (0..full_schema.fields().len()).filter(|&i| i != reason_index).collect();
+    // Written with the table's own types (DataFusion may hand text over as Utf8View).
+    let out_schema: SchemaRef = table_schema.clone();
+    if data_columns.len() != out_schema.fields().len() {
+        return Err(SubsetError::Internal("the plan's columns are not the table's".into()));
+    }
+
+    let (sender, receiver) = sync_channel::<RecordBatch>(4);
+    let writer_dir = dir.to_path_buf();
+    let (format, writer_schema, shard_rows) = (request.format, out_schema.clone(), request.shard_rows);
+    let writer = std::thread::spawn(move || write_shards(receiver, &writer_dir, format, writer_schema, shard_rows));
+    let mut removed_by: [u64; RemovalReason::ALL.len()] = [0; RemovalReason::ALL.len()];
+    let mut streamed = 0u64;
+    let mut coalescer = BatchCoalescer::new(out_schema.clone(), CHUNK_ROWS);
+    let feed = async {
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(SubsetError::plan)?;
+            streamed += batch.num_rows() as u64;
+            let reasons = arrow::compute::cast(batch.column(reason_index), &DataType::Utf8)?;
+            let reasons = reasons.as_string::<i32>();
+            let mut keep = Vec::with_capacity(batch.num_rows());
+            for i in 0..batch.num_rows() {
+                if reasons.is_null(i) {
+                    keep.push(true);
+                } else {
+                    let reason = RemovalReason::from_name(reasons.value(i)).expect("the UDF names a reason");
+                    removed_by[RemovalReason::ALL.iter().position(|r| *r == reason).unwrap_or(0)] += 1;
+                    keep.push(false);
+                }
+            }
+            let columns = data_columns
+                .iter()
+                .zip(out_schema.fields())
+                .map(|(&i, field)| {
+                    let column = batch.column(i);
+                    if column.data_type() == field.data_type() {
+                        Ok(column.clone())
+                    } else {
+                        arrow::compute::cast(column, field.data_type())
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let projected = RecordBatch::try_new(out_schema.clone(), columns)?;
+            coalescer.push_batch_with_filter(projected, &BooleanArray::from(keep))?;
+            while let Some(chunk) = coalescer.next_completed_batch() {
+                if sender.send(chunk).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        coalescer.finish_buffered_batch()?;
+        while let Some(chunk) = coalescer.next_completed_batch() {
+            if sender.send(chunk).is_err() {
+                break;
+            }
+        }
+        Ok::<(), SubsetError>(())
+    };
+    let fed = feed.await;
+    drop(sender);
+    let files = writer.join().map_err(|_| SubsetError::Internal("the shard writer panicked".into()))?;
+    fed?;
+    let files = files?;
+
+    let list_removed: u64 = removed_by.iter().sum();
+    let after_query = after_lists.map_or(streamed, |kept| kept + list_removed);
+    let after_filter = after_filter.unwrap_or(after_query);
+    let after_lists = after_lists.unwrap_or(streamed - list_removed);
+    let after_dedup = after_dedup.unwrap_or(after_lists);
+    let rows_out: u64 = files.iter().map(|f| f.rows).sum();
+    let expected_out = match request.sample {
+        Some(sample) => after_dedup.min(sample.rows),
+        None => after_dedup,
+    };
+    if rows_out != expected_out {
+        return Err(SubsetError::Internal(format!("wrote {rows_out} rows where the counts say {expected_out}")));
+    }
+    let count = |reason: RemovalReason| removed_by[RemovalReason::ALL.iter().position(|r| *r == reason).unwrap_or(0)];
+    let manifest = SubsetManifest {
+        format: crate::manifest::FORMAT,
+        pairscope_version: env!("CARGO_PKG_VERSION").to_string(),
+        dataset: DatasetInput::of(dataset),
+        psl_version: PSL_CRATE_VERSION.to_string(),
+        filter,
+        lists: lists.files().to_vec(),
+        exclude_optouts: lists.excludes_optouts(),
+        dedup: request.dedup,
+        sample: request.sample,
+        order_of_operations: crate::manifest::ORDER_OF_OPERATIONS.iter().map(|s| s.to_string()).collect(),
+        rows: RowCounts { r#in: dataset.rows(), out: rows_out },
+        removed: Removed {
+            filter: dataset.rows() - after_filter,
+            query: after_filter - after_query,
+            domain_list: count(RemovalReason::Domain),
+            url_list: count(RemovalReason::Url),
+            image_hash_list: count(RemovalReason::ImageHash),
+            opt_out: count(RemovalReason::OptOut),
+            dedup: after_lists - after_dedup,
+            sample: after_dedup - rows_out,
+        },
+        output_format: request.format,
+        shard_rows: request.shard_rows as u64,
+        row_group_rows: ROW_GROUP_ROWS as u64,
+        files,
+    };
+    manifest.write(dir)?;
+    Ok(manifest)
+}
+
+/// The `sample.rows` ids of `ids` with the smallest XXH3-64 of (row_id, seed), ties broken by
+/// row_id, ascending.
+fn sample_rows(ids: &[i64], sample: SampleSpec) -> Vec<i64> {
+    let n = sample.rows as usize;
+    let mut heap: BinaryHeap<(u64, i64)> = BinaryHeap::with_capacity(n.min(ids.len()) + 1);
+    for &id in ids {
+        let rank = (xxh3_64_with_seed(&id.to_le_bytes(), sample.seed), id);
+        if heap.len() < n {
+            heap.push(rank);
+        } else if heap.peek().is_some_and(|top| rank < *top) {
+            heap.pop();
+            heap.push(rank);
+        }
+    }
+    let mut kept: Vec<i64> = heap.into_iter().map(|(_, id)| id).collect();
+    kept.sort_unstable();
+    kept
+}
+
+/// Queries whose answer is a number or a list of row ids.
+struct Sql<'a> {
+    context: &'a SessionContext,
+}
+
+impl Sql<'_> {
+    async fn count(&self, query: &str) -> Result<u64, SubsetError> {
+        let batches =
+            self.context.sql(query).await.map_err(SubsetError::plan)?.collect().await.map_err(SubsetError::plan)?;
+        let value = batches
+            .iter()
+            .find(|b| b.num_rows() > 0)
+            .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>().map(|c| c.value(0)))
+            .unwrap_or(0);
+        Ok(value as u64)
+    }
+
+    async fn row_ids(&self, query: &str) -> Result<Vec<i64>, SubsetError> {
+        Ok(self.row_ids_and_counts(query).await?.0)
+    }
+
+    /// Column 0 as row ids; the sum of column 1 when there is one, else the number of rows.
+    async fn row_ids_and_counts(&self, query: &str) -> Result<(Vec<i64>, u64), SubsetError> {
+        let mut stream = self
+            .context
+            .sql(query)
+            .await
+            .map_err(SubsetError::plan)?
+            .execute_stream()
+            .await
+            .map_err(SubsetError::plan)?;
+        let (mut ids, mut total) = (Vec::new(), 0u64);
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(SubsetError::plan)?;
+            let column = batch.column(0).as_primitive::<Int64Type>();
+            ids.extend(column.iter().flatten());
+            total += match batch.columns().get(1) {
+                Some(counts) => counts.as_primitive::<Int64Type>().iter().flatten().sum::<i64>() as u64,
+                None => batch.num_rows() as u64,
+            };
+        }
+        Ok((ids, total))
+    }
+}
+
+/// Writes the chunks it receives into shards of `shard_rows` rows named `part-NNNNN.EXT`;
+/// a subset without rows gets one empty shard, so its schema is still there.
+fn write_shards(
+    chunks: Receiver<RecordBatch>,
+    dir: &Path,
+    format: ExportFormat,
+    schema: SchemaRef,
+    shard_rows: usize,
+) -> Result<Vec<OutputFile>, SubsetError> {
+    let shard_rows = shard_rows.max(1);
+    let options = ExportOptions { neutralise_formulas: false, row_group_rows: Some(ROW_GROUP_ROWS) };
+    let mut files = Vec::new();
+    let mut current: Option<(PathBuf, BatchWriter<BufWriter<fs::File>>, u64)> = None;
+    let open = |index: usize| -> Result<(PathBuf, BatchWriter<BufWriter<fs::File>>, u64), SubsetError> {
+        let path = dir.join(format!("part-{index:05}.{}", format.extension()));
+        let file = fs::File::create(&path).map_err(|e| SubsetError::io(&path, e))?;
+        let writer = BatchWriter::new(format, schema.clone(), BufWriter::new(file), options)?;
+        Ok((path, writer, 0))
+    };
+    let close = |(path, writer, rows): (PathBuf, BatchWriter<BufWriter<fs::File>>, u64),
+                 files: &mut Vec<OutputFile>|
+     -> Result<(), SubsetError> {
+        let mut out = writer.finish()?;
+        out.flush().map_err(|e| SubsetError::io(&path, e))?;
+        let file = out.into_inner().map_err(|e| SubsetError::io(&path, e.into_error()))?;
+        file.sync_all().map_err(|e| SubsetError::io(&path, e))?;
+        files.push(OutputFile::describe(&path, rows)?);
+        Ok(())
+    };
+    for chunk in chunks {
+        let mut at = 0;
+        while at < chunk.num_rows() {
+            let (path, mut writer, rows) = match current.take() {
+                Some(shard) => shard,
+                None => open(files.len())?,
+            };
+            let take = (shard_rows - rows as usize).min(chunk.num_rows() - at);
+            writer.write(&chunk.slice(at, take))?;
+            at += take;
+            let shard = (path, writer, rows + take as u64);
+            if shard.2 as usize == shard_rows {
+                close(shard, &mut files)?;
+            } else {
+                current = Some(shard);
+            }
+        }
+    }
+    let last = match current {
+        Some(shard) => shard,
+        None if files.is_empty() => open(0)?,
+        None => return Ok(files),
+    };
+    close(last, &mut files)?;
+    Ok(files)
+}
+
+/// The output directory under construction: a hidden sibling of `out`, renamed onto it at the
+/// end. A killed run leaves only hidden siblings, which the next run removes.
+struct Staging {
+    out: PathBuf,
+    dir: PathBuf,
+}
+
+impl Staging {
+    fn new(out: &Path) -> Result<Staging, SubsetError> {
+        let name = out
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| SubsetError::Usage(format!("--out {}: name a directory", out.display())))?;
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if out.exists() && !is_replaceable(out) {
+            return Err(SubsetError::Usage(format!(
+                "--out {}: exists and is neither empty nor an earlier subset (no manifest.json): choose another directory",
+                out.display()
+            )));
+        }
+        fs::create_dir_all(&parent).map_err(|e| SubsetError::io(&parent, e))?;
+        let stale_prefix = format!(".{name}.partial-");
+        if let Ok(entries) = fs::read_dir(&parent) {
+            for entry in entries.flatten() {
+                if entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with(&stale_prefix) || n == format!(".{name}.old"))
+                {
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = parent.join(format!("{stale_prefix}{}", std::process::id()));
+        fs::create_dir(&dir).map_err(|e| SubsetError::io(&dir, e))?;
+        Ok(Staging { out: out.to_path_buf(), dir })
+    }
+
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn commit(self) -> Result<(), SubsetError> {
+        let old =
+            self.out.with_file_name(format!(".{}.old", self.out.file_name().and_then(|n| n.to_str()).unwrap_or("out")));
+        if self.out.exists() {
+            fs::rename(&self.out, &old).map_err(|e| SubsetError::io(&self.out, e))?;
+        }
+        fs::rename(&self.dir, &self.out).map_err(|e| SubsetError::io(&self.out, e))?;
+        if old.exists() {
+            fs::remove_dir_all(&old).map_err(|e| SubsetError::io(&old, e))?;
+        }
+        Ok(())
+    }
+
+    fn abandon(self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// An empty directory, or one holding a subset's manifest.
+fn is_replaceable(out: &Path) -> bool {
+    out.join(crate::manifest::MANIFEST).is_file() || fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_are_the_smallest_ranks_whatever_the_input_order() {
+        let ids: Vec<i64> = (0..10_000).map(|i| i * 7 + 3).collect();
+        let mut shuffled = ids.clone();
+        shuffled.reverse();
+        let sample = SampleSpec { rows: 100, seed: 42 };
+        let a = sample_rows(&ids, sample);
+        assert_eq!(a, sample_rows(&shuffled, sample));
+        assert_eq!(a.len(), 100);
+        let mut ranked: Vec<(u64, i64)> =
+            ids.iter().map(|&id| (xxh3_64_with_seed(&id.to_le_bytes(), 42), id)).collect();
+        ranked.sort_unstable();
+        let mut expected: Vec<i64> = ranked[..100].iter().map(|r| r.1).collect();
+        expected.sort_unstable();
+        assert_eq!(a, expected);
+        assert_ne!(a, sample_rows(&ids, SampleSpec { rows: 100, seed: 43 }), "the seed matters");
+        assert_eq!(sample_rows(&ids[..50], sample).len(), 50);
+    }
+}
