@@ -515,6 +515,63 @@ def mentions_comparison(bin_path, ds, db, work, runs):
     return result
 
 
+# ---- subset: a LAION preset and a 10,000-domain removal list, and dedup, against DuckDB ----
+
+SUBSET_PRESET = "laion-high-resolution"
+SUBSET_DOMAINS = 10_000
+
+
+def domain_list(bin_path, ds, path):
+    """SUBSET_DOMAINS entries: every 10th of the dataset's domains by row count (so about a tenth
+    of the rows go), then names that match nothing, as most entries of a real block list do."""
+    _, _, out = run_timed([bin_path, "sql", "--dataset", str(ds), "--format", "csv",
+                           "SELECT domain FROM pairs WHERE domain IS NOT NULL GROUP BY domain ORDER BY count(*) DESC, domain"])
+    domains = [line.strip() for line in out.splitlines()[1:] if line.strip()][::10]
+    domains += [f"blocked-{i}.example" for i in range(SUBSET_DOMAINS - len(domains))]
+    path.write_text("\n".join(domains[:SUBSET_DOMAINS]) + "\n")
+    return path
+
+
+def subset_comparison(bin_path, ds, work, runs):
+    """pairscope subset (a preset and a 10,000-domain list; then dedup by url over every row)
+    against DuckDB's COPY (SELECT … WHERE … ORDER BY row_id) TO parquet over the dataset's own
+    parquet files (peers/subset_duckdb.py). Row counts must agree."""
+    if not has_command(bin_path, "subset"):
+        notice = "skipped: pairscope subset not available"
+        return [{"title": "subset", "peers": [], "unavailable": notice}]
+    domains = domain_list(bin_path, ds, work / "domains-10000.txt")
+    files = str(ds / "sources" / "*" / "block-*.parquet")
+    _, _, listing = run_timed([bin_path, "subset", "--list-presets", "--json"])
+    predicate = next(p["filter"] for p in json.loads(listing) if p["name"] == SUBSET_PRESET)
+    py, peer = sys.executable, str(HERE / "peers" / "subset_duckdb.py")
+    results = []
+    for title, ours_args, theirs_args in [
+        (f"subset: --preset {SUBSET_PRESET} + {SUBSET_DOMAINS:,}-domain removal list → parquet",
+         ["--preset", SUBSET_PRESET, "--exclude-domains", str(domains)],
+         ["--where", predicate, "--domains", str(domains)]),
+        ("subset: --dedup url over every row → parquet", ["--dedup", "url"], ["--dedup", "url"]),
+    ]:
+        ours_out, theirs_out = work / "subset-pairscope", work / "subset-duckdb.parquet"
+
+        def clean():
+            shutil.rmtree(ours_out, ignore_errors=True)
+            theirs_out.unlink(missing_ok=True)
+
+        ours = Peer("pairscope subset",
+                    [bin_path, "subset", "--dataset", str(ds), *ours_args, "--out", str(ours_out), "--json"],
+                    setup=clean, parse=lambda out: {"rows": json.loads(out)["rows"]["out"]})
+        theirs = Peer("DuckDB COPY … ORDER BY row_id TO parquet",
+                      [py, peer, "--files", files, *theirs_args, "--out", str(theirs_out)],
+                      setup=clean, parse=json.loads)
+        result = compare(title, [ours, theirs], runs)
+        rows = [p["details"]["rows"] for p in result["peers"]]
+        if len(set(rows)) != 1:
+            raise SystemExit(f"{title}: the peers kept different row counts {rows}")
+        results.append(result)
+        clean()
+    return results
+
+
 def render_mentions(c):
     """Under the mentions table: the exactness check, the issue's targets and the growth table."""
     m = c.get("mentions")
@@ -667,6 +724,7 @@ def main():
     ap.add_argument("--rows", default="1M", help="1M, 12M or any count")
     ap.add_argument("--smoke", action="store_true", help="~10k rows, one run each, report not kept")
     ap.add_argument("--queries", default=str(HERE / "queries.json"), help="the query set (bench/queries.json)")
+    ap.add_argument("--only", choices=["subset"], help="run one section on an untimed ingest and merge it into the size's results")
     args = ap.parse_args()
 
     rows = 10_000 if args.smoke else parse_rows(args.rows)
@@ -679,12 +737,15 @@ def main():
     work.mkdir(parents=True)
     data = ensure_synth(args.bin, rows, data_dir)
 
+    if args.only:
+        return only(args, rows, runs, data, work)
     comparisons = [ingest_comparison(args.bin, data, work, runs)]
     # the ingest comparison's last run left both the dataset and the SQLite database in work/
     ds, db = work / "ds", work / "sqlite.db"
     comparisons.append(queries_comparison(args.bin, data, ds, db, args.queries, query_runs, query_rounds))
     comparisons += cli_comparison(args.bin, data, ds, db, args.queries, runs)
     comparisons.append(mentions_comparison(args.bin, ds, db, work, runs))
+    comparisons += subset_comparison(args.bin, ds, work, runs)
     result = {
         "rows": rows,
         "runs": runs,
@@ -706,6 +767,28 @@ def main():
     report = HERE / "REPORT.md" if results == HERE / "results" else results / "REPORT.md"
     results.mkdir(parents=True, exist_ok=True)
     (results / f"{human_rows(rows)}.json").write_text(json.dumps(result, indent=2))
+    render(results, report)
+    print(report.read_text())
+
+
+def only(args, rows, runs, data, work):
+    """One section on a fresh (untimed) ingest; its comparisons replace those of the same title in
+    the size's results, whose other sections are kept as they were measured."""
+    ds = work / "ds"
+    run_timed([args.bin, "ingest", "--quiet", "--dataset", str(ds), str(data)])
+    comparisons = subset_comparison(args.bin, ds, work, runs)
+    shutil.rmtree(work, ignore_errors=True)
+    results = Path(os.environ.get("BENCH_RESULTS", HERE / "out" if args.smoke else HERE / "results"))
+    report = HERE / "REPORT.md" if results == HERE / "results" else results / "REPORT.md"
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / ("smoke.json" if args.smoke else f"{human_rows(rows)}.json")
+    result = json.loads(path.read_text()) if path.exists() else {
+        "rows": rows, "runs": runs, "machine": machine(), "versions": versions(args.bin),
+        "data_bytes": dir_size(data), "comparisons": []}
+    titles = {c["title"] for c in comparisons}
+    result["comparisons"] = [c for c in result["comparisons"] if c["title"] not in titles] + comparisons
+    result["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + f" (--only {args.only} merged)"
+    path.write_text(json.dumps(result, indent=2))
     render(results, report)
     print(report.read_text())
 

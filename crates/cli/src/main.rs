@@ -55,7 +55,6 @@ fn is_usage(error: &anyhow::Error) -> bool {
             || cause.downcast_ref::<pairscope_mentions::MentionsError>().is_some_and(|e| e.is_usage())
             || cause.downcast_ref::<pairscope_text::names::NameListError>().is_some()
             || cause.downcast_ref::<pairscope_subset::SubsetError>().is_some_and(|e| e.is_usage())
-            || cause.downcast_ref::<pairscope_subset::removal::ListError>().is_some()
     })
 }
 

@@ -78,7 +78,7 @@ fn rows_by_id(ds: &Path) -> BTreeMap<i64, String> {
 fn every_command_documents_its_flags() {
     let (code, out, _) = run(&["--help"]);
     assert_eq!(code, 0);
-    for cmd in ["demo", "synth", "ingest", "info", "sources", "search", "count", "facets"] {
+    for cmd in ["demo", "synth", "ingest", "info", "sources", "search", "count", "facets", "subset", "diff"] {
         assert!(out.contains(cmd), "--help lists {cmd}");
         let (code, help, _) = run(&[cmd, "--help"]);
         assert_eq!(code, 0);
@@ -359,4 +359,88 @@ fn every_synth_schema_ingests_with_the_right_mapping() {
         let sample: serde_json::Value = serde_json::from_str(stored.values().next().unwrap()).unwrap();
         assert!(sample["host"].is_string() && sample["domain"].is_string(), "{schema}: {sample}");
     }
+}
+
+#[test]
+fn subset_and_diff_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = synth(dir.path(), 3000, 3000, 5);
+    let ds = dir.path().join("ds");
+    let ds_arg = ds.to_str().unwrap();
+    let (code, _, err) = run(&["ingest", "--quiet", "-d", ds_arg, src.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+
+    let (code, out, _) = run(&["subset", "--list-presets"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("laion-aesthetics-v2-6") && out.contains("aesthetic >= 6"), "{out}");
+
+    let domains = dir.path().join("domains.txt");
+    std::fs::write(&domains, "pinimg.com\n").unwrap();
+    let out_dir = dir.path().join("sub");
+    let (code, out, err) = run(&[
+        "subset",
+        "-d",
+        ds_arg,
+        "--preset",
+        "laion-art",
+        "--where",
+        "punsafe < 0.5",
+        "--exclude-domains",
+        domains.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let manifest: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        manifest,
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(out_dir.join("manifest.json")).unwrap())
+            .unwrap()
+    );
+    assert_eq!(manifest["filter"]["expr"], "aesthetic > 8 and punsafe < 0.5");
+
+    // A whole copy less one domain, then diff: exactly that domain's rows are only in A.
+    let cleaned = dir.path().join("cleaned");
+    let (code, out, err) = run(&[
+        "subset",
+        "-d",
+        ds_arg,
+        "--exclude-domains",
+        domains.to_str().unwrap(),
+        "--out",
+        cleaned.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let removed = serde_json::from_str::<serde_json::Value>(&out).unwrap()["removed"]["domain_list"].as_u64().unwrap();
+    assert!(removed > 0);
+    let (code, out, err) = run(&["diff", "-d", ds_arg, "-d", cleaned.to_str().unwrap(), "--by", "domain", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["only_a"].as_u64(), Some(removed));
+    assert_eq!(report["only_b"].as_u64(), Some(0));
+    assert_eq!(report["by_domain"][0]["domain"], "pinimg.com");
+
+    // Usage errors exit 2; a missing list file is named.
+    let (code, _, err) =
+        run(&["subset", "-d", ds_arg, "--preset", "no-such", "--out", dir.path().join("x").to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--list-presets"), "{err}");
+    let (code, _, err) =
+        run(&["subset", "-d", ds_arg, "--where", "aesthetic >", "--out", dir.path().join("x").to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = run(&[
+        "subset",
+        "-d",
+        ds_arg,
+        "--exclude-urls",
+        "/no/such/list.txt",
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("/no/such/list.txt"), "{err}");
+    assert_eq!(run(&["diff", "-d", ds_arg]).0, 2);
+    assert!(!dir.path().join("x").exists());
 }
