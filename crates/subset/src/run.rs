@@ -31,6 +31,7 @@ use pairscope_query::{Engine, Limits, Selection};
 use pairscope_sql::table::{TABLE, pairs_table};
 use pairscope_store::Dataset;
 use pairscope_store::export::{BatchWriter, ExportFormat, ExportOptions};
+use roaring::RoaringTreemap;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::error::SubsetError;
@@ -200,6 +201,8 @@ async fn execute(
             Selection { query: Some(query.clone()), fold_accents: request.fold_accents, ..Default::default() };
         let limits = Limits { timeout: std::time::Duration::from_secs(24 * 3600) };
         let ids = engine.row_ids(&selection, &limits)?;
+        let ids = RoaringTreemap::from_sorted_iter(ids.into_iter().map(|id| id as u64))
+            .map_err(|_| SubsetError::Internal("the query's row ids are not sorted".into()))?;
         context.register_udf(InRowsUdf::udf("in_query", Arc::new(ids)));
         base.push_str(" AND in_query(row_id)");
     }
@@ -229,14 +232,15 @@ async fn execute(
                     "SELECT min(row_id) AS row_id, count(*) AS n FROM pairs WHERE {base} AND {reason} IS NULL GROUP BY {}",
                     key.sql()
                 );
-                let (mut ids, total) = sql.row_ids_and_counts(&query).await?;
-                ids.sort_unstable();
-                after_dedup = Some(ids.len() as u64);
+                let (ids, total) = sql.row_ids_and_counts(&query).await?;
+                after_dedup = Some(ids.len());
                 (total, ids)
             }
             None => {
-                let ids = sql.row_ids(&format!("SELECT row_id FROM pairs WHERE {base} AND {reason} IS NULL")).await?;
-                (ids.len() as u64, ids)
+                let (ids, total) = sql
+                    .row_ids_and_counts(&format!("SELECT row_id FROM pairs WHERE {base} AND {reason} IS NULL"))
+                    .await?;
+                (total, ids)
             }
         };
         after_lists = Some(candidates);
@@ -367,12 +371,12 @@ async fn execute(
 }
 
 /// The `sample.rows` ids of `ids` with the smallest XXH3-64 of (row_id, seed), ties broken by
-/// row_id, ascending.
-fn sample_rows(ids: &[i64], sample: SampleSpec) -> Vec<i64> {
+/// row_id.
+fn sample_rows(ids: &RoaringTreemap, sample: SampleSpec) -> RoaringTreemap {
     let n = sample.rows as usize;
-    let mut heap: BinaryHeap<(u64, i64)> = BinaryHeap::with_capacity(n.min(ids.len()) + 1);
-    for &id in ids {
-        let rank = (xxh3_64_with_seed(&id.to_le_bytes(), sample.seed), id);
+    let mut heap: BinaryHeap<(u64, u64)> = BinaryHeap::with_capacity(n.min(ids.len() as usize) + 1);
+    for id in ids {
+        let rank = (xxh3_64_with_seed(&(id as i64).to_le_bytes(), sample.seed), id);
         if heap.len() < n {
             heap.push(rank);
         } else if heap.peek().is_some_and(|top| rank < *top) {
@@ -380,9 +384,7 @@ fn sample_rows(ids: &[i64], sample: SampleSpec) -> Vec<i64> {
             heap.push(rank);
         }
     }
-    let mut kept: Vec<i64> = heap.into_iter().map(|(_, id)| id).collect();
-    kept.sort_unstable();
-    kept
+    heap.into_iter().map(|(_, id)| id).collect()
 }
 
 /// Queries whose answer is a number or a list of row ids.
@@ -402,12 +404,9 @@ impl Sql<'_> {
         Ok(value as u64)
     }
 
-    async fn row_ids(&self, query: &str) -> Result<Vec<i64>, SubsetError> {
-        Ok(self.row_ids_and_counts(query).await?.0)
-    }
-
-    /// Column 0 as row ids; the sum of column 1 when there is one, else the number of rows.
-    async fn row_ids_and_counts(&self, query: &str) -> Result<(Vec<i64>, u64), SubsetError> {
+    /// Column 0 as a set of row ids; the sum of column 1 when there is one, else the number
+    /// of rows.
+    async fn row_ids_and_counts(&self, query: &str) -> Result<(RoaringTreemap, u64), SubsetError> {
         let mut stream = self
             .context
             .sql(query)
@@ -416,11 +415,13 @@ impl Sql<'_> {
             .execute_stream()
             .await
             .map_err(SubsetError::plan)?;
-        let (mut ids, mut total) = (Vec::new(), 0u64);
+        let (mut ids, mut total) = (RoaringTreemap::new(), 0u64);
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(SubsetError::plan)?;
             let column = batch.column(0).as_primitive::<Int64Type>();
-            ids.extend(column.iter().flatten());
+            for id in column.iter().flatten() {
+                ids.insert(id as u64);
+            }
             total += match batch.columns().get(1) {
                 Some(counts) => counts.as_primitive::<Int64Type>().iter().flatten().sum::<i64>() as u64,
                 None => batch.num_rows() as u64,
@@ -559,21 +560,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn samples_are_the_smallest_ranks_whatever_the_input_order() {
-        let ids: Vec<i64> = (0..10_000).map(|i| i * 7 + 3).collect();
-        let mut shuffled = ids.clone();
-        shuffled.reverse();
+    fn samples_are_the_smallest_ranks() {
+        let ids: RoaringTreemap = (0..10_000u64).map(|i| i * 7 + 3).collect();
         let sample = SampleSpec { rows: 100, seed: 42 };
         let a = sample_rows(&ids, sample);
-        assert_eq!(a, sample_rows(&shuffled, sample));
         assert_eq!(a.len(), 100);
-        let mut ranked: Vec<(u64, i64)> =
-            ids.iter().map(|&id| (xxh3_64_with_seed(&id.to_le_bytes(), 42), id)).collect();
+        let mut ranked: Vec<(u64, u64)> =
+            ids.iter().map(|id| (xxh3_64_with_seed(&(id as i64).to_le_bytes(), 42), id)).collect();
         ranked.sort_unstable();
-        let mut expected: Vec<i64> = ranked[..100].iter().map(|r| r.1).collect();
-        expected.sort_unstable();
+        let expected: RoaringTreemap = ranked[..100].iter().map(|r| r.1).collect();
         assert_eq!(a, expected);
         assert_ne!(a, sample_rows(&ids, SampleSpec { rows: 100, seed: 43 }), "the seed matters");
-        assert_eq!(sample_rows(&ids[..50], sample).len(), 50);
+        let few: RoaringTreemap = ids.iter().take(50).collect();
+        assert_eq!(sample_rows(&few, sample), few);
     }
 }

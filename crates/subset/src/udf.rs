@@ -9,6 +9,7 @@ use datafusion::common::exec_err;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use pairscope_sql::udf::strings;
+use roaring::RoaringTreemap;
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::removal::RemovalLists;
@@ -139,19 +140,19 @@ impl ScalarUDFImpl for PairKeyUdf {
     }
 }
 
-/// `NAME(row_id)`: whether the row id is in a sorted set computed before the plan ran (the
-/// rows a QUERY matched, the rows dedup and sampling keep).
+/// `NAME(row_id)`: whether the row id is in a set computed before the plan ran (the rows a
+/// QUERY matched, the rows dedup and sampling keep). A compressed bitmap: row ids of a block
+/// are consecutive, so a set costs about a bit per row of the blocks it touches, not 8 bytes
+/// a member.
 #[derive(Debug)]
 pub struct InRowsUdf {
     name: &'static str,
-    rows: Arc<Vec<i64>>,
+    rows: Arc<RoaringTreemap>,
     signature: Signature,
 }
 
 impl InRowsUdf {
-    /// `rows` must be sorted ascending.
-    pub fn udf(name: &'static str, rows: Arc<Vec<i64>>) -> ScalarUDF {
-        debug_assert!(rows.is_sorted());
+    pub fn udf(name: &'static str, rows: Arc<RoaringTreemap>) -> ScalarUDF {
         ScalarUDF::from(InRowsUdf {
             name,
             rows,
@@ -190,7 +191,7 @@ impl ScalarUDFImpl for InRowsUdf {
             return exec_err!("{} takes a row_id", self.name);
         };
         let set: BooleanArray =
-            ids.iter().map(|id| Some(id.is_some_and(|id| self.rows.binary_search(&id).is_ok()))).collect();
+            ids.iter().map(|id| Some(id.is_some_and(|id| id >= 0 && self.rows.contains(id as u64)))).collect();
         Ok(ColumnarValue::Array(Arc::new(set)))
     }
 }

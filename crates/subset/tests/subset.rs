@@ -400,3 +400,30 @@ fn text_formats_hold_the_same_rows() {
         assert_eq!(manifest.rows.out, expected);
     }
 }
+
+#[test]
+fn a_query_keeps_exactly_the_rows_search_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = synth_dataset(dir.path());
+    let engine = pairscope_query::Engine::open(dataset.clone()).unwrap();
+    let limits = pairscope_query::Limits::default();
+    for (query, filter) in
+        [("photo", Some("aesthetic >= 5")), ("\"oil painting\" OR poster", None), ("art*", Some("width > 500"))]
+    {
+        let out = dir.path().join("q");
+        let mut req = request(out.clone());
+        req.query = Some(query.into());
+        req.filter = filter.map(str::to_string);
+        let manifest = run_subset(&dataset, &req).unwrap();
+        let selection = pairscope_query::Selection {
+            query: Some(query.into()),
+            filter: filter.map(str::to_string),
+            ..Default::default()
+        };
+        let expected = engine.row_ids(&selection, &limits).unwrap();
+        assert!(!expected.is_empty(), "{query}");
+        assert_eq!(output_row_ids(&out), expected, "{query} {filter:?}");
+        assert!(manifest.removed.query > 0, "{query}: {:?}", manifest.removed);
+        assert_eq!(manifest.rows.r#in - manifest.removed.total(), manifest.rows.out);
+    }
+}
