@@ -724,7 +724,8 @@ def main():
     ap.add_argument("--rows", default="1M", help="1M, 12M or any count")
     ap.add_argument("--smoke", action="store_true", help="~10k rows, one run each, report not kept")
     ap.add_argument("--queries", default=str(HERE / "queries.json"), help="the query set (bench/queries.json)")
-    ap.add_argument("--only", choices=["subset"], help="run one section on an untimed ingest and merge it into the size's results")
+    ap.add_argument("--only", choices=["subset", "mentions"],
+                    help="run one section on an untimed ingest and merge it into the size's results")
     args = ap.parse_args()
 
     rows = 10_000 if args.smoke else parse_rows(args.rows)
@@ -774,9 +775,13 @@ def main():
 def only(args, rows, runs, data, work):
     """One section on a fresh (untimed) ingest; its comparisons replace those of the same title in
     the size's results, whose other sections are kept as they were measured."""
-    ds = work / "ds"
+    ds, db = work / "ds", work / "sqlite.db"
     run_timed([args.bin, "ingest", "--quiet", "--dataset", str(ds), str(data)])
-    comparisons = subset_comparison(args.bin, ds, work, runs)
+    if args.only == "subset":
+        comparisons = subset_comparison(args.bin, ds, work, runs)
+    else:
+        run_timed([sys.executable, str(HERE / "peers" / "sqlite_fts5.py"), str(data), str(db)])
+        comparisons = [mentions_comparison(args.bin, ds, db, work, runs)]
     shutil.rmtree(work, ignore_errors=True)
     results = Path(os.environ.get("BENCH_RESULTS", HERE / "out" if args.smoke else HERE / "results"))
     report = HERE / "REPORT.md" if results == HERE / "results" else results / "REPORT.md"

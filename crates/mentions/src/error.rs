@@ -18,6 +18,8 @@ pub enum MentionsError {
     Read { path: String, message: String },
     #[error(transparent)]
     Store(#[from] pairscope_store::StoreError),
+    #[error(transparent)]
+    Query(#[from] pairscope_query::QueryError),
 }
 
 impl MentionsError {
@@ -30,6 +32,7 @@ impl MentionsError {
         match self {
             MentionsError::Names(_) | MentionsError::Expr(_) | MentionsError::TooManyNames => true,
             MentionsError::Store(e) => e.is_usage(),
+            MentionsError::Query(e) => e.is_usage(),
             _ => false,
         }
     }

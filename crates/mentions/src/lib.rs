@@ -11,9 +11,11 @@
 //!   than the rest;
 //! - [`cache`]: results kept in the dataset per (lists, filter, breakdown, version).
 //!
-//! It never reads the full-text index: the count is a scan, bound by reading captions, so its
-//! time does not grow with the number of names. Listing the captions of one entity is
-//! Search's job (`pairscope search --mention`), under the same semantics.
+//! Two ways to count, both exact and tested against the same reference: without a breakdown
+//! (and for lists of up to [`count::MAX_INDEX_ENTITIES`] names) each entity is a phrase count
+//! on the full-text index (`pairscope search --mention`'s query, so a drill-down lists exactly
+//! the counted captions); with `--by`, or for longer lists, one scan of every caption, whose
+//! time is bound by reading captions and hardly grows with the number of names.
 
 pub mod ambiguity;
 pub mod cache;
@@ -22,7 +24,7 @@ pub mod error;
 pub mod matcher;
 
 pub use count::{
-    ByColumn, ByCount, DEFAULT_BY_TOP, EntityCount, ListInfo, MentionsReport, MentionsRequest, count_mentions,
+    ByColumn, ByCount, DEFAULT_BY_TOP, EntityCount, ListInfo, MentionsReport, MentionsRequest, Method, count_mentions,
     read_captions,
 };
 pub use error::{MentionsError, Result};

@@ -51,6 +51,7 @@ pub struct Selection {
 /// Limits every call carries.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// How long a call may run; `Duration::MAX` for no limit (batch work such as a subset).
     pub timeout: Duration,
 }
 
@@ -62,17 +63,18 @@ impl Default for Limits {
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline {
-    at: Instant,
+    /// `None`: a limit too far away to be reached (`Duration::MAX` means none).
+    at: Option<Instant>,
     limit: Duration,
 }
 
 impl Deadline {
     pub fn new(limits: &Limits) -> Deadline {
-        Deadline { at: Instant::now() + limits.timeout, limit: limits.timeout }
+        Deadline { at: Instant::now().checked_add(limits.timeout), limit: limits.timeout }
     }
 
     pub fn check(&self) -> Result<()> {
-        if Instant::now() > self.at {
+        if self.at.is_some_and(|at| Instant::now() > at) {
             return Err(QueryError::Deadline { limit_ms: self.limit.as_millis() });
         }
         Ok(())
@@ -176,6 +178,11 @@ impl Engine {
         &self.dataset_schema
     }
 
+    /// Threads a call may use.
+    pub(crate) fn threads(&self) -> usize {
+        self.threads
+    }
+
     pub(crate) fn searchers(&self) -> Vec<&Searcher> {
         self.blocks.iter().map(|b| b.index.searcher()).collect()
     }
@@ -273,6 +280,19 @@ impl Engine {
         deadline: &Deadline,
         new_sink: impl Fn() -> S + Sync,
     ) -> Result<S> {
+        self.scan_on(prepared, scoring, deadline, new_sink, self.threads)
+    }
+
+    /// [`Engine::scan`] on at most `threads` threads; with one, on the caller's thread (no
+    /// thread is started: what many small scans in a row need).
+    pub(crate) fn scan_on<S: Sink>(
+        &self,
+        prepared: &Prepared,
+        scoring: bool,
+        deadline: &Deadline,
+        new_sink: impl Fn() -> S + Sync,
+        threads: usize,
+    ) -> Result<S> {
         let searchers = self.searchers();
         let Some(first) = searchers.first() else { return Ok(new_sink()) };
         let stats = Stats { searchers: &searchers };
@@ -290,10 +310,18 @@ impl Engine {
                 block.index.searcher().segment_readers().iter().enumerate().map(move |(o, s)| (b, o, s))
             })
             .collect();
+        if threads <= 1 || units.len() <= 1 {
+            let mut sink = new_sink();
+            for &(block, ord, segment) in &units {
+                let at = SegmentAt { block, ord, reader: segment };
+                scan_segment(&*weight, prepared, scoring, deadline, at, &mut sink)?;
+            }
+            return Ok(sink);
+        }
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Result<S>>> = Mutex::new(Vec::new());
         std::thread::scope(|scope| {
-            for _ in 0..self.threads.clamp(1, units.len().max(1)) {
+            for _ in 0..threads.clamp(1, units.len()) {
                 scope.spawn(|| {
                     let mut sink = new_sink();
                     let outcome = loop {

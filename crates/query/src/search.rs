@@ -331,6 +331,35 @@ impl Engine {
         Ok(self.scan(&prepared, false, &deadline, || CountSink(0))?.0)
     }
 
+    /// The exact number of rows each selection matches, in order: many small counts (one per
+    /// name of a list) spread over the cores, each on one thread, so no count pays for
+    /// starting threads. The deadline covers them all.
+    pub fn count_each(&self, selections: &[Selection], limits: &Limits) -> Result<Vec<u64>> {
+        let deadline = Deadline::new(limits);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let counts: Vec<std::sync::OnceLock<Result<u64>>> = selections.iter().map(|_| Default::default()).collect();
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            for _ in 0..self.threads().clamp(1, selections.len().max(1)) {
+                scope.spawn(|| {
+                    while !failed.load(std::sync::atomic::Ordering::Relaxed) {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(selection) = selections.get(i) else { break };
+                        let count = self
+                            .prepare(selection, &deadline)
+                            .and_then(|prepared| self.scan_on(&prepared, false, &deadline, || CountSink(0), 1))
+                            .map(|sink| sink.0);
+                        if count.is_err() {
+                            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        let _ = counts[i].set(count);
+                    }
+                });
+            }
+        });
+        counts.into_iter().map(|c| c.into_inner().unwrap_or(Ok(0))).collect()
+    }
+
     /// The ids of every row `selection` matches, ascending: 8 bytes a row, for callers that
     /// join a selection with other work (`pairscope subset --query`).
     pub fn row_ids(&self, selection: &Selection, limits: &Limits) -> Result<Vec<i64>> {

@@ -199,7 +199,7 @@ async fn execute(
         let engine = Engine::open(dataset.clone())?;
         let selection =
             Selection { query: Some(query.clone()), fold_accents: request.fold_accents, ..Default::default() };
-        let limits = Limits { timeout: std::time::Duration::from_secs(24 * 3600) };
+        let limits = Limits { timeout: std::time::Duration::MAX };
         let ids = engine.row_ids(&selection, &limits)?;
         let ids = RoaringTreemap::from_sorted_iter(ids.into_iter().map(|id| id as u64))
             .map_err(|_| SubsetError::Internal("the query's row ids are not sorted".into()))?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use arrow::array::{ArrayRef, Float64Array, StringArray, UInt64Array};
 use clap::{Args, ValueEnum};
-use pairscope_mentions::{ByColumn, MentionsReport, MentionsRequest, cache, count_mentions};
+use pairscope_mentions::{ByColumn, MentionsReport, MentionsRequest, Method, cache, count_mentions};
 use pairscope_model::ExitStatus;
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
@@ -86,12 +86,18 @@ pub fn run(args: &MentionsArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         if from_cache {
             eprintln!("(from the cache of dataset version {}; --no-cache counts again)", report.dataset_version);
         } else {
-            eprintln!(
-                "counted {} names over {} rows in {seconds:.2} s ({mb:.0} MB of captions, {:.0} MB/s)",
-                report.lists.iter().map(|l| l.entities).sum::<usize>(),
-                report.rows_scanned,
-                mb / seconds.max(1e-3)
-            );
+            let names = report.lists.iter().map(|l| l.entities).sum::<usize>();
+            match report.method {
+                Method::Index => eprintln!(
+                    "counted {names} names over {} rows in {seconds:.2} s (phrase counts on the full-text index)",
+                    report.rows
+                ),
+                Method::Scan(_) => eprintln!(
+                    "counted {names} names over {} rows in {seconds:.2} s (scanned {mb:.0} MB of captions, {:.0} MB/s)",
+                    report.rows_scanned,
+                    mb / seconds.max(1e-3)
+                ),
+            }
         }
     }
     print_document(args.output.format(), &report, || human(&report), || rows(&report))?;
