@@ -1,7 +1,7 @@
 //! The application state (configuration, the current engine, the permits) and the routes.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex as StdMutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use axum::Router;
@@ -9,7 +9,7 @@ use axum::routing::get;
 use pairscope_query::{Engine, Limits};
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 
 use crate::error::Failure;
 use crate::guard::{self, AllowedHosts};
@@ -29,6 +29,8 @@ pub struct App {
     checked: Mutex<Instant>,
     permits: Arc<Semaphore>,
     lists: [OnceLock<Option<Arc<NameList>>>; 2],
+    /// The overview of the version last asked about (its facets scan every row).
+    pub(crate) overview: StdMutex<Option<Arc<pages::overview::Overview>>>,
 }
 
 impl App {
@@ -43,6 +45,7 @@ impl App {
             engine: RwLock::new(Arc::new(engine)),
             checked: Mutex::new(Instant::now()),
             lists: [OnceLock::new(), OnceLock::new()],
+            overview: StdMutex::new(None),
             config,
         };
         // Parsed here, off the async threads, rather than by the first request that needs them.
@@ -96,14 +99,18 @@ impl App {
         self.engine.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Runs `work` on the blocking pool under one of the `max_concurrent` permits, or fails
-    /// at once with [`Failure::Busy`] when none is free. The permit goes with the work, so
-    /// a client that disconnects does not free it before the work ends.
+    /// One of the `max_concurrent` permits, or [`Failure::Busy`] at once when none is free.
+    pub(crate) fn permit(&self) -> Result<OwnedSemaphorePermit, Failure> {
+        self.permits.clone().try_acquire_owned().map_err(|_| Failure::Busy)
+    }
+
+    /// Runs `work` on the blocking pool under a [`permit`](App::permit). The permit goes with
+    /// the work, so a client that disconnects does not free it before the work ends.
     pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
-        let permit = self.permits.clone().try_acquire_owned().map_err(|_| Failure::Busy)?;
+        let permit = self.permit()?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             work()
@@ -130,7 +137,8 @@ impl App {
     }
 }
 
-/// Every route, behind the Host check and the security headers.
+/// Every route, behind the Host check and the security headers. Each is described in the
+/// OpenAPI document (`crate::openapi`; a test holds the two together).
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(pages::search::html))
@@ -139,9 +147,16 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/row/{id}", get(pages::row::page_or_json))
         .route("/mentions", get(pages::mentions::html))
         .route("/mentions.json", get(pages::mentions::json))
+        .route("/overview", get(pages::overview::html))
+        .route("/overview.json", get(pages::overview::json))
+        .route("/export.csv", get(pages::export::csv))
+        .route("/export.jsonl", get(pages::export::jsonl))
+        .route("/export.parquet", get(pages::export::parquet))
+        .route("/api/openapi.json", get(crate::openapi::json))
         .route("/-/settings", get(pages::settings::html))
         .route("/-/settings.json", get(pages::settings::json))
         .route("/-/style.css", get(pages::style))
+        .route("/-/app.js", get(pages::script))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard::guard))
         .with_state(app)

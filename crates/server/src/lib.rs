@@ -1,6 +1,8 @@
 //! The web UI and JSON API of `pairscope serve`: server-rendered HTML pages that work without
 //! JavaScript, each with a JSON twin (`/search.json`, `/row/{id}.json`, `/mentions.json`,
-//! `/-/settings.json`), over the current version of one dataset.
+//! `/overview.json`, `/-/settings.json`), exports of a search (`/export.csv`, `.jsonl`,
+//! `.parquet`) and the OpenAPI document of all of them (`/api/openapi.json`), over the current
+//! version of one dataset.
 //!
 //! This crate owns:
 //! - [`ServerConfig`]: every option and limit of the server, in one struct, and [`serve`];
@@ -19,9 +21,11 @@
 //! `pairscope-query`'s and `pairscope-mentions`' work.
 
 mod app;
+mod chart;
 mod error;
 mod form;
 mod guard;
+mod openapi;
 mod pages;
 mod view;
 
@@ -30,6 +34,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use app::{App, router};
+
+/// The default of [`ServerConfig::export_cap`].
+pub const DEFAULT_EXPORT_CAP: u64 = 100_000;
 
 /// Every option of the server, with its default.
 #[derive(Debug, Clone)]
@@ -57,6 +64,10 @@ pub struct ServerConfig {
     pub max_page_size: usize,
     /// Host values listed in the search page's facet.
     pub facet_hosts: usize,
+    /// Language values listed in the search page's facet.
+    pub facet_languages: usize,
+    /// The most rows one export writes (a request may ask for fewer).
+    pub export_cap: u64,
     /// How often `CURRENT` is checked for a new dataset version (at most once per interval,
     /// on a request).
     pub reload_interval: Duration,
@@ -76,6 +87,8 @@ impl ServerConfig {
             page_size: 40,
             max_page_size: 200,
             facet_hosts: 15,
+            facet_languages: 10,
+            export_cap: DEFAULT_EXPORT_CAP,
             reload_interval: Duration::from_secs(2),
         }
     }
@@ -100,6 +113,9 @@ impl ServerConfig {
         }
         if self.page_size == 0 || self.page_size > self.max_page_size {
             return usage("the page size must be between 1 and the page size limit");
+        }
+        if self.export_cap == 0 {
+            return usage("--export-cap must be at least 1");
         }
         for host in &self.allowed_hosts {
             if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b)) {

@@ -109,6 +109,7 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         unsafe_threshold: 0.5,
         max_concurrent: None,
         timeout: 10.0,
+        export_cap: pairscope_server::DEFAULT_EXPORT_CAP,
     };
     crate::commands::serve::run(&serve, global)
 }

@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// Time limit of every query.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub timeout: f64,
+    /// The most rows one export (/export.csv, .jsonl, .parquet) writes; a request's `cap` may
+    /// ask for fewer.
+    #[arg(long, default_value_t = pairscope_server::DEFAULT_EXPORT_CAP, value_name = "ROWS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub export_cap: u64,
 }
 
 pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
@@ -55,6 +59,7 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         config.max_concurrent = n as usize;
     }
     config.timeout = Duration::from_secs_f64(args.timeout);
+    config.export_cap = args.export_cap;
     let quiet = global.quiet;
     let served = pairscope_server::serve(config, |url| {
         if !quiet {

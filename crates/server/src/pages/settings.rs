@@ -20,6 +20,8 @@ fn settings(app: &App, version: u64, rows: u64) -> Value {
             "query_timeout_ms": config.timeout.as_millis() as u64,
             "max_concurrent": config.max_concurrent,
             "facet_hosts": config.facet_hosts,
+            "facet_languages": config.facet_languages,
+            "export_cap": config.export_cap,
             "reload_interval_ms": config.reload_interval.as_millis() as u64,
         },
         "safe_mode": {
