@@ -5,11 +5,14 @@ use std::sync::{Arc, Mutex as StdMutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use axum::Router;
+use axum::extract::Request;
+use axum::http::{Uri, header};
 use axum::routing::get;
 use pairscope_query::{Engine, Limits};
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
+use tower::ServiceExt;
 
 use crate::error::Failure;
 use crate::guard::{self, AllowedHosts};
@@ -140,7 +143,7 @@ impl App {
 /// Every route, behind the Host check and the security headers. Each is described in the
 /// OpenAPI document (`crate::openapi`; a test holds the two together).
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/", get(pages::search::html))
         .route("/search", get(pages::search::html))
         .route("/search.json", get(pages::search::json))
@@ -159,5 +162,42 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/-/app.js", get(pages::script))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard::guard))
-        .with_state(app)
+        .with_state(app);
+    // The rewrite to a JSON twin comes before routing: the twin's route, and the guard, then
+    // answer it as if it had been asked for by name.
+    Router::new().fallback_service(routes.map_request(json_twin))
+}
+
+/// A page asked for with an `Accept` that wants JSON and not HTML, sent to its JSON twin
+/// (`/` and `/search` → `/search.json`, `/row/ID` → `/row/ID.json`, …), query unchanged.
+fn json_twin(mut request: Request) -> Request {
+    let wants_json = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json") && !accept.contains("text/html"));
+    if !wants_json {
+        return request;
+    }
+    let path = request.uri().path();
+    let is_row = path.strip_prefix("/row/").is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+    let twin = match path {
+        "/" | "/search" => "/search.json".to_string(),
+        "/mentions" | "/overview" | "/-/settings" => format!("{path}.json"),
+        _ if is_row => format!("{path}.json"),
+        _ => return request,
+    };
+    let twin = match request.uri().query() {
+        Some(query) => format!("{twin}?{query}"),
+        None => twin,
+    };
+    // The scheme and authority (of an absolute-form request) stay: the Host check compares them.
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(path_and_query) = twin.parse() {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }

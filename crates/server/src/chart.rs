@@ -8,6 +8,8 @@ const WIDTH: f64 = 480.0;
 const HEIGHT: f64 = 140.0;
 /// Room under the bars for the axis labels.
 const AXIS: f64 = 18.0;
+/// Room above them for the scale.
+const TOP: f64 = 16.0;
 
 /// A column chart of a histogram's buckets, each bar titled with its range and count (the
 /// browser shows it on hover); the lowest, middle and highest edges labelled.
@@ -16,20 +18,21 @@ pub(crate) fn histogram(label: &str, buckets: &[Bucket]) -> Markup {
     let step = WIDTH / buckets.len().max(1) as f64;
     let (first, last) = (buckets.first().map_or(0.0, |b| b.lo), buckets.last().map_or(0.0, |b| b.hi));
     html! {
-        svg.histogram viewBox=(format!("0 0 {WIDTH} {}", HEIGHT + AXIS)) width=(WIDTH) height=(HEIGHT + AXIS)
-            role="img" aria-label=(format!("histogram of {label}")) {
+        svg.histogram viewBox=(format!("0 0 {WIDTH} {}", TOP + HEIGHT + AXIS)) width=(WIDTH)
+            height=(TOP + HEIGHT + AXIS) role="img" aria-label=(format!("histogram of {label}")) {
             @for (i, bucket) in buckets.iter().enumerate() {
                 @let height = HEIGHT * bucket.count as f64 / most;
-                rect x=(round(i as f64 * step + 1.0)) y=(round(HEIGHT - height)) width=(round((step - 2.0).max(1.0)))
-                    height=(round(height)) {
+                rect x=(round(i as f64 * step + 1.0)) y=(round(TOP + HEIGHT - height))
+                    width=(round((step - 2.0).max(1.0))) height=(round(height)) {
                     title { (edge(bucket.lo)) " – " (edge(bucket.hi)) ": " (bucket.count) " rows" }
                 }
             }
-            line x1="0" y1=(HEIGHT) x2=(WIDTH) y2=(HEIGHT) {}
-            text x="0" y=(HEIGHT + AXIS - 4.0) { (edge(first)) }
-            text x=(WIDTH / 2.0) y=(HEIGHT + AXIS - 4.0) text-anchor="middle" { (edge((first + last) / 2.0)) }
-            text x=(WIDTH) y=(HEIGHT + AXIS - 4.0) text-anchor="end" { (edge(last)) }
-            text x="2" y="12" { "max " (most as u64) }
+            line x1="0" y1=(TOP + HEIGHT) x2=(WIDTH) y2=(TOP + HEIGHT) {}
+            @let baseline = TOP + HEIGHT + AXIS - 4.0;
+            text x="0" y=(baseline) { (edge(first)) }
+            text x=(WIDTH / 2.0) y=(baseline) text-anchor="middle" { (edge((first + last) / 2.0)) }
+            text x=(WIDTH) y=(baseline) text-anchor="end" { (edge(last)) }
+            text x=(WIDTH) y="11" text-anchor="end" { "tallest bar: " (most as u64) " rows" }
         }
     }
 }

@@ -84,6 +84,8 @@ fn secure(headers: &mut HeaderMap, remote_images: bool) {
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // A page's path answers HTML or JSON by the Accept header.
+    headers.insert(header::VARY, HeaderValue::from_static("accept"));
 }
 
 #[cfg(test)]

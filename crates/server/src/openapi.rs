@@ -315,7 +315,7 @@ fn document() -> Value {
         "info": {
             "title": "pairscope serve",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Read-only search over an image–text dataset. Every page has a JSON twin (the same path with .json). Searches pass a bounded queue: 503 with Retry-After when it is full.",
+            "description": "Read-only search over an image–text dataset. Every page has a JSON twin: the same path with .json, or the page's path asked for with Accept: application/json. Searches pass a bounded queue: 503 with Retry-After when it is full.",
         },
         "paths": {
             "/": operation("search_home", "The search page.", search(), html("The search form, the results and the facets.")),

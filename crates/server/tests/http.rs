@@ -758,3 +758,44 @@ async fn images_that_fail_get_a_placeholder_by_a_script_the_csp_allows() {
         assert!(!tag.contains(" onerror") && !tag.contains(" onload") && !tag.contains(" onclick"), "{tag}");
     }
 }
+
+#[tokio::test]
+async fn an_accept_header_that_wants_json_gets_the_json_twin() {
+    let app = app();
+    let ask = |path: &str, accept: &str, host: &str| {
+        Request::builder()
+            .uri(path)
+            .header(header::HOST, host)
+            .header(header::ACCEPT, accept)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let json = "application/json";
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let id = hostile_row(&app, "safeone").await;
+    for (path, key) in [
+        ("/?q=kitchen&limit=2".to_string(), "total"),
+        ("/search?q=kitchen".into(), "hits"),
+        (format!("/row/{id}"), "row"),
+        ("/mentions?list=builtin:characters".into(), "entities"),
+        ("/overview".into(), "histograms"),
+        ("/-/settings".into(), "limits"),
+    ] {
+        let response = app.clone().oneshot(ask(&path, json, HOST)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()[header::VARY], "accept");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let value: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(value.get(key).is_some(), "{path}: {value}");
+        let response = app.clone().oneshot(ask(&path, browser, HOST)).await.unwrap();
+        assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"), "{path}");
+    }
+    // The query is kept, and the Host check still applies (absolute form included).
+    let response = app.clone().oneshot(ask("/?q=nosuchwordanywhere", json, HOST)).await.unwrap();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["total"], 0);
+    for (path, host) in [("/", "evil.example:8080"), ("http://evil.example:8080/", HOST)] {
+        let response = app.clone().oneshot(ask(path, json, host)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::MISDIRECTED_REQUEST, "{path} {host}");
+    }
+}

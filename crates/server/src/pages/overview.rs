@@ -94,6 +94,7 @@ pub(crate) async fn html(State(app): State<Arc<App>>) -> Response {
             }
         }
         @if let Facet::Terms { values, distinct, null, total, .. } = &overview.domains {
+            @let most = values.first().map_or(1, |(_, rows)| (*rows).max(1)) as f64;
             h2 { "Top domains" }
             table {
                 tr { th { "domain" } th { "rows" } th { "share" } th {} }
@@ -103,7 +104,7 @@ pub(crate) async fn html(State(app): State<Arc<App>>) -> Response {
                         td { a href=(SearchForm::new(config.page_size).with_term(Term::Domain, domain).href("/", config)) { (domain) } }
                         td.num { (rows) }
                         td.num { (format!("{:.2} %", share * 100.0)) }
-                        td { (chart::bar(share)) }
+                        td { (chart::bar(*rows as f64 / most)) }
                     }
                 }
             }
