@@ -11,10 +11,11 @@ use axum::routing::get;
 use pairscope_query::{Engine, Limits};
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Mutex, OwnedSemaphorePermit};
 use tower::ServiceExt;
 
 use crate::error::Failure;
+use crate::gate::Gate;
 use crate::guard::{self, AllowedHosts};
 use crate::pages;
 use crate::{ServerConfig, ServerError};
@@ -22,7 +23,7 @@ use crate::{ServerConfig, ServerError};
 /// The built-in name lists the server offers (a request never names a file).
 pub(crate) const LISTS: [&str; 2] = ["builtin:artists", "builtin:characters"];
 
-/// One server: its settings, the engine of the dataset's current version, and the permits
+/// One server: its settings, the engine of the dataset's current version, and the queue
 /// bounding the blocking work in flight.
 pub struct App {
     pub(crate) config: ServerConfig,
@@ -30,7 +31,7 @@ pub struct App {
     engine: RwLock<Arc<Engine>>,
     /// When `CURRENT` was last compared; held while a new version is opened.
     checked: Mutex<Instant>,
-    permits: Arc<Semaphore>,
+    gate: Gate,
     lists: [OnceLock<Option<Arc<NameList>>>; 2],
     /// The overview of the version last asked about (its facets scan every row).
     pub(crate) overview: StdMutex<Option<Arc<pages::overview::Overview>>>,
@@ -44,7 +45,7 @@ impl App {
         let engine = Engine::open(Dataset::open(&config.dataset)?)?;
         let app = App {
             hosts: AllowedHosts::new(bound, &config.allowed_hosts),
-            permits: Arc::new(Semaphore::new(config.max_concurrent)),
+            gate: Gate::new(config.max_concurrent, config.max_queued),
             engine: RwLock::new(Arc::new(engine)),
             checked: Mutex::new(Instant::now()),
             lists: [OnceLock::new(), OnceLock::new()],
@@ -102,9 +103,10 @@ impl App {
         self.engine.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// One of the `max_concurrent` permits, or [`Failure::Busy`] at once when none is free.
-    pub(crate) fn permit(&self) -> Result<OwnedSemaphorePermit, Failure> {
-        self.permits.clone().try_acquire_owned().map_err(|_| Failure::Busy)
+    /// One of the `max_concurrent` permits, after waiting in the bounded queue if need be
+    /// (see [`Gate`]), or [`Failure::Busy`].
+    pub(crate) async fn permit(&self) -> Result<OwnedSemaphorePermit, Failure> {
+        self.gate.enter(self.config.timeout).await
     }
 
     /// Runs `work` on the blocking pool under a [`permit`](App::permit). The permit goes with
@@ -113,7 +115,7 @@ impl App {
         &self,
         work: impl FnOnce() -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
-        let permit = self.permit()?;
+        let permit = self.permit().await?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             work()

@@ -7,7 +7,7 @@
 //! This crate owns:
 //! - [`ServerConfig`]: every option and limit of the server, in one struct, and [`serve`];
 //! - [`App`] and [`router`]: the routes, the engine of the current dataset version (swapped
-//!   for a new one when a new version is committed), the bound on concurrent searches;
+//!   for a new one when a new version is committed), the bounded queue of searches;
 //! - the web's safety rules: everything escaped (maud), a Content-Security-Policy and the
 //!   other headers on every response, the Host check against DNS rebinding, links and images
 //!   only for http(s) URLs, safe mode (possibly unsafe images blurred), error pages that never
@@ -24,6 +24,7 @@ mod app;
 mod chart;
 mod error;
 mod form;
+mod gate;
 mod guard;
 mod openapi;
 mod pages;
@@ -34,6 +35,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use app::{App, router};
+
+/// The default of [`ServerConfig::max_queued`].
+pub const DEFAULT_MAX_QUEUED: usize = 64;
 
 /// The default of [`ServerConfig::export_cap`].
 pub const DEFAULT_EXPORT_CAP: u64 = 100_000;
@@ -54,8 +58,11 @@ pub struct ServerConfig {
     pub remote_images: bool,
     /// Images whose punsafe is above this are blurred until clicked.
     pub unsafe_threshold: f64,
-    /// Searches (and row and mention lookups) running at once; more get 503 and `Retry-After`.
+    /// Searches (and row, mention, overview lookups and exports) running at once.
     pub max_concurrent: usize,
+    /// Requests that may wait (at most `timeout`) for one of those to end; more get 503 and
+    /// `Retry-After` at once.
+    pub max_queued: usize,
     /// Time limit of every query.
     pub timeout: Duration,
     /// Rows per page unless the request asks for fewer or more.
@@ -83,6 +90,7 @@ impl ServerConfig {
             remote_images: true,
             unsafe_threshold: 0.5,
             max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_queued: DEFAULT_MAX_QUEUED,
             timeout: Duration::from_secs(10),
             page_size: 40,
             max_page_size: 200,

@@ -193,6 +193,7 @@ fn schemas() -> Value {
         ("max_page_size", whole(1)),
         ("query_timeout_ms", whole(1)),
         ("max_concurrent", whole(0)),
+        ("max_queued", whole(0)),
         ("facet_hosts", whole(0)),
         ("facet_languages", whole(0)),
         ("export_cap", whole(1)),
@@ -315,7 +316,7 @@ fn document() -> Value {
         "info": {
             "title": "pairscope serve",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Read-only search over an image–text dataset. Every page has a JSON twin: the same path with .json, or the page's path asked for with Accept: application/json. Searches pass a bounded queue: 503 with Retry-After when it is full.",
+            "description": "Read-only search over an image–text dataset. Every page has a JSON twin: the same path with .json, or the page's path asked for with Accept: application/json. Searches pass a bounded queue (max_concurrent running, max_queued waiting): 503 with Retry-After when it is full.",
         },
         "paths": {
             "/": operation("search_home", "The search page.", search(), html("The search form, the results and the facets.")),

@@ -337,6 +337,8 @@ async fn json_twins_have_their_shapes_and_pages_do_not_overlap() {
     assert_eq!(settings["limits"]["max_page_size"], 200);
     assert_eq!(settings["limits"]["query_timeout_ms"], 60_000);
     assert_eq!(settings["limits"]["max_concurrent"], 4);
+    assert_eq!(settings["limits"]["max_queued"], 64);
+    assert_eq!(settings["limits"]["export_cap"], 100_000);
     assert_eq!(settings["safe_mode"]["unsafe_threshold"], 0.5);
     assert_eq!(settings["remote_images"], true);
     assert_eq!(settings["dataset"]["rows"], 4000 + HOSTILE_ROWS);
@@ -398,6 +400,7 @@ async fn safe_mode_blurs_unsafe_images_and_no_remote_images_shows_none() {
 async fn searches_beyond_the_limit_get_503_with_retry_after() {
     let mut busy = config(dataset());
     busy.max_concurrent = 0;
+    busy.max_queued = 0;
     let busy = app_with(busy);
     for path in ["/?q=kitchen", "/search.json", "/row/1", "/mentions.json"] {
         let answer = get(&busy, path).await;

@@ -108,6 +108,7 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         no_remote_images: false,
         unsafe_threshold: 0.5,
         max_concurrent: None,
+        max_queued: pairscope_server::DEFAULT_MAX_QUEUED,
         timeout: 10.0,
         export_cap: pairscope_server::DEFAULT_EXPORT_CAP,
     };

@@ -33,9 +33,13 @@ pub struct ServeArgs {
     /// not UNLIKELY.
     #[arg(long, default_value_t = 0.5, value_name = "P")]
     pub unsafe_threshold: f64,
-    /// Searches running at once; more are answered 503 with Retry-After [default: cores].
+    /// Searches running at once [default: cores].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub max_concurrent: Option<u32>,
+    /// Searches that may wait (at most --timeout) for a running one to end; more are answered
+    /// 503 with Retry-After at once.
+    #[arg(long, default_value_t = pairscope_server::DEFAULT_MAX_QUEUED, value_name = "N")]
+    pub max_queued: usize,
     /// Time limit of every query.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub timeout: f64,
@@ -60,6 +64,7 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     }
     config.timeout = Duration::from_secs_f64(args.timeout);
     config.export_cap = args.export_cap;
+    config.max_queued = args.max_queued;
     let quiet = global.quiet;
     let served = pairscope_server::serve(config, |url| {
         if !quiet {

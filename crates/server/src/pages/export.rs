@@ -76,7 +76,7 @@ async fn start(app: &Arc<App>, query: Option<&str>, format: ExportFormat) -> Res
     let engine = app.engine().await;
     let limits = app.limits();
     // One permit for the whole export: it is a search that runs as long as the file is sent.
-    let permit = app.permit()?;
+    let permit = app.permit().await?;
     let (head_tx, head_rx) = oneshot::channel::<Result<Head, Failure>>();
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHUNKS_QUEUED);
     tokio::task::spawn_blocking(move || {
