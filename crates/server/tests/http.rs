@@ -54,7 +54,8 @@ fn write_hostile(dir: &Path) -> PathBuf {
             format!("<img src=x onerror=alert(2)> {TOKEN} highpunsafe"),
             format!("\"><svg onload=alert(3)> {TOKEN} jsurl"),
             format!("calm kitten {TOKEN} nsfwlabelled"),
-            format!("calm lake {TOKEN} safeone"),
+            // "Link" is a character whose name is a common word: marked ambiguous.
+            format!("calm lake, Link {TOKEN} safeone"),
             format!("=HYPERLINK(\"http://evil.example/x\",\"click\") {TOKEN} formula"),
         ])),
         Arc::new(StringArray::from(vec![
@@ -736,7 +737,10 @@ async fn the_mentions_table_sorts_filters_and_draws_bars() {
     let html = get_ok(&app, "/mentions").await.body;
     assert!(urls_in(&html).iter().any(|u| u == "/mentions?list=builtin%3Aartists&sort=name&order=asc"), "{html}");
     assert_eq!(html.matches(r#"<svg class="bar""#).count(), counts.len());
-    let ambiguous = by_count["entities"].as_array().unwrap().iter().filter(|e| e["ambiguous"].is_string()).count();
+    let characters = get_ok(&app, "/mentions.json?list=builtin:characters").await.json();
+    let ambiguous = characters["entities"].as_array().unwrap().iter().filter(|e| e["ambiguous"].is_string()).count();
+    assert!(ambiguous > 0, "{characters}");
+    let html = get_ok(&app, "/mentions?list=builtin:characters").await.body;
     assert_eq!(html.matches(r#"<span class="ambiguous""#).count(), ambiguous);
 }
 
