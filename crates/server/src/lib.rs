@@ -65,6 +65,9 @@ pub struct ServerConfig {
     pub max_queued: usize,
     /// Time limit of every query.
     pub timeout: Duration,
+    /// Time limit of each facet of the search page (within what the query left of `timeout`);
+    /// a facet that takes longer is left off the page, which still shows the results.
+    pub facet_timeout: Duration,
     /// Rows per page unless the request asks for fewer or more.
     pub page_size: usize,
     /// The most rows per page a request may ask for.
@@ -92,6 +95,7 @@ impl ServerConfig {
             max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_queued: DEFAULT_MAX_QUEUED,
             timeout: Duration::from_secs(10),
+            facet_timeout: Duration::from_millis(500),
             page_size: 40,
             max_page_size: 200,
             facet_hosts: 15,

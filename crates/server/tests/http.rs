@@ -806,3 +806,16 @@ async fn an_accept_header_that_wants_json_gets_the_json_twin() {
         assert_eq!(response.status(), StatusCode::MISDIRECTED_REQUEST, "{path} {host}");
     }
 }
+
+#[tokio::test]
+async fn facets_that_exceed_their_time_limit_are_left_off_the_page() {
+    let mut hurried = config(dataset());
+    hurried.facet_timeout = Duration::ZERO;
+    let app = app_with(hurried);
+    let page = get_ok(&app, "/search.json?q=kitchen").await.json();
+    assert!(page["hits"].as_array().is_some_and(|h| !h.is_empty()), "{page}");
+    assert!(page["hosts"].is_null() && page["languages"].is_null(), "{page}");
+    let html = get_ok(&app, "/?q=kitchen").await.body;
+    assert_eq!(html.matches("These counts did not fit in the time limit.").count(), 2, "{html}");
+    assert_eq!(get_ok(&app, "/-/settings.json").await.json()["limits"]["facet_timeout_ms"], 0);
+}

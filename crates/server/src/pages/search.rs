@@ -78,6 +78,7 @@ async fn run(app: &Arc<App>, query: Option<&str>) -> Result<Outcome, Failure> {
     let request = form.request(mention.as_ref().map(|m| m.aliases.clone()).unwrap_or_default());
     let engine = app.engine().await;
     let limits = app.limits();
+    let facet_timeout = app.config.facet_timeout;
     let by = [
         FacetBy::Terms { column: Term::Host.column().into(), top: app.config.facet_hosts },
         FacetBy::Terms { column: Term::Language.column().into(), top: app.config.facet_languages },
@@ -86,11 +87,11 @@ async fn run(app: &Arc<App>, query: Option<&str>) -> Result<Outcome, Failure> {
         .blocking(move || {
             let started = Instant::now();
             let page = engine.search(&request, &limits)?;
-            // The facets get what is left of the time limit; without time, the page goes out
-            // without them.
+            // Each facet gets its own limit, within what is left of the query's; one that does
+            // not fit is left off the page.
             let mut facets = [None, None];
             for (facet, by) in facets.iter_mut().zip(&by) {
-                let left = limits.timeout.saturating_sub(started.elapsed());
+                let left = limits.timeout.saturating_sub(started.elapsed()).min(facet_timeout);
                 *facet = match engine.facets(&request.selection, by, &Limits { timeout: left }) {
                     Ok(facet) => Some(facet),
                     Err(QueryError::Deadline { .. }) => None,
