@@ -35,6 +35,8 @@ pub struct App {
     lists: [OnceLock<Option<Arc<NameList>>>; 2],
     /// The overview of the version last asked about (its facets scan every row).
     pub(crate) overview: StdMutex<Option<Arc<pages::overview::Overview>>>,
+    /// The search page's facets of recent selections.
+    pub(crate) facets: StdMutex<pages::search::FacetCache>,
 }
 
 impl App {
@@ -50,6 +52,7 @@ impl App {
             checked: Mutex::new(Instant::now()),
             lists: [OnceLock::new(), OnceLock::new()],
             overview: StdMutex::new(None),
+            facets: StdMutex::new(pages::search::FacetCache::new()),
             config,
         };
         // Parsed here, off the async threads, rather than by the first request that needs them.

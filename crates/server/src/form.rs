@@ -262,6 +262,12 @@ impl SearchForm {
         out.finish()
     }
 
+    /// What the selection depends on, as text: the query string less order and paging.
+    pub fn selection_key(&self, config: &ServerConfig) -> String {
+        SearchForm { sort: SortBy::Relevance, ascending: false, limit: config.page_size, after: None, ..self.clone() }
+            .query_string(config)
+    }
+
     /// `path` with this form's query string.
     pub fn href(&self, path: &str, config: &ServerConfig) -> String {
         let query = self.query_string(config);

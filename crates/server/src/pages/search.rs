@@ -1,6 +1,7 @@
 //! `/` (and `/search`): the search form, the total, a grid of hits with the next-page link, and
 //! the top hosts of the matching rows; `/search.json`: the same as a document.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -83,10 +84,16 @@ async fn run(app: &Arc<App>, query: Option<&str>) -> Result<Outcome, Failure> {
         FacetBy::Terms { column: Term::Host.column().into(), top: app.config.facet_hosts },
         FacetBy::Terms { column: Term::Language.column().into(), top: app.config.facet_languages },
     ];
-    let (page, [hosts, languages]) = app
+    // The facets depend on the selection only: the other pages and orders of a search share them.
+    let key = (engine.version(), form.selection_key(&app.config));
+    let kept = app.facets.lock().unwrap_or_else(|e| e.into_inner()).get(&key);
+    let (page, facets) = app
         .blocking(move || {
             let started = Instant::now();
             let page = engine.search(&request, &limits)?;
+            if let Some(facets) = kept {
+                return Ok((page, facets));
+            }
             // Each facet gets its own limit, within what is left of the query's; one that does
             // not fit is left off the page.
             let mut facets = [None, None];
@@ -98,10 +105,44 @@ async fn run(app: &Arc<App>, query: Option<&str>) -> Result<Outcome, Failure> {
                     Err(e) => return Err(e.into()),
                 };
             }
-            Ok((page, facets))
+            Ok((page, Arc::new(facets)))
         })
         .await?;
+    if facets.iter().all(Option::is_some) {
+        app.facets.lock().unwrap_or_else(|e| e.into_inner()).put(key, facets.clone());
+    }
+    let [hosts, languages] = (*facets).clone();
     Ok(Outcome { form, mention, page, hosts, languages })
+}
+
+/// The search page's facets (hosts, languages) of the most recent selections, by dataset
+/// version and selection. Only complete ones are kept: a facet cut off by its time limit is
+/// tried again next time.
+pub(crate) struct FacetCache {
+    entries: VecDeque<((u64, String), Arc<[Option<Facet>; 2]>)>,
+}
+
+impl FacetCache {
+    /// Selections whose facets are kept.
+    const SIZE: usize = 256;
+
+    pub(crate) fn new() -> FacetCache {
+        FacetCache { entries: VecDeque::with_capacity(Self::SIZE) }
+    }
+
+    fn get(&self, key: &(u64, String)) -> Option<Arc<[Option<Facet>; 2]>> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, facets)| facets.clone())
+    }
+
+    fn put(&mut self, key: (u64, String), facets: Arc<[Option<Facet>; 2]>) {
+        if self.get(&key).is_some() {
+            return;
+        }
+        if self.entries.len() == Self::SIZE {
+            self.entries.pop_front();
+        }
+        self.entries.push_back((key, facets));
+    }
 }
 
 /// The aliases `mention` stands for: those of the entity of the first list that has it (only
@@ -272,5 +313,22 @@ fn terms(app: &App, form: &SearchForm, term: Term, title: &str, facet: Option<&F
             }
             _ => { p.note { "These counts did not fit in the time limit." } }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_facet_cache_keeps_the_most_recent_selections() {
+        let mut cache = FacetCache::new();
+        let facets = Arc::new([None, None]);
+        for i in 0..=FacetCache::SIZE {
+            cache.put((1, i.to_string()), facets.clone());
+        }
+        assert!(cache.get(&(1, "0".into())).is_none(), "the oldest went");
+        assert!(cache.get(&(1, "1".into())).is_some() && cache.get(&(1, FacetCache::SIZE.to_string())).is_some());
+        assert!(cache.get(&(2, "1".into())).is_none(), "another version is another key");
     }
 }
