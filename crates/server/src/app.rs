@@ -1,17 +1,21 @@
 //! The application state (configuration, the current engine, the permits) and the routes.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex as StdMutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use axum::Router;
+use axum::extract::Request;
+use axum::http::{Uri, header};
 use axum::routing::get;
 use pairscope_query::{Engine, Limits};
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, OwnedSemaphorePermit};
+use tower::ServiceExt;
 
 use crate::error::Failure;
+use crate::gate::Gate;
 use crate::guard::{self, AllowedHosts};
 use crate::pages;
 use crate::{ServerConfig, ServerError};
@@ -19,7 +23,7 @@ use crate::{ServerConfig, ServerError};
 /// The built-in name lists the server offers (a request never names a file).
 pub(crate) const LISTS: [&str; 2] = ["builtin:artists", "builtin:characters"];
 
-/// One server: its settings, the engine of the dataset's current version, and the permits
+/// One server: its settings, the engine of the dataset's current version, and the queue
 /// bounding the blocking work in flight.
 pub struct App {
     pub(crate) config: ServerConfig,
@@ -27,8 +31,12 @@ pub struct App {
     engine: RwLock<Arc<Engine>>,
     /// When `CURRENT` was last compared; held while a new version is opened.
     checked: Mutex<Instant>,
-    permits: Arc<Semaphore>,
+    gate: Gate,
     lists: [OnceLock<Option<Arc<NameList>>>; 2],
+    /// The overview of the version last asked about (its facets scan every row).
+    pub(crate) overview: StdMutex<Option<Arc<pages::overview::Overview>>>,
+    /// The search page's facets of recent selections.
+    pub(crate) facets: StdMutex<pages::search::FacetCache>,
 }
 
 impl App {
@@ -39,10 +47,12 @@ impl App {
         let engine = Engine::open(Dataset::open(&config.dataset)?)?;
         let app = App {
             hosts: AllowedHosts::new(bound, &config.allowed_hosts),
-            permits: Arc::new(Semaphore::new(config.max_concurrent)),
+            gate: Gate::new(config.max_concurrent, config.max_queued),
             engine: RwLock::new(Arc::new(engine)),
             checked: Mutex::new(Instant::now()),
             lists: [OnceLock::new(), OnceLock::new()],
+            overview: StdMutex::new(None),
+            facets: StdMutex::new(pages::search::FacetCache::new()),
             config,
         };
         // Parsed here, off the async threads, rather than by the first request that needs them.
@@ -96,14 +106,19 @@ impl App {
         self.engine.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Runs `work` on the blocking pool under one of the `max_concurrent` permits, or fails
-    /// at once with [`Failure::Busy`] when none is free. The permit goes with the work, so
-    /// a client that disconnects does not free it before the work ends.
+    /// One of the `max_concurrent` permits, after waiting in the bounded queue if need be
+    /// (see [`Gate`]), or [`Failure::Busy`].
+    pub(crate) async fn permit(&self) -> Result<OwnedSemaphorePermit, Failure> {
+        self.gate.enter(self.config.timeout).await
+    }
+
+    /// Runs `work` on the blocking pool under a [`permit`](App::permit). The permit goes with
+    /// the work, so a client that disconnects does not free it before the work ends.
     pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
-        let permit = self.permits.clone().try_acquire_owned().map_err(|_| Failure::Busy)?;
+        let permit = self.permit().await?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             work()
@@ -130,19 +145,64 @@ impl App {
     }
 }
 
-/// Every route, behind the Host check and the security headers.
+/// Every route, behind the Host check and the security headers. Each is described in the
+/// OpenAPI document (`crate::openapi`; a test holds the two together).
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/", get(pages::search::html))
         .route("/search", get(pages::search::html))
         .route("/search.json", get(pages::search::json))
         .route("/row/{id}", get(pages::row::page_or_json))
         .route("/mentions", get(pages::mentions::html))
         .route("/mentions.json", get(pages::mentions::json))
+        .route("/overview", get(pages::overview::html))
+        .route("/overview.json", get(pages::overview::json))
+        .route("/export.csv", get(pages::export::csv))
+        .route("/export.jsonl", get(pages::export::jsonl))
+        .route("/export.parquet", get(pages::export::parquet))
+        .route("/api/openapi.json", get(crate::openapi::json))
         .route("/-/settings", get(pages::settings::html))
         .route("/-/settings.json", get(pages::settings::json))
         .route("/-/style.css", get(pages::style))
+        .route("/-/app.js", get(pages::script))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard::guard))
-        .with_state(app)
+        .with_state(app);
+    // The rewrite to a JSON twin comes before routing: the twin's route, and the guard, then
+    // answer it as if it had been asked for by name.
+    Router::new().fallback_service(routes.map_request(json_twin))
+}
+
+/// A page asked for with an `Accept` that wants JSON and not HTML, sent to its JSON twin
+/// (`/` and `/search` → `/search.json`, `/row/ID` → `/row/ID.json`, …), query unchanged.
+fn json_twin(mut request: Request) -> Request {
+    let wants_json = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json") && !accept.contains("text/html"));
+    if !wants_json {
+        return request;
+    }
+    let path = request.uri().path();
+    let is_row = path.strip_prefix("/row/").is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+    let twin = match path {
+        "/" | "/search" => "/search.json".to_string(),
+        "/mentions" | "/overview" | "/-/settings" => format!("{path}.json"),
+        _ if is_row => format!("{path}.json"),
+        _ => return request,
+    };
+    let twin = match request.uri().query() {
+        Some(query) => format!("{twin}?{query}"),
+        None => twin,
+    };
+    // The scheme and authority (of an absolute-form request) stay: the Host check compares them.
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(path_and_query) = twin.parse() {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }

@@ -25,10 +25,13 @@ pub struct SearchForm {
     /// A URL pattern.
     pub url: String,
     pub host: String,
+    /// The registrable domain (`pinimg.com`), which covers every host under it.
+    pub domain: String,
     pub language: String,
     pub aesthetic: Range,
     pub punsafe: Range,
     pub pwatermark: Range,
+    pub similarity: Range,
     pub min_width: Option<u32>,
     pub min_height: Option<u32>,
     /// An entity of `names` whose aliases the captions must mention.
@@ -43,7 +46,25 @@ pub struct SearchForm {
 }
 
 /// The score columns with a min–max pair of fields, in form order.
-pub const SCORES: [&str; 3] = ["aesthetic", "punsafe", "pwatermark"];
+pub const SCORES: [&str; 4] = ["aesthetic", "punsafe", "pwatermark", "similarity"];
+
+/// The keyword columns a search can be restricted to one value of (a facet link sets one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Term {
+    Host,
+    Domain,
+    Language,
+}
+
+impl Term {
+    pub fn column(self) -> &'static str {
+        match self {
+            Term::Host => "host",
+            Term::Domain => "domain",
+            Term::Language => "language",
+        }
+    }
+}
 
 impl SearchForm {
     pub fn new(page_size: usize) -> SearchForm {
@@ -51,10 +72,12 @@ impl SearchForm {
             q: String::new(),
             url: String::new(),
             host: String::new(),
+            domain: String::new(),
             language: String::new(),
             aesthetic: Range::default(),
             punsafe: Range::default(),
             pwatermark: Range::default(),
+            similarity: Range::default(),
             min_width: None,
             min_height: None,
             mention: String::new(),
@@ -80,6 +103,7 @@ impl SearchForm {
                 "q" => form.q = value.to_string(),
                 "url" => form.url = value.to_string(),
                 "host" => form.host = value.to_string(),
+                "domain" => form.domain = value.to_string(),
                 "language" => form.language = value.to_string(),
                 "mention" => form.mention = value.to_string(),
                 "names" => {
@@ -111,16 +135,11 @@ impl SearchForm {
                 }
                 "after" => form.after = Some(value.to_string()),
                 other => {
-                    for (i, column) in SCORES.iter().enumerate() {
-                        let range = match i {
-                            0 => &mut form.aesthetic,
-                            1 => &mut form.punsafe,
-                            _ => &mut form.pwatermark,
-                        };
+                    for column in SCORES {
                         if other.strip_prefix(column) == Some("_min") {
-                            range.min = Some(number(value, other)?);
+                            form.range_mut(column).min = Some(number(value, other)?);
                         } else if other.strip_prefix(column) == Some("_max") {
-                            range.max = Some(number(value, other)?);
+                            form.range_mut(column).max = Some(number(value, other)?);
                         }
                     }
                 }
@@ -129,11 +148,30 @@ impl SearchForm {
         Ok(form)
     }
 
+    /// The range of one of [`SCORES`].
     pub fn range(&self, column: &str) -> Range {
         match column {
             "aesthetic" => self.aesthetic,
             "punsafe" => self.punsafe,
-            _ => self.pwatermark,
+            "pwatermark" => self.pwatermark,
+            _ => self.similarity,
+        }
+    }
+
+    fn range_mut(&mut self, column: &str) -> &mut Range {
+        match column {
+            "aesthetic" => &mut self.aesthetic,
+            "punsafe" => &mut self.punsafe,
+            "pwatermark" => &mut self.pwatermark,
+            _ => &mut self.similarity,
+        }
+    }
+
+    pub fn term(&self, term: Term) -> &str {
+        match term {
+            Term::Host => &self.host,
+            Term::Domain => &self.domain,
+            Term::Language => &self.language,
         }
     }
 
@@ -155,11 +193,11 @@ impl SearchForm {
         if let Some(height) = self.min_height {
             parts.push(format!("height >= {height}"));
         }
-        if !self.host.is_empty() {
-            parts.push(format!("host = {}", string_literal(&self.host)));
-        }
-        if !self.language.is_empty() {
-            parts.push(format!("language = {}", string_literal(&self.language)));
+        for term in [Term::Host, Term::Domain, Term::Language] {
+            let value = self.term(term);
+            if !value.is_empty() {
+                parts.push(format!("{} = {}", term.column(), string_literal(value)));
+            }
         }
         (!parts.is_empty()).then(|| parts.join(" AND "))
     }
@@ -206,6 +244,7 @@ impl SearchForm {
         text("min_width", &self.min_width.map(|v| v.to_string()).unwrap_or_default());
         text("min_height", &self.min_height.map(|v| v.to_string()).unwrap_or_default());
         text("host", &self.host);
+        text("domain", &self.domain);
         text("language", &self.language);
         if self.fold_accents {
             text("fold_accents", "1");
@@ -223,15 +262,27 @@ impl SearchForm {
         out.finish()
     }
 
+    /// What the selection depends on, as text: the query string less order and paging.
+    pub fn selection_key(&self, config: &ServerConfig) -> String {
+        SearchForm { sort: SortBy::Relevance, ascending: false, limit: config.page_size, after: None, ..self.clone() }
+            .query_string(config)
+    }
+
     /// `path` with this form's query string.
     pub fn href(&self, path: &str, config: &ServerConfig) -> String {
         let query = self.query_string(config);
         if query.is_empty() { path.to_string() } else { format!("{path}?{query}") }
     }
 
-    /// This search's first page with the host filter set to `host`.
-    pub fn with_host(&self, host: &str) -> SearchForm {
-        SearchForm { host: host.to_string(), after: None, ..self.clone() }
+    /// This search's first page with the `term` filter set to `value` (empty: any value).
+    pub fn with_term(&self, term: Term, value: &str) -> SearchForm {
+        let mut form = SearchForm { after: None, ..self.clone() };
+        *match term {
+            Term::Host => &mut form.host,
+            Term::Domain => &mut form.domain,
+            Term::Language => &mut form.language,
+        } = value.to_string();
+        form
     }
 
     /// The page after the cursor `next`.
@@ -267,13 +318,15 @@ fn flag(value: &str, field: &str) -> Result<bool, Failure> {
 
 /// The server's own spelling of a field's name (never the request's bytes).
 fn field_name(field: &str) -> &'static str {
-    const FIELDS: [&str; 9] = [
+    const FIELDS: [&str; 11] = [
         "aesthetic_min",
         "aesthetic_max",
         "punsafe_min",
         "punsafe_max",
         "pwatermark_min",
         "pwatermark_max",
+        "similarity_min",
+        "similarity_max",
         "min_width",
         "min_height",
         "limit",
@@ -329,7 +382,7 @@ mod tests {
     fn the_query_string_round_trips() {
         let config = config();
         let text = "q=%22a+b%22+c&url=*x*&mention=Hokusai&names=builtin%3Aartists&aesthetic_min=6&punsafe_max=0.5\
-                    &min_height=512&host=i.pinimg.com&language=en&fold_accents=1&sort=width&order=asc&limit=7&after=v1.x";
+                    &similarity_min=0.3&min_height=512&host=i.pinimg.com&domain=pinimg.com&language=en&fold_accents=1&sort=width&order=asc&limit=7&after=v1.x";
         let form = SearchForm::parse(Some(text), &config).unwrap();
         assert_eq!(SearchForm::parse(Some(&form.query_string(&config)), &config).unwrap(), form);
         assert_eq!(SearchForm::new(config.page_size).query_string(&config), "");

@@ -76,7 +76,7 @@ fn host_of(request: &Request) -> Option<&str> {
 fn secure(headers: &mut HeaderMap, remote_images: bool) {
     let images = if remote_images { "http: https: data:" } else { "'none'" };
     let policy = format!(
-        "default-src 'none'; img-src {images}; style-src 'self'; form-action 'self'; \
+        "default-src 'none'; img-src {images}; style-src 'self'; script-src 'self'; form-action 'self'; \
          frame-ancestors 'none'; base-uri 'none'"
     );
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_str(&policy).expect("ASCII"));
@@ -84,6 +84,8 @@ fn secure(headers: &mut HeaderMap, remote_images: bool) {
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // A page's path answers HTML or JSON by the Accept header.
+    headers.insert(header::VARY, HeaderValue::from_static("accept"));
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! The web UI and JSON API of `pairscope serve`: server-rendered HTML pages that work without
 //! JavaScript, each with a JSON twin (`/search.json`, `/row/{id}.json`, `/mentions.json`,
-//! `/-/settings.json`), over the current version of one dataset.
+//! `/overview.json`, `/-/settings.json`), exports of a search (`/export.csv`, `.jsonl`,
+//! `.parquet`) and the OpenAPI document of all of them (`/api/openapi.json`), over the current
+//! version of one dataset.
 //!
 //! This crate owns:
 //! - [`ServerConfig`]: every option and limit of the server, in one struct, and [`serve`];
 //! - [`App`] and [`router`]: the routes, the engine of the current dataset version (swapped
-//!   for a new one when a new version is committed), the bound on concurrent searches;
+//!   for a new one when a new version is committed), the bounded queue of searches;
 //! - the web's safety rules: everything escaped (maud), a Content-Security-Policy and the
 //!   other headers on every response, the Host check against DNS rebinding, links and images
 //!   only for http(s) URLs, safe mode (possibly unsafe images blurred), error pages that never
@@ -19,9 +21,12 @@
 //! `pairscope-query`'s and `pairscope-mentions`' work.
 
 mod app;
+mod chart;
 mod error;
 mod form;
+mod gate;
 mod guard;
+mod openapi;
 mod pages;
 mod view;
 
@@ -30,6 +35,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use app::{App, router};
+
+/// The default of [`ServerConfig::max_queued`].
+pub const DEFAULT_MAX_QUEUED: usize = 64;
+
+/// The default of [`ServerConfig::export_cap`].
+pub const DEFAULT_EXPORT_CAP: u64 = 100_000;
 
 /// Every option of the server, with its default.
 #[derive(Debug, Clone)]
@@ -47,16 +58,26 @@ pub struct ServerConfig {
     pub remote_images: bool,
     /// Images whose punsafe is above this are blurred until clicked.
     pub unsafe_threshold: f64,
-    /// Searches (and row and mention lookups) running at once; more get 503 and `Retry-After`.
+    /// Searches (and row, mention, overview lookups and exports) running at once.
     pub max_concurrent: usize,
+    /// Requests that may wait (at most `timeout`) for one of those to end; more get 503 and
+    /// `Retry-After` at once.
+    pub max_queued: usize,
     /// Time limit of every query.
     pub timeout: Duration,
+    /// Time limit of each facet of the search page (within what the query left of `timeout`);
+    /// a facet that takes longer is left off the page, which still shows the results.
+    pub facet_timeout: Duration,
     /// Rows per page unless the request asks for fewer or more.
     pub page_size: usize,
     /// The most rows per page a request may ask for.
     pub max_page_size: usize,
     /// Host values listed in the search page's facet.
     pub facet_hosts: usize,
+    /// Language values listed in the search page's facet.
+    pub facet_languages: usize,
+    /// The most rows one export writes (a request may ask for fewer).
+    pub export_cap: u64,
     /// How often `CURRENT` is checked for a new dataset version (at most once per interval,
     /// on a request).
     pub reload_interval: Duration,
@@ -72,10 +93,14 @@ impl ServerConfig {
             remote_images: true,
             unsafe_threshold: 0.5,
             max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_queued: DEFAULT_MAX_QUEUED,
             timeout: Duration::from_secs(10),
+            facet_timeout: Duration::from_millis(500),
             page_size: 40,
             max_page_size: 200,
             facet_hosts: 15,
+            facet_languages: 10,
+            export_cap: DEFAULT_EXPORT_CAP,
             reload_interval: Duration::from_secs(2),
         }
     }
@@ -100,6 +125,9 @@ impl ServerConfig {
         }
         if self.page_size == 0 || self.page_size > self.max_page_size {
             return usage("the page size must be between 1 and the page size limit");
+        }
+        if self.export_cap == 0 {
+            return usage("--export-cap must be at least 1");
         }
         for host in &self.allowed_hosts {
             if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b)) {

@@ -10,6 +10,9 @@ use crate::ServerConfig;
 
 /// The style sheet (served at `/-/style.css`: the CSP allows styles from the server only).
 pub(crate) const STYLE: &str = include_str!("style.css");
+/// The one script (`/-/app.js`; the CSP allows scripts from the server only, never inline):
+/// it swaps an image that fails to load for the placeholder. Pages work without it.
+pub(crate) const SCRIPT: &str = include_str!("app.js");
 
 /// A whole page.
 pub(crate) fn page(title: &str, body: Markup) -> Html<String> {
@@ -22,6 +25,8 @@ pub(crate) fn page(title: &str, body: Markup) -> Html<String> {
                 meta name="referrer" content="no-referrer";
                 title { (title) " · pairscope" }
                 link rel="stylesheet" href="/-/style.css";
+                // In the head, so its listener is there before the first image can fail.
+                script src="/-/app.js" {}
             }
             body {
                 header {
@@ -29,6 +34,7 @@ pub(crate) fn page(title: &str, body: Markup) -> Html<String> {
                     nav {
                         a href="/" { "search" }
                         a href="/mentions" { "mentions" }
+                        a href="/overview" { "overview" }
                         a href="/-/settings" { "settings" }
                     }
                 }

@@ -20,10 +20,12 @@ use tower::ServiceExt;
 
 const HOST: &str = "127.0.0.1:8080";
 /// What must never reach a page as markup.
-const RAW_PAYLOADS: [&str; 4] = ["<script", "<svg", "<img src=x", "\" onfocus="];
+const RAW_PAYLOADS: [&str; 4] = ["<script", "<svg onload", "<img src=x", "\" onfocus="];
 /// The token every hostile row's caption has.
 const TOKEN: &str = "hostiletestrow";
-const HOSTILE_ROWS: u64 = 5;
+const HOSTILE_ROWS: u64 = 6;
+/// The one script tag every page has (in its head); any other is an injection.
+const SCRIPT_TAG: &str = r#"<script src="/-/app.js"></script>"#;
 
 /// A parquet file of hostile rows.
 fn write_hostile(dir: &Path) -> PathBuf {
@@ -36,6 +38,7 @@ fn write_hostile(dir: &Path) -> PathBuf {
         Field::new("aesthetic", DataType::Float64, true),
         Field::new("width", DataType::Int64, true),
         Field::new("height", DataType::Int64, true),
+        Field::new("language", DataType::Utf8, true),
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(vec![
@@ -44,20 +47,31 @@ fn write_hostile(dir: &Path) -> PathBuf {
             "javascript:alert(4)",
             "https://safe.example/c.jpg",
             "https://safe.example/d.jpg",
+            "https://safe.example/e.jpg",
         ])),
         Arc::new(StringArray::from(vec![
             format!("<script>alert(1)</script> {TOKEN}"),
             format!("<img src=x onerror=alert(2)> {TOKEN} highpunsafe"),
             format!("\"><svg onload=alert(3)> {TOKEN} jsurl"),
             format!("calm kitten {TOKEN} nsfwlabelled"),
-            format!("calm lake {TOKEN} safeone"),
+            // "Link" is a character whose name is a common word: marked ambiguous.
+            format!("calm lake, Link {TOKEN} safeone"),
+            format!("=HYPERLINK(\"http://evil.example/x\",\"click\") {TOKEN} formula"),
         ])),
-        Arc::new(StringArray::from(vec![Some("javascript:alert(7)"), None, Some("JaVaScRiPt:alert(8)"), None, None])),
-        Arc::new(Float64Array::from(vec![Some(0.01), Some(0.99), Some(0.2), None, Some(0.01)])),
-        Arc::new(StringArray::from(vec![None, None, None, Some("NSFW"), Some("UNLIKELY")])),
-        Arc::new(Float64Array::from(vec![Some(5.0), Some(6.0), Some(7.0), Some(8.0), Some(9.0)])),
-        Arc::new(Int64Array::from(vec![Some(640), Some(800), None, Some(1024), Some(2048)])),
-        Arc::new(Int64Array::from(vec![Some(480), Some(600), None, Some(768), Some(1536)])),
+        Arc::new(StringArray::from(vec![
+            Some("javascript:alert(7)"),
+            None,
+            Some("JaVaScRiPt:alert(8)"),
+            None,
+            None,
+            Some("@SUM(1+1)"),
+        ])),
+        Arc::new(Float64Array::from(vec![Some(0.01), Some(0.99), Some(0.2), None, Some(0.01), Some(0.01)])),
+        Arc::new(StringArray::from(vec![None, None, None, Some("NSFW"), Some("UNLIKELY"), Some("UNLIKELY")])),
+        Arc::new(Float64Array::from(vec![Some(5.0), Some(6.0), Some(7.0), Some(8.0), Some(9.0), Some(4.0)])),
+        Arc::new(Int64Array::from(vec![Some(640), Some(800), None, Some(1024), Some(2048), Some(300)])),
+        Arc::new(Int64Array::from(vec![Some(480), Some(600), None, Some(768), Some(1536), Some(200)])),
+        Arc::new(StringArray::from(vec![Some("en"), Some("en"), Some("fr"), None, Some("de"), Some("en")])),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
     let path = dir.join("hostile.parquet");
@@ -105,6 +119,8 @@ fn app() -> Router {
 struct Answer {
     status: StatusCode,
     headers: HeaderMap,
+    bytes: axum::body::Bytes,
+    /// The bytes as text (lossy: parquet is not).
     body: String,
 }
 
@@ -123,7 +139,8 @@ async fn get_with_host(app: &Router, path: &str, host: Option<&str>) -> Answer {
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    Answer { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
+    let body = String::from_utf8_lossy(&bytes).into_owned();
+    Answer { status, headers, bytes, body }
 }
 
 async fn get(app: &Router, path: &str) -> Answer {
@@ -153,6 +170,8 @@ fn urls_in(html: &str) -> Vec<String> {
 
 /// No hostile text as markup, and every link and image to this server or an http(s) URL.
 fn assert_safe_html(path: &str, html: &str) {
+    assert_eq!(html.matches(SCRIPT_TAG).count(), 1, "{path}: the script tag, once");
+    let html = &html.replacen(SCRIPT_TAG, "", 1);
     for payload in RAW_PAYLOADS {
         assert!(!html.contains(payload), "{path}: {payload} unescaped in\n{html}");
     }
@@ -224,7 +243,7 @@ async fn javascript_urls_are_shown_as_text_never_linked() {
     // The http(s) URL with quotes in it is linked in its normalised (percent-encoded) form.
     let id = hostile_row(&app, "highpunsafe").await;
     let row = get_ok(&app, &format!("/row/{id}")).await;
-    let links: Vec<String> = urls_in(&row.body).into_iter().filter(|u| u.contains("evil.example")).collect();
+    let links: Vec<String> = urls_in(&row.body).into_iter().filter(|u| u.starts_with("https://evil.example")).collect();
     assert!(!links.is_empty() && links.iter().all(|u| u.contains("%22%3E%3Csvg")), "{links:?}");
     assert!(row.body.contains(r#"rel="noopener noreferrer nofollow""#));
 }
@@ -251,6 +270,7 @@ async fn every_response_carries_the_security_headers() {
             "default-src 'none'",
             "img-src http: https: data:",
             "style-src 'self'",
+            "script-src 'self'",
             "form-action 'self'",
             "frame-ancestors 'none'",
         ] {
@@ -318,6 +338,8 @@ async fn json_twins_have_their_shapes_and_pages_do_not_overlap() {
     assert_eq!(settings["limits"]["max_page_size"], 200);
     assert_eq!(settings["limits"]["query_timeout_ms"], 60_000);
     assert_eq!(settings["limits"]["max_concurrent"], 4);
+    assert_eq!(settings["limits"]["max_queued"], 64);
+    assert_eq!(settings["limits"]["export_cap"], 100_000);
     assert_eq!(settings["safe_mode"]["unsafe_threshold"], 0.5);
     assert_eq!(settings["remote_images"], true);
     assert_eq!(settings["dataset"]["rows"], 4000 + HOSTILE_ROWS);
@@ -379,6 +401,7 @@ async fn safe_mode_blurs_unsafe_images_and_no_remote_images_shows_none() {
 async fn searches_beyond_the_limit_get_503_with_retry_after() {
     let mut busy = config(dataset());
     busy.max_concurrent = 0;
+    busy.max_queued = 0;
     let busy = app_with(busy);
     for path in ["/?q=kitchen", "/search.json", "/row/1", "/mentions.json"] {
         let answer = get(&busy, path).await;
@@ -470,6 +493,9 @@ async fn a_new_dataset_version_is_served_without_a_restart() {
     ingest(&ds, &[write_hostile(dir.path()).display().to_string()], &IngestOptions::default(), &NoProgress).unwrap();
     let after = get_ok(&app, "/search.json?limit=1").await.json();
     assert_eq!(after["total"], 300 + HOSTILE_ROWS);
+    // The facets kept for this selection were the old version's: counted again.
+    let distinct = |page: &Value| page["hosts"]["distinct"].as_u64().unwrap();
+    assert_eq!(distinct(&after), distinct(&before) + 2, "evil.example and safe.example");
     assert_eq!(after["version"].as_u64().unwrap(), before["version"].as_u64().unwrap() + 1);
     assert_eq!(get_ok(&app, &format!("/search.json?q={TOKEN}")).await.json()["total"], HOSTILE_ROWS);
     // A cursor of the old version is refused, not misread.
@@ -487,4 +513,312 @@ fn non_loopback_addresses_need_allow_remote() {
     assert!(config.check().is_ok());
     config.unsafe_threshold = 1.5;
     assert!(config.check().is_err());
+}
+
+fn header<'a>(answer: &'a Answer, name: &str) -> &'a str {
+    answer.headers.get(name).map_or("", |v| v.to_str().unwrap())
+}
+
+/// The row ids of an export's JSON lines.
+fn jsonl_ids(answer: &Answer) -> Vec<i64> {
+    answer.body.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["row_id"].as_i64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn exports_stream_the_search_in_its_order_up_to_the_cap() {
+    let mut capped = config(dataset());
+    capped.export_cap = 50;
+    let app = app_with(capped);
+    // The search's first rows, in its order, are the export's.
+    let page = get_ok(&app, "/search.json?sort=aesthetic&limit=50").await.json();
+    let ids: Vec<i64> = page["hits"].as_array().unwrap().iter().map(|h| h["row_id"].as_i64().unwrap()).collect();
+    let all = get_ok(&app, "/export.jsonl?sort=aesthetic&limit=3&after=ignored").await;
+    assert_eq!(header(&all, "content-type"), "application/x-ndjson");
+    assert_eq!(jsonl_ids(&all), ids);
+    assert_eq!(header(&all, "x-pairscope-total"), (4000 + HOSTILE_ROWS).to_string());
+    assert_eq!(header(&all, "x-pairscope-export-rows"), "50");
+    assert_eq!(header(&all, "x-pairscope-export-cap"), "50");
+    assert_eq!(header(&all, "x-pairscope-truncated"), "true");
+    assert!(header(&all, "content-disposition").starts_with("attachment; filename=\"pairscope-v"), "{:?}", all.headers);
+    // A request may lower the cap, never raise it.
+    let lowered = get_ok(&app, "/export.jsonl?sort=aesthetic&cap=7").await;
+    assert_eq!(jsonl_ids(&lowered), ids[..7]);
+    assert_eq!(header(&lowered, "x-pairscope-export-cap"), "7");
+    let raised = get_ok(&app, "/export.jsonl?cap=1000000").await;
+    assert_eq!(jsonl_ids(&raised).len(), 50);
+    assert_eq!(header(&raised, "x-pairscope-export-cap"), "50");
+    // Under the cap, the whole result and no truncation.
+    let few = get_ok(&app, &format!("/export.jsonl?q={TOKEN}")).await;
+    assert_eq!(jsonl_ids(&few).len() as u64, HOSTILE_ROWS);
+    assert_eq!(header(&few, "x-pairscope-truncated"), "false");
+    // More rows than one page of the engine (1,000): pages are joined without gap or repeat.
+    let mut big = config(dataset());
+    big.export_cap = 2500;
+    let big = get_ok(&app_with(big), "/export.jsonl?sort=width&order=asc").await;
+    let ids = jsonl_ids(&big);
+    assert_eq!(ids.len(), 2500);
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), 2500, "no row twice");
+    for (bad, status) in [("/export.csv?cap=0", 400), ("/export.csv?cap=x", 400), ("/export.parquet?q=%22", 400)] {
+        let answer = get(&app, bad).await;
+        assert_eq!(answer.status.as_u16(), status, "{bad}");
+        assert_eq!(answer.json()["error"]["status"], status, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn csv_exports_neutralise_formulas_and_parquet_exports_parse() {
+    let app = app();
+    let csv = get_ok(&app, &format!("/export.csv?q={TOKEN}")).await;
+    assert_eq!(header(&csv, "content-type"), "text/csv; charset=utf-8");
+    assert!(csv.body.starts_with("row_id,url,caption,"), "{}", csv.body);
+    assert_eq!(csv.body.lines().count() as u64, 1 + HOSTILE_ROWS, "{}", csv.body);
+    assert!(csv.body.contains(r#""'=HYPERLINK(""http://evil.example/x"""#), "{}", csv.body);
+    assert!(!csv.body.contains(r#","=HYPERLINK"#) && !csv.body.contains(",=HYPERLINK"), "{}", csv.body);
+    // JSON lines keep the exact text: a program reads them, not a spreadsheet.
+    let jsonl = get_ok(&app, &format!("/export.jsonl?q={TOKEN}+formula")).await;
+    assert!(jsonl.body.contains(r#""caption":"=HYPERLINK("#), "{}", jsonl.body);
+
+    let parquet = get_ok(&app, "/export.parquet?aesthetic_min=6").await;
+    assert_eq!(header(&parquet, "content-type"), "application/vnd.apache.parquet");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(parquet.bytes.clone())
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut rows = 0;
+    for batch in reader {
+        let batch = batch.unwrap();
+        let aesthetic = batch.column_by_name("aesthetic").unwrap();
+        let aesthetic = aesthetic.as_any().downcast_ref::<Float64Array>().unwrap();
+        assert!(aesthetic.iter().all(|a| a.is_some_and(|a| a >= 6.0)));
+        rows += batch.num_rows();
+    }
+    let total = get_ok(&app, "/search.json?aesthetic_min=6&limit=1").await.json()["total"].as_u64().unwrap();
+    assert!(total > 0);
+    assert_eq!(rows as u64, total);
+    assert_eq!(header(&parquet, "x-pairscope-export-rows"), total.to_string());
+
+    // The search page links to the exports of the same search.
+    let html = get_ok(&app, "/?q=kitchen&aesthetic_min=5&limit=3").await.body;
+    for path in ["/export.csv?", "/export.jsonl?", "/export.parquet?"] {
+        let link = urls_in(&html).into_iter().find(|u| u.starts_with(path)).unwrap_or_else(|| panic!("{path}"));
+        assert!(link.contains("q=kitchen") && link.contains("aesthetic_min=5") && !link.contains("limit"), "{link}");
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_path_that_answers() {
+    let app = app();
+    let document = get_ok(&app, "/api/openapi.json").await.json();
+    assert_eq!(document["openapi"], "3.1.0");
+    let row = get_ok(&app, "/search.json?limit=1").await.json()["hits"][0]["row_id"].as_i64().unwrap();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        let url = path.replace("{id}", &row.to_string());
+        let answer = get(&app, &url).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
+        let content = item["get"]["responses"]["200"]["content"].as_object().unwrap();
+        let documented = content.keys().next().unwrap();
+        assert!(header(&answer, "content-type").starts_with(documented.as_str()), "{path}: {:?}", answer.headers);
+        // Each JSON answer has the properties its schema requires.
+        if let Some(reference) = content[documented]["schema"]["$ref"].as_str() {
+            let name = reference.rsplit('/').next().unwrap();
+            let schema = &document["components"]["schemas"][name];
+            let value = answer.json();
+            for key in schema["required"].as_array().into_iter().flatten() {
+                assert!(value.get(key.as_str().unwrap()).is_some(), "{path}: {key} missing from {value}");
+            }
+        }
+    }
+    // The document is valid OpenAPI 3.1, by the reference validator when the bench venv has it.
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/.venv/bin/python");
+    let has_validator = python.exists()
+        && std::process::Command::new(&python)
+            .args(["-c", "import openapi_spec_validator"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !has_validator {
+        eprintln!("SKIPPED: OpenAPI validation (no openapi-spec-validator in bench/.venv: dev/test installs it)");
+        return;
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), document.to_string()).unwrap();
+    let out = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import json, sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1])))",
+        ])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn the_overview_counts_every_row_and_draws_its_charts() {
+    let app = app();
+    let overview = get_ok(&app, "/overview.json").await.json();
+    let rows = 4000 + HOSTILE_ROWS;
+    assert_eq!(overview["rows"], rows);
+    let sources = overview["sources"].as_array().unwrap();
+    assert!(sources.iter().any(|s| s["file"] == "hostile.parquet" && s["rows"] == HOSTILE_ROWS), "{overview}");
+    assert!(sources.iter().all(|s| !s["file"].as_str().unwrap().contains('/')), "file names only");
+    let histograms = overview["histograms"].as_array().unwrap();
+    let columns: Vec<&str> = histograms.iter().map(|h| h["column"].as_str().unwrap()).collect();
+    assert_eq!(columns, ["aesthetic", "punsafe", "pwatermark", "width", "height"]);
+    for histogram in histograms {
+        let counted: u64 = histogram["buckets"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum();
+        let rest = ["below", "above", "null"].map(|k| histogram[k].as_u64().unwrap()).iter().sum::<u64>();
+        assert_eq!(counted + rest, rows, "{histogram}");
+        assert!(counted > 0, "{histogram}");
+    }
+    // A domain's count is the total of the search its link leads to.
+    let html = get_ok(&app, "/overview").await.body;
+    assert_eq!(html.matches(r#"<svg class="histogram""#).count(), 5, "{html}");
+    let top = &overview["domains"]["values"][0];
+    let link = urls_in(&html).into_iter().find(|u| u.starts_with("/?domain=")).expect("a domain link");
+    let linked = get_ok(&app, &link.replacen("/?", "/search.json?", 1)).await.json();
+    assert_eq!(linked["total"], top[1], "{link}");
+    assert_safe_html("/overview", &html);
+}
+
+#[tokio::test]
+async fn language_facet_similarity_and_domain_filters_select_what_they_say() {
+    let app = app();
+    let all = get_ok(&app, "/search.json?limit=1").await.json();
+    // Only the hostile rows have a language (the synthetic schema has none).
+    let top = &all["languages"]["values"][0];
+    assert_eq!((&top["language"], &top["rows"]), (&Value::from("en"), &Value::from(3)), "{all}");
+    assert_eq!(all["languages"]["null"], 4000 + HOSTILE_ROWS - 5);
+    let html = get_ok(&app, "/?limit=1").await.body;
+    let link = urls_in(&html).into_iter().find(|u| u.starts_with("/?language=")).expect("a language link");
+    let linked = get_ok(&app, &link.replacen("/?", "/search.json?", 1)).await.json();
+    assert_eq!(linked["total"], top["rows"], "{link}");
+    assert!(linked["hits"].as_array().unwrap().iter().all(|h| h["language"] == top["language"]));
+
+    let similar = get_ok(&app, "/search.json?similarity_min=0.3&similarity_max=0.32&limit=200").await.json();
+    let hits = similar["hits"].as_array().unwrap();
+    assert!(!hits.is_empty() && similar["total"].as_u64().unwrap() < 4000, "{similar}");
+    assert!(hits.iter().all(|h| (0.3..=0.32).contains(&h["similarity"].as_f64().unwrap())), "{similar}");
+
+    let host = all["hits"][0]["host"].as_str().unwrap().to_string();
+    let domain = all["hits"][0]["domain"].as_str().unwrap().to_string();
+    let by_domain = get_ok(&app, &format!("/search.json?domain={domain}&limit=200")).await.json();
+    let by_host = get_ok(&app, &format!("/search.json?host={host}&limit=1")).await.json();
+    assert!(by_domain["total"].as_u64().unwrap() >= by_host["total"].as_u64().unwrap());
+    assert!(by_domain["hits"].as_array().unwrap().iter().all(|h| h["domain"] == domain.as_str()));
+    // The row page links to more from its host.
+    let id = all["hits"][0]["row_id"].as_i64().unwrap();
+    let row = get_ok(&app, &format!("/row/{id}")).await.body;
+    assert!(urls_in(&row).iter().any(|u| u.starts_with("/?host=")), "{row}");
+}
+
+#[tokio::test]
+async fn the_mentions_table_sorts_filters_and_draws_bars() {
+    let app = app();
+    let names = |report: &Value| -> Vec<String> {
+        report["entities"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect()
+    };
+    let by_count = get_ok(&app, "/mentions.json").await.json();
+    let counts: Vec<u64> =
+        by_count["entities"].as_array().unwrap().iter().map(|e| e["captions"].as_u64().unwrap()).collect();
+    assert!(counts.len() > 2 && counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
+    let by_name = names(&get_ok(&app, "/mentions.json?sort=name&order=asc").await.json());
+    let mut sorted = names(&by_count);
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(by_name, sorted);
+    let ascending = get_ok(&app, "/mentions.json?order=asc").await.json();
+    assert_eq!(ascending["entities"][0]["captions"].as_u64(), counts.last().copied());
+    // A filter keeps the names that contain it (any case).
+    let first = names(&by_count)[0].clone();
+    let part: String = first.chars().take(4).collect::<String>().to_uppercase();
+    let filtered = get_ok(&app, &format!("/mentions.json?filter={}", url_encode(&part))).await.json();
+    let kept = names(&filtered);
+    assert!(kept.contains(&first) && kept.len() < counts.len(), "{part}: {kept:?}");
+    // The page: heading links sort, one bar per row, ambiguous names marked.
+    let html = get_ok(&app, "/mentions").await.body;
+    assert!(urls_in(&html).iter().any(|u| u == "/mentions?list=builtin%3Aartists&sort=name&order=asc"), "{html}");
+    assert_eq!(html.matches(r#"<svg class="bar""#).count(), counts.len());
+    let characters = get_ok(&app, "/mentions.json?list=builtin:characters").await.json();
+    let ambiguous = characters["entities"].as_array().unwrap().iter().filter(|e| e["ambiguous"].is_string()).count();
+    assert!(ambiguous > 0, "{characters}");
+    let html = get_ok(&app, "/mentions?list=builtin:characters").await.body;
+    assert_eq!(html.matches(r#"<span class="ambiguous""#).count(), ambiguous);
+}
+
+fn url_encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn images_that_fail_get_a_placeholder_by_a_script_the_csp_allows() {
+    let app = app();
+    let script = get_ok(&app, "/-/app.js").await;
+    assert_eq!(header(&script, "content-type"), "text/javascript; charset=utf-8");
+    assert!(script.body.contains("noimage") && script.body.contains("\"error\""), "{}", script.body);
+    let page = get_ok(&app, "/?limit=5").await;
+    assert!(page.body.contains(SCRIPT_TAG) && page.body.contains("<img"));
+    // No inline handler or script in any tag: the CSP would block them. (Text is escaped, so
+    // every `<` of the page starts a tag.)
+    let page = get_ok(&app, &format!("/?q={TOKEN}")).await;
+    let tags: Vec<&str> = page.body.split('<').skip(1).map(|t| &t[..t.find('>').unwrap()]).collect();
+    assert!(tags.len() > 50, "{}", page.body);
+    for tag in tags {
+        assert!(!tag.contains(" onerror") && !tag.contains(" onload") && !tag.contains(" onclick"), "{tag}");
+    }
+}
+
+#[tokio::test]
+async fn an_accept_header_that_wants_json_gets_the_json_twin() {
+    let app = app();
+    let ask = |path: &str, accept: &str, host: &str| {
+        Request::builder()
+            .uri(path)
+            .header(header::HOST, host)
+            .header(header::ACCEPT, accept)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let json = "application/json";
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let id = hostile_row(&app, "safeone").await;
+    for (path, key) in [
+        ("/?q=kitchen&limit=2".to_string(), "total"),
+        ("/search?q=kitchen".into(), "hits"),
+        (format!("/row/{id}"), "row"),
+        ("/mentions?list=builtin:characters".into(), "entities"),
+        ("/overview".into(), "histograms"),
+        ("/-/settings".into(), "limits"),
+    ] {
+        let response = app.clone().oneshot(ask(&path, json, HOST)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()[header::VARY], "accept");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let value: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(value.get(key).is_some(), "{path}: {value}");
+        let response = app.clone().oneshot(ask(&path, browser, HOST)).await.unwrap();
+        assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"), "{path}");
+    }
+    // The query is kept, and the Host check still applies (absolute form included).
+    let response = app.clone().oneshot(ask("/?q=nosuchwordanywhere", json, HOST)).await.unwrap();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["total"], 0);
+    for (path, host) in [("/", "evil.example:8080"), ("http://evil.example:8080/", HOST)] {
+        let response = app.clone().oneshot(ask(path, json, host)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::MISDIRECTED_REQUEST, "{path} {host}");
+    }
+}
+
+#[tokio::test]
+async fn facets_that_exceed_their_time_limit_are_left_off_the_page() {
+    let mut hurried = config(dataset());
+    hurried.facet_timeout = Duration::ZERO;
+    let app = app_with(hurried);
+    let page = get_ok(&app, "/search.json?q=kitchen").await.json();
+    assert!(page["hits"].as_array().is_some_and(|h| !h.is_empty()), "{page}");
+    assert!(page["hosts"].is_null() && page["languages"].is_null(), "{page}");
+    let html = get_ok(&app, "/?q=kitchen").await.body;
+    assert_eq!(html.matches("These counts did not fit in the time limit.").count(), 2, "{html}");
+    assert_eq!(get_ok(&app, "/-/settings.json").await.json()["limits"]["facet_timeout_ms"], 0);
 }

@@ -108,7 +108,10 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         no_remote_images: false,
         unsafe_threshold: 0.5,
         max_concurrent: None,
+        max_queued: pairscope_server::DEFAULT_MAX_QUEUED,
         timeout: 10.0,
+        facet_timeout: 0.5,
+        export_cap: pairscope_server::DEFAULT_EXPORT_CAP,
     };
     crate::commands::serve::run(&serve, global)
 }

@@ -33,12 +33,24 @@ pub struct ServeArgs {
     /// not UNLIKELY.
     #[arg(long, default_value_t = 0.5, value_name = "P")]
     pub unsafe_threshold: f64,
-    /// Searches running at once; more are answered 503 with Retry-After [default: cores].
+    /// Searches running at once [default: cores].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub max_concurrent: Option<u32>,
+    /// Searches that may wait (at most --timeout) for a running one to end; more are answered
+    /// 503 with Retry-After at once.
+    #[arg(long, default_value_t = pairscope_server::DEFAULT_MAX_QUEUED, value_name = "N")]
+    pub max_queued: usize,
     /// Time limit of every query.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub timeout: f64,
+    /// Time limit of each facet (hosts, languages) of the search page; one that takes longer
+    /// is left off the page.
+    #[arg(long, default_value_t = 0.5, value_name = "SECONDS")]
+    pub facet_timeout: f64,
+    /// The most rows one export (/export.csv, .jsonl, .parquet) writes; a request's `cap` may
+    /// ask for fewer.
+    #[arg(long, default_value_t = pairscope_server::DEFAULT_EXPORT_CAP, value_name = "ROWS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub export_cap: u64,
 }
 
 pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
@@ -55,6 +67,12 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         config.max_concurrent = n as usize;
     }
     config.timeout = Duration::from_secs_f64(args.timeout);
+    if !(args.facet_timeout >= 0.0 && args.facet_timeout <= 3600.0) {
+        return Err(UsageError("--facet-timeout must be between 0 and 3600 seconds".into()).into());
+    }
+    config.facet_timeout = Duration::from_secs_f64(args.facet_timeout);
+    config.export_cap = args.export_cap;
+    config.max_queued = args.max_queued;
     let quiet = global.quiet;
     let served = pairscope_server::serve(config, |url| {
         if !quiet {

@@ -1,4 +1,5 @@
-//! `/row/{row_id}`: every stored field of one row; `/row/{row_id}.json`: the row as an object.
+//! `/row/{row_id}`: every stored field of one row, its image and page linked, and a link to
+//! more rows from its host; `/row/{row_id}.json`: the row as an object.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use serde_json::json;
 
 use crate::App;
 use crate::error::Failure;
+use crate::form::{SearchForm, Term};
 use crate::view::{external_link, image, is_unsafe, page};
 
 /// Columns whose values are URLs: shown as links when they are http(s).
@@ -72,7 +74,14 @@ fn render(app: &App, batch: &RecordBatch, row_id: i64, version: u64) -> Result<R
     let body = html! {
         h1 { "row " (row_id) }
         div.row { (image(text("url").unwrap_or(""), unsafe_image, config)) }
-        p.note { "dataset version " (version) " · " a href=(format!("/row/{row_id}.json")) { "JSON" } }
+        p.note {
+            "dataset version " (version) " · " a href=(format!("/row/{row_id}.json")) { "JSON" }
+            @if let Some(host) = text("host") {
+                " · " a href=(SearchForm::new(config.page_size).with_term(Term::Host, host).href("/", config)) {
+                    "more from " (host)
+                }
+            }
+        }
         table {
             @for (name, value) in &fields {
                 tr {

@@ -1,6 +1,7 @@
 //! `/` (and `/search`): the search form, the total, a grid of hits with the next-page link, and
 //! the top hosts of the matching rows; `/search.json`: the same as a document.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,23 +14,25 @@ use serde_json::json;
 use crate::App;
 use crate::app::LISTS;
 use crate::error::Failure;
-use crate::form::{SCORES, SearchForm};
+use crate::form::{SCORES, SearchForm, Term};
 use crate::view::{excerpt, image, is_unsafe, page, score};
 
 /// The entity a search is restricted to.
-struct Mention {
+pub(crate) struct Mention {
     name: String,
     /// The list it was found in; `None` when no list has it (searched as one alias).
     list: Option<&'static str>,
-    aliases: Vec<String>,
+    pub(crate) aliases: Vec<String>,
 }
 
 struct Outcome {
     form: SearchForm,
     mention: Option<Mention>,
     page: SearchPage,
-    /// `None` when the search left no time for it.
+    /// Exact counts of the matching rows by host and by language; `None` when the search
+    /// left no time for it.
     hosts: Option<Facet>,
+    languages: Option<Facet>,
 }
 
 pub(crate) async fn html(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
@@ -45,14 +48,16 @@ pub(crate) async fn json(State(app): State<Arc<App>>, RawQuery(query): RawQuery)
         Err(failure) => return failure.respond(true),
     };
     let config = &app.config;
-    let hosts = outcome.hosts.as_ref().and_then(|facet| match facet {
-        Facet::Terms { values, null: nulls, distinct, .. } => Some(json!({
-            "values": values.iter().map(|(host, rows)| json!({ "host": host, "rows": rows })).collect::<Vec<_>>(),
-            "null": nulls,
-            "distinct": distinct,
-        })),
-        Facet::Histogram { .. } => None,
-    });
+    let terms = |facet: Option<&Facet>, key: &str| {
+        facet.and_then(|facet| match facet {
+            Facet::Terms { values, null: nulls, distinct, .. } => Some(json!({
+                "values": values.iter().map(|(value, rows)| json!({ key: value, "rows": rows })).collect::<Vec<_>>(),
+                "null": nulls,
+                "distinct": distinct,
+            })),
+            Facet::Histogram { .. } => None,
+        })
+    };
     let page = &outcome.page;
     axum::Json(json!({
         "version": page.version,
@@ -60,7 +65,8 @@ pub(crate) async fn json(State(app): State<Arc<App>>, RawQuery(query): RawQuery)
         "next": page.next,
         "next_url": page.next.as_ref().map(|next| outcome.form.with_after(next).href("/search.json", config)),
         "hits": page.hits,
-        "hosts": hosts,
+        "hosts": terms(outcome.hosts.as_ref(), "host"),
+        "languages": terms(outcome.languages.as_ref(), "language"),
         "filter": outcome.form.filter(),
         "mention": outcome.mention.as_ref().map(|m| json!({ "name": m.name, "list": m.list, "aliases": m.aliases })),
     }))
@@ -73,28 +79,75 @@ async fn run(app: &Arc<App>, query: Option<&str>) -> Result<Outcome, Failure> {
     let request = form.request(mention.as_ref().map(|m| m.aliases.clone()).unwrap_or_default());
     let engine = app.engine().await;
     let limits = app.limits();
-    let by = FacetBy::Terms { column: "host".into(), top: app.config.facet_hosts };
-    let (page, hosts) = app
+    let facet_timeout = app.config.facet_timeout;
+    let by = [
+        FacetBy::Terms { column: Term::Host.column().into(), top: app.config.facet_hosts },
+        FacetBy::Terms { column: Term::Language.column().into(), top: app.config.facet_languages },
+    ];
+    // The facets depend on the selection only: the other pages and orders of a search share them.
+    let key = (engine.version(), form.selection_key(&app.config));
+    let kept = app.facets.lock().unwrap_or_else(|e| e.into_inner()).get(&key);
+    let (page, facets) = app
         .blocking(move || {
             let started = Instant::now();
             let page = engine.search(&request, &limits)?;
-            // The facet gets what is left of the time limit; without time, the page goes out
-            // without it.
-            let left = limits.timeout.saturating_sub(started.elapsed());
-            let hosts = match engine.facets(&request.selection, &by, &Limits { timeout: left }) {
-                Ok(facet) => Some(facet),
-                Err(QueryError::Deadline { .. }) => None,
-                Err(e) => return Err(e.into()),
-            };
-            Ok((page, hosts))
+            if let Some(facets) = kept {
+                return Ok((page, facets));
+            }
+            // Each facet gets its own limit, within what is left of the query's; one that does
+            // not fit is left off the page.
+            let mut facets = [None, None];
+            for (facet, by) in facets.iter_mut().zip(&by) {
+                let left = limits.timeout.saturating_sub(started.elapsed()).min(facet_timeout);
+                *facet = match engine.facets(&request.selection, by, &Limits { timeout: left }) {
+                    Ok(facet) => Some(facet),
+                    Err(QueryError::Deadline { .. }) => None,
+                    Err(e) => return Err(e.into()),
+                };
+            }
+            Ok((page, Arc::new(facets)))
         })
         .await?;
-    Ok(Outcome { form, mention, page, hosts })
+    if facets.iter().all(Option::is_some) {
+        app.facets.lock().unwrap_or_else(|e| e.into_inner()).put(key, facets.clone());
+    }
+    let [hosts, languages] = (*facets).clone();
+    Ok(Outcome { form, mention, page, hosts, languages })
+}
+
+/// The search page's facets (hosts, languages) of the most recent selections, by dataset
+/// version and selection. Only complete ones are kept: a facet cut off by its time limit is
+/// tried again next time.
+pub(crate) struct FacetCache {
+    entries: VecDeque<((u64, String), Arc<[Option<Facet>; 2]>)>,
+}
+
+impl FacetCache {
+    /// Selections whose facets are kept.
+    const SIZE: usize = 256;
+
+    pub(crate) fn new() -> FacetCache {
+        FacetCache { entries: VecDeque::with_capacity(Self::SIZE) }
+    }
+
+    fn get(&self, key: &(u64, String)) -> Option<Arc<[Option<Facet>; 2]>> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, facets)| facets.clone())
+    }
+
+    fn put(&mut self, key: (u64, String), facets: Arc<[Option<Facet>; 2]>) {
+        if self.get(&key).is_some() {
+            return;
+        }
+        if self.entries.len() == Self::SIZE {
+            self.entries.pop_front();
+        }
+        self.entries.push_back((key, facets));
+    }
 }
 
 /// The aliases `mention` stands for: those of the entity of the first list that has it (only
 /// built-in lists: a request never names a file), or the text itself as one alias.
-fn mention(app: &App, form: &SearchForm) -> Result<Option<Mention>, Failure> {
+pub(crate) fn mention(app: &App, form: &SearchForm) -> Result<Option<Mention>, Failure> {
     if form.mention.is_empty() {
         return Ok(None);
     }
@@ -137,12 +190,27 @@ fn render(app: &App, outcome: &Outcome) -> Html<String> {
             p {
                 strong { (result.total) } " matching rows · dataset version " (result.version)
                 " · " a href=(form.href("/search.json", config)) { "JSON" }
+                @let export = SearchForm { after: None, limit: config.page_size, ..form.clone() };
+                " · export "
+                a href=(export.href("/export.csv", config)) { "CSV" } " "
+                a href=(export.href("/export.jsonl", config)) { "JSON lines" } " "
+                a href=(export.href("/export.parquet", config)) { "parquet" }
+                span.note {
+                    @if result.total > config.export_cap {
+                        " (the first " (config.export_cap) " rows: the export limit)"
+                    } @else {
+                        " (all " (result.total) " rows)"
+                    }
+                }
             }
             @if let Some(filter) = form.filter() {
                 p.note { "filter: " code { (filter) } }
             }
             div.layout {
-                aside { (hosts(app, form, outcome.hosts.as_ref())) }
+                aside {
+                    (terms(app, form, Term::Host, "hosts", outcome.hosts.as_ref()))
+                    (terms(app, form, Term::Language, "languages", outcome.languages.as_ref()))
+                }
                 section.grid {
                     @for hit in &result.hits {
                         article.hit {
@@ -154,6 +222,7 @@ fn render(app: &App, outcome: &Outcome) -> Html<String> {
                                 br;
                                 "aesthetic " (score(hit.aesthetic)) " · punsafe " (score(hit.punsafe))
                                 " · pwatermark " (score(hit.pwatermark))
+                                @if hit.similarity.is_some() { " · similarity " (score(hit.similarity)) }
                                 @if let (Some(w), Some(h)) = (hit.width, hit.height) { br; (w) "×" (h) }
                             }
                         }
@@ -191,6 +260,7 @@ fn search_form(app: &App, form: &SearchForm) -> Markup {
             label { "width ≥" input type="number" min="0" name="min_width" value=[form.min_width.map(|v| v.to_string())]; }
             label { "height ≥" input type="number" min="0" name="min_height" value=[form.min_height.map(|v| v.to_string())]; }
             label { "host" input type="text" name="host" value=(form.host); }
+            label { "domain" input type="text" name="domain" value=(form.domain) placeholder="pinimg.com"; }
             label { "language" input type="text" name="language" size="5" value=(form.language); }
             label { "sort"
                 select name="sort" {
@@ -218,23 +288,47 @@ fn search_form(app: &App, form: &SearchForm) -> Markup {
     }
 }
 
-fn hosts(app: &App, form: &SearchForm, facet: Option<&Facet>) -> Markup {
+/// A facet's values, each a link to this search restricted to it, with its exact count.
+fn terms(app: &App, form: &SearchForm, term: Term, title: &str, facet: Option<&Facet>) -> Markup {
     let config = &app.config;
+    let chosen = form.term(term);
     html! {
-        h2 { "hosts" }
+        h2 { (title) }
         @match facet {
             Some(Facet::Terms { values, distinct, null, .. }) => {
                 ol {
-                    @for (host, rows) in values {
-                        li { a href=(form.with_host(host).href("/", config)) { (host) } " " span.note { (*rows) } }
+                    @for (value, rows) in values {
+                        li {
+                            @if value == chosen { strong { (value) } } @else {
+                                a href=(form.with_term(term, value).href("/", config)) { (value) }
+                            }
+                            " " span.note { (*rows) }
+                        }
                     }
                 }
-                p.note { (*distinct) " distinct hosts" @if *null > 0 { ", " (*null) " rows without one" } }
-                @if !form.host.is_empty() {
-                    p { a href=(form.with_host("").href("/", config)) { "any host" } }
+                p.note { (*distinct) " distinct" @if *null > 0 { ", " (*null) " rows without one" } }
+                @if !chosen.is_empty() {
+                    p { a href=(form.with_term(term, "").href("/", config)) { "any " (term.column()) } }
                 }
             }
-            _ => { p.note { "The host counts did not fit in the time limit." } }
+            _ => { p.note { "These counts did not fit in the time limit." } }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_facet_cache_keeps_the_most_recent_selections() {
+        let mut cache = FacetCache::new();
+        let facets = Arc::new([None, None]);
+        for i in 0..=FacetCache::SIZE {
+            cache.put((1, i.to_string()), facets.clone());
+        }
+        assert!(cache.get(&(1, "0".into())).is_none(), "the oldest went");
+        assert!(cache.get(&(1, "1".into())).is_some() && cache.get(&(1, FacetCache::SIZE.to_string())).is_some());
+        assert!(cache.get(&(2, "1".into())).is_none(), "another version is another key");
     }
 }

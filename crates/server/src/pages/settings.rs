@@ -18,8 +18,12 @@ fn settings(app: &App, version: u64, rows: u64) -> Value {
             "page_size": config.page_size,
             "max_page_size": config.max_page_size,
             "query_timeout_ms": config.timeout.as_millis() as u64,
+            "facet_timeout_ms": config.facet_timeout.as_millis() as u64,
             "max_concurrent": config.max_concurrent,
+            "max_queued": config.max_queued,
             "facet_hosts": config.facet_hosts,
+            "facet_languages": config.facet_languages,
+            "export_cap": config.export_cap,
             "reload_interval_ms": config.reload_interval.as_millis() as u64,
         },
         "safe_mode": {

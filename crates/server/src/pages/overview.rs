@@ -1,0 +1,164 @@
+//! `/overview`: what the dataset holds: its size, the sources of its current version,
+//! histograms of the scores and sizes and the top domains, as server-drawn charts;
+//! `/overview.json`: the same as a document. The counts are `pairscope-query`'s facets over
+//! every row, computed once per dataset version and kept.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use pairscope_query::{Engine, Facet, FacetBy, Limits, Selection};
+use serde::Serialize;
+
+use crate::App;
+use crate::chart;
+use crate::error::Failure;
+use crate::form::{SearchForm, Term};
+use crate::view::page;
+
+/// The columns drawn as histograms, over `pairscope_query::facets::default_range`.
+pub(crate) const HISTOGRAMS: [&str; 5] = ["aesthetic", "punsafe", "pwatermark", "width", "height"];
+const BUCKETS: usize = 20;
+const TOP_DOMAINS: usize = 20;
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Overview {
+    version: u64,
+    committed_at: String,
+    pairscope_version: String,
+    rows: u64,
+    sources: Vec<Source>,
+    /// One per [`HISTOGRAMS`] column, in that order.
+    histograms: Vec<Facet>,
+    domains: Facet,
+}
+
+/// One ingested source file. Only its file name is shown: where it was on the machine that
+/// ingested it is none of a visitor's business.
+#[derive(Debug, Serialize)]
+struct Source {
+    file: String,
+    id: String,
+    input_rows: u64,
+    rows: u64,
+    skipped_rows: u64,
+    bytes: u64,
+    ingested_at: String,
+}
+
+pub(crate) async fn json(State(app): State<Arc<App>>) -> Response {
+    match overview(&app).await {
+        Ok(overview) => axum::Json(&*overview).into_response(),
+        Err(failure) => failure.respond(true),
+    }
+}
+
+pub(crate) async fn html(State(app): State<Arc<App>>) -> Response {
+    let overview = match overview(&app).await {
+        Ok(overview) => overview,
+        Err(failure) => return failure.respond(false),
+    };
+    let config = &app.config;
+    let body = html! {
+        h1 { "Overview" }
+        p {
+            strong { (overview.rows) } " rows · dataset version " (overview.version) " committed " (overview.committed_at)
+            " by pairscope " (overview.pairscope_version) " · " a href="/overview.json" { "JSON" }
+        }
+        h2 { "Sources" }
+        table {
+            tr { th { "file" } th { "id" } th { "rows read" } th { "rows stored" } th { "rows skipped" } th { "bytes" } th { "ingested" } }
+            @for source in &overview.sources {
+                tr {
+                    td { (source.file) }
+                    td { code { (source.id.get(..12).unwrap_or(&source.id)) } }
+                    td.num { (source.input_rows) }
+                    td.num { (source.rows) }
+                    td.num { (source.skipped_rows) }
+                    td.num { (source.bytes) }
+                    td { (source.ingested_at) }
+                }
+            }
+        }
+        div.charts {
+            @for facet in &overview.histograms {
+                @if let Facet::Histogram { column, buckets, below, above, null, .. } = facet {
+                    figure {
+                        figcaption { strong { (column) } }
+                        (chart::histogram(column, buckets))
+                        p.note { (null) " rows without a value · " (below) " below the range · " (above) " at or above it" }
+                    }
+                }
+            }
+        }
+        @if let Facet::Terms { values, distinct, null, total, .. } = &overview.domains {
+            @let most = values.first().map_or(1, |(_, rows)| (*rows).max(1)) as f64;
+            h2 { "Top domains" }
+            table {
+                tr { th { "domain" } th { "rows" } th { "share" } th {} }
+                @for (domain, rows) in values {
+                    @let share = *rows as f64 / (*total).max(1) as f64;
+                    tr {
+                        td { a href=(SearchForm::new(config.page_size).with_term(Term::Domain, domain).href("/", config)) { (domain) } }
+                        td.num { (rows) }
+                        td.num { (format!("{:.2} %", share * 100.0)) }
+                        td { (chart::bar(*rows as f64 / most)) }
+                    }
+                }
+            }
+            p.note { (distinct) " distinct domains; " (null) " rows without one" }
+        }
+    };
+    page("overview", body).into_response()
+}
+
+/// The overview of the current version: the kept one, or computed (under a permit) and kept.
+async fn overview(app: &Arc<App>) -> Result<Arc<Overview>, Failure> {
+    let engine = app.engine().await;
+    let kept = app.overview.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(overview) = kept.filter(|o| o.version == engine.version()) {
+        return Ok(overview);
+    }
+    let limits = app.limits();
+    let overview = Arc::new(app.blocking(move || compute(&engine, &limits)).await?);
+    *app.overview.lock().unwrap_or_else(|e| e.into_inner()) = Some(overview.clone());
+    Ok(overview)
+}
+
+fn compute(engine: &Engine, limits: &Limits) -> Result<Overview, Failure> {
+    let all = Selection::default();
+    let histograms = HISTOGRAMS
+        .iter()
+        .map(|column| {
+            let by = FacetBy::Histogram { column: column.to_string(), buckets: BUCKETS, range: None };
+            engine.facets(&all, &by, limits)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let by = FacetBy::Terms { column: Term::Domain.column().into(), top: TOP_DOMAINS };
+    let domains = engine.facets(&all, &by, limits)?;
+    let manifest = engine.dataset().manifest();
+    let sources = manifest
+        .sources
+        .iter()
+        .map(|source| Source {
+            file: Path::new(&source.path).file_name().map_or(String::new(), |f| f.to_string_lossy().into_owned()),
+            id: source.id.clone(),
+            input_rows: source.input_rows,
+            rows: source.rows,
+            skipped_rows: source.skipped_rows.values().sum(),
+            bytes: source.bytes,
+            ingested_at: source.ingested_at.clone(),
+        })
+        .collect();
+    Ok(Overview {
+        version: engine.version(),
+        committed_at: manifest.committed_at.clone(),
+        pairscope_version: manifest.pairscope_version.clone(),
+        rows: engine.rows(),
+        sources,
+        histograms,
+        domains,
+    })
+}
