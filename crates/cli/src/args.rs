@@ -221,3 +221,38 @@ pub fn key_values(flag: &str, items: &[String]) -> Result<std::collections::BTre
     }
     Ok(map)
 }
+
+/// Removal lists, as `subset` applies them and `serve` hides them.
+#[derive(Debug, Default, Args)]
+pub struct RemovalArgs {
+    /// Rows whose host is, or is under, a domain of this list (one a line; repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub exclude_domains: Vec<PathBuf>,
+    /// Rows whose image URL is on this list: URLs, or their MD5/SHA-1/SHA-256 hex (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub exclude_urls: Vec<PathBuf>,
+    /// Rows whose image_sha256 is on this list (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub exclude_image_hashes: Vec<PathBuf>,
+    /// Rows whose page opted out (noai, noimageai, TDM reservation; recorded by collect).
+    #[arg(long)]
+    pub exclude_optouts: bool,
+}
+
+impl RemovalArgs {
+    pub fn load(&self) -> anyhow::Result<pairscope_subset::RemovalLists> {
+        use pairscope_subset::ListKind;
+        let mut lists = pairscope_subset::RemovalLists::default();
+        for (kind, files) in [
+            (ListKind::Domains, &self.exclude_domains),
+            (ListKind::Urls, &self.exclude_urls),
+            (ListKind::ImageHashes, &self.exclude_image_hashes),
+        ] {
+            for file in files {
+                lists.load(kind, file)?;
+            }
+        }
+        lists.exclude_optouts(self.exclude_optouts);
+        Ok(lists)
+    }
+}

@@ -19,6 +19,7 @@ use pairscope_index::{BlockIndex, IndexFields};
 use pairscope_store::{Dataset, with_missing_columns};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use roaring::RoaringTreemap;
 
 use crate::columns::{SegmentColumns, filter_schema, filter_type};
 use crate::compile::{Compiler, url_pattern};
@@ -98,12 +99,15 @@ pub struct Engine {
     /// Every column of the dataset (canonical and extra), for binding filters.
     dataset_schema: SchemaRef,
     threads: usize,
+    /// Rows no call returns, counts or shows (the server's removal lists).
+    hidden: Option<Arc<RoaringTreemap>>,
 }
 
 /// What a selection compiled to.
 pub(crate) struct Prepared {
     pub query: Box<dyn Query>,
     pub filter: Option<RowFilter>,
+    pub hidden: Option<Arc<RoaringTreemap>>,
 }
 
 pub(crate) enum RowFilter {
@@ -158,7 +162,24 @@ impl Engine {
             rows_by_segment: Arc::new(rows_by_segment),
             dataset_schema,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            hidden: None,
         })
+    }
+
+    /// This engine with `rows` hidden from every call: searches, counts, facets, row ids and
+    /// `get` behave as if the rows did not exist.
+    pub fn with_hidden_rows(mut self, rows: Arc<RoaringTreemap>) -> Engine {
+        self.hidden = (!rows.is_empty()).then_some(rows);
+        self
+    }
+
+    /// Rows hidden from every call.
+    pub fn hidden_rows(&self) -> u64 {
+        self.hidden.as_ref().map_or(0, |h| h.len())
+    }
+
+    pub(crate) fn is_hidden(&self, row_id: i64) -> bool {
+        self.hidden.as_ref().is_some_and(|h| row_id >= 0 && h.contains(row_id as u64))
     }
 
     pub fn dataset(&self) -> &Dataset {
@@ -219,7 +240,7 @@ impl Engine {
             None => None,
             Some(text) => Some(self.row_filter(text, deadline)?),
         };
-        Ok(Prepared { query, filter })
+        Ok(Prepared { query, filter, hidden: self.hidden.clone() })
     }
 
     fn row_filter(&self, text: &str, deadline: &Deadline) -> Result<RowFilter> {
@@ -412,13 +433,19 @@ fn scan_segment<S: Sink>(
     }
 }
 
-/// Keeps the documents the row filter matches.
+/// Keeps the documents the row filter matches and that are not hidden.
 fn apply_filter(
     prepared: &Prepared,
     columns: &mut SegmentColumns<'_>,
     docs: &mut Vec<DocId>,
     scores: &mut Vec<Score>,
 ) -> Result<()> {
+    if let Some(hidden) = &prepared.hidden {
+        let row_ids = columns.i64("row_id")?;
+        let keep: Vec<bool> =
+            docs.iter().map(|&d| !row_ids.first(d).is_some_and(|id| id >= 0 && hidden.contains(id as u64))).collect();
+        retain(docs, scores, &keep);
+    }
     let keep: Vec<bool> = match &prepared.filter {
         None => return Ok(()),
         Some(RowFilter::Columns { expr, columns: names }) => {
@@ -431,6 +458,12 @@ fn apply_filter(
             (0..row_ids.len()).map(|i| row_ids.is_valid(i) && ids.contains(&row_ids.value(i))).collect()
         }
     };
+    retain(docs, scores, &keep);
+    Ok(())
+}
+
+/// Keeps the documents (and their scores, when scoring) whose `keep` is true.
+fn retain(docs: &mut Vec<DocId>, scores: &mut Vec<Score>, keep: &[bool]) {
     let mut i = 0;
     docs.retain(|_| {
         i += 1;
@@ -443,7 +476,6 @@ fn apply_filter(
             keep[i - 1]
         });
     }
-    Ok(())
 }
 
 /// BM25 statistics over every block, so scores compare across blocks as if the dataset were

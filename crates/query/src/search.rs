@@ -419,6 +419,9 @@ impl Engine {
 
     /// Every stored column of one row (canonical and extra), or `None` when no row has this id.
     pub fn get(&self, row_id: RowId) -> Result<Option<RecordBatch>> {
+        if self.is_hidden(row_id.0) {
+            return Ok(None);
+        }
         let key = row_id.block_key();
         for (file, block) in self.dataset().manifest().sources.iter().flat_map(|s| &s.files).zip(&self.blocks) {
             if file.block_key != key {

@@ -39,12 +39,22 @@ pub struct App {
     pub(crate) facets: StdMutex<pages::search::FacetCache>,
 }
 
+/// The engine of `dataset`, with the rows `removal` lists hidden. Blocking (finding them is
+/// a scan of the URL columns).
+fn open_engine(dataset: Dataset, removal: &pairscope_subset::RemovalLists) -> Result<Engine, ServerError> {
+    let hidden = pairscope_subset::listed_rows(&dataset, removal, 512 << 20)?;
+    if !hidden.is_empty() {
+        tracing::info!("hiding {} rows on the removal lists", hidden.len());
+    }
+    Ok(Engine::open(dataset)?.with_hidden_rows(Arc::new(hidden)))
+}
+
 impl App {
     /// Opens the dataset's current version. `bound` is the address the server listens on
     /// (the Host check accepts it). Blocking.
     pub fn open(config: ServerConfig, bound: SocketAddr) -> Result<Arc<App>, ServerError> {
         config.check()?;
-        let engine = Engine::open(Dataset::open(&config.dataset)?)?;
+        let engine = open_engine(Dataset::open(&config.dataset)?, &config.removal)?;
         let app = App {
             hosts: AllowedHosts::new(bound, &config.allowed_hosts),
             gate: Gate::new(config.max_concurrent, config.max_queued),
@@ -79,12 +89,13 @@ impl App {
         {
             let current = self.current();
             let path = self.config.dataset.clone();
+            let removal = self.config.removal.clone();
             let reopened = tokio::task::spawn_blocking(move || -> Result<Option<Engine>, ServerError> {
                 let dataset = Dataset::open(&path)?;
                 if dataset.version() == current.version() {
                     return Ok(None);
                 }
-                Ok(Some(Engine::open(dataset)?))
+                Ok(Some(open_engine(dataset, &removal)?))
             })
             .await;
             match reopened {

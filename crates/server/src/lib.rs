@@ -81,6 +81,9 @@ pub struct ServerConfig {
     /// How often `CURRENT` is checked for a new dataset version (at most once per interval,
     /// on a request).
     pub reload_interval: Duration,
+    /// Rows these lists remove are hidden from every page, count, facet and export (the lists
+    /// `pairscope subset` reads).
+    pub removal: std::sync::Arc<pairscope_subset::RemovalLists>,
 }
 
 impl ServerConfig {
@@ -102,6 +105,7 @@ impl ServerConfig {
             facet_languages: 10,
             export_cap: DEFAULT_EXPORT_CAP,
             reload_interval: Duration::from_secs(2),
+            removal: Default::default(),
         }
     }
 
@@ -149,6 +153,8 @@ pub enum ServerError {
     Store(#[from] pairscope_store::StoreError),
     #[error(transparent)]
     Query(#[from] pairscope_query::QueryError),
+    #[error("finding the rows the removal lists hide: {0}")]
+    Removal(#[from] pairscope_subset::SubsetError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

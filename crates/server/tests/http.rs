@@ -822,3 +822,39 @@ async fn facets_that_exceed_their_time_limit_are_left_off_the_page() {
     assert_eq!(html.matches("These counts did not fit in the time limit.").count(), 2, "{html}");
     assert_eq!(get_ok(&app, "/-/settings.json").await.json()["limits"]["facet_timeout_ms"], 0);
 }
+
+#[tokio::test]
+async fn rows_on_removal_lists_are_never_shown_counted_or_exported() {
+    let plain = app();
+    let all = get_ok(&plain, "/search.json?limit=1").await.json();
+    let top_host = all["hosts"]["values"][0]["host"].as_str().unwrap().to_string();
+    let top_rows = all["hosts"]["values"][0]["rows"].as_u64().unwrap();
+    let total = all["total"].as_u64().unwrap();
+    let listed = get_ok(&plain, &format!("/search.json?host={top_host}&limit=1")).await.json();
+    let listed_row = listed["hits"][0]["row_id"].as_i64().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("domains.txt");
+    std::fs::write(&list, format!("# hidden\n{top_host}\n")).unwrap();
+    let mut config = config(dataset());
+    let mut lists = pairscope_subset::RemovalLists::default();
+    lists.load(pairscope_subset::ListKind::Domains, &list).unwrap();
+    config.removal = std::sync::Arc::new(lists);
+    let app = app_with(config);
+
+    let page = get_ok(&app, "/search.json?limit=200").await.json();
+    assert_eq!(page["total"].as_u64().unwrap(), total - top_rows, "{}", page["total"]);
+    assert!(page["hits"].as_array().unwrap().iter().all(|h| h["host"] != top_host.as_str()));
+    assert!(page["hosts"]["values"].as_array().unwrap().iter().all(|v| v["host"] != top_host.as_str()));
+    let searched = get_ok(&app, &format!("/search.json?host={top_host}")).await.json();
+    assert_eq!(searched["total"], 0);
+    assert_eq!(get(&app, &format!("/row/{listed_row}.json")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&plain, &format!("/row/{listed_row}.json")).await.status, StatusCode::OK);
+    let export = get_ok(&app, "/export.jsonl").await;
+    assert_eq!(jsonl_ids(&export).len() as u64, total - top_rows);
+    assert!(!jsonl_ids(&export).contains(&listed_row));
+    let settings = get_ok(&app, "/-/settings.json").await.json();
+    assert_eq!(settings["removal"]["hidden_rows"].as_u64(), Some(top_rows));
+    assert_eq!(settings["removal"]["lists"][0]["file"], "domains.txt", "no directories shown");
+    assert_eq!(settings["removal"]["lists"][0]["entries"], 1);
+}

@@ -95,9 +95,7 @@ pub struct DomainDiff {
 }
 
 pub fn diff(request: &DiffRequest) -> Result<DiffReport, SubsetError> {
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| SubsetError::io(&request.a, e))?;
-    runtime.block_on(run(request))
+    crate::error::on_own_runtime(None, run(request))
 }
 
 async fn run(request: &DiffRequest) -> Result<DiffReport, SubsetError> {

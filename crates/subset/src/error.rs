@@ -42,3 +42,28 @@ impl SubsetError {
         matches!(self, SubsetError::Usage(_)) || matches!(self, SubsetError::Query(e) if e.is_usage())
     }
 }
+
+/// Runs `work` to completion on a runtime of its own, on a thread of its own, so a caller
+/// inside another runtime (the server, async tests) can block on it. `threads`: the runtime's
+/// worker threads (`None`: one per core).
+pub(crate) fn on_own_runtime<T: Send>(
+    threads: Option<usize>,
+    work: impl std::future::Future<Output = Result<T, SubsetError>> + Send,
+) -> Result<T, SubsetError> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let mut builder = tokio::runtime::Builder::new_multi_thread();
+                if let Some(threads) = threads {
+                    builder.worker_threads(threads.max(1));
+                }
+                let runtime = builder
+                    .enable_all()
+                    .build()
+                    .map_err(|e| SubsetError::Internal(format!("starting a runtime: {e}")))?;
+                runtime.block_on(work)
+            })
+            .join()
+            .map_err(|_| SubsetError::Internal("the subset's thread panicked".into()))?
+    })
+}

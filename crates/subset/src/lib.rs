@@ -26,4 +26,4 @@ pub use error::SubsetError;
 pub use manifest::{SampleSpec, SubsetManifest};
 pub use presets::{PRESETS, Preset, preset};
 pub use removal::{ListKind, RemovalLists, RemovalReason};
-pub use run::{DedupKey, SubsetRequest, run_subset};
+pub use run::{DedupKey, SubsetRequest, listed_rows, run_subset};

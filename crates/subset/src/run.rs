@@ -34,7 +34,7 @@ use pairscope_store::export::{BatchWriter, ExportFormat, ExportOptions};
 use roaring::RoaringTreemap;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::error::SubsetError;
+use crate::error::{SubsetError, on_own_runtime};
 use crate::manifest::{DatasetInput, Filter, OutputFile, Removed, RowCounts, SampleSpec, SubsetManifest};
 use crate::presets::preset;
 use crate::removal::{RemovalLists, RemovalReason};
@@ -101,12 +101,7 @@ pub struct SubsetRequest {
 pub fn run_subset(dataset: &Dataset, request: &SubsetRequest) -> Result<SubsetManifest, SubsetError> {
     let filter = combined_filter(dataset, request)?;
     let staging = Staging::new(&request.out)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(request.threads.max(1))
-        .enable_all()
-        .build()
-        .map_err(|e| SubsetError::io(&request.out, e))?;
-    let outcome = runtime.block_on(execute(dataset, request, filter, staging.dir()));
+    let outcome = on_own_runtime(Some(request.threads), execute(dataset, request, filter, staging.dir()));
     match outcome {
         Ok(manifest) => {
             staging.commit()?;
@@ -206,14 +201,7 @@ async fn execute(
         context.register_udf(InRowsUdf::udf("in_query", Arc::new(ids)));
         base.push_str(" AND in_query(row_id)");
     }
-    let reason = if lists.is_empty() {
-        "CAST(NULL AS VARCHAR)".to_string()
-    } else {
-        format!(
-            "{}(url, host, image_sha256, optout_noai, optout_noimageai, optout_tdm_reservation)",
-            RemovalReasonUdf::NAME
-        )
-    };
+    let reason = if lists.is_empty() { "CAST(NULL AS VARCHAR)".to_string() } else { RemovalReasonUdf::call() };
 
     let after_filter = if request.query.is_some() {
         Some(sql.count(&format!("SELECT count(*) FROM pairs WHERE {where_sql}")).await?)
@@ -368,6 +356,25 @@ async fn execute(
     };
     manifest.write(dir)?;
     Ok(manifest)
+}
+
+/// The ids of every row of `dataset` that `lists` remove: what the web UI hides. One scan of
+/// url, host, image_sha256 and the opt-out flags.
+pub fn listed_rows(
+    dataset: &Dataset,
+    lists: &RemovalLists,
+    memory_limit: usize,
+) -> Result<RoaringTreemap, SubsetError> {
+    if lists.is_empty() {
+        return Ok(RoaringTreemap::new());
+    }
+    on_own_runtime(None, async {
+        let context = pairscope_sql::session::context(memory_limit)?;
+        context.register_table(TABLE, pairs_table(dataset)?.provider).map_err(SubsetError::plan)?;
+        context.register_udf(RemovalReasonUdf::udf(Arc::new(lists.clone())));
+        let query = format!("SELECT row_id FROM pairs WHERE {} IS NOT NULL", RemovalReasonUdf::call());
+        Ok(Sql { context: &context }.row_ids_and_counts(&query).await?.0)
+    })
 }
 
 /// The `sample.rows` ids of `ids` with the smallest XXH3-64 of (row_id, seed), ties broken by

@@ -28,6 +28,11 @@ pub struct RemovalReasonUdf {
 impl RemovalReasonUdf {
     pub const NAME: &'static str = "removal_reason";
 
+    /// The call over the table `pairs`' columns.
+    pub fn call() -> String {
+        format!("{}(url, host, image_sha256, optout_noai, optout_noimageai, optout_tdm_reservation)", Self::NAME)
+    }
+
     pub fn udf(lists: Arc<RemovalLists>) -> ScalarUDF {
         ScalarUDF::from(RemovalReasonUdf { lists, signature: Signature::any(6, Volatility::Immutable) })
     }

@@ -112,6 +112,7 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         timeout: 10.0,
         facet_timeout: 0.5,
         export_cap: pairscope_server::DEFAULT_EXPORT_CAP,
+        removal: Default::default(),
     };
     crate::commands::serve::run(&serve, global)
 }

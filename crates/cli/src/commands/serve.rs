@@ -9,7 +9,7 @@ use clap::Args;
 use pairscope_model::ExitStatus;
 use pairscope_server::ServerConfig;
 
-use crate::args::{GlobalArgs, UsageError};
+use crate::args::{GlobalArgs, RemovalArgs, UsageError};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -51,6 +51,9 @@ pub struct ServeArgs {
     /// ask for fewer.
     #[arg(long, default_value_t = pairscope_server::DEFAULT_EXPORT_CAP, value_name = "ROWS", value_parser = clap::value_parser!(u64).range(1..))]
     pub export_cap: u64,
+    /// Rows on these removal lists are never shown, counted or exported.
+    #[command(flatten)]
+    pub removal: RemovalArgs,
 }
 
 pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
@@ -73,6 +76,7 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     config.facet_timeout = Duration::from_secs_f64(args.facet_timeout);
     config.export_cap = args.export_cap;
     config.max_queued = args.max_queued;
+    config.removal = std::sync::Arc::new(args.removal.load()?);
     let quiet = global.quiet;
     let served = pairscope_server::serve(config, |url| {
         if !quiet {

@@ -10,11 +10,9 @@ use clap::{Args, ValueEnum};
 use pairscope_model::ExitStatus;
 use pairscope_store::Dataset;
 use pairscope_store::export::ExportFormat;
-use pairscope_subset::{
-    DedupKey, DiffKey, DiffRequest, ListKind, PRESETS, RemovalLists, SampleSpec, SubsetRequest, diff, run_subset,
-};
+use pairscope_subset::{DedupKey, DiffKey, DiffRequest, PRESETS, SampleSpec, SubsetRequest, diff, run_subset};
 
-use crate::args::{Format, FormatArgs, GlobalArgs, UsageError};
+use crate::args::{Format, FormatArgs, GlobalArgs, RemovalArgs, UsageError};
 use crate::output::{print_document, table};
 
 #[derive(Debug, Args)]
@@ -37,18 +35,8 @@ pub struct SubsetArgs {
     /// Match the query regardless of accents.
     #[arg(long)]
     pub fold_accents: bool,
-    /// Remove rows whose host is, or is under, a domain of this list (one a line; repeatable).
-    #[arg(long, value_name = "FILE")]
-    pub exclude_domains: Vec<PathBuf>,
-    /// Remove rows whose image URL is on this list: URLs, or their MD5/SHA-1/SHA-256 hex (repeatable).
-    #[arg(long, value_name = "FILE")]
-    pub exclude_urls: Vec<PathBuf>,
-    /// Remove rows whose image_sha256 is on this list (repeatable).
-    #[arg(long, value_name = "FILE")]
-    pub exclude_image_hashes: Vec<PathBuf>,
-    /// Remove rows whose page opted out (noai, noimageai, TDM reservation; recorded by collect).
-    #[arg(long)]
-    pub exclude_optouts: bool,
+    #[command(flatten)]
+    pub removal: RemovalArgs,
     /// Keep one row per URL (or URL and caption): the lowest row_id.
     #[arg(long, value_enum)]
     pub dedup: Option<DedupArg>,
@@ -103,17 +91,7 @@ pub fn run_subset_command(args: &SubsetArgs, _global: &GlobalArgs) -> Result<Exi
         return Err(UsageError("--dataset and --out are required".into()).into());
     };
     let dataset = Dataset::open(dataset)?;
-    let mut lists = RemovalLists::default();
-    for (kind, files) in [
-        (ListKind::Domains, &args.exclude_domains),
-        (ListKind::Urls, &args.exclude_urls),
-        (ListKind::ImageHashes, &args.exclude_image_hashes),
-    ] {
-        for file in files {
-            lists.load(kind, file)?;
-        }
-    }
-    lists.exclude_optouts(args.exclude_optouts);
+    let lists = args.removal.load()?;
     let request = SubsetRequest {
         preset: args.preset.clone(),
         filter: args.filter.clone(),

@@ -144,7 +144,9 @@ fn write(
     out: &mut ChannelWriter,
 ) -> Result<(), ExportError> {
     // `..Default::default()`: the store may add options; their defaults are the writer's.
-    let options = ExportOptions { neutralise_formulas: format == ExportFormat::Csv, ..Default::default() };
+    // Small row groups: the parquet writer holds a row group until it is complete, so they
+    // bound what an export keeps in memory before it reaches the client.
+    let options = ExportOptions { neutralise_formulas: format == ExportFormat::Csv, row_group_rows: Some(10_000) };
     let mut writer = BatchWriter::new(format, schema(), &mut *out, options)?;
     let mut left = rows;
     while left > 0 {

@@ -10,10 +10,21 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::view::page;
 
-fn settings(app: &App, version: u64, rows: u64) -> Value {
+fn settings(app: &App, version: u64, rows: u64, hidden: u64) -> Value {
     let config = &app.config;
+    let lists: Vec<Value> = config
+        .removal
+        .files()
+        .iter()
+        .map(|f| json!({ "kind": f.kind, "file": file_name(&f.path), "entries": f.entries, "blake3": f.blake3 }))
+        .collect();
     json!({
         "dataset": { "version": version, "rows": rows },
+        "removal": {
+            "hidden_rows": hidden,
+            "lists": lists,
+            "exclude_optouts": config.removal.excludes_optouts(),
+        },
         "limits": {
             "page_size": config.page_size,
             "max_page_size": config.max_page_size,
@@ -35,19 +46,32 @@ fn settings(app: &App, version: u64, rows: u64) -> Value {
     })
 }
 
+/// A list's file name without its directories: the settings page does not show paths.
+fn file_name(path: &str) -> String {
+    std::path::Path::new(path).file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
 pub(crate) async fn json(State(app): State<Arc<App>>) -> Response {
     let engine = app.engine().await;
-    axum::Json(settings(&app, engine.version(), engine.rows())).into_response()
+    axum::Json(settings(&app, engine.version(), engine.rows(), engine.hidden_rows())).into_response()
 }
 
 pub(crate) async fn html(State(app): State<Arc<App>>) -> Response {
     let engine = app.engine().await;
-    let settings = settings(&app, engine.version(), engine.rows());
+    let settings = settings(&app, engine.version(), engine.rows(), engine.hidden_rows());
     let mut rows: Vec<(String, String)> = Vec::new();
     for group in ["dataset", "limits", "safe_mode"] {
         for (key, value) in settings[group].as_object().into_iter().flatten() {
             rows.push((format!("{group}.{key}"), plain(value)));
         }
+    }
+    rows.push(("removal.hidden_rows".into(), plain(&settings["removal"]["hidden_rows"])));
+    rows.push(("removal.exclude_optouts".into(), plain(&settings["removal"]["exclude_optouts"])));
+    for list in settings["removal"]["lists"].as_array().into_iter().flatten() {
+        rows.push((
+            format!("removal list ({})", plain(&list["kind"])),
+            format!("{} ({} entries)", plain(&list["file"]), list["entries"]),
+        ));
     }
     for key in ["remote_images", "allowed_hosts"] {
         rows.push((key.to_string(), plain(&settings[key])));
