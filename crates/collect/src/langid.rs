@@ -73,17 +73,21 @@ pub fn guess(caption: &str) -> Option<Guess> {
     // Letters per script: SCRIPT_LANGUAGES, then the n-gram scripts, then Han, then kana.
     let mut census = [0u32; SCRIPT_LANGUAGES.len() + 3];
     let (modelled, han, kana) = (SCRIPT_LANGUAGES.len(), SCRIPT_LANGUAGES.len() + 1, SCRIPT_LANGUAGES.len() + 2);
-    for c in lower.chars().filter(|c| c.is_alphabetic()) {
-        let slot = match c.script() {
-            Script::Latin | Script::Cyrillic | Script::Arabic | Script::Devanagari => modelled,
-            Script::Han => han,
-            Script::Hiragana | Script::Katakana => kana,
-            script => match SCRIPT_LANGUAGES.iter().position(|(s, _)| *s == script) {
-                Some(slot) => slot,
-                None => continue,
-            },
-        };
-        census[slot] += 1;
+    for token in lower.split_whitespace() {
+        let code_like = is_code_like(token);
+        for c in token.chars().filter(|c| c.is_alphabetic()) {
+            let slot = match c.script() {
+                Script::Latin | Script::Cyrillic | Script::Arabic | Script::Devanagari if code_like => continue,
+                Script::Latin | Script::Cyrillic | Script::Arabic | Script::Devanagari => modelled,
+                Script::Han => han,
+                Script::Hiragana | Script::Katakana => kana,
+                script => match SCRIPT_LANGUAGES.iter().position(|(s, _)| *s == script) {
+                    Some(slot) => slot,
+                    None => continue,
+                },
+            };
+            census[slot] += 1;
+        }
     }
     let cjk = census[han] + census[kana];
     let (top, &count) = census[..=modelled].iter().enumerate().max_by_key(|(slot, n)| (**n, usize::MAX - slot))?;
@@ -98,6 +102,12 @@ pub fn guess(caption: &str) -> Option<Guess> {
         return by_script(SCRIPT_LANGUAGES[top].1);
     }
     Some(model().score(&lower))
+}
+
+/// A token with digits in it (`IMG_2041`, `98a8e0.jpg`, `781x451`, `A7III`) is a name, a size
+/// or a hash, not words: its letters are left out of the n-gram scores.
+fn is_code_like(token: &str) -> bool {
+    token.chars().any(|c| c.is_numeric())
 }
 
 struct Model {
@@ -167,7 +177,9 @@ impl Model {
         let n = self.codes.len();
         let mut score = [0f32; MAX_LANGUAGES];
         let mut bounds: Vec<usize> = Vec::with_capacity(64);
-        for word in lower.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()) {
+        let words =
+            lower.split_whitespace().filter(|t| !is_code_like(t)).flat_map(|t| t.split(|c: char| !c.is_alphabetic()));
+        for word in words.filter(|w| !w.is_empty()) {
             bounds.clear();
             bounds.extend(word.char_indices().map(|(i, _)| i));
             bounds.push(word.len());
@@ -228,6 +240,8 @@ mod tests {
         assert_eq!(detect("IMG_2041"), "und");
         assert_eq!(detect(""), "und");
         assert_eq!(detect("1920 × 1080"), "und");
+        assert_eq!(detect("98a8e084f2bc4be1.jpg (781x451)"), "und");
+        assert_eq!(detect("2024年春季新款"), "zh");
     }
 
     #[test]
