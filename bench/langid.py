@@ -4,8 +4,11 @@
 the Rust detectors run by `crates/collect/examples/langid_eval.rs`, side by side on
 ../shared/data/langid/labelled-short-texts.tsv.gz. Writes bench/LANGID.md.
 
-    bench/.venv/bin/pip install -r bench/requirements.txt
+    apt-get install protobuf-compiler libprotobuf-dev   # gcld3 builds against them
+    bench/.venv/bin/pip install gcld3==3.0.13 lingua-language-detector==2.1.1
     bench/.venv/bin/python bench/langid.py [--tsv PATH] [--out bench/LANGID.md] [--no-lingua]
+
+(Not in requirements.txt: gcld3 needs the protobuf packages, which `dev/test` must not.)
 
 The texts are split in two by FNV-1a 64 of their UTF-8: pairscope's `und` threshold
 (`langid::MIN_MARGIN`) was tuned on the even half, and every accuracy reported is on the odd
