@@ -10,14 +10,19 @@
 //! - only results starting with `http://` / `https://` are kept (so `data:` URIs go);
 //! - `uid = md5(alt + url)` in lowercase hex, over the *raw* alt and the absolute URL.
 //!
-//! Deliberate differences:
-//! - Relative URLs are joined by the WHATWG rules (`url` crate) where cc2dataset uses Python's
-//!   `urljoin`; they differ on edge cases (spaces, backslashes, `..` past the root), so the url
-//!   and uid of such a link can differ. Absolute http(s) links, the vast majority, are identical.
+//! Deliberate differences (each checked against cc2dataset itself by `tests/cc2dataset.rs`):
+//! - Relative URLs are joined by the WHATWG rules (`url` crate), as a browser resolves them,
+//!   where cc2dataset uses Python's `urljoin`. They differ only on links with backslashes (a
+//!   slash to a browser), spaces, controls or non-ASCII characters (stripped at the ends,
+//!   percent-encoded inside) and a bare `#` (kept): the url, and so the uid, of such a link is
+//!   the one a browser would fetch. Absolute http(s) links, the vast majority, are identical.
+//! - A scheme in upper case (`HTTP://…`) is a URL like any other; cc2dataset drops it unless
+//!   `urljoin` lower-cases it (only when the page has the same scheme).
 //! - The page URL comes from the envelope's `WARC-Target-URI`, as in cc2dataset, falling back to
 //!   the WAT record header; a page URL the WHATWG parser rejects leaves only absolute links.
 //! - Pairs whose cleaned caption has fewer than [`ExtractOptions::min_alt_chars`] characters are
-//!   dropped (LAION's rule); cc2dataset keeps any non-empty raw alt, even whitespace only.
+//!   dropped (LAION's rule); cc2dataset keeps any non-empty raw alt, even whitespace only (so a
+//!   whitespace-only alt is dropped even with `--min-alt-chars 1`).
 //! - A malformed record costs that record only; in cc2dataset an unexpected field type fails the
 //!   whole WAT file.
 

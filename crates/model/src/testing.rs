@@ -34,11 +34,14 @@ pub fn cc2dataset_python() -> Option<PathBuf> {
 pub fn bench_python(check: &str, peer: &str) -> Option<PathBuf> {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests");
     let venv = PathBuf::from(manifest_dir).join("../../bench/.venv/bin/python");
-    let found = [venv, PathBuf::from("python3")].into_iter().find(|python| {
-        std::process::Command::new(python).args(["-c", check]).status().is_ok_and(|s| s.success())
-    });
+    let found = [venv, PathBuf::from("python3")]
+        .into_iter()
+        .find(|python| std::process::Command::new(python).args(["-c", check]).status().is_ok_and(|s| s.success()));
     if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "CI must have {peer} for python (./dev/test installs it in bench/.venv)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have {peer} for python (./dev/test installs it in bench/.venv)"
+        );
         eprintln!("skipping the {peer} comparison: no python with it (run ./dev/test once to make bench/.venv)");
     }
     found
