@@ -166,7 +166,13 @@ pub fn uid(alt_raw: &str, url: &str) -> String {
     let mut hasher = Md5::new();
     hasher.update(alt_raw.as_bytes());
     hasher.update(url.as_bytes());
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(32);
+    for b in hasher.finalize() {
+        hex.push(HEX[usize::from(b >> 4)] as char);
+        hex.push(HEX[usize::from(b & 15)] as char);
+    }
+    hex
 }
 
 fn is_http(url: &str) -> bool {
@@ -266,12 +272,12 @@ pub fn wat_pairs(
     let Some(response) = &envelope.payload.http_response else { return };
     let Some(html) = &response.html else { return };
     stats.html_pages += 1;
-    let Some(page_url) = envelope.warc_header.target_uri.as_ref().or(record.target_uri.as_ref()) else {
+    let Some(page_url) = envelope.warc_header.target_uri.as_deref().or(record.target_uri.as_deref()) else {
         return;
     };
     let page = Page {
-        url: page_url.clone(),
-        date: envelope.warc_header.date.clone().or_else(|| record.date.clone()),
+        url: page_url.to_owned(),
+        date: envelope.warc_header.date.as_deref().or(record.date.as_deref()).map(str::to_owned),
         base: base_url(page_url, html.head.base.as_deref()),
         opt_out: OptOut::of_response(response),
         offset: record.offset,
@@ -348,19 +354,20 @@ mod tests {
 
     #[test]
     fn opt_out_from_headers_and_metas() {
-        let response = |headers: &[(&str, &str)], metas: &[(&str, &str)]| HttpResponseMetadata {
-            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
-            html: Some(HtmlMetadata {
-                head: Head {
-                    base: None,
-                    metas: metas
-                        .iter()
-                        .map(|(n, c)| Meta { name: Some(n.to_string()), content: Some(c.to_string()) })
-                        .collect(),
-                },
-                links: Vec::new(),
-            }),
-        };
+        let response =
+            |headers: &[(&'static str, &'static str)], metas: &[(&'static str, &'static str)]| HttpResponseMetadata {
+                headers: headers.iter().map(|&(n, v)| (n.into(), v.into())).collect(),
+                html: Some(HtmlMetadata {
+                    head: Head {
+                        base: None,
+                        metas: metas
+                            .iter()
+                            .map(|&(n, c)| Meta { name: Some(n.into()), content: Some(c.into()) })
+                            .collect(),
+                    },
+                    links: Vec::new(),
+                }),
+            };
         let o = OptOut::of_response(&response(&[("x-robots-tag", "noai"), ("TDM-Reservation", " 1 ")], &[]));
         assert_eq!(o, OptOut { noai: true, noimageai: false, tdm_reservation: true });
         let o = OptOut::of_response(&response(&[("tdm-reservation", "0")], &[(" Robots", "noimageai")]));

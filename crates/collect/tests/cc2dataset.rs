@@ -86,14 +86,15 @@ fn raw_image_links(wat: &Path) -> Vec<(String, String)> {
     let bytes = std::fs::read(wat).unwrap();
     let mut raw = Vec::new();
     for record in RecordReader::new(bytes.as_slice()) {
-        let Some(metadata) = wat::parse(&record.unwrap()).unwrap() else { continue };
+        let record = record.unwrap();
+        let Some(metadata) = wat::parse(&record).unwrap() else { continue };
         let Some(html) = metadata.envelope.payload.http_response.and_then(|r| r.html) else { continue };
         for link in html.links {
             let url = link.url.unwrap_or_default();
             let other_scheme = ["data:", "javascript:", "mailto:"].iter().any(|s| url.starts_with(s));
             let alt = link.alt.unwrap_or_default();
             if link.path.as_deref() == Some("IMG@/src") && !alt.is_empty() && !other_scheme {
-                raw.push((url, alt));
+                raw.push((url.into_owned(), alt.into_owned()));
             }
         }
     }
