@@ -54,7 +54,7 @@ def gzip_member(data):
 
 
 def vary_url(url, k):
-    """Another real-looking URL per copy: the host gets a per-copy label."""
+    """Another real-looking URL per copy: the host gets a per-copy label (k is "copy-seed")."""
     for scheme in ("http://", "https://"):
         if url.startswith(scheme):
             return f"{scheme}c{k}.{url[len(scheme):]}"
@@ -151,8 +151,9 @@ def main():
     records, inflated, compressed = 1, len(warcinfo), 0
     with open(tmp, "wb") as out:
         compressed += out.write(gzip_member(warcinfo))
-        k = 0
-        while (a.copies is not None and k < a.copies) or (a.min_bytes is not None and inflated < a.min_bytes):
+        copy = 0
+        while (a.copies is not None and copy < a.copies) or (a.min_bytes is not None and inflated < a.min_bytes):
+            k = f"{copy}-{a.seed}"
             for fields, payload in metadata:
                 doc = json.loads(payload)
                 vary(doc, k, a.edge_cases, rng)
@@ -161,7 +162,7 @@ def main():
                 records += 1
                 inflated += len(member)
                 compressed += out.write(gzip_member(member))
-            k += 1
+            copy += 1
     os.replace(tmp, a.out)
     print(json.dumps({"records": records, "inflated_bytes": inflated, "compressed_bytes": compressed}))
 
