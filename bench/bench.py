@@ -10,7 +10,10 @@ database the ingest comparison built, peers/query_duckdb.py over the parquet); w
 times of three of those queries; mentions (every name of ../shared/data/names/artists-5265.txt
 counted over every caption: pairscope mentions vs a Python pyahocorasick reference with the same
 semantics, whose counts must agree, and SQLite FTS5 one query per name; the caption-reading floor;
-100 and 50,000 names for growth; skipped without ../shared). Until the binary has
+100 and 50,000 names for growth; skipped without ../shared); subset (pairscope subset vs DuckDB
+COPY); collect (pairscope collect on one core vs cc2dataset's own WAT extractor vs `gzip -dc` on
+a ~1.1 GB WAT file varied from real records by make_wat.py, then --threads 2 vs 1 over two such
+files; skipped without ../shared). Until the binary has
 `bench-queries` (or `search`, `count`, `facets`) the report says so and the peers still run; a
 peer that crashes or prints anything but the expected JSON stops the run.
 
@@ -577,6 +580,87 @@ def subset_comparison(bin_path, ds, work, runs):
     return results
 
 
+COLLECT_SOURCE = ROOT.parent / "shared" / "data" / "cc" / "cc-sample-16pages.warc.wat.gz"
+
+
+def collect_inputs(data_dir, smoke):
+    """Two WAT files varied from the real sample by make_wat.py (cached in data_dir): ~1.1 GB
+    uncompressed each, or ~5 MB in smoke mode. Returns [(path, uncompressed bytes)]."""
+    size = "smoke" if smoke else "1.1G"
+    out = []
+    for seed in (1, 2):
+        path = data_dir / "collect" / f"varied-{size}-{seed}.warc.wat.gz"
+        meta = path.with_suffix(".json")
+        if not meta.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            amount = ["--copies", "20"] if smoke else ["--min-bytes", "1100000000"]
+            print(f"== generating {path}", file=sys.stderr)
+            _, _, made = run_timed([sys.executable, str(HERE / "make_wat.py"), "--source", str(COLLECT_SOURCE),
+                                    "--out", str(path), "--seed", str(seed), *amount])
+            meta.write_text(made)
+        out.append((path, json.loads(meta.read_text())["inflated_bytes"]))
+    return out
+
+
+def collect_comparison(bin_path, data_dir, work, runs, smoke):
+    """pairscope collect on one core against cc2dataset 1.5.0's own extractor
+    (peers/cc2dataset_wat.py, its extract_documents_from_wat) and against `gzip -dc > /dev/null`,
+    on the same WAT file varied from real Common Crawl records; then --threads 2 against
+    --threads 1 over two such files. Pair counts must agree (--min-alt-chars 1, the varied file
+    has no whitespace-only alts). MB/s are of uncompressed WAT, per second of the whole process."""
+    if not COLLECT_SOURCE.exists():
+        return [{"title": "collect", "peers": [], "unavailable": f"skipped: {COLLECT_SOURCE} is not here"}]
+    if not has_command(bin_path, "collect"):
+        return [{"title": "collect", "peers": [], "unavailable": "skipped: pairscope collect not available"}]
+    (first, first_bytes), (second, second_bytes) = collect_inputs(data_dir, smoke)
+    out = work / "collect-out"
+
+    def clean():
+        shutil.rmtree(out, ignore_errors=True)
+
+    def collect_cmd(inputs, threads):
+        return [bin_path, "collect", *map(str, inputs), "--out", str(out), "--threads", str(threads),
+                "--min-alt-chars", "1", "--quiet", "--json"]
+
+    def ours_parse(out_text):
+        return {"pairs": json.loads(out_text)["pairs_extracted"]}
+
+    def with_rates(result, inflated):
+        for p in result["peers"]:
+            p["details"] = p["details"] or {}
+            p["details"]["uncompressed MB/s"] = inflated / 1e6 / p["median_s"]
+            if "pairs" in p["details"]:
+                p["details"]["pairs/s"] = p["details"]["pairs"] / p["median_s"]
+        return result
+
+    size = f"{first_bytes / 1e9:.2f} GB" if first_bytes >= 1e8 else f"{first_bytes / 1e6:.0f} MB"
+    one_core = compare(
+        f"collect: one WAT file ({size} uncompressed), one core",
+        [
+            Peer("pairscope collect --threads 1", collect_cmd([first], 1), setup=clean, parse=ours_parse),
+            Peer("cc2dataset 1.5.0 extract_documents_from_wat",
+                 [sys.executable, str(HERE / "peers" / "cc2dataset_wat.py"), str(first)],
+                 parse=lambda text: {"pairs": json.loads(text)["pairs"],
+                                     "extraction s": json.loads(text)["seconds"]}),
+            Peer("gzip -dc > /dev/null", ["sh", "-c", 'exec gzip -dc "$0" > /dev/null', str(first)]),
+        ],
+        runs,
+    )
+    pairs = [p["details"]["pairs"] for p in one_core["peers"][:2]]
+    if len(set(pairs)) != 1:
+        raise SystemExit(f"collect: pairscope and cc2dataset extracted different pair counts {pairs}")
+    scaling = compare(
+        "collect: two WAT files, --threads 2 against --threads 1",
+        [
+            Peer("pairscope collect --threads 2", collect_cmd([first, second], 2), setup=clean, parse=ours_parse),
+            Peer("pairscope collect --threads 1", collect_cmd([first, second], 1), setup=clean, parse=ours_parse),
+        ],
+        runs,
+    )
+    clean()
+    return [with_rates(one_core, first_bytes), with_rates(scaling, first_bytes + second_bytes)]
+
+
 def render_mentions(c):
     """Under the mentions table: the exactness check, the issue's targets and the growth table."""
     m = c.get("mentions")
@@ -731,8 +815,8 @@ def main():
     ap.add_argument("--rows", default="1M", help="1M, 12M or any count")
     ap.add_argument("--smoke", action="store_true", help="~10k rows, one run each, report not kept")
     ap.add_argument("--queries", default=str(HERE / "queries.json"), help="the query set (bench/queries.json)")
-    ap.add_argument("--only", choices=["subset", "mentions"],
-                    help="run one section on an untimed ingest and merge it into the size's results")
+    ap.add_argument("--only", choices=["subset", "mentions", "collect"],
+                    help="run one section (subset, mentions: on an untimed ingest) and merge it into the size's results")
     args = ap.parse_args()
 
     rows = 10_000 if args.smoke else parse_rows(args.rows)
@@ -746,7 +830,7 @@ def main():
     data = ensure_synth(args.bin, rows, data_dir)
 
     if args.only:
-        return only(args, rows, runs, data, work)
+        return only(args, rows, runs, data, data_dir, work)
     comparisons = [ingest_comparison(args.bin, data, work, runs)]
     # the ingest comparison's last run left both the dataset and the SQLite database in work/
     ds, db = work / "ds", work / "sqlite.db"
@@ -754,6 +838,7 @@ def main():
     comparisons += cli_comparison(args.bin, data, ds, db, args.queries, runs)
     comparisons.append(mentions_comparison(args.bin, ds, db, work, runs))
     comparisons += subset_comparison(args.bin, ds, work, runs)
+    comparisons += collect_comparison(args.bin, data_dir, work, runs, args.smoke)
     result = {
         "rows": rows,
         "runs": runs,
@@ -779,16 +864,19 @@ def main():
     print(report.read_text())
 
 
-def only(args, rows, runs, data, work):
-    """One section on a fresh (untimed) ingest; its comparisons replace those of the same title in
-    the size's results, whose other sections are kept as they were measured."""
+def only(args, rows, runs, data, data_dir, work):
+    """One section (subset, mentions: on a fresh, untimed ingest); its comparisons replace those of
+    the same title in the size's results, whose other sections are kept as they were measured."""
     ds, db = work / "ds", work / "sqlite.db"
-    run_timed([args.bin, "ingest", "--quiet", "--dataset", str(ds), str(data)])
-    if args.only == "subset":
-        comparisons = subset_comparison(args.bin, ds, work, runs)
+    if args.only == "collect":
+        comparisons = collect_comparison(args.bin, data_dir, work, runs, args.smoke)
     else:
-        run_timed([sys.executable, str(HERE / "peers" / "sqlite_fts5.py"), str(data), str(db)])
-        comparisons = [mentions_comparison(args.bin, ds, db, work, runs)]
+        run_timed([args.bin, "ingest", "--quiet", "--dataset", str(ds), str(data)])
+        if args.only == "subset":
+            comparisons = subset_comparison(args.bin, ds, work, runs)
+        else:
+            run_timed([sys.executable, str(HERE / "peers" / "sqlite_fts5.py"), str(data), str(db)])
+            comparisons = [mentions_comparison(args.bin, ds, db, work, runs)]
     shutil.rmtree(work, ignore_errors=True)
     results = Path(os.environ.get("BENCH_RESULTS", HERE / "out" if args.smoke else HERE / "results"))
     report = HERE / "REPORT.md" if results == HERE / "results" else results / "REPORT.md"

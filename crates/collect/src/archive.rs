@@ -233,6 +233,7 @@ pub struct RecordReader<R> {
     limits: ReadLimits,
     stats: ReadStats,
     done: bool,
+    last_member_bytes: usize,
 }
 
 impl<R: Read> RecordReader<R> {
@@ -241,7 +242,13 @@ impl<R: Read> RecordReader<R> {
     }
 
     pub fn with_limits(reader: R, limits: ReadLimits) -> Self {
-        RecordReader { source: Source::new(reader), limits, stats: ReadStats::default(), done: false }
+        RecordReader {
+            source: Source::new(reader),
+            limits,
+            stats: ReadStats::default(),
+            done: false,
+            last_member_bytes: 0,
+        }
     }
 
     pub fn stats(&self) -> &ReadStats {
@@ -296,7 +303,8 @@ impl<R: Read> Iterator for RecordReader<R> {
             }
             let offset = self.source.consumed;
             let cap = self.limits.max_payload_bytes.saturating_add(self.limits.max_header_bytes);
-            let mut member = Vec::new();
+            // Sized like the last member (records of a file are alike): no regrowth, no copying.
+            let mut member = Vec::with_capacity(self.last_member_bytes.min(1 << 20));
             let decoded = {
                 let mut decoder = GzDecoder::new(&mut self.source);
                 match (&mut decoder).take(cap.saturating_add(1)).read_to_end(&mut member) {
@@ -327,7 +335,8 @@ impl<R: Read> Iterator for RecordReader<R> {
                 }
             }
             self.stats.inflated_bytes += member.len() as u64;
-            match parse_record(offset, &member, &self.limits) {
+            self.last_member_bytes = member.len().next_power_of_two();
+            match parse_record(offset, member, &self.limits) {
                 Ok(record) => {
                     self.stats.records += 1;
                     return Some(Ok(record));
@@ -340,16 +349,15 @@ impl<R: Read> Iterator for RecordReader<R> {
 }
 
 /// Parses one decompressed member: a WARC header block, then `Content-Length` payload bytes.
-fn parse_record(offset: u64, member: &[u8], limits: &ReadLimits) -> Result<Record, (SkipReason, String)> {
+/// The member's buffer becomes the payload's (the header is cut off the front, not copied).
+fn parse_record(offset: u64, mut member: Vec<u8>, limits: &ReadLimits) -> Result<Record, (SkipReason, String)> {
     let bad_header = |detail: &str| (SkipReason::BadWarcHeader, detail.to_owned());
     // Lenient: bare LF line ends are accepted as well as CRLF.
     // Only the first bytes can hold the header: no scan of a large payload for a separator.
     let head = &member[..member.len().min(limits.max_header_bytes as usize + 4)];
-    let (header_len, body_start) = [b"\r\n\r\n".as_slice(), b"\n\n".as_slice()]
-        .iter()
-        .filter_map(|sep| find(head, sep).map(|at| (at, at + sep.len())))
-        .min()
-        .ok_or_else(|| bad_header("no end of WARC header"))?;
+    let crlf = memchr::memmem::find(head, b"\r\n\r\n").map(|at| (at, at + 4));
+    let lf = memchr::memmem::find(&head[..crlf.map_or(head.len(), |(at, _)| at)], b"\n\n").map(|at| (at, at + 2));
+    let (header_len, body_start) = lf.or(crlf).ok_or_else(|| bad_header("no end of WARC header"))?;
     if header_len as u64 > limits.max_header_bytes {
         return Err(bad_header("WARC header over the size limit"));
     }
@@ -371,22 +379,19 @@ fn parse_record(offset: u64, member: &[u8], limits: &ReadLimits) -> Result<Recor
     if length > limits.max_payload_bytes {
         return Err((SkipReason::PayloadTooLarge, format!("Content-Length {length}")));
     }
-    let body = &member[body_start..];
-    let payload = usize::try_from(length).ok().and_then(|n| body.get(..n)).ok_or_else(|| {
-        (SkipReason::PayloadTruncated, format!("Content-Length {length}, {} bytes present", body.len()))
-    })?;
-    Ok(Record {
-        offset,
-        warc_type: field("WARC-Type").unwrap_or_default().to_owned(),
-        target_uri: field("WARC-Target-URI").map(str::to_owned),
-        date: field("WARC-Date").map(str::to_owned),
-        content_type: field("Content-Type").map(str::to_owned),
-        payload: payload.to_vec(),
-    })
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    let present = member.len() - body_start;
+    let end = usize::try_from(length)
+        .ok()
+        .filter(|&n| n <= present)
+        .ok_or_else(|| (SkipReason::PayloadTruncated, format!("Content-Length {length}, {present} bytes present")))?;
+    let warc_type = field("WARC-Type").unwrap_or_default().to_owned();
+    let target_uri = field("WARC-Target-URI").map(str::to_owned);
+    let date = field("WARC-Date").map(str::to_owned);
+    let content_type = field("Content-Type").map(str::to_owned);
+    drop(header);
+    member.truncate(body_start + end);
+    member.drain(..body_start);
+    Ok(Record { offset, warc_type, target_uri, date, content_type, payload: member })
 }
 
 #[cfg(test)]

@@ -10,14 +10,19 @@
 //! - only results starting with `http://` / `https://` are kept (so `data:` URIs go);
 //! - `uid = md5(alt + url)` in lowercase hex, over the *raw* alt and the absolute URL.
 //!
-//! Deliberate differences:
-//! - Relative URLs are joined by the WHATWG rules (`url` crate) where cc2dataset uses Python's
-//!   `urljoin`; they differ on edge cases (spaces, backslashes, `..` past the root), so the url
-//!   and uid of such a link can differ. Absolute http(s) links, the vast majority, are identical.
+//! Deliberate differences (each checked against cc2dataset itself by `tests/cc2dataset.rs`):
+//! - Relative URLs are joined by the WHATWG rules (`url` crate), as a browser resolves them,
+//!   where cc2dataset uses Python's `urljoin`. They differ only on links with backslashes (a
+//!   slash to a browser), spaces, controls or non-ASCII characters (stripped at the ends,
+//!   percent-encoded inside) and a bare `#` (kept): the url, and so the uid, of such a link is
+//!   the one a browser would fetch. Absolute http(s) links, the vast majority, are identical.
+//! - A scheme in upper case (`HTTP://…`) is a URL like any other; cc2dataset drops it unless
+//!   `urljoin` lower-cases it (only when the page has the same scheme).
 //! - The page URL comes from the envelope's `WARC-Target-URI`, as in cc2dataset, falling back to
 //!   the WAT record header; a page URL the WHATWG parser rejects leaves only absolute links.
 //! - Pairs whose cleaned caption has fewer than [`ExtractOptions::min_alt_chars`] characters are
-//!   dropped (LAION's rule); cc2dataset keeps any non-empty raw alt, even whitespace only.
+//!   dropped (LAION's rule); cc2dataset keeps any non-empty raw alt, even whitespace only (so a
+//!   whitespace-only alt is dropped even with `--min-alt-chars 1`).
 //! - A malformed record costs that record only; in cc2dataset an unexpected field type fails the
 //!   whole WAT file.
 
@@ -161,7 +166,13 @@ pub fn uid(alt_raw: &str, url: &str) -> String {
     let mut hasher = Md5::new();
     hasher.update(alt_raw.as_bytes());
     hasher.update(url.as_bytes());
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(32);
+    for b in hasher.finalize() {
+        hex.push(HEX[usize::from(b >> 4)] as char);
+        hex.push(HEX[usize::from(b & 15)] as char);
+    }
+    hex
 }
 
 fn is_http(url: &str) -> bool {
@@ -261,12 +272,12 @@ pub fn wat_pairs(
     let Some(response) = &envelope.payload.http_response else { return };
     let Some(html) = &response.html else { return };
     stats.html_pages += 1;
-    let Some(page_url) = envelope.warc_header.target_uri.as_ref().or(record.target_uri.as_ref()) else {
+    let Some(page_url) = envelope.warc_header.target_uri.as_deref().or(record.target_uri.as_deref()) else {
         return;
     };
     let page = Page {
-        url: page_url.clone(),
-        date: envelope.warc_header.date.clone().or_else(|| record.date.clone()),
+        url: page_url.to_owned(),
+        date: envelope.warc_header.date.as_deref().or(record.date.as_deref()).map(str::to_owned),
         base: base_url(page_url, html.head.base.as_deref()),
         opt_out: OptOut::of_response(response),
         offset: record.offset,
@@ -343,19 +354,20 @@ mod tests {
 
     #[test]
     fn opt_out_from_headers_and_metas() {
-        let response = |headers: &[(&str, &str)], metas: &[(&str, &str)]| HttpResponseMetadata {
-            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
-            html: Some(HtmlMetadata {
-                head: Head {
-                    base: None,
-                    metas: metas
-                        .iter()
-                        .map(|(n, c)| Meta { name: Some(n.to_string()), content: Some(c.to_string()) })
-                        .collect(),
-                },
-                links: Vec::new(),
-            }),
-        };
+        let response =
+            |headers: &[(&'static str, &'static str)], metas: &[(&'static str, &'static str)]| HttpResponseMetadata {
+                headers: headers.iter().map(|&(n, v)| (n.into(), v.into())).collect(),
+                html: Some(HtmlMetadata {
+                    head: Head {
+                        base: None,
+                        metas: metas
+                            .iter()
+                            .map(|&(n, c)| Meta { name: Some(n.into()), content: Some(c.into()) })
+                            .collect(),
+                    },
+                    links: Vec::new(),
+                }),
+            };
         let o = OptOut::of_response(&response(&[("x-robots-tag", "noai"), ("TDM-Reservation", " 1 ")], &[]));
         assert_eq!(o, OptOut { noai: true, noimageai: false, tdm_reservation: true });
         let o = OptOut::of_response(&response(&[("tdm-reservation", "0")], &[(" Robots", "noimageai")]));

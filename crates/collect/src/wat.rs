@@ -1,13 +1,20 @@
 //! The WAT JSON layout (`Envelope` → `Payload-Metadata` → `HTTP-Response-Metadata` →
-//! `HTML-Metadata`): only the fields pairscope reads are parsed, everything else is skipped.
+//! `HTML-Metadata`): only the fields pairscope reads are parsed, everything else is skipped
+//! unparsed into values, and strings are borrowed from the payload unless they hold escapes.
+//! A record costs one pass of the JSON scanner and an allocation per escaped string read, not
+//! a tree of its values.
 
-use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::archive::{Record, SkipReason};
 
 /// The JSON of a WAT `metadata` record, or `None` for any other record (`warcinfo`, a
 /// metadata record that is not JSON). Bad JSON is a skip with its reason.
-pub fn parse(record: &Record) -> Result<Option<WatMetadata>, (SkipReason, String)> {
+pub fn parse(record: &Record) -> Result<Option<WatMetadata<'_>>, (SkipReason, String)> {
     if !record.is_type("metadata") {
         return Ok(None);
     }
@@ -18,118 +25,252 @@ pub fn parse(record: &Record) -> Result<Option<WatMetadata>, (SkipReason, String
     if !json {
         return Ok(None);
     }
-    serde_json::from_slice::<WatMetadata>(&record.payload).map(Some).map_err(|e| {
+    serde_json::from_slice::<WatMetadata<'_>>(&record.payload).map(Some).map_err(|e| {
         let reason = if e.is_data() { SkipReason::UnexpectedJsonShape } else { SkipReason::BadJson };
         (reason, e.to_string())
     })
 }
 
+/// A string of the payload: borrowed unless JSON escapes had to be decoded.
+pub type Text<'a> = Cow<'a, str>;
+
 /// The fields of a WAT JSON payload that pairscope reads; everything else is ignored unparsed.
 /// Strings of an unexpected JSON type read as absent rather than failing the record.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct WatMetadata {
-    #[serde(rename = "Envelope")]
-    pub envelope: Envelope,
+pub struct WatMetadata<'a> {
+    #[serde(rename = "Envelope", borrow)]
+    pub envelope: Envelope<'a>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct Envelope {
-    #[serde(rename = "WARC-Header-Metadata", default)]
-    pub warc_header: WarcHeaderMetadata,
-    #[serde(rename = "Payload-Metadata", default)]
-    pub payload: PayloadMetadata,
+pub struct Envelope<'a> {
+    #[serde(rename = "WARC-Header-Metadata", default, borrow)]
+    pub warc_header: WarcHeaderMetadata<'a>,
+    #[serde(rename = "Payload-Metadata", default, borrow)]
+    pub payload: PayloadMetadata<'a>,
 }
 
 /// The header of the WARC record the WAT entry describes (the crawl's response record).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct WarcHeaderMetadata {
-    #[serde(rename = "WARC-Target-URI", default, deserialize_with = "lenient_string")]
-    pub target_uri: Option<String>,
-    #[serde(rename = "WARC-Date", default, deserialize_with = "lenient_string")]
-    pub date: Option<String>,
+pub struct WarcHeaderMetadata<'a> {
+    #[serde(rename = "WARC-Target-URI", default, borrow, deserialize_with = "lenient_string")]
+    pub target_uri: Option<Text<'a>>,
+    #[serde(rename = "WARC-Date", default, borrow, deserialize_with = "lenient_string")]
+    pub date: Option<Text<'a>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct PayloadMetadata {
-    #[serde(rename = "HTTP-Response-Metadata", default)]
-    pub http_response: Option<HttpResponseMetadata>,
+pub struct PayloadMetadata<'a> {
+    #[serde(rename = "HTTP-Response-Metadata", default, borrow)]
+    pub http_response: Option<HttpResponseMetadata<'a>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct HttpResponseMetadata {
+pub struct HttpResponseMetadata<'a> {
     /// Response headers as (name, value); a header given as a JSON array yields one entry per value.
-    #[serde(rename = "Headers", default, deserialize_with = "headers")]
-    pub headers: Vec<(String, String)>,
-    #[serde(rename = "HTML-Metadata", default)]
-    pub html: Option<HtmlMetadata>,
+    #[serde(rename = "Headers", default, borrow, deserialize_with = "headers")]
+    pub headers: Vec<(Text<'a>, Text<'a>)>,
+    #[serde(rename = "HTML-Metadata", default, borrow)]
+    pub html: Option<HtmlMetadata<'a>>,
 }
 
-impl HttpResponseMetadata {
+impl HttpResponseMetadata<'_> {
     /// Values of header `name`, matched case-insensitively.
-    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    pub fn header_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
+        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_ref())
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct HtmlMetadata {
-    #[serde(rename = "Head", default)]
-    pub head: Head,
-    #[serde(rename = "Links", default)]
-    pub links: Vec<Link>,
+pub struct HtmlMetadata<'a> {
+    #[serde(rename = "Head", default, borrow)]
+    pub head: Head<'a>,
+    #[serde(rename = "Links", default, borrow)]
+    pub links: Vec<Link<'a>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct Head {
+pub struct Head<'a> {
     /// `<base href>`, as written.
-    #[serde(rename = "Base", default, deserialize_with = "lenient_string")]
-    pub base: Option<String>,
-    #[serde(rename = "Metas", default)]
-    pub metas: Vec<Meta>,
+    #[serde(rename = "Base", default, borrow, deserialize_with = "lenient_string")]
+    pub base: Option<Text<'a>>,
+    #[serde(rename = "Metas", default, borrow)]
+    pub metas: Vec<Meta<'a>>,
 }
 
 /// A `<meta>` element; only `name` and `content` matter here (`property`, `http-equiv` ignored).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct Meta {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub content: Option<String>,
+pub struct Meta<'a> {
+    #[serde(default, borrow, deserialize_with = "lenient_string")]
+    pub name: Option<Text<'a>>,
+    #[serde(default, borrow, deserialize_with = "lenient_string")]
+    pub content: Option<Text<'a>>,
 }
 
 /// A link of the page: `path` says where it came from (`IMG@/src` is an `<img src>`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct Link {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub path: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub url: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub alt: Option<String>,
+pub struct Link<'a> {
+    #[serde(default, borrow, deserialize_with = "lenient_string")]
+    pub path: Option<Text<'a>>,
+    #[serde(default, borrow, deserialize_with = "lenient_string")]
+    pub url: Option<Text<'a>>,
+    #[serde(default, borrow, deserialize_with = "lenient_string")]
+    pub alt: Option<Text<'a>>,
 }
 
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::String(s) => Some(s),
-        _ => None,
-    })
+/// A JSON string, borrowed where it can be; any other JSON value (skipped unparsed) is `None`.
+struct LenientString;
+
+impl<'de> Visitor<'de> for LenientString {
+    type Value = Option<Text<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v)))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
 }
 
-fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
-    let serde_json::Value::Object(map) = serde_json::Value::deserialize(d)? else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::with_capacity(map.len());
-    for (name, value) in map {
-        match value {
-            serde_json::Value::String(v) => out.push((name, v)),
-            serde_json::Value::Array(values) => {
-                out.extend(values.into_iter().filter_map(|v| v.as_str().map(|v| (name.clone(), v.to_owned()))))
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Text<'de>>, D::Error> {
+    d.deserialize_any(LenientString)
+}
+
+/// A header value: a string, or an array of them (one entry each); anything else is ignored.
+struct HeaderValues<'a, 'de>(&'a mut Vec<Text<'de>>);
+
+impl<'de> de::DeserializeSeed<'de> for HeaderValues<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeaderValues<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        self.0.push(Cow::Borrowed(v));
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.push(Cow::Owned(v.to_owned()));
+        Ok(())
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<(), E> {
+        self.0.push(Cow::Owned(v));
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(value) = seq.next_element::<IgnoredOrString<'de>>()? {
+            self.0.extend(value.0);
+        }
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+}
+
+/// An element of a header's array: kept when it is a string.
+struct IgnoredOrString<'de>(Option<Text<'de>>);
+
+impl<'de> Deserialize<'de> for IgnoredOrString<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        lenient_string(d).map(IgnoredOrString)
+    }
+}
+
+fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(Text<'de>, Text<'de>)>, D::Error> {
+    struct Headers;
+    impl<'de> Visitor<'de> for Headers {
+        type Value = Vec<(Text<'de>, Text<'de>)>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            let mut values = Vec::new();
+            while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+                map.next_value_seed(HeaderValues(&mut values))?;
+                out.extend(values.drain(..).map(|v| (name.clone(), v)));
             }
-            _ => {}
+            Ok(out)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Vec::new())
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
         }
     }
-    Ok(out)
+    d.deserialize_any(Headers)
 }
 
 #[cfg(test)]
@@ -151,12 +292,31 @@ mod tests {
 
     #[test]
     fn reads_the_fields_leniently() {
-        let metadata = parse(&record("metadata", "application/json", JSON)).unwrap().unwrap();
+        let page = record("metadata", "application/json", JSON);
+        let metadata = parse(&page).unwrap().unwrap();
         let response = metadata.envelope.payload.http_response.unwrap();
         assert_eq!(response.header_values("x-robots-tag").collect::<Vec<_>>(), ["noai", "noindex"]);
         let html = response.html.unwrap();
         assert_eq!(html.head.base, None, "a non-string Base reads as absent");
         assert_eq!(html.links[0].alt.as_deref(), Some("A cat"));
+        assert!(matches!(html.links[0].url, Some(Cow::Borrowed("/a.jpg"))), "unescaped strings are borrowed");
+    }
+
+    #[test]
+    fn escapes_and_odd_types() {
+        let json = br#"{"Envelope":{"Payload-Metadata":{"HTTP-Response-Metadata":{"Headers":{"A":[1,"x",{"b":2},["y"]],"B":null,"C":"\u00e9"},"HTML-Metadata":{"Head":{"Base":{"x":[1]}},"Links":[{"path":"IMG@\/src","url":null,"alt":"say \"hi\"\n","text":[1,2]}]}}}}}"#;
+        let page = record("metadata", "application/json", json);
+        let metadata = parse(&page).unwrap().unwrap();
+        let response = metadata.envelope.payload.http_response.unwrap();
+        let headers: Vec<(&str, &str)> = response.headers.iter().map(|(n, v)| (n.as_ref(), v.as_ref())).collect();
+        assert_eq!(headers, [("A", "x"), ("C", "é")]);
+        let html = response.html.unwrap();
+        assert_eq!(html.head.base, None);
+        let link = &html.links[0];
+        assert_eq!(
+            (link.path.as_deref(), link.url.as_deref(), link.alt.as_deref()),
+            (Some("IMG@/src"), None, Some("say \"hi\"\n"))
+        );
     }
 
     #[test]

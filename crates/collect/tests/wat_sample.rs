@@ -128,3 +128,82 @@ fn garbage_json_member_is_skipped() {
             .all(|p| p.source_offset <= THIRD_MEMBER as u64 || p.source_offset >= (FOURTH_MEMBER + fake.len()) as u64)
     );
 }
+
+fn member(warc_type: &str, content_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut record = format!(
+        "WARC/1.0\r\nWARC-Type: {warc_type}\r\nWARC-Target-URI: http://damaged.example/\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        payload.len()
+    )
+    .into_bytes();
+    record.extend_from_slice(payload);
+    record.extend_from_slice(b"\r\n\r\n");
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    encoder.write_all(&record).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn every_kind_of_damage_in_one_file_costs_only_the_damaged_records() {
+    let Some(bytes) = shared(SAMPLE) else { return };
+    let json = "application/json";
+    let mut flipped = bytes[THIRD_MEMBER..FOURTH_MEMBER].to_vec();
+    flipped[(FOURTH_MEMBER - THIRD_MEMBER) / 2] ^= 0x55;
+    // 65 MiB of padding inflate past the 64 MiB + 64 KiB cap from 65 KiB of gzip.
+    let mut bomb = br#"{"Envelope":{},"pad":""#.to_vec();
+    bomb.resize(65 << 20, b' ');
+    let huge_header = {
+        let record = b"WARC/1.0\r\nWARC-Type: metadata\r\nContent-Length: 1000000000000\r\n\r\n{}";
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(record).unwrap();
+        encoder.finish().unwrap()
+    };
+    // A page with no charset whose alt is not UTF-8: decoded with replacement characters.
+    let latin1 = member(
+        "response",
+        "application/http; msgtype=response",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<img src=\"/a.jpg\" alt=\"Caf\xe9 cr\xe8me\">",
+    );
+    let damaged = [
+        &bytes[..FOURTH_MEMBER],
+        &member(
+            "metadata",
+            json,
+            b"{\"Envelope\":{\"WARC-Header-Metadata\":{\"WARC-Target-URI\":\"http://x/\xff\xfe\"}}}",
+        ),
+        &member(
+            "metadata",
+            json,
+            br#"{"Envelope":{"Payload-Metadata":{"HTTP-Response-Metadata":{"HTML-Metadata":{"Links":5}}}}}"#,
+        ),
+        &member("metadata", json, br#"{"Envelope":{"Payload-Metadata":{"#),
+        b"not a gzip member",
+        &flipped,
+        &member("metadata", json, &bomb),
+        &huge_header,
+        &latin1,
+        &bytes[FOURTH_MEMBER..],
+        &bytes[FOURTH_MEMBER..FOURTH_MEMBER + 100],
+    ]
+    .concat();
+    let whole = extract(&bytes);
+    let mut pairs = Vec::new();
+    let summary =
+        extract_archive(damaged.as_slice(), Format::Auto, &ExtractOptions { min_alt_chars: 1 }, |p| pairs.push(p))
+            .unwrap();
+    let skipped = &summary.read.skipped;
+    assert_eq!(skipped.get(&SkipReason::BadJson), Some(&2), "{skipped:?}");
+    assert_eq!(skipped.get(&SkipReason::UnexpectedJsonShape), Some(&1), "{skipped:?}");
+    assert_eq!(skipped.get(&SkipReason::CorruptGzip), Some(&1), "{skipped:?}");
+    assert_eq!(skipped.get(&SkipReason::PayloadTooLarge), Some(&2), "{skipped:?}");
+    assert_eq!(skipped.get(&SkipReason::Truncated), Some(&1), "{skipped:?}");
+    assert_eq!(skipped.get(&SkipReason::Garbage), Some(&1), "{skipped:?}");
+    // Read as WARC records: the good ones, the three with bad JSON, the Latin-1 page.
+    assert_eq!(summary.read.records, whole.read.records + 4);
+    // Every pair of the sample, in order, plus the Latin-1 page's.
+    let urls: Vec<&str> = pairs.iter().map(|p| p.url.as_str()).collect();
+    let mut expected: Vec<&str> = whole.pairs.iter().map(|p| p.url.as_str()).collect();
+    let at = whole.pairs.iter().take_while(|p| p.source_offset < FOURTH_MEMBER as u64).count();
+    expected.insert(at, "http://damaged.example/a.jpg");
+    assert_eq!(urls, expected);
+    assert_eq!(pairs[at].caption, "Caf\u{fffd} cr\u{fffd}me");
+}

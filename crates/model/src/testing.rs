@@ -17,22 +17,32 @@ pub fn shared_data(rel: &str) -> Option<PathBuf> {
     }
 }
 
-/// A python with DuckDB for differential tests: the bench venv `./dev/test` makes, else
-/// `python3` (found by path, not by changing PATH: a changed PATH makes cargo rebuild crates
-/// whose build scripts watch it). `None`, with a notice, when neither has DuckDB, except under
-/// CI, which must have it.
+/// A python with DuckDB for differential tests ([`bench_python`]).
 pub fn duckdb_python() -> Option<PathBuf> {
+    bench_python("import duckdb", "DuckDB")
+}
+
+/// A python with cc2dataset's WAT extractor and its two native dependencies (FastWARC,
+/// pysimdjson), for `bench/peers/cc2dataset_wat.py` ([`bench_python`]).
+pub fn cc2dataset_python() -> Option<PathBuf> {
+    bench_python("import fastwarc, simdjson, importlib.util as u; assert u.find_spec('cc2dataset')", "cc2dataset")
+}
+
+/// A python where `check` runs: the bench venv `./dev/test` makes, else `python3` (found by
+/// path, not by changing PATH: a changed PATH makes cargo rebuild crates whose build scripts
+/// watch it). `None`, with a notice, when neither has `peer`, except under CI, which must have it.
+pub fn bench_python(check: &str, peer: &str) -> Option<PathBuf> {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests");
     let venv = PathBuf::from(manifest_dir).join("../../bench/.venv/bin/python");
-    let found = [venv, PathBuf::from("python3")].into_iter().find(|python| {
-        std::process::Command::new(python).args(["-c", "import duckdb"]).status().is_ok_and(|s| s.success())
-    });
+    let found = [venv, PathBuf::from("python3")]
+        .into_iter()
+        .find(|python| std::process::Command::new(python).args(["-c", check]).status().is_ok_and(|s| s.success()));
     if found.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
-            "CI must have DuckDB for python (./dev/test installs it in bench/.venv)"
+            "CI must have {peer} for python (./dev/test installs it in bench/.venv)"
         );
-        eprintln!("skipping the DuckDB comparison: no python with duckdb (run ./dev/test once to make bench/.venv)");
+        eprintln!("skipping the {peer} comparison: no python with it (run ./dev/test once to make bench/.venv)");
     }
     found
 }
