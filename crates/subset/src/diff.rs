@@ -169,7 +169,7 @@ async fn run(request: &DiffRequest) -> Result<DiffReport, SubsetError> {
 
 /// A dataset's `pairs` table, or a table over a directory of parquet files.
 async fn open_rows(context: &SessionContext, path: &Path) -> Result<Arc<dyn TableProvider>, SubsetError> {
-    if path.join("CURRENT").is_file() {
+    if pairscope_store::layout::Layout::new(path).current().is_file() {
         let dataset = Dataset::open(path)?;
         Ok(pairs_table(&dataset)?.provider)
     } else {

@@ -23,7 +23,8 @@ use md5::Digest;
 use pairscope_model::web::host_of;
 use rustc_hash::FxHashSet;
 
-/// Why a row was removed, in the order the reasons are tested.
+/// Why a row was removed, in the order the reasons are tested (`reason as usize` is its
+/// position in [`RemovalReason::ALL`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RemovalReason {

@@ -274,8 +274,10 @@ async fn execute(
                 if reasons.is_null(i) {
                     keep.push(true);
                 } else {
-                    let reason = RemovalReason::from_name(reasons.value(i)).expect("the UDF names a reason");
-                    removed_by[RemovalReason::ALL.iter().position(|r| *r == reason).unwrap_or(0)] += 1;
+                    let reason = RemovalReason::from_name(reasons.value(i)).ok_or_else(|| {
+                        SubsetError::Internal(format!("unknown removal reason {:?}", reasons.value(i)))
+                    })?;
+                    removed_by[reason as usize] += 1;
                     keep.push(false);
                 }
             }
@@ -326,7 +328,7 @@ async fn execute(
     if rows_out != expected_out {
         return Err(SubsetError::Internal(format!("wrote {rows_out} rows where the counts say {expected_out}")));
     }
-    let count = |reason: RemovalReason| removed_by[RemovalReason::ALL.iter().position(|r| *r == reason).unwrap_or(0)];
+    let count = |reason: RemovalReason| removed_by[reason as usize];
     let manifest = SubsetManifest {
         format: crate::manifest::FORMAT,
         pairscope_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -498,7 +500,10 @@ fn write_shards(
 /// end. A killed run leaves only hidden siblings, which the next run removes.
 struct Staging {
     out: PathBuf,
+    /// Where this run builds the output.
     dir: PathBuf,
+    /// Where an earlier subset at `out` waits while the new one is renamed in.
+    old: PathBuf,
 }
 
 impl Staging {
@@ -519,35 +524,42 @@ impl Staging {
         }
         fs::create_dir_all(&parent).map_err(|e| SubsetError::io(&parent, e))?;
         let stale_prefix = format!(".{name}.partial-");
+        let old = parent.join(format!(".{name}.old"));
         if let Ok(entries) = fs::read_dir(&parent) {
             for entry in entries.flatten() {
-                if entry
-                    .file_name()
-                    .to_str()
-                    .is_some_and(|n| n.starts_with(&stale_prefix) || n == format!(".{name}.old"))
-                {
+                if entry.file_name().to_str().is_some_and(|n| n.starts_with(&stale_prefix)) || entry.path() == old {
                     let _ = fs::remove_dir_all(entry.path());
                 }
             }
         }
         let dir = parent.join(format!("{stale_prefix}{}", std::process::id()));
         fs::create_dir(&dir).map_err(|e| SubsetError::io(&dir, e))?;
-        Ok(Staging { out: out.to_path_buf(), dir })
+        Ok(Staging { out: out.to_path_buf(), dir, old })
     }
 
     fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// Renames the output onto `out`. If that fails, an earlier subset is put back and the
+    /// staging directory removed: `out` holds the old subset or the new one, never neither.
     fn commit(self) -> Result<(), SubsetError> {
-        let old =
-            self.out.with_file_name(format!(".{}.old", self.out.file_name().and_then(|n| n.to_str()).unwrap_or("out")));
-        if self.out.exists() {
-            fs::rename(&self.out, &old).map_err(|e| SubsetError::io(&self.out, e))?;
+        let had_old = self.out.exists();
+        if had_old && let Err(e) = fs::rename(&self.out, &self.old) {
+            let error = SubsetError::io(&self.out, e);
+            self.abandon();
+            return Err(error);
         }
-        fs::rename(&self.dir, &self.out).map_err(|e| SubsetError::io(&self.out, e))?;
-        if old.exists() {
-            fs::remove_dir_all(&old).map_err(|e| SubsetError::io(&old, e))?;
+        if let Err(e) = fs::rename(&self.dir, &self.out) {
+            if had_old {
+                let _ = fs::rename(&self.old, &self.out);
+            }
+            let error = SubsetError::io(&self.out, e);
+            self.abandon();
+            return Err(error);
+        }
+        if had_old {
+            fs::remove_dir_all(&self.old).map_err(|e| SubsetError::io(&self.old, e))?;
         }
         Ok(())
     }
