@@ -335,29 +335,37 @@ impl Engine {
     /// name of a list) spread over the cores, each on one thread, so no count pays for
     /// starting threads. The deadline covers them all.
     pub fn count_each(&self, selections: &[Selection], limits: &Limits) -> Result<Vec<u64>> {
+        use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
         let deadline = Deadline::new(limits);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let counts: Vec<std::sync::OnceLock<Result<u64>>> = selections.iter().map(|_| Default::default()).collect();
-        let failed = std::sync::atomic::AtomicBool::new(false);
+        let next = AtomicUsize::new(0);
+        let counts: Vec<AtomicU64> = selections.iter().map(|_| AtomicU64::new(0)).collect();
+        // The first failure stops every thread and is the answer.
+        let failure: std::sync::Mutex<Option<QueryError>> = std::sync::Mutex::new(None);
         std::thread::scope(|scope| {
             for _ in 0..self.threads().clamp(1, selections.len().max(1)) {
                 scope.spawn(|| {
-                    while !failed.load(std::sync::atomic::Ordering::Relaxed) {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(selection) = selections.get(i) else { break };
                         let count = self
                             .prepare(selection, &deadline)
-                            .and_then(|prepared| self.scan_on(&prepared, false, &deadline, || CountSink(0), 1))
-                            .map(|sink| sink.0);
-                        if count.is_err() {
-                            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                            .and_then(|prepared| self.scan_on(&prepared, false, &deadline, || CountSink(0), 1));
+                        match count {
+                            Ok(sink) => counts[i].store(sink.0, Ordering::Relaxed),
+                            Err(e) => {
+                                next.store(selections.len(), Ordering::Relaxed);
+                                failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                                break;
+                            }
                         }
-                        let _ = counts[i].set(count);
                     }
                 });
             }
         });
-        counts.into_iter().map(|c| c.into_inner().unwrap_or(Ok(0))).collect()
+        match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(error) => Err(error),
+            None => Ok(counts.into_iter().map(AtomicU64::into_inner).collect()),
+        }
     }
 
     /// The ids of every row `selection` matches, ascending: 8 bytes a row, for callers that
