@@ -815,8 +815,9 @@ def main():
     ap.add_argument("--rows", default="1M", help="1M, 12M or any count")
     ap.add_argument("--smoke", action="store_true", help="~10k rows, one run each, report not kept")
     ap.add_argument("--queries", default=str(HERE / "queries.json"), help="the query set (bench/queries.json)")
-    ap.add_argument("--only", choices=["subset", "mentions", "collect"],
-                    help="run one section (subset, mentions: on an untimed ingest) and merge it into the size's results")
+    ap.add_argument("--only", choices=["queries", "subset", "mentions", "collect"],
+                    help="run one section (subset, mentions: on an untimed ingest; queries: on a dataset and SQLite "
+                         "database cached in BENCH_DATA) and merge it into the size's results")
     args = ap.parse_args()
 
     rows = 10_000 if args.smoke else parse_rows(args.rows)
@@ -830,7 +831,7 @@ def main():
     data = ensure_synth(args.bin, rows, data_dir)
 
     if args.only:
-        return only(args, rows, runs, data, data_dir, work)
+        return only(args, rows, runs, data, data_dir, work, query_runs, query_rounds)
     comparisons = [ingest_comparison(args.bin, data, work, runs)]
     # the ingest comparison's last run left both the dataset and the SQLite database in work/
     ds, db = work / "ds", work / "sqlite.db"
@@ -864,12 +865,35 @@ def main():
     print(report.read_text())
 
 
-def only(args, rows, runs, data, data_dir, work):
-    """One section (subset, mentions: on a fresh, untimed ingest); its comparisons replace those of
-    the same title in the size's results, whose other sections are kept as they were measured."""
+def cached_query_inputs(bin_path, rows, data, data_dir):
+    """The dataset and the SQLite FTS5 database of the queries section, made once per size and
+    kept in BENCH_DATA (the dataset is the one bench/load serves). Remove them to rebuild, e.g.
+    after an index format change."""
+    ds = data_dir / f"ds-{human_rows(rows)}-laion-aesthetics"
+    if not (ds / "CURRENT").exists():
+        print(f"== ingesting {data} into {ds} (untimed, kept)", file=sys.stderr)
+        run_timed([bin_path, "ingest", "--quiet", "--dataset", str(ds), str(data)])
+    db = data_dir / f"sqlite-fts5-{human_rows(rows)}.db"
+    done = db.with_name(db.name + ".done")  # written once the build has finished
+    if not done.exists():
+        print(f"== building the SQLite FTS5 database {db} (untimed, kept)", file=sys.stderr)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+        run_timed([sys.executable, str(HERE / "peers" / "sqlite_fts5.py"), str(data), str(db)])
+        done.write_text("")
+    return ds, db
+
+
+def only(args, rows, runs, data, data_dir, work, query_runs, query_rounds):
+    """One section (subset, mentions: on a fresh, untimed ingest; queries: on inputs cached in
+    BENCH_DATA); its comparisons replace those of the same title in the size's results, whose
+    other sections are kept as they were measured."""
     ds, db = work / "ds", work / "sqlite.db"
     if args.only == "collect":
         comparisons = collect_comparison(args.bin, data_dir, work, runs, args.smoke)
+    elif args.only == "queries":
+        ds, db = cached_query_inputs(args.bin, rows, data, data_dir)
+        comparisons = [queries_comparison(args.bin, data, ds, db, args.queries, query_runs, query_rounds)]
     else:
         run_timed([args.bin, "ingest", "--quiet", "--dataset", str(ds), str(data)])
         if args.only == "subset":

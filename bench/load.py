@@ -15,7 +15,7 @@ and as the HTML page (both run the search and the page's host and language facet
 The client is plain asyncio over keep-alive HTTP/1.1 connections (no dependency); it shares
 the machine's cores with the server, which the report says.
 
-    bench/load [--rows 1M] [--smoke]
+    bench/load [--rows 1M] [--smoke] [--serve-arg=--facet-cache=0] [--out PATH]
 """
 
 import argparse
@@ -242,6 +242,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the fixed-rate phase")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--saturation-seconds", type=float, default=30.0)
+    ap.add_argument("--serve-arg", action="append", default=[], metavar="ARG",
+                    help="one more argument for `pairscope serve` (repeatable), e.g. --serve-arg=--facet-cache=0")
+    ap.add_argument("--out", help="where to write the result (default bench/results/load-SIZE.json)")
     args = ap.parse_args()
     rows = 10_000 if args.smoke else parse_rows(args.rows)
     seconds = 3.0 if args.smoke else args.seconds
@@ -250,8 +253,8 @@ def main():
     ds = ensure_dataset(args.bin, rows, data_dir)
     paths = request_mix(HERE / "queries.json")
 
-    server = subprocess.Popen([args.bin, "serve", "--quiet", "--dataset", str(ds), "--bind", "127.0.0.1:0"],
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen([args.bin, "serve", "--quiet", "--dataset", str(ds), "--bind", "127.0.0.1:0",
+                               *args.serve_arg], stdout=subprocess.PIPE, text=True)
     try:
         url = urllib.parse.urlparse(server.stdout.readline().strip())
         host, port = url.hostname, url.port
@@ -279,12 +282,18 @@ def main():
         "rows": rows,
         "machine": machine(),
         "server_limits": settings["limits"],
+        "serve_args": args.serve_arg,
         "urls": paths,
         "fixed_rate": fixed,
         "saturation": sat,
         "date": time.strftime("%Y-%m-%d"),
     }
-    out = HERE / "out" / "load-smoke.json" if args.smoke else HERE / "results" / f"load-{human_rows(rows)}.json"
+    if args.out:
+        out = Path(args.out)
+    elif args.smoke:
+        out = HERE / "out" / "load-smoke.json"
+    else:
+        out = HERE / "results" / f"load-{human_rows(rows)}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     f, s = fixed, sat

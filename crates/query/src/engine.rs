@@ -2,7 +2,7 @@
 //! call (search, count, facets) is built on.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use pairscope_index::tantivy::index::SegmentId;
 use pairscope_index::tantivy::query::{
     AllQuery, Bm25StatisticsProvider, BooleanQuery, EnableScoring, Occur, Query, Weight,
 };
+use pairscope_index::schema::KEYWORD_COLUMNS;
 use pairscope_index::tantivy::schema::Field;
 use pairscope_index::tantivy::{DocId, Score, Searcher, SegmentReader, TERMINATED, Term};
 use pairscope_index::{BlockIndex, IndexFields};
@@ -24,6 +25,7 @@ use roaring::RoaringTreemap;
 use crate::columns::{SegmentColumns, filter_schema, filter_type};
 use crate::compile::{Compiler, url_pattern};
 use crate::error::{QueryError, Result};
+use crate::ordinals::GlobalOrds;
 use crate::parse::parse_query;
 use crate::rows::BlockRows;
 
@@ -101,7 +103,14 @@ pub struct Engine {
     threads: usize,
     /// Rows no call returns, counts or shows (the server's removal lists).
     hidden: Option<Arc<RoaringTreemap>>,
+    /// Each keyword column's global ordinals (in `KEYWORD_COLUMNS` order), built on first use.
+    global_ords: Vec<Mutex<Option<Arc<GlobalOrds>>>>,
+    /// Distinct for every engine of the process (see [`Engine::identity`]).
+    identity: u64,
 }
+
+/// The identity of the next engine opened.
+static NEXT_IDENTITY: AtomicU64 = AtomicU64::new(1);
 
 /// What a selection compiled to.
 pub(crate) struct Prepared {
@@ -163,14 +172,40 @@ impl Engine {
             dataset_schema,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             hidden: None,
+            global_ords: KEYWORD_COLUMNS.iter().map(|_| Mutex::new(None)).collect(),
+            identity: NEXT_IDENTITY.fetch_add(1, Ordering::Relaxed),
         })
     }
 
     /// This engine with `rows` hidden from every call: searches, counts, facets, row ids and
-    /// `get` behave as if the rows did not exist.
+    /// `get` behave as if the rows did not exist. It is another engine: it has its own
+    /// [`identity`](Engine::identity).
     pub fn with_hidden_rows(mut self, rows: Arc<RoaringTreemap>) -> Engine {
         self.hidden = (!rows.is_empty()).then_some(rows);
+        self.identity = NEXT_IDENTITY.fetch_add(1, Ordering::Relaxed);
         self
+    }
+
+    /// A number no other engine opened by this process has: it stands for the dataset version
+    /// and the hidden rows together, so a cache of results keyed by it can never answer for
+    /// another version or another set of hidden rows.
+    pub fn identity(&self) -> u64 {
+        self.identity
+    }
+
+    /// The global ordinals of keyword column `column`, built on first use.
+    pub(crate) fn global_ords(&self, column: &str) -> Result<Arc<GlobalOrds>> {
+        let i = KEYWORD_COLUMNS
+            .iter()
+            .position(|c| *c == column)
+            .ok_or_else(|| QueryError::engine(format!("{column} is not a keyword column")))?;
+        let mut slot = self.global_ords[i].lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(ords) = &*slot {
+            return Ok(ords.clone());
+        }
+        let ords = Arc::new(GlobalOrds::build(self, column)?);
+        *slot = Some(ords.clone());
+        Ok(ords)
     }
 
     /// Rows hidden from every call.

@@ -1,15 +1,14 @@
 //! Exact facets over the rows a selection matches: top values of a keyword or flag column,
 //! and fixed-edge histograms of a numeric one.
 //!
-//! Term counts are kept per segment by term ordinal and turned into values only at the end,
-//! then summed by value across segments: the result equals a `GROUP BY` (nothing is
-//! approximated across segments). Histogram buckets are `[lo + i·w, lo + (i+1)·w)` with
+//! Term counts are kept by global ordinal (`crate::ordinals`: every segment's term ordinals
+//! mapped to one numbering of the distinct values of all segments), so they add up by value
+//! across segments; only the values listed are read: the result equals a `GROUP BY` (nothing
+//! is approximated across segments). Histogram buckets are `[lo + i·w, lo + (i+1)·w)` with
 //! `w = (hi − lo) / K`, plus a bucket below `lo`, one at or above `hi`, and one for nulls.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
-use arrow::array::AsArray;
-use arrow::datatypes::{Float64Type, Int32Type};
 use pairscope_index::schema::{BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, KEYWORD_COLUMNS};
 use pairscope_index::tantivy::{DocId, Score};
 use serde::Serialize;
@@ -17,6 +16,7 @@ use serde::Serialize;
 use crate::columns::{SegmentColumns, static_name};
 use crate::engine::{Deadline, Engine, Limits, SegmentAt, Selection, Sink};
 use crate::error::{QueryError, Result};
+use crate::ordinals::GlobalOrds;
 
 /// Most values a term facet lists.
 pub const MAX_TOP: usize = 10_000;
@@ -90,80 +90,101 @@ pub struct Bucket {
     pub count: u64,
 }
 
-struct TermSink {
-    column: &'static str,
-    /// Counts by (block, segment) and term ordinal; the last slot counts nulls.
-    counts: HashMap<(usize, usize), Vec<u64>>,
-    total: u64,
+/// Term counts by global ordinal, the null slot last (at `terms`).
+pub(crate) enum TermCounts {
+    /// The global ordinal of each document counted so far: while they are few next to the
+    /// distinct values, a list is smaller than an array of every value's count.
+    Sparse(Vec<u32>),
+    Dense(Vec<u64>),
 }
 
-impl Sink for TermSink {
-    fn take(&mut self, at: SegmentAt<'_>, columns: &mut SegmentColumns<'_>, docs: &[DocId], _: &[Score]) -> Result<()> {
-        self.total += docs.len() as u64;
-        if BOOL_COLUMNS.contains(&self.column) {
-            let array = columns.array(self.column, docs)?;
-            let counts = self.counts.entry((at.block, at.ord)).or_insert_with(|| vec![0; 3]);
-            for value in array.as_boolean().iter() {
-                counts[match value {
-                    Some(false) => 0,
-                    Some(true) => 1,
-                    None => 2,
-                }] += 1;
+impl TermCounts {
+    fn add(&mut self, terms: usize, globals: impl Iterator<Item = u32>) {
+        match self {
+            TermCounts::Sparse(list) => {
+                list.extend(globals);
+                if list.len() > (terms + 1) / 4 {
+                    let mut dense = vec![0; terms + 1];
+                    for &g in list.iter() {
+                        dense[g as usize] += 1;
+                    }
+                    *self = TermCounts::Dense(dense);
+                }
             }
-            return Ok(());
+            TermCounts::Dense(counts) => {
+                for g in globals {
+                    counts[g as usize] += 1;
+                }
+            }
         }
-        let column = columns.str_column(self.column)?;
-        let terms = column.num_terms();
-        let counts = self.counts.entry((at.block, at.ord)).or_insert_with(|| vec![0; terms + 1]);
-        let mut ords = vec![None; docs.len()];
-        column.ords().first_vals(docs, &mut ords);
-        for ord in ords {
-            counts[ord.map_or(terms, |o| o as usize)] += 1;
-        }
-        Ok(())
     }
 
-    fn merge(&mut self, other: Self) {
-        self.total += other.total;
-        self.counts.extend(other.counts);
+    fn merge(&mut self, terms: usize, other: TermCounts) {
+        match (&mut *self, other) {
+            (TermCounts::Dense(a), TermCounts::Dense(b)) => {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x += y;
+                }
+            }
+            (_, TermCounts::Sparse(list)) => self.add(terms, list.into_iter()),
+            (TermCounts::Sparse(list), dense @ TermCounts::Dense(_)) => {
+                let list = std::mem::take(list);
+                *self = dense;
+                self.add(terms, list.into_iter());
+            }
+        }
+    }
+
+    /// (count, global ordinal) of every value counted, and the null count.
+    fn seen(self, terms: usize) -> (Vec<(u64, u32)>, u64) {
+        match self {
+            TermCounts::Dense(counts) => {
+                let (values, null) = counts.split_at(terms);
+                let seen = values.iter().enumerate().filter(|(_, n)| **n > 0).map(|(g, &n)| (n, g as u32)).collect();
+                (seen, null[0])
+            }
+            TermCounts::Sparse(mut list) => {
+                list.sort_unstable();
+                let mut seen: Vec<(u64, u32)> = Vec::new();
+                let mut null = 0;
+                for run in list.chunk_by(|a, b| a == b) {
+                    if run[0] as usize == terms {
+                        null = run.len() as u64;
+                    } else {
+                        seen.push((run.len() as u64, run[0]));
+                    }
+                }
+                (seen, null)
+            }
+        }
     }
 }
 
-struct HistogramSink {
-    column: &'static str,
-    edges: Vec<f64>,
-    /// below, buckets…, above, null.
-    counts: Vec<u64>,
+/// One facet's counts over the documents of a scan; several can share one scan.
+pub(crate) enum Counter {
+    Terms {
+        column: &'static str,
+        top: usize,
+        ords: Arc<GlobalOrds>,
+        counts: TermCounts,
+        /// The batch's term ordinals (reused from batch to batch).
+        local: Vec<Option<u64>>,
+    },
+    /// A flag column: false, true, null.
+    Flags { column: &'static str, top: usize, counts: [u64; 3], values: Vec<Option<bool>> },
+    Histogram {
+        column: &'static str,
+        edges: Arc<[f64]>,
+        /// below, buckets…, above, null.
+        counts: Vec<u64>,
+        values: Vec<Option<f64>>,
+        ints: Vec<Option<i64>>,
+    },
 }
 
-impl Sink for HistogramSink {
-    fn take(&mut self, _: SegmentAt<'_>, columns: &mut SegmentColumns<'_>, docs: &[DocId], _: &[Score]) -> Result<()> {
-        let array = columns.array(self.column, docs)?;
-        let values: Vec<Option<f64>> = match array.as_primitive_opt::<Float64Type>() {
-            Some(floats) => floats.iter().collect(),
-            None => array.as_primitive::<Int32Type>().iter().map(|v| v.map(f64::from)).collect(),
-        };
-        let null = self.counts.len() - 1;
-        for value in values {
-            // partition_point: how many edges are ≤ value, i.e. 0 below lo, K+1 at or above hi.
-            let slot = value.map_or(null, |v| self.edges.partition_point(|&edge| edge <= v));
-            self.counts[slot] += 1;
-        }
-        Ok(())
-    }
-
-    fn merge(&mut self, other: Self) {
-        for (a, b) in self.counts.iter_mut().zip(other.counts) {
-            *a += b;
-        }
-    }
-}
-
-impl Engine {
-    /// A facet of the rows `selection` matches (the whole dataset when it is empty).
-    pub fn facets(&self, selection: &Selection, by: &FacetBy, limits: &Limits) -> Result<Facet> {
-        let deadline = Deadline::new(limits);
-        let prepared = self.prepare(selection, &deadline)?;
+impl Counter {
+    /// An empty counter for `by`, its parameters checked.
+    pub fn new(engine: &Engine, by: &FacetBy) -> Result<Counter> {
         match by {
             FacetBy::Terms { column, top } => {
                 let name =
@@ -171,16 +192,26 @@ impl Engine {
                 if *top == 0 || *top > MAX_TOP {
                     return Err(QueryError::usage(format!("--top must be between 1 and {MAX_TOP}")));
                 }
-                let sink = self.scan(&prepared, false, &deadline, || TermSink {
+                if BOOL_COLUMNS.contains(&name) {
+                    return Ok(Counter::Flags { column: name, top: *top, counts: [0; 3], values: Vec::new() });
+                }
+                if !KEYWORD_COLUMNS.contains(&name) {
+                    return Err(QueryError::usage(format!("cannot facet by {column:?} as terms")));
+                }
+                Ok(Counter::Terms {
                     column: name,
-                    counts: HashMap::new(),
-                    total: 0,
-                })?;
-                self.term_facet(sink, *top, &deadline)
+                    top: *top,
+                    ords: engine.global_ords(name)?,
+                    counts: TermCounts::Sparse(Vec::new()),
+                    local: Vec::new(),
+                })
             }
             FacetBy::Histogram { column, buckets, range } => {
                 let name =
                     static_name(column).ok_or_else(|| QueryError::usage(format!("cannot facet by {column:?}")))?;
+                if !(INT_COLUMNS.contains(&name) || FLOAT_COLUMNS.contains(&name)) {
+                    return Err(QueryError::usage(format!("cannot make a histogram of {column:?}")));
+                }
                 if *buckets == 0 || *buckets > MAX_BUCKETS {
                     return Err(QueryError::usage(format!("--buckets must be between 1 and {MAX_BUCKETS}")));
                 }
@@ -188,16 +219,141 @@ impl Engine {
                 if !(lo.is_finite() && hi.is_finite() && lo < hi) {
                     return Err(QueryError::usage(format!("the histogram range [{lo}, {hi}) is empty")));
                 }
-                let edges: Vec<f64> = (0..=*buckets).map(|i| lo + (hi - lo) * i as f64 / *buckets as f64).collect();
+                let edges: Arc<[f64]> =
+                    (0..=*buckets).map(|i| lo + (hi - lo) * i as f64 / *buckets as f64).collect();
                 let slots = edges.len() + 2;
-                let sink = self.scan(&prepared, false, &deadline, || HistogramSink {
+                Ok(Counter::Histogram {
                     column: name,
-                    edges: edges.clone(),
+                    edges,
                     counts: vec![0; slots],
-                })?;
-                let counts = sink.counts;
-                Ok(Facet::Histogram {
-                    column: column.clone(),
+                    values: Vec::new(),
+                    ints: Vec::new(),
+                })
+            }
+        }
+    }
+
+    /// A counter like this one with nothing counted (one per scanning thread).
+    pub fn fresh(&self) -> Counter {
+        match self {
+            Counter::Terms { column, top, ords, .. } => Counter::Terms {
+                column: *column,
+                top: *top,
+                ords: ords.clone(),
+                counts: TermCounts::Sparse(Vec::new()),
+                local: Vec::new(),
+            },
+            Counter::Flags { column, top, .. } => {
+                Counter::Flags { column: *column, top: *top, counts: [0; 3], values: Vec::new() }
+            }
+            Counter::Histogram { column, edges, counts, .. } => Counter::Histogram {
+                column: *column,
+                edges: edges.clone(),
+                counts: vec![0; counts.len()],
+                values: Vec::new(),
+                ints: Vec::new(),
+            },
+        }
+    }
+
+    pub fn take(&mut self, at: SegmentAt<'_>, columns: &mut SegmentColumns<'_>, docs: &[DocId]) -> Result<()> {
+        match self {
+            Counter::Terms { ords, counts, local, .. } => {
+                let (column, map) = ords.segment(at.block, at.ord)?;
+                local.clear();
+                local.resize(docs.len(), None);
+                column.ords().first_vals(docs, local);
+                let terms = ords.terms();
+                counts.add(terms, local.iter().map(|o| o.map_or(terms as u32, |o| map[o as usize])));
+            }
+            Counter::Flags { column, counts, values, .. } => {
+                values.clear();
+                values.resize(docs.len(), None);
+                columns.bool(*column)?.first_vals(docs, values);
+                for value in values.iter() {
+                    counts[match value {
+                        Some(false) => 0,
+                        Some(true) => 1,
+                        None => 2,
+                    }] += 1;
+                }
+            }
+            Counter::Histogram { column, edges, counts, values, ints } => {
+                let column: &'static str = *column;
+                values.clear();
+                if FLOAT_COLUMNS.contains(&column) {
+                    values.resize(docs.len(), None);
+                    columns.f64(column)?.first_vals(docs, values);
+                } else {
+                    ints.clear();
+                    ints.resize(docs.len(), None);
+                    columns.i64(column)?.first_vals(docs, ints);
+                    // As the filter language sees them: int32.
+                    values.extend(ints.iter().map(|v| v.and_then(|v| i32::try_from(v).ok()).map(f64::from)));
+                }
+                let null = counts.len() - 1;
+                for value in values.iter() {
+                    counts[value.map_or(null, |v| slot(edges, v))] += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn merge(&mut self, other: Counter) {
+        match (self, other) {
+            (Counter::Terms { ords, counts, .. }, Counter::Terms { counts: theirs, .. }) => {
+                counts.merge(ords.terms(), theirs);
+            }
+            (Counter::Flags { counts, .. }, Counter::Flags { counts: theirs, .. }) => {
+                for (a, b) in counts.iter_mut().zip(theirs) {
+                    *a += b;
+                }
+            }
+            (Counter::Histogram { counts, .. }, Counter::Histogram { counts: theirs, .. }) => {
+                for (a, b) in counts.iter_mut().zip(theirs) {
+                    *a += b;
+                }
+            }
+            _ => unreachable!("counters of one facet are alike"),
+        }
+    }
+
+    /// The facet of `total` matching rows.
+    pub fn finish(self, total: u64, deadline: &Deadline) -> Result<Facet> {
+        deadline.check()?;
+        Ok(match self {
+            Counter::Terms { column, top, ords, counts, .. } => {
+                let (mut seen, null) = counts.seen(ords.terms());
+                let distinct = seen.len() as u64;
+                // Most rows first, ties by value (global ordinals are in value order).
+                let first = |a: &(u64, u32), b: &(u64, u32)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+                if seen.len() > top {
+                    seen.select_nth_unstable_by(top - 1, first);
+                    seen.truncate(top);
+                }
+                seen.sort_unstable_by(first);
+                let globals: Vec<u32> = seen.iter().map(|s| s.1).collect();
+                deadline.check()?;
+                let values = ords.values(&globals)?.into_iter().zip(seen).map(|(v, (n, _))| (v, n)).collect();
+                Facet::Terms { column: column.to_string(), values, null, distinct, total }
+            }
+            Counter::Flags { column, top, counts, .. } => {
+                let mut values: Vec<(String, u64)> = ["false", "true"]
+                    .iter()
+                    .zip(counts)
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(v, n)| (v.to_string(), n))
+                    .collect();
+                values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                let distinct = values.len() as u64;
+                values.truncate(top);
+                Facet::Terms { column: column.to_string(), values, null: counts[2], distinct, total }
+            }
+            Counter::Histogram { column, edges, counts, .. } => {
+                let slots = counts.len();
+                Facet::Histogram {
+                    column: column.to_string(),
                     buckets: edges
                         .windows(2)
                         .zip(&counts[1..])
@@ -207,48 +363,98 @@ impl Engine {
                     above: counts[slots - 2],
                     null: counts[slots - 1],
                     total: counts.iter().sum(),
-                })
+                }
+            }
+        })
+    }
+}
+
+/// How many of `edges` (ascending) are ≤ `v`: 0 below the first, `edges.len()` at or above
+/// the last. Computed from the bucket width, then settled against the edges themselves, so
+/// it is exactly the binary search's answer.
+fn slot(edges: &[f64], v: f64) -> usize {
+    if v.is_nan() {
+        return 0;
+    }
+    let (lo, hi) = (edges[0], edges[edges.len() - 1]);
+    let buckets = (edges.len() - 1) as f64;
+    let guess = ((v - lo) / (hi - lo) * buckets).floor() + 1.0;
+    // `as` saturates: below zero (and −∞) give 0.
+    let mut slot = (guess.max(0.0) as usize).min(edges.len());
+    while slot > 0 && edges[slot - 1] > v {
+        slot -= 1;
+    }
+    while slot < edges.len() && edges[slot] <= v {
+        slot += 1;
+    }
+    slot
+}
+
+/// One facet over a scan.
+struct FacetSink {
+    counter: Counter,
+    total: u64,
+}
+
+impl Sink for FacetSink {
+    fn take(&mut self, at: SegmentAt<'_>, columns: &mut SegmentColumns<'_>, docs: &[DocId], _: &[Score]) -> Result<()> {
+        self.total += docs.len() as u64;
+        self.counter.take(at, columns, docs)
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.total += other.total;
+        self.counter.merge(other.counter);
+    }
+}
+
+impl Engine {
+    /// A facet of the rows `selection` matches (the whole dataset when it is empty).
+    pub fn facets(&self, selection: &Selection, by: &FacetBy, limits: &Limits) -> Result<Facet> {
+        let deadline = Deadline::new(limits);
+        let prepared = self.prepare(selection, &deadline)?;
+        let counter = Counter::new(self, by)?;
+        let sink = self.scan(&prepared, false, &deadline, || FacetSink { counter: counter.fresh(), total: 0 })?;
+        sink.counter.finish(sink.total, &deadline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_equal_the_binary_search() {
+        for (lo, hi, k) in [(0.0, 10.0, 20), (0.0, 0.5, 7), (0.0, 4096.0, 1000), (-3.0, 0.1, 3)] {
+            let edges: Vec<f64> = (0..=k).map(|i| lo + (hi - lo) * i as f64 / k as f64).collect();
+            let mut values: Vec<f64> = edges.clone();
+            values.extend(edges.iter().flat_map(|&e| [e.next_down(), e.next_up()]));
+            values.extend([f64::NEG_INFINITY, f64::INFINITY, f64::NAN, -1e300, 1e300, lo - 1.0, hi + 1.0]);
+            values.extend((0..1000).map(|i| lo + (hi - lo) * (i as f64 / 997.0) * 1.2 - (hi - lo) * 0.1));
+            for v in values {
+                assert_eq!(slot(&edges, v), edges.partition_point(|&e| e <= v), "{v} in [{lo}, {hi}) / {k}");
             }
         }
     }
 
-    fn term_facet(&self, sink: TermSink, top: usize, deadline: &Deadline) -> Result<Facet> {
-        let mut by_value: HashMap<String, u64> = HashMap::new();
-        let mut null = 0;
-        for ((block, ord), counts) in &sink.counts {
-            deadline.check()?;
-            let (last, values) = counts.split_last().expect("a null slot");
-            null += last;
-            if BOOL_COLUMNS.contains(&sink.column) {
-                for (value, &n) in ["false", "true"].iter().zip(values) {
-                    if n > 0 {
-                        *by_value.entry(value.to_string()).or_insert(0) += n;
-                    }
-                }
-                continue;
-            }
-            let segment = self.blocks[*block].index.searcher().segment_reader(*ord as u32);
-            let mut columns = SegmentColumns::new(segment);
-            let seen = values.iter().filter(|&&n| n > 0).count();
-            // Few values seen (a narrow query): look each up; many: read the dictionary once.
-            if seen < values.len() / 16 {
-                let column = columns.str_column(sink.column)?;
-                let mut value = String::new();
-                for (i, &n) in values.iter().enumerate().filter(|(_, n)| **n > 0) {
-                    column.ord_to_str(i as u64, &mut value).map_err(QueryError::io)?;
-                    *by_value.entry(value.clone()).or_insert(0) += n;
-                }
-            } else {
-                let (_, terms) = columns.str(sink.column)?;
-                for (i, &n) in values.iter().enumerate().filter(|(_, n)| **n > 0) {
-                    *by_value.entry(terms.value(i).to_string()).or_insert(0) += n;
-                }
-            }
-        }
-        let distinct = by_value.len() as u64;
-        let mut values: Vec<(String, u64)> = by_value.into_iter().collect();
-        values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        values.truncate(top);
-        Ok(Facet::Terms { column: sink.column.to_string(), values, null, distinct, total: sink.total })
+    #[test]
+    fn sparse_and_dense_term_counts_agree() {
+        let terms = 40;
+        let globals: Vec<u32> = (0..500u32).map(|i| (i * 7919) % (terms as u32 + 1)).collect();
+        let mut dense = TermCounts::Dense(vec![0; terms + 1]);
+        dense.add(terms, globals.iter().copied());
+        let mut parts = TermCounts::Sparse(Vec::new());
+        parts.add(terms, globals[..3].iter().copied());
+        let mut rest = TermCounts::Sparse(Vec::new());
+        rest.add(terms, globals[3..].iter().copied());
+        parts.merge(terms, rest);
+        let mut few = TermCounts::Sparse(Vec::new());
+        few.add(terms, globals[..5].iter().copied());
+        let mut many = TermCounts::Sparse(Vec::new());
+        many.add(terms, globals[5..].iter().copied());
+        few.merge(terms, many);
+        let expected = dense.seen(terms);
+        assert_eq!(parts.seen(terms), expected);
+        assert_eq!(few.seen(terms), expected);
     }
 }

@@ -8,7 +8,8 @@
 //!   mention count counts);
 //! - [`Engine`]: one dataset version with its block indexes open; [`Engine::search`] (sorted,
 //!   cursor-paged, exact total), [`Engine::count`], [`Engine::facets`] (exact term counts and
-//!   fixed-edge histograms) and [`Engine::get`] (a row by id);
+//!   fixed-edge histograms), [`Engine::search_with_facets`] (a page, its total and several
+//!   facets from one pass over the matching rows) and [`Engine::get`] (a row by id);
 //! - how `--where` (the `pairscope-expr` filter language, the one evaluator) runs over the
 //!   index's fast fields, or over the parquet rows for columns the index does not keep.
 //!
@@ -24,6 +25,8 @@ pub mod compile;
 mod engine;
 pub mod error;
 pub mod facets;
+mod ordinals;
+mod page;
 pub mod parse;
 mod rows;
 pub mod search;
@@ -31,4 +34,5 @@ pub mod search;
 pub use engine::{Engine, Limits, MAX_PARQUET_FILTER_ROWS, Selection};
 pub use error::{QueryError, Result};
 pub use facets::{Bucket, Facet, FacetBy};
+pub use page::FacetedPage;
 pub use search::{Hit, MAX_LIMIT, SearchPage, SearchRequest, SortBy};

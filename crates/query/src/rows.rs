@@ -46,8 +46,12 @@ impl BlockRows {
         let error = |e: &dyn std::fmt::Display| QueryError::engine(format!("{}: {e}", self.path.display()));
         debug_assert!(positions.windows(2).all(|w| w[0] < w[1]), "positions ascend");
         let file = File::open(&self.path).map_err(|e| error(&e))?;
+        // Only the row groups holding a wanted row are opened: each other one would cost a
+        // decompressor per column and a walk over its page headers.
+        let (groups, positions) = self.within_groups(positions);
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
-            .with_row_selection(selection(positions))
+            .with_row_groups(groups)
+            .with_row_selection(selection(&positions))
             .with_batch_size(positions.len().max(1));
         if let Some(columns) = columns {
             let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
@@ -61,6 +65,32 @@ impl BlockRows {
             return Err(error(&format!("holds {} of the {} rows the index names", batch.num_rows(), positions.len())));
         }
         Ok(batch)
+    }
+
+    /// The row groups holding `positions` (ascending), and the positions counted within
+    /// those groups alone.
+    fn within_groups(&self, positions: &[usize]) -> (Vec<usize>, Vec<usize>) {
+        let mut groups = Vec::new();
+        let mut within = Vec::with_capacity(positions.len());
+        let (mut start, mut skipped) = (0usize, 0usize);
+        let mut wanted = positions.iter().copied().peekable();
+        for (group, meta) in self.metadata.metadata().row_groups().iter().enumerate() {
+            let end = start + meta.num_rows() as usize;
+            let mut any = false;
+            while let Some(position) = wanted.next_if(|&p| p < end) {
+                within.push(position - skipped);
+                any = true;
+            }
+            if any {
+                groups.push(group);
+            } else {
+                skipped += end - start;
+            }
+            start = end;
+        }
+        // Positions past the last row group stay out of range (the row count check reports them).
+        within.extend(wanted.map(|p| p - skipped));
+        (groups, within)
     }
 
     /// One string column of a batch [`Self::read`] returned.

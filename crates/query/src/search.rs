@@ -2,8 +2,8 @@
 
 use std::cmp::Ordering;
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
+use arrow::array::RecordBatch;
+use pairscope_index::schema::FLOAT_COLUMNS;
 use pairscope_index::tantivy::{DocId, Score};
 use pairscope_model::RowId;
 use serde::Serialize;
@@ -170,21 +170,61 @@ fn order(a: (Option<f64>, i64), b: (Option<f64>, i64), descending: bool) -> Orde
     by_key.then(a.1.cmp(&b.1))
 }
 
-struct TopSink {
+/// The best `keep` documents after the cursor, and the total.
+pub(crate) struct TopSink {
     sort: SortBy,
     descending: bool,
     keep: usize,
     after: Option<(Option<f64>, i64)>,
     entries: Vec<Entry>,
-    total: u64,
+    /// The last of the `keep` best entries at the last compaction: a document that does not
+    /// come before it cannot make the page (most of a large selection is rejected here, by
+    /// its sort key alone, without its row id being read).
+    bound: Option<(Option<f64>, i64)>,
+    pub total: u64,
+    /// The batch's sort keys (reused from batch to batch).
+    keys: Vec<Option<f64>>,
+    ints: Vec<Option<i64>>,
 }
 
 impl TopSink {
+    pub fn new(request: &SearchRequest, after: Option<(Option<f64>, i64)>) -> TopSink {
+        TopSink {
+            sort: request.sort,
+            descending: request.descending,
+            keep: request.limit + 1,
+            after,
+            entries: Vec::new(),
+            bound: None,
+            total: 0,
+            keys: Vec::new(),
+            ints: Vec::new(),
+        }
+    }
+
+    /// Keeps the `keep` best entries (in no order) and sets the bound.
     fn compact(&mut self) {
         let descending = self.descending;
-        self.entries.sort_by(|a, b| order((a.key, a.row_id), (b.key, b.row_id), descending));
-        self.entries.truncate(self.keep);
+        if self.entries.len() >= self.keep {
+            let nth = self.keep - 1;
+            self.entries.select_nth_unstable_by(nth, |a, b| order((a.key, a.row_id), (b.key, b.row_id), descending));
+            self.entries.truncate(self.keep);
+            self.bound = Some((self.entries[nth].key, self.entries[nth].row_id));
+        }
     }
+
+    /// The best entries, in order.
+    fn finish(mut self) -> Vec<Entry> {
+        self.compact();
+        let descending = self.descending;
+        self.entries.sort_unstable_by(|a, b| order((a.key, a.row_id), (b.key, b.row_id), descending));
+        self.entries
+    }
+}
+
+/// How `a` and `b` compare in the result order by their sort keys alone (ties not broken).
+fn key_order(a: Option<f64>, b: Option<f64>, descending: bool) -> Ordering {
+    order((a, 0), (b, 0), descending)
 }
 
 impl Sink for TopSink {
@@ -196,36 +236,48 @@ impl Sink for TopSink {
         scores: &[Score],
     ) -> Result<()> {
         self.total += docs.len() as u64;
-        let row_ids = columns.array("row_id", docs)?;
-        let row_ids = row_ids.as_primitive::<Int64Type>();
-        let keys: Vec<Option<f64>> = match self.sort.column() {
-            None => scores.iter().map(|s| Some(f64::from(*s))).collect(),
-            Some(name) => {
-                let array = columns.array(name, docs)?;
-                match array.as_primitive_opt::<Float64Type>() {
-                    Some(floats) => floats.iter().collect(),
-                    None => array.as_primitive::<Int32Type>().iter().map(|v| v.map(f64::from)).collect(),
-                }
+        self.keys.clear();
+        match self.sort.column() {
+            None => self.keys.extend(scores.iter().map(|s| Some(f64::from(*s)))),
+            Some(name) if FLOAT_COLUMNS.contains(&name) => {
+                self.keys.resize(docs.len(), None);
+                columns.f64(name)?.first_vals(docs, &mut self.keys);
             }
-        };
+            Some(name) => {
+                self.ints.clear();
+                self.ints.resize(docs.len(), None);
+                columns.i64(name)?.first_vals(docs, &mut self.ints);
+                // As the filter language sees them: int32 (wider values are not sort keys).
+                let wide = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok()).map(f64::from);
+                self.keys.extend(self.ints.iter().map(|&v| wide(v)));
+            }
+        }
+        let descending = self.descending;
+        let row_ids = columns.i64("row_id")?;
         for (i, &doc) in docs.iter().enumerate() {
-            let entry = Entry {
-                key: keys[i],
-                row_id: row_ids.value(i),
+            let key = self.keys[i];
+            if self.bound.is_some_and(|bound| key_order(key, bound.0, descending) == Ordering::Greater)
+                || self.after.is_some_and(|after| key_order(key, after.0, descending) == Ordering::Less)
+            {
+                continue;
+            }
+            let row_id = row_ids.first(doc).unwrap_or_default();
+            if self.bound.is_some_and(|bound| order((key, row_id), bound, descending) != Ordering::Less)
+                || self.after.is_some_and(|after| order((key, row_id), after, descending) != Ordering::Greater)
+            {
+                continue;
+            }
+            self.entries.push(Entry {
+                key,
+                row_id,
                 score: scores.get(i).copied(),
                 block: at.block,
                 segment: at.ord,
                 doc,
-            };
-            if let Some(after) = self.after
-                && order((entry.key, entry.row_id), after, self.descending) != Ordering::Greater
-            {
-                continue;
+            });
+            if self.entries.len() >= 2 * self.keep + 256 {
+                self.compact();
             }
-            self.entries.push(entry);
-        }
-        if self.entries.len() > 4 * self.keep.max(256) {
-            self.compact();
         }
         Ok(())
     }
@@ -269,47 +321,23 @@ impl Engine {
     /// A page of the rows `request` selects, in its order, with the exact total.
     pub fn search(&self, request: &SearchRequest, limits: &Limits) -> Result<SearchPage> {
         let deadline = Deadline::new(limits);
-        if request.limit == 0 || request.limit > MAX_LIMIT {
-            return Err(QueryError::usage(format!("the page size must be between 1 and {MAX_LIMIT}")));
-        }
-        let after = match &request.after {
-            None => None,
-            Some(text) => {
-                let cursor = Cursor::decode(text)?;
-                if cursor.version != self.version() {
-                    return Err(QueryError::usage(format!(
-                        "this cursor belongs to version {} of the dataset, which is now at version {}: \
-                         start the search again from its first page",
-                        cursor.version,
-                        self.version()
-                    )));
-                }
-                if cursor.sort != request.sort || cursor.descending != request.descending {
-                    return Err(QueryError::usage(format!(
-                        "this cursor is for results sorted by {} ({}); ask for the same order",
-                        cursor.sort.name(),
-                        if cursor.descending { "descending" } else { "ascending" }
-                    )));
-                }
-                Some((cursor.key, cursor.row_id))
-            }
-        };
+        let after = self.after(request)?;
         let prepared = self.prepare(&request.selection, &deadline)?;
         let scoring = request.sort == SortBy::Relevance;
-        let mut top = self.scan(&prepared, scoring, &deadline, || TopSink {
-            sort: request.sort,
-            descending: request.descending,
-            keep: request.limit + 1,
-            after,
-            entries: Vec::new(),
-            total: 0,
-        })?;
-        top.compact();
-        let more = top.entries.len() > request.limit;
-        top.entries.truncate(request.limit);
-        let hits = self.hits(&top.entries)?;
+        let top = self.scan(&prepared, scoring, &deadline, || TopSink::new(request, after))?;
+        self.page(request, top)
+    }
+
+    /// The page of a finished [`TopSink`]. Its total counts every matching row, those before
+    /// the cursor too.
+    pub(crate) fn page(&self, request: &SearchRequest, top: TopSink) -> Result<SearchPage> {
+        let total = top.total;
+        let mut entries = top.finish();
+        let more = entries.len() > request.limit;
+        entries.truncate(request.limit);
+        let hits = self.hits(&entries)?;
         let next = more.then(|| {
-            let last = top.entries.last().expect("a page with more after it has entries");
+            let last = entries.last().expect("a page with more after it has entries");
             Cursor {
                 version: self.version(),
                 sort: request.sort,
@@ -319,9 +347,32 @@ impl Engine {
             }
             .encode()
         });
-        // The total counts rows after the cursor too: add back what the cursor skipped.
-        let total = if after.is_some() { self.count(&request.selection, limits)? } else { top.total };
         Ok(SearchPage { hits, total, next, version: self.version() })
+    }
+
+    /// The cursor of `request`, checked against this version and order.
+    pub(crate) fn after(&self, request: &SearchRequest) -> Result<Option<(Option<f64>, i64)>> {
+        if request.limit == 0 || request.limit > MAX_LIMIT {
+            return Err(QueryError::usage(format!("the page size must be between 1 and {MAX_LIMIT}")));
+        }
+        let Some(text) = &request.after else { return Ok(None) };
+        let cursor = Cursor::decode(text)?;
+        if cursor.version != self.version() {
+            return Err(QueryError::usage(format!(
+                "this cursor belongs to version {} of the dataset, which is now at version {}: \
+                 start the search again from its first page",
+                cursor.version,
+                self.version()
+            )));
+        }
+        if cursor.sort != request.sort || cursor.descending != request.descending {
+            return Err(QueryError::usage(format!(
+                "this cursor is for results sorted by {} ({}); ask for the same order",
+                cursor.sort.name(),
+                if cursor.descending { "descending" } else { "ascending" }
+            )));
+        }
+        Ok(Some((cursor.key, cursor.row_id)))
     }
 
     /// The exact number of rows `selection` matches.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type};
 use pairscope_model::{NoProgress, RowId};
-use pairscope_query::{Engine, Facet, FacetBy, Limits, QueryError, SearchRequest, Selection, SortBy};
+use pairscope_query::{Engine, Facet, FacetBy, FacetedPage, Limits, QueryError, SearchRequest, Selection, SortBy};
 use pairscope_store::{Dataset, IngestOptions, ingest};
 use pairscope_synth::{SynthOptions, SynthSchema, generate};
 use pairscope_text::reference::{alias_matches, canonical_matches, normalize};
@@ -200,8 +200,11 @@ fn boolean_queries_and_prefixes_follow_set_logic() {
 fn all_hits(engine: &Engine, request: &SearchRequest) -> Vec<i64> {
     let mut request = request.clone();
     let mut ids = Vec::new();
+    let mut total = None;
     loop {
         let page = engine.search(&request, &limits()).unwrap();
+        // Every page's total counts every matching row, those before the cursor too.
+        assert_eq!(*total.get_or_insert(page.total), page.total, "the total of every page is the same");
         ids.extend(page.hits.iter().map(|h| h.row_id));
         match page.next {
             Some(next) => request.after = Some(next),
@@ -370,4 +373,120 @@ fn bad_requests_are_refused_with_a_reason() {
 
     let error = engine.count(&Selection::default(), &Limits { timeout: Duration::ZERO }).unwrap_err();
     assert!(matches!(error, QueryError::Deadline { .. }), "{error}");
+}
+
+/// Every kind of facet the one-pass page can count.
+fn page_facets() -> Vec<FacetBy> {
+    vec![
+        FacetBy::Terms { column: "host".into(), top: 15 },
+        FacetBy::Terms { column: "language".into(), top: 10 },
+        FacetBy::Terms { column: "domain".into(), top: 10_000 },
+        FacetBy::Terms { column: "optout_noai".into(), top: 1 },
+        FacetBy::for_column("aesthetic", 0, 20, None).unwrap(),
+        FacetBy::for_column("width", 0, 16, Some((0.0, 1024.0))).unwrap(),
+    ]
+}
+
+#[test]
+fn one_pass_page_and_facets_equal_the_search_and_each_facet_alone() {
+    let engine = &synth().engine;
+    let selections = [
+        Selection::default(),
+        Selection { query: Some("print".into()), ..Selection::default() },
+        Selection { query: Some("\"canvas print\"".into()), filter: Some("punsafe < 0.5".into()), ..Selection::default() },
+        Selection { query: Some("zzzznotaword".into()), ..Selection::default() },
+        Selection { url: Some("https://".into()), filter: Some("aesthetic >= 6".into()), ..Selection::default() },
+    ];
+    let facets = page_facets();
+    for selection in selections {
+        for (sort, descending) in [(SortBy::Relevance, true), (SortBy::Aesthetic, false), (SortBy::Width, true)] {
+            let mut request = SearchRequest { selection: selection.clone(), sort, descending, limit: 25, after: None };
+            for _page in 0..3 {
+                let one_pass = engine.search_with_facets(&request, &facets, Duration::from_secs(60), &limits()).unwrap();
+                let alone = FacetedPage {
+                    page: engine.search(&request, &limits()).unwrap(),
+                    facets: facets.iter().map(|by| Some(engine.facets(&selection, by, &limits()).unwrap())).collect(),
+                };
+                assert_eq!(one_pass, alone, "{selection:?} {sort:?}");
+                let Some(next) = one_pass.page.next else { break };
+                request.after = Some(next);
+            }
+        }
+    }
+}
+
+#[test]
+fn term_facets_equal_a_group_by_of_every_keyword_value() {
+    let fixture = synth();
+    let by = FacetBy::Terms { column: "host".into(), top: 10_000 };
+    for query in [None, Some("logo"), Some("cord")] {
+        let selection = Selection { query: query.map(String::from), ..Selection::default() };
+        let Facet::Terms { values, null, distinct, total, .. } =
+            fixture.engine.facets(&selection, &by, &limits()).unwrap()
+        else {
+            panic!("a term facet")
+        };
+        let mut group_by: BTreeMap<Option<String>, u64> = BTreeMap::new();
+        for row in fixture.rows.iter().filter(|r| query.is_none_or(|q| alias_matches(q, &r.caption, false))) {
+            *group_by.entry(row.host.clone()).or_insert(0) += 1;
+        }
+        assert_eq!(total, group_by.values().sum::<u64>(), "{query:?}");
+        assert_eq!(null, group_by.get(&None).copied().unwrap_or(0));
+        let mut want: Vec<(String, u64)> = group_by.into_iter().filter_map(|(k, v)| Some((k?, v))).collect();
+        assert_eq!(distinct, want.len() as u64);
+        // Most rows first, ties by value: the order of the list itself.
+        want.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        want.truncate(10_000);
+        assert_eq!(values, want, "{query:?}");
+    }
+}
+
+#[test]
+fn a_facet_without_time_is_left_out_and_the_page_is_not() {
+    let engine = &synth().engine;
+    let request = SearchRequest {
+        selection: Selection { query: Some("logo".into()), ..Selection::default() },
+        sort: SortBy::Aesthetic,
+        descending: true,
+        limit: 10,
+        after: None,
+    };
+    let hurried = engine.search_with_facets(&request, &page_facets(), Duration::ZERO, &limits()).unwrap();
+    assert!(hurried.facets.iter().all(Option::is_none));
+    assert_eq!(hurried.page, engine.search(&request, &limits()).unwrap());
+    let bad = [FacetBy::Terms { column: "caption".into(), top: 5 }];
+    assert!(engine.search_with_facets(&request, &bad, Duration::from_secs(1), &limits()).unwrap_err().is_usage());
+}
+
+#[test]
+fn hidden_rows_make_another_engine_whose_totals_and_facets_leave_them_out() {
+    let fixture = synth();
+    let plain = Engine::open(Dataset::open(fixture.engine.dataset().root()).unwrap()).unwrap();
+    let again = Engine::open(Dataset::open(fixture.engine.dataset().root()).unwrap()).unwrap();
+    assert_ne!(plain.identity(), again.identity(), "every engine has its own identity");
+    let selection = Selection { query: Some("print".into()), ..Selection::default() };
+    let matching: Vec<&Row> =
+        fixture.rows.iter().filter(|r| alias_matches("print", &r.caption, false)).collect();
+    let hidden: roaring::RoaringTreemap = matching.iter().step_by(3).map(|r| r.row_id as u64).collect();
+    let identity = plain.identity();
+    let hiding = plain.with_hidden_rows(std::sync::Arc::new(hidden.clone()));
+    assert_ne!(hiding.identity(), identity, "hiding rows makes another engine");
+
+    let request = SearchRequest { selection: selection.clone(), sort: SortBy::Relevance, descending: true, limit: 20, after: None };
+    let by = [FacetBy::Terms { column: "host".into(), top: 10_000 }];
+    let page = hiding.search_with_facets(&request, &by, Duration::from_secs(60), &limits()).unwrap();
+    let kept: Vec<&&Row> = matching.iter().filter(|r| !hidden.contains(r.row_id as u64)).collect();
+    assert_eq!(page.page.total, kept.len() as u64);
+    assert!(page.page.hits.iter().all(|h| !hidden.contains(h.row_id as u64)));
+    let Some(Facet::Terms { values, null, total, .. }) = &page.facets[0] else { panic!("a term facet") };
+    let mut group_by: HashMap<Option<String>, u64> = HashMap::new();
+    for row in &kept {
+        *group_by.entry(row.host.clone()).or_insert(0) += 1;
+    }
+    assert_eq!(*total, kept.len() as u64);
+    assert_eq!(*null, group_by.get(&None).copied().unwrap_or(0));
+    let got: BTreeMap<String, u64> = values.iter().cloned().collect();
+    let want: BTreeMap<String, u64> = group_by.into_iter().filter_map(|(k, v)| Some((k?, v))).collect();
+    assert_eq!(got, want);
+    assert_eq!(again.count(&selection, &limits()).unwrap(), matching.len() as u64, "the other engine hides nothing");
 }

@@ -62,7 +62,7 @@ impl App {
             checked: Mutex::new(Instant::now()),
             lists: [OnceLock::new(), OnceLock::new()],
             overview: StdMutex::new(None),
-            facets: StdMutex::new(pages::search::FacetCache::new()),
+            facets: StdMutex::new(pages::search::FacetCache::new(config.facet_cache)),
             config,
         };
         // Parsed here, off the async threads, rather than by the first request that needs them.

@@ -39,6 +39,9 @@ pub use app::{App, router};
 /// The default of [`ServerConfig::max_queued`].
 pub const DEFAULT_MAX_QUEUED: usize = 64;
 
+/// The default of [`ServerConfig::facet_cache`].
+pub const DEFAULT_FACET_CACHE: usize = 256;
+
 /// The default of [`ServerConfig::export_cap`].
 pub const DEFAULT_EXPORT_CAP: u64 = 100_000;
 
@@ -72,6 +75,8 @@ pub struct ServerConfig {
     pub page_size: usize,
     /// The most rows per page a request may ask for.
     pub max_page_size: usize,
+    /// Selections whose search-page facets are kept for their other pages and orders (0: none).
+    pub facet_cache: usize,
     /// Host values listed in the search page's facet.
     pub facet_hosts: usize,
     /// Language values listed in the search page's facet.
@@ -101,6 +106,7 @@ impl ServerConfig {
             facet_timeout: Duration::from_millis(500),
             page_size: 40,
             max_page_size: 200,
+            facet_cache: DEFAULT_FACET_CACHE,
             facet_hosts: 15,
             facet_languages: 10,
             export_cap: DEFAULT_EXPORT_CAP,
@@ -129,6 +135,9 @@ impl ServerConfig {
         }
         if self.page_size == 0 || self.page_size > self.max_page_size {
             return usage("the page size must be between 1 and the page size limit");
+        }
+        if self.facet_cache > 100_000 {
+            return usage("--facet-cache must be at most 100000 selections");
         }
         if self.export_cap == 0 {
             return usage("--export-cap must be at least 1");

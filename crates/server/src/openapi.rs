@@ -193,6 +193,7 @@ fn schemas() -> Value {
         ("max_page_size", whole(1)),
         ("query_timeout_ms", whole(1)),
         ("facet_timeout_ms", whole(0)),
+        ("facet_cache", whole(0)),
         ("max_concurrent", whole(0)),
         ("max_queued", whole(0)),
         ("facet_hosts", whole(0)),

@@ -111,6 +111,7 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         max_queued: pairscope_server::DEFAULT_MAX_QUEUED,
         timeout: 10.0,
         facet_timeout: 0.5,
+        facet_cache: pairscope_server::DEFAULT_FACET_CACHE,
         export_cap: pairscope_server::DEFAULT_EXPORT_CAP,
         removal: Default::default(),
     };

@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// is left off the page.
     #[arg(long, default_value_t = 0.5, value_name = "SECONDS")]
     pub facet_timeout: f64,
+    /// Selections whose search-page facets are kept, so the next page of a search (or another
+    /// order of it) does not count them again; 0 keeps none.
+    #[arg(long, default_value_t = pairscope_server::DEFAULT_FACET_CACHE, value_name = "SELECTIONS")]
+    pub facet_cache: usize,
     /// The most rows one export (/export.csv, .jsonl, .parquet) writes; a request's `cap` may
     /// ask for fewer.
     #[arg(long, default_value_t = pairscope_server::DEFAULT_EXPORT_CAP, value_name = "ROWS", value_parser = clap::value_parser!(u64).range(1..))]
@@ -75,6 +79,7 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     }
     config.facet_timeout = Duration::from_secs_f64(args.facet_timeout);
     config.export_cap = args.export_cap;
+    config.facet_cache = args.facet_cache;
     config.max_queued = args.max_queued;
     config.removal = std::sync::Arc::new(args.removal.load()?);
     let quiet = global.quiet;

@@ -3,12 +3,11 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{RawQuery, State};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
-use pairscope_query::{Facet, FacetBy, Limits, QueryError, SearchPage, SortBy};
+use pairscope_query::{Facet, FacetBy, SearchPage, SortBy};
 use serde_json::json;
 
 use crate::App;
@@ -84,28 +83,21 @@ async fn run(app: &Arc<App>, query: Option<&str>) -> Result<Outcome, Failure> {
         FacetBy::Terms { column: Term::Host.column().into(), top: app.config.facet_hosts },
         FacetBy::Terms { column: Term::Language.column().into(), top: app.config.facet_languages },
     ];
-    // The facets depend on the selection only: the other pages and orders of a search share them.
-    let key = (engine.version(), form.selection_key(&app.config));
+    // The facets depend on the selection only: the other pages and orders of a search share
+    // them. The engine's identity stands for its dataset version and its hidden rows.
+    let key = (engine.identity(), form.selection_key(&app.config));
     let kept = app.facets.lock().unwrap_or_else(|e| e.into_inner()).get(&key);
     let (page, facets) = app
         .blocking(move || {
-            let started = Instant::now();
-            let page = engine.search(&request, &limits)?;
             if let Some(facets) = kept {
-                return Ok((page, facets));
+                return Ok((engine.search(&request, &limits)?, facets));
             }
-            // Each facet gets its own limit, within what is left of the query's; one that does
-            // not fit is left off the page.
-            let mut facets = [None, None];
-            for (facet, by) in facets.iter_mut().zip(&by) {
-                let left = limits.timeout.saturating_sub(started.elapsed()).min(facet_timeout);
-                *facet = match engine.facets(&request.selection, by, &Limits { timeout: left }) {
-                    Ok(facet) => Some(facet),
-                    Err(QueryError::Deadline { .. }) => None,
-                    Err(e) => return Err(e.into()),
-                };
-            }
-            Ok((page, Arc::new(facets)))
+            // One pass over the matching rows for the page, its total and both facets; a facet
+            // that does not fit its own time limit is left off the page.
+            let faceted = engine.search_with_facets(&request, &by, facet_timeout, &limits)?;
+            let mut facets = faceted.facets.into_iter();
+            let facets = [facets.next().flatten(), facets.next().flatten()];
+            Ok((faceted.page, Arc::new(facets)))
         })
         .await?;
     if facets.iter().all(Option::is_some) {
@@ -115,19 +107,18 @@ async fn run(app: &Arc<App>, query: Option<&str>) -> Result<Outcome, Failure> {
     Ok(Outcome { form, mention, page, hosts, languages })
 }
 
-/// The search page's facets (hosts, languages) of the most recent selections, by dataset
-/// version and selection. Only complete ones are kept: a facet cut off by its time limit is
-/// tried again next time.
+/// The search page's facets (hosts, languages) of the most recent selections, by engine
+/// identity (dataset version and hidden rows) and selection. Only complete ones are kept: a
+/// facet cut off by its time limit is tried again next time.
 pub(crate) struct FacetCache {
     entries: VecDeque<((u64, String), Arc<[Option<Facet>; 2]>)>,
+    /// Selections whose facets are kept (0: none).
+    size: usize,
 }
 
 impl FacetCache {
-    /// Selections whose facets are kept.
-    const SIZE: usize = 256;
-
-    pub(crate) fn new() -> FacetCache {
-        FacetCache { entries: VecDeque::with_capacity(Self::SIZE) }
+    pub(crate) fn new(size: usize) -> FacetCache {
+        FacetCache { entries: VecDeque::with_capacity(size.min(1024)), size }
     }
 
     fn get(&self, key: &(u64, String)) -> Option<Arc<[Option<Facet>; 2]>> {
@@ -135,10 +126,12 @@ impl FacetCache {
     }
 
     fn put(&mut self, key: (u64, String), facets: Arc<[Option<Facet>; 2]>) {
-        if self.get(&key).is_some() {
+        if self.size == 0 || self.get(&key).is_some() {
             return;
         }
-        if self.entries.len() == Self::SIZE {
+        // Entries of another engine (an older version) can no longer be asked for.
+        self.entries.retain(|((identity, _), _)| *identity == key.0);
+        if self.entries.len() == self.size {
             self.entries.pop_front();
         }
         self.entries.push_back((key, facets));
@@ -322,13 +315,21 @@ mod tests {
 
     #[test]
     fn the_facet_cache_keeps_the_most_recent_selections() {
-        let mut cache = FacetCache::new();
+        let size = 256;
+        let mut cache = FacetCache::new(size);
         let facets = Arc::new([None, None]);
-        for i in 0..=FacetCache::SIZE {
+        for i in 0..=size {
             cache.put((1, i.to_string()), facets.clone());
         }
         assert!(cache.get(&(1, "0".into())).is_none(), "the oldest went");
-        assert!(cache.get(&(1, "1".into())).is_some() && cache.get(&(1, FacetCache::SIZE.to_string())).is_some());
-        assert!(cache.get(&(2, "1".into())).is_none(), "another version is another key");
+        assert!(cache.get(&(1, "1".into())).is_some() && cache.get(&(1, size.to_string())).is_some());
+        assert!(cache.get(&(2, "1".into())).is_none(), "another engine is another key");
+        cache.put((2, "1".into()), facets.clone());
+        assert!(cache.get(&(1, "2".into())).is_none(), "a new engine's entry drops the old engine's");
+        assert_eq!(cache.entries.len(), 1);
+
+        let mut off = FacetCache::new(0);
+        off.put((1, "a".into()), facets);
+        assert!(off.get(&(1, "a".into())).is_none(), "size 0 keeps nothing");
     }
 }

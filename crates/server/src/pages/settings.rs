@@ -30,6 +30,7 @@ fn settings(app: &App, version: u64, rows: u64, hidden: u64) -> Value {
             "max_page_size": config.max_page_size,
             "query_timeout_ms": config.timeout.as_millis() as u64,
             "facet_timeout_ms": config.facet_timeout.as_millis() as u64,
+            "facet_cache": config.facet_cache,
             "max_concurrent": config.max_concurrent,
             "max_queued": config.max_queued,
             "facet_hosts": config.facet_hosts,

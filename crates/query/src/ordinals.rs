@@ -1,0 +1,108 @@
+//! Global ordinals of a keyword column: each segment's term ordinals mapped to the rank of
+//! their value among the distinct values of every segment. Term facets count by global
+//! ordinal into one array, so segments' counts add up by value without a string being made,
+//! hashed or compared per request; only the values a facet lists are read.
+//!
+//! Built once per engine and column, on first use, by merging the segments' sorted term
+//! dictionaries. Global ordinals are in byte order of the values, which is the order of
+//! their strings.
+
+use std::collections::HashMap;
+
+use pairscope_index::tantivy::columnar::StrColumn;
+
+use crate::engine::Engine;
+use crate::error::{QueryError, Result};
+
+pub(crate) struct GlobalOrds {
+    /// By (block, segment ordinal): the segment's column and the global ordinal of each of
+    /// its term ordinals.
+    segments: HashMap<(usize, usize), (StrColumn, Vec<u32>)>,
+    /// Where each global ordinal's value can be read: (block, segment ordinal, term ordinal).
+    origins: Vec<(usize, usize, u64)>,
+}
+
+impl GlobalOrds {
+    pub fn build(engine: &Engine, column: &str) -> Result<GlobalOrds> {
+        let mut columns: Vec<((usize, usize), StrColumn)> = Vec::new();
+        for (b, block) in engine.blocks.iter().enumerate() {
+            for (o, segment) in block.index.searcher().segment_readers().iter().enumerate() {
+                let str_column = segment
+                    .fast_fields()
+                    .str(column)
+                    .map_err(QueryError::engine)?
+                    .ok_or_else(|| QueryError::engine(format!("the index has no {column} column")))?;
+                columns.push(((b, o), str_column));
+            }
+        }
+        let mut maps: Vec<Vec<u32>> = columns.iter().map(|(_, c)| vec![0; c.num_terms()]).collect();
+        let mut streams = Vec::with_capacity(columns.len());
+        for (_, str_column) in &columns {
+            let mut stream = str_column.dictionary().stream().map_err(QueryError::io)?;
+            let live = stream.advance();
+            streams.push((stream, live));
+        }
+        let mut origins: Vec<(usize, usize, u64)> = Vec::new();
+        let mut least: Vec<u8> = Vec::new();
+        loop {
+            // Few segments: a linear look for the least current key is cheaper than a heap.
+            let mut first = None;
+            for (i, (stream, live)) in streams.iter().enumerate() {
+                if *live && (first.is_none() || stream.key() < least.as_slice()) {
+                    least.clear();
+                    least.extend_from_slice(stream.key());
+                    first = Some(i);
+                }
+            }
+            let Some(first) = first else { break };
+            let global = u32::try_from(origins.len())
+                .map_err(|_| QueryError::engine(format!("{column} has more than 2^32 distinct values")))?;
+            let (block, ord) = columns[first].0;
+            origins.push((block, ord, streams[first].0.term_ord()));
+            for (i, (stream, live)) in streams.iter_mut().enumerate() {
+                if *live && stream.key() == least.as_slice() {
+                    maps[i][stream.term_ord() as usize] = global;
+                    *live = stream.advance();
+                }
+            }
+        }
+        drop(streams);
+        let segments = columns.into_iter().zip(maps).map(|((unit, column), map)| (unit, (column, map))).collect();
+        Ok(GlobalOrds { segments, origins })
+    }
+
+    /// Distinct values over every segment.
+    pub fn terms(&self) -> usize {
+        self.origins.len()
+    }
+
+    /// A segment's column and its term ordinal → global ordinal map.
+    pub fn segment(&self, block: usize, ord: usize) -> Result<&(StrColumn, Vec<u32>)> {
+        self.segments.get(&(block, ord)).ok_or_else(|| QueryError::engine("a segment without global ordinals"))
+    }
+
+    /// The values of `globals` (distinct), in their order: read per segment in ordinal order.
+    pub fn values(&self, globals: &[u32]) -> Result<Vec<String>> {
+        let mut by_segment: HashMap<(usize, usize), Vec<(u64, usize)>> = HashMap::new();
+        for (i, &global) in globals.iter().enumerate() {
+            let (block, ord, local) = self.origins[global as usize];
+            by_segment.entry((block, ord)).or_default().push((local, i));
+        }
+        let mut values = vec![String::new(); globals.len()];
+        for (unit, mut wanted) in by_segment {
+            wanted.sort_unstable();
+            let ords: Vec<u64> = wanted.iter().map(|w| w.0).collect();
+            let (column, _) = self.segment(unit.0, unit.1)?;
+            let mut next = wanted.iter();
+            column
+                .dictionary()
+                .sorted_ords_to_term_cb(&ords, |bytes| {
+                    if let Some(&(_, i)) = next.next() {
+                        values[i] = String::from_utf8_lossy(bytes).into_owned();
+                    }
+                })
+                .map_err(QueryError::io)?;
+        }
+        Ok(values)
+    }
+}
