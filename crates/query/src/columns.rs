@@ -3,7 +3,7 @@
 //! hits read their values.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{
     ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
@@ -43,9 +43,38 @@ pub fn filter_schema() -> SchemaRef {
     ))
 }
 
-/// One segment's fast-field columns, opened as they are first asked for.
+/// The fast-field columns of one segment opened so far, kept for every call on the engine:
+/// opening a column reads all its block headers (a vector that grows with the rows), and a
+/// keyword column's values are read once into an array.
+#[derive(Default)]
+pub(crate) struct OpenColumns {
+    i64s: Mutex<HashMap<&'static str, Column<i64>>>,
+    f64s: Mutex<HashMap<&'static str, Column<f64>>>,
+    bools: Mutex<HashMap<&'static str, Column<bool>>>,
+    strs: Mutex<HashMap<&'static str, StrColumn>>,
+    values: Mutex<HashMap<&'static str, Arc<StringArray>>>,
+}
+
+/// The column `name` from `shared`, opened by `open` and kept there if it was not yet.
+fn shared<T: Clone>(
+    shared: &Mutex<HashMap<&'static str, T>>,
+    name: &'static str,
+    open: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let mut columns = shared.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(column) = columns.get(name) {
+        return Ok(column.clone());
+    }
+    let column = open()?;
+    columns.insert(name, column.clone());
+    Ok(column)
+}
+
+/// One segment's fast-field columns for one call, taken from its [`OpenColumns`] (and opened
+/// there) as they are first asked for.
 pub struct SegmentColumns<'a> {
     segment: &'a SegmentReader,
+    open: &'a OpenColumns,
     i64s: HashMap<&'static str, Column<i64>>,
     f64s: HashMap<&'static str, Column<f64>>,
     bools: HashMap<&'static str, Column<bool>>,
@@ -54,9 +83,10 @@ pub struct SegmentColumns<'a> {
 }
 
 impl<'a> SegmentColumns<'a> {
-    pub fn new(segment: &'a SegmentReader) -> Self {
+    pub(crate) fn new(segment: &'a SegmentReader, open: &'a OpenColumns) -> Self {
         SegmentColumns {
             segment,
+            open,
             i64s: HashMap::new(),
             f64s: HashMap::new(),
             bools: HashMap::new(),
@@ -67,7 +97,8 @@ impl<'a> SegmentColumns<'a> {
 
     pub fn i64(&mut self, name: &'static str) -> Result<&Column<i64>> {
         if !self.i64s.contains_key(name) {
-            let column = self.segment.fast_fields().i64(name).map_err(QueryError::engine)?;
+            let segment = self.segment;
+            let column = shared(&self.open.i64s, name, || segment.fast_fields().i64(name).map_err(QueryError::engine))?;
             self.i64s.insert(name, column);
         }
         Ok(&self.i64s[name])
@@ -75,7 +106,8 @@ impl<'a> SegmentColumns<'a> {
 
     pub fn f64(&mut self, name: &'static str) -> Result<&Column<f64>> {
         if !self.f64s.contains_key(name) {
-            let column = self.segment.fast_fields().f64(name).map_err(QueryError::engine)?;
+            let segment = self.segment;
+            let column = shared(&self.open.f64s, name, || segment.fast_fields().f64(name).map_err(QueryError::engine))?;
             self.f64s.insert(name, column);
         }
         Ok(&self.f64s[name])
@@ -83,7 +115,9 @@ impl<'a> SegmentColumns<'a> {
 
     pub fn bool(&mut self, name: &'static str) -> Result<&Column<bool>> {
         if !self.bools.contains_key(name) {
-            let column = self.segment.fast_fields().bool(name).map_err(QueryError::engine)?;
+            let segment = self.segment;
+            let column =
+                shared(&self.open.bools, name, || segment.fast_fields().bool(name).map_err(QueryError::engine))?;
             self.bools.insert(name, column);
         }
         Ok(&self.bools[name])
@@ -92,12 +126,14 @@ impl<'a> SegmentColumns<'a> {
     /// A keyword column, without its values.
     pub fn str_column(&mut self, name: &'static str) -> Result<&StrColumn> {
         if !self.raw_strs.contains_key(name) {
-            let column = self
-                .segment
-                .fast_fields()
-                .str(name)
-                .map_err(QueryError::engine)?
-                .ok_or_else(|| QueryError::engine(format!("the index has no {name} column")))?;
+            let segment = self.segment;
+            let column = shared(&self.open.strs, name, || {
+                segment
+                    .fast_fields()
+                    .str(name)
+                    .map_err(QueryError::engine)?
+                    .ok_or_else(|| QueryError::engine(format!("the index has no {name} column")))
+            })?;
             self.raw_strs.insert(name, column);
         }
         Ok(&self.raw_strs[name])
@@ -107,12 +143,15 @@ impl<'a> SegmentColumns<'a> {
     pub fn str(&mut self, name: &'static str) -> Result<&(StrColumn, Arc<StringArray>)> {
         if !self.strs.contains_key(name) {
             let column = self.str_column(name)?.clone();
-            let mut values = Vec::with_capacity(column.num_terms());
-            let mut stream = column.dictionary().stream().map_err(QueryError::io)?;
-            while stream.advance() {
-                values.push(String::from_utf8_lossy(stream.key()).into_owned());
-            }
-            self.strs.insert(name, (column, Arc::new(StringArray::from(values))));
+            let values = shared(&self.open.values, name, || {
+                let mut values = Vec::with_capacity(column.num_terms());
+                let mut stream = column.dictionary().stream().map_err(QueryError::io)?;
+                while stream.advance() {
+                    values.push(String::from_utf8_lossy(stream.key()).into_owned());
+                }
+                Ok(Arc::new(StringArray::from(values)))
+            })?;
+            self.strs.insert(name, (column, values));
         }
         Ok(&self.strs[name])
     }

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Int64Type, SchemaRef};
 use pairscope_expr::BoundExpr;
+use pairscope_index::schema::KEYWORD_COLUMNS;
 use pairscope_index::tantivy::index::SegmentId;
 use pairscope_index::tantivy::query::{
     AllQuery, Bm25StatisticsProvider, BooleanQuery, EnableScoring, Occur, Query, Weight,
 };
-use pairscope_index::schema::KEYWORD_COLUMNS;
 use pairscope_index::tantivy::schema::Field;
 use pairscope_index::tantivy::{DocId, Score, Searcher, SegmentReader, TERMINATED, Term};
 use pairscope_index::{BlockIndex, IndexFields};
@@ -22,7 +22,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use roaring::RoaringTreemap;
 
-use crate::columns::{SegmentColumns, filter_schema, filter_type};
+use crate::columns::{OpenColumns, SegmentColumns, filter_schema, filter_type};
 use crate::compile::{Compiler, url_pattern};
 use crate::error::{QueryError, Result};
 use crate::ordinals::GlobalOrds;
@@ -88,6 +88,8 @@ pub(crate) struct Block {
     /// The block's parquet file.
     pub rows: Arc<BlockRows>,
     pub index: BlockIndex,
+    /// The fast-field columns of each segment of the index (by ordinal), as calls open them.
+    pub columns: Vec<OpenColumns>,
 }
 
 /// A dataset version opened for queries. Cheap to share between threads; open a new one to
@@ -156,7 +158,8 @@ impl Engine {
                     return Err(QueryError::engine(format!("the index of {} has more than one segment", file.path)));
                 }
                 let rows = Arc::new(BlockRows::open(&dataset.root().join(&file.path))?);
-                blocks.push(Block { rows, index });
+                let columns = index.searcher().segment_readers().iter().map(|_| OpenColumns::default()).collect();
+                blocks.push(Block { rows, index, columns });
             }
         }
         let dataset_schema = dataset.schema();
@@ -358,18 +361,24 @@ impl Engine {
             EnableScoring::disabled_from_searcher(first)
         };
         let weight = prepared.query.weight(enable).map_err(QueryError::engine)?;
-        let units: Vec<(usize, usize, &SegmentReader)> = self
+        let units: Vec<SegmentAt<'_>> = self
             .blocks
             .iter()
             .enumerate()
             .flat_map(|(b, block)| {
-                block.index.searcher().segment_readers().iter().enumerate().map(move |(o, s)| (b, o, s))
+                block
+                    .index
+                    .searcher()
+                    .segment_readers()
+                    .iter()
+                    .zip(&block.columns)
+                    .enumerate()
+                    .map(move |(o, (reader, columns))| SegmentAt { block: b, ord: o, reader, columns })
             })
             .collect();
         if threads <= 1 || units.len() <= 1 {
             let mut sink = new_sink();
-            for &(block, ord, segment) in &units {
-                let at = SegmentAt { block, ord, reader: segment };
+            for &at in &units {
                 scan_segment(&*weight, prepared, scoring, deadline, at, &mut sink)?;
             }
             return Ok(sink);
@@ -382,8 +391,7 @@ impl Engine {
                     let mut sink = new_sink();
                     let outcome = loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&(block, ord, segment)) = units.get(i) else { break Ok(()) };
-                        let at = SegmentAt { block, ord, reader: segment };
+                        let Some(&at) = units.get(i) else { break Ok(()) };
                         if let Err(e) = scan_segment(&*weight, prepared, scoring, deadline, at, &mut sink) {
                             // Let the other threads stop at their next batch.
                             next.store(units.len(), Ordering::Relaxed);
@@ -413,6 +421,7 @@ pub(crate) struct SegmentAt<'a> {
     /// The segment's ordinal in its block's searcher.
     pub ord: usize,
     pub reader: &'a SegmentReader,
+    pub columns: &'a OpenColumns,
 }
 
 /// Where matching documents go: counts, top-k, facets. One per scanning thread, merged at the end.
@@ -439,7 +448,7 @@ fn scan_segment<S: Sink>(
     deadline.check()?;
     let segment = at.reader;
     let mut scorer = weight.scorer(segment, 1.0).map_err(QueryError::engine)?;
-    let mut columns = SegmentColumns::new(segment);
+    let mut columns = SegmentColumns::new(segment, at.columns);
     let mut docs: Vec<DocId> = Vec::with_capacity(BATCH_DOCS);
     let mut scores: Vec<Score> = Vec::with_capacity(if scoring { BATCH_DOCS } else { 0 });
     let alive = segment.alive_bitset();

@@ -219,8 +219,7 @@ impl Counter {
                 if !(lo.is_finite() && hi.is_finite() && lo < hi) {
                     return Err(QueryError::usage(format!("the histogram range [{lo}, {hi}) is empty")));
                 }
-                let edges: Arc<[f64]> =
-                    (0..=*buckets).map(|i| lo + (hi - lo) * i as f64 / *buckets as f64).collect();
+                let edges: Arc<[f64]> = (0..=*buckets).map(|i| lo + (hi - lo) * i as f64 / *buckets as f64).collect();
                 let slots = edges.len() + 2;
                 Ok(Counter::Histogram {
                     column: name,
@@ -373,14 +372,10 @@ impl Counter {
 /// the last. Computed from the bucket width, then settled against the edges themselves, so
 /// it is exactly the binary search's answer.
 fn slot(edges: &[f64], v: f64) -> usize {
-    if v.is_nan() {
-        return 0;
-    }
     let (lo, hi) = (edges[0], edges[edges.len() - 1]);
-    let buckets = (edges.len() - 1) as f64;
-    let guess = ((v - lo) / (hi - lo) * buckets).floor() + 1.0;
-    // `as` saturates: below zero (and −∞) give 0.
-    let mut slot = (guess.max(0.0) as usize).min(edges.len());
+    let scaled = (v - lo) / (hi - lo) * (edges.len() - 1) as f64;
+    // `as` truncates (the floor, for these) and saturates; NaN and values below stay at 0.
+    let mut slot = if scaled > 0.0 { (scaled as usize).saturating_add(1).min(edges.len()) } else { 0 };
     while slot > 0 && edges[slot - 1] > v {
         slot -= 1;
     }

@@ -393,7 +393,11 @@ fn one_pass_page_and_facets_equal_the_search_and_each_facet_alone() {
     let selections = [
         Selection::default(),
         Selection { query: Some("print".into()), ..Selection::default() },
-        Selection { query: Some("\"canvas print\"".into()), filter: Some("punsafe < 0.5".into()), ..Selection::default() },
+        Selection {
+            query: Some("\"canvas print\"".into()),
+            filter: Some("punsafe < 0.5".into()),
+            ..Selection::default()
+        },
         Selection { query: Some("zzzznotaword".into()), ..Selection::default() },
         Selection { url: Some("https://".into()), filter: Some("aesthetic >= 6".into()), ..Selection::default() },
     ];
@@ -402,7 +406,8 @@ fn one_pass_page_and_facets_equal_the_search_and_each_facet_alone() {
         for (sort, descending) in [(SortBy::Relevance, true), (SortBy::Aesthetic, false), (SortBy::Width, true)] {
             let mut request = SearchRequest { selection: selection.clone(), sort, descending, limit: 25, after: None };
             for _page in 0..3 {
-                let one_pass = engine.search_with_facets(&request, &facets, Duration::from_secs(60), &limits()).unwrap();
+                let one_pass =
+                    engine.search_with_facets(&request, &facets, Duration::from_secs(60), &limits()).unwrap();
                 let alone = FacetedPage {
                     page: engine.search(&request, &limits()).unwrap(),
                     facets: facets.iter().map(|by| Some(engine.facets(&selection, by, &limits()).unwrap())).collect(),
@@ -465,14 +470,19 @@ fn hidden_rows_make_another_engine_whose_totals_and_facets_leave_them_out() {
     let again = Engine::open(Dataset::open(fixture.engine.dataset().root()).unwrap()).unwrap();
     assert_ne!(plain.identity(), again.identity(), "every engine has its own identity");
     let selection = Selection { query: Some("print".into()), ..Selection::default() };
-    let matching: Vec<&Row> =
-        fixture.rows.iter().filter(|r| alias_matches("print", &r.caption, false)).collect();
+    let matching: Vec<&Row> = fixture.rows.iter().filter(|r| alias_matches("print", &r.caption, false)).collect();
     let hidden: roaring::RoaringTreemap = matching.iter().step_by(3).map(|r| r.row_id as u64).collect();
     let identity = plain.identity();
     let hiding = plain.with_hidden_rows(std::sync::Arc::new(hidden.clone()));
     assert_ne!(hiding.identity(), identity, "hiding rows makes another engine");
 
-    let request = SearchRequest { selection: selection.clone(), sort: SortBy::Relevance, descending: true, limit: 20, after: None };
+    let request = SearchRequest {
+        selection: selection.clone(),
+        sort: SortBy::Relevance,
+        descending: true,
+        limit: 20,
+        after: None,
+    };
     let by = [FacetBy::Terms { column: "host".into(), top: 10_000 }];
     let page = hiding.search_with_facets(&request, &by, Duration::from_secs(60), &limits()).unwrap();
     let kept: Vec<&&Row> = matching.iter().filter(|r| !hidden.contains(r.row_id as u64)).collect();

@@ -811,6 +811,33 @@ async fn an_accept_header_that_wants_json_gets_the_json_twin() {
 }
 
 #[tokio::test]
+async fn search_pages_are_the_same_with_the_facet_cache_and_without() {
+    let cached = app();
+    let mut off = config(dataset());
+    off.facet_cache = 0;
+    let uncached = app_with(off);
+    assert_eq!(get_ok(&uncached, "/-/settings.json").await.json()["limits"]["facet_cache"], 0);
+    for first in [
+        "/search.json?q=kitchen&limit=7",
+        "/search.json?sort=aesthetic&order=asc&limit=150",
+        "/search.json?q=print&url=https%3A%2F%2F&limit=9",
+    ] {
+        let mut path = first.to_string();
+        let mut total = None;
+        // The first pages fill the cache; later ones, and the first again, are answered from it.
+        for _ in 0..4 {
+            let (a, b) = (get_ok(&cached, &path).await.json(), get_ok(&uncached, &path).await.json());
+            assert_eq!(a, b, "{path}");
+            assert!(a["hosts"]["values"].is_array(), "{a}");
+            assert_eq!(*total.get_or_insert(a["total"].clone()), a["total"], "every page has the search's total");
+            let Some(next) = a["next_url"].as_str() else { break };
+            path = next.to_string();
+        }
+        assert_eq!(get_ok(&cached, first).await.json(), get_ok(&uncached, first).await.json(), "{first}");
+    }
+}
+
+#[tokio::test]
 async fn facets_that_exceed_their_time_limit_are_left_off_the_page() {
     let mut hurried = config(dataset());
     hurried.facet_timeout = Duration::ZERO;
