@@ -126,6 +126,12 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
+def cpu_seconds(pid):
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid):
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -267,9 +273,15 @@ def main():
                     raise SystemExit(f"bench/load: {path} answered {status}")
             conn.close()
             print(f"== fixed rate: {args.rate:g} requests/s for {seconds:g} s over {len(paths)} URLs", file=sys.stderr)
+            # The server's CPU time per request: comparable between runs on a shared machine,
+            # where latencies and throughput depend on what else runs.
+            cpu = cpu_seconds(server.pid)
             fixed = await fixed_rate(host, port, paths, args.rate, seconds)
+            fixed["server_cpu_ms_per_request"] = (cpu_seconds(server.pid) - cpu) * 1000 / fixed["requests"]
             print(f"== saturation: {args.connections} connections for {sat_seconds:g} s", file=sys.stderr)
+            cpu = cpu_seconds(server.pid)
             sat = await saturation(host, port, paths, args.connections, sat_seconds, server.pid)
+            sat["server_cpu_ms_per_request"] = (cpu_seconds(server.pid) - cpu) * 1000 / max(1, sat["requests"])
             return fixed, sat
 
         fixed, sat = asyncio.run(run())
@@ -281,6 +293,7 @@ def main():
     result = {
         "rows": rows,
         "machine": machine(),
+        "load_average_after": os.getloadavg(),
         "server_limits": settings["limits"],
         "serve_args": args.serve_arg,
         "urls": paths,
@@ -299,11 +312,12 @@ def main():
     f, s = fixed, sat
     print(f"fixed rate {f['offered_rate_per_s']:g}/s x {f['seconds']:g} s: {f['requests']} requests, "
           f"{f['non_2xx']} non-2xx, {f['errors']} errors, p50 {f['p50_ms']:.1f} ms, p99 {f['p99_ms']:.1f} ms, "
-          f"max {f['max_ms']:.1f} ms")
+          f"max {f['max_ms']:.1f} ms, server CPU {f['server_cpu_ms_per_request']:.1f} ms a request")
     print(f"saturation {s['connections']} connections x {s['seconds']:g} s: {s['throughput_per_s']:.0f} answers/s "
           f"({s['ok_per_s']:.0f} 2xx/s), 503 share {100 * (s['share_503'] or 0):.1f} %, other non-2xx "
           f"{s['other_non_2xx']}, errors {s['errors']}, p99 (2xx) {s['p99_ok_ms']:.1f} ms, "
-          f"RSS max {s['rss_max_mib']:.0f} MiB (high-water {s['rss_hwm_mib']:.0f} MiB)")
+          f"RSS max {s['rss_max_mib']:.0f} MiB (high-water {s['rss_hwm_mib']:.0f} MiB), "
+          f"server CPU {s['server_cpu_ms_per_request']:.1f} ms a request")
     print(f"written: {out}")
     if f["errors"] or s["errors"] or s["other_non_2xx"]:
         raise SystemExit("bench/load: errors other than 503")
