@@ -292,7 +292,7 @@ mod tests {
             target_uri: Some("https://example.org/dir/page.html".into()),
             date: Some("2024-01-01T00:00:00Z".into()),
             content_type: Some("application/http; msgtype=response".into()),
-            payload,
+            payload: payload.into(),
         }
     }
 
@@ -350,7 +350,7 @@ mod tests {
         assert!(pairs.is_empty());
         assert_eq!(stats.html_pages, 0);
         let mut record = response("", b"");
-        record.payload = b"garbage".to_vec();
+        record.payload = b"garbage".to_vec().into();
         let err = warc_pairs(&record, &ExtractOptions::default(), &mut ExtractStats::default(), &mut |_| {});
         assert_eq!(err.unwrap_err().0, SkipReason::BadHttp);
     }
