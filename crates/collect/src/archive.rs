@@ -279,8 +279,12 @@ impl<R: Read> RecordReader<R> {
     }
 
     pub fn with_limits(reader: R, limits: ReadLimits) -> Self {
+        // `GzDecoder::new` parses a header at once: it gets the empty placeholder, and the real
+        // source comes in by the reset that readies the decoder for each member.
+        let mut decoder = GzDecoder::new(Source::placeholder());
+        decoder.reset(Source::new(reader));
         RecordReader {
-            decoder: GzDecoder::new(Source::new(reader)),
+            decoder,
             limits,
             stats: ReadStats::default(),
             done: false,

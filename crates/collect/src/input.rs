@@ -22,7 +22,7 @@ use flate2::bufread::MultiGzDecoder;
 use url::Url;
 
 use crate::error::CollectError;
-use pairscope_remote::{Remote, is_remote, parse_url};
+use pairscope_remote::{Remote, parse_url};
 
 /// List files are nested at most this deep (a list naming itself is an error, not a hang).
 const MAX_LIST_DEPTH: usize = 4;
@@ -94,7 +94,8 @@ struct Resolver<'a> {
 impl Resolver<'_> {
     fn resolve(&self, arg: &str, base: &Base, depth: usize, out: &mut Vec<Input>) -> Result<(), CollectError> {
         let url = match base {
-            _ if is_remote(arg) => Some(parse_url(arg)?),
+            // Any scheme: parse_url names the ones it does not read.
+            _ if arg.contains("://") => Some(parse_url(arg)?),
             Base::Url(base) => {
                 Some(base.join(arg).map_err(|e| CollectError::Usage(format!("{arg}: cannot resolve against {base}: {e}")))?)
             }

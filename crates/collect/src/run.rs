@@ -330,14 +330,14 @@ fn stage(
 ) -> Result<InputStats, CollectError> {
     let file = input.open(remote)?;
     let source_file = input.to_string();
-    let mut rows = AtomicParquet::create(&state.file(index, "rows"))?;
+    let mut rows = AtomicParquet::staging(&state.file(index, "rows"))?;
     let mut builder = RowBuilder::default();
     let mut keys: Vec<(u128, u32)> = Vec::new();
     let mut other_language = 0u64;
     let mut failure = None;
     let mut reader = Counting { inner: file, bytes: 0, progress };
     let summary =
-        extract_archive(BufReader::with_capacity(1 << 20, &mut reader), options.format, &options.extract, |pair| {
+        extract_archive(&mut reader, options.format, &options.extract, |pair| {
             if failure.is_some() {
                 return;
             }
@@ -513,7 +513,7 @@ fn write_part(state: &State, out: &Path, input: usize, dropped: &[u32]) -> Resul
         }
         kept += batch.num_rows() as u64;
         if writer.is_none() {
-            writer = Some(AtomicParquet::create(&part)?);
+            writer = Some(AtomicParquet::output(&part)?);
         }
         writer.as_mut().expect("created above").write(&batch)?;
     }

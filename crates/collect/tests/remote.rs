@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
+use futures::StreamExt;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use pairscope_collect::{CollectOptions, CollectReport, ExtractOptions, Input, Remote, collect, resolve_inputs};
@@ -70,12 +71,16 @@ async fn serve(State(server): State<Arc<Server>>, uri: Uri, headers: HeaderMap) 
         response = response.header(header::ETAG, "\"v1\"");
     }
     let cut = broken.unwrap_or(body.len());
-    let mut frames: Vec<Result<Bytes, std::io::Error>> =
+    let frames: Vec<Result<Bytes, std::io::Error>> =
         body[..cut].chunks(FRAME).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-    if broken.is_some() {
-        frames.push(Err(std::io::Error::other("connection dropped by the test")));
-    }
-    response.body(Body::from_stream(futures::stream::iter(frames))).unwrap()
+    let frames = futures::stream::iter(frames);
+    let Some(_) = broken else { return response.body(Body::from_stream(frames)).unwrap() };
+    // The break comes once the frames before it have reached the client.
+    let error = futures::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        Err(std::io::Error::other("connection dropped by the test"))
+    });
+    response.body(Body::from_stream(frames.chain(error))).unwrap()
 }
 
 /// Serves `files` on a loopback port until the test ends; returns the base URL and the server.

@@ -50,12 +50,6 @@ pub const MAX_RESUMES: u32 = 5;
 const STALL: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Whether an input argument names a remote object rather than a local path.
-pub fn is_remote(arg: &str) -> bool {
-    let lower = arg.get(..8).unwrap_or(arg).to_ascii_lowercase();
-    lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("s3://")
-}
-
 /// Parses a remote input argument; other schemes are a usage error.
 pub fn parse_url(arg: &str) -> Result<Url, RemoteError> {
     let unsupported = |why: String| RemoteError::Unsupported(format!("{arg}: {why}"));
