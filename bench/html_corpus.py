@@ -146,6 +146,7 @@ def main():
     a = ap.parse_args()
     if a.command == "fetch":
         fetch(a.dir)
+        return
     table = stats(a.dir)
     total = {k: sum(r[k] for r in table.values()) for k in ("pages", "bytes", "img", "img_with_alt")}
     print(json.dumps({"sources": table, "total": total}, indent=1))

@@ -521,7 +521,7 @@ def main():
 
             row = {
                 "id": page.id, "url": url, "warc_offset": resp_off, "wat_offset": wat_off,
-                "charset": charset, "injected": injected,
+                "base": html_meta["Head"].get("Base"), "charset": charset, "injected": injected,
                 "optout": opt_out(headers, html_meta["Head"]["Metas"]),
                 "imgs": imgs,
             }
