@@ -449,13 +449,21 @@ def main():
     cache = {}
     t = 1708423200  # date0 as a Unix time; each record a few seconds later
     copy = 0
+    urls = {}
     while (copies is not None and copy < copies) or (copies is None and warc.inflated < a.min_bytes):
         k = None if copy == 0 else f"{copy}-{a.seed}"
         for page in corpus:
             # Every choice about a page comes from its own generator: a page's records do not
             # depend on which pages come before it.
             prng = random.Random(f"{a.seed}:{copy}:{page.id}")
-            url = vary_url(page_url(page, prng), k)
+            url = page_url(page, prng)
+            # Packages share fixtures (the same page saved twice): each copy gets its own URL.
+            seen = urls.get(url, 0)
+            urls[url] = seen + 1
+            if seen:
+                scheme, _, rest = url.partition("://")
+                url = f"{scheme}://d{seen}.{rest}"
+            url = vary_url(url, k)
             body, headers, charset, injected = vary_page(page, prng)
             t += prng.randrange(1, 30)
             date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
@@ -529,6 +537,7 @@ def main():
             pages += 1
             imgs_total += len(imgs)
         copy += 1
+        urls.clear()
     warc.close()
     wat.close()
     manifest.close()

@@ -158,7 +158,9 @@ fn cc2dataset(python: &Path, wat: &Path) -> Vec<(String, String, String, String)
 /// Where WHATWG URL joining (pairscope) and Python's `urljoin` (cc2dataset) may part, as
 /// `tests/cc2dataset.rs` lists them.
 fn joins_differ(raw: &str) -> bool {
-    raw.contains('\\') || raw.starts_with('#') || raw.chars().any(|c| c.is_whitespace() || c.is_control() || !c.is_ascii())
+    raw.contains('\\')
+        || raw.starts_with('#')
+        || raw.chars().any(|c| c.is_whitespace() || c.is_control() || !c.is_ascii())
 }
 
 #[test]
@@ -170,6 +172,7 @@ fn wat_mode_equals_cc2dataset_on_real_pages() {
     let mut mine = mine.into_iter().peekable();
     let bytes = std::fs::read(&g.wat).unwrap();
     let (mut same, mut whitespace_alt, mut joined_otherwise, mut upper_scheme) = (0, 0, 0, 0);
+    let mut page_url_normalised = 0;
     for record in RecordReader::new(bytes.as_slice()) {
         let record = record.unwrap();
         let Some(metadata) = wat::parse(&record).unwrap() else { continue };
@@ -188,7 +191,11 @@ fn wat_mode_equals_cc2dataset_on_real_pages() {
                     same += 1;
                 }
                 (Some(o), Some(t)) => {
-                    assert!(joins_differ(raw), "{raw:?}: ours {} theirs {}", o.url, t.0);
+                    // Not in extract.rs's list: the WHATWG parser normalises the page URL it
+                    // joins against (host lower-cased, ...); `urljoin` keeps it as written.
+                    let page_normalised = url::Url::parse(&o.page_url).is_ok_and(|u| u.as_str() != o.page_url);
+                    assert!(joins_differ(raw) || page_normalised, "{raw:?}: ours {} theirs {}", o.url, t.0);
+                    page_url_normalised += usize::from(!joins_differ(raw));
                     assert_eq!(o.uid, uid(&o.alt_raw, &o.url));
                     joined_otherwise += 1;
                 }
@@ -212,7 +219,8 @@ fn wat_mode_equals_cc2dataset_on_real_pages() {
     assert!(theirs.next().is_none(), "cc2dataset has pairs the raw links do not explain");
     assert!(mine.next().is_none(), "pairscope has pairs the raw links do not explain");
     eprintln!(
-        "WAT mode vs cc2dataset: {same} identical, {joined_otherwise} joined otherwise, \
+        "WAT mode vs cc2dataset: {same} identical, {joined_otherwise} joined otherwise \
+         ({page_url_normalised} of them against a page URL not in WHATWG form), \
          {whitespace_alt} whitespace-only alts, {upper_scheme} pairscope-only (scheme case)"
     );
     assert!(same > 3000, "{same}");
@@ -254,8 +262,9 @@ fn documented_src(img: &Img) -> Option<String> {
 /// (page url, image url, raw alt) of a pair.
 type Key = (String, String, String);
 
-/// What html5lib's view of the pages gives under html.rs's documented rules.
-fn expected_warc_pairs(pages: &[PageRow]) -> Vec<Key> {
+/// What html5lib's view of the pages gives under html.rs's documented rules, with the `<img>`
+/// each pair comes from.
+fn expected_warc_pairs(pages: &[PageRow]) -> Vec<(Key, &Img)> {
     let mut out = Vec::new();
     for page in pages {
         let base = base_url(&page.url, page.base.as_deref());
@@ -265,109 +274,157 @@ fn expected_warc_pairs(pages: &[PageRow]) -> Vec<Key> {
             if clean_caption(alt).is_empty() {
                 continue;
             }
-            out.push((page.url.clone(), url, alt.to_owned()));
+            out.push(((page.url.clone(), url, alt.to_owned()), img));
         }
     }
     out
 }
 
-/// Why a page's text may decode differently in the two parsers.
-fn charset_disputed(page: &PageRow) -> bool {
+/// Why a page's text may decode differently in the two parsers, if it may.
+fn charset_disputed(page: &PageRow) -> Option<&'static str> {
     // A header charset other than the page's own: html5lib (the spec) follows the header,
     // lol_html switches at the page's <meta charset> (html.rs enables that whatever the header).
     let conflict = matches!((&page.header_charset, &page.declared_charset), (Some(h), Some(d))
         if encoding(h) != encoding(d));
     // Nothing declared anywhere: the spec falls back to windows-1252, html.rs to UTF-8.
     let undeclared = page.header_charset.is_none() && page.declared_charset.is_none();
-    // A late <meta charset> outside the head, or one html5lib's tree builder did not act on.
+    // A <meta charset> html5lib's tree builder did not act on (outside the head, say), which
+    // lol_html follows wherever it is.
     let unused = page.header_charset.is_none()
         && page.declared_charset.as_deref().is_some_and(|d| encoding(d) != encoding(&page.used_charset));
-    conflict || undeclared || unused
+    if conflict {
+        Some("charset: header and <meta> disagree (html.rs follows the meta)")
+    } else if undeclared {
+        Some("charset: declared nowhere (windows-1252 vs UTF-8)")
+    } else if unused {
+        Some("charset: <meta> outside the head")
+    } else {
+        None
+    }
 }
 
 fn encoding(label: &str) -> &'static encoding_rs::Encoding {
     encoding_rs::Encoding::for_label(label.as_bytes()).unwrap_or(encoding_rs::UTF_8)
 }
 
+/// Bytes a decoder could not map, or mapped to the private use area: where encoding_rs (the
+/// WHATWG index tables) and Python's codecs (html5lib decodes through them) part on legacy CJK
+/// encodings.
+fn undecodable(text: &str) -> bool {
+    text.chars().any(|c| c == '\u{fffd}' || ('\u{e000}'..='\u{f8ff}').contains(&c))
+}
+
+/// The spec's newline normalisation: CR LF and lone CR become LF before tokenising.
+fn normalise_newlines(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// Takes one of `key` out of a multiset; whether there was one.
+fn take<V>(set: &mut HashMap<Key, Vec<V>>, key: &Key) -> Option<V> {
+    let values = set.get_mut(key)?;
+    let v = values.pop();
+    if values.is_empty() {
+        set.remove(key);
+    }
+    v
+}
+
+/// Differences between WARC mode and html5lib, by kind.
+#[derive(Debug, Default)]
+struct Differences {
+    same: usize,
+    kinds: BTreeMap<&'static str, usize>,
+    unexplained: Vec<String>,
+}
+
+fn compare_warc(got: &[Pair], pages: &[PageRow]) -> Differences {
+    let by_url: HashMap<&str, &PageRow> = pages.iter().map(|p| (p.url.as_str(), p)).collect();
+    let mut theirs: HashMap<Key, Vec<&Img>> = HashMap::new();
+    for (k, img) in expected_warc_pairs(pages) {
+        theirs.entry(k).or_default().push(img);
+    }
+    let mut d = Differences::default();
+    let mut ours_left = Vec::new();
+    for p in got {
+        let key = (p.page_url.clone(), p.url.clone(), p.alt_raw.clone());
+        match take(&mut theirs, &key) {
+            Some(_) => d.same += 1,
+            None => ours_left.push(key),
+        }
+    }
+    // Same image, alt apart only in its line ends: lol_html hands the attribute's bytes on as
+    // they are, html5lib normalises newlines first (so the raw alt, and the uid, differ).
+    let mut theirs_normalised: HashMap<Key, Vec<(Key, &Img)>> = HashMap::new();
+    for (k, imgs) in theirs.drain() {
+        let n = (k.0.clone(), k.1.clone(), normalise_newlines(&k.2));
+        theirs_normalised.entry(n).or_default().extend(imgs.into_iter().map(|i| (k.clone(), i)));
+    }
+    let mut ours_unmatched = Vec::new();
+    for k in ours_left {
+        let n = (k.0.clone(), k.1.clone(), normalise_newlines(&k.2));
+        match take(&mut theirs_normalised, &n) {
+            Some(_) => *d.kinds.entry("alt newline normalisation").or_default() += 1,
+            None => ours_unmatched.push(k),
+        }
+    }
+    let note = |d: &mut Differences, kind: Option<&'static str>, what: String| match kind {
+        Some(kind) => *d.kinds.entry(kind).or_default() += 1,
+        None => d.unexplained.push(what),
+    };
+    for (_, left) in theirs_normalised {
+        for (k, img) in left {
+            let page = by_url[k.0.as_str()];
+            let kind = if img.context.iter().filter(|c| *c == "noscript").count() >= 2 {
+                // KNOWN DIFFERENCE (html.rs): an <img> in a <noscript> inside a <noscript> is
+                // missed; the fragment pass tokenises the inner one as raw text and does not
+                // look into it. Lazy-load plugins write this.
+                Some("html5lib only: <img> in nested <noscript> (html.rs misses it)")
+            } else if let Some(kind) = charset_disputed(page) {
+                Some(kind)
+            } else if undecodable(&k.2) {
+                Some("charset: legacy CJK decoder tables")
+            } else {
+                None
+            };
+            note(&mut d, kind, format!("html5lib only: {k:?} {img:?}"));
+        }
+    }
+    for k in ours_unmatched {
+        let page = by_url[k.0.as_str()];
+        let kind = if let Some(kind) = charset_disputed(page) {
+            Some(kind)
+        } else if undecodable(&k.2) {
+            Some("charset: legacy CJK decoder tables")
+        } else {
+            None
+        };
+        note(&mut d, kind, format!("pairscope only: {k:?}"));
+    }
+    d
+}
+
 #[test]
 fn warc_mode_finds_the_pairs_html5lib_finds() {
     let Some(g) = generated() else { return };
     let got = pairs(&g.warc, Format::Warc);
-    let mut ours: HashMap<Key, usize> = HashMap::new();
-    for p in &got {
-        *ours.entry((p.page_url.clone(), p.url.clone(), p.alt_raw.clone())).or_default() += 1;
-    }
-    let expected = expected_warc_pairs(&g.pages);
-    let mut theirs: HashMap<Key, usize> = HashMap::new();
-    for k in &expected {
-        *theirs.entry(k.clone()).or_default() += 1;
-    }
-    let mut only_ours = Vec::new();
-    let mut only_theirs = Vec::new();
-    for (k, &n) in &ours {
-        let m = theirs.get(k).copied().unwrap_or(0);
-        only_ours.extend(std::iter::repeat_n(k.clone(), n.saturating_sub(m)));
-    }
-    for (k, &n) in &theirs {
-        let m = ours.get(k).copied().unwrap_or(0);
-        only_theirs.extend(std::iter::repeat_n(k.clone(), n.saturating_sub(m)));
-    }
-    only_ours.sort();
-    only_theirs.sort();
-    let by_url: HashMap<&str, &PageRow> = g.pages.iter().map(|p| (p.url.as_str(), p)).collect();
-    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut unexplained = Vec::new();
-    // Pairs on both sides but with another alt: newline normalisation (the spec turns CR LF and
-    // CR into LF before tokenising; lol_html hands the attribute's bytes as they are).
-    let normalise = |s: &str| s.replace("\r\n", "\n").replace('\r', "\n");
-    let mut theirs_left: HashMap<Key, usize> = HashMap::new();
-    for k in &only_theirs {
-        *theirs_left.entry((k.0.clone(), k.1.clone(), normalise(&k.2))).or_default() += 1;
-    }
-    let mut ours_left = Vec::new();
-    for k in only_ours {
-        let n = (k.0.clone(), k.1.clone(), normalise(&k.2));
-        match theirs_left.get_mut(&n) {
-            Some(c) if *c > 0 => {
-                *c -= 1;
-                *kinds.entry("alt newline normalisation").or_default() += 1;
-            }
-            _ => ours_left.push(k),
-        }
-    }
-    let theirs_left: Vec<Key> = {
-        let mut left = Vec::new();
-        for k in only_theirs {
-            let n = (k.0.clone(), k.1.clone(), normalise(&k.2));
-            if let Some(c) = theirs_left.get_mut(&n).filter(|c| **c > 0) {
-                *c -= 1;
-                left.push(k);
-            }
-        }
-        left
-    };
-    for (side, keys) in [("ours", &ours_left), ("html5lib", &theirs_left)] {
-        for k in keys {
-            let page = by_url[k.0.as_str()];
-            let kind = if charset_disputed(page) { "charset" } else { "unexplained" };
-            *kinds.entry(if side == "ours" { "ours only" } else { "html5lib only" }).or_default() += 1;
-            *kinds.entry(kind).or_default() += 1;
-            if kind == "unexplained" {
-                unexplained.push(format!("{side}: {k:?}"));
-            }
-        }
-    }
-    let dump = std::env::var_os("REAL_HTML_DUMP");
-    if let Some(path) = dump {
-        std::fs::write(path, unexplained.join("\n")).unwrap();
+    let d = compare_warc(&got, &g.pages);
+    if let Some(path) = std::env::var_os("REAL_HTML_DUMP") {
+        std::fs::write(path, d.unexplained.join("\n")).unwrap();
     }
     eprintln!(
-        "WARC mode: {} pages, {} pairs (html5lib + documented rules: {}); differences: {kinds:?}",
+        "WARC mode: {} pages, {} pairs, {} as html5lib has them; differences: {:?}",
         g.pages.len(),
         got.len(),
-        expected.len()
+        d.same,
+        d.kinds
     );
-    assert!(unexplained.is_empty(), "{} unexplained, first: {:#?}", unexplained.len(), &unexplained[..unexplained.len().min(20)]);
+    assert!(
+        d.unexplained.is_empty(),
+        "{} unexplained: {:#?}",
+        d.unexplained.len(),
+        &d.unexplained[..d.unexplained.len().min(20)]
+    );
+    assert!(d.same > 3000, "{}", d.same);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,4 +447,72 @@ fn opt_out_flags_are_those_of_the_page() {
         eprintln!("{format:?}: {} pages with pairs; noai {noai}, noimageai {noimageai}, tdm {tdm}", pages_seen.len());
         assert!(noai >= 5 && noimageai >= 5 && tdm >= 5, "{noai} {noimageai} {tdm}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Known differences, one minimal page each: what WARC mode gives now, and what html5lib (the
+// WHATWG algorithm) gives. A fix in html.rs makes the first assertion of its case fail: turn it
+// into the second.
+
+fn warc_mode(headers: &str, html: &[u8]) -> Vec<(String, String)> {
+    use std::io::Write;
+    let mut http = format!("HTTP/1.1 200 OK\r\n{headers}Content-Length: {}\r\n\r\n", html.len()).into_bytes();
+    http.extend_from_slice(html);
+    let mut record = format!(
+        "WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: https://example.org/p.html\r\n\
+         WARC-Date: 2024-02-20T10:00:00Z\r\nContent-Type: application/http; msgtype=response\r\n\
+         Content-Length: {}\r\n\r\n",
+        http.len()
+    )
+    .into_bytes();
+    record.extend_from_slice(&http);
+    record.extend_from_slice(b"\r\n\r\n");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&record).unwrap();
+    let bytes = gz.finish().unwrap();
+    let mut out = Vec::new();
+    extract_archive(bytes.as_slice(), Format::Warc, &ExtractOptions { min_alt_chars: 1 }, |p| {
+        out.push((p.url, p.alt_raw))
+    })
+    .unwrap();
+    out
+}
+
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|&(u, a)| (u.to_owned(), a.to_owned())).collect()
+}
+
+#[test]
+fn known_difference_nested_noscript() {
+    // The fragment pass over a <noscript>'s text sees the inner <noscript> as raw text again
+    // and does not look into it. html5lib: both, ("https://example.org/b.jpg", "inner") too.
+    let got = warc_mode(
+        "Content-Type: text/html\r\n",
+        br#"<noscript><img src="/a.jpg" alt="outer"><noscript><img src="/b.jpg" alt="inner"></noscript></noscript>"#,
+    );
+    assert_eq!(got, owned(&[("https://example.org/a.jpg", "outer")]));
+}
+
+#[test]
+fn known_difference_meta_charset_overrides_the_header() {
+    // html.rs turns on lol_html's adjust_charset_on_meta_tag whatever the header says, so a
+    // <meta charset> wins over `Content-Type: ...; charset=`; the spec (and lol_html's docs)
+    // give the header precedence. html5lib: "CafÃ©".
+    let got = warc_mode(
+        "Content-Type: text/html; charset=iso-8859-1\r\n",
+        b"<meta charset=\"utf-8\"><img src=\"/c.jpg\" alt=\"Caf\xc3\xa9\">",
+    );
+    assert_eq!(got, owned(&[("https://example.org/c.jpg", "Café")]));
+}
+
+#[test]
+fn known_difference_character_references() {
+    // html_escape decodes only references ending in `;`, and maps none of the C1 numeric ones
+    // (&#128;..&#159;) to windows-1252 as the spec does. html5lib:
+    // ("https://example.org/d.jpg?a=1&copy=2&b", "Don’t © 2020&nbspx &").
+    let got = warc_mode(
+        "Content-Type: text/html\r\n",
+        br#"<img src="/d.jpg?a=1&copy=2&amp;b" alt="Don&#146;t &copy 2020&nbspx &amp">"#,
+    );
+    assert_eq!(got, owned(&[("https://example.org/d.jpg?a=1&copy=2&b", "Don\u{92}t &copy 2020&nbspx &amp")]));
 }
