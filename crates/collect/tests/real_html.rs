@@ -52,7 +52,6 @@ struct Img {
     src: Option<String>,
     alt: Option<String>,
     lazy: BTreeMap<String, String>,
-    context: Vec<String>,
 }
 
 fn generated() -> Option<&'static Generated> {
@@ -104,7 +103,6 @@ fn page_row(v: &Value) -> PageRow {
             src: string(&i["src"]),
             alt: string(&i["alt"]),
             lazy: i["lazy"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), string(v).unwrap())).collect(),
-            context: i["in"].as_array().unwrap().iter().map(|c| string(c).unwrap()).collect(),
         })
         .collect();
     PageRow {
