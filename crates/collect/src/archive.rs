@@ -140,7 +140,8 @@ impl ReadStats {
 /// (for the magic scan), and remembers whether the *underlying* reader failed, so decode
 /// errors (skips) are told apart from I/O errors (fatal).
 struct Source<R> {
-    inner: R,
+    /// `None` only in the placeholder that stands in while the decoder is reset.
+    inner: Option<R>,
     buf: Box<[u8]>,
     start: usize,
     end: usize,
@@ -151,7 +152,7 @@ struct Source<R> {
 impl<R: Read> Source<R> {
     fn new(inner: R) -> Self {
         Source {
-            inner,
+            inner: Some(inner),
             buf: vec![0; BUFFER_BYTES].into_boxed_slice(),
             start: 0,
             end: 0,
@@ -160,16 +161,22 @@ impl<R: Read> Source<R> {
         }
     }
 
+    /// An empty source that allocates nothing, swapped in while the real one moves.
+    fn placeholder() -> Self {
+        Source { inner: None, buf: Box::default(), start: 0, end: 0, consumed: 0, inner_error: None }
+    }
+
     /// The buffered bytes, at least `n` of them unless the input ends first.
     fn fill_to(&mut self, n: usize) -> io::Result<&[u8]> {
         debug_assert!(n <= self.buf.len());
+        let Some(inner) = self.inner.as_mut() else { return Ok(&[]) };
         while self.end - self.start < n {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
             }
-            match self.inner.read(&mut self.buf[self.end..]) {
+            match inner.read(&mut self.buf[self.end..]) {
                 Ok(0) => break,
                 Ok(k) => self.end += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -217,7 +224,35 @@ pub struct Record {
     pub date: Option<String>,
     pub content_type: Option<String>,
     /// Exactly `Content-Length` bytes.
-    pub payload: Vec<u8>,
+    pub payload: Payload,
+}
+
+/// A record's payload: the tail of its decompressed member. The WARC header stays in front of
+/// it in the buffer, since cutting it off would copy the whole payload.
+#[derive(Debug, Clone, Default)]
+pub struct Payload {
+    member: Vec<u8>,
+    start: usize,
+}
+
+impl std::ops::Deref for Payload {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.member[self.start..]
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Payload) -> bool {
+        **self == **other
+    }
+}
+
+impl From<Vec<u8>> for Payload {
+    fn from(member: Vec<u8>) -> Payload {
+        Payload { member, start: 0 }
+    }
 }
 
 impl Record {
@@ -229,7 +264,9 @@ impl Record {
 /// Iterator over the records of a gzipped WARC stream. Yields `Err` at most once (an I/O failure
 /// of the underlying reader), then ends.
 pub struct RecordReader<R> {
-    source: Source<R>,
+    /// One decoder for every member, reset in between (its inflate state and window are
+    /// allocated once); it owns the source, reached through [`RecordReader::source`].
+    decoder: GzDecoder<Source<R>>,
     limits: ReadLimits,
     stats: ReadStats,
     done: bool,
@@ -242,8 +279,12 @@ impl<R: Read> RecordReader<R> {
     }
 
     pub fn with_limits(reader: R, limits: ReadLimits) -> Self {
+        // `GzDecoder::new` parses a header at once: it gets the empty placeholder, and the real
+        // source comes in by the reset that readies the decoder for each member.
+        let mut decoder = GzDecoder::new(Source::placeholder());
+        decoder.reset(Source::new(reader));
         RecordReader {
-            source: Source::new(reader),
+            decoder,
             limits,
             stats: ReadStats::default(),
             done: false,
@@ -259,6 +300,16 @@ impl<R: Read> RecordReader<R> {
         self.stats
     }
 
+    fn source(&mut self) -> &mut Source<R> {
+        self.decoder.get_mut()
+    }
+
+    /// Readies the decoder for a member starting at the source's position.
+    fn reset_decoder(&mut self) {
+        let source = std::mem::replace(self.source(), Source::placeholder());
+        self.decoder.reset(source);
+    }
+
     fn io_error(&mut self, offset: u64, source: io::Error) -> CollectError {
         self.done = true;
         CollectError::Io { offset, source }
@@ -266,9 +317,10 @@ impl<R: Read> RecordReader<R> {
 
     /// Advances to the next gzip magic; false at the end of input.
     fn seek_member(&mut self) -> io::Result<bool> {
-        let start = self.source.consumed;
+        let source = self.decoder.get_mut();
+        let start = source.consumed;
         let found = loop {
-            let buf = self.source.fill_to(GZIP_MAGIC.len())?;
+            let buf = source.fill_to(GZIP_MAGIC.len())?;
             if buf.is_empty() {
                 break false;
             }
@@ -277,9 +329,9 @@ impl<R: Read> RecordReader<R> {
             }
             // Keep a possible magic start that straddles the end of the buffer.
             let skip = buf[1..].iter().position(|&b| b == GZIP_MAGIC[0]).map_or(buf.len(), |p| p + 1);
-            self.source.consume(skip);
+            source.consume(skip);
         };
-        let skipped = self.source.consumed - start;
+        let skipped = source.consumed - start;
         if skipped > 0 {
             self.stats.garbage_bytes += skipped;
             self.stats.skip(start, SkipReason::Garbage, format!("{skipped} bytes before the next gzip member"));
@@ -299,20 +351,22 @@ impl<R: Read> Iterator for RecordReader<R> {
                     self.done = true;
                     return None;
                 }
-                Err(e) => return Some(Err(self.io_error(self.source.consumed, e))),
+                Err(e) => {
+                    let offset = self.source().consumed;
+                    return Some(Err(self.io_error(offset, e)));
+                }
             }
-            let offset = self.source.consumed;
+            let offset = self.source().consumed;
+            self.reset_decoder();
             let cap = self.limits.max_payload_bytes.saturating_add(self.limits.max_header_bytes);
             // Sized like the last member (records of a file are alike): no regrowth, no copying.
             let mut member = Vec::with_capacity(self.last_member_bytes.min(1 << 20));
-            let decoded = {
-                let mut decoder = GzDecoder::new(&mut self.source);
-                match (&mut decoder).take(cap.saturating_add(1)).read_to_end(&mut member) {
-                    // Over the cap: drain (and so check) the rest of the member without keeping it.
-                    Ok(n) if n as u64 > cap => io::copy(&mut decoder, &mut io::sink()).map(|_| false),
-                    Ok(_) => Ok(true),
-                    Err(e) => Err(e),
-                }
+            let decoder = &mut self.decoder;
+            let decoded = match (&mut *decoder).take(cap.saturating_add(1)).read_to_end(&mut member) {
+                // Over the cap: drain (and so check) the rest of the member without keeping it.
+                Ok(n) if n as u64 > cap => io::copy(decoder, &mut io::sink()).map(|_| false),
+                Ok(_) => Ok(true),
+                Err(e) => Err(e),
             };
             match decoded {
                 Ok(true) => {}
@@ -321,10 +375,10 @@ impl<R: Read> Iterator for RecordReader<R> {
                     continue;
                 }
                 Err(e) => {
-                    if let Some(io_error) = self.source.inner_error.take() {
+                    if let Some(io_error) = self.source().inner_error.take() {
                         return Some(Err(self.io_error(offset, io_error)));
                     }
-                    let at_end = matches!(self.source.fill_to(1), Ok([]));
+                    let at_end = matches!(self.source().fill_to(1), Ok([]));
                     if at_end {
                         self.stats.skip(offset, SkipReason::Truncated, format!("input ends inside a gzip member: {e}"));
                     } else {
@@ -349,7 +403,7 @@ impl<R: Read> Iterator for RecordReader<R> {
 }
 
 /// Parses one decompressed member: a WARC header block, then `Content-Length` payload bytes.
-/// The member's buffer becomes the payload's (the header is cut off the front, not copied).
+/// The member's buffer becomes the payload's (nothing is copied).
 fn parse_record(offset: u64, mut member: Vec<u8>, limits: &ReadLimits) -> Result<Record, (SkipReason, String)> {
     let bad_header = |detail: &str| (SkipReason::BadWarcHeader, detail.to_owned());
     // Lenient: bare LF line ends are accepted as well as CRLF.
@@ -390,8 +444,8 @@ fn parse_record(offset: u64, mut member: Vec<u8>, limits: &ReadLimits) -> Result
     let content_type = field("Content-Type").map(str::to_owned);
     drop(header);
     member.truncate(body_start + end);
-    member.drain(..body_start);
-    Ok(Record { offset, warc_type, target_uri, date, content_type, payload: member })
+    let payload = Payload { member, start: body_start };
+    Ok(Record { offset, warc_type, target_uri, date, content_type, payload })
 }
 
 #[cfg(test)]
@@ -435,7 +489,7 @@ mod tests {
         assert_eq!(records[0].offset, 0);
         assert_eq!(records[1].offset, first.len() as u64);
         assert!(records[0].is_type("WARCINFO"));
-        assert_eq!(records[0].payload, b"software: test");
+        assert_eq!(&records[0].payload[..], b"software: test");
         assert_eq!(records[1].content_type.as_deref(), Some("application/json"));
         assert_eq!(records[1].target_uri.as_deref(), Some("https://example.org/"));
     }

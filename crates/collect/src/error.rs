@@ -20,10 +20,26 @@ pub enum CollectError {
         #[source]
         source: io::Error,
     },
+    /// A remote input cannot be fetched (after `object_store`'s retries and our resumes).
+    #[error("{url}: {source}")]
+    Remote {
+        url: String,
+        #[source]
+        source: io::Error,
+    },
     /// The arguments cannot work: an input that is not there or not supported, an output
     /// directory that holds a different run.
     #[error("{0}")]
     Usage(String),
+}
+
+impl From<pairscope_remote::RemoteError> for CollectError {
+    fn from(error: pairscope_remote::RemoteError) -> Self {
+        match error {
+            pairscope_remote::RemoteError::Unsupported(why) => CollectError::Usage(why),
+            pairscope_remote::RemoteError::Setup { url, source } => CollectError::Remote { url, source },
+        }
+    }
 }
 
 impl CollectError {

@@ -18,6 +18,8 @@
 //!   the one a browser would fetch. Absolute http(s) links, the vast majority, are identical.
 //! - A scheme in upper case (`HTTP://…`) is a URL like any other; cc2dataset drops it unless
 //!   `urljoin` lower-cases it (only when the page has the same scheme).
+//! - The page URL is parsed too, so a relative link on a page whose host has capitals
+//!   (`www.BMJV.de`) resolves to the lower-cased host, where `urljoin` keeps the capitals.
 //! - The page URL comes from the envelope's `WARC-Target-URI`, as in cc2dataset, falling back to
 //!   the WAT record header; a page URL the WHATWG parser rejects leaves only absolute links.
 //! - Pairs whose cleaned caption has fewer than [`ExtractOptions::min_alt_chars`] characters are
@@ -148,9 +150,10 @@ fn is_tdm_reserved(value: &str) -> bool {
     value.trim() == "1"
 }
 
-/// Decodes HTML entities, then collapses every run of Unicode whitespace to one space and trims.
+/// Decodes HTML character references (WHATWG rules, as Python's `html.unescape`), then
+/// collapses every run of Unicode whitespace to one space and trims.
 pub fn clean_caption(raw: &str) -> String {
-    let decoded = html_escape::decode_html_entities(raw);
+    let decoded = htmlize::unescape(raw);
     let mut out = String::with_capacity(decoded.len());
     for word in decoded.split_whitespace() {
         if !out.is_empty() {

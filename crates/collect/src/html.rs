@@ -10,13 +10,18 @@
 //! - `width` / `height` attributes, as `html_width` / `html_height` (what the page asked for);
 //! - a lazy-loading image's real URL: `data-src` (and kin), else the largest `srcset`
 //!   candidate, where `src` is missing, empty, a `data:` URI or `about:blank`;
-//! - `<img>` inside `<noscript>` (the tokenizer sees raw text there, as a browser with scripts
-//!   on does; Common Crawl's WAT extractor reads them, so this does too);
+//! - `<img>` inside `<noscript>`, nested ones too (the tokenizer sees raw text there, as a
+//!   browser with scripts on does; Common Crawl's WAT extractor reads them, so this does too);
 //! - the first `<base href>` of the document, wherever it is;
 //! - opt-outs: `X-Robots-Tag` / `tdm-reservation` headers, `<meta name=robots|tdm-reservation>`.
 //!
-//! The alt is taken with its entities decoded, as a DOM (and the WAT) gives it, so `uid`
-//! agrees with WAT mode.
+//! Attribute values are taken as a DOM (and the WAT) gives them, so `uid` agrees with WAT mode:
+//! line ends normalised (CR LF and lone CR become LF, as the spec does before tokenising) and
+//! character references decoded by the attribute rules (`htmlize`).
+//!
+//! The encoding is the spec's order: a BOM, else the `Content-Type` charset, else a
+//! `<meta charset>` (lol_html switches when it meets one), else UTF-8 (the spec's fallback is
+//! the locale's legacy encoding, usually windows-1252; undeclared pages today are mostly UTF-8).
 
 use std::cell::RefCell;
 use std::io::Read;
@@ -31,6 +36,8 @@ use crate::extract::{ExtractOptions, ExtractStats, ImageLink, OptOut, Page, Pair
 
 /// The parser's own working memory for one page; HTML that needs more is skipped.
 const MAX_PARSER_MEMORY: usize = 16 << 20;
+/// `<noscript>` inside `<noscript>` is looked into this deep.
+const MAX_NOSCRIPT_DEPTH: usize = 4;
 /// Largest body after undoing a stray `Content-Encoding: gzip`.
 const MAX_BODY_BYTES: u64 = 64 << 20;
 /// Attributes that lazy-loading scripts put the real image URL in, in order of preference.
@@ -85,8 +92,11 @@ pub fn warc_pairs(
     for (name, value) in &response.headers {
         found.opt_out.add_header(name, value);
     }
-    let encoding = page_encoding(&content_type, &body);
-    let found = scan(&body, encoding, found, true)?;
+    let (encoding, declared) = match page_encoding(&content_type, &body) {
+        Some(encoding) => (encoding, true),
+        None => (UTF_8, false),
+    };
+    let found = scan(&body, encoding, !declared, found, 0)?;
     let page = Page {
         url: page_url.to_owned(),
         date: record.date.clone(),
@@ -161,21 +171,26 @@ fn gunzipped<'a>(response: &HttpResponse<'a>) -> std::borrow::Cow<'a, [u8]> {
     response.body.into()
 }
 
-/// BOM, else the header's charset, else UTF-8 (a `<meta charset>` may still switch it).
-fn page_encoding(content_type: &str, body: &[u8]) -> &'static Encoding {
+/// The encoding a BOM or the header's charset sets; `None` leaves it to `<meta charset>`.
+fn page_encoding(content_type: &str, body: &[u8]) -> Option<&'static Encoding> {
     if let Some((encoding, _)) = Encoding::for_bom(body) {
-        return encoding;
+        return Some(encoding);
     }
     content_type
         .split(';')
         .filter_map(|p| p.trim().strip_prefix("charset="))
         .find_map(|label| Encoding::for_label(label.trim_matches(|c| c == '"' || c == '\'').as_bytes()))
-        .unwrap_or(UTF_8)
 }
 
-/// Runs the parser over `html`. `noscript`: whether `<noscript>` text is parsed again as HTML
-/// (only at the top level: a fragment has no noscript of its own).
-fn scan(html: &[u8], encoding: &'static Encoding, found: Found, noscript: bool) -> Result<Found, (SkipReason, String)> {
+/// Runs the parser over `html`; `meta_charset`: whether a `<meta charset>` may switch the
+/// encoding. The text of each `<noscript>` is parsed again as HTML, `depth` levels down.
+fn scan(
+    html: &[u8],
+    encoding: &'static Encoding,
+    meta_charset: bool,
+    found: Found,
+    depth: usize,
+) -> Result<Found, (SkipReason, String)> {
     // lol_html needs an ASCII-compatible encoding (UTF-16 pages are decoded to UTF-8 first).
     let (html, ascii) = match AsciiCompatibleEncoding::new(encoding) {
         Some(ascii) => (std::borrow::Cow::Borrowed(html), ascii),
@@ -189,7 +204,7 @@ fn scan(html: &[u8], encoding: &'static Encoding, found: Found, noscript: bool) 
     {
         let mut settings = Settings::new()
             .with_encoding(ascii)
-            .with_adjust_charset_on_meta_tag(true)
+            .with_adjust_charset_on_meta_tag(meta_charset)
             .with_strict(false)
             .with_memory_settings(MemorySettings::new().with_max_allowed_memory_usage(MAX_PARSER_MEMORY));
         settings = settings
@@ -210,7 +225,7 @@ fn scan(html: &[u8], encoding: &'static Encoding, found: Found, noscript: bool) 
                 }
                 Ok(())
             }));
-        if noscript {
+        if depth < MAX_NOSCRIPT_DEPTH {
             settings = settings.append_element_content_handler(text!("noscript", |chunk: &mut TextChunk<'_>| {
                 let mut found = found.borrow_mut();
                 found.noscript.push_str(chunk.as_str());
@@ -229,14 +244,16 @@ fn scan(html: &[u8], encoding: &'static Encoding, found: Found, noscript: bool) 
     let mut found = found.into_inner();
     for fragment in fragments.into_inner() {
         if fragment.contains("<img") || fragment.contains("<IMG") {
-            found = scan(fragment.as_bytes(), UTF_8, found, false)?;
+            found = scan(fragment.as_bytes(), UTF_8, false, found, depth + 1)?;
         }
     }
     Ok(found)
 }
 
+/// An attribute value as the DOM has it: line ends normalised, character references decoded.
 fn decode(value: &str) -> String {
-    html_escape::decode_html_entities(value).into_owned()
+    let value = if value.contains('\r') { value.replace("\r\n", "\n").replace('\r', "\n") } else { value.to_owned() };
+    htmlize::unescape_attribute(value).into_owned()
 }
 
 /// An `<img>` from its attributes: the real URL of a lazy-loaded image, sizes when numeric.
@@ -292,7 +309,7 @@ mod tests {
             target_uri: Some("https://example.org/dir/page.html".into()),
             date: Some("2024-01-01T00:00:00Z".into()),
             content_type: Some("application/http; msgtype=response".into()),
-            payload,
+            payload: payload.into(),
         }
     }
 
@@ -350,7 +367,7 @@ mod tests {
         assert!(pairs.is_empty());
         assert_eq!(stats.html_pages, 0);
         let mut record = response("", b"");
-        record.payload = b"garbage".to_vec();
+        record.payload = b"garbage".to_vec().into();
         let err = warc_pairs(&record, &ExtractOptions::default(), &mut ExtractStats::default(), &mut |_| {});
         assert_eq!(err.unwrap_err().0, SkipReason::BadHttp);
     }

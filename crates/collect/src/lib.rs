@@ -4,8 +4,9 @@
 //! stream and WARC headers; [`wat`]: the WAT JSON layout; [`html`]: the HTML of WARC responses),
 //! extracting pairs the way LAION / cc2dataset did ([`extract`]: which links count, URL
 //! resolution, `uid`, caption cleanup, the per-page opt-out signals `noai` / `noimageai` /
-//! TDMRep `tdm-reservation`), and a whole collect run ([`run`]: inputs, dedup, parquet shards,
-//! resuming).
+//! TDMRep `tdm-reservation`), the inputs ([`input`]: files, directories, list files, and
+//! http(s) / s3 objects streamed through `pairscope_remote`), and a whole collect run ([`run`]:
+//! dedup, parquet shards, resuming).
 //!
 //! Invariants:
 //! - Bad input never panics and never stops a read: a damaged record is skipped and counted by
@@ -15,8 +16,8 @@
 //! - Memory is bounded per record ([`ReadLimits`]), never per file.
 //! - A run's output depends on its inputs and options only, never on `threads` or timing.
 //!
-//! It never fetches anything over the network, and writes only under the run's output
-//! directory.
+//! The network is used only to read remote inputs (GET requests, nothing uploaded), and files
+//! are written only under the run's output directory.
 
 pub mod archive;
 pub mod error;
@@ -33,7 +34,8 @@ use std::io::Read;
 pub use archive::{ReadLimits, ReadStats, Record, RecordReader, SkipReason};
 pub use error::CollectError;
 pub use extract::{ExtractOptions, ExtractStats, OptOut, Pair, clean_caption, uid};
-pub use input::resolve_inputs;
+pub use input::{Input, resolve_inputs};
+pub use pairscope_remote::{Remote, parse_url};
 pub use run::{CollectOptions, CollectReport, InputOutcome, InputStats, collect};
 
 /// Which records a read extracts from.

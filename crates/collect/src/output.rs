@@ -129,11 +129,22 @@ pub struct AtomicParquet {
 }
 
 impl AtomicParquet {
-    pub fn create(path: &Path) -> Result<Self, CollectError> {
+    /// An output shard: zstd, kept.
+    pub fn output(path: &Path) -> Result<Self, CollectError> {
+        Self::create(path, Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3 is valid")))
+    }
+
+    /// A staging file, read once and removed: uncompressed, since compressing it would cost
+    /// more than writing its bytes (a few percent of the archive's).
+    pub fn staging(path: &Path) -> Result<Self, CollectError> {
+        Self::create(path, Compression::UNCOMPRESSED)
+    }
+
+    fn create(path: &Path, compression: Compression) -> Result<Self, CollectError> {
         let tmp = temp_path(path);
         let file = File::create(&tmp).map_err(|e| CollectError::file(&tmp, e))?;
         let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3 is valid")))
+            .set_compression(compression)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             // Unique per row: a dictionary would only cost time.
             .set_column_dictionary_enabled(ColumnPath::from("url"), false)

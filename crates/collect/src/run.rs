@@ -44,6 +44,8 @@ use crate::archive::ReadStats;
 use crate::error::CollectError;
 use crate::extract::{ExtractOptions, ExtractStats};
 use crate::output::{AtomicParquet, BATCH_ROWS, Row, RowBuilder};
+use crate::input::Input;
+use pairscope_remote::Remote;
 use crate::{Format, extract_archive, langid};
 
 const STATE_DIR: &str = ".collect";
@@ -82,7 +84,7 @@ pub struct InputStats {
 /// One input of a run.
 #[derive(Debug, Clone)]
 pub struct InputOutcome {
-    pub path: PathBuf,
+    pub input: Input,
     /// Its counts; `None` when it failed.
     pub stats: Option<InputStats>,
     /// Staged by an earlier, interrupted run with the same arguments.
@@ -166,7 +168,7 @@ fn part_path(out: &Path, input: usize) -> PathBuf {
 
 /// Runs a collect over `inputs` (already resolved, in input order) into `out`.
 pub fn collect(
-    inputs: &[PathBuf],
+    inputs: &[Input],
     out: &Path,
     options: &CollectOptions,
     progress: &dyn Progress,
@@ -176,24 +178,26 @@ pub fn collect(
     let seen_keys = seen_key_files(&options.seen)?;
 
     let pending: Vec<usize> = (0..inputs.len()).filter(|&i| !state.file(i, "json").exists()).collect();
-    progress.set_total_bytes(pending.iter().filter_map(|&i| std::fs::metadata(&inputs[i]).ok()).map(|m| m.len()).sum());
-    let staged =
-        parallel(pending.len(), options.threads, |k| stage(pending[k], &inputs[pending[k]], &state, options, progress));
+    progress.set_total_bytes(pending.iter().filter_map(|&i| inputs[i].local_size()).sum());
+    let remote = Remote::new();
+    let staged = parallel(pending.len(), options.threads, |k| {
+        stage(pending[k], &inputs[pending[k]], &remote, &state, options, progress)
+    });
     let mut staged: BTreeMap<usize, Result<InputStats, CollectError>> = pending.iter().copied().zip(staged).collect();
 
     let mut report = CollectReport::default();
-    for (i, path) in inputs.iter().enumerate() {
+    for (i, input) in inputs.iter().enumerate() {
         let outcome = match staged.remove(&i) {
             Some(Ok(stats)) => {
                 report.bytes_read += stats.bytes;
                 report.inflated_read += stats.read.inflated_bytes;
-                InputOutcome { path: path.clone(), stats: Some(stats), resumed: false, error: None, kept: 0 }
+                InputOutcome { input: input.clone(), stats: Some(stats), resumed: false, error: None, kept: 0 }
             }
             Some(Err(e)) => {
-                InputOutcome { path: path.clone(), stats: None, resumed: false, error: Some(e.to_string()), kept: 0 }
+                InputOutcome { input: input.clone(), stats: None, resumed: false, error: Some(e.to_string()), kept: 0 }
             }
             None => InputOutcome {
-                path: path.clone(),
+                input: input.clone(),
                 stats: Some(read_marker(&state.file(i, "json"))?),
                 resumed: true,
                 error: None,
@@ -226,11 +230,11 @@ pub fn collect(
 }
 
 /// Creates or checks `OUT` and its state directory; removes temporaries a killed run left.
-fn prepare(inputs: &[PathBuf], out: &Path, options: &CollectOptions) -> Result<State, CollectError> {
+fn prepare(inputs: &[Input], out: &Path, options: &CollectOptions) -> Result<State, CollectError> {
     let state = State { dir: out.join(STATE_DIR) };
     let spec = RunSpec {
         state_version: STATE_VERSION,
-        inputs: inputs.iter().map(|p| p.display().to_string()).collect(),
+        inputs: inputs.iter().map(Input::to_string).collect(),
         format: options.format,
         min_alt_chars: options.extract.min_alt_chars,
         langs: options.langs.clone(),
@@ -318,21 +322,22 @@ fn pair_key(url: &str, caption: &str) -> u128 {
 /// Stage 1 for one input.
 fn stage(
     index: usize,
-    path: &Path,
+    input: &Input,
+    remote: &Remote,
     state: &State,
     options: &CollectOptions,
     progress: &dyn Progress,
 ) -> Result<InputStats, CollectError> {
-    let file = File::open(path).map_err(|e| CollectError::file(path, e))?;
-    let source_file = path.display().to_string();
-    let mut rows = AtomicParquet::create(&state.file(index, "rows"))?;
+    let file = input.open(remote)?;
+    let source_file = input.to_string();
+    let mut rows = AtomicParquet::staging(&state.file(index, "rows"))?;
     let mut builder = RowBuilder::default();
     let mut keys: Vec<(u128, u32)> = Vec::new();
     let mut other_language = 0u64;
     let mut failure = None;
     let mut reader = Counting { inner: file, bytes: 0, progress };
     let summary =
-        extract_archive(BufReader::with_capacity(1 << 20, &mut reader), options.format, &options.extract, |pair| {
+        extract_archive(&mut reader, options.format, &options.extract, |pair| {
             if failure.is_some() {
                 return;
             }
@@ -357,10 +362,13 @@ fn stage(
             }
         })
         .map_err(|e| match e {
-            CollectError::Io { offset, source } => CollectError::file(
-                path,
-                std::io::Error::new(source.kind(), format!("at compressed offset {offset}: {source}")),
-            ),
+            CollectError::Io { offset, source } => {
+                let source = std::io::Error::new(source.kind(), format!("at compressed offset {offset}: {source}"));
+                match input {
+                    Input::Local(path) => CollectError::file(path, source),
+                    Input::Remote(_) => CollectError::Remote { url: source_file.clone(), source },
+                }
+            }
             other => other,
         })?;
     if let Some(e) = failure {
@@ -505,7 +513,7 @@ fn write_part(state: &State, out: &Path, input: usize, dropped: &[u32]) -> Resul
         }
         kept += batch.num_rows() as u64;
         if writer.is_none() {
-            writer = Some(AtomicParquet::create(&part)?);
+            writer = Some(AtomicParquet::output(&part)?);
         }
         writer.as_mut().expect("created above").write(&batch)?;
     }

@@ -3,6 +3,11 @@
 //! unparsed into values, and strings are borrowed from the payload unless they hold escapes.
 //! A record costs one pass of the JSON scanner and an allocation per escaped string read, not
 //! a tree of its values.
+//!
+//! The scanner is sonic-rs (SIMD) through the same serde derive: on 1.05 GB of WAT JSON it
+//! takes 25–40% less time than serde_json (bench note of issue 6), and JSON is a third of the
+//! time of a WAT collect. It checks UTF-8 over the whole payload, as simdjson does for
+//! cc2dataset; serde_json checked only the strings it read.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -25,8 +30,8 @@ pub fn parse(record: &Record) -> Result<Option<WatMetadata<'_>>, (SkipReason, St
     if !json {
         return Ok(None);
     }
-    serde_json::from_slice::<WatMetadata<'_>>(&record.payload).map(Some).map_err(|e| {
-        let reason = if e.is_data() { SkipReason::UnexpectedJsonShape } else { SkipReason::BadJson };
+    sonic_rs::from_slice::<WatMetadata<'_>>(&record.payload).map(Some).map_err(|e| {
+        let reason = if e.is_unmatched_type() { SkipReason::UnexpectedJsonShape } else { SkipReason::BadJson };
         (reason, e.to_string())
     })
 }
@@ -284,7 +289,7 @@ mod tests {
             target_uri: None,
             date: None,
             content_type: Some(content_type.to_owned()),
-            payload: payload.to_vec(),
+            payload: payload.to_vec().into(),
         }
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, BooleanArray, Int64Array, RecordBatch, StringArray};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use pairscope_collect::{CollectOptions, CollectReport, ExtractOptions, Format, SkipReason, collect};
+use pairscope_collect::{CollectOptions, CollectReport, ExtractOptions, Format, Input, SkipReason, collect};
 use pairscope_model::NoProgress;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -20,7 +20,11 @@ fn options(min_alt_chars: usize, threads: usize) -> CollectOptions {
 }
 
 fn run(inputs: &[PathBuf], out: &Path, options: &CollectOptions) -> CollectReport {
-    collect(inputs, out, options, &NoProgress).unwrap()
+    collect(&local(inputs), out, options, &NoProgress).unwrap()
+}
+
+fn local(paths: &[PathBuf]) -> Vec<Input> {
+    paths.iter().cloned().map(Input::from).collect()
 }
 
 /// Every output row's (url, caption), in file order then row order.
@@ -202,7 +206,7 @@ fn a_restarted_run_ends_like_an_uninterrupted_one() {
     assert_eq!(snapshot(&killed), expected);
 
     // Other arguments into the same directory are refused.
-    let err = collect(&inputs[..1], &killed, &options(5, 1), &NoProgress).unwrap_err();
+    let err = collect(&local(&inputs[..1]), &killed, &options(5, 1), &NoProgress).unwrap_err();
     assert!(err.is_usage(), "{err}");
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use pairscope_collect::{CollectOptions, CollectReport, ExtractOptions, Format, collect, resolve_inputs};
+use pairscope_collect::{CollectOptions, CollectReport, ExtractOptions, Format, Remote, collect, resolve_inputs};
 use pairscope_model::ExitStatus;
 use serde_json::json;
 
@@ -16,9 +16,16 @@ use crate::progress::Bar;
 #[derive(Debug, Args)]
 pub struct CollectArgs {
     /// Gzipped WAT or WARC files, directories (searched recursively for *.wat.gz and
-    /// *.warc.gz) or list files (one path a line, optionally gzipped like wat.paths.gz).
+    /// *.warc.gz), list files (one path or URL a line, optionally gzipped like wat.paths.gz),
+    /// or http(s):// and s3:// URLs of archives or lists, streamed (never downloaded whole).
+    /// s3:// uses the AWS environment (AWS_ACCESS_KEY_ID, AWS_REGION, ...), unsigned without.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
+    /// What relative lines of list files resolve against, e.g.
+    /// https://data.commoncrawl.org/ for a downloaded wat.paths.gz. Default: the list's
+    /// directory (local lists), the root of its host or bucket (remote lists).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
     /// Output directory for the parquet shards (`pairscope ingest` reads it as it is).
     /// Re-running with the same arguments resumes an interrupted run.
     #[arg(long)]
@@ -68,13 +75,14 @@ pub fn run(args: &CollectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         threads: args.threads.unwrap_or_else(default_threads).max(1),
         seen: args.seen.clone(),
     };
-    let inputs = resolve_inputs(&args.inputs).map_err(usage_or_error)?;
+    let base_url = args.base_url.as_deref().map(pairscope_collect::parse_url).transpose().map_err(|e| UsageError(e.to_string()))?;
+    let inputs = resolve_inputs(&args.inputs, base_url.as_ref(), &Remote::new()).map_err(usage_or_error)?;
     let bar = Bar::new(global, "collect");
     let result = collect(&inputs, &args.out, &options, &bar);
     bar.finish();
     let report = result.map_err(usage_or_error)?;
     for failed in report.failed() {
-        tracing::warn!("skipped input {}: {}", failed.path.display(), failed.error.as_deref().unwrap_or_default());
+        tracing::warn!("skipped input {}: {}", failed.input, failed.error.as_deref().unwrap_or_default());
     }
     for input in report.inputs.iter().filter_map(|i| i.stats.as_ref()) {
         for skip in &input.read.examples {
@@ -108,7 +116,7 @@ fn document(report: &CollectReport, out: &std::path::Path) -> serde_json::Value 
     json!({
         "out": out.display().to_string(),
         "inputs": report.inputs.iter().map(|i| json!({
-            "path": i.path.display().to_string(),
+            "path": i.input.to_string(),
             "resumed": i.resumed,
             "error": i.error,
             "kept": i.kept,
@@ -163,7 +171,7 @@ fn human(report: &CollectReport, out: &std::path::Path) -> String {
         let _ = writeln!(s, "skipped records, {reason}: {n}");
     }
     for failed in report.failed() {
-        let _ = writeln!(s, "failed input: {}: {}", failed.path.display(), failed.error.as_deref().unwrap_or_default());
+        let _ = writeln!(s, "failed input: {}: {}", failed.input, failed.error.as_deref().unwrap_or_default());
     }
     let _ = writeln!(
         s,
