@@ -7,7 +7,8 @@
 //! dictionaries. Global ordinals are in byte order of the values, which is the order of
 //! their strings.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use pairscope_index::tantivy::columnar::StrColumn;
 
@@ -43,26 +44,29 @@ impl GlobalOrds {
             streams.push((stream, live));
         }
         let mut origins: Vec<(usize, usize, u64)> = Vec::new();
-        let mut least: Vec<u8> = Vec::new();
-        loop {
-            // Few segments: a linear look for the least current key is cheaper than a heap.
-            let mut first = None;
-            for (i, (stream, live)) in streams.iter().enumerate() {
-                if *live && (first.is_none() || stream.key() < least.as_slice()) {
-                    least.clear();
-                    least.extend_from_slice(stream.key());
-                    first = Some(i);
-                }
-            }
-            let Some(first) = first else { break };
+        // A k-way merge of the sorted dictionaries: a dataset of billions of rows has thousands
+        // of segments, so the least current key comes from a heap, not a look at every stream.
+        let mut heap: BinaryHeap<Reverse<(Vec<u8>, usize)>> = streams
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, live))| *live)
+            .map(|(i, (stream, _))| Reverse((stream.key().to_vec(), i)))
+            .collect();
+        while let Some(Reverse((least, first))) = heap.pop() {
             let global = u32::try_from(origins.len())
                 .map_err(|_| QueryError::engine(format!("{column} has more than 2^32 distinct values")))?;
             let (block, ord) = columns[first].0;
             origins.push((block, ord, streams[first].0.term_ord()));
-            for (i, (stream, live)) in streams.iter_mut().enumerate() {
-                if *live && stream.key() == least.as_slice() {
-                    maps[i][stream.term_ord() as usize] = global;
-                    *live = stream.advance();
+            let mut same = vec![first];
+            while heap.peek().is_some_and(|Reverse((key, _))| *key == least) {
+                same.extend(heap.pop().map(|Reverse((_, i))| i));
+            }
+            for i in same {
+                let (stream, live) = &mut streams[i];
+                maps[i][stream.term_ord() as usize] = global;
+                *live = stream.advance();
+                if *live {
+                    heap.push(Reverse((stream.key().to_vec(), i)));
                 }
             }
         }
