@@ -815,8 +815,8 @@ def main():
     ap.add_argument("--rows", default="1M", help="1M, 12M or any count")
     ap.add_argument("--smoke", action="store_true", help="~10k rows, one run each, report not kept")
     ap.add_argument("--queries", default=str(HERE / "queries.json"), help="the query set (bench/queries.json)")
-    ap.add_argument("--only", choices=["subset", "mentions", "collect"],
-                    help="run one section (subset, mentions: on an untimed ingest) and merge it into the size's results")
+    ap.add_argument("--only", choices=["ingest", "subset", "mentions", "collect"],
+                    help="run one section (ingest: the timed ingest comparison alone; subset, mentions: on an untimed ingest) and merge it into the size's results")
     args = ap.parse_args()
 
     rows = 10_000 if args.smoke else parse_rows(args.rows)
@@ -870,6 +870,8 @@ def only(args, rows, runs, data, data_dir, work):
     ds, db = work / "ds", work / "sqlite.db"
     if args.only == "collect":
         comparisons = collect_comparison(args.bin, data_dir, work, runs, args.smoke)
+    elif args.only == "ingest":
+        comparisons = [ingest_comparison(args.bin, data, work, runs)]
     else:
         run_timed([args.bin, "ingest", "--quiet", "--dataset", str(ds), str(data)])
         if args.only == "subset":
