@@ -815,9 +815,10 @@ def main():
     ap.add_argument("--rows", default="1M", help="1M, 12M or any count")
     ap.add_argument("--smoke", action="store_true", help="~10k rows, one run each, report not kept")
     ap.add_argument("--queries", default=str(HERE / "queries.json"), help="the query set (bench/queries.json)")
-    ap.add_argument("--only", choices=["queries", "subset", "mentions", "collect"],
-                    help="run one section (subset, mentions: on an untimed ingest; queries: on a dataset and SQLite "
-                         "database cached in BENCH_DATA) and merge it into the size's results")
+    ap.add_argument("--only", choices=["ingest", "queries", "subset", "mentions", "collect"],
+                    help="run one section (ingest: the timed ingest comparison alone; subset, mentions: on an untimed "
+                         "ingest; queries: on a dataset and SQLite database cached in BENCH_DATA) and merge it into "
+                         "the size's results")
     args = ap.parse_args()
 
     rows = 10_000 if args.smoke else parse_rows(args.rows)
@@ -894,6 +895,8 @@ def only(args, rows, runs, data, data_dir, work, query_runs, query_rounds):
     elif args.only == "queries":
         ds, db = cached_query_inputs(args.bin, rows, data, data_dir)
         comparisons = [queries_comparison(args.bin, data, ds, db, args.queries, query_runs, query_rounds)]
+    elif args.only == "ingest":
+        comparisons = [ingest_comparison(args.bin, data, work, runs)]
     else:
         run_timed([args.bin, "ingest", "--quiet", "--dataset", str(ds), str(data)])
         if args.only == "subset":

@@ -3,14 +3,17 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch, StringArray, StringBuilder};
 use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
 use pairscope_text::Normalizer;
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::SingleSegmentIndexWriter;
-use tantivy::schema::Field;
+use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
+use tantivy::schema::{Document, Field, Value};
 use tantivy::tokenizer::MAX_TOKEN_LEN;
-use tantivy::{IndexBuilder, IndexSettings, TantivyDocument};
+use tantivy::{IndexBuilder, IndexSettings};
 
 use crate::error::{IndexError, Result};
 use crate::schema::{BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, IndexFields, KEYWORD_COLUMNS, tokenizers};
@@ -26,7 +29,7 @@ const MEMORY_BUDGET: usize = 1 << 30;
 pub struct BlockIndexWriter {
     dir: PathBuf,
     fields: IndexFields,
-    writer: SingleSegmentIndexWriter<TantivyDocument>,
+    writer: SingleSegmentIndexWriter<RowDoc>,
     plain: Normalizer,
     folded: Normalizer,
     docs: u64,
@@ -57,55 +60,11 @@ impl BlockIndexWriter {
     /// Adds the rows of a canonical batch (the store's block schema: canonical columns by
     /// name; extra columns are ignored).
     pub fn add_batch(&mut self, batch: &RecordBatch) -> Result<()> {
-        let column = |name: &str| batch.column_by_name(name);
-        let missing = |name: &str| IndexError::Schema(format!("the batch has no {name} column"));
-        let row_ids = column("row_id").ok_or_else(|| missing("row_id"))?.as_primitive_opt::<Int64Type>();
-        let captions = column("caption").ok_or_else(|| missing("caption"))?.as_string_opt::<i32>();
-        let urls = column("url").ok_or_else(|| missing("url"))?.as_string_opt::<i32>();
-        let (Some(row_ids), Some(captions), Some(urls)) = (row_ids, captions, urls) else {
-            return Err(IndexError::Schema("row_id, caption or url has the wrong type".into()));
-        };
-        let page_urls = column("page_url").and_then(|c| c.as_string_opt::<i32>());
-        let ints = typed(batch, &self.fields, INT_COLUMNS, |a| a.as_primitive_opt::<Int32Type>());
-        let floats = typed(batch, &self.fields, FLOAT_COLUMNS, |a| a.as_primitive_opt::<Float64Type>());
-        let keywords = typed(batch, &self.fields, KEYWORD_COLUMNS, |a| a.as_string_opt::<i32>());
-        let bools = typed(batch, &self.fields, BOOL_COLUMNS, |a| a.as_boolean_opt());
-
-        let mut key = String::new();
+        let values = Arc::new(BatchValues::new(batch, &self.fields, &mut self.plain, &mut self.folded)?);
         for row in 0..batch.num_rows() {
-            let mut doc = TantivyDocument::new();
-            doc.add_i64(self.fields.row_id, row_ids.value(row));
-            let caption = captions.value(row);
-            doc.add_text(self.fields.caption, caption);
-            if !caption.is_ascii() && self.plain.normalize(caption) != self.folded.normalize(caption) {
-                doc.add_text(self.fields.caption_folded, caption);
-            }
-            let url = urls.value(row);
-            doc.add_text(self.fields.url_key, url_key(url, &mut key));
-            if let Some(page_urls) = page_urls.filter(|p| p.is_valid(row)) {
-                doc.add_text(self.fields.page_url_key, url_key(page_urls.value(row), &mut key));
-            }
-            for (field, array) in &ints {
-                if array.is_valid(row) {
-                    doc.add_i64(*field, i64::from(array.value(row)));
-                }
-            }
-            for (field, array) in &floats {
-                if array.is_valid(row) {
-                    doc.add_f64(*field, array.value(row));
-                }
-            }
-            for (field, array) in &keywords {
-                if array.is_valid(row) {
-                    doc.add_text(*field, array.value(row));
-                }
-            }
-            for (field, array) in &bools {
-                if array.is_valid(row) {
-                    doc.add_bool(*field, array.value(row));
-                }
-            }
-            self.writer.add_document(doc).map_err(|e| IndexError::tantivy(&self.dir, e))?;
+            self.writer
+                .add_document(RowDoc { batch: values.clone(), row })
+                .map_err(|e| IndexError::tantivy(&self.dir, e))?;
             self.docs += 1;
         }
         Ok(())
@@ -127,20 +86,176 @@ impl BlockIndexWriter {
     }
 }
 
+/// The field values of one batch's rows, resolved once and shared by the batch's documents:
+/// a document is a row number into them, so adding it copies no text, and tantivy's several
+/// passes over a document's values (postings, fast fields, store) are a walk over a slice.
+struct BatchValues {
+    /// The text columns that [`Stored::Text`] refers to.
+    texts: Vec<StringArray>,
+    /// Every row's values in field order, row after row: `starts[r]..starts[r + 1]` are row
+    /// `r`'s.
+    values: Vec<(Field, Stored)>,
+    starts: Vec<usize>,
+}
+
+/// A value as [`BatchValues`] holds it: text by column, the rest by value.
+#[derive(Debug, Clone, Copy)]
+enum Stored {
+    Text(usize),
+    I64(i64),
+    F64(f64),
+    Bool(bool),
+}
+
+impl BatchValues {
+    fn new(batch: &RecordBatch, fields: &IndexFields, plain: &mut Normalizer, folded: &mut Normalizer) -> Result<Self> {
+        let column = |name: &str| batch.column_by_name(name);
+        let missing = |name: &str| IndexError::Schema(format!("the batch has no {name} column"));
+        let row_ids = column("row_id").ok_or_else(|| missing("row_id"))?.as_primitive_opt::<Int64Type>();
+        let captions = column("caption").ok_or_else(|| missing("caption"))?.as_string_opt::<i32>();
+        let urls = column("url").ok_or_else(|| missing("url"))?.as_string_opt::<i32>();
+        let (Some(row_ids), Some(captions), Some(urls)) = (row_ids, captions, urls) else {
+            return Err(IndexError::Schema("row_id, caption or url has the wrong type".into()));
+        };
+        let page_urls = column("page_url").and_then(|c| c.as_string_opt::<i32>());
+        let ints = typed(batch, fields, INT_COLUMNS, |a| a.as_primitive_opt::<Int32Type>());
+        let floats = typed(batch, fields, FLOAT_COLUMNS, |a| a.as_primitive_opt::<Float64Type>());
+        let keywords = typed(batch, fields, KEYWORD_COLUMNS, |a| a.as_string_opt::<i32>());
+        let bools = typed(batch, fields, BOOL_COLUMNS, |a| a.as_boolean_opt());
+
+        const CAPTION: usize = 0;
+        const URL_KEY: usize = 1;
+        const PAGE_URL_KEY: usize = 2;
+        const FIRST_KEYWORD: usize = 3;
+        let page_url_keys = page_urls.map(url_keys).unwrap_or_else(|| StringArray::new_null(batch.num_rows()));
+        let mut texts = vec![captions.clone(), url_keys(urls), page_url_keys];
+        texts.extend(keywords.iter().map(|(_, a)| a.clone()));
+
+        let n = batch.num_rows();
+        let mut values = Vec::with_capacity(n * (4 + ints.len() + floats.len() + keywords.len() + bools.len()));
+        let mut starts = Vec::with_capacity(n + 1);
+        for row in 0..n {
+            starts.push(values.len());
+            values.push((fields.row_id, Stored::I64(row_ids.value(row))));
+            values.push((fields.caption, Stored::Text(CAPTION)));
+            let caption = captions.value(row);
+            if !caption.is_ascii() && plain.normalize(caption) != folded.normalize(caption) {
+                values.push((fields.caption_folded, Stored::Text(CAPTION)));
+            }
+            values.push((fields.url_key, Stored::Text(URL_KEY)));
+            if texts[PAGE_URL_KEY].is_valid(row) {
+                values.push((fields.page_url_key, Stored::Text(PAGE_URL_KEY)));
+            }
+            for (field, a) in &ints {
+                if a.is_valid(row) {
+                    values.push((*field, Stored::I64(i64::from(a.value(row)))));
+                }
+            }
+            for (field, a) in &floats {
+                if a.is_valid(row) {
+                    values.push((*field, Stored::F64(a.value(row))));
+                }
+            }
+            for (i, (field, a)) in keywords.iter().enumerate() {
+                if a.is_valid(row) {
+                    values.push((*field, Stored::Text(FIRST_KEYWORD + i)));
+                }
+            }
+            for (field, a) in &bools {
+                if a.is_valid(row) {
+                    values.push((*field, Stored::Bool(a.value(row))));
+                }
+            }
+        }
+        starts.push(values.len());
+        Ok(BatchValues { texts, values, starts })
+    }
+}
+
+/// One row of a batch as a tantivy document.
+struct RowDoc {
+    batch: Arc<BatchValues>,
+    row: usize,
+}
+
+impl Document for RowDoc {
+    type Value<'a> = RowValue<'a>;
+    type FieldsValuesIter<'a> = RowValues<'a>;
+
+    fn iter_fields_and_values(&self) -> RowValues<'_> {
+        let range = self.batch.starts[self.row]..self.batch.starts[self.row + 1];
+        RowValues { texts: &self.batch.texts, row: self.row, values: self.batch.values[range].iter() }
+    }
+}
+
+struct RowValues<'a> {
+    texts: &'a [StringArray],
+    row: usize,
+    values: std::slice::Iter<'a, (Field, Stored)>,
+}
+
+impl<'a> Iterator for RowValues<'a> {
+    type Item = (Field, RowValue<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let &(field, stored) = self.values.next()?;
+        let value = match stored {
+            Stored::Text(column) => RowValue::Str(self.texts[column].value(self.row)),
+            Stored::I64(v) => RowValue::I64(v),
+            Stored::F64(v) => RowValue::F64(v),
+            Stored::Bool(v) => RowValue::Bool(v),
+        };
+        Some((field, value))
+    }
+}
+
+/// A field value of a [`RowDoc`], borrowed from its batch.
+#[derive(Debug, Clone, Copy)]
+enum RowValue<'a> {
+    Str(&'a str),
+    I64(i64),
+    F64(f64),
+    Bool(bool),
+}
+
+impl<'a> Value<'a> for RowValue<'a> {
+    type ArrayIter = std::iter::Empty<Self>;
+    type ObjectIter = std::iter::Empty<(&'a str, Self)>;
+
+    fn as_value(&self) -> ReferenceValue<'a, Self> {
+        ReferenceValue::Leaf(match *self {
+            RowValue::Str(s) => ReferenceValueLeaf::Str(s),
+            RowValue::I64(v) => ReferenceValueLeaf::I64(v),
+            RowValue::F64(v) => ReferenceValueLeaf::F64(v),
+            RowValue::Bool(v) => ReferenceValueLeaf::Bool(v),
+        })
+    }
+}
+
 /// The (field, typed array) pairs of `names` present in `batch` with the expected type.
-fn typed<'b, A: ?Sized>(
+fn typed<'b, A: Clone + 'b>(
     batch: &'b RecordBatch,
     fields: &IndexFields,
     names: &[&str],
     cast: impl Fn(&'b dyn Array) -> Option<&'b A>,
-) -> Vec<(Field, &'b A)> {
+) -> Vec<(Field, A)> {
     names
         .iter()
         .filter_map(|name| {
             let array = cast(batch.column_by_name(name)?.as_ref())?;
-            Some((fields.field(name)?, array))
+            Some((fields.field(name)?, array.clone()))
         })
         .collect()
+}
+
+/// The [`url_key`]s of a column of URLs (null stays null).
+fn url_keys(urls: &StringArray) -> StringArray {
+    let mut key = String::new();
+    let mut keys = StringBuilder::with_capacity(urls.len(), urls.value_data().len());
+    for url in urls.iter() {
+        keys.append_option(url.map(|url| url_key(url, &mut key)));
+    }
+    keys.finish()
 }
 
 /// The term a URL is indexed under: ASCII-lower-cased (hosts and schemes are
@@ -154,4 +269,99 @@ pub fn url_key<'a>(url: &str, out: &'a mut String) -> &'a str {
     out.push_str(&url[..end]);
     out.make_ascii_lowercase();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
+    use tantivy::collector::DocSetCollector;
+    use tantivy::query::{PhraseQuery, TermQuery};
+    use tantivy::schema::IndexRecordOption;
+    use tantivy::{Index, Term};
+
+    use super::*;
+
+    fn batch() -> RecordBatch {
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("row_id", Arc::new(Int64Array::from(vec![10, 11, 12, 13]))),
+            ("url", Arc::new(StringArray::from(vec!["HTTPS://A.example/X.JPG", "http://b/2", "http://c/3", "http://d/4"]))),
+            (
+                "caption",
+                Arc::new(StringArray::from(vec!["A red barn", "Albrecht Dürer", "葛飾北斎 print", "Ｔｈｏｍａｓ"])),
+            ),
+            ("page_url", Arc::new(StringArray::from(vec![Some("http://Page/1"), None, None, Some("http://p/4")]))),
+            ("width", Arc::new(Int32Array::from(vec![Some(640), None, Some(1), Some(2)]))),
+            ("aesthetic", Arc::new(Float64Array::from(vec![Some(6.5), Some(1.0), None, Some(0.0)]))),
+            ("host", Arc::new(StringArray::from(vec![Some("a.example"), None, Some("c"), Some("d")]))),
+            ("optout_noai", Arc::new(BooleanArray::from(vec![Some(true), Some(false), None, None]))),
+            ("extra", Arc::new(Int32Array::from(vec![1, 2, 3, 4]))),
+        ];
+        RecordBatch::try_from_iter(columns).unwrap()
+    }
+
+    /// The documents, fast fields and terms of an index built from a batch are the batch's
+    /// rows, field by field: nulls stay absent, URLs become keys, captions are tokenised by
+    /// the normaliser, and only captions that folding changes get folded terms.
+    #[test]
+    fn documents_are_the_rows() {
+        let dir = std::env::temp_dir().join(format!("pairscope-index-writer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut writer = BlockIndexWriter::create(&dir).unwrap();
+        writer.add_batch(&batch()).unwrap();
+        writer.add_batch(&batch().slice(1, 2)).unwrap();
+        assert_eq!(writer.finish().unwrap(), 6);
+
+        let mut index = Index::open_in_dir(&dir).unwrap();
+        index.set_tokenizers(tokenizers());
+        let searcher = index.reader().unwrap().searcher();
+        let segment = searcher.segment_reader(0);
+        let fast = segment.fast_fields();
+        let all: Vec<u32> = (0..segment.max_doc()).collect();
+        let ints = |name: &str| all.iter().map(|&d| fast.i64(name).unwrap().first(d)).collect::<Vec<_>>();
+        assert_eq!(ints("row_id"), [10, 11, 12, 13, 11, 12].map(Some));
+        assert_eq!(ints("width"), [Some(640), None, Some(1), Some(2), None, Some(1)]);
+        let aesthetic: Vec<_> = all.iter().map(|&d| fast.f64("aesthetic").unwrap().first(d)).collect();
+        assert_eq!(aesthetic, [Some(6.5), Some(1.0), None, Some(0.0), Some(1.0), None]);
+        let noai: Vec<_> = all.iter().map(|&d| fast.bool("optout_noai").unwrap().first(d)).collect();
+        assert_eq!(noai, [Some(true), Some(false), None, None, Some(false), None]);
+        let strs = |name: &str| -> Vec<Option<String>> {
+            let column = fast.str(name).unwrap().unwrap();
+            all.iter()
+                .map(|&d| {
+                    column.term_ords(d).next().map(|ord| {
+                        let mut s = String::new();
+                        column.ord_to_str(ord, &mut s).unwrap();
+                        s
+                    })
+                })
+                .collect()
+        };
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(strs("url_key"), [some("https://a.example/x.jpg"), some("http://b/2"), some("http://c/3"), some("http://d/4"), some("http://b/2"), some("http://c/3")]);
+        assert_eq!(strs("page_url_key"), [some("http://page/1"), None, None, some("http://p/4"), None, None]);
+        assert_eq!(strs("host"), [some("a.example"), None, some("c"), some("d"), None, some("c")]);
+
+        let fields = IndexFields::new();
+        let docs = |query: &dyn tantivy::query::Query| -> BTreeSet<u32> {
+            searcher.search(query, &DocSetCollector).unwrap().into_iter().map(|a| a.doc_id).collect()
+        };
+        let term = |field: Field, text: &str| TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic);
+        assert_eq!(docs(&term(fields.caption, "dürer")), BTreeSet::from([1, 4]));
+        assert_eq!(docs(&term(fields.caption, "thomas")), BTreeSet::from([3]));
+        assert_eq!(docs(&term(fields.caption, "北斎")), BTreeSet::from([2, 5]));
+        // Folding changes only the Dürer caption (full-width Latin folds the same either way).
+        assert_eq!(docs(&term(fields.caption_folded, "durer")), BTreeSet::from([1, 4]));
+        assert_eq!(docs(&term(fields.caption_folded, "thomas")), BTreeSet::new());
+        let host = fields.field("host").unwrap();
+        assert_eq!(docs(&term(host, "c")), BTreeSet::from([2, 5]));
+        let phrase = PhraseQuery::new(vec![
+            Term::from_field_text(fields.caption, "red"),
+            Term::from_field_text(fields.caption, "barn"),
+        ]);
+        assert_eq!(docs(&phrase), BTreeSet::from([0]));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

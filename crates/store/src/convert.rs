@@ -113,8 +113,8 @@ impl<'a> Converter<'a> {
 
         // Callers hand batches that lie within one row-id block: one key serves every row.
         let key = block_key(&self.source_hash, first_row / BLOCK_ROWS);
-        let row_ids: Int64Array =
-            (0..n as u64).map(|i| Some(RowId::from_block_key(key, (first_row + i) % BLOCK_ROWS).0)).collect();
+        let row_ids =
+            Int64Array::from_iter_values((0..n as u64).map(|i| RowId::from_block_key(key, (first_row + i) % BLOCK_ROWS).0));
         let (captions, truncated_from, truncated) = self.cut_captions(&captions);
         let (hosts, domains) = self.hosts_and_domains(&urls);
         columns.insert("row_id", Arc::new(row_ids));
@@ -195,20 +195,23 @@ impl<'a> Converter<'a> {
         let mut hosts = StringBuilder::with_capacity(urls.len(), urls.len() * 16);
         let mut domains = StringBuilder::with_capacity(urls.len(), urls.len() * 12);
         for url in urls.iter() {
-            let host = url.and_then(host_of);
-            let domain = host.as_deref().and_then(|h| {
-                if let Some(d) = self.domains.get(h) {
-                    return d.clone();
-                }
-                if self.domains.len() >= DOMAIN_CACHE_ENTRIES {
-                    self.domains.clear();
-                }
-                let d = domain_of(h);
-                self.domains.insert(h.to_string(), d.clone());
-                d
-            });
-            hosts.append_option(host);
-            domains.append_option(domain);
+            let Some(host) = url.and_then(host_of) else {
+                hosts.append_null();
+                domains.append_null();
+                continue;
+            };
+            hosts.append_value(&host);
+            // Appended from the cache entry itself: no copy of the domain per row.
+            if let Some(domain) = self.domains.get(&host) {
+                domains.append_option(domain.as_deref());
+                continue;
+            }
+            if self.domains.len() >= DOMAIN_CACHE_ENTRIES {
+                self.domains.clear();
+            }
+            let domain = domain_of(&host);
+            domains.append_option(domain.as_deref());
+            self.domains.insert(host, domain);
         }
         (hosts.finish(), domains.finish())
     }
