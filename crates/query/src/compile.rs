@@ -11,6 +11,7 @@
 //!   caption in the block's parquet file ([`VerifiedQuery`]), so the result is exact too.
 //! - With accent folding, each of these on `caption` OR `caption_folded`, with the query folded.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -35,11 +36,18 @@ use crate::rows::BlockRows;
 /// that matches more is refused rather than truncated.
 pub const MAX_PREFIX_TERMS: usize = 20_000;
 
+#[derive(Clone, Copy)]
 pub(crate) struct Compiler<'a> {
     pub fields: &'a IndexFields,
     pub searchers: &'a [&'a Searcher],
     pub rows: &'a Arc<HashMap<SegmentId, Arc<BlockRows>>>,
     pub fold_accents: bool,
+    /// Compile the *relaxed* query: every phrase, and every caption check, that must hold
+    /// (not under a NOT) becomes the conjunction of its terms, a superset that skips the
+    /// costliest per-document work (positions, parquet reads). [`Compiler::relaxed`] tells
+    /// whether anything was relaxed.
+    pub relax: bool,
+    pub relaxed: &'a Cell<bool>,
 }
 
 impl Compiler<'_> {
@@ -52,7 +60,7 @@ impl Compiler<'_> {
                 let mut positive = false;
                 for item in items {
                     if let QueryAst::Not(inner) = item {
-                        clauses.push((Occur::MustNot, self.compile(inner)?));
+                        clauses.push((Occur::MustNot, self.exact().compile(inner)?));
                     } else {
                         positive = true;
                         clauses.push((Occur::Must, self.compile(item)?));
@@ -68,9 +76,26 @@ impl Compiler<'_> {
             )),
             QueryAst::Not(inner) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, Box::new(AllQuery)),
-                (Occur::MustNot, self.compile(inner)?),
+                (Occur::MustNot, self.exact().compile(inner)?),
             ])),
         })
+    }
+
+    /// This compiler without relaxing: what a NOT excludes must be excluded exactly, or the
+    /// relaxed query would match fewer rows, not more.
+    fn exact(&self) -> Self {
+        Compiler { relax: false, ..*self }
+    }
+
+    /// The phrase of `terms` (a term alone when there is one), or when relaxing, their
+    /// conjunction.
+    fn phrase(&self, terms: Vec<Term>) -> Box<dyn Query> {
+        if self.relax && terms.len() > 1 {
+            self.relaxed.set(true);
+            let each = terms.into_iter().map(|t| term_query(t) as Box<dyn Query>).collect();
+            return all_of(each);
+        }
+        term_or_phrase(terms)
     }
 
     /// Captions mentioning any of `aliases` (whole tokens, substring for substring scripts):
@@ -102,7 +127,7 @@ impl Compiler<'_> {
     fn text_on(&self, field: Field, canonical: &str, prefix: bool) -> Result<Box<dyn Query>> {
         if !has_substring_script(canonical) {
             let terms: Vec<Term> = canonical.split(' ').map(|t| Term::from_field_text(field, t)).collect();
-            return if prefix { self.prefix(field, terms, canonical) } else { Ok(term_or_phrase(terms)) };
+            return if prefix { self.prefix(field, terms, canonical) } else { Ok(self.phrase(terms)) };
         }
         // Necessary conditions: each substring-script run as its bigram phrase, and each token
         // strictly inside the text as a whole token (the first and last may be cut in a match).
@@ -112,7 +137,7 @@ impl Compiler<'_> {
         let mut term = String::new();
         let flush = |run: &mut Vec<Term>, conditions: &mut Vec<Box<dyn Query>>| {
             if !run.is_empty() {
-                conditions.push(term_or_phrase(std::mem::take(run)));
+                conditions.push(self.phrase(std::mem::take(run)));
             }
         };
         for (i, token) in tokens.iter().enumerate() {
@@ -121,14 +146,11 @@ impl Compiler<'_> {
             index_units(token, |unit| {
                 unit.term.write_term(&mut term);
                 match unit.term {
-                    UnitTerm::Token(_) if interior => conditions.push(Box::new(TermQuery::new(
-                        Term::from_field_text(field, &term),
-                        IndexRecordOption::WithFreqs,
-                    ))),
+                    UnitTerm::Token(_) if interior => conditions.push(term_query(Term::from_field_text(field, &term))),
                     UnitTerm::Token(_) | UnitTerm::Partial(_) => {
                         flush(&mut run, &mut conditions);
                         if let Some(t) = single_char_run.take() {
-                            conditions.push(term_or_phrase(vec![t]));
+                            conditions.push(term_query(t));
                         }
                     }
                     // A run's first character stands alone until a bigram continues it;
@@ -145,12 +167,16 @@ impl Compiler<'_> {
             });
             flush(&mut run, &mut conditions);
             if let Some(t) = single_char_run.take() {
-                conditions.push(term_or_phrase(vec![t]));
+                conditions.push(term_query(t));
             }
         }
         let exact_by_index = tokens.len() == 1 && tokens[0].chars().all(pairscope_text::is_substring_script_char);
         let candidates = all_of(conditions);
         if exact_by_index {
+            return Ok(candidates);
+        }
+        if self.relax {
+            self.relaxed.set(true);
             return Ok(candidates);
         }
         Ok(Box::new(VerifiedQuery {
@@ -228,9 +254,13 @@ fn too_many(canonical: &str) -> QueryError {
     ))
 }
 
+fn term_query(term: Term) -> Box<TermQuery> {
+    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
+}
+
 fn term_or_phrase(mut terms: Vec<Term>) -> Box<dyn Query> {
     if terms.len() == 1 {
-        Box::new(TermQuery::new(terms.pop().expect("one term"), IndexRecordOption::WithFreqs))
+        term_query(terms.pop().expect("one term"))
     } else {
         Box::new(PhraseQuery::new(terms))
     }

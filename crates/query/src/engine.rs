@@ -1,6 +1,7 @@
 //! The engine: one committed dataset version with its block indexes open, and the scan every
 //! call (search, count, facets) is built on.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -248,12 +249,32 @@ impl Engine {
 
     /// Compiles a selection: QUERY, URL pattern and EXPR.
     pub(crate) fn prepare(&self, selection: &Selection, deadline: &Deadline) -> Result<Prepared> {
+        let query = self.selection_query(selection, false)?.0;
+        let filter = match selection.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+            None => None,
+            Some(text) => Some(self.row_filter(text, deadline)?),
+        };
+        Ok(Prepared { query, filter, hidden: self.hidden.clone() })
+    }
+
+    /// The relaxed query of a selection (see [`Compiler::relax`]): it matches every row the
+    /// selection's query matches, and maybe more. `None` when relaxing changes nothing.
+    pub(crate) fn relaxed_query(&self, selection: &Selection) -> Result<Option<Box<dyn Query>>> {
+        let (query, relaxed) = self.selection_query(selection, true)?;
+        Ok(relaxed.then_some(query))
+    }
+
+    /// The query of QUERY, aliases and URL pattern, and whether anything was relaxed.
+    fn selection_query(&self, selection: &Selection, relax: bool) -> Result<(Box<dyn Query>, bool)> {
         let searchers = self.searchers();
+        let relaxed = Cell::new(false);
         let compiler = Compiler {
             fields: &self.fields,
             searchers: &searchers,
             rows: &self.rows_by_segment,
             fold_accents: selection.fold_accents,
+            relax,
+            relaxed: &relaxed,
         };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if let Some(ast) = parse_query(selection.query.as_deref().unwrap_or(""))? {
@@ -274,11 +295,7 @@ impl Engine {
             1 => clauses.pop().expect("one clause").1,
             _ => Box::new(BooleanQuery::new(clauses)),
         };
-        let filter = match selection.filter.as_deref().filter(|f| !f.trim().is_empty()) {
-            None => None,
-            Some(text) => Some(self.row_filter(text, deadline)?),
-        };
-        Ok(Prepared { query, filter, hidden: self.hidden.clone() })
+        Ok((query, relaxed.get()))
     }
 
     fn row_filter(&self, text: &str, deadline: &Deadline) -> Result<RowFilter> {
@@ -352,6 +369,20 @@ impl Engine {
         new_sink: impl Fn() -> S + Sync,
         threads: usize,
     ) -> Result<S> {
+        self.scan_query(&*prepared.query, prepared, scoring, deadline, new_sink, threads)
+    }
+
+    /// [`Engine::scan_on`] with `query` in place of the prepared one (the prepared filter and
+    /// hidden rows still apply).
+    pub(crate) fn scan_query<S: Sink>(
+        &self,
+        query: &dyn Query,
+        prepared: &Prepared,
+        scoring: bool,
+        deadline: &Deadline,
+        new_sink: impl Fn() -> S + Sync,
+        threads: usize,
+    ) -> Result<S> {
         let searchers = self.searchers();
         let Some(first) = searchers.first() else { return Ok(new_sink()) };
         let stats = Stats { searchers: &searchers };
@@ -360,7 +391,7 @@ impl Engine {
         } else {
             EnableScoring::disabled_from_searcher(first)
         };
-        let weight = prepared.query.weight(enable).map_err(QueryError::engine)?;
+        let weight = query.weight(enable).map_err(QueryError::engine)?;
         let units: Vec<SegmentAt<'_>> = self
             .blocks
             .iter()

@@ -66,7 +66,8 @@ impl Sink for PageSink {
 }
 
 impl Engine {
-    /// A page of the rows `request` selects with the exact total, and the facets `facets` of
+    /// A page of the rows `request` selects with the exact total (whatever
+    /// [`SearchRequest::count_total`] says: the facets count every row anyway), and the facets `facets` of
     /// all those rows, from one pass over them. Each facet may take `facet_time` (counting, on
     /// each scanning thread, then listing its values); one that needs more is left out
     /// (`None`) and the search goes on. The page is the one [`Engine::search`] returns.
@@ -96,6 +97,6 @@ impl Engine {
             let facet = counter.map(|c| c.finish(total, &deadline)).transpose()?;
             done.push(facet.filter(|_| spent + started.elapsed() <= facet_time));
         }
-        Ok(FacetedPage { page: self.page(request, sink.top)?, facets: done })
+        Ok(FacetedPage { page: self.page_of(request, sink.top.finish(), Some(total))?, facets: done })
     }
 }

@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use arrow::array::RecordBatch;
 use pairscope_index::schema::FLOAT_COLUMNS;
-use pairscope_index::tantivy::{DocId, Score};
+use pairscope_index::tantivy::query::{EnableScoring, Query, Scorer, Weight};
+use pairscope_index::tantivy::{DocId, DocSet, Score};
 use pairscope_model::RowId;
 use serde::Serialize;
 
 use crate::columns::SegmentColumns;
-use crate::engine::{Deadline, Engine, Limits, SegmentAt, Selection, Sink};
+use crate::engine::{Deadline, Engine, Limits, Prepared, SegmentAt, Selection, Sink};
 use crate::error::{QueryError, Result};
 
 /// The largest page a search returns.
@@ -72,6 +73,10 @@ pub struct SearchRequest {
     pub limit: usize,
     /// The `next` cursor of the previous page.
     pub after: Option<String>,
+    /// Count every matching row into [`SearchPage::total`]. Without the count, a page sorted
+    /// by a column needs to check phrases (positions) and substring-script captions only for
+    /// its best candidates, not for every row containing the words.
+    pub count_total: bool,
 }
 
 /// One matching row, with what a result list shows.
@@ -97,8 +102,9 @@ pub struct Hit {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SearchPage {
     pub hits: Vec<Hit>,
-    /// Every row the selection matches (not just this page), exact.
-    pub total: u64,
+    /// Every row the selection matches (not just this page), exact; `None` unless the
+    /// request asked for it ([`SearchRequest::count_total`]).
+    pub total: Option<u64>,
     /// Pass as `after` for the next page; `None` on the last page.
     pub next: Option<String>,
     pub version: u64,
@@ -149,7 +155,7 @@ impl Cursor {
 
 /// A candidate hit: where it is and how it sorts.
 #[derive(Debug, Clone, Copy)]
-struct Entry {
+pub(crate) struct Entry {
     key: Option<f64>,
     row_id: i64,
     score: Option<Score>,
@@ -190,11 +196,17 @@ pub(crate) struct TopSink {
 }
 
 impl TopSink {
+    /// The page's sink: the `limit` best and one more, to know whether a next page exists.
     pub fn new(request: &SearchRequest, after: Option<(Option<f64>, i64)>) -> TopSink {
+        TopSink::keeping(request, after, request.limit + 1)
+    }
+
+    /// A sink of the `keep` best documents in the request's order.
+    fn keeping(request: &SearchRequest, after: Option<(Option<f64>, i64)>, keep: usize) -> TopSink {
         TopSink {
             sort: request.sort,
             descending: request.descending,
-            keep: request.limit + 1,
+            keep,
             after,
             entries: Vec::new(),
             bound: None,
@@ -216,7 +228,7 @@ impl TopSink {
     }
 
     /// The best entries, in order.
-    fn finish(mut self) -> Vec<Entry> {
+    pub(crate) fn finish(mut self) -> Vec<Entry> {
         self.compact();
         let descending = self.descending;
         self.entries.sort_unstable_by(|a, b| order((a.key, a.row_id), (b.key, b.row_id), descending));
@@ -320,21 +332,87 @@ impl Sink for RowIdSink {
 }
 
 impl Engine {
-    /// A page of the rows `request` selects, in its order, with the exact total.
+    /// A page of the rows `request` selects, in its order, with the exact total if asked for.
     pub fn search(&self, request: &SearchRequest, limits: &Limits) -> Result<SearchPage> {
         let deadline = Deadline::new(limits);
         let after = self.after(request)?;
         let prepared = self.prepare(&request.selection, &deadline)?;
         let scoring = request.sort == SortBy::Relevance;
+        if !scoring && !request.count_total
+            && let Some(relaxed) = self.relaxed_query(&request.selection)?
+        {
+            let entries = self.best_checked(request, after, &prepared, &*relaxed, &deadline)?;
+            return self.page_of(request, entries, None);
+        }
         let top = self.scan(&prepared, scoring, &deadline, || TopSink::new(request, after))?;
         self.page(request, top)
+    }
+
+    /// The page's entries found in two steps: the best candidates of the `relaxed` query
+    /// (cheap: no positions, no captions read), then the exact query checked on those
+    /// candidates alone, in doc order, with seeks. The candidates come in the page's order and
+    /// every row the exact query matches is one, so once `limit + 1` of the best candidates
+    /// pass (or every candidate has been checked) those are exactly the page; otherwise the
+    /// next round takes more candidates, as many as the pass rate so far says are needed.
+    fn best_checked(
+        &self,
+        request: &SearchRequest,
+        after: Option<(Option<f64>, i64)>,
+        prepared: &Prepared,
+        relaxed: &dyn Query,
+        deadline: &Deadline,
+    ) -> Result<Vec<Entry>> {
+        let wanted = request.limit + 1;
+        let searchers = self.searchers();
+        let Some(first) = searchers.first() else { return Ok(Vec::new()) };
+        let exact = prepared.query.weight(EnableScoring::disabled_from_searcher(first)).map_err(QueryError::engine)?;
+        let mut keep = (4 * wanted).max(256);
+        loop {
+            let top = self.scan_query(relaxed, prepared, false, deadline, || TopSink::keeping(request, after, keep), self.threads())?;
+            let every_candidate = top.total <= keep as u64;
+            let candidates = top.finish();
+            let checked = candidates.len();
+            let mut passed = self.passing(&*exact, candidates, deadline)?;
+            if passed.len() >= wanted || every_candidate {
+                passed.truncate(wanted);
+                return Ok(passed);
+            }
+            // Enough candidates for `wanted` passes at the rate seen, twice over.
+            let rate = (passed.len().max(1) as f64) / (checked.max(1) as f64);
+            keep = ((2.0 * wanted as f64 / rate) as usize).max(4 * keep);
+        }
+    }
+
+    /// The `entries` (in order) that `exact` matches, in the same order.
+    fn passing(&self, exact: &dyn Weight, entries: Vec<Entry>, deadline: &Deadline) -> Result<Vec<Entry>> {
+        let mut by_doc: Vec<usize> = (0..entries.len()).collect();
+        by_doc.sort_unstable_by_key(|&i| (entries[i].block, entries[i].segment, entries[i].doc));
+        let mut pass = vec![false; entries.len()];
+        let mut current: Option<((usize, usize), Box<dyn Scorer>)> = None;
+        for i in by_doc {
+            let Entry { block, segment, doc, .. } = entries[i];
+            if current.as_ref().is_none_or(|(at, _)| *at != (block, segment)) {
+                deadline.check()?;
+                let searcher = self.blocks[block].index.searcher();
+                let scorer = exact.scorer(searcher.segment_reader(segment as u32), 1.0).map_err(QueryError::engine)?;
+                current = Some(((block, segment), scorer));
+            }
+            let (_, scorer) = current.as_mut().expect("set above");
+            let at = if scorer.doc() < doc { scorer.seek(doc) } else { scorer.doc() };
+            pass[i] = at == doc;
+        }
+        Ok(entries.into_iter().zip(pass).filter_map(|(entry, pass)| pass.then_some(entry)).collect())
     }
 
     /// The page of a finished [`TopSink`]. Its total counts every matching row, those before
     /// the cursor too.
     pub(crate) fn page(&self, request: &SearchRequest, top: TopSink) -> Result<SearchPage> {
-        let total = top.total;
-        let mut entries = top.finish();
+        let total = request.count_total.then_some(top.total);
+        self.page_of(request, top.finish(), total)
+    }
+
+    /// The page of the best `limit + 1` entries, in order.
+    pub(crate) fn page_of(&self, request: &SearchRequest, mut entries: Vec<Entry>, total: Option<u64>) -> Result<SearchPage> {
         let more = entries.len() > request.limit;
         entries.truncate(request.limit);
         let hits = self.hits(&entries)?;

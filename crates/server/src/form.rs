@@ -221,6 +221,8 @@ impl SearchForm {
             descending: !self.ascending,
             limit: self.limit,
             after: self.after.clone(),
+            // The page shows how many rows match.
+            count_total: true,
         }
     }
 

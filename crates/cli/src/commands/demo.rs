@@ -74,6 +74,7 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         desc: true,
         limit: 5,
         after: None,
+        no_total: false,
         output: output.clone(),
     };
     crate::commands::search::run_search(&search, global)?;

@@ -162,6 +162,8 @@ fn render(app: &App, outcome: &Outcome) -> Html<String> {
     let config = &app.config;
     let form = &outcome.form;
     let result = &outcome.page;
+    // The server's requests always count the total (`SearchForm::request`).
+    let total = result.total.unwrap_or_default();
     let title = if form.q.is_empty() { "search".to_string() } else { format!("{} – search", excerpt(&form.q, 60)) };
     page(
         &title,
@@ -181,7 +183,7 @@ fn render(app: &App, outcome: &Outcome) -> Html<String> {
                 }
             }
             p {
-                strong { (result.total) } " matching rows · dataset version " (result.version)
+                strong { (total) } " matching rows · dataset version " (result.version)
                 " · " a href=(form.href("/search.json", config)) { "JSON" }
                 @let export = SearchForm { after: None, limit: config.page_size, ..form.clone() };
                 " · export "
@@ -189,10 +191,10 @@ fn render(app: &App, outcome: &Outcome) -> Html<String> {
                 a href=(export.href("/export.jsonl", config)) { "JSON lines" } " "
                 a href=(export.href("/export.parquet", config)) { "parquet" }
                 span.note {
-                    @if result.total > config.export_cap {
+                    @if total > config.export_cap {
                         " (the first " (config.export_cap) " rows: the export limit)"
                     } @else {
-                        " (all " (result.total) " rows)"
+                        " (all " (total) " rows)"
                     }
                 }
             }
