@@ -88,6 +88,14 @@ fn search_count_and_facets_agree_and_page_by_cursor() {
     let (code, table, _) = run(&["search", "-d", ds, "kitchen", "--limit", "3"]);
     assert_eq!(code, 0);
     assert!(table.contains("matching rows"), "{table}");
+
+    // Without the count, the same page and cursor, and no total.
+    let phrase = ["search", "-d", ds, "\"canvas print\"", "--sort", "aesthetic", "--limit", "4", "--json"];
+    let counted = json(&phrase);
+    let uncounted = json(&[&phrase[..], &["--no-total"]].concat());
+    assert!(counted["total"].as_u64().is_some_and(|n| n > 4), "{counted}");
+    assert!(uncounted["total"].is_null(), "{uncounted}");
+    assert_eq!((&uncounted["hits"], &uncounted["next"]), (&counted["hits"], &counted["next"]));
 }
 
 #[test]

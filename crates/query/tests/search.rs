@@ -321,6 +321,39 @@ fn pages_without_a_total_are_the_pages_with_one() {
     }
 }
 
+/// The first pages of phrases sampled from the captions (substring-script stretches too, which
+/// the relaxed step takes without reading captions), sorted by a column, are the same with
+/// and without a total.
+fn check_sorted_pages_without_total(fixture: &Fixture, phrases: &[String]) {
+    let mut relaxed = 0;
+    for phrase in phrases.iter().filter(|p| p.contains(' ') || pairscope_text::has_substring_script(p)) {
+        relaxed += 1;
+        let selection = Selection { query: Some(quoted(phrase)), ..Selection::default() };
+        let mut counted =
+            SearchRequest { selection, sort: SortBy::Aesthetic, descending: true, limit: 7, after: None, count_total: true };
+        for _page in 0..2 {
+            let with = fixture.engine.search(&counted, &limits()).unwrap();
+            let without =
+                fixture.engine.search(&SearchRequest { count_total: false, ..counted.clone() }, &limits()).unwrap();
+            assert_eq!((&without.hits, &without.next), (&with.hits, &with.next), "{phrase:?}");
+            let Some(next) = with.next else { break };
+            counted.after = Some(next);
+        }
+    }
+    assert!(relaxed > 20, "{relaxed} phrases to relax");
+}
+
+#[test]
+fn sorted_pages_of_sampled_phrases_are_the_same_without_a_total() {
+    let fixture = synth();
+    let mut phrases = sample_phrases(&fixture.rows, 150);
+    phrases.extend(["葛飾北斎", "北斎 print", "Hokusai北斎"].map(String::from));
+    check_sorted_pages_without_total(fixture, &phrases);
+    if let Some(real) = real() {
+        check_sorted_pages_without_total(real, &sample_phrases(&real.rows, 40));
+    }
+}
+
 #[test]
 fn filters_url_patterns_and_facets_equal_plain_references() {
     let fixture = synth();
