@@ -3,47 +3,15 @@
 //! pairs and their uids must be the same, in the same order, except where pairscope differs on
 //! purpose (listed in `pairscope_collect::extract`'s module docs, checked one by one here).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use pairscope_collect::{ExtractOptions, Format, Pair, RecordReader, extract_archive, wat};
 
+mod common;
+use common::{Link, bench_dir, cc2dataset_pairs};
+
 const SAMPLE: &str = "cc/cc-sample-16pages.warc.wat.gz";
-
-fn bench_dir() -> PathBuf {
-    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../bench")
-}
-
-/// A pair as both extractors give it: image url, raw alt, uid, page url.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Link {
-    url: String,
-    alt: String,
-    uid: String,
-    page_url: String,
-}
-
-fn peer(python: &Path, wat: &Path, scratch: &Path) -> Vec<Link> {
-    let jsonl = scratch.join("cc2dataset.jsonl");
-    let output = Command::new(python)
-        .arg(bench_dir().join("peers/cc2dataset_wat.py"))
-        .arg("--pairs")
-        .arg(&jsonl)
-        .arg(wat)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "cc2dataset_wat.py: {}", String::from_utf8_lossy(&output.stderr));
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!((summary["failed_records"].as_u64(), summary["failed_shards"].as_u64()), (Some(0), Some(0)));
-    let text = std::fs::read_to_string(&jsonl).unwrap();
-    text.lines()
-        .map(|line| {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let field = |name: &str| v[name].as_str().unwrap().to_owned();
-            Link { url: field("url"), alt: field("alt"), uid: field("uid"), page_url: field("page_url") }
-        })
-        .collect()
-}
 
 fn ours(wat: &Path) -> Vec<Pair> {
     let bytes = std::fs::read(wat).unwrap();
@@ -55,10 +23,6 @@ fn ours(wat: &Path) -> Vec<Pair> {
     pairs
 }
 
-fn link(p: &Pair) -> Link {
-    Link { url: p.url.clone(), alt: p.alt_raw.clone(), uid: p.uid.clone(), page_url: p.page_url.clone() }
-}
-
 fn collapse(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -67,16 +31,15 @@ fn collapse(s: &str) -> String {
 fn sample_pairs_and_uids_equal_cc2dataset() {
     let Some(wat) = pairscope_model::testing::shared_data(SAMPLE) else { return };
     let Some(python) = pairscope_model::testing::cc2dataset_python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let theirs = peer(&python, &wat, dir.path());
+    let theirs = cc2dataset_pairs(&python, &wat);
     let mine = ours(&wat);
     assert_eq!(theirs.len(), 32);
     let normalised = |links: Vec<Link>| -> Vec<(String, String, String)> {
         links.into_iter().map(|l| (l.url, collapse(&l.alt), l.uid)).collect()
     };
-    assert_eq!(normalised(mine.iter().map(link).collect()), normalised(theirs.clone()));
+    assert_eq!(normalised(mine.iter().map(Link::of).collect()), normalised(theirs.clone()));
     // Stronger than asked: the raw alt and the page url are the same too.
-    assert_eq!(mine.iter().map(link).collect::<Vec<_>>(), theirs);
+    assert_eq!(mine.iter().map(Link::of).collect::<Vec<_>>(), theirs);
 }
 
 /// The raw `url` and `alt` of every `IMG@/src` link with a non-empty alt that is not of another scheme
@@ -127,8 +90,8 @@ fn varied_records_differ_only_where_documented() {
         .status()
         .unwrap();
     assert!(status.success());
-    let mut theirs = peer(&python, &wat, dir.path()).into_iter().peekable();
-    let mut mine = ours(&wat).into_iter().map(|p| link(&p));
+    let mut theirs = cc2dataset_pairs(&python, &wat).into_iter().peekable();
+    let mut mine = ours(&wat).into_iter().map(|p| Link::of(&p));
     let (mut whitespace_alt, mut upper_scheme, mut joined_otherwise, mut relative) = (0, 0, 0, 0);
     for (raw, alt) in raw_image_links(&wat) {
         let has_caption = alt.split_whitespace().next().is_some();

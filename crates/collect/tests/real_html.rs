@@ -22,9 +22,8 @@ use pairscope_collect::extract::{base_url, clean_caption, resolve_image_url};
 use pairscope_collect::{ExtractOptions, Format, Pair, RecordReader, extract_archive, uid, wat};
 use serde_json::Value;
 
-fn bench_dir() -> PathBuf {
-    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../bench")
-}
+mod common;
+use common::{bench_dir, cc2dataset_pairs};
 
 /// The generated files, made once per test binary.
 struct Generated {
@@ -129,30 +128,6 @@ fn pairs(path: &Path, format: Format) -> Vec<Pair> {
 // WAT mode against cc2dataset
 
 /// cc2dataset's pairs on a WAT file: (url, raw alt, uid, page url), in file order.
-fn cc2dataset(python: &Path, wat: &Path) -> Vec<(String, String, String, String)> {
-    let dir = tempfile::tempdir().unwrap();
-    let jsonl = dir.path().join("cc2dataset.jsonl");
-    let output = Command::new(python)
-        .arg(bench_dir().join("peers/cc2dataset_wat.py"))
-        .arg("--pairs")
-        .arg(&jsonl)
-        .arg(wat)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "cc2dataset_wat.py: {}", String::from_utf8_lossy(&output.stderr));
-    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!((summary["failed_records"].as_u64(), summary["failed_shards"].as_u64()), (Some(0), Some(0)));
-    std::fs::read_to_string(&jsonl)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line).unwrap();
-            let f = |name: &str| string(&v[name]).unwrap();
-            (f("url"), f("alt"), f("uid"), f("page_url"))
-        })
-        .collect()
-}
-
 /// Where WHATWG URL joining (pairscope) and Python's `urljoin` (cc2dataset) may part, as
 /// `tests/cc2dataset.rs` lists them.
 fn joins_differ(raw: &str) -> bool {
@@ -164,7 +139,7 @@ fn joins_differ(raw: &str) -> bool {
 #[test]
 fn wat_mode_equals_cc2dataset_on_real_pages() {
     let Some(g) = generated() else { return };
-    let theirs = cc2dataset(&g.python, &g.wat);
+    let theirs = cc2dataset_pairs(&g.python, &g.wat);
     let mine = pairs(&g.wat, Format::Wat);
     let mut theirs = theirs.into_iter().peekable();
     let mut mine = mine.into_iter().peekable();
@@ -181,18 +156,18 @@ fn wat_mode_equals_cc2dataset_on_real_pages() {
                 continue;
             }
             let ours = mine.next_if(|p| p.alt_raw == alt);
-            let them = theirs.next_if(|t| t.1 == alt);
+            let them = theirs.next_if(|t| t.alt == alt);
             match (ours, them) {
                 (None, None) => {} // not http(s) on either side (data:, javascript:, ...)
-                (Some(o), Some(t)) if o.url == t.0 => {
-                    assert_eq!((&o.uid, &o.page_url), (&t.2, &t.3));
+                (Some(o), Some(t)) if o.url == t.url => {
+                    assert_eq!((&o.uid, &o.page_url), (&t.uid, &t.page_url));
                     same += 1;
                 }
                 (Some(o), Some(t)) => {
                     // Not in extract.rs's list: the WHATWG parser normalises the page URL it
                     // joins against (host lower-cased, ...); `urljoin` keeps it as written.
                     let page_normalised = url::Url::parse(&o.page_url).is_ok_and(|u| u.as_str() != o.page_url);
-                    assert!(joins_differ(raw) || page_normalised, "{raw:?}: ours {} theirs {}", o.url, t.0);
+                    assert!(joins_differ(raw) || page_normalised, "{raw:?}: ours {} theirs {}", o.url, t.url);
                     page_url_normalised += usize::from(!joins_differ(raw));
                     assert_eq!(o.uid, uid(&o.alt_raw, &o.url));
                     joined_otherwise += 1;
@@ -343,29 +318,17 @@ fn compare_warc(got: &[Pair], pages: &[PageRow]) -> Differences {
         Some(kind) => *d.kinds.entry(kind).or_default() += 1,
         None => d.unexplained.push(what),
     };
+    // A pair one side alone has is explained by how its page or alt text decoded, or not at all.
+    let explain = |k: &Key| charset_disputed(by_url[k.0.as_str()]).or_else(|| {
+        undecodable(&k.2).then_some("charset: legacy CJK decoder tables")
+    });
     for (k, imgs) in theirs {
         for img in imgs {
-            let page = by_url[k.0.as_str()];
-            let kind = if let Some(kind) = charset_disputed(page) {
-                Some(kind)
-            } else if undecodable(&k.2) {
-                Some("charset: legacy CJK decoder tables")
-            } else {
-                None
-            };
-            note(&mut d, kind, format!("html5lib only: {k:?} {img:?}"));
+            note(&mut d, explain(&k), format!("html5lib only: {k:?} {img:?}"));
         }
     }
     for k in ours_left {
-        let page = by_url[k.0.as_str()];
-        let kind = if let Some(kind) = charset_disputed(page) {
-            Some(kind)
-        } else if undecodable(&k.2) {
-            Some("charset: legacy CJK decoder tables")
-        } else {
-            None
-        };
-        note(&mut d, kind, format!("pairscope only: {k:?}"));
+        note(&mut d, explain(&k), format!("pairscope only: {k:?}"));
     }
     d
 }
