@@ -81,6 +81,15 @@ pub enum Facet {
     },
 }
 
+impl Facet {
+    /// The matching rows the facet counted.
+    pub fn total(&self) -> u64 {
+        match self {
+            Facet::Terms { total, .. } | Facet::Histogram { total, .. } => *total,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Bucket {
     /// Inclusive.

@@ -821,6 +821,9 @@ async fn search_pages_are_the_same_with_the_facet_cache_and_without() {
         "/search.json?q=kitchen&limit=7",
         "/search.json?sort=aesthetic&order=asc&limit=150",
         "/search.json?q=print&url=https%3A%2F%2F&limit=9",
+        // Later pages take the total from the cached facets and check the phrase on their
+        // best candidates only.
+        "/search.json?q=%22canvas+print%22&sort=aesthetic&limit=6",
     ] {
         let mut path = first.to_string();
         let mut total = None;

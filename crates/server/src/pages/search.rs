@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
-use pairscope_query::{Facet, FacetBy, SearchPage, SortBy};
+use pairscope_query::{Facet, FacetBy, SearchPage, SearchRequest, SortBy};
 use serde_json::json;
 
 use crate::App;
@@ -90,7 +90,14 @@ async fn run(app: &Arc<App>, query: Option<&str>) -> Result<Outcome, Failure> {
     let (page, facets) = app
         .blocking(move || {
             if let Some(facets) = kept {
-                return Ok((engine.search(&request, &limits)?, facets));
+                // Cached facets counted every matching row: their total is the page's, so the
+                // page is found without counting (a sorted phrase page then checks only its
+                // best candidates).
+                let total = facets.iter().flatten().map(Facet::total).next();
+                let uncounted = SearchRequest { count_total: total.is_none(), ..request };
+                let mut page = engine.search(&uncounted, &limits)?;
+                page.total = page.total.or(total);
+                return Ok((page, facets));
             }
             // One pass over the matching rows for the page, its total and both facets; a facet
             // that does not fit its own time limit is left off the page.
