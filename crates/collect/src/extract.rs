@@ -34,9 +34,6 @@ use url::Url;
 use crate::archive::Record;
 use crate::wat::{HttpResponseMetadata, WatMetadata};
 
-/// The `path` Common Crawl gives the `src` of an `<img>`.
-pub const IMG_SRC_PATH: &str = "IMG@/src";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExtractOptions {
     /// Shortest cleaned caption kept, in characters (Unicode scalar values).
@@ -285,7 +282,7 @@ pub fn wat_pairs(
         opt_out: OptOut::of_response(response),
         offset: record.offset,
     };
-    for link in html.links.iter().filter(|l| l.path.as_deref() == Some(IMG_SRC_PATH)) {
+    for link in &html.image_links {
         let link = ImageLink { src: link.url.as_deref(), alt: link.alt.as_deref(), ..ImageLink::default() };
         page.emit(link, options, stats, on_pair);
     }
@@ -368,7 +365,7 @@ mod tests {
                             .map(|&(n, c)| Meta { name: Some(n.into()), content: Some(c.into()) })
                             .collect(),
                     },
-                    links: Vec::new(),
+                    image_links: Vec::new(),
                 }),
             };
         let o = OptOut::of_response(&response(&[("x-robots-tag", "noai"), ("TDM-Reservation", " 1 ")], &[]));

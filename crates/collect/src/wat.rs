@@ -90,8 +90,11 @@ impl HttpResponseMetadata<'_> {
 pub struct HtmlMetadata<'a> {
     #[serde(rename = "Head", default, borrow)]
     pub head: Head<'a>,
-    #[serde(rename = "Links", default, borrow)]
-    pub links: Vec<Link<'a>>,
+    /// The `IMG@/src` links, in page order: the only ones pairscope reads. The others (most
+    /// of a page's links: anchors, scripts, stylesheets) are read and dropped one by one
+    /// rather than collected.
+    #[serde(rename = "Links", default, borrow, deserialize_with = "image_links")]
+    pub image_links: Vec<Link<'a>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -235,6 +238,30 @@ impl<'de> Deserialize<'de> for IgnoredOrString<'de> {
     }
 }
 
+/// The `path` Common Crawl gives the `src` of an `<img>`.
+pub const IMG_SRC_PATH: &str = "IMG@/src";
+
+fn image_links<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Link<'de>>, D::Error> {
+    struct ImageLinks;
+    impl<'de> Visitor<'de> for ImageLinks {
+        type Value = Vec<Link<'de>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of links")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut images = Vec::new();
+            while let Some(link) = seq.next_element::<Link<'de>>()? {
+                if link.path.as_deref() == Some(IMG_SRC_PATH) {
+                    images.push(link);
+                }
+            }
+            Ok(images)
+        }
+    }
+    d.deserialize_seq(ImageLinks)
+}
+
 fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(Text<'de>, Text<'de>)>, D::Error> {
     struct Headers;
     impl<'de> Visitor<'de> for Headers {
@@ -296,6 +323,19 @@ mod tests {
     const JSON: &[u8] = br#"{"Envelope":{"Payload-Metadata":{"HTTP-Response-Metadata":{"Headers":{"X-Robots-Tag":["noai","noindex"],"Server":"x"},"HTML-Metadata":{"Head":{"Base":7,"Metas":[{"name":"robots","content":"all"}]},"Links":[{"path":"IMG@/src","url":"/a.jpg","alt":"A cat"}]}}}}}"#;
 
     #[test]
+    fn only_image_links_are_kept_in_page_order() {
+        let json = br#"{"Envelope":{"Payload-Metadata":{"HTTP-Response-Metadata":{"HTML-Metadata":{"Links":[{"path":"A@/href","url":"/p"},{"path":"IMG@/src","url":"/1.jpg"},{"path":"IMG@/data-src","url":"/x.jpg"},{"url":"/nopath.jpg"},{"path":"IMG@/src","url":"/2.jpg","alt":"two"}]}}}}}"#;
+        let page = record("metadata", "application/json", json);
+        let metadata = parse(&page).unwrap().unwrap();
+        let html = metadata.envelope.payload.http_response.unwrap().html.unwrap();
+        let urls: Vec<_> = html.image_links.iter().map(|l| l.url.as_deref().unwrap()).collect();
+        assert_eq!(urls, ["/1.jpg", "/2.jpg"]);
+        let not_a_list = br#"{"Envelope":{"Payload-Metadata":{"HTTP-Response-Metadata":{"HTML-Metadata":{"Links":"oops"}}}}}"#;
+        let (reason, _) = parse(&record("metadata", "application/json", not_a_list)).unwrap_err();
+        assert_eq!(reason, SkipReason::UnexpectedJsonShape);
+    }
+
+    #[test]
     fn reads_the_fields_leniently() {
         let page = record("metadata", "application/json", JSON);
         let metadata = parse(&page).unwrap().unwrap();
@@ -303,8 +343,8 @@ mod tests {
         assert_eq!(response.header_values("x-robots-tag").collect::<Vec<_>>(), ["noai", "noindex"]);
         let html = response.html.unwrap();
         assert_eq!(html.head.base, None, "a non-string Base reads as absent");
-        assert_eq!(html.links[0].alt.as_deref(), Some("A cat"));
-        assert!(matches!(html.links[0].url, Some(Cow::Borrowed("/a.jpg"))), "unescaped strings are borrowed");
+        assert_eq!(html.image_links[0].alt.as_deref(), Some("A cat"));
+        assert!(matches!(html.image_links[0].url, Some(Cow::Borrowed("/a.jpg"))), "unescaped strings are borrowed");
     }
 
     #[test]
@@ -317,7 +357,7 @@ mod tests {
         assert_eq!(headers, [("A", "x"), ("C", "é")]);
         let html = response.html.unwrap();
         assert_eq!(html.head.base, None);
-        let link = &html.links[0];
+        let link = &html.image_links[0];
         assert_eq!(
             (link.path.as_deref(), link.url.as_deref(), link.alt.as_deref()),
             (Some("IMG@/src"), None, Some("say \"hi\"\n"))

@@ -52,11 +52,11 @@ fn raw_image_links(wat: &Path) -> Vec<(String, String)> {
         let record = record.unwrap();
         let Some(metadata) = wat::parse(&record).unwrap() else { continue };
         let Some(html) = metadata.envelope.payload.http_response.and_then(|r| r.html) else { continue };
-        for link in html.links {
+        for link in html.image_links {
             let url = link.url.unwrap_or_default();
             let other_scheme = ["data:", "javascript:", "mailto:"].iter().any(|s| url.starts_with(s));
             let alt = link.alt.unwrap_or_default();
-            if link.path.as_deref() == Some("IMG@/src") && !alt.is_empty() && !other_scheme {
+            if !alt.is_empty() && !other_scheme {
                 raw.push((url.into_owned(), alt.into_owned()));
             }
         }

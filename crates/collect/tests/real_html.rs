@@ -150,7 +150,7 @@ fn wat_mode_equals_cc2dataset_on_real_pages() {
         let record = record.unwrap();
         let Some(metadata) = wat::parse(&record).unwrap() else { continue };
         let Some(html) = metadata.envelope.payload.http_response.and_then(|r| r.html) else { continue };
-        for link in html.links.iter().filter(|l| l.path.as_deref() == Some("IMG@/src")) {
+        for link in &html.image_links {
             let (raw, alt) = (link.url.as_deref().unwrap_or(""), link.alt.as_deref().unwrap_or(""));
             if alt.is_empty() {
                 continue;
