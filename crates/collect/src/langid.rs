@@ -250,18 +250,25 @@ impl Model {
         for (s, c) in score[..n].iter_mut().zip(&correction) {
             *s = -(i64::from(UNSEEN) * ngrams + c);
         }
-        let (mut best, mut second) = (0, None::<usize>);
-        for l in 1..n {
-            if score[l] > score[best] {
-                second = Some(best);
-                best = l;
-            } else if second.is_none_or(|s| score[l] > score[s]) {
-                second = Some(l);
-            }
-        }
+        let (best, second) = best_two(&score[..n]);
         let margin = second.map_or(f32::INFINITY, |s| 0.1 * (score[best] - score[s]) as f32);
         Guess { language: self.codes[best], margin }
     }
+}
+
+/// The highest score's index and the runner-up's (`None` for one language); ties go to the
+/// language first in the table.
+fn best_two<T: PartialOrd>(score: &[T]) -> (usize, Option<usize>) {
+    let (mut best, mut second) = (0, None::<usize>);
+    for l in 1..score.len() {
+        if score[l] > score[best] {
+            second = Some(best);
+            best = l;
+        } else if second.is_none_or(|s| score[l] > score[s]) {
+            second = Some(l);
+        }
+    }
+    (best, second)
 }
 
 /// The letter runs the n-gram model scores: the text's tokens without digits, split at
@@ -328,15 +335,7 @@ mod tests {
                 }
             }
         }
-        let (mut best, mut second) = (0, None::<usize>);
-        for l in 1..n {
-            if score[l] > score[best] {
-                second = Some(best);
-                best = l;
-            } else if second.is_none_or(|s| score[l] > score[s]) {
-                second = Some(l);
-            }
-        }
+        let (best, second) = best_two(&score[..n]);
         let margin = second.map_or(f32::INFINITY, |s| score[best] - score[s]);
         let rounding = second.map_or(0.0, |s| rounding[best] + rounding[s] + margin * f32::EPSILON);
         (Guess { language: model.codes[best], margin }, rounding)

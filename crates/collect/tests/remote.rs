@@ -138,10 +138,8 @@ fn rows(out: &Path) -> Vec<(String, String, String, i64)> {
 
 #[test]
 fn remote_archives_and_lists_give_what_the_local_file_gives() {
-    let Some(sample) = sample() else {
-        eprintln!("skipped: ../shared/data/cc is not here");
-        return;
-    };
+    // `shared_data` prints the skip notice.
+    let Some(sample) = sample() else { return };
     let bytes = std::fs::read(&sample).unwrap();
     let list = gz(b"# Common Crawl names paths from the root\ncrawl/a.warc.wat.gz\n");
     let files = HashMap::from([
@@ -181,10 +179,8 @@ fn remote_archives_and_lists_give_what_the_local_file_gives() {
 
 #[test]
 fn a_transfer_that_breaks_is_resumed_where_it_stopped() {
-    let Some(sample) = sample() else {
-        eprintln!("skipped: ../shared/data/cc is not here");
-        return;
-    };
+    // `shared_data` prints the skip notice.
+    let Some(sample) = sample() else { return };
     let bytes = std::fs::read(&sample).unwrap();
     let cut = bytes.len() / 2 / FRAME * FRAME;
     // With an ETag object_store resumes the body itself; without one our reader does.
@@ -219,10 +215,8 @@ fn a_transfer_that_breaks_is_resumed_where_it_stopped() {
 
 #[test]
 fn a_missing_object_fails_that_input_only_and_names_it() {
-    let Some(sample) = sample() else {
-        eprintln!("skipped: ../shared/data/cc is not here");
-        return;
-    };
+    // `shared_data` prints the skip notice.
+    let Some(sample) = sample() else { return };
     let (base, _server, _runtime) = start(HashMap::new());
     let dir = tempfile::tempdir().unwrap();
     let missing = url::Url::parse(&format!("{base}/gone.warc.wat.gz")).unwrap();

@@ -260,6 +260,10 @@ impl Engine {
     /// The relaxed query of a selection (see [`Compiler::relax`]): it matches every row the
     /// selection's query matches, and maybe more. `None` when relaxing changes nothing.
     pub(crate) fn relaxed_query(&self, selection: &Selection) -> Result<Option<Box<dyn Query>>> {
+        // Only caption text has phrases to relax; do not compile the rest twice.
+        if selection.query.as_deref().is_none_or(|q| q.trim().is_empty()) && selection.aliases.is_empty() {
+            return Ok(None);
+        }
         let (query, relaxed) = self.selection_query(selection, true)?;
         Ok(relaxed.then_some(query))
     }
