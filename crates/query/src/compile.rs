@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, StringArray};
 use pairscope_index::IndexFields;
+use pairscope_index::schema::KEYWORD_COLUMNS;
 use pairscope_index::tantivy::columnar::TermOrdHit;
 use pairscope_index::tantivy::index::SegmentId;
 use pairscope_index::tantivy::query::{
@@ -236,13 +237,13 @@ impl Compiler<'_> {
             "url" => url_pattern("url_key", value),
             "page_url" => url_pattern("page_url_key", value),
             _ => {
-                let field = self.fields.field(name).ok_or_else(|| {
+                let field_name = KEYWORD_COLUMNS.iter().copied().find(|k| *k == name).ok_or_else(|| {
                     QueryError::usage(format!("unknown field {name:?} at byte {offset} of the query"))
                 })?;
                 // Hosts and domains are stored lower-case; other values exactly as given.
                 let value =
                     if matches!(name, "host" | "domain") { value.to_ascii_lowercase() } else { value.to_string() };
-                Ok(Box::new(TermQuery::new(Term::from_field_text(field, &value), IndexRecordOption::Basic)))
+                Ok(keyword_equals(field_name, value))
             }
         }
     }
@@ -286,10 +287,6 @@ fn any_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
 /// - with `*`: a glob, `*` standing for any text (`*artist-name*` is a substring);
 /// - without: a prefix; a prefix without a scheme (`www.artstation.com/x`) also matches after
 ///   `http://` and `https://`.
-///
-/// The keys are a fast column: a prefix is a range of the column's sorted dictionary, so the
-/// matching documents are those whose ordinal falls in it; a glob is checked against the
-/// dictionary's terms (from its literal prefix on), never against every document's URL.
 pub fn url_pattern(column: &'static str, pattern: &str) -> Result<Box<dyn Query>> {
     let lowered = pattern.trim().to_ascii_lowercase();
     if lowered.trim_matches('*').is_empty() {
@@ -302,38 +299,52 @@ pub fn url_pattern(column: &'static str, pattern: &str) -> Result<Box<dyn Query>
             .build()
             .map_err(|e| QueryError::usage(format!("the URL pattern {pattern:?} is too complex: {e}")))?;
         let literal = lowered[..lowered.find('*').expect("contains *")].as_bytes().to_vec();
-        UrlMatcher::Glob { literal, regex }
+        KeyMatcher::Glob { literal, regex }
     } else if lowered.contains("://") {
-        UrlMatcher::Prefixes(vec![lowered.into_bytes()])
+        KeyMatcher::Prefixes(vec![lowered.into_bytes()])
     } else {
-        UrlMatcher::Prefixes(
+        KeyMatcher::Prefixes(
             ["", "http://", "https://"].iter().map(|scheme| format!("{scheme}{lowered}").into_bytes()).collect(),
         )
     };
-    Ok(Box::new(UrlPatternQuery { column, matcher: Arc::new(matcher) }))
+    Ok(Box::new(ColumnMatchQuery { column, matcher: Arc::new(matcher) }))
 }
 
+/// The documents whose keyword column (`host`, `language` …) is exactly `value`.
+fn keyword_equals(column: &'static str, value: String) -> Box<dyn Query> {
+    Box::new(ColumnMatchQuery { column, matcher: Arc::new(KeyMatcher::Exact(value.into_bytes())) })
+}
+
+/// Which values of a fast string column match.
 #[derive(Debug)]
-enum UrlMatcher {
-    /// Keys starting with any of these.
+enum KeyMatcher {
+    /// Exactly this value.
+    Exact(Vec<u8>),
+    /// Values starting with any of these.
     Prefixes(Vec<Vec<u8>>),
-    /// Keys the regex matches; all of them start with `literal`.
+    /// Values the regex matches; all of them start with `literal`.
     Glob { literal: Vec<u8>, regex: regex::bytes::Regex },
 }
 
+/// Documents by the value of a fast string column, answered from the column alone: an exact
+/// value or a prefix is a range of the column's sorted dictionary, so the matching documents
+/// are those whose ordinal falls in it; a glob is checked against the dictionary's terms (from
+/// its literal prefix on), never against every document's value. The columns have no
+/// postings: a term per document and column cost a fifth of ingest time for queries this
+/// answers in one pass over a bit-packed column.
 #[derive(Debug, Clone)]
-struct UrlPatternQuery {
+struct ColumnMatchQuery {
     column: &'static str,
-    matcher: Arc<UrlMatcher>,
+    matcher: Arc<KeyMatcher>,
 }
 
-impl Query for UrlPatternQuery {
+impl Query for ColumnMatchQuery {
     fn weight(&self, _: EnableScoring<'_>) -> pairscope_index::tantivy::Result<Box<dyn Weight>> {
         Ok(Box::new(self.clone()))
     }
 }
 
-impl Weight for UrlPatternQuery {
+impl Weight for ColumnMatchQuery {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> pairscope_index::tantivy::Result<Box<dyn Scorer>> {
         let Some(column) = reader.fast_fields().str(self.column)? else { return Ok(Box::new(EmptyScorer)) };
         let dictionary = column.dictionary();
@@ -345,8 +356,20 @@ impl Weight for UrlPatternQuery {
         };
         let mut docs = BitSet::with_max_value(reader.max_doc());
         let mut hits: Vec<DocId> = Vec::new();
+        let mut add_ords = |ords: std::ops::RangeInclusive<u64>| {
+            hits.clear();
+            column.ords().get_docids_for_value_range(ords, 0..reader.max_doc(), &mut hits);
+            for &doc in &hits {
+                docs.insert(doc);
+            }
+        };
         match &*self.matcher {
-            UrlMatcher::Prefixes(prefixes) => {
+            KeyMatcher::Exact(value) => {
+                if let Some(ord) = dictionary.term_ord(value)? {
+                    add_ords(ord..=ord);
+                }
+            }
+            KeyMatcher::Prefixes(prefixes) => {
                 for prefix in prefixes {
                     let lo = first_ord_from(prefix)?;
                     let hi = match successor(prefix) {
@@ -354,15 +377,11 @@ impl Weight for UrlPatternQuery {
                         None => dictionary.num_terms() as u64,
                     };
                     if lo < hi {
-                        hits.clear();
-                        column.ords().get_docids_for_value_range(lo..=hi - 1, 0..reader.max_doc(), &mut hits);
-                        for &doc in &hits {
-                            docs.insert(doc);
-                        }
+                        add_ords(lo..=hi - 1);
                     }
                 }
             }
-            UrlMatcher::Glob { literal, regex } => {
+            KeyMatcher::Glob { literal, regex } => {
                 let mut ords = BitSet::with_max_value(dictionary.num_terms() as u32);
                 let mut any = false;
                 let mut range = dictionary.range().ge(literal);
@@ -395,7 +414,7 @@ impl Weight for UrlPatternQuery {
                 "document {doc} does not match"
             )));
         }
-        Ok(Explanation::new("URL pattern", 1.0))
+        Ok(Explanation::new("column match", 1.0))
     }
 }
 

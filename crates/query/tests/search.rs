@@ -25,6 +25,7 @@ struct Row {
     url: String,
     caption: String,
     host: Option<String>,
+    domain: Option<String>,
     aesthetic: Option<f64>,
     punsafe: Option<f64>,
 }
@@ -48,6 +49,7 @@ fn read_rows(dataset: &Dataset) -> Vec<Row> {
                 text("caption"),
                 text("host"),
             );
+            let domains = text("domain");
             let (aesthetic, punsafe) = (float("aesthetic"), float("punsafe"));
             for i in 0..batch.num_rows() {
                 rows.push(Row {
@@ -55,6 +57,7 @@ fn read_rows(dataset: &Dataset) -> Vec<Row> {
                     url: urls.value(i).to_string(),
                     caption: captions.value(i).to_string(),
                     host: hosts.is_valid(i).then(|| hosts.value(i).to_string()),
+                    domain: domains.is_valid(i).then(|| domains.value(i).to_string()),
                     aesthetic: aesthetic.is_valid(i).then(|| aesthetic.value(i)),
                     punsafe: punsafe.is_valid(i).then(|| punsafe.value(i)),
                 });
@@ -426,6 +429,38 @@ fn filters_url_patterns_and_facets_equal_plain_references() {
         let want = rows.iter().filter(|r| r.aesthetic.is_some_and(|a| a >= bucket.lo && a < bucket.hi)).count() as u64;
         assert_eq!(bucket.count, want, "[{}, {})", bucket.lo, bucket.hi);
     }
+}
+
+/// `host:` and `domain:` (answered from the fast columns, which have no postings) select the
+/// rows whose column equals the value, ASCII-case-insensitively, alone and combined with
+/// words and NOT.
+#[test]
+fn keyword_fields_equal_plain_references() {
+    let fixture = synth();
+    let rows = &fixture.rows;
+    let mut by_host: HashMap<&str, usize> = HashMap::new();
+    for host in rows.iter().filter_map(|r| r.host.as_deref()) {
+        *by_host.entry(host).or_insert(0) += 1;
+    }
+    let mut hosts: Vec<(&str, usize)> = by_host.into_iter().collect();
+    hosts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let (rare, _) = *hosts.last().unwrap();
+    let printed = |r: &Row| alias_matches("print", &r.caption, false);
+    for &(host, _) in hosts.iter().take(3).chain(std::iter::once(&(rare, 1))) {
+        let on_host = |r: &Row| r.host.as_deref() == Some(host);
+        let cases: [(String, usize); 3] = [
+            (format!("host:{}", host.to_ascii_uppercase()), rows.iter().filter(|r| on_host(r)).count()),
+            (format!("print host:{host}"), rows.iter().filter(|r| on_host(r) && printed(r)).count()),
+            (format!("print -host:{host}"), rows.iter().filter(|r| !on_host(r) && printed(r)).count()),
+        ];
+        for (query, want) in cases {
+            assert_eq!(count(&fixture.engine, &query, false), want as u64, "{query}");
+        }
+        let domain = rows.iter().find(|r| on_host(r)).and_then(|r| r.domain.clone()).unwrap();
+        let want = rows.iter().filter(|r| r.domain.as_deref() == Some(domain.as_str())).count();
+        assert_eq!(count(&fixture.engine, &format!("domain:{domain}"), false), want as u64, "{domain}");
+    }
+    assert_eq!(count(&fixture.engine, "host:no-such-host.example", false), 0);
 }
 
 #[test]
