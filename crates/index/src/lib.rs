@@ -29,7 +29,7 @@ pub mod writer;
 pub use error::{IndexError, Result};
 pub use reader::BlockIndex;
 pub use schema::{INDEX_FORMAT, IndexFields};
-pub use writer::{BlockIndexWriter, url_key};
+pub use writer::{BlockIndexWriter, MAX_URL_KEY_BYTES, url_key};
 
 /// Re-exported so the query crate builds terms and queries with the same tantivy.
 pub use tantivy;

@@ -7,7 +7,7 @@ use crate::tokenizer::CaptionTokenizer;
 
 /// Bumped whenever the schema, the tokenizer or [`crate::units`] change: an index of another
 /// format is rebuilt, never read.
-pub const INDEX_FORMAT: u32 = 3;
+pub const INDEX_FORMAT: u32 = 4;
 
 /// Tokenizer of [`IndexFields::caption`]: the normalisation, without accent folding.
 pub const CAPTION_TOKENIZER: &str = "pairscope";
@@ -34,9 +34,9 @@ pub struct IndexFields {
     /// The caption tokenised with accent folding, only for captions that folding changes
     /// (every other caption's folded tokens are its [`Self::caption`] tokens).
     pub caption_folded: Field,
-    /// The image URL, ASCII-lower-cased, as a fast (columnar) string: URL prefix and pattern
-    /// search work on its sorted dictionary and ordinals. Not an indexed term: a term per
-    /// distinct URL made building the term dictionary a quarter of ingest time.
+    /// The image URL's [`crate::url_key`] (lower-cased, up to its first directory), as a fast
+    /// (columnar) string: URL prefixes and patterns are ranges and scans of its sorted
+    /// dictionary, checked against the parquet URL where the key is shorter than the pattern.
     pub url_key: Field,
     /// The page URL, the same way.
     pub page_url_key: Field,

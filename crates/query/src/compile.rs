@@ -18,7 +18,7 @@ use std::sync::Arc;
 use arrow::array::{Array, StringArray};
 use pairscope_index::IndexFields;
 use pairscope_index::schema::KEYWORD_COLUMNS;
-use pairscope_index::tantivy::columnar::TermOrdHit;
+use pairscope_index::tantivy::columnar::{StrColumn, TermOrdHit};
 use pairscope_index::tantivy::index::SegmentId;
 use pairscope_index::tantivy::query::{
     AllQuery, BitSetDocSet, BooleanQuery, ConstScorer, EmptyQuery, EmptyScorer, EnableScoring, Explanation, Occur,
@@ -234,8 +234,7 @@ impl Compiler<'_> {
 
     fn field(&self, name: &str, value: &str, offset: usize) -> Result<Box<dyn Query>> {
         match name {
-            "url" => url_pattern("url_key", value),
-            "page_url" => url_pattern("page_url_key", value),
+            "url" | "page_url" => url_pattern(if name == "url" { "url" } else { "page_url" }, value, self.rows),
             _ => {
                 let field_name = KEYWORD_COLUMNS.iter().copied().find(|k| *k == name).ok_or_else(|| {
                     QueryError::usage(format!("unknown field {name:?} at byte {offset} of the query"))
@@ -282,12 +281,26 @@ fn any_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(queries.into_iter().map(|q| (Occur::Should, q)).collect()))
 }
 
-/// The query of a URL pattern on one URL key column (`url_key` or `page_url_key`), matched
+/// The query of a URL pattern on one URL column (`url` or `page_url`), matched
 /// ASCII-case-insensitively against the whole URL:
 /// - with `*`: a glob, `*` standing for any text (`*artist-name*` is a substring);
 /// - without: a prefix; a prefix without a scheme (`www.artstation.com/x`) also matches after
 ///   `http://` and `https://`.
-pub fn url_pattern(column: &'static str, pattern: &str) -> Result<Box<dyn Query>> {
+///
+/// Answered from the column's URL keys (`pairscope_index::url_key`: the URL up to its first
+/// directory, a prefix of it): a URL whose key starts with a prefix matches it; one whose key
+/// is a shorter prefix of the pattern, and every candidate of a glob, is checked against the
+/// URL in the block's parquet file.
+pub(crate) fn url_pattern(
+    column: &'static str,
+    pattern: &str,
+    rows: &Arc<HashMap<SegmentId, Arc<BlockRows>>>,
+) -> Result<Box<dyn Query>> {
+    let key_column = match column {
+        "url" => "url_key",
+        "page_url" => "page_url_key",
+        _ => return Err(QueryError::engine(format!("{column} has no URL keys"))),
+    };
     let lowered = pattern.trim().to_ascii_lowercase();
     if lowered.trim_matches('*').is_empty() {
         return Err(QueryError::usage(format!("the URL pattern {pattern:?} has nothing to match")));
@@ -299,123 +312,179 @@ pub fn url_pattern(column: &'static str, pattern: &str) -> Result<Box<dyn Query>
             .build()
             .map_err(|e| QueryError::usage(format!("the URL pattern {pattern:?} is too complex: {e}")))?;
         let literal = lowered[..lowered.find('*').expect("contains *")].as_bytes().to_vec();
-        KeyMatcher::Glob { literal, regex }
+        UrlMatcher::Glob { literal, regex }
     } else if lowered.contains("://") {
-        KeyMatcher::Prefixes(vec![lowered.into_bytes()])
+        UrlMatcher::Prefixes(vec![lowered.into_bytes()])
     } else {
-        KeyMatcher::Prefixes(
+        UrlMatcher::Prefixes(
             ["", "http://", "https://"].iter().map(|scheme| format!("{scheme}{lowered}").into_bytes()).collect(),
         )
     };
-    Ok(Box::new(ColumnMatchQuery { column, matcher: Arc::new(matcher) }))
+    Ok(Box::new(UrlPatternQuery { column, key_column, matcher: Arc::new(matcher), rows: rows.clone() }))
 }
 
 /// The documents whose keyword column (`host`, `language` …) is exactly `value`.
 fn keyword_equals(column: &'static str, value: String) -> Box<dyn Query> {
-    Box::new(ColumnMatchQuery { column, matcher: Arc::new(KeyMatcher::Exact(value.into_bytes())) })
+    Box::new(KeywordQuery { column, value: value.into_bytes() })
 }
 
-/// Which values of a fast string column match.
-#[derive(Debug)]
-enum KeyMatcher {
-    /// Exactly this value.
-    Exact(Vec<u8>),
-    /// Values starting with any of these.
-    Prefixes(Vec<Vec<u8>>),
-    /// Values the regex matches; all of them start with `literal`.
-    Glob { literal: Vec<u8>, regex: regex::bytes::Regex },
-}
-
-/// Documents by the value of a fast string column, answered from the column alone: an exact
-/// value or a prefix is a range of the column's sorted dictionary, so the matching documents
-/// are those whose ordinal falls in it; a glob is checked against the dictionary's terms (from
-/// its literal prefix on), never against every document's value. The columns have no
-/// postings: a term per document and column cost a fifth of ingest time for queries this
-/// answers in one pass over a bit-packed column.
+/// Documents whose keyword column equals a value, answered from the fast column alone: the
+/// value's ordinal in the column's sorted dictionary, then one pass over the bit-packed
+/// ordinals. The columns have no postings: a term per document and keyword cost a fifth of
+/// ingest time.
 #[derive(Debug, Clone)]
-struct ColumnMatchQuery {
+struct KeywordQuery {
     column: &'static str,
-    matcher: Arc<KeyMatcher>,
+    value: Vec<u8>,
 }
 
-impl Query for ColumnMatchQuery {
+impl Query for KeywordQuery {
     fn weight(&self, _: EnableScoring<'_>) -> pairscope_index::tantivy::Result<Box<dyn Weight>> {
         Ok(Box::new(self.clone()))
     }
 }
 
-impl Weight for ColumnMatchQuery {
+impl Weight for KeywordQuery {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> pairscope_index::tantivy::Result<Box<dyn Scorer>> {
         let Some(column) = reader.fast_fields().str(self.column)? else { return Ok(Box::new(EmptyScorer)) };
-        let dictionary = column.dictionary();
-        // The ordinal of the first term at or after `key` (the number of terms when none is).
-        let first_ord_from = |key: &[u8]| -> std::io::Result<u64> {
-            Ok(match dictionary.term_ord_or_next(key)? {
-                TermOrdHit::Exact(ord) | TermOrdHit::Next(ord) => ord,
-            })
-        };
         let mut docs = BitSet::with_max_value(reader.max_doc());
-        let mut hits: Vec<DocId> = Vec::new();
-        let mut add_ords = |ords: std::ops::RangeInclusive<u64>| {
-            hits.clear();
-            column.ords().get_docids_for_value_range(ords, 0..reader.max_doc(), &mut hits);
-            for &doc in &hits {
+        if let Some(ord) = column.dictionary().term_ord(&self.value)? {
+            for doc in docs_with_ords(&column, ord..=ord, reader.max_doc()) {
                 docs.insert(doc);
-            }
-        };
-        match &*self.matcher {
-            KeyMatcher::Exact(value) => {
-                if let Some(ord) = dictionary.term_ord(value)? {
-                    add_ords(ord..=ord);
-                }
-            }
-            KeyMatcher::Prefixes(prefixes) => {
-                for prefix in prefixes {
-                    let lo = first_ord_from(prefix)?;
-                    let hi = match successor(prefix) {
-                        Some(next) => first_ord_from(&next)?,
-                        None => dictionary.num_terms() as u64,
-                    };
-                    if lo < hi {
-                        add_ords(lo..=hi - 1);
-                    }
-                }
-            }
-            KeyMatcher::Glob { literal, regex } => {
-                let mut ords = BitSet::with_max_value(dictionary.num_terms() as u32);
-                let mut any = false;
-                let mut range = dictionary.range().ge(literal);
-                if let Some(next) = successor(literal) {
-                    range = range.lt(next);
-                }
-                let mut stream = range.into_stream()?;
-                while stream.advance() {
-                    if regex.is_match(stream.key()) {
-                        ords.insert(stream.term_ord() as u32);
-                        any = true;
-                    }
-                }
-                if any {
-                    for doc in 0..reader.max_doc() {
-                        if column.ords().first(doc).is_some_and(|ord| ords.contains(ord as u32)) {
-                            docs.insert(doc);
-                        }
-                    }
-                }
             }
         }
         Ok(Box::new(ConstScorer::new(BitSetDocSet::from(docs), boost)))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> pairscope_index::tantivy::Result<Explanation> {
-        let mut scorer = self.scorer(reader, 1.0)?;
-        if scorer.seek(doc) != doc {
-            return Err(pairscope_index::tantivy::TantivyError::InvalidArgument(format!(
-                "document {doc} does not match"
-            )));
-        }
-        Ok(Explanation::new("column match", 1.0))
+        explain_match(self, reader, doc, "keyword")
     }
+}
+
+/// The documents whose value of `column` has an ordinal in `ords`, ascending.
+fn docs_with_ords(column: &StrColumn, ords: std::ops::RangeInclusive<u64>, max_doc: DocId) -> Vec<DocId> {
+    let mut hits: Vec<DocId> = Vec::new();
+    column.ords().get_docids_for_value_range(ords, 0..max_doc, &mut hits);
+    hits
+}
+
+fn explain_match(
+    weight: &dyn Weight,
+    reader: &SegmentReader,
+    doc: DocId,
+    what: &'static str,
+) -> pairscope_index::tantivy::Result<Explanation> {
+    let mut scorer = weight.scorer(reader, 1.0)?;
+    if scorer.seek(doc) != doc {
+        return Err(pairscope_index::tantivy::TantivyError::InvalidArgument(format!("document {doc} does not match")));
+    }
+    Ok(Explanation::new(what, 1.0))
+}
+
+#[derive(Debug)]
+pub(crate) enum UrlMatcher {
+    /// URLs starting with any of these.
+    Prefixes(Vec<Vec<u8>>),
+    /// URLs the regex matches; all of them start with `literal`.
+    Glob { literal: Vec<u8>, regex: regex::bytes::Regex },
+}
+
+impl UrlMatcher {
+    /// Whether a lower-cased URL matches.
+    fn matches(&self, url: &[u8]) -> bool {
+        match self {
+            UrlMatcher::Prefixes(prefixes) => prefixes.iter().any(|p| url.starts_with(p)),
+            UrlMatcher::Glob { regex, .. } => regex.is_match(url),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct UrlPatternQuery {
+    column: &'static str,
+    key_column: &'static str,
+    matcher: Arc<UrlMatcher>,
+    rows: Arc<HashMap<SegmentId, Arc<BlockRows>>>,
+}
+
+impl std::fmt::Debug for UrlPatternQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UrlPatternQuery").field("column", &self.column).field("matcher", &self.matcher).finish()
+    }
+}
+
+impl Query for UrlPatternQuery {
+    fn weight(&self, _: EnableScoring<'_>) -> pairscope_index::tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl Weight for UrlPatternQuery {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> pairscope_index::tantivy::Result<Box<dyn Scorer>> {
+        let Some(keys) = reader.fast_fields().str(self.key_column)? else { return Ok(Box::new(EmptyScorer)) };
+        let dictionary = keys.dictionary();
+        let max_doc = reader.max_doc();
+        // The ordinal of the first key at or after `key` (the number of keys when none is).
+        let first_ord_from = |key: &[u8]| -> std::io::Result<u64> {
+            Ok(match dictionary.term_ord_or_next(key)? {
+                TermOrdHit::Exact(ord) | TermOrdHit::Next(ord) => ord,
+            })
+        };
+        // Keys starting with `prefix`: an ordinal range of the sorted dictionary.
+        let key_range = |prefix: &[u8]| -> std::io::Result<Option<std::ops::RangeInclusive<u64>>> {
+            let lo = first_ord_from(prefix)?;
+            let hi = match successor(prefix) {
+                Some(next) => first_ord_from(&next)?,
+                None => dictionary.num_terms() as u64,
+            };
+            Ok((lo < hi).then(|| lo..=hi - 1))
+        };
+        // Every candidate, and those whose URL must be checked (the others match by their key).
+        let mut candidates = BitSet::with_max_value(max_doc);
+        let mut unsure = BitSet::with_max_value(max_doc);
+        let (starts, checked): (&[Vec<u8>], bool) = match &*self.matcher {
+            UrlMatcher::Prefixes(prefixes) => (prefixes, false),
+            UrlMatcher::Glob { literal, .. } => (std::slice::from_ref(literal), true),
+        };
+        let mut add = |docs: Vec<DocId>, check: bool| {
+            for doc in docs {
+                candidates.insert(doc);
+                if check {
+                    unsure.insert(doc);
+                }
+            }
+        };
+        for start in starts {
+            if let Some(range) = key_range(start)? {
+                add(docs_with_ords(&keys, range, max_doc), checked);
+            }
+            for shorter in shorter_keys(start) {
+                if let Some(ord) = dictionary.term_ord(shorter)? {
+                    add(docs_with_ords(&keys, ord..=ord, max_doc), true);
+                }
+            }
+        }
+        let rows = self.rows.get(&reader.segment_id()).cloned().ok_or_else(|| {
+            pairscope_index::tantivy::TantivyError::InternalError("a segment without its parquet rows".into())
+        })?;
+        let check = RowCheck::Url { column: self.column, matcher: self.matcher.clone(), unsure };
+        Ok(Box::new(VerifiedScorer::new(Box::new(ConstScorer::new(BitSetDocSet::from(candidates), boost)), rows, max_doc, check)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> pairscope_index::tantivy::Result<Explanation> {
+        explain_match(self, reader, doc, "URL pattern")
+    }
+}
+
+/// The strings a URL key shorter than `start` and a prefix of it can be: `start` up to each
+/// of its '/' (keys end at a directory), and up to the key length cap. A URL with such a key
+/// may start with `start` or not: its URL is checked.
+fn shorter_keys(start: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let cap = pairscope_index::MAX_URL_KEY_BYTES;
+    let at_slashes = start.iter().enumerate().filter(|&(i, &b)| b == b'/' && i + 1 < start.len()).map(|(i, _)| i + 1);
+    // A key cut by the cap ends at the last character boundary at or before it.
+    let at_cap = (start.len() > cap).then(|| (cap.saturating_sub(3)..=cap).rev()).into_iter().flatten();
+    at_slashes.filter(|&end| end < start.len()).chain(at_cap).map(move |end| &start[..end])
 }
 
 /// The least byte string greater than every string starting with `prefix`, if any.
@@ -432,8 +501,7 @@ fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
 
 /// Candidates checked against the caption in the block's parquet file: keeps the documents
 /// whose caption's canonical form contains `needle` (the substring semantics of
-/// substring-script names). Captions are read [`VERIFY_CHUNK`] rows at a time, as the
-/// scorer moves forward.
+/// substring-script names).
 pub(crate) struct VerifiedQuery {
     inner: Box<dyn Query>,
     needle: Arc<str>,
@@ -441,7 +509,7 @@ pub(crate) struct VerifiedQuery {
     rows: Arc<HashMap<SegmentId, Arc<BlockRows>>>,
 }
 
-/// Rows of captions a [`VerifiedQuery`] reads at once.
+/// Rows a [`VerifiedScorer`] reads at once.
 const VERIFY_CHUNK: usize = 1024;
 
 impl std::fmt::Debug for VerifiedQuery {
@@ -484,16 +552,11 @@ impl Weight for VerifiedWeight {
         let rows = self.rows.get(&reader.segment_id()).cloned().ok_or_else(|| {
             pairscope_index::tantivy::TantivyError::InternalError("a segment without its parquet rows".into())
         })?;
-        let mut scorer = VerifiedScorer {
-            inner: self.inner.scorer(reader, boost)?,
-            rows,
-            max_doc: reader.max_doc() as usize,
-            chunk: None,
+        let check = RowCheck::CaptionContains {
             normalizer: Normalizer::new(self.fold_accents),
             needle: self.needle.clone(),
         };
-        scorer.settle();
-        Ok(Box::new(scorer))
+        Ok(Box::new(VerifiedScorer::new(self.inner.scorer(reader, boost)?, rows, reader.max_doc(), check)))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> pairscope_index::tantivy::Result<Explanation> {
@@ -501,31 +564,74 @@ impl Weight for VerifiedWeight {
     }
 }
 
+/// What a candidate must satisfy, checked against its row of the block's parquet file.
+enum RowCheck {
+    /// The caption's canonical form contains `needle`.
+    CaptionContains { normalizer: Normalizer, needle: Arc<str> },
+    /// The lower-cased URL of `column` matches; only the documents in `unsure` are checked
+    /// (the others matched by their URL key).
+    Url { column: &'static str, matcher: Arc<UrlMatcher>, unsure: BitSet },
+}
+
+impl RowCheck {
+    fn column(&self) -> &'static str {
+        match self {
+            RowCheck::CaptionContains { .. } => "caption",
+            RowCheck::Url { column, .. } => column,
+        }
+    }
+
+    /// Whether `doc` needs its row read at all.
+    fn needs_row(&self, doc: DocId) -> bool {
+        match self {
+            RowCheck::CaptionContains { .. } => true,
+            RowCheck::Url { unsure, .. } => unsure.contains(doc),
+        }
+    }
+
+    fn passes(&mut self, value: &str) -> bool {
+        match self {
+            RowCheck::CaptionContains { normalizer, needle } => normalizer.normalize(value).contains(&**needle),
+            RowCheck::Url { matcher, .. } => matcher.matches(value.to_ascii_lowercase().as_bytes()),
+        }
+    }
+}
+
+/// The documents of `inner` that pass a [`RowCheck`]. Rows are read [`VERIFY_CHUNK`] at a
+/// time, as the scorer moves forward.
 struct VerifiedScorer {
     inner: Box<dyn Scorer>,
     rows: Arc<BlockRows>,
     max_doc: usize,
-    /// The chunk of captions read last: its first row, and the captions.
+    /// The chunk of values read last: its first row, and the values.
     chunk: Option<(usize, StringArray)>,
-    normalizer: Normalizer,
-    needle: Arc<str>,
+    check: RowCheck,
 }
 
 impl VerifiedScorer {
+    fn new(inner: Box<dyn Scorer>, rows: Arc<BlockRows>, max_doc: DocId, check: RowCheck) -> VerifiedScorer {
+        let mut scorer = VerifiedScorer { inner, rows, max_doc: max_doc as usize, chunk: None, check };
+        scorer.settle();
+        scorer
+    }
+
     fn matches(&mut self, doc: DocId) -> bool {
+        if !self.check.needs_row(doc) {
+            return true;
+        }
         let doc = doc as usize;
         let start = doc - doc % VERIFY_CHUNK;
+        let column = self.check.column();
         if self.chunk.as_ref().is_none_or(|(first, _)| *first != start) {
             let positions: Vec<usize> = (start..(start + VERIFY_CHUNK).min(self.max_doc)).collect();
-            let captions =
-                self.rows.read(&positions, Some(&["caption"])).and_then(|b| self.rows.strings(&b, "caption"));
-            // A caption that cannot be read is not shown as a match (DocSet cannot fail); the
+            let values = self.rows.read(&positions, Some(&[column])).and_then(|b| self.rows.strings(&b, column));
+            // A value that cannot be read is not shown as a match (DocSet cannot fail); the
             // files are immutable, so this only happens on a damaged file.
-            let Ok(captions) = captions else { return false };
-            self.chunk = Some((start, captions));
+            let Ok(values) = values else { return false };
+            self.chunk = Some((start, values));
         }
-        let (_, captions) = self.chunk.as_ref().expect("read above");
-        captions.is_valid(doc - start) && self.normalizer.normalize(captions.value(doc - start)).contains(&*self.needle)
+        let (_, values) = self.chunk.as_ref().expect("read above");
+        values.is_valid(doc - start) && self.check.passes(values.value(doc - start))
     }
 
     /// Moves forward from the inner scorer's document to the first verified one.

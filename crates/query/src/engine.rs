@@ -289,8 +289,8 @@ impl Engine {
         }
         if let Some(pattern) = selection.url.as_deref().filter(|p| !p.trim().is_empty()) {
             let either = BooleanQuery::new(vec![
-                (Occur::Should, url_pattern("url_key", pattern)?),
-                (Occur::Should, url_pattern("page_url_key", pattern)?),
+                (Occur::Should, url_pattern("url", pattern, &self.rows_by_segment)?),
+                (Occur::Should, url_pattern("page_url", pattern, &self.rows_by_segment)?),
             ]);
             clauses.push((Occur::Must, Box::new(either)));
         }

@@ -373,9 +373,24 @@ fn filters_url_patterns_and_facets_equal_plain_references() {
     assert_eq!(engine.count(&by_page, &limits()).unwrap(), expected as u64);
 
     let host = rows.iter().filter_map(|r| r.host.clone()).max_by_key(|h| h.len()).unwrap();
-    for pattern in
-        [format!("https://{host}/"), host.clone(), format!("*{}*", &host[1..host.len() - 1]), "*.JPG".to_string()]
-    {
+    let mut patterns =
+        vec![format!("https://{host}/"), host.clone(), format!("*{}*", &host[1..host.len() - 1]), "*.JPG".to_string()];
+    // Prefixes longer than a URL key (which ends at the first directory), cut anywhere: whole
+    // URLs, mid-name, at deeper directories, upper-cased, without the scheme; and globs
+    // whose literal part is longer than a key.
+    for row in rows.iter().step_by(997).take(30) {
+        let url = &row.url;
+        let cut = |end: usize| (0..=end).rev().find(|&i| url.is_char_boundary(i)).unwrap_or(0);
+        let deep = url.match_indices('/').nth(4).map_or(url.len(), |(i, _)| i + 1);
+        patterns.push(url.clone());
+        patterns.push(url[..cut(url.len() * 2 / 3)].to_ascii_uppercase());
+        patterns.push(url[..deep].to_string());
+        if let Some((_, rest)) = url.split_once("://") {
+            patterns.push(rest[..(0..=rest.len() * 3 / 4).rev().find(|&i| rest.is_char_boundary(i)).unwrap()].to_string());
+        }
+        patterns.push(format!("{}*{}", &url[..deep], &url[cut(url.len() - 4)..]));
+    }
+    for pattern in patterns {
         let lowered = pattern.to_ascii_lowercase();
         let matches = |url: &str| {
             let url = url.to_ascii_lowercase();
@@ -383,6 +398,8 @@ fn filters_url_patterns_and_facets_equal_plain_references() {
                 url.contains(inner)
             } else if let Some(suffix) = lowered.strip_prefix('*') {
                 url.ends_with(suffix)
+            } else if let Some((head, tail)) = lowered.split_once('*') {
+                url.len() >= head.len() + tail.len() && url.starts_with(head) && url.ends_with(tail)
             } else if lowered.contains("://") {
                 url.starts_with(&lowered)
             } else {
