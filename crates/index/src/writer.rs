@@ -12,6 +12,7 @@ use tantivy::directory::MmapDirectory;
 use tantivy::indexer::SingleSegmentIndexWriter;
 use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
 use tantivy::schema::{Document, Field, Value};
+use tantivy::store::Compressor;
 use tantivy::{IndexBuilder, IndexSettings};
 
 use crate::error::{IndexError, Result};
@@ -42,7 +43,14 @@ impl BlockIndexWriter {
         let directory = MmapDirectory::open(dir).map_err(|e| IndexError::tantivy(dir, e))?;
         let writer = IndexBuilder::new()
             .schema(fields.schema.clone())
-            .settings(IndexSettings::default())
+            .settings(IndexSettings {
+                // Nothing is stored (the block's parquet file holds the rows): the store keeps
+                // an empty record per document, so compressing it, on a thread of its own per
+                // block, buys nothing.
+                docstore_compression: Compressor::None,
+                docstore_compress_dedicated_thread: false,
+                ..IndexSettings::default()
+            })
             .tokenizers(tokenizers())
             .single_segment_index_writer(directory, MEMORY_BUDGET)
             .map_err(|e| IndexError::tantivy(dir, e))?;
