@@ -14,14 +14,6 @@ use pairscope_model::ExitStatus;
 
 use crate::args::{Cli, Command};
 
-/// Ingest's threads hand batches to each other (decoding → conversion and parquet encoding →
-/// the index builder), so memory is freed on another thread than the one that allocated it:
-/// glibc's malloc takes the owning arena's lock for that. jemalloc: 12M-row ingest 9% faster
-/// in four of four alternating runs, peak RSS 10% lower (mimalloc was slower: it returned
-/// pages to the kernel and faulted them back). bench/REPORT.md.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.verbose, cli.global.quiet);
