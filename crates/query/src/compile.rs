@@ -234,7 +234,8 @@ impl Compiler<'_> {
 
     fn field(&self, name: &str, value: &str, offset: usize) -> Result<Box<dyn Query>> {
         match name {
-            "url" | "page_url" => url_pattern(if name == "url" { "url" } else { "page_url" }, value, self.rows),
+            "url" => url_pattern("url", value, self.rows),
+            "page_url" => url_pattern("page_url", value, self.rows),
             _ => {
                 let field_name = KEYWORD_COLUMNS.iter().copied().find(|k| *k == name).ok_or_else(|| {
                     QueryError::usage(format!("unknown field {name:?} at byte {offset} of the query"))
@@ -382,7 +383,7 @@ fn explain_match(
 }
 
 #[derive(Debug)]
-pub(crate) enum UrlMatcher {
+enum UrlMatcher {
     /// URLs starting with any of these.
     Prefixes(Vec<Vec<u8>>),
     /// URLs the regex matches; all of them start with `literal`.
@@ -481,7 +482,7 @@ impl Weight for UrlPatternQuery {
 /// may start with `start` or not: its URL is checked.
 fn shorter_keys(start: &[u8]) -> impl Iterator<Item = &[u8]> {
     let cap = pairscope_index::MAX_URL_KEY_BYTES;
-    let at_slashes = start.iter().enumerate().filter(|&(i, &b)| b == b'/' && i + 1 < start.len()).map(|(i, _)| i + 1);
+    let at_slashes = start.iter().enumerate().filter(|&(_, &b)| b == b'/').map(|(i, _)| i + 1);
     // A key cut by the cap ends at the last character boundary at or before it.
     let at_cap = (start.len() > cap).then(|| (cap.saturating_sub(3)..=cap).rev()).into_iter().flatten();
     at_slashes.filter(|&end| end < start.len()).chain(at_cap).map(move |end| &start[..end])
