@@ -240,6 +240,15 @@ pub struct RemovalArgs {
 }
 
 impl RemovalArgs {
+    /// Every list file named, in flag order.
+    pub fn files(&self) -> Vec<&std::path::Path> {
+        [&self.exclude_domains, &self.exclude_urls, &self.exclude_image_hashes]
+            .into_iter()
+            .flatten()
+            .map(PathBuf::as_path)
+            .collect()
+    }
+
     pub fn load(&self) -> anyhow::Result<pairscope_subset::RemovalLists> {
         use pairscope_subset::ListKind;
         let mut lists = pairscope_subset::RemovalLists::default();

@@ -3,14 +3,16 @@
 //! the same way.
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use pairscope_store::export::{BatchWriter, ExportOptions};
+use pairscope_store::layout::{dataset_containing, resolve};
 
-use crate::args::Format;
+use crate::args::{Format, UsageError};
 
 /// A record batch from named columns.
 pub fn table(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
@@ -79,4 +81,48 @@ pub fn print_document<T: serde::Serialize>(
         }
         _ => print_batch(format, &rows()),
     }
+}
+
+/// What an `--out` flag names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutKind {
+    /// One file, written whole under a temporary name and renamed onto the path.
+    File,
+    /// A directory the command creates or resumes; what may already be in it is the command's
+    /// own check (an earlier subset, a collect run).
+    Directory,
+}
+
+/// Refuses an `--out` that would write inside a dataset (pairscope's writer alone writes
+/// there), onto or around one of the command's own inputs, or over an existing file without
+/// `--force`. Paths are compared after [`resolve`], so `..` and symlinks cannot hide a match.
+/// A directory `--out` may lie inside an input directory (`collect crawl/ --out crawl/pairs`):
+/// nothing there is read back.
+pub fn check_out(out: &Path, kind: OutKind, inputs: &[&Path], force: bool) -> Result<(), UsageError> {
+    let refuse = |why: String| Err(UsageError(format!("--out {}: {why}", out.display())));
+    let resolved = resolve(out).map_err(|e| UsageError(format!("--out {}: {e}", out.display())))?;
+    if let Some(dataset) = dataset_containing(&resolved) {
+        return refuse(format!(
+            "is inside the dataset {} (only ingest writes there): choose a path outside it",
+            dataset.display()
+        ));
+    }
+    for input in inputs {
+        let Ok(input_resolved) = resolve(input) else { continue };
+        let clash = match kind {
+            OutKind::File => input_resolved == resolved,
+            OutKind::Directory => input_resolved.starts_with(&resolved),
+        };
+        if clash {
+            return refuse(format!("is or holds an input of this command ({})", input.display()));
+        }
+    }
+    if kind == OutKind::File {
+        match std::fs::metadata(&resolved) {
+            Ok(meta) if !meta.is_file() => return refuse("exists and is not a regular file".into()),
+            Ok(_) if !force => return refuse("exists: add --force to replace it".into()),
+            _ => {}
+        }
+    }
+    Ok(())
 }

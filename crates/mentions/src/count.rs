@@ -7,7 +7,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use pairscope_expr::BoundExpr;
@@ -57,6 +57,9 @@ pub struct MentionsRequest {
     /// With `by`: the values kept per entity; without: the most-mentioned entities kept.
     pub top: Option<usize>,
     pub fold_accents: bool,
+    /// How long the count may run (`Duration::MAX`: no limit); past it the count stops with
+    /// [`MentionsError::Timeout`].
+    pub timeout: Duration,
 }
 
 /// The result of a count, as cached and as printed.
@@ -137,6 +140,7 @@ pub fn count_mentions(dataset: &Dataset, request: &MentionsRequest, progress: &d
         &columns,
         &schema,
         progress,
+        request.timeout,
         || Tally::new(matcher.entities().len()),
         |tally, unit| tally.add(&matcher, unit, filter.as_ref(), request.by),
     )?;
@@ -179,7 +183,7 @@ fn count_by_index(
     started: Instant,
 ) -> Result<MentionsReport> {
     let engine = Engine::open(dataset.clone())?;
-    let limits = Limits { timeout: std::time::Duration::MAX };
+    let limits = Limits { timeout: request.timeout };
     let filter = request.filter.clone().filter(|f| !f.trim().is_empty());
     let rows = match &filter {
         Some(_) => engine.count(&Selection { filter: filter.clone(), ..Default::default() }, &limits)?,
@@ -287,6 +291,7 @@ pub fn read_captions(dataset: &Dataset, progress: &dyn Progress) -> Result<(u64,
         &columns,
         &schema,
         progress,
+        Duration::MAX,
         || (0u64, 0u64, 0u64),
         |(rows, bytes, last), unit| {
             *last = 0;
@@ -308,17 +313,20 @@ pub fn read_captions(dataset: &Dataset, progress: &dyn Progress) -> Result<(u64,
 
 /// Runs `work` over every row group of the version's data files (reading `columns`), on
 /// every core; each thread folds into its own state made by `new`. `work` returns the rows
-/// it read, for `progress`. The first error stops every thread.
+/// it read, for `progress`. The first error stops every thread; so does `timeout`, checked
+/// before each row group (a few hundred milliseconds of work at most).
 fn scan<T: Send>(
     dataset: &Dataset,
     columns: &[String],
     schema: &arrow::datatypes::Schema,
     progress: &dyn Progress,
+    timeout: Duration,
     new: impl Fn() -> T + Sync,
     work: impl Fn(&mut T, &Unit<'_>) -> Result<u64> + Sync,
 ) -> Result<Vec<T>> {
     let units = row_groups(dataset)?;
     progress.set_total_bytes(units.iter().map(|u| u.2).sum());
+    let deadline = Instant::now().checked_add(timeout);
     let next = AtomicUsize::new(0);
     let states: Mutex<Vec<Result<T>>> = Mutex::new(Vec::new());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, units.len().max(1));
@@ -329,6 +337,10 @@ fn scan<T: Send>(
                 let outcome = loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some((file, row_group, bytes)) = units.get(i) else { break Ok(()) };
+                    if deadline.is_some_and(|at| Instant::now() > at) {
+                        next.store(units.len(), Ordering::Relaxed);
+                        break Err(MentionsError::Timeout { limit: timeout });
+                    }
                     let unit = Unit { path: &file.0, metadata: &file.1, row_group: *row_group, columns, schema };
                     match work(&mut state, &unit) {
                         Ok(rows) => progress.advance(rows, *bytes),

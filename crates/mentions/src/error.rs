@@ -16,6 +16,8 @@ pub enum MentionsError {
     /// A data file could not be read: the file, and what went wrong.
     #[error("{path}: {message}")]
     Read { path: String, message: String },
+    #[error("the count ran past its time limit of {:.1} s (--timeout)", limit.as_secs_f64())]
+    Timeout { limit: std::time::Duration },
     #[error(transparent)]
     Store(#[from] pairscope_store::StoreError),
     #[error(transparent)]

@@ -5,6 +5,7 @@
 //! counted rows.
 
 use std::collections::HashMap;
+use std::time::Duration;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -75,7 +76,7 @@ fn reference(lists: &[NameList], rows: &[Row], fold: bool) -> Vec<Vec<usize>> {
 }
 
 fn request(lists: Vec<NameList>) -> MentionsRequest {
-    MentionsRequest { lists, filter: None, by: None, top: None, fold_accents: false }
+    MentionsRequest { lists, filter: None, by: None, top: None, fold_accents: false, timeout: Duration::MAX }
 }
 
 /// The report's counts in list order, keyed by (list, name).

@@ -128,12 +128,76 @@ impl WriterLock {
     }
 }
 
-/// The manifest a writer starts from: the committed one, or an empty one for a new dataset.
+/// The manifest a writer starts from: the committed one, or an empty one for a new dataset,
+/// whose directory must hold nothing but what a killed first ingest leaves (see
+/// [`check_new_dataset_dir`]).
 pub(crate) fn committed_manifest(layout: &Layout) -> Result<Manifest> {
     match read_current(layout)? {
         Some(version) => Manifest::read(&layout.manifest(version)),
-        None => Ok(Manifest::empty()),
+        None => {
+            check_new_dataset_dir(layout)?;
+            Ok(Manifest::empty())
+        }
     }
+}
+
+/// Refuses to make a dataset in a directory holding anything but `LOCK`, `versions/` of
+/// manifests and `sources/` of source directories (what a first ingest killed before its
+/// commit leaves, and reuses): a commit removes everything under `sources/` it does not
+/// reference, so a user's own folder named `sources` would be lost.
+fn check_new_dataset_dir(layout: &Layout) -> Result<()> {
+    let refuse = |what: &Path| {
+        Err(StoreError::Usage(format!(
+            "{}: holds {}, so it is neither a dataset nor a new one: give ingest an empty or new directory",
+            layout.root().display(),
+            what.strip_prefix(layout.root()).unwrap_or(what).display()
+        )))
+    };
+    let ours = |name: &str, expected: fn(&str) -> bool| {
+        expected(name) || name.rsplit_once(".tmp-").is_some_and(|(stem, _)| expected(stem) && is_temp_name(name))
+    };
+    let entries = |dir: &Path| -> Result<Vec<fs::DirEntry>> {
+        match fs::read_dir(dir) {
+            Ok(entries) => entries.collect::<std::io::Result<Vec<_>>>().map_err(StoreError::io(dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(StoreError::Io { path: dir.to_path_buf(), source: e }),
+        }
+    };
+    for entry in entries(layout.root())? {
+        let path = entry.path();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        match entry.file_name().to_str() {
+            Some("LOCK") if !is_dir => {}
+            Some("versions") if is_dir => {
+                for version in entries(&path)? {
+                    if !version.file_name().to_str().is_some_and(|n| ours(n, is_manifest_name)) {
+                        return refuse(&version.path());
+                    }
+                }
+            }
+            Some("sources") if is_dir => {
+                for source in entries(&path)? {
+                    if !source.file_name().to_str().is_some_and(|n| ours(n, is_source_dir_name)) {
+                        return refuse(&source.path());
+                    }
+                }
+            }
+            _ => return refuse(&path),
+        }
+    }
+    Ok(())
+}
+
+/// `v00000007.json`, as [`Layout::manifest`] names them.
+fn is_manifest_name(name: &str) -> bool {
+    name.strip_prefix('v')
+        .and_then(|n| n.strip_suffix(".json"))
+        .is_some_and(|n| n.len() == 8 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// 16 lower-case hex digits, as [`Layout::source_dir`] names them.
+fn is_source_dir_name(name: &str) -> bool {
+    name.len() == 16 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Commits `sources` as the next version after `previous`: writes its manifest, then replaces

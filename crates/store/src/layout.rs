@@ -1,7 +1,7 @@
 //! Paths inside a dataset directory and the one durable-write primitive everything uses.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// The paths of a dataset directory.
@@ -43,25 +43,106 @@ impl Layout {
     pub fn source_dir(&self, source_id: &str) -> PathBuf {
         self.sources().join(&source_id[..16.min(source_id.len())])
     }
+
+    /// Whether `dir` holds a dataset: a committed one (a `CURRENT`), or one its first ingest is
+    /// creating (`LOCK` beside `sources/`). Nothing but pairscope's writer may write there.
+    pub fn holds_dataset(dir: &Path) -> bool {
+        let layout = Layout::new(dir);
+        layout.current().is_file() || (layout.lock().is_file() && layout.sources().is_dir())
+    }
 }
 
-/// Writes `bytes` to `path` durably and atomically: a temporary file beside it, fsync,
-/// rename over `path`, fsync of the directory. A reader sees the old content or the new,
-/// never a mixture; a crash leaves at most a stray temporary file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fsync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+/// `path` made absolute as the kernel resolves it: symlinks followed and `..` applied to what
+/// they lead to. The part that does not exist yet is appended as written (it holds no symlink;
+/// its `.` and `..` are applied lexically).
+pub fn resolve(path: &Path) -> io::Result<PathBuf> {
+    use std::path::Component;
+    let absolute = std::path::absolute(path)?;
+    let components: Vec<Component> = absolute.components().collect();
+    // The longest prefix that exists, resolved by the kernel.
+    let mut exists = components.len();
+    let mut resolved = loop {
+        match fs::canonicalize(components[..exists].iter().collect::<PathBuf>()) {
+            Ok(resolved) => break resolved,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && exists > 1 => exists -= 1,
+            Err(e) => return Err(e),
+        }
+    };
+    for component in &components[exists..] {
+        match component {
+            Component::ParentDir => {
+                resolved.pop();
+            }
+            Component::Normal(name) => resolved.push(name),
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+        }
     }
-    result
+    Ok(resolved)
+}
+
+/// The dataset directory `path` is or lies in (after [`resolve`]), if any.
+pub fn dataset_containing(path: &Path) -> Option<PathBuf> {
+    let resolved = resolve(path).ok()?;
+    resolved.ancestors().find(|dir| Layout::holds_dataset(dir)).map(Path::to_path_buf)
+}
+
+/// Writes `bytes` to `path` durably and atomically (see [`AtomicFile`]).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes)?;
+    file.commit()
+}
+
+/// A file written under a temporary name beside its target ([`temp_path`]) and renamed onto
+/// it by [`AtomicFile::commit`] after an fsync, with an fsync of the directory after the rename.
+/// A reader sees the old content or the new, never a mixture; dropped without a commit (an
+/// error, a stopped export) only the temporary is removed; a crash leaves at most a stray
+/// temporary, which [`is_temp_name`] recognises.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        let tmp = temp_path(path);
+        let file = File::create(&tmp)?;
+        Ok(AtomicFile { path: path.to_path_buf(), tmp, file: Some(BufWriter::new(file)) })
+    }
+
+    /// Flushes, fsyncs and renames the file onto its target.
+    pub fn commit(mut self) -> io::Result<()> {
+        let Some(writer) = self.file.take() else { return Err(io::Error::other("already committed")) };
+        let result = (|| {
+            let file = writer.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            fs::rename(&self.tmp, &self.path)?;
+            fsync_dir(self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        result
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.as_mut().ok_or_else(|| io::Error::other("already committed"))?.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), |f| f.flush())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// A temporary name beside `path`, unique to this process.
@@ -71,12 +152,61 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Whether a directory entry is a temporary left by [`temp_path`].
+/// Whether a directory entry is a temporary left by [`temp_path`]: `NAME.tmp-PID`, nothing
+/// looser, so a cleaner never takes a user's file for one of ours.
 pub fn is_temp_name(name: &str) -> bool {
-    name.contains(".tmp-")
+    name.rsplit_once(".tmp-")
+        .is_some_and(|(stem, pid)| !stem.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Makes a rename or file creation in `dir` durable.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_follows_symlinks_before_dotdot_as_the_kernel_does() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = fs::canonicalize(tmp.path()).unwrap();
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        fs::create_dir_all(root.join("ds")).unwrap();
+        // `link/..` is the parent of where the link leads (a), not the directory holding link.
+        std::os::unix::fs::symlink(root.join("a/b"), root.join("link")).unwrap();
+        assert_eq!(resolve(&root.join("link/../x")).unwrap(), root.join("a/x"));
+        assert_eq!(resolve(&root.join("a/../ds/CURRENT")).unwrap(), root.join("ds/CURRENT"));
+        assert_eq!(resolve(&root.join("new/deeper/../file")).unwrap(), root.join("new/file"));
+        fs::write(root.join("ds/CURRENT"), "1\n").unwrap();
+        assert_eq!(dataset_containing(&root.join("link/../../ds/sources/x")), Some(root.join("ds")));
+        assert_eq!(dataset_containing(&root.join("a/b")), None);
+    }
+
+    #[test]
+    fn temp_names_are_ours_only() {
+        assert!(is_temp_name("block-00000.parquet.tmp-123"));
+        assert!(is_temp_name(&temp_path(Path::new("x/CURRENT")).file_name().unwrap().to_string_lossy()));
+        for name in ["notes.tmp-", "notes.tmp-old", ".tmp-12", "my.tmp-1.txt", "file.tmp"] {
+            assert!(!is_temp_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_atomic_file_replaces_whole_or_not_at_all() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("out.csv");
+        fs::write(&path, "old").unwrap();
+        let mut file = AtomicFile::create(&path).unwrap();
+        file.write_all(b"half").unwrap();
+        drop(file);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "old", "dropped uncommitted: the target is untouched");
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1, "and its temporary is gone");
+        let mut file = AtomicFile::create(&path).unwrap();
+        file.write_all(b"new").unwrap();
+        file.commit().unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+    }
 }

@@ -496,15 +496,22 @@ fn write_shards(
     Ok(files)
 }
 
-/// The output directory under construction: a hidden sibling of `out`, renamed onto it at the
-/// end. A killed run leaves only hidden siblings, which the next run removes.
+/// The output directory under construction: a hidden sibling of `out` holding a marker file
+/// this run keeps locked, renamed onto `out` at the end. A killed run leaves only hidden
+/// siblings with an unlocked marker, which the next run removes; a directory without our marker
+/// is never removed, and a locked one means another run is writing the same `out`.
 struct Staging {
     out: PathBuf,
     /// Where this run builds the output.
     dir: PathBuf,
     /// Where an earlier subset at `out` waits while the new one is renamed in.
     old: PathBuf,
+    /// The locked marker in `dir`; removed before the rename, so `out` holds only the subset.
+    marker: Option<fs::File>,
 }
+
+/// The file that marks a staging directory as this command's own.
+const STAGING_MARKER: &str = ".pairscope-subset-staging";
 
 impl Staging {
     fn new(out: &Path) -> Result<Staging, SubsetError> {
@@ -516,25 +523,39 @@ impl Staging {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        if out.exists() && !is_replaceable(out) {
+        if let Err(why) = replaceable(out) {
             return Err(SubsetError::Usage(format!(
-                "--out {}: exists and is neither empty nor an earlier subset (no manifest.json): choose another directory",
+                "--out {}: {why}; pairscope replaces only an empty directory or an earlier subset: choose another directory",
                 out.display()
             )));
         }
         fs::create_dir_all(&parent).map_err(|e| SubsetError::io(&parent, e))?;
         let stale_prefix = format!(".{name}.partial-");
         let old = parent.join(format!(".{name}.old"));
-        if let Ok(entries) = fs::read_dir(&parent) {
-            for entry in entries.flatten() {
-                if entry.file_name().to_str().is_some_and(|n| n.starts_with(&stale_prefix)) || entry.path() == old {
-                    let _ = fs::remove_dir_all(entry.path());
+        for entry in fs::read_dir(&parent).map_err(|e| SubsetError::io(&parent, e))?.flatten() {
+            if entry.file_name().to_str().is_some_and(|n| n.starts_with(&stale_prefix)) {
+                remove_stale_staging(&entry.path(), out)?;
+            }
+        }
+        if old.exists() {
+            // A run killed between its two renames left the earlier subset here.
+            match replaceable(&old) {
+                Ok(()) => fs::remove_dir_all(&old).map_err(|e| SubsetError::io(&old, e))?,
+                Err(why) => {
+                    return Err(SubsetError::Usage(format!(
+                        "{} is in the way of replacing --out {} and is not a subset ({why}): move it",
+                        old.display(),
+                        out.display()
+                    )));
                 }
             }
         }
         let dir = parent.join(format!("{stale_prefix}{}", std::process::id()));
         fs::create_dir(&dir).map_err(|e| SubsetError::io(&dir, e))?;
-        Ok(Staging { out: out.to_path_buf(), dir, old })
+        let marker_path = dir.join(STAGING_MARKER);
+        let marker = fs::File::create(&marker_path).map_err(|e| SubsetError::io(&marker_path, e))?;
+        marker.lock().map_err(|e| SubsetError::io(&marker_path, e))?;
+        Ok(Staging { out: out.to_path_buf(), dir, old, marker: Some(marker) })
     }
 
     fn dir(&self) -> &Path {
@@ -543,7 +564,14 @@ impl Staging {
 
     /// Renames the output onto `out`. If that fails, an earlier subset is put back and the
     /// staging directory removed: `out` holds the old subset or the new one, never neither.
-    fn commit(self) -> Result<(), SubsetError> {
+    fn commit(mut self) -> Result<(), SubsetError> {
+        let marker = self.dir.join(STAGING_MARKER);
+        if let Err(e) = fs::remove_file(&marker) {
+            let error = SubsetError::io(&marker, e);
+            self.abandon();
+            return Err(error);
+        }
+        self.marker = None;
         let had_old = self.out.exists();
         if had_old && let Err(e) = fs::rename(&self.out, &self.old) {
             let error = SubsetError::io(&self.out, e);
@@ -561,7 +589,8 @@ impl Staging {
         if had_old {
             fs::remove_dir_all(&self.old).map_err(|e| SubsetError::io(&self.old, e))?;
         }
-        Ok(())
+        let parent = self.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        pairscope_store::layout::fsync_dir(parent).map_err(|e| SubsetError::io(parent, e))
     }
 
     fn abandon(self) {
@@ -569,9 +598,59 @@ impl Staging {
     }
 }
 
-/// An empty directory, or one holding a subset's manifest.
-fn is_replaceable(out: &Path) -> bool {
-    out.join(crate::manifest::MANIFEST).is_file() || fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_none())
+/// Removes a staging directory a killed run left beside `out`: only one holding our marker,
+/// and only when no live run holds the marker's lock.
+fn remove_stale_staging(dir: &Path, out: &Path) -> Result<(), SubsetError> {
+    let Ok(marker) = fs::File::open(dir.join(STAGING_MARKER)) else {
+        tracing::warn!("{} is not a pairscope staging directory: left alone", dir.display());
+        return Ok(());
+    };
+    match marker.try_lock() {
+        Ok(()) => fs::remove_dir_all(dir).map_err(|e| SubsetError::io(dir, e)),
+        Err(fs::TryLockError::WouldBlock) => Err(SubsetError::Usage(format!(
+            "--out {}: another subset is being written there now ({})",
+            out.display(),
+            dir.display()
+        ))),
+        Err(fs::TryLockError::Error(e)) => Err(SubsetError::io(dir, e)),
+    }
+}
+
+/// `Ok` for what a subset may replace: nothing, an empty directory, or a provable earlier
+/// subset (its manifest parses as one and it holds nothing but the files that manifest lists).
+/// Otherwise why not.
+fn replaceable(out: &Path) -> Result<(), String> {
+    let meta = match fs::symlink_metadata(out) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("cannot be read ({e})")),
+    };
+    if !meta.is_dir() {
+        return Err("exists and is not a directory".into());
+    }
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(out).map_err(|e| format!("cannot be read ({e})"))? {
+        entries.push(entry.map_err(|e| format!("cannot be read ({e})"))?);
+    }
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let manifest = match SubsetManifest::read(out) {
+        Ok(manifest) if manifest.format == crate::manifest::FORMAT => manifest,
+        Ok(manifest) => return Err(format!("its manifest.json has format {}, not this version's", manifest.format)),
+        Err(_) if !out.join(crate::manifest::MANIFEST).exists() => {
+            return Err("is not empty and holds no subset manifest.json".into());
+        }
+        Err(e) => return Err(format!("its manifest.json is not a subset manifest ({e})")),
+    };
+    for entry in entries {
+        let name = entry.file_name();
+        let listed = name == crate::manifest::MANIFEST || manifest.files.iter().any(|f| name == f.path.as_str());
+        if !listed || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            return Err(format!("holds {:?}, which its manifest.json does not list", name));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

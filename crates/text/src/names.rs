@@ -59,6 +59,16 @@ pub struct NameList {
     pub entities: Vec<Entity>,
 }
 
+/// Aliases one entity may have. Real lists give a name a handful (the most-aliased people on
+/// Wikidata have a few dozen); thousands on one line are a mistake (a file without line
+/// breaks, a word list pasted as one entity) and would make every count slow.
+pub const MAX_ALIASES_PER_ENTITY: usize = 256;
+/// Bytes of one alias as written. Names and titles are short; a "name" of thousands of words
+/// is a mistake, and a phrase that long costs a count one term lookup per word.
+pub const MAX_ALIAS_BYTES: usize = 256;
+/// Bytes of a list file: ten times the largest list of names anyone publishes, read whole.
+pub const MAX_LIST_BYTES: u64 = 64 << 20;
+
 /// Why a name list could not be loaded. Every variant names the list (and the line where
 /// there is one).
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +85,16 @@ pub enum NameListError {
     EmptyAlias { origin: String, line: usize, alias: String },
     #[error("{origin}:{line}: entity {name:?} duplicates the one on line {first_line}")]
     DuplicateEntity { origin: String, name: String, first_line: usize, line: usize },
+    #[error("{origin}: not a regular file (a name list is read whole)")]
+    NotAFile { origin: String },
+    #[error("{origin}: {bytes} bytes; a name list may have at most {MAX_LIST_BYTES}")]
+    TooLarge { origin: String, bytes: u64 },
+    #[error(
+        "{origin}:{line}: {count} aliases on one line; an entity may have at most {MAX_ALIASES_PER_ENTITY} (one entity a line, aliases separated by \" | \")"
+    )]
+    TooManyAliases { origin: String, line: usize, count: usize },
+    #[error("{origin}:{line}: an alias of {bytes} bytes; an alias may have at most {MAX_ALIAS_BYTES}")]
+    AliasTooLong { origin: String, line: usize, bytes: usize },
     #[error("unknown built-in name list {spec:?} (known: builtin:artists, builtin:characters)")]
     UnknownBuiltin { spec: String },
 }
@@ -93,7 +113,14 @@ impl NameList {
             if content.is_empty() || content.starts_with('#') {
                 continue;
             }
+            let count = content.split('|').count();
+            if count > MAX_ALIASES_PER_ENTITY {
+                return Err(NameListError::TooManyAliases { origin: origin.to_owned(), line, count });
+            }
             let aliases: Vec<String> = content.split('|').map(|a| a.trim().to_owned()).collect();
+            if let Some(long) = aliases.iter().find(|a| a.len() > MAX_ALIAS_BYTES) {
+                return Err(NameListError::AliasTooLong { origin: origin.to_owned(), line, bytes: long.len() });
+            }
             for alias in &aliases {
                 if normalizer.normalize(alias).is_empty() {
                     return Err(NameListError::EmptyAlias { origin: origin.to_owned(), line, alias: alias.clone() });
@@ -119,8 +146,23 @@ impl NameList {
                 .ok_or_else(|| NameListError::UnknownBuiltin { spec: spec.to_owned() })?;
             return NameList::parse(text, origin);
         }
-        let bytes =
-            std::fs::read(Path::new(spec)).map_err(|source| NameListError::Read { origin: spec.to_owned(), source })?;
+        let read_error = |source| NameListError::Read { origin: spec.to_owned(), source };
+        // A FIFO or a device (`/dev/zero`) would be read forever: only regular files, of a size
+        // checked before reading.
+        let meta = std::fs::metadata(Path::new(spec)).map_err(read_error)?;
+        if !meta.is_file() {
+            return Err(NameListError::NotAFile { origin: spec.to_owned() });
+        }
+        if meta.len() > MAX_LIST_BYTES {
+            return Err(NameListError::TooLarge { origin: spec.to_owned(), bytes: meta.len() });
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        std::fs::File::open(Path::new(spec))
+            .and_then(|file| std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_LIST_BYTES + 1), &mut bytes))
+            .map_err(read_error)?;
+        if bytes.len() as u64 > MAX_LIST_BYTES {
+            return Err(NameListError::TooLarge { origin: spec.to_owned(), bytes: bytes.len() as u64 });
+        }
         let text = String::from_utf8(bytes).map_err(|e| {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             NameListError::NotUtf8 { origin: spec.to_owned(), line: 1 + valid.iter().filter(|&&b| b == b'\n').count() }

@@ -1,7 +1,7 @@
 //! `pairscope collect`: flags and the summary; the run itself is `pairscope_collect::collect`.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::args::{GlobalArgs, UsageError};
 use crate::commands::synth::default_threads;
+use crate::output::{OutKind, check_out};
 use crate::progress::Bar;
 
 #[derive(Debug, Args)]
@@ -76,6 +77,10 @@ pub fn run(args: &CollectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         seen: args.seen.clone(),
     };
     let base_url = args.base_url.as_deref().map(pairscope_collect::parse_url).transpose().map_err(|e| UsageError(e.to_string()))?;
+    // Before the inputs are read: a list file named as an input is read whole.
+    let local_inputs = args.inputs.iter().filter(|input| !input.contains("://")).map(Path::new);
+    let inputs_read: Vec<&Path> = local_inputs.chain(args.seen.iter().map(PathBuf::as_path)).collect();
+    check_out(&args.out, OutKind::Directory, &inputs_read, false)?;
     let inputs = resolve_inputs(&args.inputs, base_url.as_ref(), &Remote::new()).map_err(usage_or_error)?;
     let bar = Bar::new(global, "collect");
     let result = collect(&inputs, &args.out, &options, &bar);

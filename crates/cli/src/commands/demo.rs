@@ -94,6 +94,7 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         top: Some(15),
         fold_accents: false,
         no_cache: false,
+        timeout: 0.0,
         output,
     };
     crate::commands::mentions::run(&mentions, global)?;

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Result;
 use arrow::array::{ArrayRef, Float64Array, StringArray, UInt64Array};
@@ -13,6 +14,7 @@ use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
 
 use crate::args::{FormatArgs, GlobalArgs};
+use crate::commands::sql::parse_timeout;
 use crate::output::{print_document, table};
 use crate::progress::Bar;
 
@@ -41,6 +43,10 @@ pub struct MentionsArgs {
     /// Count again even when the dataset holds this count for its current version.
     #[arg(long)]
     pub no_cache: bool,
+    /// Stop the count after this many seconds (exit code 1; 0: no limit, the default, since
+    /// a count reads every caption of a large dataset).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_timeout)]
+    pub timeout: f64,
     #[command(flatten)]
     pub output: FormatArgs,
 }
@@ -65,6 +71,7 @@ pub fn run(args: &MentionsArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         }),
         top: args.top,
         fold_accents: args.fold_accents,
+        timeout: if args.timeout > 0.0 { Duration::from_secs_f64(args.timeout) } else { Duration::MAX },
     };
     let cached = if args.no_cache { None } else { cache::load(&dataset, &request) };
     let from_cache = cached.is_some();

@@ -2,8 +2,7 @@
 //! the flags and how results are written.
 
 use std::fmt;
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,9 +14,10 @@ use pairscope_model::ExitStatus;
 use pairscope_sql::{BlockingRows, Limits, SqlSession};
 use pairscope_store::Dataset;
 use pairscope_store::export::ExportFormat;
+use pairscope_store::layout::AtomicFile;
 
 use crate::args::{Format, FormatArgs, GlobalArgs, UsageError};
-use crate::output::{batch_writer, stdout_for, write_batches};
+use crate::output::{OutKind, batch_writer, check_out, stdout_for, write_batches};
 
 /// Rows `--format table` shows on stdout unless `--limit` says otherwise.
 pub const DISPLAY_ROWS: u64 = 1000;
@@ -34,8 +34,13 @@ pub struct SqlArgs {
     pub output: FormatArgs,
     /// Write every row to FILE, in --format or, when that is table, in the format the file's
     /// extension names (.csv, .json, .jsonl, .parquet).
+    /// The file is written under a temporary name and renamed into place when complete: a
+    /// failed or stopped query leaves any earlier file as it was.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace the --out file if it exists.
+    #[arg(long, requires = "out")]
+    pub force: bool,
     /// Write at most this many rows [default: 1000 for table output on stdout; every row
     /// otherwise].
     #[arg(long, value_name = "ROWS")]
@@ -51,6 +56,9 @@ pub struct SqlArgs {
 
 pub fn run(args: &SqlArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let format = output_format(args)?;
+    if let Some(out) = &args.out {
+        check_out(out, OutKind::File, &[&args.dataset], args.force)?;
+    }
     let dataset = Dataset::open(&args.dataset)?;
     let limits = Limits {
         timeout: (args.timeout > 0.0).then(|| Duration::from_secs_f64(args.timeout)),
@@ -131,20 +139,17 @@ fn stream(rows: BlockingRows, format: Format, limit: Option<u64>, out: &mut (imp
     Ok(())
 }
 
-/// Streams into `path`; a failed or stopped query removes the partial file.
+/// Streams into `path` through an [`AtomicFile`]: a failed or stopped query leaves no file
+/// (and any earlier one untouched).
 fn export(rows: BlockingRows, format: Format, limit: Option<u64>, path: &Path) -> Result<()> {
-    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut out = BufWriter::new(file);
-    let written = stream(rows, format, limit, &mut out)
-        .and_then(|()| out.into_inner().map_err(|e| e.into_error().into()))
-        .and_then(|file| file.sync_all().map_err(Into::into));
-    if written.is_err() {
-        let _ = std::fs::remove_file(path);
-    }
-    written.with_context(|| format!("writing {}", path.display()))
+    let mut file = AtomicFile::create(path).with_context(|| format!("creating {}", path.display()))?;
+    stream(rows, format, limit, &mut file)
+        .and_then(|()| file.commit().map_err(Into::into))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
-fn parse_timeout(text: &str) -> Result<f64, String> {
+/// A `--timeout`: seconds, 0 for no limit.
+pub(crate) fn parse_timeout(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds.is_finite() && seconds >= 0.0 && Duration::try_from_secs_f64(seconds).is_ok() => {
             Ok(seconds)

@@ -13,7 +13,7 @@ use pairscope_store::export::ExportFormat;
 use pairscope_subset::{DedupKey, DiffKey, DiffRequest, PRESETS, SampleSpec, SubsetRequest, diff, run_subset};
 
 use crate::args::{Format, FormatArgs, GlobalArgs, RemovalArgs, UsageError};
-use crate::output::{print_document, table};
+use crate::output::{OutKind, check_out, print_document, table};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Order of operations: filter (--preset AND --where) → --query → removal lists \
@@ -46,7 +46,8 @@ pub struct SubsetArgs {
     /// The sampling seed.
     #[arg(long, value_name = "S", requires = "sample")]
     pub seed: Option<u64>,
-    /// Output directory (replaced atomically if it holds an earlier subset).
+    /// Output directory: created, or replaced atomically if it is empty or holds an earlier
+    /// subset and nothing else; any other directory is refused.
     #[arg(long, value_name = "DIR", required_unless_present = "list_presets")]
     pub out: Option<PathBuf>,
     /// Format of the output shards.
@@ -90,6 +91,8 @@ pub fn run_subset_command(args: &SubsetArgs, _global: &GlobalArgs) -> Result<Exi
     let (Some(dataset), Some(out)) = (&args.dataset, &args.out) else {
         return Err(UsageError("--dataset and --out are required".into()).into());
     };
+    let list_files = args.removal.files();
+    check_out(out, OutKind::Directory, &list_files, false)?;
     let dataset = Dataset::open(dataset)?;
     let lists = args.removal.load()?;
     let request = SubsetRequest {

@@ -3,6 +3,7 @@ use pairscope_model::ExitStatus;
 use pairscope_synth::{SynthOptions, generate};
 
 use crate::args::{GlobalArgs, SynthArgs, UsageError};
+use crate::output::{OutKind, check_out};
 use crate::progress::Bar;
 
 pub fn run(args: &SynthArgs, global: &GlobalArgs) -> Result<ExitStatus> {
@@ -13,6 +14,7 @@ pub fn run(args: &SynthArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         rows_per_shard: args.rows_per_shard.max(1),
         threads: args.threads.unwrap_or_else(default_threads),
     };
+    check_out(&args.out, OutKind::Directory, &[], false)?;
     let bar = Bar::new(global, "synth");
     let started = std::time::Instant::now();
     let summary = generate(&options, &args.out, &|rows| pairscope_model::Progress::advance(&bar, rows, 0))?;

@@ -207,6 +207,7 @@ async fn run(app: &Arc<App>, query: Option<&str>) -> Result<(View, MentionsRepor
     let view = View::parse(query)?;
     let list = app.list(view.list).ok_or(Failure::Internal)?;
     let dataset = app.engine().await.dataset().clone();
+    let timeout = app.limits().timeout;
     let report = app
         .blocking(move || {
             let request = MentionsRequest {
@@ -215,6 +216,7 @@ async fn run(app: &Arc<App>, query: Option<&str>) -> Result<(View, MentionsRepor
                 by: None,
                 top: None,
                 fold_accents: false,
+                timeout,
             };
             if let Some(report) = cache::load(&dataset, &request) {
                 return Ok(report);

@@ -1,0 +1,181 @@
+//! Randomized crash trials of every durable command: `ingest`, `collect`, `subset` and
+//! `sql --out`, each started, killed with SIGKILL at a random moment of its run, and run again
+//! to the end. The end state must be the state of an uninterrupted run, byte for byte: no row
+//! lost or duplicated, no stray file left in the output or beside it.
+//!
+//! `PAIRSCOPE_CRASH_TRIALS` trials per command (default 3, what the test command runs;
+//! `dev/crash-trials N` runs more), at moments drawn from `PAIRSCOPE_CRASH_SEED` (default: the
+//! clock; the seed is printed so a failure can be replayed).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pairscope"));
+    cmd.env_remove("PAIRSCOPE_LOG").stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd
+}
+
+fn run_to_end(args: &[String]) {
+    let out = bin().args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn text(path: &Path) -> String {
+    path.to_str().unwrap().to_owned()
+}
+
+fn trials() -> usize {
+    std::env::var("PAIRSCOPE_CRASH_TRIALS").ok().and_then(|n| n.parse().ok()).unwrap_or(3)
+}
+
+/// splitmix64: the kill moments, reproducible from the printed seed.
+struct Moments(u64);
+
+impl Moments {
+    fn new(command: &str) -> Moments {
+        let seed = std::env::var("PAIRSCOPE_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+        });
+        eprintln!("crash trials of {command}: PAIRSCOPE_CRASH_SEED={seed}");
+        Moments(seed)
+    }
+
+    /// A moment in `[0, 1.1 × full)`: a few kills land after the end, where nothing may change.
+    fn next(&mut self, full: Duration) -> Duration {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        full.mul_f64(1.1 * (z >> 11) as f64 / (1u64 << 53) as f64)
+    }
+}
+
+/// Every file under `dir` (relative path, bytes), the writer's `LOCK` aside (an empty file a
+/// writer creates and keeps).
+fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(at) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&at) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(path);
+            } else if path != dir.join("LOCK") {
+                files.push((path.strip_prefix(dir).unwrap().to_path_buf(), fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Names of what sits in `dir` itself, to catch temporaries and staging left beside an output.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
+}
+
+/// Runs `trials()` kill-and-rerun trials of the command `args_for(target)` writes to `target`
+/// (a path in a fresh directory per trial), comparing the tree at `target` and the names
+/// beside it with those of an uninterrupted run.
+fn crash_trials(name: &str, work: &Path, args_for: impl Fn(&Path) -> Vec<String>) {
+    let reference_dir = work.join(format!("{name}-reference"));
+    fs::create_dir(&reference_dir).unwrap();
+    let target = reference_dir.join("out");
+    let started = Instant::now();
+    run_to_end(&args_for(&target));
+    let full = started.elapsed();
+    let expected = (tree(&target), names(&reference_dir));
+    assert!(!expected.0.is_empty(), "{name}: the uninterrupted run wrote something");
+    // A second uninterrupted run over the first changes nothing: the comparison is meaningful.
+    run_to_end(&args_for(&target));
+    assert!((tree(&target), names(&reference_dir)) == expected, "{name}: a re-run changed the output");
+
+    let mut moments = Moments::new(name);
+    for trial in 0..trials() {
+        let dir = work.join(format!("{name}-{trial}"));
+        fs::create_dir(&dir).unwrap();
+        let target = dir.join("out");
+        let args = args_for(&target);
+        let at = moments.next(full);
+        let mut child = bin().args(&args).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(at);
+        let _ = child.kill(); // SIGKILL; it may have ended already
+        child.wait().unwrap();
+        run_to_end(&args);
+        let state = (tree(&target), names(&dir));
+        assert!(
+            state.1 == expected.1,
+            "{name} trial {trial}, killed at {at:?} of {full:?}: beside the output {:?}, expected {:?}",
+            state.1,
+            expected.1
+        );
+        let paths = |t: &[(PathBuf, Vec<u8>)]| t.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+        assert!(
+            state.0 == expected.0,
+            "{name} trial {trial}, killed at {at:?} of {full:?}: the output differs (files {:?}, expected {:?})",
+            paths(&state.0),
+            paths(&expected.0)
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+fn synth(dir: &Path, rows: u64) -> PathBuf {
+    let out = dir.join("synth");
+    let (rows, per) = (rows.to_string(), (rows / 3).max(1).to_string());
+    run_to_end(&["synth", "-q", "--rows", &rows, "--rows-per-shard", &per, "--out", &text(&out)].map(String::from));
+    out
+}
+
+#[test]
+fn killed_ingests_end_as_uninterrupted_ones() {
+    let work = tempfile::tempdir().unwrap();
+    let src = synth(work.path(), 60_000);
+    crash_trials("ingest", work.path(), |ds| {
+        ["ingest", "-q", "-d", &text(ds), &text(&src)].map(String::from).to_vec()
+    });
+}
+
+#[test]
+fn killed_subsets_and_sql_exports_end_as_uninterrupted_ones() {
+    let work = tempfile::tempdir().unwrap();
+    let src = synth(work.path(), 60_000);
+    let ds = work.path().join("ds");
+    run_to_end(&["ingest", "-q", "-d", &text(&ds), &text(&src)].map(String::from));
+    let subset = |out: &Path| {
+        ["subset", "-d", &text(&ds), "--where", "aesthetic > 5", "--dedup", "url", "--shard-rows", "5000", "--out", &text(out)]
+            .map(String::from)
+            .to_vec()
+    };
+    crash_trials("subset", work.path(), subset);
+    // Every later export replaces the file the first one wrote (--force), as a user re-running
+    // a script does: a kill must leave the earlier file or the new one, whole.
+    let sql = |out: &Path| {
+        let query = "SELECT row_id, url, caption FROM pairs ORDER BY row_id";
+        ["sql", "-d", &text(&ds), query, "--format", "csv", "--force", "--out", &text(out)].map(String::from).to_vec()
+    };
+    crash_trials("sql-out", work.path(), sql);
+}
+
+#[test]
+fn killed_collects_end_as_uninterrupted_ones() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/cc");
+    let inputs = ["cc-sample-16pages.warc.wat.gz", "whirlwind.warc.wat.gz"].map(|f| shared.join(f));
+    if !inputs.iter().all(|p| p.exists()) {
+        eprintln!("skipped: ../shared/data/cc is absent (see ../shared/README.md)");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    crash_trials("collect", work.path(), |out| {
+        let mut args = ["collect", "-q", "--threads", "2", "--out", &text(out)].map(String::from).to_vec();
+        args.extend(inputs.iter().map(|p| text(p)));
+        args
+    });
+}
