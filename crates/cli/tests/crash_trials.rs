@@ -54,24 +54,77 @@ impl Moments {
     }
 }
 
-/// Every file under `dir` (relative path, bytes), the writer's `LOCK` aside (an empty file a
-/// writer creates and keeps).
-fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+/// Every file at or under `path` (relative path, bytes), the writer's `LOCK` aside (an empty
+/// file a writer creates and keeps), with tantivy's random segment ids made [`neutral`].
+fn tree(path: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    if path.is_file() {
+        return vec![(PathBuf::new(), fs::read(path).unwrap())];
+    }
     let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
+    let mut pending = vec![path.to_path_buf()];
     while let Some(at) = pending.pop() {
         let Ok(entries) = fs::read_dir(&at) else { continue };
         for entry in entries.flatten() {
-            let path = entry.path();
+            let file = entry.path();
             if entry.file_type().unwrap().is_dir() {
-                pending.push(path);
-            } else if path != dir.join("LOCK") {
-                files.push((path.strip_prefix(dir).unwrap().to_path_buf(), fs::read(&path).unwrap()));
+                pending.push(file);
+            } else if file != path.join("LOCK") {
+                files.push(neutral(file.strip_prefix(path).unwrap(), fs::read(&file).unwrap()));
             }
         }
     }
     files.sort();
     files
+}
+
+/// A dataset file with what two identical ingests do not share made neutral: the time of a
+/// source's ingest and of a commit (`ingested_at`, `committed_at`: `source.json`, manifests) and an index segment's
+/// id (a random UUID), in file names, in `meta.json`, and in `.managed.json` (a list in hash
+/// order, sorted here).
+fn neutral(relative: &Path, bytes: Vec<u8>) -> (PathBuf, Vec<u8>) {
+    let manifest = relative.starts_with("versions") && relative.extension().is_some_and(|e| e == "json");
+    if manifest || relative.file_name().is_some_and(|n| n == "source.json") {
+        let mut value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        if let Some(at) = value.get_mut("committed_at") {
+            *at = "TIME".into();
+        }
+        let sources = match value.get_mut("sources").and_then(|s| s.as_array_mut()) {
+            Some(sources) => sources.iter_mut().collect(),
+            None => vec![&mut value],
+        };
+        for source in sources {
+            if let Some(at) = source.get_mut("ingested_at") {
+                *at = "TIME".into();
+            }
+        }
+        return (relative.to_path_buf(), serde_json::to_vec(&value).unwrap());
+    }
+    let in_index = relative.components().any(|c| c.as_os_str().to_string_lossy().starts_with("index-"));
+    if !in_index {
+        return (relative.to_path_buf(), bytes);
+    }
+    let name = |file: &str| match file.split_once('.') {
+        Some((stem, ext)) if stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit()) => format!("SEGMENT.{ext}"),
+        _ => file.to_owned(),
+    };
+    let file = relative.file_name().unwrap().to_string_lossy().into_owned();
+    let bytes = match file.as_str() {
+        ".managed.json" => {
+            let mut files: Vec<String> = serde_json::from_slice(&bytes).unwrap();
+            files = files.iter().map(|f| name(f)).collect();
+            files.sort();
+            serde_json::to_vec(&files).unwrap()
+        }
+        "meta.json" => {
+            let mut meta: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            for segment in meta["segments"].as_array_mut().unwrap() {
+                segment["segment_id"] = "SEGMENT".into();
+            }
+            serde_json::to_vec(&meta).unwrap()
+        }
+        _ => bytes,
+    };
+    (relative.with_file_name(name(&file)), bytes)
 }
 
 /// Names of what sits in `dir` itself, to catch temporaries and staging left beside an output.
@@ -118,11 +171,13 @@ fn crash_trials(name: &str, work: &Path, args_for: impl Fn(&Path) -> Vec<String>
         );
         let paths = |t: &[(PathBuf, Vec<u8>)]| t.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
         assert!(
-            state.0 == expected.0,
-            "{name} trial {trial}, killed at {at:?} of {full:?}: the output differs (files {:?}, expected {:?})",
+            paths(&state.0) == paths(&expected.0),
+            "{name} trial {trial}, killed at {at:?} of {full:?}: files {:?}, expected {:?}",
             paths(&state.0),
             paths(&expected.0)
         );
+        let differing: Vec<_> = state.0.iter().zip(&expected.0).filter(|(a, b)| a.1 != b.1).map(|(a, _)| &a.0).collect();
+        assert!(differing.is_empty(), "{name} trial {trial}, killed at {at:?} of {full:?}: {differing:?} differ");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

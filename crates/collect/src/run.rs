@@ -255,8 +255,17 @@ fn prepare(inputs: &[Input], out: &Path, options: &CollectOptions) -> Result<Sta
         }
         return Ok(state);
     }
-    if out.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+    // A run killed before its run.json was in place leaves `.collect/` holding at most a
+    // temporary: that is still an empty output directory.
+    let holds_only_a_started_state = |entry: &std::fs::DirEntry| {
+        entry.path() == state.dir
+            && state.dir.read_dir().is_ok_and(|mut d| d.all(|e| e.is_ok_and(|e| e.file_name().to_str().is_some_and(is_temp_name))))
+    };
+    if out.read_dir().is_ok_and(|mut d| d.any(|e| !e.is_ok_and(|e| holds_only_a_started_state(&e)))) {
         return Err(CollectError::Usage(format!("{} is not empty and holds no collect run", out.display())));
+    }
+    if state.dir.exists() {
+        remove_temporaries(&state.dir)?;
     }
     std::fs::create_dir_all(&state.dir).map_err(|e| CollectError::file(&state.dir, e))?;
     let json = serde_json::to_vec_pretty(&spec).expect("the spec serialises");

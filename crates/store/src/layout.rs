@@ -96,8 +96,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// A file written under a temporary name beside its target ([`temp_path`]) and renamed onto
 /// it by [`AtomicFile::commit`] after an fsync, with an fsync of the directory after the rename.
 /// A reader sees the old content or the new, never a mixture; dropped without a commit (an
-/// error, a stopped export) only the temporary is removed; a crash leaves at most a stray
-/// temporary, which [`is_temp_name`] recognises.
+/// error, a stopped export) only the temporary is removed. The temporary is locked while it is
+/// written, so a crash leaves at most one unlocked stray, which the next `AtomicFile` for the
+/// same target removes (a locked one belongs to a live writer and is left alone).
 pub struct AtomicFile {
     path: PathBuf,
     tmp: PathBuf,
@@ -106,8 +107,10 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        remove_dead_temporaries(path)?;
         let tmp = temp_path(path);
         let file = File::create(&tmp)?;
+        file.lock()?;
         Ok(AtomicFile { path: path.to_path_buf(), tmp, file: Some(BufWriter::new(file)) })
     }
 
@@ -125,6 +128,25 @@ impl AtomicFile {
         }
         result
     }
+}
+
+/// Removes the temporaries of `path` (`NAME.tmp-PID`) that no live writer holds locked.
+fn remove_dead_temporaries(path: &Path) -> io::Result<()> {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return Ok(()) };
+    let prefix = format!("{name}.tmp-");
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries.flatten() {
+        let stray = entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix) && is_temp_name(n));
+        if stray && File::open(entry.path()).is_ok_and(|file| file.try_lock().is_ok()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
 }
 
 impl Write for AtomicFile {
@@ -208,5 +230,17 @@ mod tests {
         file.commit().unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "new");
         assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+
+        // A dead writer's temporary goes; a live one's (locked) and a user's look-alike stay.
+        let dead = tmp.path().join("out.csv.tmp-1");
+        let live = tmp.path().join("out.csv.tmp-2");
+        let user = tmp.path().join("out.csv.tmp-notes");
+        for stray in [&dead, &live, &user] {
+            fs::write(stray, "x").unwrap();
+        }
+        let holder = File::open(&live).unwrap();
+        holder.lock().unwrap();
+        AtomicFile::create(&path).unwrap().commit().unwrap();
+        assert!(!dead.exists() && live.exists() && user.exists());
     }
 }
