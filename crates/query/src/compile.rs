@@ -128,7 +128,7 @@ impl Compiler<'_> {
     fn text_on(&self, field: Field, canonical: &str, prefix: bool) -> Result<Box<dyn Query>> {
         if !has_substring_script(canonical) {
             let terms: Vec<Term> = canonical.split(' ').map(|t| Term::from_field_text(field, t)).collect();
-            return if prefix { self.prefix(field, terms, canonical) } else { Ok(self.phrase(terms)) };
+            return if prefix { self.prefix(field, terms) } else { Ok(self.phrase(terms)) };
         }
         // Necessary conditions: each substring-script run as its bigram phrase, and each token
         // strictly inside the text as a whole token (the first and last may be cut in a match).
@@ -189,7 +189,7 @@ impl Compiler<'_> {
     }
 
     /// `terms` with the last one a prefix; refused when the prefix stands for too many terms.
-    fn prefix(&self, field: Field, mut terms: Vec<Term>, canonical: &str) -> Result<Box<dyn Query>> {
+    fn prefix(&self, field: Field, mut terms: Vec<Term>) -> Result<Box<dyn Query>> {
         let last = terms.pop().expect("a canonical form has a token");
         let prefix = last.value().as_str().unwrap_or_default().to_string();
         let mut expansions: Vec<Term> = Vec::new();
