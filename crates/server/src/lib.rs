@@ -7,7 +7,11 @@
 //! This crate owns:
 //! - [`ServerConfig`]: every option and limit of the server, in one struct, and [`serve`];
 //! - [`App`] and [`router`]: the routes, the engine of the current dataset version (swapped
-//!   for a new one when a new version is committed), the bounded queue of searches;
+//!   for a new one when a new version is committed), the bounded queue of searches (at most
+//!   half of its permits to one client, at most half as many exports at once, a permit held
+//!   only while an answer is computed, never while it is sent);
+//! - the connections: each knows its client's address, and a client that reads nothing of its
+//!   answer for the query time limit is dropped;
 //! - the web's safety rules: everything escaped (maud), a Content-Security-Policy and the
 //!   other headers on every response, the Host check against DNS rebinding, links and images
 //!   only for http(s) URLs, safe mode (possibly unsafe images blurred), error pages that never
