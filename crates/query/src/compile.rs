@@ -110,7 +110,7 @@ impl Compiler<'_> {
         let canonical = pairscope_text::normalize(text, self.fold_accents);
         if canonical.is_empty() {
             return Err(QueryError::usage(format!(
-                "{text:?} (at byte {offset} of the query) has no letters or digits to search for"
+                "the word or phrase at byte {offset} of the query has no letters or digits to search for"
             )));
         }
         let mut fields = vec![self.fields.caption];
@@ -128,7 +128,7 @@ impl Compiler<'_> {
     fn text_on(&self, field: Field, canonical: &str, prefix: bool) -> Result<Box<dyn Query>> {
         if !has_substring_script(canonical) {
             let terms: Vec<Term> = canonical.split(' ').map(|t| Term::from_field_text(field, t)).collect();
-            return if prefix { self.prefix(field, terms, canonical) } else { Ok(self.phrase(terms)) };
+            return if prefix { self.prefix(field, terms) } else { Ok(self.phrase(terms)) };
         }
         // Necessary conditions: each substring-script run as its bigram phrase, and each token
         // strictly inside the text as a whole token (the first and last may be cut in a match).
@@ -189,7 +189,7 @@ impl Compiler<'_> {
     }
 
     /// `terms` with the last one a prefix; refused when the prefix stands for too many terms.
-    fn prefix(&self, field: Field, mut terms: Vec<Term>, canonical: &str) -> Result<Box<dyn Query>> {
+    fn prefix(&self, field: Field, mut terms: Vec<Term>) -> Result<Box<dyn Query>> {
         let last = terms.pop().expect("a canonical form has a token");
         let prefix = last.value().as_str().unwrap_or_default().to_string();
         let mut expansions: Vec<Term> = Vec::new();
@@ -209,7 +209,7 @@ impl Compiler<'_> {
                         expansions.sort();
                         expansions.dedup();
                         if expansions.len() > MAX_PREFIX_TERMS {
-                            return Err(too_many(canonical));
+                            return Err(too_many());
                         }
                     }
                 }
@@ -218,7 +218,7 @@ impl Compiler<'_> {
         expansions.sort();
         expansions.dedup();
         if expansions.len() > MAX_PREFIX_TERMS {
-            return Err(too_many(canonical));
+            return Err(too_many());
         }
         if expansions.is_empty() {
             return Ok(Box::new(EmptyQuery));
@@ -238,7 +238,7 @@ impl Compiler<'_> {
             "page_url" => url_pattern("page_url", value, self.rows),
             _ => {
                 let field_name = KEYWORD_COLUMNS.iter().copied().find(|k| *k == name).ok_or_else(|| {
-                    QueryError::usage(format!("unknown field {name:?} at byte {offset} of the query"))
+                    QueryError::usage(format!("the field at byte {offset} of the query is not one a query can name"))
                 })?;
                 // Hosts and domains are stored lower-case; other values exactly as given.
                 let value =
@@ -249,10 +249,8 @@ impl Compiler<'_> {
     }
 }
 
-fn too_many(canonical: &str) -> QueryError {
-    QueryError::usage(format!(
-        "the prefix {canonical:?}* matches more than {MAX_PREFIX_TERMS} distinct words; make it longer"
-    ))
+fn too_many() -> QueryError {
+    QueryError::usage(format!("a prefix of the query matches more than {MAX_PREFIX_TERMS} distinct words; make it longer"))
 }
 
 fn term_query(term: Term) -> Box<TermQuery> {
@@ -304,14 +302,16 @@ pub(crate) fn url_pattern(
     };
     let lowered = pattern.trim().to_ascii_lowercase();
     if lowered.trim_matches('*').is_empty() {
-        return Err(QueryError::usage(format!("the URL pattern {pattern:?} has nothing to match")));
+        return Err(QueryError::usage("the URL pattern has nothing to match besides '*'"));
     }
     let matcher = if lowered.contains('*') {
         let regex = lowered.split('*').map(regex_syntax::escape).collect::<Vec<_>>().join(".*");
         let regex = regex::bytes::RegexBuilder::new(&format!("^(?s:{regex})$"))
             .size_limit(1 << 20)
             .build()
-            .map_err(|e| QueryError::usage(format!("the URL pattern {pattern:?} is too complex: {e}")))?;
+            // Its parts are escaped, so the one error left is the size limit (and the regex's
+            // own text of other errors would quote the pattern).
+            .map_err(|_| QueryError::usage("the URL pattern is too complex: its matcher would exceed 1 MiB"))?;
         let literal = lowered[..lowered.find('*').expect("contains *")].as_bytes().to_vec();
         UrlMatcher::Glob { literal, regex }
     } else if lowered.contains("://") {

@@ -1,5 +1,10 @@
 //! Errors of queries. Usage errors (a bad QUERY, EXPR, pattern or cursor) are told apart so the
 //! CLI exits 2 for them and the server answers 400.
+//!
+//! The messages of [`QueryError::Usage`] and of [`ParseFailure::message`](crate::parse::ParseFailure)
+//! about a search's text (its query, URL pattern or cursor) say where the fault is, never quote
+//! the text: the server shows them to whoever sent the request, and a link must not make its
+//! pages say anything.
 
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;
 

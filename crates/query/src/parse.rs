@@ -196,7 +196,7 @@ fn word_kind(
                 value.to_string()
             };
             if value.is_empty() {
-                return Err((offset + name.len() + 1, format!("expected a value after '{name}:'")));
+                return Err((offset + name.len() + 1, format!("expected a value after '{field}:'")));
             }
             return Ok(Kind::Word { text: value, prefix: false, field: Some(field) });
         }

@@ -110,7 +110,9 @@ pub struct SearchPage {
     pub version: u64,
 }
 
-/// A position in a result order: (sort value, row id) of a dataset version.
+/// A position in a result order: (sort value, row id) of a dataset version, and the hash of
+/// the selection it was found in, so that it is refused for another search (whose rows before
+/// that position are other rows) instead of silently skipping rows.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Cursor {
     version: u64,
@@ -118,25 +120,28 @@ struct Cursor {
     descending: bool,
     key: Option<f64>,
     row_id: i64,
+    selection: u64,
 }
 
 impl Cursor {
     fn encode(&self) -> String {
         let key = self.key.map_or("n".to_string(), |k| format!("{:016x}", k.to_bits()));
         format!(
-            "v{}.{}.{}.{key}.{}",
+            "v{}.{}.{}.{key}.{}.{:016x}",
             self.version,
             self.sort.name(),
             if self.descending { "d" } else { "a" },
-            self.row_id
+            self.row_id,
+            self.selection
         )
     }
 
+    /// The cursor `text` stands for. The messages never quote `text`: the server shows them.
     fn decode(text: &str) -> Result<Cursor> {
-        let bad = || QueryError::usage(format!("{text:?} is not a cursor from a pairscope search"));
+        let bad = || QueryError::usage("the cursor is not one a pairscope search gave (it is cut short or altered)");
         let parts: Vec<&str> = text.trim().split('.').collect();
-        let [version, sort, direction, key, row_id] = parts.as_slice() else { return Err(bad()) };
-        Ok(Cursor {
+        let [version, sort, direction, key, row_id, selection] = parts.as_slice() else { return Err(bad()) };
+        let cursor = Cursor {
             version: version.strip_prefix('v').and_then(|v| v.parse().ok()).ok_or_else(bad)?,
             sort: SortBy::parse(sort).ok_or_else(bad)?,
             descending: match *direction {
@@ -149,8 +154,39 @@ impl Cursor {
                 hex => Some(f64::from_bits(u64::from_str_radix(hex, 16).map_err(|_| bad())?)),
             },
             row_id: row_id.parse().map_err(|_| bad())?,
-        })
+            selection: u64::from_str_radix(selection, 16).map_err(|_| bad())?,
+        };
+        // Sort keys are finite (scores and column values) and row ids are not negative: a
+        // cursor with anything else was not made by a search, and a NaN would compare
+        // with every row by its bits.
+        if cursor.key.is_some_and(|k| !k.is_finite()) || cursor.row_id < 0 {
+            return Err(bad());
+        }
+        Ok(cursor)
     }
+}
+
+/// A hash of everything that decides which rows `selection` matches, stable across runs and
+/// builds (xxh3 of the fields, each length-prefixed so no two selections run together).
+fn selection_hash(selection: &Selection) -> u64 {
+    let Selection { query, filter, url, aliases, fold_accents } = selection;
+    let mut bytes = Vec::new();
+    let mut put = |text: Option<&str>| match text {
+        None => bytes.push(0),
+        Some(text) => {
+            bytes.push(1);
+            bytes.extend_from_slice(&(text.len() as u64).to_le_bytes());
+            bytes.extend_from_slice(text.as_bytes());
+        }
+    };
+    put(query.as_deref());
+    put(filter.as_deref());
+    put(url.as_deref());
+    for alias in aliases {
+        put(Some(alias));
+    }
+    bytes.push(u8::from(*fold_accents) + 2);
+    xxhash_rust::xxh3::xxh3_64(&bytes)
 }
 
 /// A candidate hit: where it is and how it sorts.
@@ -424,6 +460,7 @@ impl Engine {
                 descending: request.descending,
                 key: last.key,
                 row_id: last.row_id,
+                selection: selection_hash(&request.selection),
             }
             .encode()
         });
@@ -451,6 +488,12 @@ impl Engine {
                 cursor.sort.name(),
                 if cursor.descending { "descending" } else { "ascending" }
             )));
+        }
+        if cursor.selection != selection_hash(&request.selection) {
+            return Err(QueryError::usage(
+                "this cursor is for another search (another query, filter, URL pattern or mention): \
+                 start this search from its first page",
+            ));
         }
         Ok(Some((cursor.key, cursor.row_id)))
     }
@@ -629,12 +672,52 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
         for key in [Some(6.25), Some(-0.0), None, Some(f64::MAX)] {
-            let cursor = Cursor { version: 7, sort: SortBy::Aesthetic, descending: true, key, row_id: 42 };
+            let cursor = Cursor { version: 7, sort: SortBy::Aesthetic, descending: true, key, row_id: 42, selection: 9 };
             assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
         }
-        for bad in ["", "v1.aesthetic.d.n", "v1.nope.d.n.1", "v1.width.x.n.1", "vx.width.a.n.1", "v1.width.a.zz.1"] {
-            assert!(Cursor::decode(bad).unwrap_err().is_usage(), "{bad}");
+        let nan = format!("v1.width.a.{:016x}.1.0", f64::NAN.to_bits());
+        let infinite = format!("v1.width.a.{:016x}.1.0", f64::INFINITY.to_bits());
+        for bad in [
+            "",
+            "v1.aesthetic.d.n.1",
+            "v1.nope.d.n.1.0",
+            "v1.width.x.n.1.0",
+            "vx.width.a.n.1.0",
+            "v1.width.a.zz.1.0",
+            "v1.width.a.n.-1.0",
+            "v1.width.a.n.1.zz",
+            &nan,
+            &infinite,
+        ] {
+            let error = Cursor::decode(bad).unwrap_err();
+            assert!(error.is_usage(), "{bad}");
+            assert!(bad.is_empty() || !error.to_string().contains(bad), "the message quotes the cursor: {error}");
         }
+    }
+
+    #[test]
+    fn selections_that_differ_in_any_part_hash_apart() {
+        let base = Selection {
+            query: Some("cat".into()),
+            filter: Some("aesthetic > 5".into()),
+            url: Some("*x*".into()),
+            aliases: vec!["a".into(), "b".into()],
+            fold_accents: false,
+        };
+        let others = [
+            Selection { query: Some("dog".into()), ..base.clone() },
+            Selection { query: None, ..base.clone() },
+            Selection { filter: None, ..base.clone() },
+            Selection { url: Some("*y*".into()), ..base.clone() },
+            Selection { aliases: vec!["ab".into()], ..base.clone() },
+            Selection { fold_accents: true, ..base.clone() },
+            // The same text in another field.
+            Selection { query: Some("*x*".into()), url: Some("cat".into()), ..base.clone() },
+        ];
+        for other in &others {
+            assert_ne!(selection_hash(other), selection_hash(&base), "{other:?}");
+        }
+        assert_eq!(selection_hash(&base.clone()), selection_hash(&base));
     }
 
     #[test]

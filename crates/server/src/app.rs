@@ -1,6 +1,6 @@
 //! The application state (configuration, the current engine, the permits) and the routes.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex as StdMutex, OnceLock, RwLock};
 use std::time::Instant;
 
@@ -11,11 +11,11 @@ use axum::routing::get;
 use pairscope_query::{Engine, Limits};
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
-use tokio::sync::{Mutex, OwnedSemaphorePermit};
+use tokio::sync::Mutex;
 use tower::ServiceExt;
 
 use crate::error::Failure;
-use crate::gate::Gate;
+use crate::gate::{self, Gate, Permit};
 use crate::guard::{self, AllowedHosts};
 use crate::pages;
 use crate::{ServerConfig, ServerError};
@@ -32,6 +32,10 @@ pub struct App {
     /// When `CURRENT` was last compared; held while a new version is opened.
     checked: Mutex<Instant>,
     gate: Gate,
+    /// Exports running at once (each also takes a permit of `gate` for each page it
+    /// searches): they last as long as their clients read, so they get at most half of
+    /// `max_concurrent`, whatever else is asked for.
+    exports: Gate,
     lists: [OnceLock<Option<Arc<NameList>>>; 2],
     /// The overview of the version last asked about (its facets scan every row).
     pub(crate) overview: StdMutex<Option<Arc<pages::overview::Overview>>>,
@@ -58,6 +62,7 @@ impl App {
         let app = App {
             hosts: AllowedHosts::new(bound, &config.allowed_hosts),
             gate: Gate::new(config.max_concurrent, config.max_queued),
+            exports: Gate::new(config.max_concurrent.div_ceil(2), config.max_queued),
             engine: RwLock::new(Arc::new(engine)),
             checked: Mutex::new(Instant::now()),
             lists: [OnceLock::new(), OnceLock::new()],
@@ -117,19 +122,26 @@ impl App {
         self.engine.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// One of the `max_concurrent` permits, after waiting in the bounded queue if need be
-    /// (see [`Gate`]), or [`Failure::Busy`].
-    pub(crate) async fn permit(&self) -> Result<OwnedSemaphorePermit, Failure> {
-        self.gate.enter(self.config.timeout).await
+    /// One of the `max_concurrent` permits for `client`, after waiting in the bounded queue
+    /// if need be (see [`Gate`]), or [`Failure::Busy`].
+    pub(crate) async fn permit(&self, client: Option<IpAddr>) -> Result<Permit, Failure> {
+        self.gate.enter(client, self.config.timeout).await
     }
 
-    /// Runs `work` on the blocking pool under a [`permit`](App::permit). The permit goes with
-    /// the work, so a client that disconnects does not free it before the work ends.
+    /// A place for one more export of `client` (see [`App::exports`]), or [`Failure::Busy`].
+    pub(crate) async fn export_slot(&self, client: Option<IpAddr>) -> Result<Permit, Failure> {
+        self.exports.enter(client, self.config.timeout).await
+    }
+
+    /// Runs `work` on the blocking pool under a [`permit`](App::permit) of the request's
+    /// client. The permit goes with the work, so a client that disconnects does not free it
+    /// before the work ends; and it ends with the work, before the answer is sent, so a client
+    /// that reads slowly holds none.
     pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
-        let permit = self.permit().await?;
+        let permit = self.permit(gate::client()).await?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             work()

@@ -1,6 +1,7 @@
 //! What a request can fail with, and the page or document each failure is answered with.
 //!
-//! Every message here is the server's own text (with at most numbers in it): a failure never
+//! Every message here is the server's own text, or a query error's reason, which says where
+//! the request is at fault and never quotes it (`pairscope_query::error`): a failure never
 //! repeats what the request said, so a link cannot make the server's pages say anything.
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -75,21 +76,22 @@ impl From<QueryError> for Failure {
                 let column = failure.text.get(..failure.offset).map_or(0, |s| s.chars().count()) + 1;
                 tracing::debug!("bad query: {error}");
                 Failure::BadRequest(format!(
-                    "The search query could not be read (at character {column}). Words, \"phrases\", \
-                     AND / OR / NOT, prefix* and field:value are understood."
+                    "The search query could not be read: {} (at character {column}). Words, \"phrases\", \
+                     AND / OR / NOT, prefix* and field:value are understood.",
+                    failure.message
                 ))
             }
             QueryError::Expr(_) => {
                 tracing::debug!("bad filter: {error}");
                 Failure::bad("The filters could not be applied to this dataset.")
             }
+            QueryError::Usage(reason) => {
+                tracing::debug!("refused request: {error}");
+                Failure::BadRequest(format!("The request could not be run as given: {reason}."))
+            }
             _ if error.is_usage() => {
                 tracing::debug!("refused request: {error}");
-                Failure::bad(
-                    "The request could not be run as given: check the query and the URL pattern. A \"next\" \
-                     link from an older version of the dataset, or for another order, is refused: start \
-                     again from the first page.",
-                )
+                Failure::bad("The request could not be run as given.")
             }
             _ => {
                 tracing::error!("query failed: {error}");

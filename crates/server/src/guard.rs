@@ -1,17 +1,20 @@
 //! What every request passes through: the Host check (DNS rebinding: a page on another site
-//! whose name is made to resolve to this address must not be able to read this server), and
-//! the security headers every response carries.
+//! whose name is made to resolve to this address must not be able to read this server), the
+//! client's address for its share of the permits, and the security headers every response
+//! carries.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Version, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::App;
-use crate::view;
+use crate::connection::Client;
+use crate::error::Failure;
+use crate::{gate, view};
 
 /// The `Host` header values the server answers.
 #[derive(Debug, Clone)]
@@ -52,25 +55,39 @@ impl AllowedHosts {
 }
 
 pub(crate) async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let allowed = host_of(&request).is_some_and(|host| app.hosts.allows(host));
-    let mut response = if allowed {
-        next.run(request).await
-    } else {
-        let status = StatusCode::MISDIRECTED_REQUEST;
-        (status, view::error_page(status, "This server does not answer for this host name.")).into_response()
+    let mut response = match host_of(&request).map(|host| host.is_some_and(|host| app.hosts.allows(host))) {
+        Ok(true) => {
+            let client = request.extensions().get::<ConnectInfo<Client>>().map(|ConnectInfo(client)| client.0.ip());
+            gate::as_client(client, next.run(request)).await
+        }
+        Ok(false) => {
+            let status = StatusCode::MISDIRECTED_REQUEST;
+            (status, view::error_page(status, "This server does not answer for this host name.")).into_response()
+        }
+        Err(failure) => failure.respond(false),
     };
     secure(response.headers_mut(), app.config.remote_images);
     response
 }
 
-/// The request's host: the `Host` header (and, for a request in absolute form, the URI's
-/// authority, which must agree with it).
-fn host_of(request: &Request) -> Option<&str> {
-    let header = request.headers().get(header::HOST)?.to_str().ok()?;
-    match request.uri().authority() {
-        Some(authority) if !authority.as_str().eq_ignore_ascii_case(header) => None,
-        _ => Some(header),
+/// The host the request names, `None` when it names none or two that differ: the `Host`
+/// header, which must agree with the URI's authority (of a request in absolute form), or in
+/// HTTP/2 that authority (`:authority`) alone. More than one `Host` header is refused: which
+/// one a proxy in front heeded is anyone's guess.
+fn host_of(request: &Request) -> Result<Option<&str>, Failure> {
+    let mut headers = request.headers().get_all(header::HOST).iter();
+    let header = headers.next();
+    if headers.next().is_some() {
+        return Err(Failure::bad("The request has more than one Host header."));
     }
+    let authority = request.uri().authority().map(|authority| authority.as_str());
+    Ok(match (header.map(|value| value.to_str()), authority) {
+        (Some(Err(_)), _) => None,
+        (Some(Ok(header)), Some(authority)) if !authority.eq_ignore_ascii_case(header) => None,
+        (Some(Ok(header)), _) => Some(header),
+        (None, authority) if request.version() == Version::HTTP_2 => authority,
+        (None, _) => None,
+    })
 }
 
 fn secure(headers: &mut HeaderMap, remote_images: bool) {

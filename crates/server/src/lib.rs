@@ -7,7 +7,11 @@
 //! This crate owns:
 //! - [`ServerConfig`]: every option and limit of the server, in one struct, and [`serve`];
 //! - [`App`] and [`router`]: the routes, the engine of the current dataset version (swapped
-//!   for a new one when a new version is committed), the bounded queue of searches;
+//!   for a new one when a new version is committed), the bounded queue of searches (at most
+//!   half of its permits to one client, at most half as many exports at once, a permit held
+//!   only while an answer is computed, never while it is sent);
+//! - the connections: each knows its client's address, and a client that reads nothing of its
+//!   answer for the query time limit is dropped;
 //! - the web's safety rules: everything escaped (maud), a Content-Security-Policy and the
 //!   other headers on every response, the Host check against DNS rebinding, links and images
 //!   only for http(s) URLs, safe mode (possibly unsafe images blurred), error pages that never
@@ -22,6 +26,7 @@
 
 mod app;
 mod chart;
+mod connection;
 mod error;
 mod form;
 mod gate;
@@ -61,12 +66,15 @@ pub struct ServerConfig {
     pub remote_images: bool,
     /// Images whose punsafe is above this are blurred until clicked.
     pub unsafe_threshold: f64,
-    /// Searches (and row, mention, overview lookups and exports) running at once.
+    /// Searches (and row, mention, overview lookups and the pages of exports) computing at
+    /// once. One client (IP address) holds at most half of them (rounded up), and at most half
+    /// of them is the number of exports under way at once.
     pub max_concurrent: usize,
     /// Requests that may wait (at most `timeout`) for one of those to end; more get 503 and
     /// `Retry-After` at once.
     pub max_queued: usize,
-    /// Time limit of every query.
+    /// Time limit of every query, of every wait in the queue, and of a client that reads
+    /// nothing of its answer (its connection is then dropped).
     pub timeout: Duration,
     /// Time limit of each facet of the search page (within what the query left of `timeout`);
     /// a facet that takes longer is left off the page, which still shows the results.
@@ -189,11 +197,13 @@ pub fn serve(config: ServerConfig, ready: impl FnOnce(&str)) -> Result<(), Serve
             .await
             .map_err(|source| ServerError::Bind { addr: config.bind, source })?;
         let bound = listener.local_addr()?;
+        let listener = connection::Listener::new(listener, config.timeout);
         let app = tokio::task::spawn_blocking(move || App::open(config, bound))
             .await
             .map_err(|e| ServerError::Io(std::io::Error::other(e)))??;
         ready(&format!("http://{bound}/"));
-        axum::serve(listener, router(app)).with_graceful_shutdown(shutdown()).await?;
+        let service = router(app).into_make_service_with_connect_info::<connection::Client>();
+        axum::serve(listener, service).with_graceful_shutdown(shutdown()).await?;
         Ok(())
     })
 }

@@ -318,7 +318,7 @@ fn document() -> Value {
         "info": {
             "title": "pairscope serve",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Read-only search over an image–text dataset. Every page has a JSON twin: the same path with .json, or the page's path asked for with Accept: application/json. Searches pass a bounded queue (max_concurrent running, max_queued waiting): 503 with Retry-After when it is full.",
+            "description": "Read-only search over an image–text dataset. Every page has a JSON twin: the same path with .json, or the page's path asked for with Accept: application/json. Searches pass a bounded queue (max_concurrent running, at most half of them for one client, max_queued waiting; exports at most half of max_concurrent at once): 503 with Retry-After when it is full.",
         },
         "paths": {
             "/": operation("search_home", "The search page.", search(), html("The search form, the results and the facets.")),

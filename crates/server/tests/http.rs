@@ -14,9 +14,11 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use pairscope_model::NoProgress;
 use pairscope_server::{App, ServerConfig, router};
 use pairscope_store::{IngestOptions, ingest};
-use pairscope_synth::{SynthOptions, SynthSchema, generate};
 use serde_json::Value;
 use tower::ServiceExt;
+
+mod common;
+use common::synth;
 
 const HOST: &str = "127.0.0.1:8080";
 /// What must never reach a page as markup.
@@ -79,13 +81,6 @@ fn write_hostile(dir: &Path) -> PathBuf {
     writer.write(&batch).unwrap();
     writer.close().unwrap();
     path
-}
-
-fn synth(dir: &Path, rows: u64) -> Vec<String> {
-    let mut options = SynthOptions::new(rows, 11, SynthSchema::LaionAesthetics);
-    options.threads = 1;
-    let summary = generate(&options, &dir.join("synth"), &|_| {}).unwrap();
-    summary.files.iter().map(|f| f.display().to_string()).collect()
 }
 
 /// 4,000 synthetic rows and the hostile ones, in one dataset shared by the tests (read-only).

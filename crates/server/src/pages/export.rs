@@ -10,9 +10,18 @@
 //! with formula cells neutralised): CSV and JSON lines go out page by page, while parquet is
 //! held until a row group of the store's writer is complete (so its memory grows with the cap).
 //! A failure midway aborts the response, so a cut file never passes for a whole one.
+//!
+//! An export lasts as long as its client reads, so it is bounded apart from searches: it
+//! holds one of the few export slots (`App::export_slot`) from start to end, but a permit only
+//! while it searches a page (the count, then each page), never while it waits for the client.
+//! The bytes go to the connection through a queue of a few chunks; a client that takes none
+//! for the query time limit stops the export (and the connection drops it).
 
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use arrow::array::{ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -22,12 +31,15 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use pairscope_query::{Engine, Hit, Limits, MAX_LIMIT, SearchRequest};
 use pairscope_store::export::{BatchWriter, ExportError, ExportFormat, ExportOptions};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{mpsc, oneshot};
 use url::form_urlencoded;
 
 use crate::App;
 use crate::error::Failure;
 use crate::form::SearchForm;
+use crate::gate::{self, Permit};
 use crate::pages::search::mention;
 
 /// Bytes gathered before a chunk is sent.
@@ -75,16 +87,20 @@ async fn start(app: &Arc<App>, query: Option<&str>, format: ExportFormat) -> Res
     let request = SearchRequest { limit: MAX_LIMIT, ..form.request(aliases) };
     let engine = app.engine().await;
     let limits = app.limits();
-    // One permit for the whole export: it is a search that runs as long as the file is sent.
-    let permit = app.permit().await?;
+    let client = gate::client();
+    let slot = app.export_slot(client).await?;
+    let pages = Pages { app: app.clone(), client, runtime: Handle::current() };
     let (head_tx, head_rx) = oneshot::channel::<Result<Head, Failure>>();
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHUNKS_QUEUED);
+    let (tx, rx) = mpsc::channel::<Bytes>(CHUNKS_QUEUED);
+    let finished = Arc::new(AtomicBool::new(false));
+    let finishing = finished.clone();
     tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let head = match engine.count(&request.selection, &limits) {
+        let _slot = slot;
+        let counted = pages.permit().and_then(|_permit| Ok(engine.count(&request.selection, &limits)?));
+        let head = match counted {
             Ok(total) => Head { version: engine.version(), total, cap },
-            Err(e) => {
-                let _ = head_tx.send(Err(e.into()));
+            Err(failure) => {
+                let _ = head_tx.send(Err(failure));
                 return;
             }
         };
@@ -92,15 +108,28 @@ async fn start(app: &Arc<App>, query: Option<&str>, format: ExportFormat) -> Res
         if head_tx.send(Ok(head)).is_err() {
             return;
         }
-        let mut out = ChannelWriter { tx, buffer: Vec::with_capacity(CHUNK) };
-        if let Err(e) = write(&engine, request, &limits, rows, format, &mut out) {
-            tracing::warn!("an export stopped: {e}");
-            // The error ends the body without its last chunk: the client sees a cut response.
-            let _ = out.tx.blocking_send(Err(io::Error::other("the export failed")));
+        let patience = pages.app.config.timeout;
+        let mut out = ChannelWriter { tx, buffer: Vec::with_capacity(CHUNK), runtime: pages.runtime.clone(), patience };
+        match write(&engine, request, &limits, rows, format, &mut out, &pages) {
+            Ok(()) => finishing.store(true, Ordering::Release),
+            // The body ends without its last chunk: the client sees a cut response.
+            Err(e) => tracing::warn!("an export stopped: {e}"),
         }
     });
     let head = head_rx.await.map_err(|_| Failure::Internal)??;
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    // The writer's end closes when it is done: a whole file if it says so, else a cut one
+    // (an error, which aborts the response rather than ending it as if complete).
+    let stream = futures::stream::unfold(Some(rx), move |rx| {
+        let finished = finished.clone();
+        async move {
+            let mut rx = rx?;
+            match rx.recv().await {
+                Some(chunk) => Some((Ok(chunk), Some(rx))),
+                None if finished.load(Ordering::Acquire) => None,
+                None => Some((Err(io::Error::other("the export stopped before its end")), None)),
+            }
+        }
+    });
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
     let number = |n: u64| HeaderValue::from(n);
@@ -134,7 +163,22 @@ fn cap(query: Option<&str>, server_cap: u64) -> Result<u64, Failure> {
     Ok(cap)
 }
 
-/// The first `rows` rows of the search, a page of [`MAX_LIMIT`] at a time.
+/// What an export's blocking thread needs to take a permit for each page it searches.
+struct Pages {
+    app: Arc<App>,
+    client: Option<IpAddr>,
+    runtime: Handle,
+}
+
+impl Pages {
+    /// A permit of the export's client (waiting in the queue as any request does).
+    fn permit(&self) -> Result<Permit, Failure> {
+        self.runtime.block_on(self.app.permit(self.client))
+    }
+}
+
+/// The first `rows` rows of the search, a page of [`MAX_LIMIT`] at a time, each searched
+/// under a permit and written (and sent) after it.
 fn write(
     engine: &Engine,
     mut request: SearchRequest,
@@ -142,6 +186,7 @@ fn write(
     rows: u64,
     format: ExportFormat,
     out: &mut ChannelWriter,
+    pages: &Pages,
 ) -> Result<(), ExportError> {
     // `..Default::default()`: the store may add options; their defaults are the writer's.
     // Small row groups: the parquet writer holds a row group until it is complete, so they
@@ -151,7 +196,10 @@ fn write(
     let mut left = rows;
     while left > 0 {
         request.limit = MAX_LIMIT.min(left as usize);
-        let page = engine.search(&request, limits).map_err(|e| io::Error::other(e.to_string()))?;
+        let page = {
+            let _permit = pages.permit().map_err(|_| io::Error::other("no permit for the next page in time"))?;
+            engine.search(&request, limits).map_err(|e| io::Error::other(e.to_string()))?
+        };
         let taken = page.hits.len().min(left as usize);
         writer.write(&batch(&page.hits[..taken])?)?;
         left -= taken as u64;
@@ -212,16 +260,22 @@ fn batch(hits: &[Hit]) -> Result<RecordBatch, arrow::error::ArrowError> {
 }
 
 /// Bytes written from the blocking thread, sent to the response body a chunk at a time. A
-/// client that goes away closes the channel: the next send fails and the export stops.
+/// client that goes away closes the channel, and one that reads nothing for `patience` leaves
+/// it full: either way the next send fails and the export stops.
 struct ChannelWriter {
-    tx: mpsc::Sender<io::Result<Bytes>>,
+    tx: mpsc::Sender<Bytes>,
     buffer: Vec<u8>,
+    runtime: Handle,
+    patience: Duration,
 }
 
 impl ChannelWriter {
     fn send(&mut self) -> io::Result<()> {
         let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK)));
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
+        self.runtime.block_on(self.tx.send_timeout(chunk, self.patience)).map_err(|e| match e {
+            SendTimeoutError::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"),
+            SendTimeoutError::Closed(_) => io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"),
+        })
     }
 }
 
