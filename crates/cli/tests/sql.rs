@@ -135,7 +135,11 @@ fn hostile_queries_stay_within_the_limits() {
             "repeat() could return",
         ),
         ("SELECT length(repeat('a', 2000000000))", &["--timeout", "30"][..], "repeat() could return"),
-        ("SELECT max(a.width + b.width + c.width) FROM pairs a, pairs b, pairs c", &["--timeout", "1"][..], "stopped after 1 s"),
+        (
+            "SELECT max(a.width + b.width + c.width) FROM pairs a, pairs b, pairs c",
+            &["--timeout", "1"][..],
+            "stopped after 1 s",
+        ),
     ] {
         let started = Instant::now();
         let (code, _, err) = sql(&ds, query, extra);

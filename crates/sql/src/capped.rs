@@ -102,7 +102,9 @@ impl Growth {
                 let matches = len(0) / len(1).max(1) + 1;
                 len(0).saturating_add(matches.saturating_mul(len(2)))
             }
-            Growth::RegexpReplace => len(0).saturating_add(len(0).saturating_mul(2).saturating_add(1).saturating_mul(len(2))),
+            Growth::RegexpReplace => {
+                len(0).saturating_add(len(0).saturating_mul(2).saturating_add(1).saturating_mul(len(2)))
+            }
             Growth::Format => len(1).saturating_mul(16),
         }
     }
@@ -146,9 +148,7 @@ impl Values {
 
 fn scalar_len(scalar: &ScalarValue) -> u64 {
     match scalar {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
-            s.len() as u64
-        }
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => s.len() as u64,
         ScalarValue::Binary(Some(b)) | ScalarValue::LargeBinary(Some(b)) | ScalarValue::BinaryView(Some(b)) => {
             b.len() as u64
         }
@@ -185,9 +185,11 @@ fn ints(array: &ArrayRef) -> Vec<u64> {
         return Vec::new();
     }
     match arrow::compute::cast(array, &DataType::Int64) {
-        Ok(ints) => {
-            ints.as_primitive::<arrow::datatypes::Int64Type>().iter().map(|n| n.map_or(0, |n| n.max(0) as u64)).collect()
-        }
+        Ok(ints) => ints
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .iter()
+            .map(|n| n.map_or(0, |n| n.max(0) as u64))
+            .collect(),
         Err(_) => Vec::new(),
     }
 }

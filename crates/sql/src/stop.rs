@@ -59,7 +59,8 @@ pub fn is_stopped(error: &DataFusionError) -> bool {
 
 /// `plan` with a check of `stop` above every operator.
 pub fn stoppable(plan: Arc<dyn ExecutionPlan>, stop: &Arc<Stop>) -> Result<Arc<dyn ExecutionPlan>> {
-    let children: Vec<_> = plan.children().into_iter().map(|child| stoppable(child.clone(), stop)).collect::<Result<_>>()?;
+    let children: Vec<_> =
+        plan.children().into_iter().map(|child| stoppable(child.clone(), stop)).collect::<Result<_>>()?;
     let plan = if children.is_empty() {
         plan
     } else {

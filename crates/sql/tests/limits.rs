@@ -63,7 +63,10 @@ fn functions_whose_output_outgrows_their_input_fail_past_the_cap() {
         ("SELECT length(to_char(now(), repeat('%+', 10000000)))", "to_char"),
         ("SELECT length(repeat('a', 10000000) || caption) FROM pairs", "||"),
         // In a subquery and in a filter, too.
-        ("SELECT count(*) FROM pairs WHERE row_id IN (SELECT row_id FROM pairs WHERE repeat(caption, 100000) > 'a')", "repeat"),
+        (
+            "SELECT count(*) FROM pairs WHERE row_id IN (SELECT row_id FROM pairs WHERE repeat(caption, 100000) > 'a')",
+            "repeat",
+        ),
     ] {
         assert_capped(&session, sql, function);
     }
@@ -71,7 +74,10 @@ fn functions_whose_output_outgrows_their_input_fail_past_the_cap() {
     assert_eq!(single_int(&session, "SELECT length(repeat('ab', 3)) + length(lpad('x', 4, 'yz'))"), 10);
     let captions = single_int(&session, "SELECT sum(length(caption)) FROM pairs");
     assert_eq!(single_int(&session, "SELECT sum(length(repeat(caption, 3))) FROM pairs"), 3 * captions);
-    assert_eq!(single_int(&session, "SELECT sum(length(concat(caption, '!'))) FROM pairs"), captions + dataset.rows() as i64);
+    assert_eq!(
+        single_int(&session, "SELECT sum(length(concat(caption, '!'))) FROM pairs"),
+        captions + dataset.rows() as i64
+    );
     assert_eq!(single_int(&session, "SELECT sum(length(caption || '!')) FROM pairs"), captions + dataset.rows() as i64);
     // `||` is null for a null operand, unlike concat.
     let no_language = single_int(&session, "SELECT count(*) FROM pairs WHERE language IS NULL");
