@@ -8,7 +8,9 @@
 //! [`DataFusionError::ResourcesExhausted`] past the cap, a fraction of the memory limit.
 //!
 //! A constant argument counts once per row when the others are columns: the function
-//! broadcasts it, so `concat(<1 MB literal>, caption)` returns 8 GB for 8,192 rows.
+//! broadcasts it, so `concat(<1 MB literal>, caption)` returns 8 GB for 8,192 rows. Operators
+//! broadcast constants too (`SELECT <100 MB literal> FROM pairs`, a CASE branch), so
+//! [`check_constants`] refuses a plan with a text constant that a batch could not hold.
 //!
 //! The checked versions replace the originals by a [`FunctionRewrite`] of every call in every
 //! plan, not by registering them under the same names: SQL syntax such as `OVERLAY(… PLACING …)`
@@ -23,7 +25,7 @@ use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::kernels::concat_elements::concat_elements_dyn;
 use arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, ExprSchema, ScalarValue, exec_err};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::expr::{BinaryExpr, ScalarFunction};
@@ -37,11 +39,62 @@ use datafusion::logical_expr::{
     ColumnarValue, Documentation, Expr, ExprSchemable, ExpressionPlacement, Operator, ReturnFieldArgs,
     ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, StructFieldMapping, Volatility,
 };
+use datafusion::physical_expr::expressions::Literal;
+use datafusion::physical_plan::ExecutionPlan;
 
 /// The cap on what one call of a checked function may return, for a memory limit: a quarter,
 /// so that a call on each of a few partitions at once stays within the limit.
 pub fn output_cap(memory_limit: usize) -> usize {
     memory_limit / 4
+}
+
+/// The longest text constant a plan may hold: one that a batch of `batch_size` rows repeats
+/// within `cap`, or 1 KiB, so small limits still allow ordinary literals.
+fn longest_constant(cap: usize, batch_size: usize) -> u64 {
+    (cap / batch_size.max(1)).max(1 << 10) as u64
+}
+
+/// Refuses a plan with a text or binary constant longer than [`longest_constant`]: an operator
+/// that needs a column where the plan has a constant repeats it for every row of the batch.
+pub fn check_constants(plan: &Arc<dyn ExecutionPlan>, cap: usize, batch_size: usize) -> Result<()> {
+    let longest = longest_constant(cap, batch_size);
+    let mut pending = vec![plan];
+    while let Some(node) = pending.pop() {
+        let mut found = None;
+        node.apply_expressions(&mut |root| {
+            root.apply(|expr| {
+                let bytes = expr.downcast_ref::<Literal>().map_or(0, |literal| text_len(literal.value()));
+                if bytes > longest {
+                    found = Some(bytes);
+                    return Ok(TreeNodeRecursion::Stop);
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })?;
+        if let Some(bytes) = found {
+            return Err(DataFusionError::ResourcesExhausted(format!(
+                "the query has a constant of {}, which {} repeats for each of up to {batch_size} rows of a batch; \
+                 constants may take {} (a quarter of the memory limit over a batch)",
+                size(bytes),
+                node.name(),
+                size(longest),
+            )));
+        }
+        pending.extend(node.children());
+    }
+    Ok(())
+}
+
+/// The length of a text or binary value, 0 for any other.
+fn text_len(scalar: &ScalarValue) -> u64 {
+    match scalar {
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => s.len() as u64,
+        ScalarValue::Binary(Some(b)) | ScalarValue::LargeBinary(Some(b)) | ScalarValue::BinaryView(Some(b)) => {
+            b.len() as u64
+        }
+        ScalarValue::Dictionary(_, value) => text_len(value),
+        _ => 0,
+    }
 }
 
 /// How a function's output grows with its arguments: an upper bound of one row's output bytes.

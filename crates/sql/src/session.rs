@@ -108,6 +108,9 @@ impl SqlSession {
                 .map_err(|e| SqlError::from_datafusion(e, true, memory))?;
             let plan = frame.create_physical_plan().await.map_err(|e| SqlError::from_datafusion(e, true, memory))?;
             guard::check_physical_plan(&plan, &self.files)?;
+            let batch_size = self.context.state().config().batch_size();
+            capped::check_constants(&plan, capped::output_cap(memory), batch_size)
+                .map_err(|e| SqlError::from_datafusion(e, true, memory))?;
             let plan = stop::stoppable(plan, &stop).map_err(SqlError::Execution)?;
             execute_stream(plan, self.context.task_ctx()).map_err(|e| SqlError::from_datafusion(e, false, memory))
         };
