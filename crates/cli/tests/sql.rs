@@ -135,6 +135,8 @@ fn hostile_queries_stay_within_the_limits() {
             "repeat() could return",
         ),
         ("SELECT length(repeat('a', 2000000000))", &["--timeout", "30"][..], "repeat() could return"),
+        // A constant repeated for every row of a batch panicked with an offset overflow.
+        ("SELECT repeat('a', 100000000) AS x FROM pairs", &["--format", "csv"][..], "constant of"),
         (
             "SELECT max(a.width + b.width + c.width) FROM pairs a, pairs b, pairs c",
             &["--timeout", "1"][..],
