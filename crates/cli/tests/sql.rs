@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
@@ -119,6 +120,36 @@ fn exit_codes() {
 
     let (code, _, err) = sql(&ds, "SELECT 1", &["--memory-limit", "lots"]);
     assert_eq!(code, 2, "{err}");
+}
+
+/// Issue 15: queries that aborted the process or ran past `--timeout` end with exit code 1, a
+/// message naming the limit, and within the time limit (with slack for a loaded machine).
+#[test]
+fn hostile_queries_stay_within_the_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dataset(dir.path());
+    for (query, extra, needle) in [
+        (
+            "SELECT length(repeat(caption, 100000)) FROM pairs LIMIT 100000",
+            &["--memory-limit", "100000000"][..],
+            "repeat() could return",
+        ),
+        ("SELECT length(repeat('a', 2000000000))", &["--timeout", "30"][..], "repeat() could return"),
+        // A constant repeated for every row of a batch panicked with an offset overflow.
+        ("SELECT repeat('a', 100000000) AS x FROM pairs", &["--format", "csv"][..], "constant of"),
+        (
+            "SELECT max(a.width + b.width + c.width) FROM pairs a, pairs b, pairs c",
+            &["--timeout", "1"][..],
+            "stopped after 1 s",
+        ),
+    ] {
+        let started = Instant::now();
+        let (code, _, err) = sql(&ds, query, extra);
+        let elapsed = started.elapsed();
+        assert_eq!(code, 1, "{query}: {err}");
+        assert!(err.contains(needle), "{query}: {err}");
+        assert!(elapsed < Duration::from_secs(6), "{query}: ended only after {elapsed:?}");
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::execution::{SendableRecordBatchStream, SessionStateBuilder};
+use datafusion::execution::{FunctionRegistry, SendableRecordBatchStream, SessionStateBuilder};
 use datafusion::object_store::path::Path as ObjectPath;
 use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -20,11 +20,13 @@ use pairscope_store::Dataset;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::SqlError;
-use crate::{guard, table, udf};
+use crate::stop::{self, Stop};
+use crate::{capped, guard, table, udf};
 
 /// A DataFusion context with pairscope's functions and a memory pool of `memory_limit` bytes
-/// (operators that can spill write temporary files past it). No tables: callers register them.
-/// `pairscope sql` and `pairscope subset`/`diff` plan on the same configuration.
+/// (operators that can spill write temporary files past it), where the functions whose output
+/// can outgrow their input fail past a quarter of that ([`capped`]). No tables: callers
+/// register them. `pairscope sql` and `pairscope subset`/`diff` plan on the same configuration.
 pub fn context(memory_limit: usize) -> Result<SessionContext, SqlError> {
     let pool = TrackConsumersPool::new(FairSpillPool::new(memory_limit), std::num::NonZeroUsize::MIN);
     let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool)).build_arc().map_err(SqlError::Execution)?;
@@ -33,10 +35,13 @@ pub fn context(memory_limit: usize) -> Result<SessionContext, SqlError> {
     let config = SessionConfig::new().with_information_schema(true);
     let state =
         SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
-    let context = SessionContext::new_with_state(state);
+    let mut context = SessionContext::new_with_state(state);
     for function in udf::functions() {
         context.register_udf(function);
     }
+    context
+        .register_function_rewrite(Arc::new(capped::CapFunctions::new(capped::output_cap(memory_limit))))
+        .map_err(SqlError::Execution)?;
     Ok(context)
 }
 
@@ -46,7 +51,8 @@ pub struct Limits {
     /// Wall-clock time from the start of planning to the last batch; `None` for no limit.
     pub timeout: Option<Duration>,
     /// Bytes DataFusion's operators may hold; sorts, aggregations and joins that can spill
-    /// write to temporary files past it, the others fail with [`SqlError::Memory`].
+    /// write to temporary files past it, the others fail with [`SqlError::Memory`], as does a
+    /// call of a function such as `repeat` that could return more than a quarter of it.
     pub memory_limit: usize,
 }
 
@@ -88,10 +94,11 @@ impl SqlSession {
     }
 
     /// Plans `sql`, checks it is read-only and within the dataset, and starts it. The time
-    /// limit runs from this call; the stream ends with [`SqlError::Timeout`] when it passes.
-    /// Dropping the stream cancels the query.
+    /// limit runs from this call; the stream ends with [`SqlError::Timeout`] when it passes,
+    /// within a batch of every operator ([`stop`]). Dropping the stream stops the query.
     pub async fn query(&self, sql: &str) -> Result<Rows, SqlError> {
         let deadline = self.limits.timeout.map(|t| (Instant::now() + t, t));
+        let stop = Stop::new(deadline.map(|(at, _)| at.into_std()));
         let start = async {
             let memory = self.limits.memory_limit;
             let frame = self
@@ -101,6 +108,10 @@ impl SqlSession {
                 .map_err(|e| SqlError::from_datafusion(e, true, memory))?;
             let plan = frame.create_physical_plan().await.map_err(|e| SqlError::from_datafusion(e, true, memory))?;
             guard::check_physical_plan(&plan, &self.files)?;
+            let batch_size = self.context.state().config().batch_size();
+            capped::check_constants(&plan, capped::output_cap(memory), batch_size)
+                .map_err(|e| SqlError::from_datafusion(e, true, memory))?;
+            let plan = stop::stoppable(plan, &stop).map_err(SqlError::Execution)?;
             execute_stream(plan, self.context.task_ctx()).map_err(|e| SqlError::from_datafusion(e, false, memory))
         };
         let stream = match deadline {
@@ -112,6 +123,7 @@ impl SqlSession {
             stream: Some(stream),
             deadline: deadline.map(|(at, limit)| (Box::pin(tokio::time::sleep_until(at)), limit)),
             memory_limit: self.limits.memory_limit,
+            stop,
         })
     }
 
@@ -133,6 +145,7 @@ pub struct Rows {
     stream: Option<SendableRecordBatchStream>,
     deadline: Option<(Pin<Box<Sleep>>, Duration)>,
     memory_limit: usize,
+    stop: Arc<Stop>,
 }
 
 impl Rows {
@@ -151,7 +164,7 @@ impl Stream for Rows {
             && sleep.as_mut().poll(cx).is_ready()
         {
             let limit = *limit;
-            // Dropping the plan's stream stops its tasks.
+            this.stop.stop();
             this.stream = None;
             return Poll::Ready(Some(Err(SqlError::Timeout(limit))));
         }
@@ -160,13 +173,24 @@ impl Stream for Rows {
             Poll::Ready(Some(Ok(batch))) => Poll::Ready(Some(Ok(batch))),
             Poll::Ready(Some(Err(error))) => {
                 this.stream = None;
-                Poll::Ready(Some(Err(SqlError::from_datafusion(error, false, this.memory_limit))))
+                Poll::Ready(Some(Err(match this.deadline.as_ref() {
+                    Some((_, limit)) if stop::is_stopped(&error) => SqlError::Timeout(*limit),
+                    _ => SqlError::from_datafusion(error, false, this.memory_limit),
+                })))
             }
             Poll::Ready(None) => {
                 this.stream = None;
                 Poll::Ready(None)
             }
         }
+    }
+}
+
+impl Drop for Rows {
+    // Dropping the plan's stream cancels its tasks only at their next await point; the stop
+    // ends them at their next batch.
+    fn drop(&mut self) {
+        self.stop.stop();
     }
 }
 
