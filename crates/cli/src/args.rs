@@ -167,6 +167,10 @@ pub struct IngestArgs {
     /// Skip unreadable files (counted and listed; exit code 3) instead of failing.
     #[arg(long)]
     pub skip_bad: bool,
+    /// Refuse a file holding a value its column cannot hold (a negative or fractional size, an
+    /// infinite score, …) instead of storing null and counting it.
+    #[arg(long)]
+    pub strict: bool,
     /// Files processed at once (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,

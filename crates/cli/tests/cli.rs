@@ -89,7 +89,17 @@ fn every_command_documents_its_flags() {
         }
     }
     let (_, help, _) = run(&["ingest", "--help"]);
-    for flag in ["--map", "--set", "--max-caption-bytes", "--skip-bad", "--format", "--json", "--quiet", "--verbose"] {
+    for flag in [
+        "--map",
+        "--set",
+        "--max-caption-bytes",
+        "--skip-bad",
+        "--strict",
+        "--format",
+        "--json",
+        "--quiet",
+        "--verbose",
+    ] {
         assert!(help.contains(flag), "ingest --help mentions {flag}");
     }
 }

@@ -1,11 +1,13 @@
 //! Turning the command line's INPUT arguments into the ordered list of archives a run reads.
 //!
 //! An argument is an archive, a directory (searched recursively for `*.warc.gz` / `*.wat.gz`,
-//! in name order), a list file (one path or URL a line, optionally gzipped like Common Crawl's
-//! `wat.paths.gz`), or an `http(s)://` / `s3://` URL of an archive or a list ([`pairscope_remote`]).
-//! A local file is told apart by its content (a gzipped `WARC/` record or not), never by its
-//! name; a URL whose name ends in `.warc.gz` / `.wat.gz` is taken as an archive without fetching
-//! it (a crawl lists tens of thousands), any other URL is fetched and told apart by content.
+//! in name order, each directory once however many symlinks lead to it: [`files_under`]), a
+//! list file (one path or URL a line, optionally gzipped like Common Crawl's `wat.paths.gz`), or
+//! an `http(s)://` / `s3://` URL of an archive or a list ([`pairscope_remote`]). A local input
+//! must be a regular file (a FIFO or a device would block or never end). A local file is told
+//! apart by its content (a gzipped `WARC/` record or not), never by its name; a URL whose name
+//! ends in `.warc.gz` / `.wat.gz` is taken as an archive without fetching it (a crawl lists tens
+//! of thousands), any other URL is fetched and told apart by content.
 //!
 //! Relative lines of a list resolve against `--base-url` when it is given; otherwise against the
 //! list file's directory (local lists) or the root of its host or bucket (remote lists: Common
@@ -23,6 +25,7 @@ use url::Url;
 
 use crate::error::CollectError;
 use pairscope_remote::{Remote, parse_url};
+use pairscope_store::walk::{files_under, regular_file};
 
 /// List files are nested at most this deep (a list naming itself is an error, not a hang).
 const MAX_LIST_DEPTH: usize = 4;
@@ -107,13 +110,15 @@ impl Resolver<'_> {
         let Base::Dir(dir) = base else { unreachable!("URL bases are handled above") };
         let path = dir.join(arg);
         if path.is_dir() {
-            let before = out.len();
-            archives_under(&path, out)?;
-            if out.len() == before {
+            let archives = files_under(&path, &|p| p.file_name().and_then(|n| n.to_str()).is_some_and(is_archive_name))
+                .map_err(|e| CollectError::file(&e.path, e.source))?;
+            if archives.is_empty() {
                 return Err(CollectError::Usage(format!("{}: no *.warc.gz or *.wat.gz files in it", path.display())));
             }
+            out.extend(archives.into_iter().map(Input::Local));
             return Ok(());
         }
+        regular_file(&path).map_err(|e| CollectError::file(&e.path, e.source))?;
         let file = File::open(&path).map_err(|e| CollectError::file(&path, e))?;
         match sniff(BufReader::new(file)).map_err(|e| CollectError::file(&path, e))? {
             Kind::Archive => out.push(Input::Local(path)),
@@ -179,23 +184,6 @@ impl Resolver<'_> {
 
 fn uncompressed(name: &dyn fmt::Display) -> CollectError {
     CollectError::Usage(format!("{name}: an uncompressed WARC; pairscope reads gzipped ones (gzip it per record, or whole)"))
-}
-
-fn archives_under(dir: &Path, out: &mut Vec<Input>) -> Result<(), CollectError> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| CollectError::file(dir, e))?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| CollectError::file(dir, e))?;
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            archives_under(&path, out)?;
-        } else if path.file_name().and_then(|n| n.to_str()).is_some_and(is_archive_name) {
-            out.push(Input::Local(path));
-        }
-    }
-    Ok(())
 }
 
 fn is_archive_name(name: &str) -> bool {

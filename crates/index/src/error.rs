@@ -12,6 +12,12 @@ pub enum IndexError {
     Tantivy { path: PathBuf, source: tantivy::TantivyError },
     #[error("index {path} has format {found}, this pairscope reads format {expected}; rebuild it")]
     Format { path: PathBuf, found: u32, expected: u32 },
+    /// Tantivy panicked reading the index: its files pass the footer checks made at open, but
+    /// their content is not what tantivy wrote (bytes overwritten on disk).
+    #[error(
+        "index {path} is damaged ({reason}); remove its source with `pairscope sources --remove` and ingest it again"
+    )]
+    Damaged { path: PathBuf, reason: String },
     #[error("cannot index this batch: {0}")]
     Schema(String),
 }

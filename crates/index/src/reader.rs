@@ -1,6 +1,6 @@
 //! Opening a block's index for search.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
 
@@ -10,6 +10,7 @@ use crate::schema::{IndexFields, tokenizers};
 /// The index of one block, opened for reading. Block indexes never change once written, so
 /// one searcher serves for the life of the value.
 pub struct BlockIndex {
+    dir: PathBuf,
     index: Index,
     searcher: Searcher,
     _reader: IndexReader,
@@ -28,7 +29,12 @@ impl BlockIndex {
             .try_into()
             .map_err(|e| IndexError::tantivy(dir, e))?;
         let searcher = reader.searcher();
-        Ok(BlockIndex { index, searcher, _reader: reader })
+        Ok(BlockIndex { dir: dir.to_path_buf(), index, searcher, _reader: reader })
+    }
+
+    /// The index directory, for errors that name it.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub fn index(&self) -> &Index {

@@ -6,12 +6,14 @@
 //! - [`row_id`]: the stable 63-bit row identity derived from (source content hash, row index);
 //! - [`web`]: host and registrable-domain derivation (Public Suffix List from the `psl` crate);
 //! - [`exit`]: the process exit codes every command uses;
-//! - [`progress`]: the trait long operations report progress through.
+//! - [`progress`]: the trait long operations report progress through;
+//! - [`panic`]: the message of a caught panic.
 //!
 //! It must never do I/O: readers, writers and indexes live in other crates and depend on this one.
 
 pub mod columns;
 pub mod exit;
+pub mod panic;
 pub mod progress;
 pub mod row_id;
 #[doc(hidden)]
@@ -20,5 +22,6 @@ pub mod web;
 
 pub use columns::{CANONICAL_COLUMNS, CanonicalColumn, ColumnKind};
 pub use exit::ExitStatus;
+pub use panic::panic_message;
 pub use progress::{NoProgress, Progress};
 pub use row_id::RowId;

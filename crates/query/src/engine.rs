@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,7 +18,8 @@ use pairscope_index::tantivy::query::{
 };
 use pairscope_index::tantivy::schema::Field;
 use pairscope_index::tantivy::{DocId, Score, Searcher, SegmentReader, TERMINATED, Term};
-use pairscope_index::{BlockIndex, IndexFields};
+use pairscope_index::{BlockIndex, IndexError, IndexFields};
+use pairscope_model::panic_message;
 use pairscope_store::{Dataset, with_missing_columns};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -414,7 +416,7 @@ impl Engine {
         if threads <= 1 || units.len() <= 1 {
             let mut sink = new_sink();
             for &at in &units {
-                scan_segment(&*weight, prepared, scoring, deadline, at, &mut sink)?;
+                self.scan_guarded(&*weight, prepared, scoring, deadline, at, &mut sink)?;
             }
             return Ok(sink);
         }
@@ -427,7 +429,7 @@ impl Engine {
                     let outcome = loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&at) = units.get(i) else { break Ok(()) };
-                        if let Err(e) = scan_segment(&*weight, prepared, scoring, deadline, at, &mut sink) {
+                        if let Err(e) = self.scan_guarded(&*weight, prepared, scoring, deadline, at, &mut sink) {
                             // Let the other threads stop at their next batch.
                             next.store(units.len(), Ordering::Relaxed);
                             break Err(e);
@@ -446,6 +448,29 @@ impl Engine {
             }
         }
         Ok(merged.unwrap_or_else(new_sink))
+    }
+
+    /// [`scan_segment`], with a panic turned into an error naming the block's index. Tantivy
+    /// trusts the bytes behind a valid footer and panics on damaged postings or positions;
+    /// checking every checksum at open would read the whole index for each command, so the
+    /// damage is caught here, where it shows, and the caller gets an error instead of a crash.
+    fn scan_guarded<S: Sink>(
+        &self,
+        weight: &dyn Weight,
+        prepared: &Prepared,
+        scoring: bool,
+        deadline: &Deadline,
+        at: SegmentAt<'_>,
+        sink: &mut S,
+    ) -> Result<()> {
+        catch_unwind(AssertUnwindSafe(|| scan_segment(weight, prepared, scoring, deadline, at, sink))).unwrap_or_else(
+            |panic| {
+                Err(QueryError::Index(IndexError::Damaged {
+                    path: self.blocks[at.block].index.dir().to_path_buf(),
+                    reason: format!("reading it panicked: {}", panic_message(&panic)),
+                }))
+            },
+        )
     }
 }
 

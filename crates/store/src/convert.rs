@@ -1,6 +1,6 @@
 //! Turning a source record batch into canonical rows: types unified, nulls kept null, rows
-//! without url or caption dropped (and counted), long captions cut, row ids and host/domain
-//! derived.
+//! without url or caption dropped (and counted), values no column can hold nulled (and counted,
+//! or refused under `--strict`), long captions cut, row ids and host/domain derived.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,6 +12,7 @@ use arrow::array::{
 };
 use arrow::compute::{cast, filter};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
+use arrow::util::display::array_value_to_string;
 use pairscope_model::RowId;
 use pairscope_model::columns::{CANONICAL_COLUMNS, CanonicalColumn, ColumnKind};
 use pairscope_model::row_id::{BLOCK_ROWS, block_key};
@@ -31,12 +32,24 @@ pub const EMPTY_URL: &str = "empty url";
 pub const NULL_CAPTION: &str = "null caption";
 pub const EMPTY_CAPTION: &str = "empty caption";
 
+/// The reasons a source value is stored as null, counted per column (`width: negative`).
+/// NaN is not among them: it is how parquet writers spell a missing score.
+pub const NOT_FINITE: &str = "not finite";
+pub const NEGATIVE: &str = "negative";
+pub const NOT_INTEGRAL: &str = "not an integer";
+pub const OUT_OF_RANGE: &str = "out of range";
+
+/// Rows of a converted column whose source value became null, and why.
+type Lost = Vec<(usize, &'static str)>;
+
 pub(crate) struct Converter<'a> {
     path: &'a Path,
     source_schema: SchemaRef,
     mapping: &'a ColumnMapping,
     source_hash: [u8; 32],
     max_caption_bytes: usize,
+    /// Refuse values that would be nulled, instead of counting them.
+    strict: bool,
     out_schema: SchemaRef,
     /// Host → registrable domain: hosts repeat, and the Public Suffix lookup is the costly
     /// part. Fx-hashed (SipHash was 1% of ingest); the entry cap bounds a crafted input.
@@ -47,6 +60,8 @@ pub(crate) struct Converted {
     pub batch: RecordBatch,
     pub skipped: BTreeMap<&'static str, u64>,
     pub truncated: u64,
+    /// Values stored as null, by `column: reason`.
+    pub nulled: BTreeMap<String, u64>,
 }
 
 /// The schema of the stored rows of a source: canonical columns, then its extras.
@@ -66,9 +81,19 @@ impl<'a> Converter<'a> {
         mapping: &'a ColumnMapping,
         source_hash: [u8; 32],
         max_caption_bytes: usize,
+        strict: bool,
     ) -> Self {
         let out_schema = stored_schema(&source_schema, mapping);
-        Converter { path, source_schema, mapping, source_hash, max_caption_bytes, out_schema, domains: FxHashMap::default() }
+        Converter {
+            path,
+            source_schema,
+            mapping,
+            source_hash,
+            max_caption_bytes,
+            strict,
+            out_schema,
+            domains: FxHashMap::default(),
+        }
     }
 
     pub fn out_schema(&self) -> &SchemaRef {
@@ -79,11 +104,17 @@ impl<'a> Converter<'a> {
     pub fn convert(&mut self, batch: &RecordBatch, first_row: u64) -> Result<Converted, BadInput> {
         let n = batch.num_rows();
         let mut columns: BTreeMap<&'static str, ArrayRef> = BTreeMap::new();
+        // (canonical column, source column index, its lost rows)
+        let mut lost: Vec<(&'static str, usize, Lost)> = Vec::new();
         for (column, source) in &self.mapping.fields {
             let array = match source {
                 FieldSource::Column(index) => {
                     let name = self.source_schema.field(*index).name();
-                    self.convert_column(column, batch.column(*index), name, first_row)?
+                    let (array, rows) = self.convert_column(column, batch.column(*index), name, first_row)?;
+                    if !rows.is_empty() {
+                        lost.push((column.name, *index, rows));
+                    }
+                    array
                 }
                 FieldSource::Constant(value) => constant(column.kind, value, n),
                 FieldSource::Absent => arrow::array::new_null_array(&column.kind.data_type(), n),
@@ -114,6 +145,8 @@ impl<'a> Converter<'a> {
             })
             .collect();
 
+        let nulled = self.count_lost(batch, &lost, &keep, first_row)?;
+
         // Callers hand batches that lie within one row-id block: one key serves every row.
         let key = block_key(&self.source_hash, first_row / BLOCK_ROWS);
         let row_ids =
@@ -137,7 +170,37 @@ impl<'a> Converter<'a> {
         }
         let batch = RecordBatch::try_new(self.out_schema.clone(), arrays)
             .map_err(|e| BadInput::new(self.path, format!("internal conversion error: {e}")).row(first_row))?;
-        Ok(Converted { batch, skipped, truncated })
+        Ok(Converted { batch, skipped, truncated, nulled })
+    }
+
+    /// Counts the nulled values of the rows that are kept (a skipped row stores nothing), or
+    /// refuses the first under `--strict`.
+    fn count_lost(
+        &self,
+        batch: &RecordBatch,
+        lost: &[(&'static str, usize, Lost)],
+        keep: &BooleanArray,
+        first_row: u64,
+    ) -> Result<BTreeMap<String, u64>, BadInput> {
+        let mut counts = BTreeMap::new();
+        for (column, index, rows) in lost {
+            for &(row, reason) in rows.iter().filter(|(row, _)| keep.value(*row)) {
+                if self.strict {
+                    let value = array_value_to_string(batch.column(*index), row).unwrap_or_default();
+                    return Err(BadInput::new(
+                        self.path,
+                        format!(
+                            "{value} is {reason} for {column}; --strict refuses values that ingest would \
+                             store as null"
+                        ),
+                    )
+                    .column(self.source_schema.field(*index).name())
+                    .row(first_row + row as u64));
+                }
+                *counts.entry(format!("{column}: {reason}")).or_insert(0) += 1;
+            }
+        }
+        Ok(counts)
     }
 
     fn convert_column(
@@ -146,22 +209,28 @@ impl<'a> Converter<'a> {
         array: &ArrayRef,
         source_name: &str,
         first_row: u64,
-    ) -> Result<ArrayRef, BadInput> {
+    ) -> Result<(ArrayRef, Lost), BadInput> {
         let bad = |reason: String| BadInput::new(self.path, reason).column(source_name).row(first_row);
         Ok(match column.kind {
             ColumnKind::Text => {
                 let text = to_utf8(array).map_err(|(row, reason)| {
                     BadInput::new(self.path, reason).column(source_name).row(first_row + row as u64)
                 })?;
-                if column.name == "nsfw_label" { Arc::new(upper_labels(&text)) } else { Arc::new(text) }
+                let text = if column.name == "nsfw_label" { upper_labels(&text) } else { text };
+                (Arc::new(text), Lost::new())
             }
-            ColumnKind::Int | ColumnKind::RowId => Arc::new(to_int32(array).map_err(|e| bad(e.to_string()))?),
-            ColumnKind::Float => Arc::new(to_float64(array).map_err(|e| bad(e.to_string()))?),
-            ColumnKind::Bool => array
-                .as_boolean_opt()
-                .cloned()
-                .map(|a| Arc::new(a) as ArrayRef)
-                .ok_or_else(|| bad("expected booleans".into()))?,
+            ColumnKind::Int | ColumnKind::RowId => {
+                let (sizes, lost) = to_sizes(array).map_err(|e| bad(e.to_string()))?;
+                (Arc::new(sizes), lost)
+            }
+            ColumnKind::Float => {
+                let (scores, lost) = to_scores(array).map_err(|e| bad(e.to_string()))?;
+                (Arc::new(scores), lost)
+            }
+            ColumnKind::Bool => {
+                let flags = array.as_boolean_opt().cloned().ok_or_else(|| bad("expected booleans".into()))?;
+                (Arc::new(flags), Lost::new())
+            }
         })
     }
 
@@ -259,30 +328,67 @@ fn upper_labels(labels: &StringArray) -> StringArray {
         .collect()
 }
 
-/// Pixel sizes from integers or floats: NaN, infinities and values outside `Int32` become
-/// null (a missing value is null, never 0); fractional values are rounded.
-fn to_int32(array: &ArrayRef) -> Result<Int32Array, arrow::error::ArrowError> {
-    if array.data_type().is_floating() {
-        let f = cast(array, &DataType::Float64)?;
-        Ok(f.as_primitive::<Float64Type>()
+/// Pixel sizes from integers or floats. NaN is a missing value; a value that is no pixel size
+/// (infinite, negative, fractional, above `i32::MAX`) becomes null too, and is returned with its
+/// row and reason so that ingest counts it: a size is never silently rounded or dropped.
+fn to_sizes(array: &ArrayRef) -> Result<(Int32Array, Lost), arrow::error::ArrowError> {
+    let sizes: Vec<Option<Result<i32, &'static str>>> = if array.data_type().is_integer() {
+        let ints = cast(array, &DataType::Int64)?;
+        ints.as_primitive::<Int64Type>()
             .iter()
-            .map(|v| {
-                v.filter(|v| v.is_finite())
-                    .map(f64::round)
-                    .filter(|v| (i32::MIN as f64..=i32::MAX as f64).contains(v))
-                    .map(|v| v as i32)
+            .enumerate()
+            .map(|(row, v)| match v {
+                Some(v) if v < 0 => Some(Err(NEGATIVE)),
+                Some(v) => Some(i32::try_from(v).map_err(|_| OUT_OF_RANGE)),
+                // The cast nulls what Int64 cannot hold (a UInt64 above 2^63).
+                None => array.is_valid(row).then_some(Err(OUT_OF_RANGE)),
             })
-            .collect())
+            .collect()
     } else {
-        let i = cast(array, &DataType::Int64)?;
-        Ok(i.as_primitive::<Int64Type>().iter().map(|v| v.and_then(|v| i32::try_from(v).ok())).collect())
+        let floats = cast(array, &DataType::Float64)?;
+        floats.as_primitive::<Float64Type>().iter().map(|v| v.filter(|v| !v.is_nan()).map(size_of_float)).collect()
+    };
+    let mut lost = Lost::new();
+    let sizes = sizes
+        .into_iter()
+        .enumerate()
+        .map(|(row, size)| size.and_then(|size| size.map_err(|reason| lost.push((row, reason))).ok()))
+        .collect();
+    Ok((sizes, lost))
+}
+
+fn size_of_float(v: f64) -> Result<i32, &'static str> {
+    if !v.is_finite() {
+        Err(NOT_FINITE)
+    } else if v < 0.0 {
+        Err(NEGATIVE)
+    } else if v.fract() != 0.0 {
+        Err(NOT_INTEGRAL)
+    } else if v > i32::MAX as f64 {
+        Err(OUT_OF_RANGE)
+    } else {
+        Ok(v as i32)
     }
 }
 
-/// Scores as double; NaN is a missing value.
-fn to_float64(array: &ArrayRef) -> Result<Float64Array, arrow::error::ArrowError> {
-    let f = cast(array, &DataType::Float64)?;
-    Ok(f.as_primitive::<Float64Type>().iter().map(|v| v.filter(|v| !v.is_nan())).collect())
+/// Scores as double. NaN is a missing value; an infinity is no score, so it becomes null too and
+/// is returned with its row.
+fn to_scores(array: &ArrayRef) -> Result<(Float64Array, Lost), arrow::error::ArrowError> {
+    let floats = cast(array, &DataType::Float64)?;
+    let mut lost = Lost::new();
+    let scores = floats
+        .as_primitive::<Float64Type>()
+        .iter()
+        .enumerate()
+        .map(|(row, v)| match v {
+            Some(v) if v.is_infinite() => {
+                lost.push((row, NOT_FINITE));
+                None
+            }
+            v => v.filter(|v| !v.is_nan()),
+        })
+        .collect();
+    Ok((scores, lost))
 }
 
 /// A column of `n` copies of a `--set` value, already validated by `mapping::validate_settings`.

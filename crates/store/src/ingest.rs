@@ -8,7 +8,7 @@
 //! `sources/` and becomes visible only when `CURRENT` is replaced; a source fully staged by a
 //! killed run is picked up again instead of being re-read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::BufWriter;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use pairscope_model::Progress;
 use pairscope_model::row_id::{BLOCK_ROWS, block_key};
+use pairscope_model::{CANONICAL_COLUMNS, Progress, panic_message};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -35,6 +35,7 @@ use crate::error::{BadInput, Result, StoreError};
 use crate::layout::{Layout, fsync_dir, temp_path, write_atomic};
 use crate::manifest::{DataFile, ExtraColumn, Manifest, SourceEntry, SourceSettings};
 use crate::mapping::{ColumnMapping, validate_settings};
+use crate::walk;
 
 /// Rows per output row group: large enough for scan speed, small enough that a point lookup
 /// by row id decodes little.
@@ -61,6 +62,13 @@ const UNORDERED_TEXT: &[&str] = &["url", "caption", "page_url", "sample_id", "im
 const TEXT_COLUMNS: &[&str] = &["url", "caption", "page_url"];
 const TEXT_PAGE_BYTES: usize = 4 * 1024;
 const TEXT_PAGE_ROWS: usize = 64;
+/// Columns a source file may have. Every column costs ingest tens of KiB (its decoder, its
+/// column writer and their buffers) and costs every later query over the dataset, so a file
+/// with 40,000 columns would need gigabytes. LAION-family files have fewer than 100.
+pub const MAX_SOURCE_COLUMNS: usize = 1024;
+/// Distinct column names a dataset may have (canonical and extra, over all its sources): SQL
+/// plans over the union of every source's columns, and that union is what every query pays for.
+pub const MAX_DATASET_COLUMNS: usize = 4096;
 /// Rows per batch read from a source. Divides [`BLOCK_ROWS`], so batches rarely straddle blocks.
 const BATCH_ROWS: usize = 8192;
 
@@ -75,6 +83,9 @@ pub struct IngestOptions {
     pub skip_bad: bool,
     /// Files processed at once.
     pub threads: usize,
+    /// Refuse a file with a value ingest would store as null (a negative size, an infinite
+    /// score, …) instead of counting it.
+    pub strict: bool,
 }
 
 impl Default for IngestOptions {
@@ -85,6 +96,7 @@ impl Default for IngestOptions {
             max_caption_bytes: 64 * 1024,
             skip_bad: false,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            strict: false,
         }
     }
 }
@@ -111,6 +123,15 @@ impl IngestReport {
     pub fn rows_skipped(&self) -> BTreeMap<String, u64> {
         let mut total = BTreeMap::new();
         for (reason, n) in self.added.iter().flat_map(|s| &s.skipped_rows) {
+            *total.entry(reason.clone()).or_insert(0) += n;
+        }
+        total
+    }
+
+    /// Values stored as null by `column: reason`, over the added sources.
+    pub fn nulled_values(&self) -> BTreeMap<String, u64> {
+        let mut total = BTreeMap::new();
+        for (reason, n) in self.added.iter().flat_map(|s| &s.nulled_values) {
             *total.entry(reason.clone()).or_insert(0) += n;
         }
         total
@@ -168,8 +189,9 @@ pub fn ingest(
     }
 
     fs::create_dir_all(layout.sources()).map_err(StoreError::io(&layout.sources()))?;
-    let staged =
-        parallel_map(&pending, options.threads, |(path, id)| stage_source(&layout, path, id, &settings, progress));
+    let staged = parallel_map(&pending, options.threads, |(path, id)| {
+        stage_source(&layout, path, id, &settings, options.strict, progress)
+    });
     let mut added = Vec::new();
     let mut staged_now = Vec::new();
     for result in staged {
@@ -192,7 +214,7 @@ pub fn ingest(
         let first = report.bad_files.remove(0);
         return Err(StoreError::BadInput(first));
     }
-    if let Err(e) = check_block_keys(&previous, &added) {
+    if let Err(e) = check_block_keys(&previous, &added).and_then(|()| check_columns(&previous, &added)) {
         discard(&staged_now);
         return Err(e);
     }
@@ -275,25 +297,10 @@ fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
     for input in inputs {
         let path = Path::new(input);
         let before = files.len();
-        if path.is_dir() {
-            collect_parquet(path, &mut files)?;
-        } else if path.exists() {
-            files.push(path.to_path_buf());
-        } else if input.contains(['*', '?', '[']) {
-            let pattern = glob::glob(input).map_err(|e| StoreError::Usage(format!("bad pattern {input:?}: {e}")))?;
-            for entry in pattern {
-                let entry = entry.map_err(|e| StoreError::Io { path: e.path().to_path_buf(), source: e.into() })?;
-                if entry.is_dir() {
-                    collect_parquet(&entry, &mut files)?;
-                } else {
-                    files.push(entry);
-                }
-            }
+        if path.exists() || !input.contains(['*', '?', '[']) {
+            add_input(path, &mut files)?;
         } else {
-            return Err(StoreError::Io {
-                path: path.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
-            });
+            glob_inputs(input, &mut files)?;
         }
         if files.len() == before {
             return Err(StoreError::NoInput(input.clone()));
@@ -304,17 +311,66 @@ fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn collect_parquet(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(dir).map_err(StoreError::io(dir))?.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect_parquet(&path, out)?;
-        } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")) {
-            out.push(path);
+/// A directory's `*.parquet` files, or the regular file `path` names.
+fn add_input(path: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    let walked = if path.is_dir() {
+        walk::files_under(path, &is_parquet).map(|found| files.extend(found))
+    } else {
+        walk::regular_file(path).map(|()| files.push(path.to_path_buf()))
+    };
+    walked.map_err(walk_error)
+}
+
+/// The inputs a glob pattern names: matching files, and the `*.parquet` files of matching
+/// directories. A pattern with `**` is matched against a walk of the directory before its first
+/// wildcard, because the glob crate follows `**` through symlink loops without end;
+/// [`walk::files_under`] reads each directory once.
+fn glob_inputs(input: &str, files: &mut Vec<PathBuf>) -> Result<()> {
+    let bad_pattern = |e: glob::PatternError| StoreError::Usage(format!("bad pattern {input:?}: {e}"));
+    if !input.contains("**") {
+        for entry in glob::glob(input).map_err(bad_pattern)? {
+            let entry = entry.map_err(|e| StoreError::Io { path: e.path().to_path_buf(), source: e.into() })?;
+            add_input(&entry, files)?;
         }
+        return Ok(());
     }
+    let pattern = glob::Pattern::new(input).map_err(bad_pattern)?;
+    // As glob::glob matches: a wildcard never crosses a `/`.
+    let options = glob::MatchOptions { require_literal_separator: true, ..glob::MatchOptions::new() };
+    let base: PathBuf = Path::new(input)
+        .components()
+        .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
+        .collect();
+    let root = if base.as_os_str().is_empty() { Path::new(".") } else { base.as_path() };
+    // Paths as the pattern spells them: without the `./` a walk of the working directory adds.
+    let spelled = |path: &Path| -> PathBuf {
+        if base.as_os_str().is_empty() {
+            path.strip_prefix(".").unwrap_or(path).to_path_buf()
+        } else {
+            path.to_path_buf()
+        }
+    };
+    let wanted = |path: &Path| {
+        let path = spelled(path);
+        pattern.matches_path_with(&path, options)
+            || is_parquet(&path)
+                && path
+                    .ancestors()
+                    .skip(1)
+                    .take_while(|dir| *dir != base && !dir.as_os_str().is_empty())
+                    .any(|dir| pattern.matches_path_with(dir, options))
+    };
+    let found = walk::files_under(root, &wanted).map_err(walk_error)?;
+    files.extend(found.iter().map(|path| spelled(path)));
     Ok(())
+}
+
+fn is_parquet(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
+fn walk_error(e: walk::WalkError) -> StoreError {
+    StoreError::Io { path: e.path, source: e.source }
 }
 
 fn hash_file(path: &Path) -> Result<String, BadInput> {
@@ -331,6 +387,7 @@ fn stage_source(
     path: &Path,
     id: &str,
     settings: &SourceSettings,
+    strict: bool,
     progress: &dyn Progress,
 ) -> Result<(SourceEntry, bool)> {
     let dir = layout.source_dir(id);
@@ -338,6 +395,8 @@ fn stage_source(
         && entry.id == id
         && entry.settings == *settings
         && entry.index_format == INDEX_FORMAT
+        // Staged without --strict: staging it again finds the value to refuse.
+        && !(strict && !entry.nulled_values.is_empty())
     {
         tracing::info!(path = %path.display(), "reusing the staged copy of this source");
         progress.advance(entry.input_rows, entry.bytes);
@@ -351,8 +410,8 @@ fn stage_source(
         fs::remove_dir_all(&tmp).map_err(StoreError::io(&tmp))?;
     }
     fs::create_dir_all(&tmp).map_err(StoreError::io(&tmp))?;
-    let result =
-        catch_unwind(AssertUnwindSafe(|| write_source(&tmp, path, id, settings, progress))).unwrap_or_else(|panic| {
+    let result = catch_unwind(AssertUnwindSafe(|| write_source(&tmp, path, id, settings, strict, progress)))
+        .unwrap_or_else(|panic| {
             let message = panic_message(&panic);
             Err(StoreError::BadInput(BadInput::new(
                 path,
@@ -380,6 +439,7 @@ fn write_source(
     path: &Path,
     id: &str,
     settings: &SourceSettings,
+    strict: bool,
     progress: &dyn Progress,
 ) -> Result<SourceEntry> {
     let bad = |reason: String| StoreError::BadInput(BadInput::new(path, reason));
@@ -387,6 +447,15 @@ fn write_source(
     let bytes = file.metadata().map_err(StoreError::io(path))?.len();
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(format!("not a readable parquet file: {e}")))?;
+    // Counted from the footer before anything is decoded: the limit is what bounds memory.
+    let columns = builder.parquet_schema().num_columns();
+    if columns > MAX_SOURCE_COLUMNS {
+        return Err(bad(format!(
+            "has {columns} columns; pairscope ingests at most {MAX_SOURCE_COLUMNS} per file, because every \
+             column costs memory at ingest and time in every later query (LAION-family files have fewer \
+             than 100); write the columns you need to a new file"
+        )));
+    }
     let metadata = builder.metadata().clone();
     let input_rows = metadata.file_metadata().num_rows().max(0) as u64;
     let row_group_ends: Vec<u64> = metadata
@@ -406,11 +475,13 @@ fn write_source(
         StoreError::BadInput(b)
     })?;
     let source_hash = parse_hash(id);
-    let mut converter = Converter::new(path, source_schema.clone(), &mapping, source_hash, settings.max_caption_bytes);
+    let mut converter =
+        Converter::new(path, source_schema.clone(), &mapping, source_hash, settings.max_caption_bytes, strict);
     let reader = builder.with_batch_size(BATCH_ROWS).build().map_err(|e| bad(format!("cannot read: {e}")))?;
 
     let mut blocks = BlockWriter::new(dir, id, converter.out_schema().clone());
     let mut skipped_rows: BTreeMap<String, u64> = BTreeMap::new();
+    let mut nulled_values: BTreeMap<String, u64> = BTreeMap::new();
     let mut truncated = 0;
     let mut next_row: u64 = 0;
     // Decoding runs on its own thread, a few batches ahead of conversion and encoding, so one
@@ -451,6 +522,9 @@ fn write_source(
                 for (reason, n) in converted.skipped {
                     *skipped_rows.entry(reason.to_string()).or_insert(0) += n;
                 }
+                for (reason, n) in converted.nulled {
+                    *nulled_values.entry(reason).or_insert(0) += n;
+                }
                 truncated += converted.truncated;
                 blocks.write(start / BLOCK_ROWS, &converted.batch)?;
                 offset += take;
@@ -471,6 +545,7 @@ fn write_source(
         input_rows,
         rows: files.iter().map(|f| f.rows).sum(),
         skipped_rows,
+        nulled_values,
         truncated_captions: truncated,
         ingested_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         index_format: INDEX_FORMAT,
@@ -527,14 +602,6 @@ fn locate_bad_column(path: &Path, row_group: usize) -> Option<String> {
 /// A decoded batch, or why decoding stopped.
 type Decoded = std::result::Result<RecordBatch, String>;
 
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
-    panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic")
-}
-
 fn parse_hash(id: &str) -> [u8; 32] {
     let mut hash = [0u8; 32];
     for (i, byte) in hash.iter_mut().enumerate() {
@@ -555,6 +622,24 @@ fn check_block_keys(previous: &Manifest, added: &[SourceEntry]) -> Result<()> {
             {
                 return Err(StoreError::RowIdCollision { new: source.path.clone(), existing: existing.to_string() });
             }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses sources that would give the dataset more than [`MAX_DATASET_COLUMNS`] columns.
+fn check_columns(previous: &Manifest, added: &[SourceEntry]) -> Result<()> {
+    let mut names: HashSet<&str> = CANONICAL_COLUMNS.iter().map(|c| c.name).collect();
+    for source in previous.sources.iter().chain(added) {
+        names.extend(source.extra_columns.iter().map(|e| e.name.as_str()));
+        if names.len() > MAX_DATASET_COLUMNS {
+            return Err(StoreError::BadInput(BadInput::new(
+                Path::new(&source.path),
+                format!(
+                    "its columns would give the dataset more than {MAX_DATASET_COLUMNS} distinct columns, \
+                     which every query over it pays for; ingest it into a dataset of its own"
+                ),
+            )));
         }
     }
     Ok(())

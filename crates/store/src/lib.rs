@@ -35,6 +35,7 @@ pub mod ingest;
 pub mod layout;
 pub mod manifest;
 pub mod mapping;
+pub mod walk;
 
 mod convert;
 

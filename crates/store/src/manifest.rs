@@ -38,6 +38,10 @@ pub struct SourceEntry {
     pub rows: u64,
     /// Skipped rows by reason (`null url`, `empty caption`, …).
     pub skipped_rows: BTreeMap<String, u64>,
+    /// Values stored as null because their column cannot hold them, by `column: reason`
+    /// (`width: negative`, `aesthetic: not finite`, …). Empty in manifests written before it.
+    #[serde(default)]
+    pub nulled_values: BTreeMap<String, u64>,
     pub truncated_captions: u64,
     pub ingested_at: String,
     /// The [`pairscope_index::INDEX_FORMAT`] its block indexes were built with (0: none).
@@ -136,5 +140,22 @@ impl SourceEntry {
 
     pub fn skipped(&self) -> u64 {
         self.skipped_rows.values().sum()
+    }
+
+    /// Source columns whose names differ only in case, with the column each is stored as
+    /// (a canonical column, or an extra column renamed to stay distinct): `[(source, stored)]`
+    /// per group. Columns are matched case-insensitively, so these are the ones to check.
+    pub fn case_collisions(&self) -> Vec<Vec<(String, String)>> {
+        let stored = self
+            .mapping
+            .iter()
+            .filter(|(canonical, _)| !self.settings.constants.contains_key(*canonical))
+            .map(|(canonical, from)| (from.clone(), canonical.clone()))
+            .chain(self.extra_columns.iter().map(|e| (e.source_name.clone(), e.name.clone())));
+        let mut groups: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for (source, name) in stored {
+            groups.entry(source.to_lowercase()).or_default().push((source, name));
+        }
+        groups.into_values().filter(|g| g.len() > 1).collect()
     }
 }

@@ -100,7 +100,8 @@ pub fn validate_settings(
 fn check_constant(kind: ColumnKind, value: &str) -> Result<(), String> {
     let ok = match kind {
         ColumnKind::Text => true,
-        ColumnKind::Int | ColumnKind::RowId => value.parse::<i32>().is_ok(),
+        // The settable integer columns are pixel sizes, which are never negative.
+        ColumnKind::Int | ColumnKind::RowId => value.parse::<i32>().is_ok_and(|v| v >= 0),
         ColumnKind::Float => value.parse::<f64>().is_ok_and(f64::is_finite),
         ColumnKind::Bool => matches!(value, "true" | "false"),
     };

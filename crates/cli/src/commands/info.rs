@@ -39,6 +39,8 @@ pub fn run(args: &InfoArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
             "input_rows": s.input_rows,
             "rows": s.rows,
             "skipped_rows": s.skipped_rows,
+            "nulled_values": s.nulled_values,
+            "case_collisions": s.case_collisions().iter().map(|group| group.iter().map(|(from, to)| json!({"source": from, "stored_as": to})).collect::<Vec<_>>()).collect::<Vec<_>>(),
             "truncated_captions": s.truncated_captions,
             "ingested_at": s.ingested_at,
             "constants": s.settings.constants,
@@ -76,6 +78,13 @@ pub fn run(args: &InfoArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
                 );
                 for (reason, n) in &source.skipped_rows {
                     let _ = writeln!(s, "  skipped, {reason}: {n}");
+                }
+                for (reason, n) in &source.nulled_values {
+                    let _ = writeln!(s, "  stored as null, {reason}: {n}");
+                }
+                for group in source.case_collisions() {
+                    let names: Vec<_> = group.iter().map(|(from, to)| format!("{from}→{to}")).collect();
+                    let _ = writeln!(s, "  columns differing only in case: {}", names.join(", "));
                 }
                 if source.truncated_captions > 0 {
                     let _ = writeln!(

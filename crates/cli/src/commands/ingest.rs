@@ -19,6 +19,7 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         max_caption_bytes: args.max_caption_bytes,
         skip_bad: args.skip_bad,
         threads: args.threads.unwrap_or_else(default_threads),
+        strict: args.strict,
     };
     let bar = Bar::new(global, "ingest");
     let started = std::time::Instant::now();
@@ -30,11 +31,12 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         "dataset": args.dataset.display().to_string(),
         "version_before": report.version_before,
         "version": report.version,
-        "sources_added": report.added.iter().map(|s| json!({"id": s.id, "path": s.path, "rows": s.rows, "skipped_rows": s.skipped_rows, "truncated_captions": s.truncated_captions})).collect::<Vec<_>>(),
+        "sources_added": report.added.iter().map(|s| json!({"id": s.id, "path": s.path, "rows": s.rows, "skipped_rows": s.skipped_rows, "nulled_values": s.nulled_values, "truncated_captions": s.truncated_captions})).collect::<Vec<_>>(),
         "already_present": report.already_present.iter().map(|(p, id)| json!({"path": p.display().to_string(), "id": id})).collect::<Vec<_>>(),
         "bad_files": report.bad_files.iter().map(|b| b.to_string()).collect::<Vec<_>>(),
         "rows_added": report.rows_added(),
         "rows_skipped": report.rows_skipped(),
+        "nulled_values": report.nulled_values(),
         "truncated_captions": report.truncated_captions(),
         "seconds": seconds,
     });
@@ -77,6 +79,9 @@ fn human(report: &IngestReport, seconds: f64) -> String {
     }
     for (reason, n) in report.rows_skipped() {
         let _ = writeln!(s, "skipped rows, {reason}: {n}");
+    }
+    for (reason, n) in report.nulled_values() {
+        let _ = writeln!(s, "values stored as null, {reason}: {n}");
     }
     if report.truncated_captions() > 0 {
         let _ = writeln!(s, "captions cut to --max-caption-bytes: {}", report.truncated_captions());

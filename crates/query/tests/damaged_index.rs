@@ -1,0 +1,80 @@
+//! A block index damaged on disk (bytes overwritten behind valid footers, issue 15) is an
+//! error naming the block's index, never a panic out of the engine.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{Field, Schema};
+use pairscope_index::IndexError;
+use pairscope_model::NoProgress;
+use pairscope_query::{Engine, Limits, QueryError, Selection};
+use pairscope_store::{Dataset, IngestOptions, ingest};
+use parquet::arrow::ArrowWriter;
+
+const WORDS: &[&str] = &["red", "green", "blue", "cat", "dog", "house", "tree", "river", "stone", "cloud"];
+
+fn captions(path: &Path, n: usize) {
+    let urls: Vec<String> = (0..n).map(|i| format!("https://example.com/{i}.jpg")).collect();
+    let captions: Vec<String> = (0..n)
+        .map(|i| format!("{} {} {} photo", WORDS[i % 10], WORDS[(i / 10) % 10], WORDS[(i * 7 / 3) % 10]))
+        .collect();
+    let columns: Vec<(&str, ArrayRef)> =
+        vec![("url", Arc::new(StringArray::from(urls))), ("caption", Arc::new(StringArray::from(captions)))];
+    let schema =
+        Schema::new(columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), false)).collect::<Vec<_>>());
+    let batch = RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
+    let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// Overwrites the middle half of every file of `dir` whose name ends in one of `extensions`,
+/// keeping its footer (the last 24 bytes hold tantivy's footer and its length).
+fn overwrite_middles(dir: &Path, extensions: &[&str]) -> usize {
+    let mut damaged = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !extensions.iter().any(|e| path.extension().is_some_and(|x| x == *e)) {
+            continue;
+        }
+        let mut bytes = std::fs::read(&path).unwrap();
+        let len = bytes.len();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for byte in &mut bytes[len / 4..(len * 3 / 4).min(len.saturating_sub(24))] {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = state as u8;
+        }
+        std::fs::write(&path, bytes).unwrap();
+        damaged += 1;
+    }
+    damaged
+}
+
+#[test]
+fn a_damaged_block_index_is_an_error_naming_the_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pairs.parquet");
+    captions(&file, 20_000);
+    let ds = dir.path().join("ds");
+    ingest(&ds, &[file.display().to_string()], &IngestOptions { threads: 1, ..Default::default() }, &NoProgress)
+        .unwrap();
+    let dataset = Dataset::open(&ds).unwrap();
+    let index = ds.join(dataset.manifest().sources[0].files[0].index.as_deref().unwrap());
+    assert_eq!(overwrite_middles(&index, &["idx", "pos"]), 2);
+
+    let engine = Engine::open(dataset).unwrap();
+    let selection = Selection { query: Some("\"red green\" blue".into()), ..Default::default() };
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.count(&selection, &Limits::default())));
+    let Ok(result) = outcome else { panic!("count panicked on a damaged index") };
+    match result {
+        Err(QueryError::Index(IndexError::Damaged { path, .. })) => assert_eq!(path, index),
+        other => panic!("expected a damaged-index error, got {other:?}"),
+    }
+    let message = engine.count(&selection, &Limits::default()).unwrap_err().to_string();
+    assert!(message.contains(&index.display().to_string()) && message.contains("damaged"), "{message}");
+}
