@@ -104,7 +104,9 @@ fn neutral(relative: &Path, bytes: Vec<u8>) -> (PathBuf, Vec<u8>) {
         return (relative.to_path_buf(), bytes);
     }
     let name = |file: &str| match file.split_once('.') {
-        Some((stem, ext)) if stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit()) => format!("SEGMENT.{ext}"),
+        Some((stem, ext)) if stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            format!("SEGMENT.{ext}")
+        }
         _ => file.to_owned(),
     };
     let file = relative.file_name().unwrap().to_string_lossy().into_owned();
@@ -129,7 +131,8 @@ fn neutral(relative: &Path, bytes: Vec<u8>) -> (PathBuf, Vec<u8>) {
 
 /// Names of what sits in `dir` itself, to catch temporaries and staging left beside an output.
 fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> =
+        fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
     names.sort();
     names
 }
@@ -176,7 +179,8 @@ fn crash_trials(name: &str, work: &Path, args_for: impl Fn(&Path) -> Vec<String>
             paths(&state.0),
             paths(&expected.0)
         );
-        let differing: Vec<_> = state.0.iter().zip(&expected.0).filter(|(a, b)| a.1 != b.1).map(|(a, _)| &a.0).collect();
+        let differing: Vec<_> =
+            state.0.iter().zip(&expected.0).filter(|(a, b)| a.1 != b.1).map(|(a, _)| &a.0).collect();
         assert!(differing.is_empty(), "{name} trial {trial}, killed at {at:?} of {full:?}: {differing:?} differ");
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -193,9 +197,7 @@ fn synth(dir: &Path, rows: u64) -> PathBuf {
 fn killed_ingests_end_as_uninterrupted_ones() {
     let work = tempfile::tempdir().unwrap();
     let src = synth(work.path(), 60_000);
-    crash_trials("ingest", work.path(), |ds| {
-        ["ingest", "-q", "-d", &text(ds), &text(&src)].map(String::from).to_vec()
-    });
+    crash_trials("ingest", work.path(), |ds| ["ingest", "-q", "-d", &text(ds), &text(&src)].map(String::from).to_vec());
 }
 
 #[test]
@@ -205,9 +207,21 @@ fn killed_subsets_and_sql_exports_end_as_uninterrupted_ones() {
     let ds = work.path().join("ds");
     run_to_end(&["ingest", "-q", "-d", &text(&ds), &text(&src)].map(String::from));
     let subset = |out: &Path| {
-        ["subset", "-d", &text(&ds), "--where", "aesthetic > 5", "--dedup", "url", "--shard-rows", "5000", "--out", &text(out)]
-            .map(String::from)
-            .to_vec()
+        [
+            "subset",
+            "-d",
+            &text(&ds),
+            "--where",
+            "aesthetic > 5",
+            "--dedup",
+            "url",
+            "--shard-rows",
+            "5000",
+            "--out",
+            &text(out),
+        ]
+        .map(String::from)
+        .to_vec()
     };
     crash_trials("subset", work.path(), subset);
     // Every later export replaces the file the first one wrote (--force), as a user re-running

@@ -154,8 +154,7 @@ fn no_out_writes_into_a_dataset_or_over_an_input_or_an_existing_file() {
     // An input of the command itself: a removal list, a collect input.
     let list = tmp.path().join("domains.txt");
     fs::write(&list, "example.com\n").unwrap();
-    let (code, _, err) =
-        run(&["subset", "-d", text(&ds), "--exclude-domains", text(&list), "--out", text(&list)]);
+    let (code, _, err) = run(&["subset", "-d", text(&ds), "--exclude-domains", text(&list), "--out", text(&list)]);
     assert_eq!(code, 2, "{err}");
     assert_eq!(fs::read_to_string(&list).unwrap(), "example.com\n");
     let (code, _, err) = run(&["collect", "-q", "--out", text(&synth), text(&synth.join("part-00000.parquet"))]);
@@ -175,7 +174,8 @@ fn no_out_writes_into_a_dataset_or_over_an_input_or_an_existing_file() {
     let (code, _, err) = run(&["sql", "-d", text(&ds), "SELECT 1 AS x", "--out", text(&out), "--force"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(fs::read_to_string(&out).unwrap(), "x\n1\n");
-    let names: Vec<String> = fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
+    let names: Vec<String> =
+        fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
     assert!(!names.iter().any(|n| n.contains(".tmp-")), "no temporary left: {names:?}");
 }
 

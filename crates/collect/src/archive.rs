@@ -283,13 +283,7 @@ impl<R: Read> RecordReader<R> {
         // source comes in by the reset that readies the decoder for each member.
         let mut decoder = GzDecoder::new(Source::placeholder());
         decoder.reset(Source::new(reader));
-        RecordReader {
-            decoder,
-            limits,
-            stats: ReadStats::default(),
-            done: false,
-            last_member_bytes: 0,
-        }
+        RecordReader { decoder, limits, stats: ReadStats::default(), done: false, last_member_bytes: 0 }
     }
 
     pub fn stats(&self) -> &ReadStats {

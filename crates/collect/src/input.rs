@@ -99,9 +99,10 @@ impl Resolver<'_> {
         let url = match base {
             // Any scheme: parse_url names the ones it does not read.
             _ if arg.contains("://") => Some(parse_url(arg)?),
-            Base::Url(base) => {
-                Some(base.join(arg).map_err(|e| CollectError::Usage(format!("{arg}: cannot resolve against {base}: {e}")))?)
-            }
+            Base::Url(base) => Some(
+                base.join(arg)
+                    .map_err(|e| CollectError::Usage(format!("{arg}: cannot resolve against {base}: {e}")))?,
+            ),
             Base::Dir(_) => None,
         };
         if let Some(url) = url {
@@ -183,7 +184,9 @@ impl Resolver<'_> {
 }
 
 fn uncompressed(name: &dyn fmt::Display) -> CollectError {
-    CollectError::Usage(format!("{name}: an uncompressed WARC; pairscope reads gzipped ones (gzip it per record, or whole)"))
+    CollectError::Usage(format!(
+        "{name}: an uncompressed WARC; pairscope reads gzipped ones (gzip it per record, or whole)"
+    ))
 }
 
 fn is_archive_name(name: &str) -> bool {

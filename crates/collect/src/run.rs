@@ -43,10 +43,10 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::archive::ReadStats;
 use crate::error::CollectError;
 use crate::extract::{ExtractOptions, ExtractStats};
-use crate::output::{AtomicParquet, BATCH_ROWS, Row, RowBuilder};
 use crate::input::Input;
-use pairscope_remote::Remote;
+use crate::output::{AtomicParquet, BATCH_ROWS, Row, RowBuilder};
 use crate::{Format, extract_archive, langid};
+use pairscope_remote::Remote;
 
 const STATE_DIR: &str = ".collect";
 /// Bytes of one `.keys` entry: the 128-bit key, then the row number, little-endian.
@@ -259,7 +259,10 @@ fn prepare(inputs: &[Input], out: &Path, options: &CollectOptions) -> Result<Sta
     // temporary: that is still an empty output directory.
     let holds_only_a_started_state = |entry: &std::fs::DirEntry| {
         entry.path() == state.dir
-            && state.dir.read_dir().is_ok_and(|mut d| d.all(|e| e.is_ok_and(|e| e.file_name().to_str().is_some_and(is_temp_name))))
+            && state
+                .dir
+                .read_dir()
+                .is_ok_and(|mut d| d.all(|e| e.is_ok_and(|e| e.file_name().to_str().is_some_and(is_temp_name))))
     };
     if out.read_dir().is_ok_and(|mut d| d.any(|e| !e.is_ok_and(|e| holds_only_a_started_state(&e)))) {
         return Err(CollectError::Usage(format!("{} is not empty and holds no collect run", out.display())));
@@ -345,41 +348,40 @@ fn stage(
     let mut other_language = 0u64;
     let mut failure = None;
     let mut reader = Counting { inner: file, bytes: 0, progress };
-    let summary =
-        extract_archive(&mut reader, options.format, &options.extract, |pair| {
-            if failure.is_some() {
-                return;
+    let summary = extract_archive(&mut reader, options.format, &options.extract, |pair| {
+        if failure.is_some() {
+            return;
+        }
+        let language = langid::detect(&pair.caption);
+        if let Some(langs) = &options.langs
+            && !langs.iter().any(|l| l == language)
+        {
+            other_language += 1;
+            return;
+        }
+        let Ok(row) = u32::try_from(keys.len()) else {
+            failure = Some(CollectError::Usage(format!("{source_file}: more than 2^32 pairs in one input")));
+            return;
+        };
+        keys.push((pair_key(&pair.url, &pair.caption), row));
+        builder.push(Row { pair: &pair, language: Some(language), source_file: &source_file });
+        if builder.len() >= BATCH_ROWS {
+            progress.advance(builder.len() as u64, 0);
+            if let Err(e) = rows.write(&builder.finish()) {
+                failure = Some(e);
             }
-            let language = langid::detect(&pair.caption);
-            if let Some(langs) = &options.langs
-                && !langs.iter().any(|l| l == language)
-            {
-                other_language += 1;
-                return;
+        }
+    })
+    .map_err(|e| match e {
+        CollectError::Io { offset, source } => {
+            let source = std::io::Error::new(source.kind(), format!("at compressed offset {offset}: {source}"));
+            match input {
+                Input::Local(path) => CollectError::file(path, source),
+                Input::Remote(_) => CollectError::Remote { url: source_file.clone(), source },
             }
-            let Ok(row) = u32::try_from(keys.len()) else {
-                failure = Some(CollectError::Usage(format!("{source_file}: more than 2^32 pairs in one input")));
-                return;
-            };
-            keys.push((pair_key(&pair.url, &pair.caption), row));
-            builder.push(Row { pair: &pair, language: Some(language), source_file: &source_file });
-            if builder.len() >= BATCH_ROWS {
-                progress.advance(builder.len() as u64, 0);
-                if let Err(e) = rows.write(&builder.finish()) {
-                    failure = Some(e);
-                }
-            }
-        })
-        .map_err(|e| match e {
-            CollectError::Io { offset, source } => {
-                let source = std::io::Error::new(source.kind(), format!("at compressed offset {offset}: {source}"));
-                match input {
-                    Input::Local(path) => CollectError::file(path, source),
-                    Input::Remote(_) => CollectError::Remote { url: source_file.clone(), source },
-                }
-            }
-            other => other,
-        })?;
+        }
+        other => other,
+    })?;
     if let Some(e) = failure {
         return Err(e);
     }

@@ -330,7 +330,8 @@ mod tests {
         let html = metadata.envelope.payload.http_response.unwrap().html.unwrap();
         let urls: Vec<_> = html.image_links.iter().map(|l| l.url.as_deref().unwrap()).collect();
         assert_eq!(urls, ["/1.jpg", "/2.jpg"]);
-        let not_a_list = br#"{"Envelope":{"Payload-Metadata":{"HTTP-Response-Metadata":{"HTML-Metadata":{"Links":"oops"}}}}}"#;
+        let not_a_list =
+            br#"{"Envelope":{"Payload-Metadata":{"HTTP-Response-Metadata":{"HTML-Metadata":{"Links":"oops"}}}}}"#;
         let (reason, _) = parse(&record("metadata", "application/json", not_a_list)).unwrap_err();
         assert_eq!(reason, SkipReason::UnexpectedJsonShape);
     }

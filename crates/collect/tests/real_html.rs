@@ -319,9 +319,10 @@ fn compare_warc(got: &[Pair], pages: &[PageRow]) -> Differences {
         None => d.unexplained.push(what),
     };
     // A pair one side alone has is explained by how its page or alt text decoded, or not at all.
-    let explain = |k: &Key| charset_disputed(by_url[k.0.as_str()]).or_else(|| {
-        undecodable(&k.2).then_some("charset: legacy CJK decoder tables")
-    });
+    let explain = |k: &Key| {
+        charset_disputed(by_url[k.0.as_str()])
+            .or_else(|| undecodable(&k.2).then_some("charset: legacy CJK decoder tables"))
+    };
     for (k, imgs) in theirs {
         for img in imgs {
             note(&mut d, explain(&k), format!("html5lib only: {k:?} {img:?}"));
@@ -429,7 +430,8 @@ fn the_header_charset_wins_over_a_meta_charset() {
     );
     assert_eq!(latin1, owned(&[("https://example.org/c.jpg", "Caf\u{c3}\u{a9}")]));
     // Without a header charset the meta decides.
-    let meta = warc_mode("Content-Type: text/html\r\n", b"<meta charset=\"iso-8859-1\"><img src=\"/c.jpg\" alt=\"Caf\xe9\">");
+    let meta =
+        warc_mode("Content-Type: text/html\r\n", b"<meta charset=\"iso-8859-1\"><img src=\"/c.jpg\" alt=\"Caf\xe9\">");
     assert_eq!(meta, owned(&[("https://example.org/c.jpg", "Caf\u{e9}")]));
 }
 
@@ -441,5 +443,8 @@ fn character_references_and_line_ends_follow_the_spec() {
         "Content-Type: text/html\r\n",
         b"<img src=\"/d.jpg?a=1&copy=2&amp;b\" alt=\"Don&#146;t &copy 2020&nbspx &amp\r\nnext\rline\">",
     );
-    assert_eq!(got, owned(&[("https://example.org/d.jpg?a=1&copy=2&b", "Don\u{2019}t \u{a9} 2020&nbspx &\nnext\nline")]));
+    assert_eq!(
+        got,
+        owned(&[("https://example.org/d.jpg?a=1&copy=2&b", "Don\u{2019}t \u{a9} 2020&nbspx &\nnext\nline")])
+    );
 }

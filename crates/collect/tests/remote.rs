@@ -11,9 +11,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
-use futures::StreamExt;
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use futures::StreamExt;
 use pairscope_collect::{CollectOptions, CollectReport, ExtractOptions, Input, Remote, collect, resolve_inputs};
 use pairscope_model::NoProgress;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -122,7 +122,8 @@ fn rows(out: &Path) -> Vec<(String, String, String, i64)> {
     files.sort();
     let mut rows = Vec::new();
     for file in files {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap()).unwrap().build().unwrap();
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap()).unwrap().build().unwrap();
         for batch in reader {
             let batch: RecordBatch = batch.unwrap();
             let text = |name: &str| batch.column_by_name(name).unwrap().as_string::<i32>().clone();
@@ -156,10 +157,18 @@ fn remote_archives_and_lists_give_what_the_local_file_gives() {
     assert!(local.kept > 20, "the sample has pairs: {}", local.kept);
 
     let remote = Remote::new();
-    let args = [format!("{base}/crawl/wat.paths.gz"), format!("{base}/crawl/a.warc.wat.gz"), format!("{base}/crawl/download")];
+    let args =
+        [format!("{base}/crawl/wat.paths.gz"), format!("{base}/crawl/a.warc.wat.gz"), format!("{base}/crawl/download")];
     let inputs = resolve_inputs(&args, None, &remote).unwrap();
     let names: Vec<String> = inputs.iter().map(Input::to_string).collect();
-    assert_eq!(names, [format!("{base}/crawl/a.warc.wat.gz"), format!("{base}/crawl/a.warc.wat.gz"), format!("{base}/crawl/download")]);
+    assert_eq!(
+        names,
+        [
+            format!("{base}/crawl/a.warc.wat.gz"),
+            format!("{base}/crawl/a.warc.wat.gz"),
+            format!("{base}/crawl/download")
+        ]
+    );
 
     for (k, input) in inputs.iter().enumerate() {
         let out = dir.path().join(format!("remote-{k}"));
@@ -185,8 +194,14 @@ fn a_transfer_that_breaks_is_resumed_where_it_stopped() {
     let cut = bytes.len() / 2 / FRAME * FRAME;
     // With an ETag object_store resumes the body itself; without one our reader does.
     let files = HashMap::from([
-        ("/etag.warc.wat.gz".to_string(), File { bytes: bytes.clone(), etag: true, behaviour: Behaviour::BreakOnceAt(cut) }),
-        ("/plain.warc.wat.gz".to_string(), File { bytes: bytes.clone(), etag: false, behaviour: Behaviour::BreakOnceAt(cut) }),
+        (
+            "/etag.warc.wat.gz".to_string(),
+            File { bytes: bytes.clone(), etag: true, behaviour: Behaviour::BreakOnceAt(cut) },
+        ),
+        (
+            "/plain.warc.wat.gz".to_string(),
+            File { bytes: bytes.clone(), etag: false, behaviour: Behaviour::BreakOnceAt(cut) },
+        ),
     ]);
     let (base, server, _runtime) = start(files);
     let dir = tempfile::tempdir().unwrap();

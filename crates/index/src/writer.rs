@@ -315,7 +315,15 @@ mod tests {
     fn batch() -> RecordBatch {
         let columns: Vec<(&str, ArrayRef)> = vec![
             ("row_id", Arc::new(Int64Array::from(vec![10, 11, 12, 13]))),
-            ("url", Arc::new(StringArray::from(vec!["HTTPS://A.example/X.JPG/y", "http://b/2", "http://c/3", "http://d/4/5/6"]))),
+            (
+                "url",
+                Arc::new(StringArray::from(vec![
+                    "HTTPS://A.example/X.JPG/y",
+                    "http://b/2",
+                    "http://c/3",
+                    "http://d/4/5/6",
+                ])),
+            ),
             (
                 "caption",
                 Arc::new(StringArray::from(vec!["A red barn", "Albrecht Dürer", "葛飾北斎 print", "Ｔｈｏｍａｓ"])),
@@ -368,7 +376,17 @@ mod tests {
                 .collect()
         };
         let some = |s: &str| Some(s.to_string());
-        assert_eq!(strs("url_key"), [some("https://a.example/x.jpg/"), some("http://b/"), some("http://c/"), some("http://d/4/"), some("http://b/"), some("http://c/")]);
+        assert_eq!(
+            strs("url_key"),
+            [
+                some("https://a.example/x.jpg/"),
+                some("http://b/"),
+                some("http://c/"),
+                some("http://d/4/"),
+                some("http://b/"),
+                some("http://c/")
+            ]
+        );
         assert_eq!(strs("page_url_key"), [some("http://page/"), None, None, some("http://p/"), None, None]);
         assert_eq!(strs("host"), [some("a.example"), None, some("c"), some("d"), None, some("c")]);
 
@@ -376,7 +394,8 @@ mod tests {
         let docs = |query: &dyn tantivy::query::Query| -> BTreeSet<u32> {
             searcher.search(query, &DocSetCollector).unwrap().into_iter().map(|a| a.doc_id).collect()
         };
-        let term = |field: Field, text: &str| TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic);
+        let term =
+            |field: Field, text: &str| TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic);
         assert_eq!(docs(&term(fields.caption, "dürer")), BTreeSet::from([1, 4]));
         assert_eq!(docs(&term(fields.caption, "thomas")), BTreeSet::from([3]));
         assert_eq!(docs(&term(fields.caption, "北斎")), BTreeSet::from([2, 5]));

@@ -5,9 +5,9 @@
 //! counted rows.
 
 use std::collections::HashMap;
-use std::time::Duration;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Float64Type;

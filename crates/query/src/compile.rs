@@ -250,7 +250,9 @@ impl Compiler<'_> {
 }
 
 fn too_many() -> QueryError {
-    QueryError::usage(format!("a prefix of the query matches more than {MAX_PREFIX_TERMS} distinct words; make it longer"))
+    QueryError::usage(format!(
+        "a prefix of the query matches more than {MAX_PREFIX_TERMS} distinct words; make it longer"
+    ))
 }
 
 fn term_query(term: Term) -> Box<TermQuery> {
@@ -258,11 +260,7 @@ fn term_query(term: Term) -> Box<TermQuery> {
 }
 
 fn term_or_phrase(mut terms: Vec<Term>) -> Box<dyn Query> {
-    if terms.len() == 1 {
-        term_query(terms.pop().expect("one term"))
-    } else {
-        Box::new(PhraseQuery::new(terms))
-    }
+    if terms.len() == 1 { term_query(terms.pop().expect("one term")) } else { Box::new(PhraseQuery::new(terms)) }
 }
 
 fn all_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
@@ -469,7 +467,12 @@ impl Weight for UrlPatternQuery {
             pairscope_index::tantivy::TantivyError::InternalError("a segment without its parquet rows".into())
         })?;
         let check = RowCheck::Url { column: self.column, matcher: self.matcher.clone(), unsure };
-        Ok(Box::new(VerifiedScorer::new(Box::new(ConstScorer::new(BitSetDocSet::from(candidates), boost)), rows, max_doc, check)))
+        Ok(Box::new(VerifiedScorer::new(
+            Box::new(ConstScorer::new(BitSetDocSet::from(candidates), boost)),
+            rows,
+            max_doc,
+            check,
+        )))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> pairscope_index::tantivy::Result<Explanation> {
@@ -553,10 +556,8 @@ impl Weight for VerifiedWeight {
         let rows = self.rows.get(&reader.segment_id()).cloned().ok_or_else(|| {
             pairscope_index::tantivy::TantivyError::InternalError("a segment without its parquet rows".into())
         })?;
-        let check = RowCheck::CaptionContains {
-            normalizer: Normalizer::new(self.fold_accents),
-            needle: self.needle.clone(),
-        };
+        let check =
+            RowCheck::CaptionContains { normalizer: Normalizer::new(self.fold_accents), needle: self.needle.clone() };
         Ok(Box::new(VerifiedScorer::new(self.inner.scorer(reader, boost)?, rows, reader.max_doc(), check)))
     }
 

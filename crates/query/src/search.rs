@@ -374,7 +374,8 @@ impl Engine {
         let after = self.after(request)?;
         let prepared = self.prepare(&request.selection, &deadline)?;
         let scoring = request.sort == SortBy::Relevance;
-        if !scoring && !request.count_total
+        if !scoring
+            && !request.count_total
             && let Some(relaxed) = self.relaxed_query(&request.selection)?
         {
             let entries = self.best_checked(request, after, &prepared, &*relaxed, &deadline)?;
@@ -404,7 +405,14 @@ impl Engine {
         let exact = prepared.query.weight(EnableScoring::disabled_from_searcher(first)).map_err(QueryError::engine)?;
         let mut keep = (4 * wanted).max(256);
         loop {
-            let top = self.scan_query(relaxed, prepared, false, deadline, || TopSink::keeping(request, after, keep), self.threads())?;
+            let top = self.scan_query(
+                relaxed,
+                prepared,
+                false,
+                deadline,
+                || TopSink::keeping(request, after, keep),
+                self.threads(),
+            )?;
             let every_candidate = top.total <= keep as u64;
             let candidates = top.finish();
             let checked = candidates.len();
@@ -448,7 +456,12 @@ impl Engine {
     }
 
     /// The page of the best `limit + 1` entries, in order.
-    pub(crate) fn page_of(&self, request: &SearchRequest, mut entries: Vec<Entry>, total: Option<u64>) -> Result<SearchPage> {
+    pub(crate) fn page_of(
+        &self,
+        request: &SearchRequest,
+        mut entries: Vec<Entry>,
+        total: Option<u64>,
+    ) -> Result<SearchPage> {
         let more = entries.len() > request.limit;
         entries.truncate(request.limit);
         let hits = self.hits(&entries)?;
@@ -672,7 +685,8 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
         for key in [Some(6.25), Some(-0.0), None, Some(f64::MAX)] {
-            let cursor = Cursor { version: 7, sort: SortBy::Aesthetic, descending: true, key, row_id: 42, selection: 9 };
+            let cursor =
+                Cursor { version: 7, sort: SortBy::Aesthetic, descending: true, key, row_id: 42, selection: 9 };
             assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
         }
         let nan = format!("v1.width.a.{:016x}.1.0", f64::NAN.to_bits());

@@ -222,7 +222,8 @@ fn cursor_pages_cover_every_row_once_in_order() {
     let selection =
         Selection { query: Some("logo".into()), filter: Some("punsafe < 0.9".into()), ..Selection::default() };
     for (sort, descending) in [(SortBy::Aesthetic, true), (SortBy::Aesthetic, false), (SortBy::Relevance, true)] {
-        let request = SearchRequest { selection: selection.clone(), sort, descending, limit: 37, after: None, count_total: true };
+        let request =
+            SearchRequest { selection: selection.clone(), sort, descending, limit: 37, after: None, count_total: true };
         let paged = all_hits(&fixture.engine, &request);
         let mut expected: Vec<&Row> = fixture
             .rows
@@ -292,8 +293,7 @@ fn pages_without_a_total_are_the_pages_with_one() {
             .collect();
         for (sort, descending) in [(SortBy::Aesthetic, true), (SortBy::Width, false), (SortBy::Punsafe, true)] {
             let selection = Selection { query: Some(query.into()), ..Selection::default() };
-            let counted =
-                SearchRequest { selection, sort, descending, limit: 40, after: None, count_total: true };
+            let counted = SearchRequest { selection, sort, descending, limit: 40, after: None, count_total: true };
             let mut uncounted = SearchRequest { count_total: false, ..counted.clone() };
             let mut counted = counted;
             let mut covered = Vec::new();
@@ -332,8 +332,14 @@ fn check_sorted_pages_without_total(fixture: &Fixture, phrases: &[String]) {
     for phrase in phrases.iter().filter(|p| p.contains(' ') || pairscope_text::has_substring_script(p)) {
         relaxed += 1;
         let selection = Selection { query: Some(quoted(phrase)), ..Selection::default() };
-        let mut counted =
-            SearchRequest { selection, sort: SortBy::Aesthetic, descending: true, limit: 7, after: None, count_total: true };
+        let mut counted = SearchRequest {
+            selection,
+            sort: SortBy::Aesthetic,
+            descending: true,
+            limit: 7,
+            after: None,
+            count_total: true,
+        };
         for _page in 0..2 {
             let with = fixture.engine.search(&counted, &limits()).unwrap();
             let without =
@@ -386,7 +392,8 @@ fn filters_url_patterns_and_facets_equal_plain_references() {
         patterns.push(url[..cut(url.len() * 2 / 3)].to_ascii_uppercase());
         patterns.push(url[..deep].to_string());
         if let Some((_, rest)) = url.split_once("://") {
-            patterns.push(rest[..(0..=rest.len() * 3 / 4).rev().find(|&i| rest.is_char_boundary(i)).unwrap()].to_string());
+            patterns
+                .push(rest[..(0..=rest.len() * 3 / 4).rev().find(|&i| rest.is_char_boundary(i)).unwrap()].to_string());
         }
         patterns.push(format!("{}*{}", &url[..deep], &url[cut(url.len() - 4)..]));
     }
@@ -511,8 +518,14 @@ fn bad_requests_are_refused_with_a_reason() {
             .contains("no_such_column")
     );
 
-    let request =
-        SearchRequest { selection: query("logo"), sort: SortBy::Width, descending: true, limit: 5, after: None, count_total: true };
+    let request = SearchRequest {
+        selection: query("logo"),
+        sort: SortBy::Width,
+        descending: true,
+        limit: 5,
+        after: None,
+        count_total: true,
+    };
     let page = engine.search(&request, &limits()).unwrap();
     let next = page.next.expect("more than five logos");
     let stale = next.replacen(&format!("v{}.", engine.version()), &format!("v{}.", engine.version() + 1), 1);
@@ -557,7 +570,14 @@ fn one_pass_page_and_facets_equal_the_search_and_each_facet_alone() {
     let facets = page_facets();
     for selection in selections {
         for (sort, descending) in [(SortBy::Relevance, true), (SortBy::Aesthetic, false), (SortBy::Width, true)] {
-            let mut request = SearchRequest { selection: selection.clone(), sort, descending, limit: 25, after: None, count_total: true };
+            let mut request = SearchRequest {
+                selection: selection.clone(),
+                sort,
+                descending,
+                limit: 25,
+                after: None,
+                count_total: true,
+            };
             for _page in 0..3 {
                 let one_pass =
                     engine.search_with_facets(&request, &facets, Duration::from_secs(60), &limits()).unwrap();

@@ -117,7 +117,10 @@ impl Remote {
 
     fn store(&self, url: &Url) -> Result<(Arc<dyn ObjectStore>, ObjectPath), RemoteError> {
         let bad = |e: &dyn std::fmt::Display| RemoteError::Unsupported(format!("{url}: {e}"));
-        let setup = |e: &dyn std::fmt::Display| RemoteError::Setup { url: url.to_string(), source: io::Error::other(e.to_string()) };
+        let setup = |e: &dyn std::fmt::Display| RemoteError::Setup {
+            url: url.to_string(),
+            source: io::Error::other(e.to_string()),
+        };
         let path = ObjectPath::from_url_path(url.path()).map_err(|e| bad(&e))?;
         let key = url[..url::Position::BeforePath].to_string();
         let mut stores = self.stores.lock().unwrap_or_else(|p| p.into_inner());

@@ -183,7 +183,9 @@ fn a_request_with_two_host_headers_is_refused() {
     assert_eq!(one.status, 200, "{}", one.rest);
     let two = exchange(
         addr,
-        &format!("GET /search.json?limit=1 HTTP/1.1\r\nHost: {addr}\r\nHost: evil.example\r\nConnection: close\r\n\r\n"),
+        &format!(
+            "GET /search.json?limit=1 HTTP/1.1\r\nHost: {addr}\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+        ),
     );
     assert_eq!(two.status, 400, "{}", two.rest);
 }

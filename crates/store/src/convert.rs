@@ -149,8 +149,9 @@ impl<'a> Converter<'a> {
 
         // Callers hand batches that lie within one row-id block: one key serves every row.
         let key = block_key(&self.source_hash, first_row / BLOCK_ROWS);
-        let row_ids =
-            Int64Array::from_iter_values((0..n as u64).map(|i| RowId::from_block_key(key, (first_row + i) % BLOCK_ROWS).0));
+        let row_ids = Int64Array::from_iter_values(
+            (0..n as u64).map(|i| RowId::from_block_key(key, (first_row + i) % BLOCK_ROWS).0),
+        );
         let (captions, truncated_from, truncated) = self.cut_captions(&captions);
         let (hosts, domains) = self.hosts_and_domains(&urls);
         columns.insert("row_id", Arc::new(row_ids));

@@ -76,7 +76,12 @@ pub fn run(args: &CollectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         threads: args.threads.unwrap_or_else(default_threads).max(1),
         seen: args.seen.clone(),
     };
-    let base_url = args.base_url.as_deref().map(pairscope_collect::parse_url).transpose().map_err(|e| UsageError(e.to_string()))?;
+    let base_url = args
+        .base_url
+        .as_deref()
+        .map(pairscope_collect::parse_url)
+        .transpose()
+        .map_err(|e| UsageError(e.to_string()))?;
     // Before the inputs are read: a list file named as an input is read whole.
     let local_inputs = args.inputs.iter().filter(|input| !input.contains("://")).map(Path::new);
     let inputs_read: Vec<&Path> = local_inputs.chain(args.seen.iter().map(PathBuf::as_path)).collect();

@@ -21,7 +21,12 @@ impl Link {
     // Used by cc2dataset.rs; real_html.rs compares `Pair` fields directly.
     #[allow(dead_code)]
     pub fn of(pair: &pairscope_collect::Pair) -> Link {
-        Link { url: pair.url.clone(), alt: pair.alt_raw.clone(), uid: pair.uid.clone(), page_url: pair.page_url.clone() }
+        Link {
+            url: pair.url.clone(),
+            alt: pair.alt_raw.clone(),
+            uid: pair.uid.clone(),
+            page_url: pair.page_url.clone(),
+        }
     }
 }
 
