@@ -114,7 +114,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 200_000)]
     pub rows: u64,
     /// Where the demo's synthetic files and dataset live.
-    #[arg(long, default_value = "pairscope-demo")]
+    #[arg(value_parser = ResolvedPath, long, default_value = "pairscope-demo")]
     pub dir: PathBuf,
     /// Show the sample search and mention counts, then exit instead of serving the web UI.
     #[arg(long)]
@@ -133,7 +133,7 @@ pub struct SynthArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Directory to write part-NNNNN.parquet and synth.json into.
-    #[arg(long)]
+    #[arg(value_parser = ResolvedPath, long)]
     pub out: PathBuf,
     /// Column layout to imitate.
     #[arg(long, default_value = "laion-aesthetics", value_parser = ["laion-aesthetics", "laion5b", "coyo", "datacomp"])]
@@ -149,7 +149,7 @@ pub struct SynthArgs {
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Dataset directory (created if missing).
-    #[arg(long, short = 'd')]
+    #[arg(value_parser = ResolvedPath, long, short = 'd')]
     pub dataset: PathBuf,
     /// Parquet files, directories (searched recursively for *.parquet) or glob patterns.
     #[arg(required = true)]
@@ -181,7 +181,7 @@ pub struct IngestArgs {
 #[derive(Debug, Args)]
 pub struct InfoArgs {
     /// Dataset directory.
-    #[arg(long, short = 'd')]
+    #[arg(value_parser = ResolvedPath, long, short = 'd')]
     pub dataset: PathBuf,
     #[command(flatten)]
     pub output: FormatArgs,
@@ -190,7 +190,7 @@ pub struct InfoArgs {
 #[derive(Debug, Args)]
 pub struct SourcesArgs {
     /// Dataset directory.
-    #[arg(long, short = 'd')]
+    #[arg(value_parser = ResolvedPath, long, short = 'd')]
     pub dataset: PathBuf,
     /// Remove this source (its id, an id prefix of 8+ hex digits, or the path it was ingested
     /// from) and commit a new version. Repeatable.
@@ -198,6 +198,37 @@ pub struct SourcesArgs {
     pub remove: Vec<String>,
     #[command(flatten)]
     pub output: FormatArgs,
+}
+
+/// The value parser of every path flag: the path as the kernel resolves it
+/// ([`pairscope_store::layout::resolve`]: absolute, symlinks followed and `..` applied where
+/// they lead), once, where the argument is taken, so every later use (object-store URLs, the
+/// comparison of an output with the inputs, manifests) sees one spelling. A name that is not
+/// UTF-8 is refused (exit 2, the path shown): manifests, URLs and reports hold paths as text.
+#[derive(Debug, Clone, Copy)]
+pub struct ResolvedPath;
+
+impl clap::builder::TypedValueParser for ResolvedPath {
+    type Value = PathBuf;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<PathBuf, clap::Error> {
+        use clap::error::ErrorKind;
+        let flag = arg.map(ToString::to_string).unwrap_or_default();
+        let path = std::path::Path::new(value);
+        let refuse = |kind, why: String| {
+            let mut cmd = cmd.clone();
+            cmd.error(kind, format!("{flag} {}: {why}", path.display()))
+        };
+        if value.to_str().is_none() {
+            return Err(refuse(ErrorKind::InvalidUtf8, "the name is not valid UTF-8; rename it".into()));
+        }
+        pairscope_store::layout::resolve(path).map_err(|e| refuse(ErrorKind::ValueValidation, e.to_string()))
+    }
 }
 
 /// A command-line mistake found after parsing (exit code 2).
@@ -230,13 +261,13 @@ pub fn key_values(flag: &str, items: &[String]) -> Result<std::collections::BTre
 #[derive(Debug, Default, Args)]
 pub struct RemovalArgs {
     /// Rows whose host is, or is under, a domain of this list (one a line; repeatable).
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = ResolvedPath, long, value_name = "FILE")]
     pub exclude_domains: Vec<PathBuf>,
     /// Rows whose image URL is on this list: URLs, or their MD5/SHA-1/SHA-256 hex (repeatable).
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = ResolvedPath, long, value_name = "FILE")]
     pub exclude_urls: Vec<PathBuf>,
     /// Rows whose image_sha256 is on this list (repeatable).
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = ResolvedPath, long, value_name = "FILE")]
     pub exclude_image_hashes: Vec<PathBuf>,
     /// Rows whose page opted out (noai, noimageai, TDM reservation; recorded by collect).
     #[arg(long)]

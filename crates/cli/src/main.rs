@@ -38,11 +38,37 @@ fn main() -> ExitCode {
     let status = match result {
         Ok(status) => status,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprint!("{}", error_report(&error));
             if is_usage(&error) { ExitStatus::Usage } else { ExitStatus::Error }
         }
     };
     ExitCode::from(status.code() as u8)
+}
+
+/// `error` as printed: its outermost message, then each cause that adds something
+/// (`  caused by: …`). Messages often carry their causes' text already (`"{path}: {source}"`,
+/// and some libraries repeat a whole chain inside one message), so a message is taken apart at
+/// its `": "` separators and a part that was already printed is not printed again.
+fn error_report(error: &anyhow::Error) -> String {
+    let mut printed: Vec<String> = Vec::new();
+    let mut report = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        let mut fresh = Vec::new();
+        for part in text.split(": ").map(str::trim).filter(|p| !p.is_empty()) {
+            if !printed.iter().any(|seen| seen == part) {
+                printed.push(part.to_owned());
+                fresh.push(part);
+            }
+        }
+        if fresh.is_empty() {
+            continue;
+        }
+        report.push_str(if report.is_empty() { "error: " } else { "  caused by: " });
+        report.push_str(&fresh.join(": "));
+        report.push('\n');
+    }
+    report
 }
 
 /// Usage errors found after clap's own checks (a bad `--map`, an unparsable EXPR) exit 2 too.

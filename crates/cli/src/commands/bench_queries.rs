@@ -12,14 +12,14 @@ use pairscope_query::{Engine, Facet, FacetBy, Limits, SearchRequest, Selection, 
 use pairscope_store::Dataset;
 use serde_json::{Value, json};
 
-use crate::args::GlobalArgs;
+use crate::args::{GlobalArgs, ResolvedPath};
 
 #[derive(Debug, Args)]
 pub struct BenchQueriesArgs {
-    #[arg(long, short = 'd')]
+    #[arg(value_parser = ResolvedPath, long, short = 'd')]
     pub dataset: PathBuf,
     /// The query set (bench/queries.json).
-    #[arg(long)]
+    #[arg(value_parser = ResolvedPath, long)]
     pub queries: PathBuf,
     /// Timed runs per query, after one untimed warm-up run.
     #[arg(long, default_value_t = 5)]

@@ -10,11 +10,11 @@ use clap::Args;
 use pairscope_model::{ExitStatus, NoProgress};
 use pairscope_store::Dataset;
 
-use crate::args::GlobalArgs;
+use crate::args::{GlobalArgs, ResolvedPath};
 
 #[derive(Debug, Args)]
 pub struct BenchReadCaptionsArgs {
-    #[arg(long, short = 'd')]
+    #[arg(value_parser = ResolvedPath, long, short = 'd')]
     pub dataset: PathBuf,
 }
 

@@ -9,7 +9,7 @@ use pairscope_collect::{CollectOptions, CollectReport, ExtractOptions, Format, R
 use pairscope_model::ExitStatus;
 use serde_json::json;
 
-use crate::args::{GlobalArgs, UsageError};
+use crate::args::{GlobalArgs, ResolvedPath, UsageError};
 use crate::commands::synth::default_threads;
 use crate::output::{OutKind, check_out};
 use crate::progress::Bar;
@@ -29,7 +29,7 @@ pub struct CollectArgs {
     pub base_url: Option<String>,
     /// Output directory for the parquet shards (`pairscope ingest` reads it as it is).
     /// Re-running with the same arguments resumes an interrupted run.
-    #[arg(long)]
+    #[arg(value_parser = ResolvedPath, long)]
     pub out: PathBuf,
     /// Which records to read: auto takes WAT metadata and WARC responses alike.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
@@ -46,7 +46,7 @@ pub struct CollectArgs {
     pub threads: Option<usize>,
     /// Output directory of an earlier collect: pairs (url, caption) already there are dropped.
     /// Repeatable.
-    #[arg(long, value_name = "DIR")]
+    #[arg(value_parser = ResolvedPath, long, value_name = "DIR")]
     pub seen: Vec<PathBuf>,
     /// Print the summary as JSON.
     #[arg(long)]

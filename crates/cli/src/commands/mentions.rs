@@ -13,7 +13,7 @@ use pairscope_model::ExitStatus;
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
 
-use crate::args::{FormatArgs, GlobalArgs};
+use crate::args::{FormatArgs, GlobalArgs, ResolvedPath};
 use crate::commands::sql::parse_timeout;
 use crate::output::{print_document, table};
 use crate::progress::Bar;
@@ -21,7 +21,7 @@ use crate::progress::Bar;
 #[derive(Debug, Args)]
 pub struct MentionsArgs {
     /// Dataset directory.
-    #[arg(long, short = 'd')]
+    #[arg(value_parser = ResolvedPath, long, short = 'd')]
     pub dataset: PathBuf,
     /// A name list: a file (one entity a line, aliases separated by " | ", # comments),
     /// builtin:artists or builtin:characters. Repeat to count several lists.

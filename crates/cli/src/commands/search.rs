@@ -15,14 +15,14 @@ use pairscope_query::{Engine, Facet, FacetBy, Limits, SearchPage, SearchRequest,
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
 
-use crate::args::{FormatArgs, GlobalArgs, UsageError};
+use crate::args::{FormatArgs, GlobalArgs, ResolvedPath, UsageError};
 use crate::output::{print_batch, print_document, table};
 
 /// Which rows: QUERY, --where, --url (shared by search, count and facets).
 #[derive(Debug, Args, Clone)]
 pub struct SelectionArgs {
     /// Dataset directory.
-    #[arg(long, short = 'd')]
+    #[arg(value_parser = ResolvedPath, long, short = 'd')]
     pub dataset: PathBuf,
     /// Words, "phrases", AND / OR / NOT (or -word), prefix*, and host: domain: language:
     /// license: nsfw_label: url: page_url: fields. Words match whole normalised tokens;

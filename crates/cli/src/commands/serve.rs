@@ -9,12 +9,12 @@ use clap::Args;
 use pairscope_model::ExitStatus;
 use pairscope_server::ServerConfig;
 
-use crate::args::{GlobalArgs, RemovalArgs, UsageError};
+use crate::args::{GlobalArgs, RemovalArgs, ResolvedPath, UsageError};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Dataset directory. A version committed while the server runs is picked up within seconds.
-    #[arg(long, short = 'd')]
+    #[arg(value_parser = ResolvedPath, long, short = 'd')]
     pub dataset: PathBuf,
     /// Address and port to listen on (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]

@@ -16,7 +16,7 @@ use pairscope_store::Dataset;
 use pairscope_store::export::ExportFormat;
 use pairscope_store::layout::AtomicFile;
 
-use crate::args::{Format, FormatArgs, GlobalArgs, UsageError};
+use crate::args::{Format, FormatArgs, GlobalArgs, ResolvedPath, UsageError};
 use crate::output::{OutKind, batch_writer, check_out, stdout_for, write_batches};
 
 /// Rows `--format table` shows on stdout unless `--limit` says otherwise.
@@ -25,7 +25,7 @@ pub const DISPLAY_ROWS: u64 = 1000;
 #[derive(Debug, Args)]
 pub struct SqlArgs {
     /// Dataset directory.
-    #[arg(long, short = 'd')]
+    #[arg(value_parser = ResolvedPath, long, short = 'd')]
     pub dataset: PathBuf,
     /// One read-only query over the table `pairs` (SELECT, WITH, VALUES, EXPLAIN, DESCRIBE,
     /// SHOW), with the functions host(url), domain(url) and normalize(text [, fold_accents]).
@@ -36,7 +36,7 @@ pub struct SqlArgs {
     /// extension names (.csv, .json, .jsonl, .parquet).
     /// The file is written under a temporary name and renamed into place when complete: a
     /// failed or stopped query leaves any earlier file as it was.
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = ResolvedPath, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Replace the --out file if it exists.
     #[arg(long, requires = "out")]

@@ -12,7 +12,7 @@ use pairscope_store::Dataset;
 use pairscope_store::export::ExportFormat;
 use pairscope_subset::{DedupKey, DiffKey, DiffRequest, PRESETS, SampleSpec, SubsetRequest, diff, run_subset};
 
-use crate::args::{Format, FormatArgs, GlobalArgs, RemovalArgs, UsageError};
+use crate::args::{Format, FormatArgs, GlobalArgs, RemovalArgs, ResolvedPath, UsageError};
 use crate::output::{OutKind, check_out, print_document, table};
 
 #[derive(Debug, Args)]
@@ -21,7 +21,7 @@ use crate::output::{OutKind, check_out, print_document, table};
     The output directory holds part-NNNNN shards in row_id order and manifest.json.")]
 pub struct SubsetArgs {
     /// Dataset directory.
-    #[arg(long, short = 'd', required_unless_present = "list_presets")]
+    #[arg(value_parser = ResolvedPath, long, short = 'd', required_unless_present = "list_presets")]
     pub dataset: Option<PathBuf>,
     /// One of LAION's published subsets (see --list-presets). Combined with --where by AND.
     #[arg(long, value_name = "NAME")]
@@ -48,7 +48,7 @@ pub struct SubsetArgs {
     pub seed: Option<u64>,
     /// Output directory: created, or replaced atomically if it is empty or holds an earlier
     /// subset and nothing else; any other directory is refused.
-    #[arg(long, value_name = "DIR", required_unless_present = "list_presets")]
+    #[arg(value_parser = ResolvedPath, long, value_name = "DIR", required_unless_present = "list_presets")]
     pub out: Option<PathBuf>,
     /// Format of the output shards.
     #[arg(long, value_enum, default_value = "parquet")]
@@ -194,7 +194,7 @@ fn list_presets(args: &SubsetArgs) -> Result<ExitStatus> {
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// The two sides: pairscope datasets or directories of parquet files (a subset's output).
-    #[arg(long = "dataset", short = 'd', value_name = "DIR", num_args = 1, required = true)]
+    #[arg(value_parser = ResolvedPath, long = "dataset", short = 'd', value_name = "DIR", num_args = 1, required = true)]
     pub datasets: Vec<PathBuf>,
     /// What identifies a row on both sides.
     #[arg(long, value_enum, default_value = "row")]
