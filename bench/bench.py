@@ -7,10 +7,11 @@ medians, the ratio to pairscope, and each process's peak RSS (GNU time's %M, per
 Comparisons: ingest (pairscope ingest vs the SQLite + FTS5 build); queries (bench/queries.json
 run warm in one process per engine: `pairscope bench-queries`, peers/query_sqlite.py over the
 database the ingest comparison built, peers/query_duckdb.py over the parquet); whole-process CLI
-times of three of those queries; mentions (every name of ../shared/data/names/artists-5265.txt
-counted over every caption: pairscope mentions vs a Python pyahocorasick reference with the same
-semantics, whose counts must agree, and SQLite FTS5 one query per name; the caption-reading floor;
-100 and 50,000 names for growth; skipped without ../shared); subset (pairscope subset vs DuckDB
+times of three of those queries, and of a selective search and a count next to
+`pairscope --version` (the floor of a one-shot command); mentions (every name of
+../shared/data/names/artists-5265.txt counted over every caption: pairscope mentions vs a Python
+pyahocorasick reference with the same semantics, whose counts must agree, and SQLite FTS5 one
+query per name; the caption-reading floor; 100 and 50,000 names for growth; skipped without ../shared); subset (pairscope subset vs DuckDB
 COPY); collect (pairscope collect on one core vs cc2dataset's own WAT extractor vs `gzip -dc` on
 a ~1.1 GB WAT file varied from real records by make_wat.py, then --threads 2 vs 1 over two such
 files; skipped without ../shared). Until the binary has
@@ -385,7 +386,22 @@ def cli_comparison(bin_path, data, ds, db, queries_path, runs):
         if not have:
             result["unavailable"] = f"pairscope {command} not available"
         out.append(result)
+    out.append(one_shot_comparison(bin_path, ds, runs))
     return out
+
+
+def one_shot_comparison(bin_path, ds, runs):
+    """Whole-process times of a selective search and a count next to `pairscope --version`, the
+    floor every command pays (exec, dynamic loading, argument parsing): what a query costs a
+    one-shot command beyond starting at all. At least 10 runs: these take milliseconds."""
+    commands = [
+        ["--version"],
+        ["search", "--dataset", str(ds), '"thomas kinkade"', "--sort", "aesthetic", "--limit", "50", "--json"],
+        ["count", "--dataset", str(ds), "kitchen"],
+    ]
+    peers = [Peer(f"pairscope {' '.join(a if a != str(ds) else 'DS' for a in args)}", [bin_path, *args])
+             for args in commands]
+    return compare("CLI, whole process: one-shot commands (ratios to --version, the floor)", peers, max(runs, 10))
 
 
 # ---- mentions: every name of a list counted over every caption -----------------------------

@@ -463,9 +463,7 @@ impl Weight for UrlPatternQuery {
                 }
             }
         }
-        let rows = self.rows.get(&reader.segment_id()).cloned().ok_or_else(|| {
-            pairscope_index::tantivy::TantivyError::InternalError("a segment without its parquet rows".into())
-        })?;
+        let rows = segment_rows(&self.rows, reader)?;
         let check = RowCheck::Url { column: self.column, matcher: self.matcher.clone(), unsure };
         Ok(Box::new(VerifiedScorer::new(
             Box::new(ConstScorer::new(BitSetDocSet::from(candidates), boost)),
@@ -501,6 +499,19 @@ fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// The parquet rows of `reader`'s block, with the file's metadata read: a file that cannot
+/// be opened fails the call here, where an error can be returned, rather than in the
+/// [`VerifiedScorer`] (a `DocSet` cannot fail), which would hide all its rows.
+fn segment_rows(
+    rows: &HashMap<SegmentId, Arc<BlockRows>>,
+    reader: &SegmentReader,
+) -> pairscope_index::tantivy::Result<Arc<BlockRows>> {
+    let internal = pairscope_index::tantivy::TantivyError::InternalError;
+    let rows = rows.get(&reader.segment_id()).ok_or_else(|| internal("a segment without its parquet rows".into()))?;
+    rows.metadata().map_err(|e| internal(e.to_string()))?;
+    Ok(rows.clone())
 }
 
 /// Candidates checked against the caption in the block's parquet file: keeps the documents
@@ -553,9 +564,7 @@ struct VerifiedWeight {
 
 impl Weight for VerifiedWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> pairscope_index::tantivy::Result<Box<dyn Scorer>> {
-        let rows = self.rows.get(&reader.segment_id()).cloned().ok_or_else(|| {
-            pairscope_index::tantivy::TantivyError::InternalError("a segment without its parquet rows".into())
-        })?;
+        let rows = segment_rows(&self.rows, reader)?;
         let check =
             RowCheck::CaptionContains { normalizer: Normalizer::new(self.fold_accents), needle: self.needle.clone() };
         Ok(Box::new(VerifiedScorer::new(self.inner.scorer(reader, boost)?, rows, reader.max_doc(), check)))

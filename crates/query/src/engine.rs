@@ -160,7 +160,7 @@ impl Engine {
                     // Document numbers are row positions only within one segment.
                     return Err(QueryError::engine(format!("the index of {} has more than one segment", file.path)));
                 }
-                let rows = Arc::new(BlockRows::open(&dataset.root().join(&file.path))?);
+                let rows = Arc::new(BlockRows::new(&dataset.root().join(&file.path)));
                 let columns = index.searcher().segment_readers().iter().map(|_| OpenColumns::default()).collect();
                 blocks.push(Block { rows, index, columns });
             }

@@ -3,12 +3,14 @@
 //! verifies, and whole rows for `get` are read here. Document `n` of a block index is row
 //! `n` of its file.
 //!
-//! The file's metadata, with its page index, is read once when the engine opens; a read then
-//! decodes only the pages holding the wanted rows (ingest writes small pages for the text
-//! columns for exactly this).
+//! The file's metadata, with its page index, is read once, by the first call that needs a row
+//! of the block (a count never does: it stays on the index); a read then decodes only the
+//! pages holding the wanted rows (ingest writes small pages for the text columns for exactly
+//! this).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use arrow::array::{AsArray, RecordBatch, RecordBatchReader, StringArray};
 use arrow::compute::concat_batches;
@@ -22,18 +24,32 @@ use crate::error::{QueryError, Result};
 
 pub(crate) struct BlockRows {
     path: PathBuf,
-    metadata: ArrowReaderMetadata,
+    /// Read on first use: the page index of a million rows takes milliseconds to read and
+    /// decode, which a one-shot command pays only for the blocks it reads rows of.
+    metadata: OnceLock<ArrowReaderMetadata>,
 }
 
 impl BlockRows {
-    pub fn open(path: &Path) -> Result<BlockRows> {
-        let file = File::open(path).map_err(|e| QueryError::engine(format!("{}: {e}", path.display())))?;
-        let metadata = ArrowReaderMetadata::load(
-            &file,
-            ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
-        )
-        .map_err(|e| QueryError::engine(format!("{}: {e}", path.display())))?;
-        Ok(BlockRows { path: path.to_path_buf(), metadata })
+    /// The rows of the parquet file at `path`, which is not opened yet.
+    pub fn new(path: &Path) -> BlockRows {
+        BlockRows { path: path.to_path_buf(), metadata: OnceLock::new() }
+    }
+
+    /// The file's metadata, read now if no call has read it yet.
+    pub fn metadata(&self) -> Result<&ArrowReaderMetadata> {
+        if let Some(metadata) = self.metadata.get() {
+            return Ok(metadata);
+        }
+        let error = |e: &dyn std::fmt::Display| QueryError::engine(format!("{}: {e}", self.path.display()));
+        let file = File::open(&self.path).map_err(|e| error(&e))?;
+        // The offset index finds the pages of the wanted rows; the column index (page
+        // statistics) would only serve predicates, which the index answers.
+        let options = ArrowReaderOptions::new()
+            .with_offset_index_policy(PageIndexPolicy::Optional)
+            .with_column_index_policy(PageIndexPolicy::Skip);
+        let metadata = ArrowReaderMetadata::load(&file, options).map_err(|e| error(&e))?;
+        // Threads that raced to read it read the same immutable file: any copy will do.
+        Ok(self.metadata.get_or_init(|| metadata))
     }
 
     pub fn path(&self) -> &Path {
@@ -45,11 +61,12 @@ impl BlockRows {
     pub fn read(&self, positions: &[usize], columns: Option<&[&str]>) -> Result<RecordBatch> {
         let error = |e: &dyn std::fmt::Display| QueryError::engine(format!("{}: {e}", self.path.display()));
         debug_assert!(positions.windows(2).all(|w| w[0] < w[1]), "positions ascend");
+        let metadata = self.metadata()?.clone();
         let file = File::open(&self.path).map_err(|e| error(&e))?;
         // Only the row groups holding a wanted row are opened: each other one would cost a
         // decompressor per column and a walk over its page headers.
-        let (groups, positions) = self.within_groups(positions);
-        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
+        let (groups, positions) = Self::within_groups(&metadata, positions);
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
             .with_row_groups(groups)
             .with_row_selection(selection(&positions))
             .with_batch_size(positions.len().max(1));
@@ -67,14 +84,14 @@ impl BlockRows {
         Ok(batch)
     }
 
-    /// The row groups holding `positions` (ascending), and the positions counted within
-    /// those groups alone.
-    fn within_groups(&self, positions: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    /// The row groups of the file `metadata` describes that hold `positions` (ascending), and
+    /// the positions counted within those groups alone.
+    fn within_groups(metadata: &ArrowReaderMetadata, positions: &[usize]) -> (Vec<usize>, Vec<usize>) {
         let mut groups = Vec::new();
         let mut within = Vec::with_capacity(positions.len());
         let (mut start, mut skipped) = (0usize, 0usize);
         let mut wanted = positions.iter().copied().peekable();
-        for (group, meta) in self.metadata.metadata().row_groups().iter().enumerate() {
+        for (group, meta) in metadata.metadata().row_groups().iter().enumerate() {
             let end = start + meta.num_rows() as usize;
             let mut any = false;
             while let Some(position) = wanted.next_if(|&p| p < end) {

@@ -1,5 +1,6 @@
 //! A block index damaged on disk (bytes overwritten behind valid footers, issue 15) is an
-//! error naming the block's index, never a panic out of the engine.
+//! error naming the block's index, never a panic out of the engine; a damaged block file is an
+//! error naming the file for the calls that read its rows, never fewer rows.
 
 use std::fs::File;
 use std::path::Path;
@@ -9,7 +10,7 @@ use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{Field, Schema};
 use pairscope_index::IndexError;
 use pairscope_model::NoProgress;
-use pairscope_query::{Engine, Limits, QueryError, Selection};
+use pairscope_query::{Engine, Limits, QueryError, SearchRequest, Selection, SortBy};
 use pairscope_store::{Dataset, IngestOptions, ingest};
 use parquet::arrow::ArrowWriter;
 
@@ -77,4 +78,41 @@ fn a_damaged_block_index_is_an_error_naming_the_block() {
     }
     let message = engine.count(&selection, &Limits::default()).unwrap_err().to_string();
     assert!(message.contains(&index.display().to_string()) && message.contains("damaged"), "{message}");
+}
+
+#[test]
+fn a_block_file_is_read_only_for_rows_and_a_damaged_one_is_an_error_never_fewer_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pairs.parquet");
+    captions(&file, 20_000);
+    let ds = dir.path().join("ds");
+    ingest(&ds, &[file.display().to_string()], &IngestOptions { threads: 1, ..Default::default() }, &NoProgress)
+        .unwrap();
+    let dataset = Dataset::open(&ds).unwrap();
+    let block = ds.join(&dataset.manifest().sources[0].files[0].path);
+    let words = Selection { query: Some("\"red green\" blue".into()), ..Default::default() };
+    let expected = Engine::open(dataset.clone()).unwrap().count(&words, &Limits::default()).unwrap();
+    assert!(expected > 0);
+    std::fs::write(&block, b"not parquet").unwrap();
+
+    // Opening and counting stay on the index: a one-shot count never reads the block file.
+    let engine = Engine::open(dataset).unwrap();
+    assert_eq!(engine.count(&words, &Limits::default()).unwrap(), expected);
+
+    // What needs the rows fails naming the file: the hits of a page, and a URL glob whose
+    // candidates are checked against the URLs (not silently no rows).
+    let page = SearchRequest {
+        selection: words,
+        sort: SortBy::Relevance,
+        descending: true,
+        limit: 10,
+        after: None,
+        count_total: true,
+    };
+    let glob = Selection { url: Some("*example.com/1*".into()), ..Default::default() };
+    for error in
+        [engine.search(&page, &Limits::default()).unwrap_err(), engine.count(&glob, &Limits::default()).unwrap_err()]
+    {
+        assert!(error.to_string().contains(&block.display().to_string()), "{error}");
+    }
 }
