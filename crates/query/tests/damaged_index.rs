@@ -3,7 +3,7 @@
 //! error naming the file for the calls that read its rows, never fewer rows.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
@@ -55,15 +55,21 @@ fn overwrite_middles(dir: &Path, extensions: &[&str]) -> usize {
     damaged
 }
 
-#[test]
-fn a_damaged_block_index_is_an_error_naming_the_block() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("pairs.parquet");
+/// A dataset of one 20,000-row block under `dir`: its directory, opened.
+fn one_block_dataset(dir: &Path) -> (PathBuf, Dataset) {
+    let file = dir.join("pairs.parquet");
     captions(&file, 20_000);
-    let ds = dir.path().join("ds");
+    let ds = dir.join("ds");
     ingest(&ds, &[file.display().to_string()], &IngestOptions { threads: 1, ..Default::default() }, &NoProgress)
         .unwrap();
     let dataset = Dataset::open(&ds).unwrap();
+    (ds, dataset)
+}
+
+#[test]
+fn a_damaged_block_index_is_an_error_naming_the_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ds, dataset) = one_block_dataset(dir.path());
     let index = ds.join(dataset.manifest().sources[0].files[0].index.as_deref().unwrap());
     assert_eq!(overwrite_middles(&index, &["idx", "pos"]), 2);
 
@@ -83,12 +89,7 @@ fn a_damaged_block_index_is_an_error_naming_the_block() {
 #[test]
 fn a_block_file_is_read_only_for_rows_and_a_damaged_one_is_an_error_never_fewer_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("pairs.parquet");
-    captions(&file, 20_000);
-    let ds = dir.path().join("ds");
-    ingest(&ds, &[file.display().to_string()], &IngestOptions { threads: 1, ..Default::default() }, &NoProgress)
-        .unwrap();
-    let dataset = Dataset::open(&ds).unwrap();
+    let (ds, dataset) = one_block_dataset(dir.path());
     let block = ds.join(&dataset.manifest().sources[0].files[0].path);
     let words = Selection { query: Some("\"red green\" blue".into()), ..Default::default() };
     let expected = Engine::open(dataset.clone()).unwrap().count(&words, &Limits::default()).unwrap();

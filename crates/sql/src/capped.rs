@@ -63,7 +63,7 @@ pub fn check_constants(plan: &Arc<dyn ExecutionPlan>, cap: usize, batch_size: us
         let mut found = None;
         node.apply_expressions(&mut |root| {
             root.apply(|expr| {
-                let bytes = expr.downcast_ref::<Literal>().map_or(0, |literal| text_len(literal.value()));
+                let bytes = expr.downcast_ref::<Literal>().and_then(|literal| text_len(literal.value())).unwrap_or(0);
                 if bytes > longest {
                     found = Some(bytes);
                     return Ok(TreeNodeRecursion::Stop);
@@ -85,15 +85,17 @@ pub fn check_constants(plan: &Arc<dyn ExecutionPlan>, cap: usize, batch_size: us
     Ok(())
 }
 
-/// The length of a text or binary value, 0 for any other.
-fn text_len(scalar: &ScalarValue) -> u64 {
+/// The length of a text or binary value; `None` for any other (nulls included).
+fn text_len(scalar: &ScalarValue) -> Option<u64> {
     match scalar {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => s.len() as u64,
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+            Some(s.len() as u64)
+        }
         ScalarValue::Binary(Some(b)) | ScalarValue::LargeBinary(Some(b)) | ScalarValue::BinaryView(Some(b)) => {
-            b.len() as u64
+            Some(b.len() as u64)
         }
         ScalarValue::Dictionary(_, value) => text_len(value),
-        _ => 0,
+        _ => None,
     }
 }
 
@@ -199,17 +201,10 @@ impl Values {
     }
 }
 
+/// The bytes a value adds to an output: a text's length; numbers, dates and the like print in
+/// a few dozen bytes; a null adds nothing.
 fn scalar_len(scalar: &ScalarValue) -> u64 {
-    match scalar {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => s.len() as u64,
-        ScalarValue::Binary(Some(b)) | ScalarValue::LargeBinary(Some(b)) | ScalarValue::BinaryView(Some(b)) => {
-            b.len() as u64
-        }
-        ScalarValue::Dictionary(_, value) => scalar_len(value),
-        // Numbers, dates and the like print in a few dozen bytes.
-        other if !other.is_null() => 64,
-        _ => 0,
-    }
+    text_len(scalar).unwrap_or(if scalar.is_null() { 0 } else { 64 })
 }
 
 /// The byte length of every value of a text or binary array; for other types a bound of their

@@ -97,8 +97,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// it by [`AtomicFile::commit`] after an fsync, with an fsync of the directory after the rename.
 /// A reader sees the old content or the new, never a mixture; dropped without a commit (an
 /// error, a stopped export) only the temporary is removed. The temporary is locked while it is
-/// written, so a crash leaves at most one unlocked stray, which the next `AtomicFile` for the
-/// same target removes (a locked one belongs to a live writer and is left alone).
+/// written, so a crash leaves at most one unlocked stray, which [`remove_dead_temporaries`]
+/// tells from a live writer's.
 pub struct AtomicFile {
     path: PathBuf,
     tmp: PathBuf,
@@ -107,7 +107,6 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(path: &Path) -> io::Result<AtomicFile> {
-        remove_dead_temporaries(path)?;
         let tmp = temp_path(path);
         let file = File::create(&tmp)?;
         file.lock()?;
@@ -130,8 +129,10 @@ impl AtomicFile {
     }
 }
 
-/// Removes the temporaries of `path` (`NAME.tmp-PID`) that no live writer holds locked.
-fn remove_dead_temporaries(path: &Path) -> io::Result<()> {
+/// Removes the temporaries of `path` (`NAME.tmp-PID`) that no live writer holds locked: for a
+/// target outside a dataset (an export), where no other clean-up runs. It reads the whole
+/// directory, so it is not for writers of many files in one directory.
+pub fn remove_dead_temporaries(path: &Path) -> io::Result<()> {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return Ok(()) };
     let prefix = format!("{name}.tmp-");
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -240,7 +241,7 @@ mod tests {
         }
         let holder = File::open(&live).unwrap();
         holder.lock().unwrap();
-        AtomicFile::create(&path).unwrap().commit().unwrap();
+        remove_dead_temporaries(&path).unwrap();
         assert!(!dead.exists() && live.exists() && user.exists());
     }
 }

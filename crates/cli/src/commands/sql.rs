@@ -14,7 +14,7 @@ use pairscope_model::ExitStatus;
 use pairscope_sql::{BlockingRows, Limits, SqlSession};
 use pairscope_store::Dataset;
 use pairscope_store::export::ExportFormat;
-use pairscope_store::layout::AtomicFile;
+use pairscope_store::layout::{AtomicFile, remove_dead_temporaries};
 
 use crate::args::{Format, FormatArgs, GlobalArgs, ResolvedPath, UsageError};
 use crate::output::{OutKind, batch_writer, check_out, stdout_for, write_batches};
@@ -140,8 +140,9 @@ fn stream(rows: BlockingRows, format: Format, limit: Option<u64>, out: &mut (imp
 }
 
 /// Streams into `path` through an [`AtomicFile`]: a failed or stopped query leaves no file
-/// (and any earlier one untouched).
+/// (and any earlier one untouched); a killed earlier export's temporary is removed first.
 fn export(rows: BlockingRows, format: Format, limit: Option<u64>, path: &Path) -> Result<()> {
+    remove_dead_temporaries(path).with_context(|| format!("cleaning up beside {}", path.display()))?;
     let mut file = AtomicFile::create(path).with_context(|| format!("creating {}", path.display()))?;
     stream(rows, format, limit, &mut file)
         .and_then(|()| file.commit().map_err(Into::into))
