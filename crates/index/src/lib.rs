@@ -12,8 +12,10 @@
 //!
 //! Invariants:
 //! - A block index holds exactly the rows of its block file, in the same order: document `n`
-//!   is row `n` of `block-NNNNN.parquet`. It is written once by one thread (deterministic)
-//!   and never modified; the store publishes it atomically with the block.
+//!   is row `n` of `block-NNNNN.parquet`. It is one segment, written once — its inverted and
+//!   columnar halves by two threads at once, whatever the caller's thread count — under a
+//!   segment id the caller derives from the block, so the same rows give the same bytes; it is
+//!   never modified, and the store publishes it atomically with the block.
 //! - Missing values stay missing (a fast field without a value), never 0.
 //!
 //! It must never decide what a query means (that is `pairscope-query`), never read parquet

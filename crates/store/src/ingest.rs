@@ -661,7 +661,7 @@ struct SealedBlock {
     block: u64,
     path: PathBuf,
     bytes: u64,
-    index: IndexThread,
+    index: BlockIndexWriter,
     rows: u64,
 }
 
@@ -669,52 +669,8 @@ struct OpenBlock {
     block: u64,
     path: PathBuf,
     writer: ArrowWriter<BufWriter<File>>,
-    index: IndexThread,
+    index: BlockIndexWriter,
     rows: u64,
-}
-
-/// Builds a block's index on its own thread, fed the block's batches through a bounded
-/// channel, so tokenising and indexing overlap with parquet encoding.
-struct IndexThread {
-    batches: Option<std::sync::mpsc::SyncSender<RecordBatch>>,
-    worker: std::thread::JoinHandle<pairscope_index::Result<u64>>,
-}
-
-impl IndexThread {
-    fn start(mut index: BlockIndexWriter) -> IndexThread {
-        let (sender, batches) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
-        let worker = std::thread::spawn(move || {
-            for batch in batches {
-                index.add_batch(&batch)?;
-            }
-            index.finish()
-        });
-        IndexThread { batches: Some(sender), worker }
-    }
-
-    fn add(&mut self, batch: &RecordBatch) {
-        let sent = self.batches.as_ref().is_some_and(|s| s.send(batch.clone()).is_ok());
-        if !sent {
-            // The worker stopped early; `finish` reports its error.
-            self.batches = None;
-        }
-    }
-
-    /// No more batches: the worker finalises the index.
-    fn seal(&mut self) {
-        self.batches = None;
-    }
-
-    fn finish(mut self) -> Result<u64> {
-        self.seal();
-        match self.worker.join() {
-            Ok(result) => Ok(result?),
-            Err(panic) => Err(StoreError::Index(pairscope_index::IndexError::Schema(format!(
-                "the index writer failed: {}",
-                panic_message(&panic)
-            )))),
-        }
-    }
 }
 
 impl<'a> BlockWriter<'a> {
@@ -758,7 +714,12 @@ impl<'a> BlockWriter<'a> {
             self.close()?;
         }
         if self.open.is_none() {
-            let index = IndexThread::start(BlockIndexWriter::create(&self.dir.join(index_dir_name(block)))?);
+            // The segment is named after the block, so the same block always has the same bytes.
+            let key = block_key(&parse_hash(self.id), block);
+            let index = BlockIndexWriter::create(
+                &self.dir.join(index_dir_name(block)),
+                (u128::from(key) << 64) | u128::from(block),
+            )?;
             let path = self.dir.join(format!("block-{block:05}.parquet"));
             let file = File::create(&path).map_err(StoreError::io(&path))?;
             let writer = ArrowWriter::try_new(
@@ -773,16 +734,17 @@ impl<'a> BlockWriter<'a> {
         open.writer
             .write(batch)
             .map_err(|e| StoreError::Io { path: open.path.clone(), source: std::io::Error::other(e) })?;
-        open.index.add(batch);
+        open.index.add_batch(batch)?;
         open.rows += batch.num_rows() as u64;
         Ok(())
     }
 
-    /// Writes out the open block's parquet file and lets its index finish on its own thread,
+    /// Writes out the open block's parquet file and lets its index finish on its own threads,
     /// so the next block's rows flow while the last one's index is serialised. The block
     /// sealed before it is settled first: at most two indexes are in memory at once.
     fn close(&mut self) -> Result<()> {
         let Some(OpenBlock { block, path, writer, mut index, rows }) = self.open.take() else { return Ok(()) };
+        index.seal();
         self.settle()?;
         let to_io =
             |e: parquet::errors::ParquetError| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) };
@@ -793,7 +755,6 @@ impl<'a> BlockWriter<'a> {
             .map_err(|e| StoreError::Io { path: path.clone(), source: e.into() })?;
         file.sync_all().map_err(StoreError::io(&path))?;
         let bytes = file.metadata().map_err(StoreError::io(&path))?.len();
-        index.seal();
         self.sealed = Some(SealedBlock { block, path, bytes, index, rows });
         Ok(())
     }

@@ -348,3 +348,52 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// The same inputs make the same bytes whatever the number of threads: block files, and block
+/// indexes (each built by two writers at once) down to their segment file names. Only the time
+/// of ingest in `source.json` and tantivy's list of its files (serialised in hash order) may
+/// differ in form.
+#[test]
+fn same_bytes_whatever_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs: Vec<String> = [("a", 3000), ("b", 50), ("c", 1200)]
+        .iter()
+        .map(|(name, n)| {
+            let path = dir.path().join(format!("{name}.parquet"));
+            small_laion(&path, *n);
+            path.display().to_string()
+        })
+        .collect();
+    let files_of = |threads: usize| -> BTreeMap<PathBuf, Vec<u8>> {
+        let ds = dir.path().join(format!("ds-{threads}"));
+        ingest(&ds, &inputs, &IngestOptions { threads, ..Default::default() }, &NoProgress).unwrap();
+        let sources = ds.join("sources");
+        walk(&sources)
+            .into_iter()
+            .map(|path| {
+                let bytes = std::fs::read(&path).unwrap();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let comparable = match name.as_str() {
+                    "source.json" => {
+                        let mut entry: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                        entry.as_object_mut().unwrap().remove("ingested_at");
+                        entry.to_string().into_bytes()
+                    }
+                    ".managed.json" => {
+                        let set: std::collections::BTreeSet<String> = serde_json::from_slice(&bytes).unwrap();
+                        serde_json::to_vec(&set).unwrap()
+                    }
+                    _ => bytes,
+                };
+                (path.strip_prefix(&sources).unwrap().to_path_buf(), comparable)
+            })
+            .collect()
+    };
+    let one = files_of(1);
+    let three = files_of(3);
+    assert_eq!(one.keys().collect::<Vec<_>>(), three.keys().collect::<Vec<_>>());
+    assert!(one.keys().filter(|p| p.extension().is_some_and(|e| e == "fast")).count() == 3, "{:?}", one.keys());
+    for (path, bytes) in &one {
+        assert!(bytes == &three[path], "{} differs between 1 and 3 threads", path.display());
+    }
+}
