@@ -25,6 +25,7 @@ of bench/results and bench/REPORT.md: a trial run that leaves the committed repo
 """
 
 import argparse
+import collections
 import json
 import math
 import os
@@ -65,8 +66,18 @@ GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
 
 
 def run_timed(cmd, env=None):
-    """Runs cmd; returns (seconds, peak RSS bytes, stdout). The pipes are drained while it runs:
-    a child printing more than a pipe holds (64 KiB) would otherwise block, never to exit."""
+    """Runs cmd; returns (seconds, peak RSS bytes, stdout)."""
+    measured = run_measured(cmd, env)
+    return measured.seconds, measured.peak_rss, measured.out
+
+
+Measured = collections.namedtuple("Measured", "seconds peak_rss out cpu_s")
+
+
+def run_measured(cmd, env=None):
+    """Runs cmd; returns its wall seconds, peak RSS bytes, stdout and CPU seconds (user + sys, its
+    children included). The pipes are drained while it runs: a child printing more than a pipe
+    holds (64 KiB) would otherwise block, never to exit."""
     rss_file = None
     if GNU_TIME:
         fd, rss_file = tempfile.mkstemp(prefix="bench-rss-")
@@ -95,13 +106,13 @@ def run_timed(cmd, env=None):
     if code not in (0, 3):
         sys.stderr.write(err.decode(errors="replace"))
         raise SystemExit(f"command failed with exit code {code}: {' '.join(map(str, cmd))}")
-    return elapsed, peak, out.decode(errors="replace")
+    return Measured(elapsed, peak, out.decode(errors="replace"), usage.ru_utime + usage.ru_stime)
 
 
 class Peer:
     def __init__(self, name, command, setup=None, parse=None):
         self.name, self.command, self.setup, self.parse = name, command, setup, parse
-        self.times, self.rss, self.details = [], [], []
+        self.times, self.rss, self.cpu, self.details = [], [], [], []
 
 
 def compare(title, peers, runs, base_is_pairscope=True):
@@ -112,9 +123,10 @@ def compare(title, peers, runs, base_is_pairscope=True):
         for peer in peers:
             if peer.setup:
                 peer.setup()
-            seconds, rss, out = run_timed(peer.command)
+            seconds, rss, out, cpu = run_measured(peer.command)
             peer.times.append(seconds)
             peer.rss.append(rss)
+            peer.cpu.append(cpu)
             if peer.parse:
                 peer.details.append(peer.parse(out))
             print(f"   run {i + 1}/{runs} {peer.name}: {seconds:.2f} s, {rss / 2**20:.0f} MiB", file=sys.stderr)
@@ -129,6 +141,7 @@ def compare(title, peers, runs, base_is_pairscope=True):
                 "max_s": max(p.times),
                 "runs": len(p.times),
                 "peak_rss_bytes": max(p.rss),
+                "cores": statistics.median(c / t for c, t in zip(p.cpu, p.times)),
                 "ratio_to_pairscope": statistics.median(p.times) / base if base_is_pairscope else None,
                 "details": p.details[-1] if p.details else None,
             }
@@ -190,23 +203,55 @@ def installed_version(dist):
 
 
 
-def ingest_comparison(bin_path, data, work, runs):
+INGEST_REFERENCE_ROWS = 12_000_000  # the multi-file reference: synth writes 1M rows per file
+
+
+def ingest_comparison(bin_path, data, work, runs, reference=None):
+    """pairscope's ingest of `data` beside SQLite's lean load of it and, when `reference` (a
+    directory of 12 synth files) is given, beside pairscope's ingest of those: the rows/s a
+    one-file ingest must keep up with (issue 16)."""
     ds = work / "ds"
     db = work / "sqlite.db"
+    reference_ds = work / "reference-ds"
 
     def clean_ds():
         shutil.rmtree(ds, ignore_errors=True)
+
+    def clean_reference():
+        shutil.rmtree(reference_ds, ignore_errors=True)
 
     def clean_db():
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(str(db) + suffix).unlink(missing_ok=True)
 
-    pairscope = Peer("pairscope ingest", [bin_path, "ingest", "--quiet", "--json", "--dataset", str(ds), str(data)],
+    files = len(list(Path(data).glob("*.parquet")))
+    pairscope = Peer(f"pairscope ingest ({files} file{'s' if files > 1 else ''})",
+                     [bin_path, "ingest", "--quiet", "--json", "--dataset", str(ds), str(data)],
                      setup=clean_ds, parse=lambda out: {"rows": json.loads(out)["rows_added"]})
-    sqlite = Peer("SQLite insert + FTS5 build (Datasette way)",
+    sqlite = Peer("SQLite insert + FTS5 build + host column (whole process)",
                   [sys.executable, str(HERE / "peers" / "sqlite_fts5.py"), str(data), str(db)],
                   setup=clean_db, parse=json.loads)
-    result = compare("ingest: parquet → queryable dataset", [pairscope, sqlite], runs)
+    peers = [pairscope, sqlite]
+    if reference:
+        peers.append(Peer(f"pairscope ingest, reference: {human_rows(INGEST_REFERENCE_ROWS)} rows in 12 files",
+                          [bin_path, "ingest", "--quiet", "--json", "--dataset", str(reference_ds), str(reference)],
+                          setup=clean_reference, parse=lambda out: {"rows": json.loads(out)["rows_added"]}))
+    result = compare("ingest: parquet → queryable dataset", peers, runs)
+    clean_reference()
+    # SQLite's own load, timed inside the process: without Python's start-up and without the
+    # host column, which SQLite cannot derive and Python does row by row (bench/peers/sqlite_fts5.py).
+    lean = [d["insert_s"] + d["fts5_s"] for d in sqlite.details]
+    base = result["peers"][0]["median_s"]
+    result["peers"].insert(2, {
+        "name": "SQLite insert + FTS5 build, lean (in-process phases only)", "median_s": statistics.median(lean),
+        "min_s": min(lean), "max_s": max(lean), "runs": len(lean), "peak_rss_bytes": max(sqlite.rss),
+        "cores": None, "ratio_to_pairscope": statistics.median(lean) / base, "details": None})
+    rows_per_s = lambda peer: peer["details"]["rows"] / peer["median_s"]  # noqa: E731
+    ours = result["peers"][0]
+    result["targets"] = {"cores": ours["cores"], "lean_ratio": statistics.median(lean) / base}
+    if reference:
+        result["peers"][-1]["ratio_to_pairscope"] = None  # other data: rows/s compare, times do not
+        result["targets"]["of_reference_rate"] = rows_per_s(ours) / rows_per_s(result["peers"][-1])
     result["sizes"] = {"pairscope_dataset_bytes": dir_size(ds), "sqlite_db_bytes": db.stat().st_size if db.exists() else None}
     return result
 
@@ -834,6 +879,8 @@ def render(results_dir, report_path):
                 lines.append(f"| {c['unavailable']} | — | — | — | — | — | |")
             for p in c["peers"]:
                 notes = ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in (p["details"] or {}).items())
+                if p.get("cores") is not None and c["title"].startswith("ingest"):
+                    notes = f"cores {p['cores']:.2f}" + (f", {notes}" if notes else "")
                 rat = "—" if p["ratio_to_pairscope"] is None else f"{p['ratio_to_pairscope']:.2f}×"
                 sec = lambda x: f"{x:.2f}" if x >= 1 else f"{x:.3f}"  # noqa: E731
                 lines.append(f"| {p['name']} | {sec(p['median_s'])} | {sec(p['min_s'])} | {sec(p['max_s'])} | "
@@ -843,6 +890,12 @@ def render(results_dir, report_path):
                 lines.append("")
                 lines.append(f"On disk: pairscope dataset {s['pairscope_dataset_bytes'] / 2**20:,.0f} MiB; "
                              f"SQLite database {(s['sqlite_db_bytes'] or 0) / 2**20:,.0f} MiB.")
+            if "targets" in c:
+                t = c["targets"]
+                reference = (f"; its rows/s are {t['of_reference_rate']:.0%} of the 12-file reference's (target ≥ 90%)"
+                             if "of_reference_rate" in t else "")
+                lines += ["", f"Targets: pairscope's ingest uses {t['cores']:.2f} cores (target ≥ 1.8){reference}; "
+                              f"SQLite's lean load takes {t['lean_ratio']:.2f}× its time (target ≥ 3×)."]
             if c.get("kind") == "mentions":
                 lines += render_mentions(c)
             lines.append("")
@@ -874,7 +927,7 @@ def main():
 
     if args.only:
         return only(args, rows, runs, data, data_dir, work, query_runs, query_rounds)
-    comparisons = [ingest_comparison(args.bin, data, work, runs)]
+    comparisons = [ingest_comparison(args.bin, data, work, runs, ingest_reference(args, rows, data_dir))]
     # the ingest comparison's last run left both the dataset and the SQLite database in work/
     ds, db = work / "ds", work / "sqlite.db"
     comparisons.append(queries_comparison(args.bin, data, ds, db, args.queries, query_runs, query_rounds))
@@ -907,6 +960,14 @@ def main():
     print(report.read_text())
 
 
+def ingest_reference(args, rows, data_dir):
+    """The 12-file synth data a smaller ingest is compared with (none when the data is that
+    large already, or in a smoke run)."""
+    if args.smoke or rows >= INGEST_REFERENCE_ROWS:
+        return None
+    return ensure_synth(args.bin, INGEST_REFERENCE_ROWS, data_dir)
+
+
 def cached_query_inputs(bin_path, rows, data, data_dir):
     """The dataset and the SQLite FTS5 database of the queries section, made once per size and
     kept in BENCH_DATA (the dataset is the one bench/load serves). Remove them to rebuild, e.g.
@@ -937,7 +998,7 @@ def only(args, rows, runs, data, data_dir, work, query_runs, query_rounds):
         ds, db = cached_query_inputs(args.bin, rows, data, data_dir)
         comparisons = [queries_comparison(args.bin, data, ds, db, args.queries, query_runs, query_rounds)]
     elif args.only == "ingest":
-        comparisons = [ingest_comparison(args.bin, data, work, runs)]
+        comparisons = [ingest_comparison(args.bin, data, work, runs, ingest_reference(args, rows, data_dir))]
     else:
         run_timed([args.bin, "ingest", "--quiet", "--dataset", str(ds), str(data)])
         if args.only == "subset":

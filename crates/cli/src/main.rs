@@ -37,6 +37,9 @@ fn main() -> ExitCode {
     };
     let status = match result {
         Ok(status) => status,
+        // The reader of stdout went away (`pairscope search … | head`): the output was not
+        // wanted further, which is not an error to report.
+        Err(_) if output::stdout_closed() => ExitStatus::Clean,
         Err(error) => {
             eprint!("{}", error_report(&error));
             if is_usage(&error) { ExitStatus::Usage } else { ExitStatus::Error }

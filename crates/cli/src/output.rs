@@ -5,6 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use arrow::array::{ArrayRef, RecordBatch};
@@ -30,13 +31,49 @@ pub fn print_batch(format: Format, batch: &RecordBatch) -> Result<()> {
     out.flush().context("writing to stdout")
 }
 
+/// Set once a write to stdout failed because its reader went away (`pairscope … | head`).
+/// Kept apart from the error: some writers keep only the text of an I/O error (arrow's CSV
+/// writer), so the error alone cannot tell.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether stdout's reader went away: `main` then ends quietly, as Unix tools do.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+/// Stdout, noting when its reader went away.
+pub struct Stdout(std::io::Stdout);
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        noting_closed(self.0.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        noting_closed(self.0.flush())
+    }
+}
+
+fn noting_closed<T>(result: std::io::Result<T>) -> std::io::Result<T> {
+    if result.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+    result
+}
+
+/// Prints `text` to stdout. A write error is returned, not a panic as from `print!`.
+pub fn print_text(text: &str) -> Result<()> {
+    let mut out = Stdout(std::io::stdout());
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("writing to stdout")
+}
+
 /// Buffered stdout, refused for parquet when it is a terminal.
-pub fn stdout_for(format: Format) -> Result<std::io::BufWriter<std::io::Stdout>> {
+pub fn stdout_for(format: Format) -> Result<std::io::BufWriter<Stdout>> {
     let stdout = std::io::stdout();
     if format == Format::Parquet && stdout.is_terminal() {
         bail!("refusing to write parquet to a terminal: redirect stdout to a file");
     }
-    Ok(std::io::BufWriter::new(stdout))
+    Ok(std::io::BufWriter::new(Stdout(stdout)))
 }
 
 pub fn write_batches<W: Write + Send>(format: Format, batches: &[RecordBatch], out: &mut W) -> Result<()> {
@@ -71,14 +108,8 @@ pub fn print_document<T: serde::Serialize>(
     rows: impl FnOnce() -> RecordBatch,
 ) -> Result<()> {
     match format {
-        Format::Json => {
-            println!("{}", serde_json::to_string_pretty(document)?);
-            Ok(())
-        }
-        Format::Table => {
-            print!("{}", human());
-            Ok(())
-        }
+        Format::Json => print_text(&format!("{}\n", serde_json::to_string_pretty(document)?)),
+        Format::Table => print_text(&human()),
         _ => print_batch(format, &rows()),
     }
 }

@@ -149,3 +149,36 @@ fn searches_keep_working_while_an_ingest_commits() {
     assert!(counts.iter().all(|state| *state == (1, 1_000) || *state == (2, 151_000)), "{counts:?}");
     assert!(counts.contains(&(2, 151_000)));
 }
+
+/// A reader that stops early (`pairscope search … | head`) ends the command quietly: exit 0,
+/// nothing on stderr (it was a panic for print-style output and an error for CSV), in every
+/// format and for SQL too.
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, ds) = dataset(dir.path(), 20_000, 5);
+    let ds = ds.to_str().unwrap();
+    assert_eq!(run(&["ingest", "-q", "-d", ds, data.to_str().unwrap()]).0, 0);
+    let sql = "SELECT url, caption FROM pairs";
+    for format in ["table", "csv", "json", "jsonl"] {
+        let commands: [&[&str]; 2] = [
+            &["search", "-d", ds, "a", "--limit", "1000", "--format", format],
+            &["sql", "-d", ds, sql, "--limit", "20000", "--format", format],
+        ];
+        for args in commands {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_pairscope"))
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut first = [0u8; 16];
+            std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+            drop(child.stdout.take());
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+            assert!(stderr.is_empty(), "{args:?}: {stderr}");
+        }
+    }
+}

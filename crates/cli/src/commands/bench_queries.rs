@@ -71,7 +71,7 @@ pub fn run(args: &BenchQueriesArgs, _global: &GlobalArgs) -> Result<ExitStatus> 
             "result": result,
         }));
     }
-    println!("{}", serde_json::to_string(&json!({ "queries": out }))?);
+    crate::output::print_text(&format!("{}\n", serde_json::to_string(&json!({ "queries": out }))?))?;
     Ok(ExitStatus::Clean)
 }
 

@@ -23,6 +23,9 @@ pub fn run(args: &BenchReadCaptionsArgs, _global: &GlobalArgs) -> Result<ExitSta
     let started = Instant::now();
     let (rows, bytes) = pairscope_mentions::read_captions(&dataset, &NoProgress)?;
     let seconds = started.elapsed().as_secs_f64();
-    println!("{}", serde_json::json!({ "rows": rows, "caption_bytes": bytes, "seconds": seconds }));
+    crate::output::print_text(&format!(
+        "{}\n",
+        serde_json::json!({ "rows": rows, "caption_bytes": bytes, "seconds": seconds })
+    ))?;
     Ok(ExitStatus::Clean)
 }

@@ -106,7 +106,7 @@ pub fn run(args: &CollectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&document(&report, &args.out))?);
+        crate::output::print_text(&format!("{}\n", serde_json::to_string_pretty(&document(&report, &args.out))?))?;
     } else if !global.quiet {
         eprint!("{}", human(&report, &args.out));
     }

@@ -11,6 +11,7 @@ use crate::commands::mentions::MentionsArgs;
 use crate::commands::search::{SearchArgs, SelectionArgs};
 use crate::commands::serve::ServeArgs;
 use crate::commands::synth::default_threads;
+use crate::output::print_text;
 use crate::progress::Bar;
 
 pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
@@ -56,7 +57,10 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let output = FormatArgs { format: Format::Table, json: false };
     crate::commands::info::run(&InfoArgs { dataset: dataset.clone(), output: output.clone() }, global)?;
     let query = "\"thomas kinkade\"";
-    println!("\n$ pairscope search --dataset {} '{query}' --sort aesthetic --limit 5", dataset.display());
+    print_text(&format!(
+        "\n$ pairscope search --dataset {} '{query}' --sort aesthetic --limit 5\n",
+        dataset.display()
+    ))?;
     let selection = SelectionArgs {
         dataset: dataset.clone(),
         query: Some(query.to_string()),
@@ -80,12 +84,12 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     crate::commands::search::run_search(&search, global)?;
 
     let lists = ["builtin:characters".to_string(), "builtin:artists".to_string()];
-    println!(
-        "\n$ pairscope mentions --dataset {} --names {} --names {} --top 15",
+    print_text(&format!(
+        "\n$ pairscope mentions --dataset {} --names {} --names {} --top 15\n",
         dataset.display(),
         lists[0],
         lists[1]
-    );
+    ))?;
     let mentions = MentionsArgs {
         dataset: dataset.clone(),
         names: lists.to_vec(),
@@ -101,7 +105,7 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     if args.no_serve {
         return Ok(ExitStatus::Clean);
     }
-    println!("\n$ pairscope serve --dataset {} --bind {}", dataset.display(), args.bind);
+    print_text(&format!("\n$ pairscope serve --dataset {} --bind {}\n", dataset.display(), args.bind))?;
     let serve = ServeArgs {
         dataset,
         bind: args.bind,

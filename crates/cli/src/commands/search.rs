@@ -188,7 +188,7 @@ pub fn run_facets(args: &FacetsArgs, _global: &GlobalArgs) -> Result<ExitStatus>
     let facet = engine.facets(&args.selection.selection()?, &by, &args.selection.limits()?)?;
     let batch = facet_batch(&facet);
     if args.output.format() == crate::args::Format::Json {
-        println!("{}", serde_json::to_string_pretty(&facet)?);
+        crate::output::print_text(&format!("{}\n", serde_json::to_string_pretty(&facet)?))?;
     } else {
         print_batch(args.output.format(), &batch)?;
     }

@@ -87,7 +87,8 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         if !quiet {
             eprintln!("serving on {url} (read-only; Ctrl-C stops)");
         }
-        println!("{url}");
+        // `pairscope serve | head -1` takes the address and closes the pipe: the server goes on.
+        let _ = crate::output::print_text(&format!("{url}\n"));
     });
     match served {
         Ok(()) => Ok(ExitStatus::Clean),
