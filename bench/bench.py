@@ -909,10 +909,10 @@ def main():
     ap.add_argument("--rows", default="1M", help="1M, 12M or any count")
     ap.add_argument("--smoke", action="store_true", help="~10k rows, one run each, report not kept")
     ap.add_argument("--queries", default=str(HERE / "queries.json"), help="the query set (bench/queries.json)")
-    ap.add_argument("--only", choices=["ingest", "queries", "subset", "mentions", "collect"],
+    ap.add_argument("--only", choices=["ingest", "queries", "cli", "subset", "mentions", "collect"],
                     help="run one section (ingest: the timed ingest comparison alone; subset, mentions: on an untimed "
-                         "ingest; queries: on a dataset and SQLite database cached in BENCH_DATA) and merge it into "
-                         "the size's results")
+                         "ingest; queries, cli: on a dataset and SQLite database cached in BENCH_DATA) and merge it "
+                         "into the size's results")
     args = ap.parse_args()
 
     rows = 10_000 if args.smoke else parse_rows(args.rows)
@@ -988,7 +988,7 @@ def cached_query_inputs(bin_path, rows, data, data_dir):
 
 
 def only(args, rows, runs, data, data_dir, work, query_runs, query_rounds):
-    """One section (subset, mentions: on a fresh, untimed ingest; queries: on inputs cached in
+    """One section (subset, mentions: on a fresh, untimed ingest; queries, cli: on inputs cached in
     BENCH_DATA); its comparisons replace those of the same title in the size's results, whose
     other sections are kept as they were measured."""
     ds, db = work / "ds", work / "sqlite.db"
@@ -997,6 +997,9 @@ def only(args, rows, runs, data, data_dir, work, query_runs, query_rounds):
     elif args.only == "queries":
         ds, db = cached_query_inputs(args.bin, rows, data, data_dir)
         comparisons = [queries_comparison(args.bin, data, ds, db, args.queries, query_runs, query_rounds)]
+    elif args.only == "cli":
+        ds, db = cached_query_inputs(args.bin, rows, data, data_dir)
+        comparisons = cli_comparison(args.bin, data, ds, db, args.queries, runs)
     elif args.only == "ingest":
         comparisons = [ingest_comparison(args.bin, data, work, runs, ingest_reference(args, rows, data_dir))]
     else:
