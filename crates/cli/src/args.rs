@@ -152,7 +152,7 @@ pub struct IngestArgs {
     #[arg(value_parser = ResolvedPath, long, short = 'd')]
     pub dataset: PathBuf,
     /// Parquet files, directories (searched recursively for *.parquet) or glob patterns.
-    #[arg(required = true)]
+    #[arg(required = true, value_parser = ResolvedInput)]
     pub sources: Vec<String>,
     /// Take a canonical column from a named source column, e.g. --map caption=alt_text.
     #[arg(long = "map", value_name = "CANONICAL=COLUMN")]
@@ -217,17 +217,54 @@ impl clap::builder::TypedValueParser for ResolvedPath {
         arg: Option<&clap::Arg>,
         value: &std::ffi::OsStr,
     ) -> Result<PathBuf, clap::Error> {
-        use clap::error::ErrorKind;
-        let flag = arg.map(ToString::to_string).unwrap_or_default();
-        let path = std::path::Path::new(value);
-        let refuse = |kind, why: String| {
-            let mut cmd = cmd.clone();
-            cmd.error(kind, format!("{flag} {}: {why}", path.display()))
-        };
-        if value.to_str().is_none() {
-            return Err(refuse(ErrorKind::InvalidUtf8, "the name is not valid UTF-8; rename it".into()));
+        let path = std::path::Path::new(utf8(cmd, arg, value)?);
+        pairscope_store::layout::resolve(path)
+            .map_err(|e| argument_error(cmd, arg, clap::error::ErrorKind::ValueValidation, path, &e.to_string()))
+    }
+}
+
+/// The argument as text, or exit 2 naming it: manifests, URLs and reports hold paths as text.
+fn utf8<'a>(cmd: &clap::Command, arg: Option<&clap::Arg>, value: &'a std::ffi::OsStr) -> Result<&'a str, clap::Error> {
+    value.to_str().ok_or_else(|| {
+        let why = "the name is not valid UTF-8; rename it";
+        argument_error(cmd, arg, clap::error::ErrorKind::InvalidUtf8, std::path::Path::new(value), why)
+    })
+}
+
+fn argument_error(
+    cmd: &clap::Command,
+    arg: Option<&clap::Arg>,
+    kind: clap::error::ErrorKind,
+    path: &std::path::Path,
+    why: &str,
+) -> clap::Error {
+    let flag = arg.map(ToString::to_string).unwrap_or_default();
+    cmd.clone().error(kind, format!("{flag} {}: {why}", path.display()))
+}
+
+/// An input argument that may name a local path or something else: a URL (`scheme://…`), a
+/// glob pattern that names no existing path, or a `builtin:` name list stay as typed; a local
+/// path is resolved as [`ResolvedPath`] resolves it (one spelling for manifests, source
+/// records, caches and `sources --remove`). Not UTF-8: refused, as [`ResolvedPath`] refuses it.
+#[derive(Debug, Clone, Copy)]
+pub struct ResolvedInput;
+
+impl clap::builder::TypedValueParser for ResolvedInput {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = utf8(cmd, arg, value)?;
+        let is_pattern = text.contains(['*', '?', '[']) && !std::path::Path::new(text).exists();
+        if text.contains("://") || text.starts_with("builtin:") || is_pattern {
+            return Ok(text.to_owned());
         }
-        pairscope_store::layout::resolve(path).map_err(|e| refuse(ErrorKind::ValueValidation, e.to_string()))
+        let path = ResolvedPath.parse_ref(cmd, arg, value)?;
+        Ok(path.to_str().expect("resolved from a UTF-8 name").to_owned())
     }
 }
 

@@ -51,7 +51,7 @@ fn every_command_takes_dotdot_symlinks_and_odd_names() {
         let via_link = |leaf: &str| text(&home.join("link").join("..").join("..").join(leaf));
 
         ok(&strings(&["synth", "-q", "--rows", "600", "--rows-per-shard", "300", "--out", &via_dotdot("src")]));
-        ok(&strings(&["ingest", "-q", "-d", &via_link("ds"), &text(&home.join("src"))]));
+        ok(&strings(&["ingest", "-q", "-d", &via_link("ds"), &via_link("src")]));
         assert!(home.join("ds").join("CURRENT").exists(), "{name}: the dataset is where the kernel resolves the path");
         for ds in [via_dotdot("ds"), via_link("ds")] {
             let info: serde_json::Value = serde_json::from_str(&ok(&strings(&["info", "--json", "-d", &ds]))).unwrap();
@@ -84,6 +84,16 @@ fn every_command_takes_dotdot_symlinks_and_odd_names() {
             ok(&strings(&["collect", "-q", "--out", &via_dotdot("pairs"), &text(&shared_wat)]));
             assert!(home.join("pairs").join(".collect").join("run.json").exists(), "{name}");
         }
+        // Sources are recorded under their resolved path, and removed by any spelling of it.
+        let sources: serde_json::Value =
+            serde_json::from_str(&ok(&strings(&["sources", "-d", &via_dotdot("ds"), "--format", "json"]))).unwrap();
+        let recorded: Vec<&str> = sources.as_array().unwrap().iter().map(|s| s["path"].as_str().unwrap()).collect();
+        let canonical = fs::canonicalize(home.join("src")).unwrap();
+        assert_eq!(recorded, [0, 1].map(|n| text(&canonical.join(format!("part-0000{n}.parquet")))), "{name}");
+        ok(&strings(&["sources", "-q", "-d", &via_link("ds"), "--remove", &via_dotdot("src/part-00001.parquet")]));
+        let info: serde_json::Value =
+            serde_json::from_str(&ok(&strings(&["info", "--json", "-d", &via_link("ds")]))).unwrap();
+        assert_eq!(info["rows"], 300, "{name}");
     }
 }
 

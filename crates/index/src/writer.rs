@@ -83,9 +83,9 @@ impl BlockIndexWriter {
             .map_err(|e| IndexError::Schema(format!("segment id: {e}")))?;
         let fields = IndexFields::new();
         let index = create_index(dir, &fields)?;
-        let inverted = HalfWriter::start(dir, index.clone(), segment_id, Half::Inverted);
+        let inverted = HalfWriter::start(dir, index.clone(), segment_id, Half::Inverted)?;
         let columnar =
-            HalfWriter::start(&columnar_dir, create_index(&columnar_dir, &fields)?, segment_id, Half::Columnar);
+            HalfWriter::start(&columnar_dir, create_index(&columnar_dir, &fields)?, segment_id, Half::Columnar)?;
         Ok(BlockIndexWriter {
             dir: dir.to_path_buf(),
             fields,
@@ -188,14 +188,13 @@ struct HalfWriter {
 }
 
 impl HalfWriter {
-    fn start(dir: &Path, index: Index, segment_id: SegmentId, half: Half) -> HalfWriter {
+    fn start(dir: &Path, index: Index, segment_id: SegmentId, half: Half) -> Result<HalfWriter> {
         let (sender, batches) = sync_channel(QUEUED_BATCHES);
-        let name = format!("index {} ({half:?} half)", dir.display());
         let worker = std::thread::Builder::new()
-            .name(name)
+            .name(format!("index {half:?} half"))
             .spawn(move || write_half(&index, segment_id, half, batches))
-            .expect("the system can start a thread");
-        HalfWriter { batches: Some(sender), worker }
+            .map_err(|e| IndexError::io(dir, e))?;
+        Ok(HalfWriter { batches: Some(sender), worker })
     }
 
     fn send(&mut self, values: &Arc<BatchValues>) {

@@ -1,9 +1,10 @@
 //! `ingest`: parquet files in, a new committed dataset version out.
 //!
 //! Streaming and bounded: each worker holds a few input batches (decoding runs ahead on its own
-//! thread through a bounded channel) and one output row group
-//! ([`ROW_GROUP_ROWS`] canonical rows, plus the source's extra columns) at a time, whatever the
-//! size of the input. Idempotent: sources are identified by the BLAKE3 of their bytes, so the same
+//! thread through a bounded channel), one output row group ([`ROW_GROUP_ROWS`] canonical rows,
+//! plus the source's extra columns) and the indexes of at most two blocks (the open one, and the
+//! one before it finishing; each built by two threads, `pairscope_index::writer`) at a time,
+//! whatever the size of the input: one file keeps two cores busy. Idempotent: sources are identified by the BLAKE3 of their bytes, so the same
 //! file again (under any name) changes nothing. Atomic: everything is staged under
 //! `sources/` and becomes visible only when `CURRENT` is replaced; a source fully staged by a
 //! killed run is picked up again instead of being re-read.
@@ -32,7 +33,7 @@ use pairscope_index::{BlockIndexWriter, INDEX_FORMAT};
 use crate::convert::Converter;
 use crate::dataset::{WriterLock, commit, committed_manifest};
 use crate::error::{BadInput, Result, StoreError};
-use crate::layout::{Layout, fsync_dir, temp_path, write_atomic};
+use crate::layout::{Layout, fsync_dir, resolve, temp_path, write_atomic};
 use crate::manifest::{DataFile, ExtraColumn, Manifest, SourceEntry, SourceSettings};
 use crate::mapping::{ColumnMapping, validate_settings};
 use crate::walk;
@@ -230,7 +231,8 @@ pub fn ingest(
 }
 
 /// Takes sources out of the dataset: `selector` is a source id (or a unique prefix of at
-/// least 8 hex digits) or the path a source was ingested from. Returns the removed entries.
+/// least 8 hex digits) or the path a source was ingested from, as recorded or in any spelling
+/// that resolves to it. Returns the removed entries.
 pub fn remove_sources(root: &Path, selectors: &[String]) -> Result<(Manifest, Vec<SourceEntry>)> {
     let layout = Layout::new(root);
     let lock = WriterLock::acquire(&layout)?;
@@ -243,7 +245,11 @@ pub fn remove_sources(root: &Path, selectors: &[String]) -> Result<(Manifest, Ve
         let matches: Vec<&SourceEntry> = previous
             .sources
             .iter()
-            .filter(|s| (selector.len() >= 8 && s.id.starts_with(selector.as_str())) || s.path == *selector)
+            .filter(|s| {
+                (selector.len() >= 8 && s.id.starts_with(selector.as_str()))
+                    || s.path == *selector
+                    || resolve(Path::new(selector)).is_ok_and(|path| path.as_os_str() == s.path.as_str())
+            })
             .collect();
         match matches.as_slice() {
             [one] => removed.push((*one).clone()),

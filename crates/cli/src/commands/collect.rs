@@ -9,7 +9,7 @@ use pairscope_collect::{CollectOptions, CollectReport, ExtractOptions, Format, R
 use pairscope_model::ExitStatus;
 use serde_json::json;
 
-use crate::args::{GlobalArgs, ResolvedPath, UsageError};
+use crate::args::{GlobalArgs, ResolvedInput, ResolvedPath, UsageError};
 use crate::commands::synth::default_threads;
 use crate::output::{OutKind, check_out};
 use crate::progress::Bar;
@@ -20,7 +20,7 @@ pub struct CollectArgs {
     /// *.warc.gz), list files (one path or URL a line, optionally gzipped like wat.paths.gz),
     /// or http(s):// and s3:// URLs of archives or lists, streamed (never downloaded whole).
     /// s3:// uses the AWS environment (AWS_ACCESS_KEY_ID, AWS_REGION, ...), unsigned without.
-    #[arg(required = true, value_name = "INPUT")]
+    #[arg(required = true, value_name = "INPUT", value_parser = ResolvedInput)]
     pub inputs: Vec<String>,
     /// What relative lines of list files resolve against, e.g.
     /// https://data.commoncrawl.org/ for a downloaded wat.paths.gz. Default: the list's

@@ -13,7 +13,7 @@ use pairscope_model::ExitStatus;
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
 
-use crate::args::{FormatArgs, GlobalArgs, ResolvedPath};
+use crate::args::{FormatArgs, GlobalArgs, ResolvedInput, ResolvedPath};
 use crate::commands::sql::parse_timeout;
 use crate::output::{print_document, table};
 use crate::progress::Bar;
@@ -25,7 +25,7 @@ pub struct MentionsArgs {
     pub dataset: PathBuf,
     /// A name list: a file (one entity a line, aliases separated by " | ", # comments),
     /// builtin:artists or builtin:characters. Repeat to count several lists.
-    #[arg(long = "names", value_name = "LIST", required = true)]
+    #[arg(long = "names", value_name = "LIST", required = true, value_parser = ResolvedInput)]
     pub names: Vec<String>,
     /// Only count rows where this filter-language expression is true; shares are of these rows.
     #[arg(long = "where", value_name = "EXPR")]
