@@ -201,7 +201,7 @@ pub struct SourcesArgs {
 }
 
 /// The value parser of every path flag: the path as the kernel resolves it
-/// ([`pairscope_store::layout::resolve`]: absolute, symlinks followed and `..` applied where
+/// ([`pairscope_io::path::resolve`]: absolute, symlinks followed and `..` applied where
 /// they lead), once, where the argument is taken, so every later use (object-store URLs, the
 /// comparison of an output with the inputs, manifests) sees one spelling. A name that is not
 /// UTF-8 is refused (exit 2, the path shown): manifests, URLs and reports hold paths as text.
@@ -218,7 +218,7 @@ impl clap::builder::TypedValueParser for ResolvedPath {
         value: &std::ffi::OsStr,
     ) -> Result<PathBuf, clap::Error> {
         let path = std::path::Path::new(utf8(cmd, arg, value)?);
-        pairscope_store::layout::resolve(path)
+        pairscope_io::path::resolve(path)
             .map_err(|e| argument_error(cmd, arg, clap::error::ErrorKind::ValueValidation, path, &e.to_string()))
     }
 }

@@ -1,5 +1,5 @@
-//! Randomized crash trials of every durable command: `ingest`, `collect`, `subset` and
-//! `sql --out`, each started, killed with SIGKILL at a random moment of its run, and run again
+//! Randomized crash trials of every durable command: `ingest`, `collect`, `subset`,
+//! `sql --out` and the cache `mentions` writes, each started, killed with SIGKILL at a random moment of its run, and run again
 //! to the end. The end state must be the state of an uninterrupted run, byte for byte: no row
 //! lost or duplicated, no stray file left in the output or beside it.
 //!
@@ -98,6 +98,11 @@ fn neutral(relative: &Path, bytes: Vec<u8>) -> (PathBuf, Vec<u8>) {
             }
         }
         return (relative.to_path_buf(), serde_json::to_vec(&value).unwrap());
+    }
+    if relative.starts_with("cache/mentions") && relative.extension().is_some_and(|e| e == "json") {
+        let mut report: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        report["elapsed_ms"] = 0.into();
+        return (relative.to_path_buf(), serde_json::to_vec(&report).unwrap());
     }
     let in_index = relative.components().any(|c| c.as_os_str().to_string_lossy().starts_with("index-"));
     if !in_index {
@@ -231,6 +236,40 @@ fn killed_subsets_and_sql_exports_end_as_uninterrupted_ones() {
         ["sql", "-d", &text(&ds), query, "--format", "csv", "--force", "--out", &text(out)].map(String::from).to_vec()
     };
     crash_trials("sql-out", work.path(), sql);
+}
+
+/// A count killed while it writes its cache entry leaves the entry whole or absent, and no
+/// temporary: each trial counts over its own copy of the dataset (`out`).
+#[test]
+fn killed_mention_counts_leave_their_cache_whole() {
+    let work = tempfile::tempdir().unwrap();
+    let src = synth(work.path(), 60_000);
+    let ds = work.path().join("ds");
+    run_to_end(&["ingest", "-q", "-d", &text(&ds), &text(&src)].map(String::from));
+    let names = work.path().join("names.txt");
+    fs::write(&names, "Claude Monet\nThomas Kinkade | Kinkade\nBatman\n").unwrap();
+    let mentions = |out: &Path| {
+        if !out.exists() {
+            copy_tree(&ds, out);
+        }
+        ["mentions", "-q", "-d", &text(out), "--names", &text(&names), "--by", "domain", "--json"]
+            .map(String::from)
+            .to_vec()
+    };
+    crash_trials("mentions-cache", work.path(), mentions);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }
 
 #[test]

@@ -24,8 +24,8 @@ use flate2::bufread::MultiGzDecoder;
 use url::Url;
 
 use crate::error::CollectError;
+use pairscope_io::walk::{files_under, regular_file};
 use pairscope_remote::{Remote, parse_url};
-use pairscope_store::walk::{files_under, regular_file};
 
 /// List files are nested at most this deep (a list naming itself is an error, not a hang).
 const MAX_LIST_DEPTH: usize = 4;

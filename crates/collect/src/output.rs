@@ -2,14 +2,12 @@
 //! `pairscope ingest` maps with no `--map` (url, caption, page_url, language, uid → sample_id,
 //! the `optout_*` flags; the rest are kept as extra columns).
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use pairscope_store::layout::{fsync_dir, temp_path};
+use pairscope_io::durable::AtomicFile;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -117,15 +115,14 @@ impl RowBuilder {
     }
 }
 
-/// A parquet file written under a temporary name and renamed into place by [`finish`]
-/// (fsync of file and directory first): a crash leaves the old state or the new, never a
-/// partial file under the final name.
+/// A parquet file written through the durable write ([`AtomicFile`]) and committed by
+/// [`finish`]: a crash leaves the old state or the new, never a partial file under the final
+/// name.
 ///
 /// [`finish`]: AtomicParquet::finish
 pub struct AtomicParquet {
     path: PathBuf,
-    tmp: PathBuf,
-    writer: ArrowWriter<BufWriter<File>>,
+    writer: ArrowWriter<AtomicFile>,
 }
 
 impl AtomicParquet {
@@ -141,8 +138,7 @@ impl AtomicParquet {
     }
 
     fn create(path: &Path, compression: Compression) -> Result<Self, CollectError> {
-        let tmp = temp_path(path);
-        let file = File::create(&tmp).map_err(|e| CollectError::file(&tmp, e))?;
+        let file = AtomicFile::create(path).map_err(|e| CollectError::file(path, e))?;
         let properties = WriterProperties::builder()
             .set_compression(compression)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -152,22 +148,18 @@ impl AtomicParquet {
             .set_column_dictionary_enabled(ColumnPath::from("uid"), false)
             .set_created_by(format!("pairscope collect {}", env!("CARGO_PKG_VERSION")))
             .build();
-        let writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), SCHEMA.clone(), Some(properties))
-            .map_err(|e| CollectError::file(&tmp, std::io::Error::other(e)))?;
-        Ok(AtomicParquet { path: path.to_path_buf(), tmp, writer })
+        let writer = ArrowWriter::try_new(file, SCHEMA.clone(), Some(properties))
+            .map_err(|e| CollectError::file(path, std::io::Error::other(e)))?;
+        Ok(AtomicParquet { path: path.to_path_buf(), writer })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), CollectError> {
-        self.writer.write(batch).map_err(|e| CollectError::file(&self.tmp, std::io::Error::other(e)))
+        self.writer.write(batch).map_err(|e| CollectError::file(&self.path, std::io::Error::other(e)))
     }
 
     pub fn finish(self) -> Result<(), CollectError> {
-        let AtomicParquet { path, tmp, writer } = self;
-        let io = |e: std::io::Error| CollectError::file(&tmp, e);
-        let file =
-            writer.into_inner().map_err(|e| io(std::io::Error::other(e)))?.into_inner().map_err(|e| io(e.into()))?;
-        file.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        fsync_dir(path.parent().unwrap_or(Path::new("."))).map_err(|e| CollectError::file(&path, e))
+        let AtomicParquet { path, writer } = self;
+        let file = writer.into_inner().map_err(|e| CollectError::file(&path, std::io::Error::other(e)))?;
+        file.commit().map_err(|e| CollectError::file(&path, e))
     }
 }

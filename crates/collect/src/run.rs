@@ -28,14 +28,13 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use arrow::array::BooleanArray;
 use arrow::compute::filter_record_batch;
+use pairscope_io::durable::{fsync_dir, is_temp_name, write_atomic};
+use pairscope_io::parallel;
 use pairscope_model::Progress;
-use pairscope_store::layout::{fsync_dir, is_temp_name, write_atomic};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
@@ -180,7 +179,7 @@ pub fn collect(
     let pending: Vec<usize> = (0..inputs.len()).filter(|&i| !state.file(i, "json").exists()).collect();
     progress.set_total_bytes(pending.iter().filter_map(|&i| inputs[i].local_size()).sum());
     let remote = Remote::new();
-    let staged = parallel(pending.len(), options.threads, |k| {
+    let staged = parallel::map(pending.len(), options.threads, |k| {
         stage(pending[k], &inputs[pending[k]], &remote, &state, options, progress)
     });
     let mut staged: BTreeMap<usize, Result<InputStats, CollectError>> = pending.iter().copied().zip(staged).collect();
@@ -214,7 +213,7 @@ pub fn collect(
     report.seen_duplicates = dedup.seen_duplicates;
 
     let to_write: Vec<usize> = run_keys.iter().map(|(i, _)| *i).collect();
-    let written = parallel(to_write.len(), options.threads, |k| {
+    let written = parallel::map(to_write.len(), options.threads, |k| {
         let i = to_write[k];
         write_part(&state, out, i, &dedup.dropped[i])
     });
@@ -536,27 +535,6 @@ fn write_part(state: &State, out: &Path, input: usize, dropped: &[u32]) -> Resul
     Ok(Some(kept))
 }
 
-/// Runs `work(0..n)` on up to `threads` threads; results in index order.
-fn parallel<T: Send>(n: usize, threads: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let next = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<T>>> = (0..n).map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, n.max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    let value = work(i);
-                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
-                }
-            });
-        }
-    });
-    results.into_iter().map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every index ran")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -565,12 +543,5 @@ mod tests {
     fn pair_keys_separate_url_and_caption() {
         assert_ne!(pair_key("ab", "c"), pair_key("a", "bc"));
         assert_eq!(pair_key("a", "b"), pair_key("a", "b"));
-    }
-
-    #[test]
-    fn parallel_keeps_index_order() {
-        let got = parallel(100, 4, |i| i * 2);
-        assert_eq!(got, (0..100).map(|i| i * 2).collect::<Vec<_>>());
-        assert!(parallel(0, 4, |i| i).is_empty());
     }
 }

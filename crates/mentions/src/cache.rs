@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use pairscope_io::durable::{remove_dead_temporaries, write_atomic};
 use pairscope_store::Dataset;
 
 use crate::count::{MentionsReport, MentionsRequest};
@@ -47,17 +48,10 @@ pub fn store(dataset: &Dataset, request: &MentionsRequest, report: &MentionsRepo
     let dir = dir(dataset);
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(&dir)?;
-        let name = file_name(dataset, request);
-        let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let written = serde_json::to_vec(report)
-            .map_err(std::io::Error::other)
-            .and_then(|bytes| std::fs::write(&temp, bytes))
-            .and_then(|()| std::fs::rename(&temp, dir.join(&name)));
-        if written.is_err() {
-            // No half-written file is left behind, under any name.
-            let _ = std::fs::remove_file(&temp);
-        }
-        written?;
+        let path = dir.join(file_name(dataset, request));
+        // A killed run leaves at most a temporary the next store's clean-up removes.
+        remove_dead_temporaries(&path)?;
+        write_atomic(&path, &serde_json::to_vec(report).map_err(std::io::Error::other)?)?;
         remove_other_versions(&dir, dataset.version());
         Ok(())
     };

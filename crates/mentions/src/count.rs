@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use pairscope_expr::BoundExpr;
+use pairscope_io::parallel;
 use pairscope_model::Progress;
 use pairscope_query::{Engine, Limits, Selection};
 use pairscope_store::{Dataset, with_missing_columns};
@@ -327,34 +327,17 @@ fn scan<T: Send>(
     let units = row_groups(dataset)?;
     progress.set_total_bytes(units.iter().map(|u| u.2).sum());
     let deadline = Instant::now().checked_add(timeout);
-    let next = AtomicUsize::new(0);
-    let states: Mutex<Vec<Result<T>>> = Mutex::new(Vec::new());
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, units.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                let mut state = new();
-                let outcome = loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((file, row_group, bytes)) = units.get(i) else { break Ok(()) };
-                    if deadline.is_some_and(|at| Instant::now() > at) {
-                        next.store(units.len(), Ordering::Relaxed);
-                        break Err(MentionsError::Timeout { limit: timeout });
-                    }
-                    let unit = Unit { path: &file.0, metadata: &file.1, row_group: *row_group, columns, schema };
-                    match work(&mut state, &unit) {
-                        Ok(rows) => progress.advance(rows, *bytes),
-                        Err(e) => {
-                            next.store(units.len(), Ordering::Relaxed);
-                            break Err(e);
-                        }
-                    }
-                };
-                states.lock().unwrap_or_else(|e| e.into_inner()).push(outcome.map(|()| state));
-            });
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    parallel::try_fold(units.len(), threads, new, |state, i| {
+        if deadline.is_some_and(|at| Instant::now() > at) {
+            return Err(MentionsError::Timeout { limit: timeout });
         }
-    });
-    states.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().collect()
+        let (file, row_group, bytes) = &units[i];
+        let unit = Unit { path: &file.0, metadata: &file.1, row_group: *row_group, columns, schema };
+        let rows = work(state, &unit)?;
+        progress.advance(rows, *bytes);
+        Ok(())
+    })
 }
 
 /// Every (data file, row group, its bytes) of the version: the units of work.

@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use pairscope_index::tantivy::query::{
 use pairscope_index::tantivy::schema::Field;
 use pairscope_index::tantivy::{DocId, Score, Searcher, SegmentReader, TERMINATED, Term};
 use pairscope_index::{BlockIndex, IndexError, IndexFields};
+use pairscope_io::parallel;
 use pairscope_model::panic_message;
 use pairscope_store::{Dataset, with_missing_columns};
 use parquet::arrow::ProjectionMask;
@@ -413,41 +414,15 @@ impl Engine {
                     .map(move |(o, (reader, columns))| SegmentAt { block: b, ord: o, reader, columns })
             })
             .collect();
-        if threads <= 1 || units.len() <= 1 {
-            let mut sink = new_sink();
-            for &at in &units {
-                self.scan_guarded(&*weight, prepared, scoring, deadline, at, &mut sink)?;
-            }
-            return Ok(sink);
+        let sinks = parallel::try_fold(units.len(), threads, &new_sink, |sink, i| {
+            self.scan_guarded(&*weight, prepared, scoring, deadline, units[i], sink)
+        })?;
+        let mut sinks = sinks.into_iter();
+        let mut merged = sinks.next().unwrap_or_else(&new_sink);
+        for sink in sinks {
+            merged.merge(sink);
         }
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Result<S>>> = Mutex::new(Vec::new());
-        std::thread::scope(|scope| {
-            for _ in 0..threads.clamp(1, units.len()) {
-                scope.spawn(|| {
-                    let mut sink = new_sink();
-                    let outcome = loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&at) = units.get(i) else { break Ok(()) };
-                        if let Err(e) = self.scan_guarded(&*weight, prepared, scoring, deadline, at, &mut sink) {
-                            // Let the other threads stop at their next batch.
-                            next.store(units.len(), Ordering::Relaxed);
-                            break Err(e);
-                        }
-                    };
-                    results.lock().unwrap_or_else(|e| e.into_inner()).push(outcome.map(|()| sink));
-                });
-            }
-        });
-        let mut merged: Option<S> = None;
-        for result in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            let sink = result?;
-            match &mut merged {
-                None => merged = Some(sink),
-                Some(m) => m.merge(sink),
-            }
-        }
-        Ok(merged.unwrap_or_else(new_sink))
+        Ok(merged)
     }
 
     /// [`scan_segment`], with a panic turned into an error naming the block's index. Tantivy

@@ -1,13 +1,12 @@
 //! `search` (a sorted page of hits with a cursor), `count`, and `get` (one row by id).
 
 use std::cmp::Ordering;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use arrow::array::RecordBatch;
 use pairscope_index::schema::FLOAT_COLUMNS;
 use pairscope_index::tantivy::query::{EnableScoring, Query, Scorer, Weight};
 use pairscope_index::tantivy::{DocId, DocSet, Score};
+use pairscope_io::parallel;
 use pairscope_model::RowId;
 use serde::Serialize;
 
@@ -522,37 +521,11 @@ impl Engine {
     /// name of a list) spread over the cores, each on one thread, so no count pays for
     /// starting threads. The deadline covers them all.
     pub fn count_each(&self, selections: &[Selection], limits: &Limits) -> Result<Vec<u64>> {
-        use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
         let deadline = Deadline::new(limits);
-        let next = AtomicUsize::new(0);
-        let counts: Vec<AtomicU64> = selections.iter().map(|_| AtomicU64::new(0)).collect();
-        // The first failure stops every thread and is the answer.
-        let failure: std::sync::Mutex<Option<QueryError>> = std::sync::Mutex::new(None);
-        std::thread::scope(|scope| {
-            for _ in 0..self.threads().clamp(1, selections.len().max(1)) {
-                scope.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(selection) = selections.get(i) else { break };
-                        let count = self
-                            .prepare(selection, &deadline)
-                            .and_then(|prepared| self.scan_on(&prepared, false, &deadline, || CountSink(0), 1));
-                        match count {
-                            Ok(sink) => counts[i].store(sink.0, Ordering::Relaxed),
-                            Err(e) => {
-                                next.store(selections.len(), Ordering::Relaxed);
-                                failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
-                                break;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            Some(error) => Err(error),
-            None => Ok(counts.into_iter().map(AtomicU64::into_inner).collect()),
-        }
+        parallel::try_map(selections.len(), self.threads(), |i| {
+            let prepared = self.prepare(&selections[i], &deadline)?;
+            Ok(self.scan_on(&prepared, false, &deadline, || CountSink(0), 1)?.0)
+        })
     }
 
     /// The ids of every row `selection` matches, ascending: 8 bytes a row, for callers that
@@ -575,35 +548,12 @@ impl Engine {
             .collect();
         // The blocks' files are read side by side (most of a page's time is spent opening
         // their row groups).
-        let next = AtomicUsize::new(0);
-        let read: Mutex<Vec<Result<Vec<(usize, Hit)>>>> = Mutex::new(Vec::new());
-        let work = || {
-            let mut mine = Vec::new();
-            let outcome = loop {
-                let g = next.fetch_add(1, AtomicOrdering::Relaxed);
-                let Some(group) = groups.get(g) else { break Ok(mine) };
-                if let Err(e) = self.group_hits(entries, group, &mut mine) {
-                    next.store(groups.len(), AtomicOrdering::Relaxed);
-                    break Err(e);
-                }
-            };
-            read.lock().unwrap_or_else(|e| e.into_inner()).push(outcome);
-        };
-        let threads = self.threads().min(groups.len());
-        if threads <= 1 {
-            work();
-        } else {
-            std::thread::scope(|scope| {
-                for _ in 0..threads {
-                    scope.spawn(&work);
-                }
-            });
-        }
+        let read = parallel::try_fold(groups.len(), self.threads(), Vec::new, |mine, g| {
+            self.group_hits(entries, groups[g], mine)
+        })?;
         let mut hits: Vec<Option<Hit>> = vec![None; entries.len()];
-        for outcome in read.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            for (i, hit) in outcome? {
-                hits[i] = Some(hit);
-            }
+        for (i, hit) in read.into_iter().flatten() {
+            hits[i] = Some(hit);
         }
         Ok(hits.into_iter().map(|h| h.expect("every entry has its hit")).collect())
     }

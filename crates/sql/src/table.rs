@@ -73,7 +73,7 @@ pub fn pairs_table(dataset: &Dataset) -> Result<PairsTable, SqlError> {
 /// it, since the object store refuses a path holding `..`.
 fn file_url(file: &Path) -> Result<ListingTableUrl, SqlError> {
     let io_error = |source| SqlError::Dataset(StoreError::Io { path: file.to_path_buf(), source });
-    let absolute = pairscope_store::layout::resolve(file).map_err(io_error)?;
+    let absolute = pairscope_io::path::resolve(file).map_err(io_error)?;
     let url = url::Url::from_file_path(&absolute)
         .map_err(|()| io_error(std::io::Error::other("cannot be named as a file URL")))?;
     ListingTableUrl::try_new(url, None).map_err(SqlError::Execution)

@@ -11,7 +11,9 @@ use arrow::error::ArrowError;
 use pairscope_model::columns::canonical_schema;
 
 use crate::error::{Result, StoreError};
-use crate::layout::{Layout, fsync_dir, is_temp_name, write_atomic};
+use pairscope_io::durable::{fsync_dir, is_temp_name, write_atomic};
+
+use crate::layout::Layout;
 use crate::manifest::{Manifest, SourceEntry};
 
 /// A committed version of a dataset, opened for reading. Cheap to clone; re-open to see a

@@ -14,8 +14,6 @@ use std::fs::{self, File};
 use std::io::BufWriter;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -29,14 +27,16 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use pairscope_index::{BlockIndexWriter, INDEX_FORMAT};
+use pairscope_io::durable::{fsync_dir, temp_path, write_atomic};
+use pairscope_io::path::resolve;
+use pairscope_io::{parallel, walk};
 
 use crate::convert::Converter;
 use crate::dataset::{WriterLock, commit, committed_manifest};
 use crate::error::{BadInput, Result, StoreError};
-use crate::layout::{Layout, fsync_dir, resolve, temp_path, write_atomic};
+use crate::layout::Layout;
 use crate::manifest::{DataFile, ExtraColumn, Manifest, SourceEntry, SourceSettings};
 use crate::mapping::{ColumnMapping, validate_settings};
-use crate::walk;
 
 /// Rows per output row group: large enough for scan speed, small enough that a point lookup
 /// by row id decodes little.
@@ -172,7 +172,7 @@ pub fn ingest(
     progress.set_total_bytes(total_bytes);
 
     // Identify every input by content, in parallel; unreadable files are bad input.
-    let hashed = parallel_map(&files, options.threads, |path| hash_file(path));
+    let hashed = parallel::map(files.len(), options.threads, |i| hash_file(&files[i]));
     let mut pending: Vec<(PathBuf, String)> = Vec::new();
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
     for (path, hash) in files.iter().zip(hashed) {
@@ -190,7 +190,8 @@ pub fn ingest(
     }
 
     fs::create_dir_all(layout.sources()).map_err(StoreError::io(&layout.sources()))?;
-    let staged = parallel_map(&pending, options.threads, |(path, id)| {
+    let staged = parallel::map(pending.len(), options.threads, |i| {
+        let (path, id) = &pending[i];
         stage_source(&layout, path, id, &settings, options.strict, progress)
     });
     let mut added = Vec::new();
@@ -273,25 +274,6 @@ fn discard(dirs: &[PathBuf]) {
             tracing::warn!("could not remove staged {}: {e}", dir.display());
         }
     }
-}
-
-/// Runs `f` over `items` on up to `threads` threads; results in input order.
-fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, items.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    let r = f(item);
-                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-                }
-            });
-        }
-    });
-    results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().map(|r| r.expect("every item ran")).collect()
 }
 
 /// Files named by `inputs`, sorted and without repeats.

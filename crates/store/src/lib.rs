@@ -35,7 +35,6 @@ pub mod ingest;
 pub mod layout;
 pub mod manifest;
 pub mod mapping;
-pub mod walk;
 
 mod convert;
 

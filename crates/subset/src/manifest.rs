@@ -51,7 +51,7 @@ impl SubsetManifest {
     pub fn write(&self, dir: &Path) -> Result<(), SubsetError> {
         let path = dir.join(MANIFEST);
         let text = serde_json::to_string_pretty(self).map_err(|e| SubsetError::Internal(e.to_string()))?;
-        pairscope_store::layout::write_atomic(&path, (text + "\n").as_bytes()).map_err(|e| SubsetError::io(&path, e))
+        pairscope_io::durable::write_atomic(&path, (text + "\n").as_bytes()).map_err(|e| SubsetError::io(&path, e))
     }
 
     pub fn read(dir: &Path) -> Result<SubsetManifest, SubsetError> {

@@ -590,7 +590,7 @@ impl Staging {
             fs::remove_dir_all(&self.old).map_err(|e| SubsetError::io(&self.old, e))?;
         }
         let parent = self.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        pairscope_store::layout::fsync_dir(parent).map_err(|e| SubsetError::io(parent, e))
+        pairscope_io::durable::fsync_dir(parent).map_err(|e| SubsetError::io(parent, e))
     }
 
     fn abandon(self) {

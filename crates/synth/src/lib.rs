@@ -31,8 +31,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+
+use pairscope_io::parallel;
 
 pub use mentions::DecoyKind;
 pub use output::{ListInjections, ManifestFile, ManifestOptions, SynthManifest};
@@ -209,36 +211,20 @@ pub fn generate(
     let workers = opts.threads.min(shards as usize);
     // A spare thread per worker generates the next batch while the worker encodes this one.
     let pipelined = opts.threads >= 2 * workers;
-    let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<PartDone, SynthError>>>> = Mutex::new((0..shards).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed) as u64;
-                    if index >= shards || failed.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let result = write_part(&shared, opts, index, out_dir, pipelined, &failed, on_rows);
-                    if result.as_ref().is_err_and(|e| !matches!(e, Cancelled)) {
-                        failed.store(true, Ordering::Relaxed);
-                    }
-                    let mut results = results.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    results[index as usize] = match result {
-                        Ok(done) => Some(Ok(done)),
-                        Err(Stop::Failed(e)) => Some(Err(e)),
-                        Err(Cancelled) => None,
-                    };
-                }
-            });
+    let parts = parallel::try_map(shards as usize, workers, |index| {
+        match write_part(&shared, opts, index as u64, out_dir, pipelined, &failed, on_rows) {
+            Ok(done) => Ok(Some(done)),
+            // Another part failed, and its error is the answer.
+            Err(Cancelled) => Ok(None),
+            Err(Stop::Failed(e)) => {
+                // The parts being written stop at their next batch.
+                failed.store(true, Ordering::Relaxed);
+                Err(e)
+            }
         }
-    });
-    let results = results.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let mut parts = Vec::with_capacity(results.len());
-    for result in results.into_iter().flatten() {
-        parts.push(result?);
-    }
+    })?;
+    let parts: Vec<PartDone> = parts.into_iter().flatten().collect();
 
     let mut tally = Tally::default();
     for part in &parts {
