@@ -1,5 +1,5 @@
-//! Finding input files on disk, for every command that takes files or directories (`ingest`
-//! here, `collect` in `pairscope-collect`).
+//! Finding input files on disk, for every command that takes files or directories (`ingest`,
+//! `collect`).
 //!
 //! Directories are searched recursively in name order and symlinks are followed (shards are
 //! often linked in from elsewhere), but each directory is read once, by canonical path: a link
