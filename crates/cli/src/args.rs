@@ -264,7 +264,9 @@ impl clap::builder::TypedValueParser for ResolvedInput {
             return Ok(text.to_owned());
         }
         let path = ResolvedPath.parse_ref(cmd, arg, value)?;
-        Ok(path.to_str().expect("resolved from a UTF-8 name").to_owned())
+        // A symlink can lead a UTF-8 name to a directory whose name is not.
+        let resolved = utf8(cmd, arg, path.as_os_str())?;
+        Ok(resolved.to_owned())
     }
 }
 

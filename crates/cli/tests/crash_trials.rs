@@ -77,10 +77,10 @@ fn tree(path: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     files
 }
 
-/// A dataset file with what two identical ingests do not share made neutral: the time of a
-/// source's ingest and of a commit (`ingested_at`, `committed_at`: `source.json`, manifests) and an index segment's
-/// id (a random UUID), in file names, in `meta.json`, and in `.managed.json` (a list in hash
-/// order, sorted here).
+/// A file with what two identical runs do not share made neutral: the time of a source's ingest
+/// and of a commit (`ingested_at`, `committed_at`: `source.json`, manifests), a mention count's
+/// duration (its cache entry), and the order of tantivy's `.managed.json` (a list in hash order,
+/// sorted here).
 fn neutral(relative: &Path, bytes: Vec<u8>) -> (PathBuf, Vec<u8>) {
     let manifest = relative.starts_with("versions") && relative.extension().is_some_and(|e| e == "json");
     if manifest || relative.file_name().is_some_and(|n| n == "source.json") {
@@ -104,34 +104,14 @@ fn neutral(relative: &Path, bytes: Vec<u8>) -> (PathBuf, Vec<u8>) {
         report["elapsed_ms"] = 0.into();
         return (relative.to_path_buf(), serde_json::to_vec(&report).unwrap());
     }
-    let in_index = relative.components().any(|c| c.as_os_str().to_string_lossy().starts_with("index-"));
-    if !in_index {
-        return (relative.to_path_buf(), bytes);
+    // tantivy's list of the files it wrote is serialised in hash order; every other index file
+    // is byte for byte the same (segments are named after their block).
+    if relative.file_name().is_some_and(|n| n == ".managed.json") {
+        let mut files: Vec<String> = serde_json::from_slice(&bytes).unwrap();
+        files.sort();
+        return (relative.to_path_buf(), serde_json::to_vec(&files).unwrap());
     }
-    let name = |file: &str| match file.split_once('.') {
-        Some((stem, ext)) if stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            format!("SEGMENT.{ext}")
-        }
-        _ => file.to_owned(),
-    };
-    let file = relative.file_name().unwrap().to_string_lossy().into_owned();
-    let bytes = match file.as_str() {
-        ".managed.json" => {
-            let mut files: Vec<String> = serde_json::from_slice(&bytes).unwrap();
-            files = files.iter().map(|f| name(f)).collect();
-            files.sort();
-            serde_json::to_vec(&files).unwrap()
-        }
-        "meta.json" => {
-            let mut meta: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-            for segment in meta["segments"].as_array_mut().unwrap() {
-                segment["segment_id"] = "SEGMENT".into();
-            }
-            serde_json::to_vec(&meta).unwrap()
-        }
-        _ => bytes,
-    };
-    (relative.with_file_name(name(&file)), bytes)
+    (relative.to_path_buf(), bytes)
 }
 
 /// Names of what sits in `dir` itself, to catch temporaries and staging left beside an output.

@@ -22,6 +22,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -182,19 +183,24 @@ fn create_index(dir: &Path, fields: &IndexFields) -> Result<Index> {
 }
 
 /// One half of a block's segment, written on a thread of its own from the batches sent to it.
+/// Dropped unfinished (the ingest failed), it stops its thread without writing the segment and
+/// waits for it, so no thread goes on writing into a directory the caller is removing.
 struct HalfWriter {
     batches: Option<SyncSender<Arc<BatchValues>>>,
-    worker: JoinHandle<tantivy::Result<u32>>,
+    abandoned: Arc<AtomicBool>,
+    worker: Option<JoinHandle<tantivy::Result<u32>>>,
 }
 
 impl HalfWriter {
     fn start(dir: &Path, index: Index, segment_id: SegmentId, half: Half) -> Result<HalfWriter> {
         let (sender, batches) = sync_channel(QUEUED_BATCHES);
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let stop = abandoned.clone();
         let worker = std::thread::Builder::new()
             .name(format!("index {half:?} half"))
-            .spawn(move || write_half(&index, segment_id, half, batches))
+            .spawn(move || write_half(&index, segment_id, half, batches, &stop))
             .map_err(|e| IndexError::io(dir, e))?;
-        Ok(HalfWriter { batches: Some(sender), worker })
+        Ok(HalfWriter { batches: Some(sender), abandoned, worker: Some(worker) })
     }
 
     fn send(&mut self, values: &Arc<BatchValues>) {
@@ -210,8 +216,10 @@ impl HalfWriter {
     }
 
     /// The number of documents the half wrote into `dir`.
-    fn finish(self, dir: &Path) -> Result<u32> {
-        match self.worker.join() {
+    fn finish(mut self, dir: &Path) -> Result<u32> {
+        self.seal();
+        let worker = self.worker.take().expect("a half is finished once");
+        match worker.join() {
             Ok(written) => written.map_err(|e| IndexError::tantivy(dir, e)),
             Err(panic) => Err(IndexError::Schema(format!(
                 "the index writer of {} failed: {}",
@@ -222,25 +230,42 @@ impl HalfWriter {
     }
 }
 
+impl Drop for HalfWriter {
+    fn drop(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            self.abandoned.store(true, Ordering::Relaxed);
+            self.batches = None;
+            let _ = worker.join();
+        }
+    }
+}
+
 /// Feeds every row of `batches` to a segment writer, showing it `half` of the values, and
-/// writes the segment's files. Returns the number of documents.
+/// writes the segment's files. Returns the number of documents; nothing is written once
+/// `abandoned` is set.
 fn write_half(
     index: &Index,
     segment_id: SegmentId,
     half: Half,
     batches: Receiver<Arc<BatchValues>>,
+    abandoned: &AtomicBool,
 ) -> tantivy::Result<u32> {
     let segment = index.segment(index.new_segment_meta(segment_id, 0));
     let mut writer = SegmentWriter::for_segment(MEMORY_BUDGET, segment)?;
     let mut opstamp = 0;
     for values in batches {
+        if abandoned.load(Ordering::Relaxed) {
+            break;
+        }
         for row in 0..values.rows() {
             writer.add_document(AddOperation { opstamp, document: RowDoc { batch: values.clone(), row, half } })?;
             opstamp += 1;
         }
     }
     let docs = writer.max_doc();
-    writer.finalize()?;
+    if !abandoned.load(Ordering::Relaxed) {
+        writer.finalize()?;
+    }
     Ok(docs)
 }
 
@@ -640,7 +665,7 @@ mod tests {
             sender.send(Arc::new(BatchValues::new(b, &fields, &mut plain, &mut folded).unwrap())).unwrap();
         }
         drop(sender);
-        let docs = write_half(&index, id, Half::Whole, receiver).unwrap();
+        let docs = write_half(&index, id, Half::Whole, receiver, &AtomicBool::new(false)).unwrap();
         publish(&index, &whole, id, docs).unwrap();
 
         let (split_files, whole_files) = (files(&split), files(&whole));

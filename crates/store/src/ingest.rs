@@ -4,10 +4,10 @@
 //! thread through a bounded channel), one output row group ([`ROW_GROUP_ROWS`] canonical rows,
 //! plus the source's extra columns) and the indexes of at most two blocks (the open one, and the
 //! one before it finishing; each built by two threads, `pairscope_index::writer`) at a time,
-//! whatever the size of the input: one file keeps two cores busy. Idempotent: sources are identified by the BLAKE3 of their bytes, so the same
-//! file again (under any name) changes nothing. Atomic: everything is staged under
-//! `sources/` and becomes visible only when `CURRENT` is replaced; a source fully staged by a
-//! killed run is picked up again instead of being re-read.
+//! whatever the size of the input: one file keeps two cores busy. Idempotent: sources are
+//! identified by the BLAKE3 of their bytes, so the same file again (under any name) changes
+//! nothing. Atomic: everything is staged under `sources/` and becomes visible only when `CURRENT`
+//! is replaced; a source fully staged by a killed run is picked up again instead of being re-read.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
@@ -243,13 +243,14 @@ pub fn remove_sources(root: &Path, selectors: &[String]) -> Result<(Manifest, Ve
     }
     let mut removed = Vec::new();
     for selector in selectors {
+        let resolved = resolve(Path::new(selector)).ok();
         let matches: Vec<&SourceEntry> = previous
             .sources
             .iter()
             .filter(|s| {
                 (selector.len() >= 8 && s.id.starts_with(selector.as_str()))
                     || s.path == *selector
-                    || resolve(Path::new(selector)).is_ok_and(|path| path.as_os_str() == s.path.as_str())
+                    || resolved.as_ref().is_some_and(|path| path.as_os_str() == s.path.as_str())
             })
             .collect();
         match matches.as_slice() {
