@@ -75,7 +75,9 @@ impl std::error::Error for ParseFailure {}
 pub fn parse_query(text: &str) -> Result<Option<QueryAst>, ParseFailure> {
     let fail = |offset: usize, message: String| ParseFailure { offset, message, text: text.to_string() };
     if text.len() > MAX_QUERY_BYTES {
-        return Err(fail(MAX_QUERY_BYTES, format!("the query is longer than {MAX_QUERY_BYTES} bytes")));
+        // At the character the cap falls in: offsets are where a caret and a column count go.
+        let at = text.floor_char_boundary(MAX_QUERY_BYTES);
+        return Err(fail(at, format!("the query is longer than {MAX_QUERY_BYTES} bytes")));
     }
     let tokens = lex(text).map_err(|(offset, message)| fail(offset, message))?;
     if tokens.is_empty() {
@@ -400,5 +402,16 @@ mod tests {
         assert!(parse_query(&deep).unwrap_err().message.contains("deeper"));
         let nots = format!("{}x", "NOT ".repeat(MAX_DEPTH + 1));
         assert!(parse_query(&nots).unwrap_err().message.contains("deeper"));
+    }
+
+    #[test]
+    fn an_overlong_query_is_refused_at_a_character_boundary() {
+        // Found by fuzzing: ideographic spaces (3 bytes each) put the cap inside a character,
+        // and rendering the failure sliced the text there and panicked.
+        let text = "\u{3000}".repeat(MAX_QUERY_BYTES / 3 + 1);
+        let error = parse_query(&text).unwrap_err();
+        assert!(text.is_char_boundary(error.offset), "offset {}", error.offset);
+        assert!(error.offset <= MAX_QUERY_BYTES);
+        assert!(error.to_string().starts_with("the query is longer than 8192 bytes at column 2731\n"), "{error}");
     }
 }
