@@ -87,7 +87,8 @@ fn check_node(text: &str, node: &QueryAst, nots: usize) -> usize {
             } else {
                 assert!(!word.is_empty());
                 assert!(!word.contains(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '"' | '*')), "{word:?}");
-                assert!(!["AND", "OR", "NOT"].contains(&word.as_str()), "keyword {word} read as a word");
+                // `NOT*` is the prefix `not`; `NOT` alone is the operator.
+                assert!(*prefix || !["AND", "OR", "NOT"].contains(&word.as_str()), "keyword {word} read as a word");
                 if let Some((name, _)) = word.split_once(':') {
                     assert!(
                         !QUERY_FIELDS.contains(&name.to_ascii_lowercase().as_str()),
