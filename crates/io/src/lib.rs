@@ -4,14 +4,16 @@
 //! This crate owns:
 //! - [`durable`]: the durable write (a temporary beside the target, fsync, rename, fsync of the
 //!   directory), the temporary names and the removal of dead writers' temporaries;
+//! - [`staged`]: the same for a whole directory (built beside its target, renamed onto it);
 //! - [`path`]: resolving a path as the kernel does (symlinks, then `..`), once, where it is taken;
 //! - [`walk`]: finding input files under directories, loop-safe, regular files only;
 //! - [`parallel`]: the work queue (ordered map, try-map, try-fold with first-error stop).
 //!
 //! It is a leaf: it knows nothing of datasets, parquet, indexes or captions, and depends on the
-//! standard library and `thiserror` only.
+//! standard library, `thiserror` and `tracing` only.
 
 pub mod durable;
 pub mod parallel;
 pub mod path;
+pub mod staged;
 pub mod walk;

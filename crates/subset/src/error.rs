@@ -29,6 +29,17 @@ pub enum SubsetError {
     Internal(String),
 }
 
+/// A staging failure of `--out`: the disk's errors stay I/O errors; the rest (another run
+/// writing there, a leftover in the way) are the user's to resolve.
+impl From<pairscope_io::staged::StageError> for SubsetError {
+    fn from(error: pairscope_io::staged::StageError) -> SubsetError {
+        match error {
+            pairscope_io::staged::StageError::Io { path, source } => SubsetError::Io { path, source },
+            usage => SubsetError::Usage(format!("--out: {usage}")),
+        }
+    }
+}
+
 impl SubsetError {
     pub fn io(path: &Path, source: std::io::Error) -> SubsetError {
         SubsetError::Io { path: path.to_path_buf(), source }

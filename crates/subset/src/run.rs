@@ -26,6 +26,7 @@ use arrow::compute::BatchCoalescer;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
+use pairscope_io::staged::StagedDir;
 use pairscope_model::web::PSL_CRATE_VERSION;
 use pairscope_query::{Engine, Limits, Selection};
 use pairscope_sql::table::{TABLE, pairs_table};
@@ -100,18 +101,10 @@ pub struct SubsetRequest {
 /// is left at `out` that was not there before (a previous subset there is kept).
 pub fn run_subset(dataset: &Dataset, request: &SubsetRequest) -> Result<SubsetManifest, SubsetError> {
     let filter = combined_filter(dataset, request)?;
-    let staging = Staging::new(&request.out)?;
-    let outcome = on_own_runtime(Some(request.threads), execute(dataset, request, filter, staging.dir()));
-    match outcome {
-        Ok(manifest) => {
-            staging.commit()?;
-            Ok(manifest)
-        }
-        Err(error) => {
-            staging.abandon();
-            Err(error)
-        }
-    }
+    let staging = stage(&request.out)?;
+    let manifest = on_own_runtime(Some(request.threads), execute(dataset, request, filter, staging.path()))?;
+    staging.commit()?;
+    Ok(manifest)
 }
 
 /// The preset's and `--where`'s EXPRs, parsed, checked against the dataset's columns, and
@@ -496,124 +489,19 @@ fn write_shards(
     Ok(files)
 }
 
-/// The output directory under construction: a hidden sibling of `out` holding a marker file
-/// this run keeps locked, renamed onto `out` at the end. A killed run leaves only hidden
-/// siblings with an unlocked marker, which the next run removes; a directory without our marker
-/// is never removed, and a locked one means another run is writing the same `out`.
-struct Staging {
-    out: PathBuf,
-    /// Where this run builds the output.
-    dir: PathBuf,
-    /// Where an earlier subset at `out` waits while the new one is renamed in.
-    old: PathBuf,
-    /// The locked marker in `dir`; removed before the rename, so `out` holds only the subset.
-    marker: Option<fs::File>,
-}
-
-/// The file that marks a staging directory as this command's own.
+/// The file that marks a staging directory beside `--out` as this command's own.
 const STAGING_MARKER: &str = ".pairscope-subset-staging";
 
-impl Staging {
-    fn new(out: &Path) -> Result<Staging, SubsetError> {
-        let name = out
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| SubsetError::Usage(format!("--out {}: name a directory", out.display())))?;
-        let parent = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        if let Err(why) = replaceable(out) {
-            return Err(SubsetError::Usage(format!(
-                "--out {}: {why}; pairscope replaces only an empty directory or an earlier subset: choose another directory",
-                out.display()
-            )));
-        }
-        fs::create_dir_all(&parent).map_err(|e| SubsetError::io(&parent, e))?;
-        let stale_prefix = format!(".{name}.partial-");
-        let old = parent.join(format!(".{name}.old"));
-        for entry in fs::read_dir(&parent).map_err(|e| SubsetError::io(&parent, e))?.flatten() {
-            if entry.file_name().to_str().is_some_and(|n| n.starts_with(&stale_prefix)) {
-                remove_stale_staging(&entry.path(), out)?;
-            }
-        }
-        if old.exists() {
-            // A run killed between its two renames left the earlier subset here.
-            match replaceable(&old) {
-                Ok(()) => fs::remove_dir_all(&old).map_err(|e| SubsetError::io(&old, e))?,
-                Err(why) => {
-                    return Err(SubsetError::Usage(format!(
-                        "{} is in the way of replacing --out {} and is not a subset ({why}): move it",
-                        old.display(),
-                        out.display()
-                    )));
-                }
-            }
-        }
-        let dir = parent.join(format!("{stale_prefix}{}", std::process::id()));
-        fs::create_dir(&dir).map_err(|e| SubsetError::io(&dir, e))?;
-        let marker_path = dir.join(STAGING_MARKER);
-        let marker = fs::File::create(&marker_path).map_err(|e| SubsetError::io(&marker_path, e))?;
-        marker.lock().map_err(|e| SubsetError::io(&marker_path, e))?;
-        Ok(Staging { out: out.to_path_buf(), dir, old, marker: Some(marker) })
-    }
-
-    fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Renames the output onto `out`. If that fails, an earlier subset is put back and the
-    /// staging directory removed: `out` holds the old subset or the new one, never neither.
-    fn commit(mut self) -> Result<(), SubsetError> {
-        let marker = self.dir.join(STAGING_MARKER);
-        if let Err(e) = fs::remove_file(&marker) {
-            let error = SubsetError::io(&marker, e);
-            self.abandon();
-            return Err(error);
-        }
-        self.marker = None;
-        let had_old = self.out.exists();
-        if had_old && let Err(e) = fs::rename(&self.out, &self.old) {
-            let error = SubsetError::io(&self.out, e);
-            self.abandon();
-            return Err(error);
-        }
-        if let Err(e) = fs::rename(&self.dir, &self.out) {
-            if had_old {
-                let _ = fs::rename(&self.old, &self.out);
-            }
-            let error = SubsetError::io(&self.out, e);
-            self.abandon();
-            return Err(error);
-        }
-        if had_old {
-            fs::remove_dir_all(&self.old).map_err(|e| SubsetError::io(&self.old, e))?;
-        }
-        let parent = self.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        pairscope_io::durable::fsync_dir(parent).map_err(|e| SubsetError::io(parent, e))
-    }
-
-    fn abandon(self) {
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Removes a staging directory a killed run left beside `out`: only one holding our marker,
-/// and only when no live run holds the marker's lock.
-fn remove_stale_staging(dir: &Path, out: &Path) -> Result<(), SubsetError> {
-    let Ok(marker) = fs::File::open(dir.join(STAGING_MARKER)) else {
-        tracing::warn!("{} is not a pairscope staging directory: left alone", dir.display());
-        return Ok(());
-    };
-    match marker.try_lock() {
-        Ok(()) => fs::remove_dir_all(dir).map_err(|e| SubsetError::io(dir, e)),
-        Err(fs::TryLockError::WouldBlock) => Err(SubsetError::Usage(format!(
-            "--out {}: another subset is being written there now ({})",
-            out.display(),
-            dir.display()
-        ))),
-        Err(fs::TryLockError::Error(e)) => Err(SubsetError::io(dir, e)),
-    }
+/// Stages the output directory beside `out` (see [`StagedDir`]) once `out` is known to be
+/// replaceable.
+fn stage(out: &Path) -> Result<StagedDir, SubsetError> {
+    replaceable(out).map_err(|why| {
+        SubsetError::Usage(format!(
+            "--out {}: {why}; pairscope replaces only an empty directory or an earlier subset: choose another directory",
+            out.display()
+        ))
+    })?;
+    Ok(StagedDir::create(out, STAGING_MARKER, replaceable)?)
 }
 
 /// `Ok` for what a subset may replace: nothing, an empty directory, or a provable earlier
