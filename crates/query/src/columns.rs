@@ -3,6 +3,7 @@
 //! hits read their values.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{
@@ -10,9 +11,8 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use pairscope_index::schema::{BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, KEYWORD_COLUMNS};
-use pairscope_index::tantivy::DocId;
-use pairscope_index::tantivy::SegmentReader;
 use pairscope_index::tantivy::columnar::{Column, StrColumn};
+use pairscope_index::tantivy::{DocId, SegmentReader, TantivyError};
 
 use crate::error::{QueryError, Result};
 
@@ -74,6 +74,8 @@ fn shared<T: Clone>(
 /// there) as they are first asked for.
 pub struct SegmentColumns<'a> {
     segment: &'a SegmentReader,
+    /// The block's index directory, for errors that name it.
+    index: &'a Path,
     open: &'a OpenColumns,
     i64s: HashMap<&'static str, Column<i64>>,
     f64s: HashMap<&'static str, Column<f64>>,
@@ -83,9 +85,10 @@ pub struct SegmentColumns<'a> {
 }
 
 impl<'a> SegmentColumns<'a> {
-    pub(crate) fn new(segment: &'a SegmentReader, open: &'a OpenColumns) -> Self {
+    pub(crate) fn new(segment: &'a SegmentReader, open: &'a OpenColumns, index: &'a Path) -> Self {
         SegmentColumns {
             segment,
+            index,
             open,
             i64s: HashMap::new(),
             f64s: HashMap::new(),
@@ -97,8 +100,8 @@ impl<'a> SegmentColumns<'a> {
 
     pub fn i64(&mut self, name: &'static str) -> Result<&Column<i64>> {
         if !self.i64s.contains_key(name) {
-            let segment = self.segment;
-            let column = shared(&self.open.i64s, name, || segment.fast_fields().i64(name).map_err(QueryError::engine))?;
+            let (segment, error) = (self.segment, self.error(name));
+            let column = shared(&self.open.i64s, name, || segment.fast_fields().i64(name).map_err(error))?;
             self.i64s.insert(name, column);
         }
         Ok(&self.i64s[name])
@@ -106,8 +109,8 @@ impl<'a> SegmentColumns<'a> {
 
     pub fn f64(&mut self, name: &'static str) -> Result<&Column<f64>> {
         if !self.f64s.contains_key(name) {
-            let segment = self.segment;
-            let column = shared(&self.open.f64s, name, || segment.fast_fields().f64(name).map_err(QueryError::engine))?;
+            let (segment, error) = (self.segment, self.error(name));
+            let column = shared(&self.open.f64s, name, || segment.fast_fields().f64(name).map_err(error))?;
             self.f64s.insert(name, column);
         }
         Ok(&self.f64s[name])
@@ -115,9 +118,8 @@ impl<'a> SegmentColumns<'a> {
 
     pub fn bool(&mut self, name: &'static str) -> Result<&Column<bool>> {
         if !self.bools.contains_key(name) {
-            let segment = self.segment;
-            let column =
-                shared(&self.open.bools, name, || segment.fast_fields().bool(name).map_err(QueryError::engine))?;
+            let (segment, error) = (self.segment, self.error(name));
+            let column = shared(&self.open.bools, name, || segment.fast_fields().bool(name).map_err(error))?;
             self.bools.insert(name, column);
         }
         Ok(&self.bools[name])
@@ -126,13 +128,9 @@ impl<'a> SegmentColumns<'a> {
     /// A keyword column, without its values.
     pub fn str_column(&mut self, name: &'static str) -> Result<&StrColumn> {
         if !self.raw_strs.contains_key(name) {
-            let segment = self.segment;
+            let (segment, error) = (self.segment, self.error(name));
             let column = shared(&self.open.strs, name, || {
-                segment
-                    .fast_fields()
-                    .str(name)
-                    .map_err(QueryError::engine)?
-                    .ok_or_else(|| QueryError::engine(format!("the index has no {name} column")))
+                segment.fast_fields().str(name).map_err(&error)?.ok_or_else(|| error(missing_column(name)))
             })?;
             self.raw_strs.insert(name, column);
         }
@@ -143,9 +141,10 @@ impl<'a> SegmentColumns<'a> {
     pub fn str(&mut self, name: &'static str) -> Result<&(StrColumn, Arc<StringArray>)> {
         if !self.strs.contains_key(name) {
             let column = self.str_column(name)?.clone();
+            let error = self.error(name);
             let values = shared(&self.open.values, name, || {
                 let mut values = Vec::with_capacity(column.num_terms());
-                let mut stream = column.dictionary().stream().map_err(QueryError::io)?;
+                let mut stream = column.dictionary().stream().map_err(|e| error(e.into()))?;
                 while stream.advance() {
                     values.push(String::from_utf8_lossy(stream.key()).into_owned());
                 }
@@ -162,16 +161,17 @@ impl<'a> SegmentColumns<'a> {
         if let Some((column, values)) = self.strs.get(name) {
             return Ok(column.ords().first(doc).map(|o| values.value(o as usize).to_string()));
         }
+        let error = self.error(name);
         let column = self.str_column(name)?;
         let Some(ord) = column.ords().first(doc) else { return Ok(None) };
         let mut value = String::new();
-        column.ord_to_str(ord, &mut value).map_err(QueryError::io)?;
+        column.ord_to_str(ord, &mut value).map_err(|e| error(e.into()))?;
         Ok(Some(value))
     }
 
     /// The values of column `name` for `docs`, typed as [`filter_type`] says.
     pub fn array(&mut self, name: &str, docs: &[DocId]) -> Result<ArrayRef> {
-        let name = static_name(name).ok_or_else(|| QueryError::engine(format!("{name} is not an index column")))?;
+        let name = static_name(name).ok_or_else(|| self.error(name)(missing_column(name)))?;
         let mut out = Vec::new();
         Ok(if name == "row_id" {
             first_vals(self.i64(name)?, docs, &mut out);
@@ -194,7 +194,8 @@ impl<'a> SegmentColumns<'a> {
             let keys: arrow::array::PrimitiveArray<Int32Type> =
                 ords.into_iter().map(|o| o.and_then(|o| i32::try_from(o).ok())).collect();
             let values: ArrayRef = values.clone();
-            Arc::new(DictionaryArray::try_new(keys, values).map_err(QueryError::engine)?)
+            let assembling = |source| QueryError::Columns { columns: name.to_string(), source };
+            Arc::new(DictionaryArray::try_new(keys, values).map_err(assembling)?)
         })
     }
 
@@ -208,8 +209,20 @@ impl<'a> SegmentColumns<'a> {
             arrays.push(array);
         }
         let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(docs.len()));
-        RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options).map_err(QueryError::engine)
+        RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options)
+            .map_err(|source| QueryError::Columns { columns: names.join(", "), source })
     }
+
+    /// The error of reading column `name` of this segment's index (built only on failure).
+    fn error<'n>(&self, name: &'n str) -> impl Fn(TantivyError) -> QueryError + use<'a, 'n> {
+        let index = self.index;
+        move |source| QueryError::IndexColumn { index: index.to_path_buf(), column: name.to_string(), source }
+    }
+}
+
+/// The error of an index without one of pairscope's columns (not built by pairscope, or damaged).
+pub(crate) fn missing_column(name: &str) -> TantivyError {
+    TantivyError::FieldNotFound(name.to_string())
 }
 
 fn first_vals<T: Copy + PartialOrd + Send + Sync + std::fmt::Debug + 'static>(

@@ -25,11 +25,12 @@ use pairscope_index::tantivy::query::{
     PhrasePrefixQuery, PhraseQuery, Query, Scorer, TermQuery, TermSetQuery, Weight,
 };
 use pairscope_index::tantivy::schema::{Field, IndexRecordOption};
-use pairscope_index::tantivy::{BitSet, DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, Term};
+use pairscope_index::tantivy::{BitSet, DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyError, Term};
 use pairscope_index::units::{UnitTerm, index_units};
 use pairscope_text::{Normalizer, has_substring_script};
 
-use crate::error::{QueryError, Result};
+use crate::engine::Block;
+use crate::error::{QueryError, ReadFailure, Result};
 use crate::parse::QueryAst;
 use crate::rows::BlockRows;
 
@@ -37,11 +38,20 @@ use crate::rows::BlockRows;
 /// that matches more is refused rather than truncated.
 pub const MAX_PREFIX_TERMS: usize = 20_000;
 
+/// The parquet rows of each segment, for queries that check candidates against them, and where
+/// such a query keeps the first failure to read them (a scorer cannot return an error). One per
+/// call: the scan that ran the query returns the failure.
+#[derive(Clone)]
+pub(crate) struct RowAccess {
+    pub rows: Arc<HashMap<SegmentId, Arc<BlockRows>>>,
+    pub failure: Arc<ReadFailure>,
+}
+
 #[derive(Clone, Copy)]
 pub(crate) struct Compiler<'a> {
     pub fields: &'a IndexFields,
-    pub searchers: &'a [&'a Searcher],
-    pub rows: &'a Arc<HashMap<SegmentId, Arc<BlockRows>>>,
+    pub blocks: &'a [Block],
+    pub rows: &'a RowAccess,
     pub fold_accents: bool,
     /// Compile the *relaxed* query: every phrase, and every caption check, that must hold
     /// (not under a NOT) becomes the conjunction of its terms, a superset that skips the
@@ -193,11 +203,16 @@ impl Compiler<'_> {
         let last = terms.pop().expect("a canonical form has a token");
         let prefix = last.value().as_str().unwrap_or_default().to_string();
         let mut expansions: Vec<Term> = Vec::new();
-        for searcher in self.searchers {
-            for segment in searcher.segment_readers() {
-                let dictionary = segment.inverted_index(field).map_err(QueryError::engine)?;
-                let mut stream =
-                    dictionary.terms().range().ge(prefix.as_bytes()).into_stream().map_err(QueryError::io)?;
+        for block in self.blocks {
+            let error = |e: TantivyError| QueryError::Index(pairscope_index::IndexError::tantivy(block.index.dir(), e));
+            for segment in block.index.searcher().segment_readers() {
+                let dictionary = segment.inverted_index(field).map_err(|e| error(e.into()))?;
+                let mut stream = dictionary
+                    .terms()
+                    .range()
+                    .ge(prefix.as_bytes())
+                    .into_stream()
+                    .map_err(|e| error(e.into()))?;
                 while stream.advance() {
                     let key = stream.key();
                     if !key.starts_with(prefix.as_bytes()) {
@@ -291,12 +306,12 @@ fn any_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
 pub(crate) fn url_pattern(
     column: &'static str,
     pattern: &str,
-    rows: &Arc<HashMap<SegmentId, Arc<BlockRows>>>,
+    rows: &RowAccess,
 ) -> Result<Box<dyn Query>> {
     let key_column = match column {
         "url" => "url_key",
         "page_url" => "page_url_key",
-        _ => return Err(QueryError::engine(format!("{column} has no URL keys"))),
+        _ => return Err(QueryError::usage(format!("{column} is not a URL column"))),
     };
     let lowered = pattern.trim().to_ascii_lowercase();
     if lowered.trim_matches('*').is_empty() {
@@ -403,7 +418,7 @@ struct UrlPatternQuery {
     column: &'static str,
     key_column: &'static str,
     matcher: Arc<UrlMatcher>,
-    rows: Arc<HashMap<SegmentId, Arc<BlockRows>>>,
+    rows: RowAccess,
 }
 
 impl std::fmt::Debug for UrlPatternQuery {
@@ -468,6 +483,7 @@ impl Weight for UrlPatternQuery {
         Ok(Box::new(VerifiedScorer::new(
             Box::new(ConstScorer::new(BitSetDocSet::from(candidates), boost)),
             rows,
+            self.rows.failure.clone(),
             max_doc,
             check,
         )))
@@ -502,15 +518,16 @@ fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The parquet rows of `reader`'s block, with the file's metadata read: a file that cannot
-/// be opened fails the call here, where an error can be returned, rather than in the
-/// [`VerifiedScorer`] (a `DocSet` cannot fail), which would hide all its rows.
-fn segment_rows(
-    rows: &HashMap<SegmentId, Arc<BlockRows>>,
-    reader: &SegmentReader,
-) -> pairscope_index::tantivy::Result<Arc<BlockRows>> {
+/// be opened fails the call here, before any document is checked. The error itself is kept in
+/// the call's [`ReadFailure`] (tantivy's error type cannot carry it), where the scan finds it.
+fn segment_rows(access: &RowAccess, reader: &SegmentReader) -> pairscope_index::tantivy::Result<Arc<BlockRows>> {
     let internal = pairscope_index::tantivy::TantivyError::InternalError;
-    let rows = rows.get(&reader.segment_id()).ok_or_else(|| internal("a segment without its parquet rows".into()))?;
-    rows.metadata().map_err(|e| internal(e.to_string()))?;
+    let rows =
+        access.rows.get(&reader.segment_id()).ok_or_else(|| internal("a segment without its parquet rows".into()))?;
+    if let Err(e) = rows.metadata() {
+        access.failure.record(e);
+        return Err(internal("its block file cannot be read".into()));
+    }
     Ok(rows.clone())
 }
 
@@ -521,7 +538,7 @@ pub(crate) struct VerifiedQuery {
     inner: Box<dyn Query>,
     needle: Arc<str>,
     fold_accents: bool,
-    rows: Arc<HashMap<SegmentId, Arc<BlockRows>>>,
+    rows: RowAccess,
 }
 
 /// Rows a [`VerifiedScorer`] reads at once.
@@ -559,7 +576,7 @@ struct VerifiedWeight {
     inner: Box<dyn Weight>,
     needle: Arc<str>,
     fold_accents: bool,
-    rows: Arc<HashMap<SegmentId, Arc<BlockRows>>>,
+    rows: RowAccess,
 }
 
 impl Weight for VerifiedWeight {
@@ -567,7 +584,8 @@ impl Weight for VerifiedWeight {
         let rows = segment_rows(&self.rows, reader)?;
         let check =
             RowCheck::CaptionContains { normalizer: Normalizer::new(self.fold_accents), needle: self.needle.clone() };
-        Ok(Box::new(VerifiedScorer::new(self.inner.scorer(reader, boost)?, rows, reader.max_doc(), check)))
+        let inner = self.inner.scorer(reader, boost)?;
+        Ok(Box::new(VerifiedScorer::new(inner, rows, self.rows.failure.clone(), reader.max_doc(), check)))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> pairscope_index::tantivy::Result<Explanation> {
@@ -609,10 +627,14 @@ impl RowCheck {
 }
 
 /// The documents of `inner` that pass a [`RowCheck`]. Rows are read [`VERIFY_CHUNK`] at a
-/// time, as the scorer moves forward.
+/// time, as the scorer moves forward. Rows that cannot be read end it: the error goes to
+/// `failure` and the scorer has no more documents (the scan then fails with the error).
 struct VerifiedScorer {
     inner: Box<dyn Scorer>,
     rows: Arc<BlockRows>,
+    failure: Arc<ReadFailure>,
+    /// Set when rows could not be read: no more documents.
+    failed: bool,
     max_doc: usize,
     /// The chunk of values read last: its first row, and the values.
     chunk: Option<(usize, StringArray)>,
@@ -620,36 +642,53 @@ struct VerifiedScorer {
 }
 
 impl VerifiedScorer {
-    fn new(inner: Box<dyn Scorer>, rows: Arc<BlockRows>, max_doc: DocId, check: RowCheck) -> VerifiedScorer {
-        let mut scorer = VerifiedScorer { inner, rows, max_doc: max_doc as usize, chunk: None, check };
+    fn new(
+        inner: Box<dyn Scorer>,
+        rows: Arc<BlockRows>,
+        failure: Arc<ReadFailure>,
+        max_doc: DocId,
+        check: RowCheck,
+    ) -> VerifiedScorer {
+        let mut scorer =
+            VerifiedScorer { inner, rows, failure, failed: false, max_doc: max_doc as usize, chunk: None, check };
         scorer.settle();
         scorer
     }
 
-    fn matches(&mut self, doc: DocId) -> bool {
+    /// Whether `doc` passes the check; `None` when its rows cannot be read (recorded).
+    fn matches(&mut self, doc: DocId) -> Option<bool> {
         if !self.check.needs_row(doc) {
-            return true;
+            return Some(true);
         }
         let doc = doc as usize;
         let start = doc - doc % VERIFY_CHUNK;
         let column = self.check.column();
         if self.chunk.as_ref().is_none_or(|(first, _)| *first != start) {
             let positions: Vec<usize> = (start..(start + VERIFY_CHUNK).min(self.max_doc)).collect();
-            let values = self.rows.read(&positions, Some(&[column])).and_then(|b| self.rows.strings(&b, column));
-            // A value that cannot be read is not shown as a match (DocSet cannot fail); the
-            // files are immutable, so this only happens on a damaged file.
-            let Ok(values) = values else { return false };
-            self.chunk = Some((start, values));
+            match self.rows.read(&positions, Some(&[column])).and_then(|b| self.rows.strings(&b, column)) {
+                Ok(values) => self.chunk = Some((start, values)),
+                Err(e) => {
+                    self.failure.record(e);
+                    return None;
+                }
+            }
         }
         let (_, values) = self.chunk.as_ref().expect("read above");
-        values.is_valid(doc - start) && self.check.passes(values.value(doc - start))
+        Some(values.is_valid(doc - start) && self.check.passes(values.value(doc - start)))
     }
 
     /// Moves forward from the inner scorer's document to the first verified one.
     fn settle(&mut self) -> DocId {
         let mut doc = self.inner.doc();
-        while doc != TERMINATED && !self.matches(doc) {
-            doc = self.inner.advance();
+        while doc != TERMINATED {
+            match self.matches(doc) {
+                Some(true) => break,
+                Some(false) => doc = self.inner.advance(),
+                None => {
+                    self.failed = true;
+                    return TERMINATED;
+                }
+            }
         }
         doc
     }
@@ -657,17 +696,23 @@ impl VerifiedScorer {
 
 impl DocSet for VerifiedScorer {
     fn advance(&mut self) -> DocId {
+        if self.failed {
+            return TERMINATED;
+        }
         self.inner.advance();
         self.settle()
     }
 
     fn seek(&mut self, target: DocId) -> DocId {
+        if self.failed {
+            return TERMINATED;
+        }
         self.inner.seek(target);
         self.settle()
     }
 
     fn doc(&self) -> DocId {
-        self.inner.doc()
+        if self.failed { TERMINATED } else { self.inner.doc() }
     }
 
     fn size_hint(&self) -> u32 {

@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,8 +28,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use roaring::RoaringTreemap;
 
 use crate::columns::{OpenColumns, SegmentColumns, filter_schema, filter_type};
-use crate::compile::{Compiler, url_pattern};
-use crate::error::{QueryError, Result};
+use crate::compile::{Compiler, RowAccess, url_pattern};
+use crate::error::{BlockFileError, QueryError, Result};
 use crate::ordinals::GlobalOrds;
 use crate::parse::parse_query;
 use crate::rows::BlockRows;
@@ -123,6 +124,8 @@ pub(crate) struct Prepared {
     pub query: Box<dyn Query>,
     pub filter: Option<RowFilter>,
     pub hidden: Option<Arc<RoaringTreemap>>,
+    /// The rows the queries of this call check candidates against, and their read failure.
+    pub rows: RowAccess,
 }
 
 pub(crate) enum RowFilter {
@@ -142,7 +145,7 @@ impl Engine {
                     return Err(QueryError::usage(format!(
                         "source {} ({}) has no full-text index (it was ingested by an older pairscope); \
                          remove it with `pairscope sources --remove` and ingest it again",
-                        &source.id[..16],
+                        source.short_id(),
                         source.path
                     )));
                 };
@@ -150,7 +153,7 @@ impl Engine {
                     return Err(QueryError::usage(format!(
                         "source {} ({}) has an index of format {} and this pairscope reads format {}; \
                          remove it with `pairscope sources --remove` and ingest it again",
-                        &source.id[..16],
+                        source.short_id(),
                         source.path,
                         source.index_format,
                         pairscope_index::INDEX_FORMAT
@@ -159,7 +162,10 @@ impl Engine {
                 let index = BlockIndex::open(&dataset.root().join(index))?;
                 if index.searcher().segment_readers().len() > 1 {
                     // Document numbers are row positions only within one segment.
-                    return Err(QueryError::engine(format!("the index of {} has more than one segment", file.path)));
+                    return Err(QueryError::Index(IndexError::Damaged {
+                        path: index.dir().to_path_buf(),
+                        reason: "it has more than one segment".into(),
+                    }));
                 }
                 let rows = Arc::new(BlockRows::new(&dataset.root().join(&file.path)));
                 let columns = index.searcher().segment_readers().iter().map(|_| OpenColumns::default()).collect();
@@ -205,7 +211,7 @@ impl Engine {
         let i = KEYWORD_COLUMNS
             .iter()
             .position(|c| *c == column)
-            .ok_or_else(|| QueryError::engine(format!("{column} is not a keyword column")))?;
+            .ok_or_else(|| QueryError::usage(format!("{column} is not a keyword column")))?;
         let mut slot = self.global_ords[i].lock().unwrap_or_else(|e| e.into_inner());
         if let Some(ords) = &*slot {
             return Ok(ords.clone());
@@ -252,33 +258,39 @@ impl Engine {
 
     /// Compiles a selection: QUERY, URL pattern and EXPR.
     pub(crate) fn prepare(&self, selection: &Selection, deadline: &Deadline) -> Result<Prepared> {
-        let query = self.selection_query(selection, false)?.0;
+        let rows = RowAccess { rows: self.rows_by_segment.clone(), failure: Arc::default() };
+        let query = self.selection_query(selection, &rows, false)?.0;
         let filter = match selection.filter.as_deref().filter(|f| !f.trim().is_empty()) {
             None => None,
             Some(text) => Some(self.row_filter(text, deadline)?),
         };
-        Ok(Prepared { query, filter, hidden: self.hidden.clone() })
+        Ok(Prepared { query, filter, hidden: self.hidden.clone(), rows })
     }
 
     /// The relaxed query of a selection (see [`Compiler::relax`]): it matches every row the
-    /// selection's query matches, and maybe more. `None` when relaxing changes nothing.
-    pub(crate) fn relaxed_query(&self, selection: &Selection) -> Result<Option<Box<dyn Query>>> {
+    /// selection's query matches, and maybe more. `None` when relaxing changes nothing. It
+    /// reports read failures where `prepared` (the same selection's) does.
+    pub(crate) fn relaxed_query(&self, selection: &Selection, prepared: &Prepared) -> Result<Option<Box<dyn Query>>> {
         // Only caption text has phrases to relax; do not compile the rest twice.
         if selection.query.as_deref().is_none_or(|q| q.trim().is_empty()) && selection.aliases.is_empty() {
             return Ok(None);
         }
-        let (query, relaxed) = self.selection_query(selection, true)?;
+        let (query, relaxed) = self.selection_query(selection, &prepared.rows, true)?;
         Ok(relaxed.then_some(query))
     }
 
     /// The query of QUERY, aliases and URL pattern, and whether anything was relaxed.
-    fn selection_query(&self, selection: &Selection, relax: bool) -> Result<(Box<dyn Query>, bool)> {
-        let searchers = self.searchers();
+    fn selection_query(
+        &self,
+        selection: &Selection,
+        rows: &RowAccess,
+        relax: bool,
+    ) -> Result<(Box<dyn Query>, bool)> {
         let relaxed = Cell::new(false);
         let compiler = Compiler {
             fields: &self.fields,
-            searchers: &searchers,
-            rows: &self.rows_by_segment,
+            blocks: &self.blocks,
+            rows,
             fold_accents: selection.fold_accents,
             relax,
             relaxed: &relaxed,
@@ -292,8 +304,8 @@ impl Engine {
         }
         if let Some(pattern) = selection.url.as_deref().filter(|p| !p.trim().is_empty()) {
             let either = BooleanQuery::new(vec![
-                (Occur::Should, url_pattern("url", pattern, &self.rows_by_segment)?),
-                (Occur::Should, url_pattern("page_url", pattern, &self.rows_by_segment)?),
+                (Occur::Should, url_pattern("url", pattern, rows)?),
+                (Occur::Should, url_pattern("page_url", pattern, rows)?),
             ]);
             clauses.push((Occur::Must, Box::new(either)));
         }
@@ -319,8 +331,9 @@ impl Engine {
         projection.push("row_id".into());
         for block in &self.blocks {
             let path = block.rows.path();
-            let file = std::fs::File::open(path).map_err(|e| QueryError::engine(format!("{}: {e}", path.display())))?;
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(QueryError::engine)?;
+            let error = |e: BlockFileError| QueryError::block_file(path)(e);
+            let file = std::fs::File::open(path).map_err(|e| error(e.into()))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| error(e.into()))?;
             let indices: Vec<usize> = builder
                 .schema()
                 .fields()
@@ -331,13 +344,16 @@ impl Engine {
                 .collect();
             let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
             let reader =
-                builder.with_projection(mask).with_batch_size(BATCH_DOCS * 2).build().map_err(QueryError::engine)?;
+                builder.with_projection(mask).with_batch_size(BATCH_DOCS * 2).build().map_err(|e| error(e.into()))?;
             for batch in reader {
                 deadline.check()?;
-                let batch = with_missing_columns(batch.map_err(QueryError::engine)?, &columns, &self.dataset_schema)
-                    .map_err(QueryError::engine)?;
-                let matches = on_dataset.evaluate(&batch).map_err(QueryError::engine)?;
-                let row_ids = batch.column_by_name("row_id").expect("projected").as_primitive::<Int64Type>();
+                let batch = with_missing_columns(batch.map_err(|e| error(e.into()))?, &columns, &self.dataset_schema)
+                    .map_err(|e| error(e.into()))?;
+                let matches = on_dataset.evaluate(&batch).map_err(QueryError::Filter)?;
+                let row_ids = batch
+                    .column_by_name("row_id")
+                    .and_then(|ids| ids.as_primitive_opt::<Int64Type>())
+                    .ok_or_else(|| error(BlockFileError::Content("has no row_id column of 64-bit integers".into())))?;
                 for (i, matched) in matches.values().iter().enumerate() {
                     if matched {
                         ids.insert(row_ids.value(i));
@@ -398,7 +414,7 @@ impl Engine {
         } else {
             EnableScoring::disabled_from_searcher(first)
         };
-        let weight = query.weight(enable).map_err(QueryError::engine)?;
+        let weight = query.weight(enable).map_err(QueryError::Weight)?;
         let units: Vec<SegmentAt<'_>> = self
             .blocks
             .iter()
@@ -411,7 +427,13 @@ impl Engine {
                     .iter()
                     .zip(&block.columns)
                     .enumerate()
-                    .map(move |(o, (reader, columns))| SegmentAt { block: b, ord: o, reader, columns })
+                    .map(move |(o, (reader, columns))| SegmentAt {
+                        block: b,
+                        ord: o,
+                        reader,
+                        columns,
+                        index: block.index.dir(),
+                    })
             })
             .collect();
         let sinks = parallel::try_fold(units.len(), threads, &new_sink, |sink, i| {
@@ -457,6 +479,8 @@ pub(crate) struct SegmentAt<'a> {
     pub ord: usize,
     pub reader: &'a SegmentReader,
     pub columns: &'a OpenColumns,
+    /// The block's index directory.
+    pub index: &'a Path,
 }
 
 /// Where matching documents go: counts, top-k, facets. One per scanning thread, merged at the end.
@@ -482,8 +506,11 @@ fn scan_segment<S: Sink>(
 ) -> Result<()> {
     deadline.check()?;
     let segment = at.reader;
-    let mut scorer = weight.scorer(segment, 1.0).map_err(QueryError::engine)?;
-    let mut columns = SegmentColumns::new(segment, at.columns);
+    let mut scorer = weight.scorer(segment, 1.0).map_err(|e| {
+        // A block file that cannot be read is the cause of the scorer's failure, if it failed.
+        prepared.rows.failure.check().err().unwrap_or_else(|| IndexError::tantivy(at.index, e).into())
+    })?;
+    let mut columns = SegmentColumns::new(segment, at.columns, at.index);
     let mut docs: Vec<DocId> = Vec::with_capacity(BATCH_DOCS);
     let mut scores: Vec<Score> = Vec::with_capacity(if scoring { BATCH_DOCS } else { 0 });
     let alive = segment.alive_bitset();
@@ -506,7 +533,8 @@ fn scan_segment<S: Sink>(
             deadline.check()?;
         }
         if done {
-            return Ok(());
+            // A scorer that could not read a block's rows stopped early: the scan fails.
+            return prepared.rows.failure.check();
         }
         doc = scorer.advance();
     }
@@ -529,7 +557,7 @@ fn apply_filter(
         None => return Ok(()),
         Some(RowFilter::Columns { expr, columns: names }) => {
             let batch = columns.batch(names, docs)?;
-            expr.evaluate(&batch).map_err(QueryError::engine)?.values().iter().collect()
+            expr.evaluate(&batch).map_err(QueryError::Filter)?.values().iter().collect()
         }
         Some(RowFilter::RowIds(ids)) => {
             let row_ids = columns.array("row_id", docs)?;

@@ -6,6 +6,11 @@
 //! the text: the server shows them to whoever sent the request, and a link must not make its
 //! pages say anything.
 
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use pairscope_index::tantivy::TantivyError;
+
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,10 +27,41 @@ pub enum QueryError {
     Deadline { limit_ms: u128 },
     #[error(transparent)]
     Store(#[from] pairscope_store::StoreError),
+    /// A block's index cannot be opened or searched (its path is in the error).
     #[error(transparent)]
     Index(#[from] pairscope_index::IndexError),
-    #[error("search engine: {0}")]
-    Engine(String),
+    /// A block's parquet file cannot be read, or does not hold what its index says.
+    #[error("block file {}", .path.display())]
+    BlockFile { path: PathBuf, source: BlockFileError },
+    /// A fast-field column of a block's index cannot be read.
+    #[error("column {column} of index {}", .index.display())]
+    IndexColumn { index: PathBuf, column: String, source: TantivyError },
+    /// The query's weight over every block (its BM25 statistics) cannot be built.
+    #[error("preparing the search over every block")]
+    Weight(#[source] TantivyError),
+    /// The filter could not be evaluated on a batch of rows.
+    #[error("evaluating the filter")]
+    Filter(#[source] pairscope_expr::EvalError),
+    /// A batch of index columns could not be assembled.
+    #[error("assembling the index columns {columns}")]
+    Columns { columns: String, source: arrow::error::ArrowError },
+    /// A keyword column with more distinct values than global ordinals can number.
+    #[error("{column} has more than 2^32 distinct values")]
+    TooManyValues { column: String },
+}
+
+/// Why a block's parquet file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BlockFileError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Parquet(#[from] parquet::errors::ParquetError),
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// It reads, but not as the block file its index was built with.
+    #[error("{0}")]
+    Content(String),
 }
 
 impl QueryError {
@@ -33,12 +69,9 @@ impl QueryError {
         QueryError::Usage(message.into())
     }
 
-    pub fn engine(error: impl std::fmt::Display) -> QueryError {
-        QueryError::Engine(error.to_string())
-    }
-
-    pub fn io(error: std::io::Error) -> QueryError {
-        QueryError::Engine(error.to_string())
+    /// An error reading the block file at `path`.
+    pub(crate) fn block_file(path: &std::path::Path) -> impl Fn(BlockFileError) -> QueryError + '_ {
+        move |source| QueryError::BlockFile { path: path.to_path_buf(), source }
     }
 
     /// Whether the caller's request was at fault (exit code 2, HTTP 400).
@@ -47,6 +80,28 @@ impl QueryError {
             QueryError::Usage(_) | QueryError::Parse(_) | QueryError::Expr(_) => true,
             QueryError::Store(e) => e.is_usage(),
             _ => false,
+        }
+    }
+}
+
+/// The first error of reading a block's rows met inside a tantivy scorer, which cannot return
+/// one (`DocSet::advance` cannot fail): the scorer records it here and stops, and the scan
+/// that drove it returns it. Shared by the queries of one call.
+#[derive(Debug, Default)]
+pub(crate) struct ReadFailure(Mutex<Option<QueryError>>);
+
+impl ReadFailure {
+    /// Keeps `error` unless an earlier one is kept.
+    pub fn record(&self, error: QueryError) {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        slot.get_or_insert(error);
+    }
+
+    /// `Err` with the recorded error, if there is one.
+    pub fn check(&self) -> Result<()> {
+        match self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            Some(error) => Err(error),
+            None => Ok(()),
         }
     }
 }

@@ -267,7 +267,7 @@ impl Counter {
     pub fn take(&mut self, at: SegmentAt<'_>, columns: &mut SegmentColumns<'_>, docs: &[DocId]) -> Result<()> {
         match self {
             Counter::Terms { ords, counts, local, .. } => {
-                let (column, map) = ords.segment(at.block, at.ord)?;
+                let (column, map) = ords.segment(at.block, at.ord);
                 local.clear();
                 local.resize(docs.len(), None);
                 column.ords().first_vals(docs, local);

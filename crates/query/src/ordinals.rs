@@ -9,9 +9,11 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::path::PathBuf;
 
 use pairscope_index::tantivy::columnar::StrColumn;
 
+use crate::columns::missing_column;
 use crate::engine::Engine;
 use crate::error::{QueryError, Result};
 
@@ -21,25 +23,29 @@ pub(crate) struct GlobalOrds {
     segments: HashMap<(usize, usize), (StrColumn, Vec<u32>)>,
     /// Where each global ordinal's value can be read: (block, segment ordinal, term ordinal).
     origins: Vec<(usize, usize, u64)>,
+    column: String,
+    /// Each block's index directory, for errors that name it.
+    indexes: Vec<PathBuf>,
 }
 
 impl GlobalOrds {
     pub fn build(engine: &Engine, column: &str) -> Result<GlobalOrds> {
+        let error = |block: usize| {
+            let index = engine.blocks[block].index.dir();
+            move |source| QueryError::IndexColumn { index: index.to_path_buf(), column: column.to_string(), source }
+        };
         let mut columns: Vec<((usize, usize), StrColumn)> = Vec::new();
         for (b, block) in engine.blocks.iter().enumerate() {
             for (o, segment) in block.index.searcher().segment_readers().iter().enumerate() {
-                let str_column = segment
-                    .fast_fields()
-                    .str(column)
-                    .map_err(QueryError::engine)?
-                    .ok_or_else(|| QueryError::engine(format!("the index has no {column} column")))?;
+                let str_column =
+                    segment.fast_fields().str(column).map_err(error(b))?.ok_or_else(|| error(b)(missing_column(column)))?;
                 columns.push(((b, o), str_column));
             }
         }
         let mut maps: Vec<Vec<u32>> = columns.iter().map(|(_, c)| vec![0; c.num_terms()]).collect();
         let mut streams = Vec::with_capacity(columns.len());
-        for (_, str_column) in &columns {
-            let mut stream = str_column.dictionary().stream().map_err(QueryError::io)?;
+        for ((b, _), str_column) in &columns {
+            let mut stream = str_column.dictionary().stream().map_err(|e| error(*b)(e.into()))?;
             let live = stream.advance();
             streams.push((stream, live));
         }
@@ -54,7 +60,7 @@ impl GlobalOrds {
             .collect();
         while let Some(Reverse((least, first))) = heap.pop() {
             let global = u32::try_from(origins.len())
-                .map_err(|_| QueryError::engine(format!("{column} has more than 2^32 distinct values")))?;
+                .map_err(|_| QueryError::TooManyValues { column: column.to_string() })?;
             let (block, ord) = columns[first].0;
             origins.push((block, ord, streams[first].0.term_ord()));
             let mut same = vec![first];
@@ -72,7 +78,8 @@ impl GlobalOrds {
         }
         drop(streams);
         let segments = columns.into_iter().zip(maps).map(|((unit, column), map)| (unit, (column, map))).collect();
-        Ok(GlobalOrds { segments, origins })
+        let indexes = engine.blocks.iter().map(|b| b.index.dir().to_path_buf()).collect();
+        Ok(GlobalOrds { segments, origins, column: column.to_string(), indexes })
     }
 
     /// Distinct values over every segment.
@@ -80,9 +87,10 @@ impl GlobalOrds {
         self.origins.len()
     }
 
-    /// A segment's column and its term ordinal → global ordinal map.
-    pub fn segment(&self, block: usize, ord: usize) -> Result<&(StrColumn, Vec<u32>)> {
-        self.segments.get(&(block, ord)).ok_or_else(|| QueryError::engine("a segment without global ordinals"))
+    /// A segment's column and its term ordinal → global ordinal map (built for every segment
+    /// of the engine).
+    pub fn segment(&self, block: usize, ord: usize) -> &(StrColumn, Vec<u32>) {
+        &self.segments[&(block, ord)]
     }
 
     /// The values of `globals` (distinct), in their order: read per segment in ordinal order.
@@ -96,7 +104,7 @@ impl GlobalOrds {
         for (unit, mut wanted) in by_segment {
             wanted.sort_unstable();
             let ords: Vec<u64> = wanted.iter().map(|w| w.0).collect();
-            let (column, _) = self.segment(unit.0, unit.1)?;
+            let (column, _) = self.segment(unit.0, unit.1);
             let mut next = wanted.iter();
             column
                 .dictionary()
@@ -105,7 +113,11 @@ impl GlobalOrds {
                         values[i] = String::from_utf8_lossy(bytes).into_owned();
                     }
                 })
-                .map_err(QueryError::io)?;
+                .map_err(|e| QueryError::IndexColumn {
+                    index: self.indexes[unit.0].clone(),
+                    column: self.column.clone(),
+                    source: e.into(),
+                })?;
         }
         Ok(values)
     }

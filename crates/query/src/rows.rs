@@ -20,7 +20,7 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::file::metadata::PageIndexPolicy;
 
-use crate::error::{QueryError, Result};
+use crate::error::{BlockFileError, QueryError, Result};
 
 pub(crate) struct BlockRows {
     path: PathBuf,
@@ -40,14 +40,14 @@ impl BlockRows {
         if let Some(metadata) = self.metadata.get() {
             return Ok(metadata);
         }
-        let error = |e: &dyn std::fmt::Display| QueryError::engine(format!("{}: {e}", self.path.display()));
-        let file = File::open(&self.path).map_err(|e| error(&e))?;
+        let error = |e: BlockFileError| QueryError::block_file(&self.path)(e);
+        let file = File::open(&self.path).map_err(|e| error(e.into()))?;
         // The offset index finds the pages of the wanted rows; the column index (page
         // statistics) would only serve predicates, which the index answers.
         let options = ArrowReaderOptions::new()
             .with_offset_index_policy(PageIndexPolicy::Optional)
             .with_column_index_policy(PageIndexPolicy::Skip);
-        let metadata = ArrowReaderMetadata::load(&file, options).map_err(|e| error(&e))?;
+        let metadata = ArrowReaderMetadata::load(&file, options).map_err(|e| error(e.into()))?;
         // Threads that raced to read it read the same immutable file: any copy will do.
         Ok(self.metadata.get_or_init(|| metadata))
     }
@@ -59,10 +59,10 @@ impl BlockRows {
     /// The rows at `positions` (ascending, distinct), with the named columns (all of them
     /// when `columns` is `None`; look them up by name, the file's order is kept).
     pub fn read(&self, positions: &[usize], columns: Option<&[&str]>) -> Result<RecordBatch> {
-        let error = |e: &dyn std::fmt::Display| QueryError::engine(format!("{}: {e}", self.path.display()));
+        let error = |e: BlockFileError| QueryError::block_file(&self.path)(e);
         debug_assert!(positions.windows(2).all(|w| w[0] < w[1]), "positions ascend");
         let metadata = self.metadata()?.clone();
-        let file = File::open(&self.path).map_err(|e| error(&e))?;
+        let file = File::open(&self.path).map_err(|e| error(e.into()))?;
         // Only the row groups holding a wanted row are opened: each other one would cost a
         // decompressor per column and a walk over its page headers.
         let (groups, positions) = Self::within_groups(&metadata, positions);
@@ -74,12 +74,16 @@ impl BlockRows {
             let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
             builder = builder.with_projection(mask);
         }
-        let reader = builder.build().map_err(|e| error(&e))?;
+        let reader = builder.build().map_err(|e| error(e.into()))?;
         let schema = reader.schema();
-        let batches = reader.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| error(&e))?;
-        let batch = concat_batches(&schema, &batches).map_err(|e| error(&e))?;
+        let batches = reader.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| error(e.into()))?;
+        let batch = concat_batches(&schema, &batches).map_err(|e| error(e.into()))?;
         if batch.num_rows() != positions.len() {
-            return Err(error(&format!("holds {} of the {} rows the index names", batch.num_rows(), positions.len())));
+            return Err(error(BlockFileError::Content(format!(
+                "holds {} of the {} rows the index names",
+                batch.num_rows(),
+                positions.len()
+            ))));
         }
         Ok(batch)
     }
@@ -112,12 +116,12 @@ impl BlockRows {
 
     /// One string column of a batch [`Self::read`] returned.
     pub fn strings(&self, batch: &RecordBatch, column: &str) -> Result<StringArray> {
-        let array = batch
-            .column_by_name(column)
-            .ok_or_else(|| QueryError::engine(format!("{} has no {column} column", self.path.display())))?;
-        array.as_string_opt::<i32>().cloned().ok_or_else(|| {
-            QueryError::engine(format!("{}: {column} is not text ({})", self.path.display(), array.data_type()))
-        })
+        let error = |reason: String| QueryError::block_file(&self.path)(BlockFileError::Content(reason));
+        let array = batch.column_by_name(column).ok_or_else(|| error(format!("has no {column} column")))?;
+        array
+            .as_string_opt::<i32>()
+            .cloned()
+            .ok_or_else(|| error(format!("{column} is not text ({})", array.data_type())))
     }
 }
 

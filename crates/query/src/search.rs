@@ -375,7 +375,7 @@ impl Engine {
         let scoring = request.sort == SortBy::Relevance;
         if !scoring
             && !request.count_total
-            && let Some(relaxed) = self.relaxed_query(&request.selection)?
+            && let Some(relaxed) = self.relaxed_query(&request.selection, &prepared)?
         {
             let entries = self.best_checked(request, after, &prepared, &*relaxed, &deadline)?;
             return self.page_of(request, entries, None);
@@ -401,7 +401,7 @@ impl Engine {
         let wanted = request.limit + 1;
         let searchers = self.searchers();
         let Some(first) = searchers.first() else { return Ok(Vec::new()) };
-        let exact = prepared.query.weight(EnableScoring::disabled_from_searcher(first)).map_err(QueryError::engine)?;
+        let exact = prepared.query.weight(EnableScoring::disabled_from_searcher(first)).map_err(QueryError::Weight)?;
         let mut keep = (4 * wanted).max(256);
         loop {
             let top = self.scan_query(
@@ -415,7 +415,7 @@ impl Engine {
             let every_candidate = top.total <= keep as u64;
             let candidates = top.finish();
             let checked = candidates.len();
-            let mut passed = self.passing(&*exact, candidates, deadline)?;
+            let mut passed = self.passing(&*exact, prepared, candidates, deadline)?;
             if passed.len() >= wanted || every_candidate {
                 passed.truncate(wanted);
                 return Ok(passed);
@@ -427,7 +427,13 @@ impl Engine {
     }
 
     /// The `entries` (in order) that `exact` matches, in the same order.
-    fn passing(&self, exact: &dyn Weight, entries: Vec<Entry>, deadline: &Deadline) -> Result<Vec<Entry>> {
+    fn passing(
+        &self,
+        exact: &dyn Weight,
+        prepared: &Prepared,
+        entries: Vec<Entry>,
+        deadline: &Deadline,
+    ) -> Result<Vec<Entry>> {
         let mut by_doc: Vec<usize> = (0..entries.len()).collect();
         by_doc.sort_unstable_by_key(|&i| (entries[i].block, entries[i].segment, entries[i].doc));
         let mut pass = vec![false; entries.len()];
@@ -437,13 +443,19 @@ impl Engine {
             if current.as_ref().is_none_or(|(at, _)| *at != (block, segment)) {
                 deadline.check()?;
                 let searcher = self.blocks[block].index.searcher();
-                let scorer = exact.scorer(searcher.segment_reader(segment as u32), 1.0).map_err(QueryError::engine)?;
+                let scorer = exact.scorer(searcher.segment_reader(segment as u32), 1.0).map_err(|e| {
+                    prepared.rows.failure.check().err().unwrap_or_else(|| {
+                        QueryError::Index(pairscope_index::IndexError::tantivy(self.blocks[block].index.dir(), e))
+                    })
+                })?;
                 current = Some(((block, segment), scorer));
             }
             let (_, scorer) = current.as_mut().expect("set above");
             let at = if scorer.doc() < doc { scorer.seek(doc) } else { scorer.doc() };
             pass[i] = at == doc;
         }
+        // A scorer that could not read a block's rows stopped early.
+        prepared.rows.failure.check()?;
         Ok(entries.into_iter().zip(pass).filter_map(|(entry, pass)| pass.then_some(entry)).collect())
     }
 
@@ -569,7 +581,7 @@ impl Engine {
         let positions: Vec<usize> = group.iter().map(|&i| entries[i].doc as usize).collect();
         let batch = rows.read(&positions, Some(&["url", "caption"]))?;
         let (urls, captions) = (rows.strings(&batch, "url")?, rows.strings(&batch, "caption")?);
-        let mut columns = SegmentColumns::new(segment, &block.columns[first.segment]);
+        let mut columns = SegmentColumns::new(segment, &block.columns[first.segment], block.index.dir());
         for (k, &i) in group.iter().enumerate() {
             let entry = &entries[i];
             let doc = entry.doc;
@@ -612,7 +624,7 @@ impl Engine {
             // Row ids ascend through a block file, and document n of the index is its row n.
             let searcher = block.index.searcher();
             for (segment, open) in searcher.segment_readers().iter().zip(&block.columns) {
-                let mut columns = SegmentColumns::new(segment, open);
+                let mut columns = SegmentColumns::new(segment, open, block.index.dir());
                 let ids = columns.i64("row_id")?;
                 let (mut lo, mut hi) = (0u32, segment.max_doc());
                 while lo < hi {

@@ -29,7 +29,15 @@ impl Dataset {
     pub fn open(root: impl AsRef<Path>) -> Result<Dataset> {
         let layout = Layout::new(root.as_ref());
         let version = read_current(&layout)?.ok_or_else(|| StoreError::NotADataset(root.as_ref().to_path_buf()))?;
-        let manifest = Manifest::read(&layout.manifest(version))?;
+        let path = layout.manifest(version);
+        let manifest = Manifest::read(&path)?;
+        if manifest.version != version {
+            return Err(StoreError::BadManifest {
+                path,
+                field: "version".into(),
+                reason: format!("{} is not the version {version} CURRENT names", manifest.version),
+            });
+        }
         Ok(Dataset { layout, manifest: Arc::new(manifest) })
     }
 

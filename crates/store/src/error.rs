@@ -66,6 +66,15 @@ pub enum StoreError {
     #[error("{path}: damaged dataset metadata: {reason}")]
     Corrupt { path: PathBuf, reason: String },
 
+    /// A manifest (`versions/v*.json`, `sources/*/source.json`) holding a value no writer
+    /// writes: named by its field (`sources[2].files[0].block_key`).
+    #[error("{}: damaged dataset metadata: {field}: {reason}", .path.display())]
+    BadManifest { path: PathBuf, field: String, reason: String },
+
+    /// A manifest that is not JSON of the manifest's shape (`field`: where reading stopped).
+    #[error("{}: damaged dataset metadata at {}", .path.display(), if .field == "." { "its start" } else { .field.as_str() })]
+    ManifestSyntax { path: PathBuf, field: String, source: serde_json::Error },
+
     #[error("another process is writing to this dataset (lock held on {})", .0.display())]
     Locked(PathBuf),
 

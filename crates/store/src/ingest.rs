@@ -34,8 +34,8 @@ use pairscope_io::{parallel, walk};
 use crate::convert::Converter;
 use crate::dataset::{WriterLock, commit, committed_manifest};
 use crate::error::{BadInput, Result, StoreError};
-use crate::layout::Layout;
-use crate::manifest::{DataFile, ExtraColumn, Manifest, SourceEntry, SourceSettings};
+use crate::layout::{Layout, block_file_name, block_index_name};
+use crate::manifest::{DataFile, ExtraColumn, Manifest, SourceEntry, SourceSettings, source_hash};
 use crate::mapping::{ColumnMapping, validate_settings};
 
 /// Rows per output row group: large enough for scan speed, small enough that a point lookup
@@ -591,12 +591,9 @@ fn locate_bad_column(path: &Path, row_group: usize) -> Option<String> {
 /// A decoded batch, or why decoding stopped.
 type Decoded = std::result::Result<RecordBatch, String>;
 
+/// The hash of a source id ingest computed, or one of a manifest (validated when read).
 fn parse_hash(id: &str) -> [u8; 32] {
-    let mut hash = [0u8; 32];
-    for (i, byte) in hash.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&id[2 * i..2 * i + 2], 16).expect("ids are BLAKE3 hex");
-    }
-    hash
+    source_hash(id).expect("ids are BLAKE3 hex: computed by ingest or checked when their manifest was read")
 }
 
 /// Refuses sources whose row-id blocks would collide with the dataset's or each other's.
@@ -706,10 +703,10 @@ impl<'a> BlockWriter<'a> {
             // The segment is named after the block, so the same block always has the same bytes.
             let key = block_key(&parse_hash(self.id), block);
             let index = BlockIndexWriter::create(
-                &self.dir.join(index_dir_name(block)),
+                &self.dir.join(block_index_name(block)),
                 (u128::from(key) << 64) | u128::from(block),
             )?;
-            let path = self.dir.join(format!("block-{block:05}.parquet"));
+            let path = self.dir.join(block_file_name(block));
             let file = File::create(&path).map_err(StoreError::io(&path))?;
             let writer = ArrowWriter::try_new(
                 BufWriter::with_capacity(1 << 20, file),
@@ -758,14 +755,13 @@ impl<'a> BlockWriter<'a> {
                 path.display()
             ))));
         }
-        let name = path.file_name().expect("block files have names").to_string_lossy().into_owned();
         self.done.push(DataFile {
-            path: format!("sources/{}/{name}", &self.id[..16]),
+            path: Layout::block_file(self.id, block),
             rows,
             block,
             block_key: block_key(&parse_hash(self.id), block),
             bytes,
-            index: Some(format!("sources/{}/{}", &self.id[..16], index_dir_name(block))),
+            index: Some(Layout::block_index(self.id, block)),
         });
         Ok(())
     }
@@ -776,9 +772,4 @@ impl<'a> BlockWriter<'a> {
         fsync_dir(self.dir).map_err(StoreError::io(self.dir))?;
         Ok(self.done)
     }
-}
-
-/// The directory of a block's full-text index, beside its parquet file.
-fn index_dir_name(block: u64) -> String {
-    format!("index-{block:05}")
 }

@@ -41,7 +41,18 @@ impl Layout {
 
     /// The directory of a source, named by the first 16 hex digits of its content hash.
     pub fn source_dir(&self, source_id: &str) -> PathBuf {
-        self.sources().join(&source_id[..16.min(source_id.len())])
+        self.root.join(source_dir_name(source_id))
+    }
+
+    /// The parquet file of block `block` of a source, relative to the dataset directory.
+    pub fn block_file(source_id: &str, block: u64) -> String {
+        format!("{}/{}", source_dir_name(source_id), block_file_name(block))
+    }
+
+    /// The full-text index directory of block `block` of a source, beside its parquet file,
+    /// relative to the dataset directory.
+    pub fn block_index(source_id: &str, block: u64) -> String {
+        format!("{}/{}", source_dir_name(source_id), block_index_name(block))
     }
 
     /// Whether `dir` holds a dataset: a committed one (a `CURRENT`), or one its first ingest is
@@ -50,6 +61,21 @@ impl Layout {
         let layout = Layout::new(dir);
         layout.current().is_file() || (layout.lock().is_file() && layout.sources().is_dir())
     }
+}
+
+/// `block-NNNNN.parquet`, the name of block `block`'s parquet file in its source's directory.
+pub(crate) fn block_file_name(block: u64) -> String {
+    format!("block-{block:05}.parquet")
+}
+
+/// `index-NNNNN`, the name of block `block`'s index directory in its source's directory.
+pub(crate) fn block_index_name(block: u64) -> String {
+    format!("index-{block:05}")
+}
+
+/// `sources/<first 16 hex digits of the id>`.
+fn source_dir_name(source_id: &str) -> String {
+    format!("sources/{}", source_id.get(..16).unwrap_or(source_id))
 }
 
 /// The dataset directory `path` is or lies in (after [`resolve`]), if any.

@@ -1,11 +1,20 @@
 //! What one committed version of a dataset consists of.
+//!
+//! Manifests are checked when they are read: every field a reader relies on (the source ids
+//! that name directories and derive row ids, the data and index paths, which must be exactly
+//! the ones ingest writes and so can never leave the dataset directory, the block keys, the row
+//! counts, the extra columns' types) is validated here, and a damaged one is refused with an
+//! error naming the file and the field. Code that reads a [`Manifest`] may then rely on them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use pairscope_model::row_id::{BLOCK_ROWS, block_key};
+
 use crate::error::{Result, StoreError};
+use crate::layout::Layout;
 
 /// Bumped when the manifest or the data-file layout changes incompatibly.
 pub const FORMAT: u32 = 1;
@@ -110,36 +119,122 @@ impl Manifest {
     }
 
     pub fn data_bytes(&self) -> u64 {
-        self.sources.iter().flat_map(|s| &s.files).map(|f| f.bytes).sum()
+        self.sources.iter().flat_map(|s| &s.files).fold(0, |sum, f| sum.saturating_add(f.bytes))
     }
 
     pub fn source(&self, id: &str) -> Option<&SourceEntry> {
         self.sources.iter().find(|s| s.id == id)
     }
 
+    /// Reads and [validates](Manifest::check) the manifest at `path`.
     pub fn read(path: &Path) -> Result<Manifest> {
-        let bytes = std::fs::read(path).map_err(StoreError::io(path))?;
-        let manifest: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| StoreError::Corrupt { path: path.to_path_buf(), reason: e.to_string() })?;
-        if manifest.format != FORMAT {
-            return Err(StoreError::Corrupt {
-                path: path.to_path_buf(),
-                reason: format!("format {} is not the supported format {FORMAT}", manifest.format),
-            });
-        }
+        let manifest: Manifest = read_json(path)?;
+        manifest.check().map_err(|(field, reason)| StoreError::BadManifest { path: path.to_path_buf(), field, reason })?;
         Ok(manifest)
+    }
+
+    /// Every field a reader relies on, checked: `Err((field, reason))` for the first that is
+    /// not what a writer writes.
+    fn check(&self) -> std::result::Result<(), (String, String)> {
+        if self.format != FORMAT {
+            return Err(("format".into(), format!("{} is not the supported format {FORMAT}", self.format)));
+        }
+        let mut total: u64 = 0;
+        for (i, source) in self.sources.iter().enumerate() {
+            let at = |(field, reason): (String, String)| (format!("sources[{i}].{field}"), reason);
+            source.check().map_err(at)?;
+            if i > 0 && self.sources[i - 1].id >= source.id {
+                return Err(at(("id".into(), "sources are not in ascending order of distinct ids".into())));
+            }
+            total = total.checked_add(source.rows).ok_or_else(|| at(("rows".into(), "the total overflows".into())))?;
+        }
+        Ok(())
     }
 }
 
+/// Reads JSON of type `T` from `path`; a value of the wrong shape is named by its field.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).map_err(StoreError::io(path))?;
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&bytes)).map_err(|e| {
+        let field = e.path().to_string();
+        StoreError::ManifestSyntax { path: path.to_path_buf(), field, source: e.into_inner() }
+    })
+}
+
+/// The 32 bytes of a source id (64 lower-case hex digits), or `None` if it is not one.
+pub fn source_hash(id: &str) -> Option<[u8; 32]> {
+    let digits = id.as_bytes();
+    if digits.len() != 64 || !digits.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)) {
+        return None;
+    }
+    let mut hash = [0u8; 32];
+    for (byte, pair) in hash.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(hash)
+}
+
 impl SourceEntry {
+    /// Reads and validates a staged source's entry (`sources/<id16>/source.json`).
     pub fn read(path: &Path) -> Result<SourceEntry> {
-        let bytes = std::fs::read(path).map_err(StoreError::io(path))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| StoreError::Corrupt { path: path.to_path_buf(), reason: e.to_string() })
+        let entry: SourceEntry = read_json(path)?;
+        entry.check().map_err(|(field, reason)| StoreError::BadManifest { path: path.to_path_buf(), field, reason })?;
+        Ok(entry)
+    }
+
+    /// The first 16 hex digits of the id: how messages and directory names show a source.
+    pub fn short_id(&self) -> &str {
+        self.id.get(..16).unwrap_or(&self.id)
+    }
+
+    /// The content hash the id spells (valid in every entry read through [`SourceEntry::read`]
+    /// or [`Manifest::read`]).
+    pub fn hash(&self) -> Option<[u8; 32]> {
+        source_hash(&self.id)
+    }
+
+    fn check(&self) -> std::result::Result<(), (String, String)> {
+        let fail = |field: &str, reason: String| Err((field.to_string(), reason));
+        let Some(hash) = self.hash() else {
+            return fail("id", "not a BLAKE3 hash (64 lower-case hex digits)".into());
+        };
+        let blocks = self.input_rows.div_ceil(BLOCK_ROWS).max(1);
+        let mut rows: u64 = 0;
+        for (i, file) in self.files.iter().enumerate() {
+            let fail = |field: &str, reason: String| fail(&format!("files[{i}].{field}"), reason);
+            if file.block >= blocks {
+                return fail("block", format!("{} is past the last block of {} input rows", file.block, self.input_rows));
+            }
+            if i > 0 && self.files[i - 1].block >= file.block {
+                return fail("block", "blocks are not in ascending order".into());
+            }
+            if file.path != Layout::block_file(&self.id, file.block) {
+                return fail("path", format!("{:?} is not {:?}", file.path, Layout::block_file(&self.id, file.block)));
+            }
+            if let Some(index) = &file.index
+                && *index != Layout::block_index(&self.id, file.block)
+            {
+                return fail("index", format!("{index:?} is not {:?}", Layout::block_index(&self.id, file.block)));
+            }
+            if file.block_key != block_key(&hash, file.block) {
+                return fail("block_key", format!("{} is not the key of block {} of this source", file.block_key, file.block));
+            }
+            if file.rows > BLOCK_ROWS {
+                return fail("rows", format!("{} is more than a block's {BLOCK_ROWS}", file.rows));
+            }
+            rows += file.rows;
+        }
+        if rows != self.rows {
+            return fail("rows", format!("{} is not the {rows} rows its files hold", self.rows));
+        }
+        if self.rows.checked_add(self.skipped()) != Some(self.input_rows) {
+            return fail("input_rows", format!("{} is not the rows stored plus the rows skipped", self.input_rows));
+        }
+        Ok(())
     }
 
     pub fn skipped(&self) -> u64 {
-        self.skipped_rows.values().sum()
+        self.skipped_rows.values().fold(0, |sum, n| sum.saturating_add(*n))
     }
 
     /// Source columns whose names differ only in case, with the column each is stored as

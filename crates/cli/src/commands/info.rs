@@ -67,7 +67,7 @@ pub fn run(args: &InfoArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
                 let _ = writeln!(s, "extra cols  {}", names.join(", "));
             }
             for source in &manifest.sources {
-                let _ = writeln!(s, "\nsource {} ({})", &source.id[..16], source.path);
+                let _ = writeln!(s, "\nsource {} ({})", source.short_id(), source.path);
                 let _ = writeln!(
                     s,
                     "  rows {} of {} (skipped {}), ingested {}",

@@ -11,7 +11,7 @@ pub fn run(args: &SourcesArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         let (manifest, removed) = remove_sources(&args.dataset, &args.remove)?;
         if !global.quiet {
             for source in &removed {
-                eprintln!("removed {} ({}, {} rows)", &source.id[..16], source.path, source.rows);
+                eprintln!("removed {} ({}, {} rows)", source.short_id(), source.path, source.rows);
             }
             eprintln!("dataset version {} has {} rows", manifest.version, manifest.rows());
         }
