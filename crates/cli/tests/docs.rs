@@ -15,8 +15,9 @@
 //! tour line and example and a docs heading; every relative link resolves (file, and heading
 //! anchor in a Markdown file); ARCHITECTURE.md's crate map lists exactly the crates under
 //! `crates/`, with their package names and `pairscope-*` dependencies; docs/ingest.md's
-//! column table is the canonical column set; the README's exit-code table lists exactly
-//! `ExitStatus`'s codes; the README stays within 200 lines.
+//! column table is the canonical column set (names, types, meanings), and ingest takes each
+//! column from the source names it lists, in their order; the README's exit-code table lists
+//! exactly `ExitStatus`'s codes; the README stays within 200 lines.
 //!
 //! It lives with the binary's tests because it needs the binary (`--help`) and the constants
 //! of every library crate.
@@ -126,7 +127,9 @@ fn code_quote(path: &str, anchor: &str, section: bool) -> Result<Vec<String>, St
     let at = lines
         .iter()
         .position(|l| l.is_some_and(|l| if section { l.trim() == anchor } else { l.contains(anchor) }))
-        .ok_or_else(|| format!("{path} has no doc-comment line {}{anchor:?}", if section { "" } else { "containing " }))?;
+        .ok_or_else(|| {
+            format!("{path} has no doc-comment line {}{anchor:?}", if section { "" } else { "containing " })
+        })?;
     if section {
         let body: Vec<&str> = lines[at + 1..].iter().map_while(|l| *l).take_while(|l| !l.starts_with('#')).collect();
         return Ok(trim_blank(&body).iter().map(|l| l.to_string()).collect());
@@ -273,7 +276,9 @@ fn every_quoted_limit_equals_its_constant() {
     for (name, text) in documents() {
         for (line, key, after) in markers(&text, "value:") {
             match values.get(key) {
-                None => failures.push(format!("{name}:{line}: unknown value {key:?} (add it to `values` in this test)")),
+                None => {
+                    failures.push(format!("{name}:{line}: unknown value {key:?} (add it to `values` in this test)"))
+                }
                 Some(value) if !begins_with_value(after, value) => {
                     failures.push(format!("{name}:{line}: {key} is {value:?} in the code, the text says {after:?}"))
                 }
@@ -321,7 +326,9 @@ fn every_quoted_default_equals_the_help() {
             let (command, flag) = arg.split_once(' ').unwrap_or_else(|| panic!("{name}:{line}: want COMMAND --flag"));
             let help = helps.entry(command.to_string()).or_insert_with(|| help(&[command]));
             match help_default(help, flag) {
-                None => failures.push(format!("{name}:{line}: `pairscope {command} --help` shows no default for {flag}")),
+                None => {
+                    failures.push(format!("{name}:{line}: `pairscope {command} --help` shows no default for {flag}"))
+                }
                 Some(value) if !begins_with_value(after, &value) => failures
                     .push(format!("{name}:{line}: {command} {flag} defaults to {value:?}, the text says {after:?}")),
                 Some(_) => {}
@@ -542,9 +549,9 @@ fn the_crate_map_lists_every_crate_with_its_dependencies() {
             Some((mapped_name, _)) if *mapped_name != name => {
                 failures.push(format!("{key}: the map names it {mapped_name:?}, Cargo.toml {name:?}"))
             }
-            Some((_, mapped_deps)) if *mapped_deps != deps => failures.push(format!(
-                "{key}: the map says it depends on {mapped_deps:?}, Cargo.toml on {deps:?}"
-            )),
+            Some((_, mapped_deps)) if *mapped_deps != deps => {
+                failures.push(format!("{key}: the map says it depends on {mapped_deps:?}, Cargo.toml on {deps:?}"))
+            }
             Some(_) => {}
         }
         crates.insert(key);
@@ -583,13 +590,66 @@ fn the_column_table_is_the_canonical_column_set() {
             failures.push(format!("{}: type {kind} in the code, {:?} in the table", column.name, cells.get(1)));
         }
         if cells.get(2) != Some(&column.doc.to_string()) {
-            failures.push(format!("{}: meaning {:?} in the code, {:?} in the table", column.name, column.doc, cells.get(2)));
+            failures.push(format!(
+                "{}: meaning {:?} in the code, {:?} in the table",
+                column.name,
+                column.doc,
+                cells.get(2)
+            ));
         }
     }
     for name in rows.keys().filter(|n| !CANONICAL_COLUMNS.iter().any(|c| c.name == *n)) {
         failures.push(format!("docs/ingest.md: the column table lists {name}, which is not canonical"));
     }
+    for column in CANONICAL_COLUMNS.iter().filter(|c| !c.derived) {
+        if let Some(recognised) = rows.get(column.name).and_then(|cells| cells.get(3)) {
+            failures.extend(recognition_differs(column, recognised));
+        }
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Whether ingest recognises `column` from the source names the table's cell lists, in its
+/// order of preference: each name alone is taken, and of two, the one listed first.
+fn recognition_differs(column: &pairscope_model::columns::CanonicalColumn, cell: &str) -> Vec<String> {
+    use arrow::datatypes::{Field, Schema};
+    use pairscope_store::mapping::{ColumnMapping, FieldSource};
+    let mut names: Vec<String> = Vec::new();
+    // In the cell's order (code_spans sorts), once each case-insensitively.
+    for name in cell.split('`').skip(1).step_by(2) {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            names.push(name.to_string());
+        }
+    }
+    let taken = |present: &[&String]| -> Option<String> {
+        let mut fields: Vec<Field> = ["url", "caption"]
+            .iter()
+            .filter(|n| **n != column.name)
+            .map(|n| Field::new(*n, arrow::datatypes::DataType::Utf8, true))
+            .collect();
+        fields.extend(present.iter().map(|n| Field::new(n.as_str(), column.kind.data_type(), true)));
+        let schema = Schema::new(fields);
+        let mapping = ColumnMapping::resolve(&schema, &BTreeMap::new(), &BTreeMap::new()).ok()?;
+        mapping.fields.iter().find(|(c, _)| c.name == column.name).and_then(|(_, source)| match source {
+            FieldSource::Column(i) => Some(schema.field(*i).name().clone()),
+            _ => None,
+        })
+    };
+    let mut failures = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        if taken(&[name]).as_ref() != Some(name) {
+            failures.push(format!("docs/ingest.md: ingest does not take {} from a source column {name}", column.name));
+        }
+        if let Some(next) = names.get(i + 1) {
+            if taken(&[next, name]).as_ref() != Some(name) {
+                failures.push(format!("docs/ingest.md: for {}, ingest prefers {next} to {name}", column.name));
+            }
+        }
+    }
+    if names.is_empty() {
+        failures.push(format!("docs/ingest.md: no source column is listed for {}", column.name));
+    }
+    failures
 }
 
 #[test]
@@ -615,5 +675,8 @@ fn the_readme_exit_codes_are_the_code_s() {
 #[test]
 fn the_readme_stays_short() {
     let lines = read(&root().join("README.md")).lines().count();
-    assert!(lines <= README_MAX_LINES, "README.md has {lines} lines; move the detail to docs/ (at most {README_MAX_LINES})");
+    assert!(
+        lines <= README_MAX_LINES,
+        "README.md has {lines} lines; move the detail to docs/ (at most {README_MAX_LINES})"
+    );
 }
