@@ -846,7 +846,20 @@ def render_growth(results):
     return lines + [""]
 
 
+# The hand-written end of REPORT.md (dated measurements the runs above do not hold, and what
+# changed between them) starts at this heading; render keeps it as it is.
+HISTORY_HEADING = "## History (written by hand; bench/run keeps this section)"
+
+
+def kept_history(report_path):
+    """The report's hand-written history, from its heading to the end ("" when it has none)."""
+    text = report_path.read_text() if report_path.exists() else ""
+    at = text.find(f"\n{HISTORY_HEADING}\n")
+    return "" if at < 0 else text[at + 1:]
+
+
 def render(results_dir, report_path):
+    history = kept_history(report_path)
     lines = [
         "# pairscope benchmarks",
         "",
@@ -900,7 +913,8 @@ def render(results_dir, report_path):
                 lines += render_mentions(c)
             lines.append("")
     lines += render_growth(results)
-    report_path.write_text("\n".join(lines))
+    report = "\n".join(lines)
+    report_path.write_text(f"{report.rstrip()}\n\n{history}" if history else report)
 
 
 def main():

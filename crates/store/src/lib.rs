@@ -8,11 +8,17 @@
 //!
 //! ```text
 //! DS/CURRENT                       the committed version number; replaced atomically (the commit point)
-//! DS/versions/v00000007.json       the manifest of each version (immutable once written)
+//! DS/versions/v00000007.json       the manifest of each version: sources, files, column mappings,
+//!                                  settings, PSL version (immutable once written)
 //! DS/sources/<id16>/block-NNNNN.parquet
 //!                                  canonical rows of one source file, one file per row-id block
-//!                                  (2^20 source rows), in source order, so row_id ascends in a file
+//!                                  (2^20 source rows), in source order, so row_id ascends in a file;
+//!                                  zstd (the 64-row url, caption and page_url pages Snappy), 128k-row
+//!                                  row groups, page-level statistics; canonical columns, then extras
+//! DS/sources/<id16>/index-NNNNN/   the block's full-text index (`pairscope-index`, one segment):
+//!                                  document n is row n of block-NNNNN.parquet; published with it
 //! DS/sources/<id16>/source.json    the source's entry, written last: a complete staged source
+//! DS/cache/mentions/               mention counts per version (`pairscope-mentions`; never needed)
 //! DS/LOCK                          held (flock) by the one writer
 //! ```
 //!
