@@ -13,7 +13,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
 }
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    pairscope_model::testing::shared_data(rel)
+    pairscope_testkit::shared_data(rel)
 }
 
 #[test]

@@ -382,7 +382,7 @@ mod tests {
     /// sentences of 80+ characters (sums in the thousands; up to 0.11 nats in the longest).
     #[test]
     fn sparse_scores_equal_the_dense_reference() {
-        let Some(path) = pairscope_model::testing::shared_data("langid/labelled-short-texts.tsv.gz") else { return };
+        let Some(path) = pairscope_testkit::shared_data("langid/labelled-short-texts.tsv.gz") else { return };
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let (mut scored, mut tie_broken, mut verdict_flipped, mut over_1e3, mut widest) = (0, 0, 0, 0, 0f32);
         for line in std::io::BufReader::new(flate2::read::MultiGzDecoder::new(file)).lines().skip(1) {

@@ -29,8 +29,8 @@ fn collapse(s: &str) -> String {
 
 #[test]
 fn sample_pairs_and_uids_equal_cc2dataset() {
-    let Some(wat) = pairscope_model::testing::shared_data(SAMPLE) else { return };
-    let Some(python) = pairscope_model::testing::cc2dataset_python() else { return };
+    let Some(wat) = pairscope_testkit::shared_data(SAMPLE) else { return };
+    let Some(python) = pairscope_testkit::cc2dataset_python() else { return };
     let theirs = cc2dataset_pairs(&python, &wat);
     let mine = ours(&wat);
     assert_eq!(theirs.len(), 32);
@@ -76,8 +76,8 @@ fn joins_differ(raw: &str) -> bool {
 
 #[test]
 fn varied_records_differ_only_where_documented() {
-    let Some(sample) = pairscope_model::testing::shared_data(SAMPLE) else { return };
-    let Some(python) = pairscope_model::testing::cc2dataset_python() else { return };
+    let Some(sample) = pairscope_testkit::shared_data(SAMPLE) else { return };
+    let Some(python) = pairscope_testkit::cc2dataset_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let wat = dir.path().join("edge.wat.gz");
     let status = Command::new(&python)

@@ -26,7 +26,7 @@ fn held_out(text: &str) -> bool {
 
 #[test]
 fn beats_cld3_on_the_held_out_half() {
-    let Some(path) = pairscope_model::testing::shared_data("langid/labelled-short-texts.tsv.gz") else { return };
+    let Some(path) = pairscope_testkit::shared_data("langid/labelled-short-texts.tsv.gz") else { return };
     let file = std::fs::File::open(path).unwrap();
     let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for line in BufReader::new(flate2::read::MultiGzDecoder::new(file)).lines().skip(1) {

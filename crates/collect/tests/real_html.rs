@@ -59,7 +59,7 @@ fn generated() -> Option<&'static Generated> {
 }
 
 fn generate() -> Option<Generated> {
-    let python = pairscope_model::testing::bench_python(
+    let python = pairscope_testkit::bench_python(
         "import html5lib, fastwarc, simdjson, importlib.util as u; assert u.find_spec('cc2dataset')",
         "html5lib and cc2dataset",
     )?;

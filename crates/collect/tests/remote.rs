@@ -101,7 +101,7 @@ fn gz(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn sample() -> Option<PathBuf> {
-    pairscope_model::testing::shared_data("cc/cc-sample-16pages.warc.wat.gz")
+    pairscope_testkit::shared_data("cc/cc-sample-16pages.warc.wat.gz")
 }
 
 fn options() -> CollectOptions {

@@ -12,7 +12,7 @@ use pairscope_model::NoProgress;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    pairscope_model::testing::shared_data(rel)
+    pairscope_testkit::shared_data(rel)
 }
 
 fn options(min_alt_chars: usize, threads: usize) -> CollectOptions {

@@ -14,7 +14,7 @@ const THIRD_MEMBER: usize = 720;
 const FOURTH_MEMBER: usize = 3136;
 
 fn shared(rel: &str) -> Option<Vec<u8>> {
-    Some(std::fs::read(pairscope_model::testing::shared_data(rel)?).unwrap())
+    Some(std::fs::read(pairscope_testkit::shared_data(rel)?).unwrap())
 }
 
 /// A whole file's pairs and counts (fine for the small samples tests use).

@@ -45,7 +45,7 @@ json.dump(out, sys.stdout)
 
 #[test]
 fn filters_match_duckdb() {
-    let Some(python) = pairscope_model::testing::duckdb_python() else { return };
+    let Some(python) = pairscope_testkit::duckdb_python() else { return };
     let mut rng = Pcg64::seed_from_u64(SEED);
     let batch = make_batch(&mut rng);
     let dir = tempfile::tempdir().unwrap();

@@ -126,7 +126,7 @@ fn builtin_lists_equal_the_reference_on_synthetic_data() {
 
 #[test]
 fn the_5265_artists_equal_the_reference_on_real_captions() {
-    let shared = pairscope_model::testing::shared_data;
+    let shared = pairscope_testkit::shared_data;
     let (Some(captions), Some(names)) =
         (shared("captions/cc-captions-10000.parquet"), shared("names/artists-5265.txt"))
     else {

@@ -16,8 +16,6 @@ pub mod exit;
 pub mod panic;
 pub mod progress;
 pub mod row_id;
-#[doc(hidden)]
-pub mod testing;
 pub mod web;
 
 pub use columns::{CANONICAL_COLUMNS, CanonicalColumn, ColumnKind};

@@ -95,7 +95,7 @@ fn real() -> Option<&'static Fixture> {
     static FIXTURE: OnceLock<Option<Fixture>> = OnceLock::new();
     FIXTURE
         .get_or_init(|| {
-            let path = pairscope_model::testing::shared_data("captions/cc-captions-10000.parquet")?;
+            let path = pairscope_testkit::shared_data("captions/cc-captions-10000.parquet")?;
             Some(fixture_from(&[path]))
         })
         .as_ref()

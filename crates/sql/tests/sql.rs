@@ -81,7 +81,7 @@ fn same(ours: &Value, theirs: &Value) -> bool {
 }
 
 fn compare_with_duckdb(dir: &Path, dataset: &Dataset, queries: &[&str]) {
-    let Some(python) = pairscope_model::testing::duckdb_python() else { return };
+    let Some(python) = pairscope_testkit::duckdb_python() else { return };
     let theirs = duckdb(&python, dir, dataset, queries);
     let session = session(dataset);
     for (sql, theirs) in queries.iter().zip(theirs) {
@@ -320,7 +320,7 @@ fn memory_is_bounded() {
 
 #[test]
 fn real_captions_match_duckdb() {
-    let Some(sample) = pairscope_model::testing::shared_data("captions/cc-captions-1000.parquet") else { return };
+    let Some(sample) = pairscope_testkit::shared_data("captions/cc-captions-1000.parquet") else { return };
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("ds");
     ingest(&root, &[sample.to_str().unwrap().to_string()], &IngestOptions::default(), &NoProgress).unwrap();

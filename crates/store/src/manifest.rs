@@ -222,7 +222,7 @@ impl SourceEntry {
             if file.rows > BLOCK_ROWS {
                 return fail("rows", format!("{} is more than a block's {BLOCK_ROWS}", file.rows));
             }
-            rows += file.rows;
+            rows = rows.checked_add(file.rows).ok_or_else(|| ("rows".to_string(), "the total overflows".to_string()))?;
         }
         if rows != self.rows {
             return fail("rows", format!("{} is not the {rows} rows its files hold", self.rows));

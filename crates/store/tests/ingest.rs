@@ -70,7 +70,7 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a ArrayRef {
 }
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    pairscope_model::testing::shared_data(rel)
+    pairscope_testkit::shared_data(rel)
 }
 
 fn opts() -> IngestOptions {

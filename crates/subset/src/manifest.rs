@@ -56,9 +56,11 @@ impl SubsetManifest {
 
     pub fn read(dir: &Path) -> Result<SubsetManifest, SubsetError> {
         let path = dir.join(MANIFEST);
-        let text = std::fs::read_to_string(&path).map_err(|e| SubsetError::io(&path, e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| SubsetError::Usage(format!("{}: not a subset manifest: {e}", path.display())))
+        let bytes = std::fs::read(&path).map_err(|e| SubsetError::io(&path, e))?;
+        // Named by the field where reading stopped, as a dataset's manifests are.
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&bytes)).map_err(|e| {
+            SubsetError::Usage(format!("{}: not a subset manifest: at {}: {}", path.display(), e.path(), e.inner()))
+        })
     }
 }
 

@@ -112,7 +112,7 @@ fn duckdb(python: &Path, dataset: &Dataset, tables: &[(&str, Vec<String>)], quer
 
 #[test]
 fn presets_and_filters_keep_exactly_duckdbs_rows_in_row_id_order() {
-    let Some(python) = pairscope_model::testing::duckdb_python() else { return };
+    let Some(python) = pairscope_testkit::duckdb_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let dataset = synth_dataset(dir.path());
     let mut cases: Vec<(Option<&str>, Option<&str>)> = PRESETS.iter().map(|p| (Some(p.name), None)).collect();
@@ -149,7 +149,7 @@ fn presets_and_filters_keep_exactly_duckdbs_rows_in_row_id_order() {
 
 #[test]
 fn removal_lists_remove_exactly_the_listed_rows_and_dedup_keeps_the_lowest_row_id() {
-    let Some(python) = pairscope_model::testing::duckdb_python() else { return };
+    let Some(python) = pairscope_testkit::duckdb_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let dataset = synth_dataset(dir.path());
     // Lists from the data: a registrable domain (which has subdomains), two hosts, plain and

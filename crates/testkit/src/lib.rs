@@ -1,5 +1,9 @@
-//! For tests only: where the shared sample data is. Every crate's tests look it up here, so
-//! the location and the skip notice are stated once.
+//! What pairscope's tests share, and only its tests (every user is a dev-dependency): where
+//! the shared sample data is, and which python runs the differential peers. Every crate's
+//! tests look them up here, so the locations and the skip notices are stated once.
+//!
+//! It owns the tests' view of the machine (`../shared/data`, `bench/.venv`); it never holds
+//! test data, and nothing a user runs depends on it.
 
 use std::path::PathBuf;
 
