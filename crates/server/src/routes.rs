@@ -73,6 +73,22 @@ fn route(
     Route { path, operation, summary, parameters, answer, twin, handler }
 }
 
+/// A page and its JSON twin, which read the same parameters: `operations` and `handlers` are
+/// the page's, then the twin's.
+fn page_and_twin(
+    [path, twin]: [&'static str; 2],
+    operations: [&'static str; 2],
+    summary: &'static str,
+    parameters: Parameters,
+    [page, json]: [Answer; 2],
+    handlers: [Handler; 2],
+) -> [Route; 2] {
+    [
+        route(path, operations[0], summary, parameters, page, Some(twin), Some(handlers[0])),
+        route(twin, operations[1], summary, parameters, json, None, Some(handlers[1])),
+    ]
+}
+
 fn export(path: &'static str, operation: &'static str, format: ExportFormat, handler: Handler) -> Route {
     let summary = "The rows of a search as a file, in its order, streamed.";
     route(path, operation, summary, Parameters::Export, Answer::Export(format), None, Some(handler))
@@ -95,10 +111,10 @@ const OVERVIEW_SUMMARY: &str = "The dataset's size, sources and distributions.";
 const SETTINGS_SUMMARY: &str = "Every limit and safety setting.";
 const ROW_SUMMARY: &str = "Every stored field of one row.";
 
-/// Every route, in the order the document lists them.
+/// Every route (the document lists them in this order).
 pub(crate) static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
     use Answer::{Asset, Json, Page};
-    vec![
+    let mut routes = vec![
         route(
             "/",
             "search_home",
@@ -144,42 +160,6 @@ pub(crate) static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
             None,
             None,
         ),
-        route(
-            "/mentions",
-            "mentions_page",
-            MENTIONS_SUMMARY,
-            Parameters::Mentions,
-            Page("The table."),
-            Some("/mentions.json"),
-            Some(|| get(pages::mentions::html)),
-        ),
-        route(
-            "/mentions.json",
-            "mentions",
-            MENTIONS_SUMMARY,
-            Parameters::Mentions,
-            Json("The counts.", schema::<pages::mentions::MentionsDocument>),
-            None,
-            Some(|| get(pages::mentions::json)),
-        ),
-        route(
-            "/overview",
-            "overview_page",
-            OVERVIEW_SUMMARY,
-            Parameters::None,
-            Page("The overview."),
-            Some("/overview.json"),
-            Some(|| get(pages::overview::html)),
-        ),
-        route(
-            "/overview.json",
-            "overview",
-            OVERVIEW_SUMMARY,
-            Parameters::None,
-            Json("The overview.", schema::<pages::overview::Overview>),
-            None,
-            Some(|| get(pages::overview::json)),
-        ),
         export("/export.csv", "export_csv", ExportFormat::Csv, || get(pages::export::csv)),
         export("/export.jsonl", "export_jsonl", ExportFormat::Jsonl, || get(pages::export::jsonl)),
         export("/export.parquet", "export_parquet", ExportFormat::Parquet, || get(pages::export::parquet)),
@@ -191,24 +171,6 @@ pub(crate) static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
             Asset("application/json"),
             None,
             Some(|| get(crate::openapi::json)),
-        ),
-        route(
-            "/-/settings",
-            "settings_page",
-            SETTINGS_SUMMARY,
-            Parameters::None,
-            Page("The settings."),
-            Some("/-/settings.json"),
-            Some(|| get(pages::settings::html)),
-        ),
-        route(
-            "/-/settings.json",
-            "settings",
-            SETTINGS_SUMMARY,
-            Parameters::None,
-            Json("The settings.", schema::<pages::settings::Settings>),
-            None,
-            Some(|| get(pages::settings::json)),
         ),
         route(
             "/-/style.css",
@@ -228,7 +190,32 @@ pub(crate) static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
             None,
             Some(|| get(pages::script)),
         ),
-    ]
+    ];
+    routes.extend(page_and_twin(
+        ["/mentions", "/mentions.json"],
+        ["mentions_page", "mentions"],
+        MENTIONS_SUMMARY,
+        Parameters::Mentions,
+        [Page("The table."), Json("The counts.", schema::<pages::mentions::MentionsDocument>)],
+        [|| get(pages::mentions::html), || get(pages::mentions::json)],
+    ));
+    routes.extend(page_and_twin(
+        ["/overview", "/overview.json"],
+        ["overview_page", "overview"],
+        OVERVIEW_SUMMARY,
+        Parameters::None,
+        [Page("The overview."), Json("The overview.", schema::<pages::overview::Overview>)],
+        [|| get(pages::overview::html), || get(pages::overview::json)],
+    ));
+    routes.extend(page_and_twin(
+        ["/-/settings", "/-/settings.json"],
+        ["settings_page", "settings"],
+        SETTINGS_SUMMARY,
+        Parameters::None,
+        [Page("The settings."), Json("The settings.", schema::<pages::settings::Settings>)],
+        [|| get(pages::settings::html), || get(pages::settings::json)],
+    ));
+    routes
 });
 
 /// The JSON twin of the page at `path` (`/row/7` → `/row/7.json`), if it has one.
