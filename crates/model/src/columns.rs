@@ -280,6 +280,22 @@ impl Registry {
         self.columns.iter().filter_map(|c| c.roles.form.map(|f| (c, f)))
     }
 
+    /// These columns and one more score, `name` (a float in [0, 1), indexed after the last
+    /// field, sortable, a histogram, a min–max pair of the search form): what adding a score
+    /// column to [`CANONICAL_COLUMNS`] would be, for the tests that check it reaches every
+    /// derived list. Leaks the list (such a registry lives as long as the process).
+    pub fn with_score(self, name: &'static str) -> Registry {
+        let next_field = self.columns.iter().filter_map(|c| c.roles.index).max().map_or(5, |last| last + 1);
+        let score = CanonicalColumn::new(name, ColumnKind::Float, "a score only tests have").measure(
+            next_field,
+            0.0,
+            1.0,
+            FormField::Range,
+        );
+        let columns: Vec<CanonicalColumn> = self.columns.iter().copied().chain([score]).collect();
+        Registry::new(Box::leak(columns.into_boxed_slice()))
+    }
+
     /// The columns drawn as histograms on the web overview.
     pub fn overview_histograms(self) -> impl Iterator<Item = &'static CanonicalColumn> {
         self.columns.iter().filter(|c| c.roles.overview)
@@ -348,6 +364,17 @@ mod tests {
         }
         // The index fields follow one another: a gap would be a field the schema never adds.
         assert_eq!(fields.len() as u32, fields.iter().max().map_or(0, |m| m - 4));
+    }
+
+    #[test]
+    fn a_score_added_to_the_registry_is_indexed_last_sortable_and_a_histogram() {
+        let registry = Registry::CANONICAL.with_score("watermark_v2");
+        let last = *registry.indexed().last().unwrap();
+        assert_eq!(last.name, "watermark_v2");
+        assert_eq!(last.roles.index, Registry::CANONICAL.indexed().last().unwrap().roles.index.map(|f| f + 1));
+        assert!(registry.sortable().any(|c| c.name == "watermark_v2"));
+        assert_eq!(registry.histogram_range("watermark_v2"), Some((0.0, 1.0)));
+        assert_eq!(registry.indexed_names(Float).last(), Some(&"watermark_v2"));
     }
 
     #[test]

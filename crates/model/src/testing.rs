@@ -1,26 +1,7 @@
-//! For tests only: where the shared sample data is (every crate's tests look it up here, so
-//! the location and the skip notice are stated once), and a column registry with one more
-//! score than the canonical one.
+//! For tests only: where the shared sample data is. Every crate's tests look it up here, so
+//! the location and the skip notice are stated once.
 
 use std::path::PathBuf;
-
-use crate::columns::{CANONICAL_COLUMNS, CanonicalColumn, ColumnKind, FormField, Registry};
-
-/// The canonical columns and one more score, `name` (a float in [0, 1), indexed after the
-/// last field, sortable, a histogram, a min–max pair of the search form): what adding a
-/// score column to [`CANONICAL_COLUMNS`] would be. Leaks the list (a test's registry lives
-/// as long as the test process).
-pub fn registry_with_score(name: &'static str) -> Registry {
-    let next_field = CANONICAL_COLUMNS.iter().filter_map(|c| c.roles.index).max().map_or(5, |last| last + 1);
-    let score = CanonicalColumn::new(name, ColumnKind::Float, "a score only tests have").measure(
-        next_field,
-        0.0,
-        1.0,
-        FormField::Range,
-    );
-    let columns: Vec<CanonicalColumn> = CANONICAL_COLUMNS.iter().copied().chain([score]).collect();
-    Registry::new(Box::leak(columns.into_boxed_slice()))
-}
 
 /// `../shared/data/REL` beside the workspace, or `None` after printing a skip notice when it
 /// is absent (tests that need it then skip). The directory comes from `CARGO_MANIFEST_DIR`

@@ -241,7 +241,7 @@ mod tests {
 
     #[test]
     fn a_registry_with_one_more_score_reaches_sorts_form_facets_and_the_openapi_enums() {
-        let registry = pairscope_model::testing::registry_with_score("watermark_v2");
+        let registry = Registry::CANONICAL.with_score("watermark_v2");
         // Sort parsing, and the message naming the orders.
         assert_eq!(SortBy::parse_in(registry, "watermark_v2").map(SortBy::name), Some("watermark_v2"));
         assert_eq!(SortBy::parse("watermark_v2"), None, "the canonical registry has no such column");

@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn a_registry_with_one_more_score_reaches_the_clis_possible_values() {
-        let registry = pairscope_model::testing::registry_with_score("watermark_v2");
+        let registry = Registry::CANONICAL.with_score("watermark_v2");
         let extra = "watermark_v2".to_string();
         assert!(names(sort_names(registry)).contains(&extra));
         assert!(names(facet_names(registry)).contains(&extra));
