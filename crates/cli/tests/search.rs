@@ -79,7 +79,7 @@ fn search_count_and_facets_agree_and_page_by_cursor() {
 
     let facet =
         json(&["facets", "-d", ds, "print", "--where", "aesthetic >= 5", "--by", "host", "--top", "10000", "--json"]);
-    let summed: u64 = facet["values"].as_array().unwrap().iter().map(|v| v[1].as_u64().unwrap()).sum::<u64>()
+    let summed: u64 = facet["values"].as_array().unwrap().iter().map(|v| v["rows"].as_u64().unwrap()).sum::<u64>()
         + facet["null"].as_u64().unwrap();
     assert_eq!(summed, count);
     let (code, csv, _) = run(&["facets", "-d", ds, "--by", "aesthetic", "--buckets", "4", "--format", "csv"]);

@@ -1,5 +1,8 @@
 //! The tantivy schema every block index has, and the tokenizers it names.
 
+use std::sync::LazyLock;
+
+use pairscope_model::{ColumnKind, Registry};
 use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::TokenizerManager;
 
@@ -14,14 +17,19 @@ pub const CAPTION_TOKENIZER: &str = "pairscope";
 /// Tokenizer of [`IndexFields::caption_folded`]: the normalisation with accent folding.
 pub const FOLDED_TOKENIZER: &str = "pairscope_folded";
 
-/// Numeric columns kept as fast fields, under their canonical names. Integer columns are
-/// stored as i64, float ones as f64 (the canonical types widen losslessly).
-pub const INT_COLUMNS: &[&str] = &["width", "height"];
-pub const FLOAT_COLUMNS: &[&str] = &["similarity", "punsafe", "pwatermark", "aesthetic"];
+/// The columns kept as fast fields under their canonical names, by kind, in field order: the
+/// columns [`Registry::CANONICAL`] gives an index field. Integer columns are stored as i64,
+/// float ones as f64 (the canonical types widen losslessly).
+pub static INT_COLUMNS: LazyLock<Vec<&'static str>> = LazyLock::new(|| indexed(ColumnKind::Int));
+pub static FLOAT_COLUMNS: LazyLock<Vec<&'static str>> = LazyLock::new(|| indexed(ColumnKind::Float));
 /// Low-cardinality text columns, kept as fast fields only (`host:` … queries, facets,
 /// filters).
-pub const KEYWORD_COLUMNS: &[&str] = &["host", "domain", "language", "license", "nsfw_label"];
-pub const BOOL_COLUMNS: &[&str] = &["optout_noai", "optout_noimageai", "optout_tdm_reservation"];
+pub static KEYWORD_COLUMNS: LazyLock<Vec<&'static str>> = LazyLock::new(|| indexed(ColumnKind::Text));
+pub static BOOL_COLUMNS: LazyLock<Vec<&'static str>> = LazyLock::new(|| indexed(ColumnKind::Bool));
+
+fn indexed(kind: ColumnKind) -> Vec<&'static str> {
+    Registry::CANONICAL.indexed_names(kind)
+}
 
 /// The fields of the schema, resolved once.
 #[derive(Debug, Clone)]
@@ -57,20 +65,24 @@ impl IndexFields {
             .add_text_field("caption_folded", TextOptions::default().set_indexing_options(text(FOLDED_TOKENIZER)));
         let url_key = builder.add_text_field("url_key", TextOptions::default().set_fast("raw"));
         let page_url_key = builder.add_text_field("page_url_key", TextOptions::default().set_fast("raw"));
-        for name in INT_COLUMNS {
-            builder.add_i64_field(name, FAST);
-        }
-        for name in FLOAT_COLUMNS {
-            builder.add_f64_field(name, FAST);
-        }
         // Keywords have no postings: `host:` … is answered from the fast column's sorted
         // dictionary and ordinals (a term per row and keyword made ingest a fifth slower).
         let keyword = TextOptions::default().set_fast("raw");
-        for name in KEYWORD_COLUMNS {
-            builder.add_text_field(name, keyword.clone());
-        }
-        for name in BOOL_COLUMNS {
-            builder.add_bool_field(name, FAST);
+        for column in Registry::CANONICAL.indexed() {
+            let field = match column.kind {
+                ColumnKind::Int => builder.add_i64_field(column.name, FAST),
+                ColumnKind::Float => builder.add_f64_field(column.name, FAST),
+                ColumnKind::Text => builder.add_text_field(column.name, keyword.clone()),
+                ColumnKind::Bool => builder.add_bool_field(column.name, FAST),
+                // Every row has its own id field (above); the registry gives it no role.
+                ColumnKind::RowId => continue,
+            };
+            debug_assert_eq!(
+                column.roles.index,
+                Some(field.field_id()),
+                "{}: index fields are numbered in order",
+                column.name
+            );
         }
         IndexFields { schema: builder.build(), row_id, caption, caption_folded, url_key, page_url_key }
     }
@@ -93,4 +105,45 @@ pub fn tokenizers() -> TokenizerManager {
     manager.register(CAPTION_TOKENIZER, CaptionTokenizer::new(false));
     manager.register(FOLDED_TOKENIZER, CaptionTokenizer::new(true));
     manager
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema of `INDEX_FORMAT` 4 as it was written before the columns had roles, field by
+    /// field: the registry must build exactly this, or indexes on disk would no longer open.
+    fn format_4_schema() -> Schema {
+        let mut builder = Schema::builder();
+        builder.add_i64_field("row_id", FAST);
+        let text = |tokenizer: &str| {
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+        };
+        builder.add_text_field("caption", TextOptions::default().set_indexing_options(text(CAPTION_TOKENIZER)));
+        builder.add_text_field("caption_folded", TextOptions::default().set_indexing_options(text(FOLDED_TOKENIZER)));
+        builder.add_text_field("url_key", TextOptions::default().set_fast("raw"));
+        builder.add_text_field("page_url_key", TextOptions::default().set_fast("raw"));
+        for name in ["width", "height"] {
+            builder.add_i64_field(name, FAST);
+        }
+        for name in ["similarity", "punsafe", "pwatermark", "aesthetic"] {
+            builder.add_f64_field(name, FAST);
+        }
+        for name in ["host", "domain", "language", "license", "nsfw_label"] {
+            builder.add_text_field(name, TextOptions::default().set_fast("raw"));
+        }
+        for name in ["optout_noai", "optout_noimageai", "optout_tdm_reservation"] {
+            builder.add_bool_field(name, FAST);
+        }
+        builder.build()
+    }
+
+    #[test]
+    fn the_registry_builds_the_format_4_schema_field_for_field() {
+        let derived = serde_json::to_string_pretty(&IndexFields::new().schema).unwrap();
+        let frozen = serde_json::to_string_pretty(&format_4_schema()).unwrap();
+        assert_eq!(derived, frozen);
+    }
 }

@@ -302,10 +302,10 @@ impl BatchValues {
             return Err(IndexError::Schema("row_id, caption or url has the wrong type".into()));
         };
         let page_urls = column("page_url").and_then(|c| c.as_string_opt::<i32>());
-        let ints = typed(batch, fields, INT_COLUMNS, |a| a.as_primitive_opt::<Int32Type>());
-        let floats = typed(batch, fields, FLOAT_COLUMNS, |a| a.as_primitive_opt::<Float64Type>());
-        let keywords = typed(batch, fields, KEYWORD_COLUMNS, |a| a.as_string_opt::<i32>());
-        let bools = typed(batch, fields, BOOL_COLUMNS, |a| a.as_boolean_opt());
+        let ints = typed(batch, fields, &INT_COLUMNS, |a| a.as_primitive_opt::<Int32Type>());
+        let floats = typed(batch, fields, &FLOAT_COLUMNS, |a| a.as_primitive_opt::<Float64Type>());
+        let keywords = typed(batch, fields, &KEYWORD_COLUMNS, |a| a.as_string_opt::<i32>());
+        let bools = typed(batch, fields, &BOOL_COLUMNS, |a| a.as_boolean_opt());
 
         const CAPTION: usize = 0;
         const URL_KEY: usize = 1;

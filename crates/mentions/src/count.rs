@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use arrow::array::{Array, AsArray, RecordBatch};
 use pairscope_expr::BoundExpr;
 use pairscope_io::parallel;
-use pairscope_model::Progress;
+use pairscope_model::{FormField, Progress, Registry};
 use pairscope_query::{Engine, Limits, Selection};
 use pairscope_store::{Dataset, with_missing_columns};
 use pairscope_text::names::NameList;
@@ -28,22 +28,43 @@ const BATCH_ROWS: usize = 8192;
 /// Values of `--by` kept per entity when `--top` does not say.
 pub const DEFAULT_BY_TOP: usize = 10;
 
-/// Columns a count can be broken down by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ByColumn {
-    Host,
-    Domain,
-    Language,
-}
+/// A column a count can be broken down by: a keyword the search form takes one exact value
+/// of ([`FormField::Equals`]), so each value listed can link to the search of its rows.
+/// Serialized as the column's name (the mentions cache stores it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByColumn(&'static str);
 
 impl ByColumn {
+    /// The canonical column `name`, if counts can be broken down by it.
+    pub fn parse(name: &str) -> Option<ByColumn> {
+        ByColumn::parse_in(Registry::CANONICAL, name)
+    }
+
+    pub fn parse_in(registry: Registry, name: &str) -> Option<ByColumn> {
+        ByColumn::names(registry).into_iter().find(|n| *n == name).map(ByColumn)
+    }
+
+    /// The names of the columns counts can be broken down by, in registry order.
+    pub fn names(registry: Registry) -> Vec<&'static str> {
+        registry.form_fields().filter(|(_, f)| *f == FormField::Equals).map(|(c, _)| c.name).collect()
+    }
+
     pub fn column(self) -> &'static str {
-        match self {
-            ByColumn::Host => "host",
-            ByColumn::Domain => "domain",
-            ByColumn::Language => "language",
-        }
+        self.0
+    }
+}
+
+impl Serialize for ByColumn {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByColumn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<ByColumn, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        ByColumn::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("a count cannot be broken down by {name:?}")))
     }
 }
 

@@ -94,7 +94,7 @@ fn check_against_reference(dataset: &Dataset, lists: Vec<NameList>, fold: bool) 
     assert_eq!(report.method, pairscope_mentions::Method::Index);
     let got = counts_by_entity(&report);
     // A breakdown is counted by the scan: the same counts, from reading every caption.
-    req.by = Some(pairscope_mentions::ByColumn::Language);
+    req.by = ByColumn::parse("language");
     let scanned = count_mentions(dataset, &req, &NoProgress).unwrap();
     assert!(matches!(scanned.method, pairscope_mentions::Method::Scan(s) if s.rows_scanned == rows.len() as u64));
     assert_eq!(counts_by_entity(&scanned), got, "index and scan counts differ");
@@ -150,7 +150,7 @@ fn filters_breakdowns_and_top_follow_the_reference() {
 
     let mut req = request(lists.clone());
     req.filter = Some("aesthetic >= 5".into());
-    req.by = Some(ByColumn::Host);
+    req.by = ByColumn::parse("host");
     req.top = Some(3);
     let report = count_mentions(&dataset, &req, &NoProgress).unwrap();
     let kept = |i: usize| rows[i].aesthetic.is_some_and(|a| a >= 5.0);

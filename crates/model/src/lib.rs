@@ -1,8 +1,10 @@
 //! The canonical model of an image–text pair that every pairscope crate shares.
 //!
 //! This crate owns:
-//! - [`columns`]: the canonical column set (names, Arrow types, meaning) and the list of
-//!   names the filter language, SQL and the web UI may refer to;
+//! - [`columns`]: the canonical column set (names, Arrow types, meaning), each column's roles
+//!   (indexed how, sortable, facet, search form field, overview) and the [`Registry`] every
+//!   list of columns elsewhere (index schema, sort orders, facets, form, CLI values, OpenAPI
+//!   enums) is derived from;
 //! - [`row_id`]: the stable 63-bit row identity derived from (source content hash, row index);
 //! - [`web`]: host and registrable-domain derivation (Public Suffix List from the `psl` crate);
 //! - [`exit`]: the process exit codes every command uses;
@@ -18,7 +20,7 @@ pub mod progress;
 pub mod row_id;
 pub mod web;
 
-pub use columns::{CANONICAL_COLUMNS, CanonicalColumn, ColumnKind};
+pub use columns::{CANONICAL_COLUMNS, CanonicalColumn, ColumnKind, FacetRole, FormField, Registry, Roles};
 pub use exit::ExitStatus;
 pub use panic::panic_message;
 pub use progress::{NoProgress, Progress};

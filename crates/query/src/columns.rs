@@ -36,8 +36,11 @@ pub fn filter_type(name: &str) -> Option<DataType> {
 
 /// The schema of every column the index keeps, as filter batches carry them.
 pub fn filter_schema() -> SchemaRef {
-    let names =
-        std::iter::once(&"row_id").chain(INT_COLUMNS).chain(FLOAT_COLUMNS).chain(KEYWORD_COLUMNS).chain(BOOL_COLUMNS);
+    let names = std::iter::once(&"row_id")
+        .chain(INT_COLUMNS.iter())
+        .chain(FLOAT_COLUMNS.iter())
+        .chain(KEYWORD_COLUMNS.iter())
+        .chain(BOOL_COLUMNS.iter());
     Arc::new(Schema::new(
         names.map(|name| Field::new(*name, filter_type(name).expect("listed"), true)).collect::<Vec<_>>(),
     ))
@@ -238,10 +241,10 @@ fn first_vals<T: Copy + PartialOrd + Send + Sync + std::fmt::Debug + 'static>(
 /// The `'static` spelling of an index column name.
 pub fn static_name(name: &str) -> Option<&'static str> {
     std::iter::once(&"row_id")
-        .chain(INT_COLUMNS)
-        .chain(FLOAT_COLUMNS)
-        .chain(KEYWORD_COLUMNS)
-        .chain(BOOL_COLUMNS)
+        .chain(INT_COLUMNS.iter())
+        .chain(FLOAT_COLUMNS.iter())
+        .chain(KEYWORD_COLUMNS.iter())
+        .chain(BOOL_COLUMNS.iter())
         .find(|n| **n == name)
         .copied()
 }

@@ -9,8 +9,10 @@
 
 use std::sync::Arc;
 
-use pairscope_index::schema::{BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, KEYWORD_COLUMNS};
+use pairscope_index::schema::{FLOAT_COLUMNS, KEYWORD_COLUMNS};
 use pairscope_index::tantivy::{DocId, Score};
+use pairscope_model::{ColumnKind, FacetRole, Registry};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::columns::{SegmentColumns, static_name};
@@ -28,42 +30,50 @@ pub const MAX_BUCKETS: usize = 1_000;
 pub enum FacetBy {
     /// The `top` most frequent values of a keyword or flag column.
     Terms { column: String, top: usize },
-    /// A histogram of a numeric column; `range` defaults to [`default_range`].
+    /// A histogram of a numeric column; `range` defaults to the column's
+    /// ([`Registry::histogram_range`]).
     Histogram { column: String, buckets: usize, range: Option<(f64, f64)> },
 }
 
 impl FacetBy {
-    /// Terms for keyword and flag columns, a histogram for numeric ones.
+    /// Terms or a histogram of a canonical column, as its facet role says.
     pub fn for_column(column: &str, top: usize, buckets: usize, range: Option<(f64, f64)>) -> Result<FacetBy> {
-        if KEYWORD_COLUMNS.contains(&column) || BOOL_COLUMNS.contains(&column) {
-            Ok(FacetBy::Terms { column: column.to_string(), top })
-        } else if INT_COLUMNS.contains(&column) || FLOAT_COLUMNS.contains(&column) {
-            Ok(FacetBy::Histogram { column: column.to_string(), buckets, range })
-        } else {
-            let all: Vec<&str> =
-                KEYWORD_COLUMNS.iter().chain(BOOL_COLUMNS).chain(INT_COLUMNS).chain(FLOAT_COLUMNS).copied().collect();
-            Err(QueryError::usage(format!("cannot facet by {column:?}; choose one of {}", all.join(", "))))
+        FacetBy::for_column_in(Registry::CANONICAL, column, top, buckets, range)
+    }
+
+    /// Terms or a histogram of a column of `registry`, as its facet role says.
+    pub fn for_column_in(
+        registry: Registry,
+        column: &str,
+        top: usize,
+        buckets: usize,
+        range: Option<(f64, f64)>,
+    ) -> Result<FacetBy> {
+        match registry.get(column).and_then(|c| c.roles.facet) {
+            Some(FacetRole::Terms) => Ok(FacetBy::Terms { column: column.to_string(), top }),
+            Some(FacetRole::Histogram { .. }) => Ok(FacetBy::Histogram { column: column.to_string(), buckets, range }),
+            None => {
+                let all: Vec<&str> = registry.facets().map(|(c, _)| c.name).collect();
+                Err(QueryError::usage(format!("cannot facet by {column:?}; choose one of {}", all.join(", "))))
+            }
         }
     }
 }
 
-/// The fixed range of a column's histogram unless one is given.
-pub fn default_range(column: &str) -> (f64, f64) {
-    match column {
-        "aesthetic" => (0.0, 10.0),
-        "width" | "height" => (0.0, 4096.0),
-        "similarity" => (0.0, 0.5),
-        _ => (0.0, 1.0),
-    }
+/// One value of a term facet and the matching rows that have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct TermCount {
+    pub value: String,
+    pub rows: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Facet {
     Terms {
         column: String,
-        /// (value, rows), most rows first, ties by value.
-        values: Vec<(String, u64)>,
+        /// Most rows first, ties by value.
+        values: Vec<TermCount>,
         /// Rows whose value is null.
         null: u64,
         /// Distinct non-null values among the matching rows.
@@ -90,7 +100,7 @@ impl Facet {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Bucket {
     /// Inclusive.
     pub lo: f64,
@@ -201,11 +211,13 @@ impl Counter {
                 if *top == 0 || *top > MAX_TOP {
                     return Err(QueryError::usage(format!("--top must be between 1 and {MAX_TOP}")));
                 }
-                if BOOL_COLUMNS.contains(&name) {
-                    return Ok(Counter::Flags { column: name, top: *top, counts: [0; 3], values: Vec::new() });
-                }
-                if !KEYWORD_COLUMNS.contains(&name) {
-                    return Err(QueryError::usage(format!("cannot facet by {column:?} as terms")));
+                let canonical = Registry::CANONICAL.get(name).filter(|c| c.roles.facet == Some(FacetRole::Terms));
+                match canonical.map(|c| c.kind) {
+                    Some(ColumnKind::Bool) => {
+                        return Ok(Counter::Flags { column: name, top: *top, counts: [0; 3], values: Vec::new() });
+                    }
+                    Some(ColumnKind::Text) if KEYWORD_COLUMNS.contains(&name) => {}
+                    _ => return Err(QueryError::usage(format!("cannot facet by {column:?} as terms"))),
                 }
                 Ok(Counter::Terms {
                     column: name,
@@ -218,13 +230,13 @@ impl Counter {
             FacetBy::Histogram { column, buckets, range } => {
                 let name =
                     static_name(column).ok_or_else(|| QueryError::usage(format!("cannot facet by {column:?}")))?;
-                if !(INT_COLUMNS.contains(&name) || FLOAT_COLUMNS.contains(&name)) {
+                let Some(default) = Registry::CANONICAL.histogram_range(name) else {
                     return Err(QueryError::usage(format!("cannot make a histogram of {column:?}")));
-                }
+                };
                 if *buckets == 0 || *buckets > MAX_BUCKETS {
                     return Err(QueryError::usage(format!("--buckets must be between 1 and {MAX_BUCKETS}")));
                 }
-                let (lo, hi) = range.unwrap_or_else(|| default_range(name));
+                let (lo, hi) = range.unwrap_or(default);
                 if !(lo.is_finite() && hi.is_finite() && lo < hi) {
                     return Err(QueryError::usage(format!("the histogram range [{lo}, {hi}) is empty")));
                 }
@@ -343,17 +355,22 @@ impl Counter {
                 seen.sort_unstable_by(first);
                 let globals: Vec<u32> = seen.iter().map(|s| s.1).collect();
                 deadline.check()?;
-                let values = ords.values(&globals)?.into_iter().zip(seen).map(|(v, (n, _))| (v, n)).collect();
+                let values = ords
+                    .values(&globals)?
+                    .into_iter()
+                    .zip(seen)
+                    .map(|(value, (rows, _))| TermCount { value, rows })
+                    .collect();
                 Facet::Terms { column: column.to_string(), values, null, distinct, total }
             }
             Counter::Flags { column, top, counts, .. } => {
-                let mut values: Vec<(String, u64)> = ["false", "true"]
+                let mut values: Vec<TermCount> = ["false", "true"]
                     .iter()
                     .zip(counts)
                     .filter(|(_, n)| *n > 0)
-                    .map(|(v, n)| (v.to_string(), n))
+                    .map(|(v, rows)| TermCount { value: v.to_string(), rows })
                     .collect();
-                values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                values.sort_by(|a, b| b.rows.cmp(&a.rows).then_with(|| a.value.cmp(&b.value)));
                 let distinct = values.len() as u64;
                 values.truncate(top);
                 Facet::Terms { column: column.to_string(), values, null: counts[2], distinct, total }

@@ -33,6 +33,6 @@ pub mod search;
 
 pub use engine::{Engine, Limits, MAX_PARQUET_FILTER_ROWS, Selection};
 pub use error::{QueryError, Result};
-pub use facets::{Bucket, Facet, FacetBy};
+pub use facets::{Bucket, Facet, FacetBy, TermCount};
 pub use page::FacetedPage;
 pub use search::{Hit, MAX_LIMIT, SearchPage, SearchRequest, SortBy};

@@ -1,13 +1,16 @@
 //! `search` (a sorted page of hits with a cursor), `count`, and `get` (one row by id).
 
 use std::cmp::Ordering;
+use std::sync::{Arc, LazyLock};
 
-use arrow::array::RecordBatch;
-use pairscope_index::schema::FLOAT_COLUMNS;
+use arrow::array::{ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
 use pairscope_index::tantivy::query::{EnableScoring, Query, Scorer, Weight};
 use pairscope_index::tantivy::{DocId, DocSet, Score};
 use pairscope_io::parallel;
-use pairscope_model::RowId;
+use pairscope_model::{ColumnKind, Registry, RowId};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::columns::SegmentColumns;
@@ -17,49 +20,42 @@ use crate::error::{QueryError, Result};
 /// The largest page a search returns.
 pub const MAX_LIMIT: usize = 1000;
 
-/// What results are ordered by. Ties are broken by row id, ascending; rows without the sort
-/// value come last whatever the direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// What results are ordered by: relevance, or a sortable column of the registry (resolved
+/// once, when the request is made: a scan compares the kind it carries, never a name). Ties
+/// are broken by row id, ascending; rows without the sort value come last whatever the
+/// direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortBy {
     Relevance,
-    Aesthetic,
-    Similarity,
-    Width,
-    Height,
-    Punsafe,
-    Pwatermark,
+    Column { name: &'static str, kind: ColumnKind },
 }
 
 impl SortBy {
-    pub const ALL: [SortBy; 7] = [
-        SortBy::Relevance,
-        SortBy::Aesthetic,
-        SortBy::Similarity,
-        SortBy::Width,
-        SortBy::Height,
-        SortBy::Punsafe,
-        SortBy::Pwatermark,
-    ];
+    const RELEVANCE: &'static str = "relevance";
 
     pub fn name(self) -> &'static str {
         match self {
-            SortBy::Relevance => "relevance",
-            SortBy::Aesthetic => "aesthetic",
-            SortBy::Similarity => "similarity",
-            SortBy::Width => "width",
-            SortBy::Height => "height",
-            SortBy::Punsafe => "punsafe",
-            SortBy::Pwatermark => "pwatermark",
+            SortBy::Relevance => SortBy::RELEVANCE,
+            SortBy::Column { name, .. } => name,
         }
     }
 
+    /// The order `name` names among the canonical columns.
     pub fn parse(name: &str) -> Option<SortBy> {
-        SortBy::ALL.into_iter().find(|s| s.name() == name)
+        SortBy::parse_in(Registry::CANONICAL, name)
     }
 
-    fn column(self) -> Option<&'static str> {
-        (self != SortBy::Relevance).then(|| self.name())
+    /// The order `name` names: `relevance` or a sortable column of `registry`.
+    pub fn parse_in(registry: Registry, name: &str) -> Option<SortBy> {
+        if name == SortBy::RELEVANCE {
+            return Some(SortBy::Relevance);
+        }
+        registry.sortable().find(|c| c.name == name).map(|c| SortBy::Column { name: c.name, kind: c.kind })
+    }
+
+    /// Every order's name, relevance first.
+    pub fn names(registry: Registry) -> Vec<&'static str> {
+        std::iter::once(SortBy::RELEVANCE).chain(registry.sortable().map(|c| c.name)).collect()
     }
 }
 
@@ -78,8 +74,9 @@ pub struct SearchRequest {
     pub count_total: bool,
 }
 
-/// One matching row, with what a result list shows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One matching row, with what a result list shows: the same fields in the JSON API, the
+/// CLI's tables and the server's exports ([`Hit::batch`]).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Hit {
     pub row_id: i64,
     pub url: String,
@@ -96,6 +93,60 @@ pub struct Hit {
     pub similarity: Option<f64>,
     /// The relevance score, when sorting by relevance.
     pub score: Option<f32>,
+}
+
+impl Hit {
+    /// The Arrow schema of [`Hit::batch`]: the fields in declaration order, with their
+    /// canonical types.
+    pub fn schema() -> SchemaRef {
+        static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+            let text = |name: &str, nullable| Field::new(name, DataType::Utf8, nullable);
+            let float = |name: &str| Field::new(name, DataType::Float64, true);
+            Arc::new(Schema::new(vec![
+                Field::new("row_id", DataType::Int64, false),
+                text("url", false),
+                text("caption", false),
+                text("host", true),
+                text("domain", true),
+                text("language", true),
+                text("nsfw_label", true),
+                Field::new("width", DataType::Int32, true),
+                Field::new("height", DataType::Int32, true),
+                float("aesthetic"),
+                float("punsafe"),
+                float("pwatermark"),
+                float("similarity"),
+                Field::new("score", DataType::Float32, true),
+            ]))
+        });
+        SCHEMA.clone()
+    }
+
+    /// `hits` as one batch of [`Hit::schema`].
+    pub fn batch(hits: &[Hit]) -> std::result::Result<RecordBatch, ArrowError> {
+        let text = |f: fn(&Hit) -> Option<&str>| Arc::new(hits.iter().map(f).collect::<StringArray>()) as ArrayRef;
+        let float = |f: fn(&Hit) -> Option<f64>| Arc::new(hits.iter().map(f).collect::<Float64Array>()) as ArrayRef;
+        let int = |f: fn(&Hit) -> Option<i32>| Arc::new(hits.iter().map(f).collect::<Int32Array>()) as ArrayRef;
+        RecordBatch::try_new(
+            Hit::schema(),
+            vec![
+                Arc::new(hits.iter().map(|h| h.row_id).collect::<Int64Array>()),
+                text(|h| Some(&h.url)),
+                text(|h| Some(&h.caption)),
+                text(|h| h.host.as_deref()),
+                text(|h| h.domain.as_deref()),
+                text(|h| h.language.as_deref()),
+                text(|h| h.nsfw_label.as_deref()),
+                int(|h| h.width),
+                int(|h| h.height),
+                float(|h| h.aesthetic),
+                float(|h| h.punsafe),
+                float(|h| h.pwatermark),
+                float(|h| h.similarity),
+                Arc::new(hits.iter().map(|h| h.score).collect::<Float32Array>()),
+            ],
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -286,13 +337,13 @@ impl Sink for TopSink {
     ) -> Result<()> {
         self.total += docs.len() as u64;
         self.keys.clear();
-        match self.sort.column() {
-            None => self.keys.extend(scores.iter().map(|s| Some(f64::from(*s)))),
-            Some(name) if FLOAT_COLUMNS.contains(&name) => {
+        match self.sort {
+            SortBy::Relevance => self.keys.extend(scores.iter().map(|s| Some(f64::from(*s)))),
+            SortBy::Column { name, kind: ColumnKind::Float } => {
                 self.keys.resize(docs.len(), None);
                 columns.f64(name)?.first_vals(docs, &mut self.keys);
             }
-            Some(name) => {
+            SortBy::Column { name, .. } => {
                 self.ints.clear();
                 self.ints.resize(docs.len(), None);
                 columns.i64(name)?.first_vals(docs, &mut self.ints);
@@ -647,8 +698,14 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
         for key in [Some(6.25), Some(-0.0), None, Some(f64::MAX)] {
-            let cursor =
-                Cursor { version: 7, sort: SortBy::Aesthetic, descending: true, key, row_id: 42, selection: 9 };
+            let cursor = Cursor {
+                version: 7,
+                sort: SortBy::parse("aesthetic").unwrap(),
+                descending: true,
+                key,
+                row_id: 42,
+                selection: 9,
+            };
             assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
         }
         let nan = format!("v1.width.a.{:016x}.1.0", f64::NAN.to_bits());
@@ -705,5 +762,40 @@ mod tests {
         }
         assert_eq!(order((Some(2.0), 1), (Some(1.0), 1), true), Ordering::Less);
         assert_eq!(order((Some(2.0), 1), (Some(1.0), 1), false), Ordering::Greater);
+    }
+}
+
+#[cfg(test)]
+mod hit_tests {
+    use super::*;
+
+    #[test]
+    fn a_hit_batch_has_a_column_per_serialized_field_in_order() {
+        let hit = Hit {
+            row_id: 3,
+            url: "u".into(),
+            caption: "c".into(),
+            host: Some("h".into()),
+            domain: None,
+            language: None,
+            nsfw_label: None,
+            width: Some(5),
+            height: None,
+            aesthetic: Some(6.5),
+            punsafe: None,
+            pwatermark: None,
+            similarity: None,
+            score: Some(1.5),
+        };
+        let batch = Hit::batch(&[hit.clone(), hit.clone()]).unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        let json = serde_json::to_value(&hit).unwrap();
+        let mut fields: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        let columns: Vec<&str> = batch.schema_ref().fields().iter().map(|f| f.name().as_str()).collect();
+        let mut sorted = columns.clone();
+        sorted.sort_unstable();
+        assert_eq!(fields, sorted);
+        assert_eq!(columns[..3], ["row_id", "url", "caption"]);
     }
 }

@@ -221,7 +221,9 @@ fn cursor_pages_cover_every_row_once_in_order() {
     let fixture = synth();
     let selection =
         Selection { query: Some("logo".into()), filter: Some("punsafe < 0.9".into()), ..Selection::default() };
-    for (sort, descending) in [(SortBy::Aesthetic, true), (SortBy::Aesthetic, false), (SortBy::Relevance, true)] {
+    for (sort, descending) in
+        [(by_column("aesthetic"), true), (by_column("aesthetic"), false), (SortBy::Relevance, true)]
+    {
         let request =
             SearchRequest { selection: selection.clone(), sort, descending, limit: 37, after: None, count_total: true };
         let paged = all_hits(&fixture.engine, &request);
@@ -232,7 +234,7 @@ fn cursor_pages_cover_every_row_once_in_order() {
             .collect();
         assert_eq!(paged.len(), expected.len(), "{sort:?}");
         assert_eq!(paged.iter().collect::<HashSet<_>>().len(), paged.len(), "no row repeats");
-        if sort == SortBy::Aesthetic {
+        if sort == by_column("aesthetic") {
             expected.sort_by(|x, y| {
                 let key = |r: &Row| r.aesthetic.map(|a| if descending { -a } else { a });
                 match (key(x), key(y)) {
@@ -291,7 +293,9 @@ fn pages_without_a_total_are_the_pages_with_one() {
             })
             .map(|r| r.row_id)
             .collect();
-        for (sort, descending) in [(SortBy::Aesthetic, true), (SortBy::Width, false), (SortBy::Punsafe, true)] {
+        for (sort, descending) in
+            [(by_column("aesthetic"), true), (by_column("width"), false), (by_column("punsafe"), true)]
+        {
             let selection = Selection { query: Some(query.into()), ..Selection::default() };
             let counted = SearchRequest { selection, sort, descending, limit: 40, after: None, count_total: true };
             let mut uncounted = SearchRequest { count_total: false, ..counted.clone() };
@@ -334,7 +338,7 @@ fn check_sorted_pages_without_total(fixture: &Fixture, phrases: &[String]) {
         let selection = Selection { query: Some(quoted(phrase)), ..Selection::default() };
         let mut counted = SearchRequest {
             selection,
-            sort: SortBy::Aesthetic,
+            sort: by_column("aesthetic"),
             descending: true,
             limit: 7,
             after: None,
@@ -433,7 +437,7 @@ fn filters_url_patterns_and_facets_equal_plain_references() {
     assert_eq!(null, group_by.get(&None).copied().unwrap_or(0));
     assert_eq!(total, group_by.values().sum::<u64>());
     assert_eq!(distinct as usize, group_by.keys().filter(|k| k.is_some()).count());
-    let got: BTreeMap<String, u64> = values.into_iter().collect();
+    let got: BTreeMap<String, u64> = values.into_iter().map(|t| (t.value, t.rows)).collect();
     let want: BTreeMap<String, u64> = group_by.into_iter().filter_map(|(k, v)| Some((k?, v))).collect();
     assert_eq!(got, want);
 
@@ -520,7 +524,7 @@ fn bad_requests_are_refused_with_a_reason() {
 
     let request = SearchRequest {
         selection: query("logo"),
-        sort: SortBy::Width,
+        sort: by_column("width"),
         descending: true,
         limit: 5,
         after: None,
@@ -532,7 +536,7 @@ fn bad_requests_are_refused_with_a_reason() {
     let error = engine.search(&SearchRequest { after: Some(stale), ..request.clone() }, &limits()).unwrap_err();
     assert!(error.to_string().contains("version"), "{error}");
     let error = engine
-        .search(&SearchRequest { after: Some(next), sort: SortBy::Height, ..request.clone() }, &limits())
+        .search(&SearchRequest { after: Some(next), sort: by_column("height"), ..request.clone() }, &limits())
         .unwrap_err();
     assert!(error.is_usage());
     assert!(engine.search(&SearchRequest { limit: 100_000, ..request }, &limits()).unwrap_err().is_usage());
@@ -569,7 +573,9 @@ fn one_pass_page_and_facets_equal_the_search_and_each_facet_alone() {
     ];
     let facets = page_facets();
     for selection in selections {
-        for (sort, descending) in [(SortBy::Relevance, true), (SortBy::Aesthetic, false), (SortBy::Width, true)] {
+        for (sort, descending) in
+            [(SortBy::Relevance, true), (by_column("aesthetic"), false), (by_column("width"), true)]
+        {
             let mut request = SearchRequest {
                 selection: selection.clone(),
                 sort,
@@ -615,6 +621,7 @@ fn term_facets_equal_a_group_by_of_every_keyword_value() {
         // Most rows first, ties by value: the order of the list itself.
         want.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         want.truncate(10_000);
+        let values: Vec<(String, u64)> = values.into_iter().map(|t| (t.value, t.rows)).collect();
         assert_eq!(values, want, "{query:?}");
     }
 }
@@ -624,7 +631,7 @@ fn a_facet_without_time_is_left_out_and_the_page_is_not() {
     let engine = &synth().engine;
     let request = SearchRequest {
         selection: Selection { query: Some("logo".into()), ..Selection::default() },
-        sort: SortBy::Aesthetic,
+        sort: by_column("aesthetic"),
         descending: true,
         limit: 10,
         after: None,
@@ -670,8 +677,13 @@ fn hidden_rows_make_another_engine_whose_totals_and_facets_leave_them_out() {
     }
     assert_eq!(*total, kept.len() as u64);
     assert_eq!(*null, group_by.get(&None).copied().unwrap_or(0));
-    let got: BTreeMap<String, u64> = values.iter().cloned().collect();
+    let got: BTreeMap<String, u64> = values.iter().map(|t| (t.value.clone(), t.rows)).collect();
     let want: BTreeMap<String, u64> = group_by.into_iter().filter_map(|(k, v)| Some((k?, v))).collect();
     assert_eq!(got, want);
     assert_eq!(again.count(&selection, &limits()).unwrap(), matching.len() as u64, "the other engine hides nothing");
+}
+
+/// The order by column `name`.
+fn by_column(name: &str) -> SortBy {
+    SortBy::parse(name).unwrap_or_else(|| panic!("{name} is not sortable"))
 }

@@ -7,7 +7,6 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{Uri, header};
-use axum::routing::get;
 use pairscope_query::{Engine, Limits};
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
@@ -18,6 +17,7 @@ use crate::error::Failure;
 use crate::gate::{self, Gate, Permit};
 use crate::guard::{self, AllowedHosts};
 use crate::pages;
+use crate::routes::{self, ROUTES};
 use crate::{ServerConfig, ServerError};
 
 /// The built-in name lists the server offers (a request never names a file).
@@ -168,26 +168,15 @@ impl App {
     }
 }
 
-/// Every route, behind the Host check and the security headers. Each is described in the
-/// OpenAPI document (`crate::openapi`; a test holds the two together).
+/// Every route of [`ROUTES`], behind the Host check and the security headers.
 pub fn router(app: Arc<App>) -> Router {
-    let routes = Router::new()
-        .route("/", get(pages::search::html))
-        .route("/search", get(pages::search::html))
-        .route("/search.json", get(pages::search::json))
-        .route("/row/{id}", get(pages::row::page_or_json))
-        .route("/mentions", get(pages::mentions::html))
-        .route("/mentions.json", get(pages::mentions::json))
-        .route("/overview", get(pages::overview::html))
-        .route("/overview.json", get(pages::overview::json))
-        .route("/export.csv", get(pages::export::csv))
-        .route("/export.jsonl", get(pages::export::jsonl))
-        .route("/export.parquet", get(pages::export::parquet))
-        .route("/api/openapi.json", get(crate::openapi::json))
-        .route("/-/settings", get(pages::settings::html))
-        .route("/-/settings.json", get(pages::settings::json))
-        .route("/-/style.css", get(pages::style))
-        .route("/-/app.js", get(pages::script))
+    let mut routes = Router::new();
+    for route in ROUTES.iter() {
+        if let Some(handler) = route.handler {
+            routes = routes.route(route.path, handler());
+        }
+    }
+    let routes = routes
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard::guard))
         .with_state(app);
@@ -197,7 +186,8 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// A page asked for with an `Accept` that wants JSON and not HTML, sent to its JSON twin
-/// (`/` and `/search` → `/search.json`, `/row/ID` → `/row/ID.json`, …), query unchanged.
+/// ([`routes::twin_of`]: `/` and `/search` → `/search.json`, `/row/ID` → `/row/ID.json`, …),
+/// query unchanged.
 fn json_twin(mut request: Request) -> Request {
     let wants_json = request
         .headers()
@@ -207,14 +197,7 @@ fn json_twin(mut request: Request) -> Request {
     if !wants_json {
         return request;
     }
-    let path = request.uri().path();
-    let is_row = path.strip_prefix("/row/").is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
-    let twin = match path {
-        "/" | "/search" => "/search.json".to_string(),
-        "/mentions" | "/overview" | "/-/settings" => format!("{path}.json"),
-        _ if is_row => format!("{path}.json"),
-        _ => return request,
-    };
+    let Some(twin) = routes::twin_of(request.uri().path()) else { return request };
     let twin = match request.uri().query() {
         Some(query) => format!("{twin}?{query}"),
         None => twin,

@@ -7,6 +7,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pairscope_query::QueryError;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::view;
 
@@ -23,6 +25,21 @@ pub(crate) enum Failure {
     },
     /// Something on the server went wrong (logged).
     Internal,
+}
+
+/// The JSON answer of a failed request.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ErrorDocument {
+    error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+struct ErrorBody {
+    /// The HTTP status.
+    #[schemars(range(min = 400, max = 599))]
+    status: u16,
+    /// What went wrong, in the server's words (it never repeats the request).
+    message: String,
 }
 
 impl Failure {
@@ -56,7 +73,7 @@ impl Failure {
         let status = self.status();
         let message = self.message();
         let mut response = if json {
-            let body = serde_json::json!({ "error": { "status": status.as_u16(), "message": message } });
+            let body = ErrorDocument { error: ErrorBody { status: status.as_u16(), message } };
             (status, axum::Json(body)).into_response()
         } else {
             (status, view::error_page(status, &message)).into_response()

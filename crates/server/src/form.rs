@@ -4,6 +4,7 @@
 //! The EXPR is built from typed values only: numbers the server formats itself, and text as
 //! quoted string literals ([`string_literal`]). A request's text never becomes EXPR syntax.
 
+use pairscope_model::{FormField, Registry};
 use pairscope_query::{SearchRequest, Selection, SortBy};
 use url::form_urlencoded;
 
@@ -17,6 +18,34 @@ pub struct Range {
     pub max: Option<f64>,
 }
 
+/// The value of one column's field (see [`FormField`] for how each is spelled).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    Range(Range),
+    AtLeast(Option<u32>),
+    /// Empty: any value.
+    Equals(String),
+}
+
+/// One column's field of the form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnField {
+    pub column: &'static str,
+    pub value: FieldValue,
+}
+
+impl ColumnField {
+    /// The field's query-string keys (a range has two: min, then max).
+    pub fn keys(&self) -> Vec<String> {
+        let column = self.column;
+        match self.value {
+            FieldValue::Range(_) => vec![format!("{column}_min"), format!("{column}_max")],
+            FieldValue::AtLeast(_) => vec![format!("min_{column}")],
+            FieldValue::Equals(_) => vec![column.to_string()],
+        }
+    }
+}
+
 /// Every field of the search form. Empty text means "no condition".
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchForm {
@@ -24,16 +53,8 @@ pub struct SearchForm {
     pub q: String,
     /// A URL pattern.
     pub url: String,
-    pub host: String,
-    /// The registrable domain (`pinimg.com`), which covers every host under it.
-    pub domain: String,
-    pub language: String,
-    pub aesthetic: Range,
-    pub punsafe: Range,
-    pub pwatermark: Range,
-    pub similarity: Range,
-    pub min_width: Option<u32>,
-    pub min_height: Option<u32>,
+    /// A field per column the registry gives a form role, in registry order.
+    pub columns: Vec<ColumnField>,
     /// An entity of `names` whose aliases the captions must mention.
     pub mention: String,
     /// A built-in list spec, or empty for both built-in lists.
@@ -45,41 +66,28 @@ pub struct SearchForm {
     pub after: Option<String>,
 }
 
-/// The score columns with a min–max pair of fields, in form order.
-pub const SCORES: [&str; 4] = ["aesthetic", "punsafe", "pwatermark", "similarity"];
-
-/// The keyword columns a search can be restricted to one value of (a facet link sets one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Term {
-    Host,
-    Domain,
-    Language,
-}
-
-impl Term {
-    pub fn column(self) -> &'static str {
-        match self {
-            Term::Host => "host",
-            Term::Domain => "domain",
-            Term::Language => "language",
-        }
-    }
-}
-
 impl SearchForm {
     pub fn new(page_size: usize) -> SearchForm {
+        SearchForm::new_in(Registry::CANONICAL, page_size)
+    }
+
+    /// An empty form with a field per column of `registry` that has a form role.
+    pub fn new_in(registry: Registry, page_size: usize) -> SearchForm {
+        let columns = registry
+            .form_fields()
+            .map(|(column, field)| ColumnField {
+                column: column.name,
+                value: match field {
+                    FormField::Range => FieldValue::Range(Range::default()),
+                    FormField::AtLeast => FieldValue::AtLeast(None),
+                    FormField::Equals => FieldValue::Equals(String::new()),
+                },
+            })
+            .collect();
         SearchForm {
             q: String::new(),
             url: String::new(),
-            host: String::new(),
-            domain: String::new(),
-            language: String::new(),
-            aesthetic: Range::default(),
-            punsafe: Range::default(),
-            pwatermark: Range::default(),
-            similarity: Range::default(),
-            min_width: None,
-            min_height: None,
+            columns,
             mention: String::new(),
             names: String::new(),
             fold_accents: false,
@@ -93,7 +101,12 @@ impl SearchForm {
     /// Reads a query string. Unknown fields are ignored; a page size above the server's limit
     /// is lowered to it. Errors name the field, never its value.
     pub fn parse(query: Option<&str>, config: &ServerConfig) -> Result<SearchForm, Failure> {
-        let mut form = SearchForm::new(config.page_size);
+        SearchForm::parse_in(Registry::CANONICAL, query, config)
+    }
+
+    /// [`SearchForm::parse`] with the fields and orders of `registry`.
+    pub fn parse_in(registry: Registry, query: Option<&str>, config: &ServerConfig) -> Result<SearchForm, Failure> {
+        let mut form = SearchForm::new_in(registry, config.page_size);
         for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             let value = value.trim();
             if value.is_empty() {
@@ -102,9 +115,6 @@ impl SearchForm {
             match key.as_ref() {
                 "q" => form.q = value.to_string(),
                 "url" => form.url = value.to_string(),
-                "host" => form.host = value.to_string(),
-                "domain" => form.domain = value.to_string(),
-                "language" => form.language = value.to_string(),
                 "mention" => form.mention = value.to_string(),
                 "names" => {
                     if !crate::app::LISTS.contains(&value) {
@@ -113,13 +123,9 @@ impl SearchForm {
                     form.names = value.to_string();
                 }
                 "fold_accents" => form.fold_accents = flag(value, "fold_accents")?,
-                "min_width" => form.min_width = Some(whole(value, "min_width")?),
-                "min_height" => form.min_height = Some(whole(value, "min_height")?),
                 "sort" => {
-                    form.sort = SortBy::parse(value).ok_or_else(|| {
-                        Failure::bad(
-                            "sort must be one of relevance, aesthetic, similarity, width, height, punsafe, pwatermark.",
-                        )
+                    form.sort = SortBy::parse_in(registry, value).ok_or_else(|| {
+                        Failure::BadRequest(format!("sort must be one of {}.", SortBy::names(registry).join(", ")))
                     })?
                 }
                 "order" => {
@@ -134,69 +140,59 @@ impl SearchForm {
                     form.limit = limit.clamp(1, config.max_page_size);
                 }
                 "after" => form.after = Some(value.to_string()),
-                other => {
-                    for column in SCORES {
-                        if other.strip_prefix(column) == Some("_min") {
-                            form.range_mut(column).min = Some(number(value, other)?);
-                        } else if other.strip_prefix(column) == Some("_max") {
-                            form.range_mut(column).max = Some(number(value, other)?);
-                        }
-                    }
-                }
+                other => form.set_column_field(other, value)?,
             }
         }
         Ok(form)
     }
 
-    /// The range of one of [`SCORES`].
-    pub fn range(&self, column: &str) -> Range {
-        match column {
-            "aesthetic" => self.aesthetic,
-            "punsafe" => self.punsafe,
-            "pwatermark" => self.pwatermark,
-            _ => self.similarity,
+    /// Sets the column field whose key is `key` (nothing when no field has it).
+    fn set_column_field(&mut self, key: &str, value: &str) -> Result<(), Failure> {
+        for field in &mut self.columns {
+            let keys = field.keys();
+            let Some(at) = keys.iter().position(|k| k == key) else { continue };
+            // The message names the key as the server spells it, never the request's bytes.
+            let name = &keys[at];
+            match &mut field.value {
+                FieldValue::Range(range) if at == 0 => range.min = Some(number(value, name)?),
+                FieldValue::Range(range) => range.max = Some(number(value, name)?),
+                FieldValue::AtLeast(least) => *least = Some(whole(value, name)?),
+                FieldValue::Equals(text) => *text = value.to_string(),
+            }
         }
+        Ok(())
     }
 
-    fn range_mut(&mut self, column: &str) -> &mut Range {
-        match column {
-            "aesthetic" => &mut self.aesthetic,
-            "punsafe" => &mut self.punsafe,
-            "pwatermark" => &mut self.pwatermark,
-            _ => &mut self.similarity,
-        }
-    }
-
-    pub fn term(&self, term: Term) -> &str {
-        match term {
-            Term::Host => &self.host,
-            Term::Domain => &self.domain,
-            Term::Language => &self.language,
-        }
+    /// The value of `column`'s [`FieldValue::Equals`] field (empty: any value, or no such field).
+    pub fn term(&self, column: &str) -> &str {
+        self.columns
+            .iter()
+            .find_map(|f| match &f.value {
+                FieldValue::Equals(text) if f.column == column => Some(text.as_str()),
+                _ => None,
+            })
+            .unwrap_or("")
     }
 
     /// The EXPR the filter fields stand for, or `None` without any.
     pub fn filter(&self) -> Option<String> {
         let mut parts: Vec<String> = Vec::new();
-        for column in SCORES {
-            let range = self.range(column);
-            if let Some(min) = range.min {
-                parts.push(format!("{column} >= {min}"));
-            }
-            if let Some(max) = range.max {
-                parts.push(format!("{column} <= {max}"));
-            }
-        }
-        if let Some(width) = self.min_width {
-            parts.push(format!("width >= {width}"));
-        }
-        if let Some(height) = self.min_height {
-            parts.push(format!("height >= {height}"));
-        }
-        for term in [Term::Host, Term::Domain, Term::Language] {
-            let value = self.term(term);
-            if !value.is_empty() {
-                parts.push(format!("{} = {}", term.column(), string_literal(value)));
+        for ColumnField { column, value } in &self.columns {
+            match value {
+                FieldValue::Range(range) => {
+                    if let Some(min) = range.min {
+                        parts.push(format!("{column} >= {min}"));
+                    }
+                    if let Some(max) = range.max {
+                        parts.push(format!("{column} <= {max}"));
+                    }
+                }
+                FieldValue::AtLeast(Some(least)) => parts.push(format!("{column} >= {least}")),
+                FieldValue::AtLeast(None) => {}
+                FieldValue::Equals(text) if !text.is_empty() => {
+                    parts.push(format!("{column} = {}", string_literal(text)))
+                }
+                FieldValue::Equals(_) => {}
             }
         }
         (!parts.is_empty()).then(|| parts.join(" AND "))
@@ -238,16 +234,18 @@ impl SearchForm {
         text("url", &self.url);
         text("mention", &self.mention);
         text("names", &self.names);
-        for column in SCORES {
-            let range = self.range(column);
-            text(&format!("{column}_min"), &range.min.map(|v| v.to_string()).unwrap_or_default());
-            text(&format!("{column}_max"), &range.max.map(|v| v.to_string()).unwrap_or_default());
+        let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+        for field in &self.columns {
+            let keys = field.keys();
+            match &field.value {
+                FieldValue::Range(range) => {
+                    text(&keys[0], &number(range.min));
+                    text(&keys[1], &number(range.max));
+                }
+                FieldValue::AtLeast(least) => text(&keys[0], &least.map(|v| v.to_string()).unwrap_or_default()),
+                FieldValue::Equals(value) => text(&keys[0], value),
+            }
         }
-        text("min_width", &self.min_width.map(|v| v.to_string()).unwrap_or_default());
-        text("min_height", &self.min_height.map(|v| v.to_string()).unwrap_or_default());
-        text("host", &self.host);
-        text("domain", &self.domain);
-        text("language", &self.language);
         if self.fold_accents {
             text("fold_accents", "1");
         }
@@ -276,14 +274,15 @@ impl SearchForm {
         if query.is_empty() { path.to_string() } else { format!("{path}?{query}") }
     }
 
-    /// This search's first page with the `term` filter set to `value` (empty: any value).
-    pub fn with_term(&self, term: Term, value: &str) -> SearchForm {
+    /// This search's first page with `column`'s one-value field set to `value` (empty: any
+    /// value).
+    pub fn with_term(&self, column: &str, value: &str) -> SearchForm {
         let mut form = SearchForm { after: None, ..self.clone() };
-        *match term {
-            Term::Host => &mut form.host,
-            Term::Domain => &mut form.domain,
-            Term::Language => &mut form.language,
-        } = value.to_string();
+        for field in &mut form.columns {
+            if let (true, FieldValue::Equals(text)) = (field.column == column, &mut field.value) {
+                *text = value.to_string();
+            }
+        }
         form
     }
 
@@ -298,42 +297,25 @@ pub fn string_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// `field` is the server's own spelling of the field's name (never the request's bytes).
 fn number(value: &str, field: &str) -> Result<f64, Failure> {
     match value.parse::<f64>() {
         // Display of a finite f64 is plain digits (never an exponent, NaN or inf): an EXPR number.
         Ok(v) if v.is_finite() => Ok(v),
-        _ => Err(Failure::BadRequest(format!("{} must be a number.", field_name(field)))),
+        _ => Err(Failure::BadRequest(format!("{field} must be a number."))),
     }
 }
 
 fn whole(value: &str, field: &str) -> Result<u32, Failure> {
-    value.parse::<u32>().map_err(|_| Failure::BadRequest(format!("{} must be a whole number.", field_name(field))))
+    value.parse::<u32>().map_err(|_| Failure::BadRequest(format!("{field} must be a whole number.")))
 }
 
 fn flag(value: &str, field: &str) -> Result<bool, Failure> {
     match value {
         "1" | "true" | "on" => Ok(true),
         "0" | "false" | "off" => Ok(false),
-        _ => Err(Failure::BadRequest(format!("{} must be 1 or 0.", field_name(field)))),
+        _ => Err(Failure::BadRequest(format!("{field} must be 1 or 0."))),
     }
-}
-
-/// The server's own spelling of a field's name (never the request's bytes).
-fn field_name(field: &str) -> &'static str {
-    const FIELDS: [&str; 11] = [
-        "aesthetic_min",
-        "aesthetic_max",
-        "punsafe_min",
-        "punsafe_max",
-        "pwatermark_min",
-        "pwatermark_max",
-        "similarity_min",
-        "similarity_max",
-        "min_width",
-        "min_height",
-        "limit",
-    ];
-    FIELDS.into_iter().chain(["fold_accents"]).find(|f| *f == field).unwrap_or("a field")
 }
 
 #[cfg(test)]
@@ -349,7 +331,7 @@ mod tests {
     #[test]
     fn text_fields_become_string_literals_that_read_back_as_the_text() {
         for hostile in ["a' OR punsafe >= 0 OR host = 'b", "''", "x'); --", "\"quoted\" name", "日本'語\n\0"] {
-            let form = SearchForm { host: hostile.into(), language: hostile.into(), ..SearchForm::new(10) };
+            let form = SearchForm::new(10).with_term("host", hostile).with_term("language", hostile);
             let expr = pairscope_expr::parse(&form.filter().unwrap()).unwrap();
             let Expr::And(parts) = expr else { panic!("{hostile}: not one AND of two tests") };
             assert_eq!(parts.len(), 2, "{hostile}");
@@ -373,7 +355,9 @@ mod tests {
         assert_eq!(form.limit, config.max_page_size);
         let filter = form.filter().unwrap();
         assert!(pairscope_expr::parse(&filter).is_ok(), "{filter}");
-        assert!(filter.starts_with("aesthetic >= 6.5 AND punsafe <= 0.0000001 AND pwatermark <= 1000"), "{filter}");
+        for part in ["aesthetic >= 6.5", "punsafe <= 0.0000001", "pwatermark <= 1000", "width >= 1024"] {
+            assert!(filter.split(" AND ").any(|p| p.starts_with(part)), "{part}: {filter}");
+        }
         for bad in ["aesthetic_min=NaN", "punsafe_max=inf", "aesthetic_min=6)+OR+(1", "min_width=-1", "sort=nope"] {
             let Err(Failure::BadRequest(message)) = SearchForm::parse(Some(bad), &config) else { panic!("{bad}") };
             assert!(!message.contains("NaN") && !message.contains("inf") && !message.contains("nope"), "{message}");

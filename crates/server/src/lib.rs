@@ -6,6 +6,9 @@
 //!
 //! This crate owns:
 //! - [`ServerConfig`]: every option and limit of the server, in one struct, and [`serve`];
+//! - the route table (`routes`): every path with its parameters, the type of its JSON answer
+//!   and its JSON twin, from which [`router`] and the OpenAPI document (`openapi`, schemas
+//!   derived from the answers' types by schemars) are both built;
 //! - [`App`] and [`router`]: the routes, the engine of the current dataset version (swapped
 //!   for a new one when a new version is committed), the bounded queue of searches (at most
 //!   half of its permits to one client, at most half as many exports at once, a permit held
@@ -33,6 +36,7 @@ mod gate;
 mod guard;
 mod openapi;
 mod pages;
+mod routes;
 mod view;
 
 use std::net::SocketAddr;

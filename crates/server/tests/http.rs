@@ -650,6 +650,88 @@ async fn the_openapi_document_describes_every_path_that_answers() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// A validator of `schema` (a part of `document`, whose references point into it).
+fn validator(document: &Value, schema: &Value) -> jsonschema::Validator {
+    let root = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "components": document["components"],
+        "allOf": [schema],
+    });
+    jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("{e}: {schema}"))
+}
+
+/// Queries that reach each part of a JSON route's answer over the hostile rows: facets, the
+/// mention, the cursor, empty results, filters.
+const JSON_QUERIES: [(&str, &[&str]); 5] = [
+    (
+        "/search.json",
+        &[
+            "",
+            "?q=hostiletestrow&sort=aesthetic&order=asc&limit=2",
+            "?q=hostiletestrow&language=en&aesthetic_min=5&min_width=100&fold_accents=1",
+            "?mention=Link&names=builtin:characters",
+            "?mention=nosuchentityanywhere",
+            "?q=nosuchwordanywhere",
+        ],
+    ),
+    ("/row/{id}.json", &[""]),
+    ("/mentions.json", &["", "?list=builtin:characters&sort=name&order=asc", "?filter=zzzznothing"]),
+    ("/overview.json", &[""]),
+    ("/-/settings.json", &[""]),
+];
+
+#[tokio::test]
+async fn every_json_answer_is_valid_against_the_schema_the_document_derives_for_it() {
+    let app = app();
+    let document = get_ok(&app, "/api/openapi.json").await.json();
+    let hostile = get_ok(&app, &format!("/search.json?q={TOKEN}&limit=1")).await.json();
+    let row = hostile["hits"][0]["row_id"].as_i64().unwrap();
+    let mut routes = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        let responses = &item["get"]["responses"];
+        let Some(schema) = responses["200"]["content"]["application/json"]["schema"].as_object() else { continue };
+        if !schema.contains_key("$ref") {
+            continue; // the document itself
+        }
+        let (_, queries) = JSON_QUERIES
+            .iter()
+            .find(|(p, _)| p == path)
+            .unwrap_or_else(|| panic!("{path} answers JSON: give it queries in JSON_QUERIES"));
+        let answers = validator(&document, &responses["200"]["content"]["application/json"]["schema"]);
+        for query in *queries {
+            let url = format!("{}{query}", path.replace("{id}", &row.to_string()));
+            let answer = get_ok(&app, &url).await.json();
+            if let Err(error) = answers.validate(&answer) {
+                panic!("{url}: {error}\n{answer}");
+            }
+        }
+        // Its errors have the error document's shape.
+        let errors = validator(&document, &responses["default"]["content"]["application/json"]["schema"]);
+        let bad = format!("{}?sort=nope&list=nope&limit=x", path.replace("{id}", "99999999999999"));
+        let failed = get(&app, &bad).await;
+        if failed.status != StatusCode::OK {
+            let error = failed.json();
+            assert!(errors.is_valid(&error), "{bad}: {error}");
+        }
+        routes += 1;
+    }
+    assert_eq!(routes, JSON_QUERIES.len(), "every route of JSON_QUERIES is in the document");
+
+    // The schemas are closed: a field an answer had and its type did not declare fails.
+    let search = &document["paths"]["/search.json"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    let answers = validator(&document, search);
+    assert!(answers.is_valid(&hostile));
+    for pointer in ["", "/hits/0", "/hosts", "/hosts/values/0"] {
+        let mut grown = hostile.clone();
+        grown.pointer_mut(pointer).unwrap().as_object_mut().unwrap().insert("undeclared".into(), Value::from(1));
+        assert!(!answers.is_valid(&grown), "a field added at {pointer:?} passes");
+    }
+    // And the facet shape is one: {value, rows}, not a pair.
+    let mut paired = hostile.clone();
+    paired["hosts"]["values"][0] = serde_json::json!(["a.example", 1]);
+    assert!(!answers.is_valid(&paired));
+}
+
 #[tokio::test]
 async fn the_overview_counts_every_row_and_draws_its_charts() {
     let app = app();
@@ -661,7 +743,9 @@ async fn the_overview_counts_every_row_and_draws_its_charts() {
     assert!(sources.iter().all(|s| !s["file"].as_str().unwrap().contains('/')), "file names only");
     let histograms = overview["histograms"].as_array().unwrap();
     let columns: Vec<&str> = histograms.iter().map(|h| h["column"].as_str().unwrap()).collect();
-    assert_eq!(columns, ["aesthetic", "punsafe", "pwatermark", "width", "height"]);
+    let drawn: Vec<&str> = pairscope_model::Registry::CANONICAL.overview_histograms().map(|c| c.name).collect();
+    assert_eq!(columns, drawn);
+    assert!(drawn.contains(&"aesthetic") && drawn.contains(&"width"), "{drawn:?}");
     for histogram in histograms {
         let counted: u64 = histogram["buckets"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum();
         let rest = ["below", "above", "null"].map(|k| histogram[k].as_u64().unwrap()).iter().sum::<u64>();
@@ -670,11 +754,11 @@ async fn the_overview_counts_every_row_and_draws_its_charts() {
     }
     // A domain's count is the total of the search its link leads to.
     let html = get_ok(&app, "/overview").await.body;
-    assert_eq!(html.matches(r#"<svg class="histogram""#).count(), 5, "{html}");
+    assert_eq!(html.matches(r#"<svg class="histogram""#).count(), drawn.len(), "{html}");
     let top = &overview["domains"]["values"][0];
     let link = urls_in(&html).into_iter().find(|u| u.starts_with("/?domain=")).expect("a domain link");
     let linked = get_ok(&app, &link.replacen("/?", "/search.json?", 1)).await.json();
-    assert_eq!(linked["total"], top[1], "{link}");
+    assert_eq!(linked["total"], top["rows"], "{link}");
     assert_safe_html("/overview", &html);
 }
 
@@ -684,13 +768,13 @@ async fn language_facet_similarity_and_domain_filters_select_what_they_say() {
     let all = get_ok(&app, "/search.json?limit=1").await.json();
     // Only the hostile rows have a language (the synthetic schema has none).
     let top = &all["languages"]["values"][0];
-    assert_eq!((&top["language"], &top["rows"]), (&Value::from("en"), &Value::from(3)), "{all}");
+    assert_eq!((&top["value"], &top["rows"]), (&Value::from("en"), &Value::from(3)), "{all}");
     assert_eq!(all["languages"]["null"], 4000 + HOSTILE_ROWS - 5);
     let html = get_ok(&app, "/?limit=1").await.body;
     let link = urls_in(&html).into_iter().find(|u| u.starts_with("/?language=")).expect("a language link");
     let linked = get_ok(&app, &link.replacen("/?", "/search.json?", 1)).await.json();
     assert_eq!(linked["total"], top["rows"], "{link}");
-    assert!(linked["hits"].as_array().unwrap().iter().all(|h| h["language"] == top["language"]));
+    assert!(linked["hits"].as_array().unwrap().iter().all(|h| h["language"] == top["value"]));
 
     let similar = get_ok(&app, "/search.json?similarity_min=0.3&similarity_max=0.32&limit=200").await.json();
     let hits = similar["hits"].as_array().unwrap();
@@ -852,7 +936,7 @@ async fn facets_that_exceed_their_time_limit_are_left_off_the_page() {
 async fn rows_on_removal_lists_are_never_shown_counted_or_exported() {
     let plain = app();
     let all = get_ok(&plain, "/search.json?limit=1").await.json();
-    let top_host = all["hosts"]["values"][0]["host"].as_str().unwrap().to_string();
+    let top_host = all["hosts"]["values"][0]["value"].as_str().unwrap().to_string();
     let top_rows = all["hosts"]["values"][0]["rows"].as_u64().unwrap();
     let total = all["total"].as_u64().unwrap();
     let listed = get_ok(&plain, &format!("/search.json?host={top_host}&limit=1")).await.json();
@@ -870,7 +954,7 @@ async fn rows_on_removal_lists_are_never_shown_counted_or_exported() {
     let page = get_ok(&app, "/search.json?limit=200").await.json();
     assert_eq!(page["total"].as_u64().unwrap(), total - top_rows, "{}", page["total"]);
     assert!(page["hits"].as_array().unwrap().iter().all(|h| h["host"] != top_host.as_str()));
-    assert!(page["hosts"]["values"].as_array().unwrap().iter().all(|v| v["host"] != top_host.as_str()));
+    assert!(page["hosts"]["values"].as_array().unwrap().iter().all(|v| v["value"] != top_host.as_str()));
     let searched = get_ok(&app, &format!("/search.json?host={top_host}")).await.json();
     assert_eq!(searched["total"], 0);
     assert_eq!(get(&app, &format!("/row/{listed_row}.json")).await.status, StatusCode::NOT_FOUND);

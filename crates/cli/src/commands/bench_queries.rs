@@ -116,9 +116,9 @@ impl Call {
             Call::Search(request) => json!(engine.search(request, limits)?.hits.len()),
             Call::Count(selection) => json!(engine.count(selection, limits)?),
             Call::Facets(selection, by) => match engine.facets(selection, by, limits)? {
-                Facet::Terms { values, .. } => Value::Array(
-                    values.into_iter().map(|(value, count)| json!({"value": value, "count": count})).collect(),
-                ),
+                Facet::Terms { values, .. } => {
+                    Value::Array(values.into_iter().map(|t| json!({"value": t.value, "count": t.rows})).collect())
+                }
                 Facet::Histogram { buckets, null: nulls, .. } => {
                     let mut list: Vec<Value> =
                         buckets.into_iter().map(|b| json!({"value": b.lo, "count": b.count})).collect();

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 use arrow::array::{ArrayRef, Float64Array, StringArray, UInt64Array};
-use clap::{Args, ValueEnum};
+use clap::Args;
+use clap::builder::PossibleValuesParser;
 use pairscope_mentions::{ByColumn, MentionsReport, MentionsRequest, Method, cache, count_mentions};
-use pairscope_model::ExitStatus;
+use pairscope_model::{ExitStatus, Registry};
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
 
@@ -31,8 +32,8 @@ pub struct MentionsArgs {
     #[arg(long = "where", value_name = "EXPR")]
     pub filter: Option<String>,
     /// Break each entity's count down by this column.
-    #[arg(long, value_enum)]
-    pub by: Option<ByArg>,
+    #[arg(long, value_parser = by_names(Registry::CANONICAL))]
+    pub by: Option<String>,
     /// With --by: the values shown per entity [default: 10]. Without: keep only the N
     /// most-mentioned entities.
     #[arg(long, value_name = "N")]
@@ -51,11 +52,9 @@ pub struct MentionsArgs {
     pub output: FormatArgs,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ByArg {
-    Host,
-    Domain,
-    Language,
+/// The `--by` values: the columns of `registry` a count can be broken down by.
+pub fn by_names(registry: Registry) -> PossibleValuesParser {
+    PossibleValuesParser::new(ByColumn::names(registry))
 }
 
 pub fn run(args: &MentionsArgs, global: &GlobalArgs) -> Result<ExitStatus> {
@@ -64,11 +63,7 @@ pub fn run(args: &MentionsArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let request = MentionsRequest {
         lists,
         filter: args.filter.clone(),
-        by: args.by.map(|b| match b {
-            ByArg::Host => ByColumn::Host,
-            ByArg::Domain => ByColumn::Domain,
-            ByArg::Language => ByColumn::Language,
-        }),
+        by: args.by.as_deref().map(|name| ByColumn::parse(name).expect("clap checks the names")),
         top: args.top,
         fold_accents: args.fold_accents,
         timeout: if args.timeout > 0.0 { Duration::from_secs_f64(args.timeout) } else { Duration::MAX },

@@ -6,12 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use arrow::array::{
-    ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, UInt64Array,
-};
+use arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
 use clap::Args;
-use pairscope_model::ExitStatus;
-use pairscope_query::{Engine, Facet, FacetBy, Limits, SearchPage, SearchRequest, Selection, SortBy};
+use clap::builder::PossibleValuesParser;
+use pairscope_model::{ExitStatus, Registry};
+use pairscope_query::{Engine, Facet, FacetBy, Hit, Limits, SearchPage, SearchRequest, Selection, SortBy};
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
 
@@ -97,7 +96,7 @@ pub struct SearchArgs {
     #[command(flatten)]
     pub selection: SelectionArgs,
     /// Order of the results (ties by row_id; rows without the value last).
-    #[arg(long, default_value = "relevance", value_parser = ["relevance", "aesthetic", "similarity", "width", "height", "punsafe", "pwatermark"])]
+    #[arg(long, default_value = "relevance", value_parser = sort_names(Registry::CANONICAL))]
     pub sort: String,
     /// Ascending order (default: descending).
     #[arg(long, conflicts_with = "desc")]
@@ -131,16 +130,15 @@ pub struct CountArgs {
 pub struct FacetsArgs {
     #[command(flatten)]
     pub selection: SelectionArgs,
-    /// Column to count by: host, domain, language, license, nsfw_label, optout_* (top values)
-    /// or aesthetic, punsafe, pwatermark, similarity, width, height (a histogram).
-    #[arg(long)]
+    /// Column to count by: a keyword or flag (its top values) or a number (a histogram).
+    #[arg(long, value_parser = facet_names(Registry::CANONICAL))]
     pub by: String,
     /// Values to list for a term facet.
     #[arg(long, default_value_t = 20)]
     pub top: usize,
     /// Histogram buckets: [lo + i·w, lo + (i+1)·w) with w = (hi − lo) / K, plus below, above and
     /// null buckets. Default ranges: aesthetic 0–10, punsafe and pwatermark 0–1, similarity
-    /// 0–0.5, width and height 0–4096.
+    /// 0–0.5, width and height 0–4096 (each column's histogram role in `pairscope-model`).
     #[arg(long, default_value_t = 20)]
     pub buckets: usize,
     /// Histogram range start (inclusive).
@@ -151,6 +149,16 @@ pub struct FacetsArgs {
     pub hi: Option<f64>,
     #[command(flatten)]
     pub output: FormatArgs,
+}
+
+/// The `--sort` values: the orders of `registry`.
+pub fn sort_names(registry: Registry) -> PossibleValuesParser {
+    PossibleValuesParser::new(SortBy::names(registry))
+}
+
+/// The `facets --by` values: the columns `registry` gives a facet role.
+pub fn facet_names(registry: Registry) -> PossibleValuesParser {
+    PossibleValuesParser::new(registry.facets().map(|(c, _)| c.name))
 }
 
 pub fn run_search(args: &SearchArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
@@ -231,39 +239,15 @@ fn one_line(text: &str) -> String {
 }
 
 fn hits_batch(page: &SearchPage) -> RecordBatch {
-    let hits = &page.hits;
-    let text = |f: fn(&pairscope_query::Hit) -> Option<&str>| -> ArrayRef {
-        Arc::new(hits.iter().map(f).collect::<StringArray>())
-    };
-    let float = |f: fn(&pairscope_query::Hit) -> Option<f64>| -> ArrayRef {
-        Arc::new(hits.iter().map(f).collect::<Float64Array>())
-    };
-    let int = |f: fn(&pairscope_query::Hit) -> Option<i32>| -> ArrayRef {
-        Arc::new(hits.iter().map(f).collect::<Int32Array>())
-    };
-    table(vec![
-        ("row_id", Arc::new(hits.iter().map(|h| h.row_id).collect::<Int64Array>())),
-        ("url", text(|h| Some(&h.url))),
-        ("caption", text(|h| Some(&h.caption))),
-        ("host", text(|h| h.host.as_deref())),
-        ("domain", text(|h| h.domain.as_deref())),
-        ("language", text(|h| h.language.as_deref())),
-        ("nsfw_label", text(|h| h.nsfw_label.as_deref())),
-        ("width", int(|h| h.width)),
-        ("height", int(|h| h.height)),
-        ("aesthetic", float(|h| h.aesthetic)),
-        ("punsafe", float(|h| h.punsafe)),
-        ("pwatermark", float(|h| h.pwatermark)),
-        ("similarity", float(|h| h.similarity)),
-        ("score", Arc::new(hits.iter().map(|h| h.score).collect::<Float32Array>())),
-    ])
+    // Every column is built from the same hits, with the schema's types.
+    Hit::batch(&page.hits).expect("a batch of hits has its schema")
 }
 
 fn facet_batch(facet: &Facet) -> RecordBatch {
     match facet {
         Facet::Terms { column, values, null, .. } => {
-            let mut names: Vec<Option<&str>> = values.iter().map(|(v, _)| Some(v.as_str())).collect();
-            let mut counts: Vec<u64> = values.iter().map(|(_, n)| *n).collect();
+            let mut names: Vec<Option<&str>> = values.iter().map(|t| Some(t.value.as_str())).collect();
+            let mut counts: Vec<u64> = values.iter().map(|t| t.rows).collect();
             if *null > 0 {
                 names.push(None);
                 counts.push(*null);
@@ -288,6 +272,31 @@ fn facet_batch(facet: &Facet) -> RecordBatch {
                 (column.as_str(), Arc::new(StringArray::from(labels)) as ArrayRef),
                 ("rows", Arc::new(UInt64Array::from(counts))),
             ])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::builder::TypedValueParser;
+
+    use super::*;
+
+    fn names(parser: PossibleValuesParser) -> Vec<String> {
+        parser.possible_values().into_iter().flatten().map(|v| v.get_name().to_string()).collect()
+    }
+
+    #[test]
+    fn a_registry_with_one_more_score_reaches_the_clis_possible_values() {
+        let registry = Registry::CANONICAL.with_score("watermark_v2");
+        let extra = "watermark_v2".to_string();
+        assert!(names(sort_names(registry)).contains(&extra));
+        assert!(names(facet_names(registry)).contains(&extra));
+        assert!(!names(sort_names(Registry::CANONICAL)).contains(&extra));
+        // The orders the CLI took before the registry are all still taken.
+        let canonical = names(sort_names(Registry::CANONICAL));
+        for old in ["relevance", "aesthetic", "similarity", "width", "height", "punsafe", "pwatermark"] {
+            assert!(canonical.contains(&old.to_string()), "{old}: {canonical:?}");
         }
     }
 }

@@ -23,8 +23,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use arrow::array::{ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
@@ -192,7 +190,7 @@ fn write(
     // Small row groups: the parquet writer holds a row group until it is complete, so they
     // bound what an export keeps in memory before it reaches the client.
     let options = ExportOptions { neutralise_formulas: format == ExportFormat::Csv, row_group_rows: Some(10_000) };
-    let mut writer = BatchWriter::new(format, schema(), &mut *out, options)?;
+    let mut writer = BatchWriter::new(format, Hit::schema(), &mut *out, options)?;
     let mut left = rows;
     while left > 0 {
         request.limit = MAX_LIMIT.min(left as usize);
@@ -201,7 +199,7 @@ fn write(
             engine.search(&request, limits).map_err(|e| io::Error::other(e.to_string()))?
         };
         let taken = page.hits.len().min(left as usize);
-        writer.write(&batch(&page.hits[..taken])?)?;
+        writer.write(&Hit::batch(&page.hits[..taken])?)?;
         left -= taken as u64;
         match page.next {
             Some(next) if taken > 0 => request.after = Some(next),
@@ -211,52 +209,6 @@ fn write(
     writer.finish()?;
     out.flush()?;
     Ok(())
-}
-
-fn schema() -> SchemaRef {
-    let text = |name: &str, nullable| Field::new(name, DataType::Utf8, nullable);
-    let float = |name: &str| Field::new(name, DataType::Float64, true);
-    Arc::new(Schema::new(vec![
-        Field::new("row_id", DataType::Int64, false),
-        text("url", false),
-        text("caption", false),
-        text("host", true),
-        text("domain", true),
-        text("language", true),
-        text("nsfw_label", true),
-        Field::new("width", DataType::Int32, true),
-        Field::new("height", DataType::Int32, true),
-        float("aesthetic"),
-        float("punsafe"),
-        float("pwatermark"),
-        float("similarity"),
-        Field::new("score", DataType::Float32, true),
-    ]))
-}
-
-fn batch(hits: &[Hit]) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let text = |f: fn(&Hit) -> Option<&str>| Arc::new(hits.iter().map(f).collect::<StringArray>()) as ArrayRef;
-    let float = |f: fn(&Hit) -> Option<f64>| Arc::new(hits.iter().map(f).collect::<Float64Array>()) as ArrayRef;
-    let int = |f: fn(&Hit) -> Option<i32>| Arc::new(hits.iter().map(f).collect::<Int32Array>()) as ArrayRef;
-    RecordBatch::try_new(
-        schema(),
-        vec![
-            Arc::new(hits.iter().map(|h| h.row_id).collect::<Int64Array>()),
-            text(|h| Some(&h.url)),
-            text(|h| Some(&h.caption)),
-            text(|h| h.host.as_deref()),
-            text(|h| h.domain.as_deref()),
-            text(|h| h.language.as_deref()),
-            text(|h| h.nsfw_label.as_deref()),
-            int(|h| h.width),
-            int(|h| h.height),
-            float(|h| h.aesthetic),
-            float(|h| h.punsafe),
-            float(|h| h.pwatermark),
-            float(|h| h.similarity),
-            Arc::new(hits.iter().map(|h| h.score).collect::<Float32Array>()),
-        ],
-    )
 }
 
 /// Bytes written from the blocking thread, sent to the response body a chunk at a time. A

@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 use pairscope_mentions::{EntityCount, MentionsReport, MentionsRequest, cache, count_mentions};
 use pairscope_model::NoProgress;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 use url::form_urlencoded;
 
 use crate::App;
@@ -108,13 +109,69 @@ impl View {
     }
 }
 
+/// `/mentions.json`, and what the mentions page shows.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Mentions")]
+pub(crate) struct MentionsDocument {
+    #[schemars(range(min = 1))]
+    version: u64,
+    list: &'static str,
+    /// Captions counted (every row's).
+    rows: u64,
+    /// Entities in the list.
+    names: u64,
+    /// Entities of the list mentioned at least once (before `filter`).
+    mentioned: u64,
+    /// The mentioned entities that pass `filter`, in the view's order.
+    entities: Vec<MentionedEntity>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+struct MentionedEntity {
+    name: String,
+    aliases: Vec<String>,
+    /// Captions that mention it (each at most once).
+    #[schemars(range(min = 1))]
+    captions: u64,
+    /// `captions / rows`.
+    share: f64,
+    /// Why the count may include captions about something else.
+    ambiguous: Option<String>,
+    /// The search page of these captions.
+    search: String,
+}
+
+impl MentionsDocument {
+    fn new(app: &App, view: &View, report: &MentionsReport) -> MentionsDocument {
+        let entities = view
+            .rows(report)
+            .into_iter()
+            .map(|e| MentionedEntity {
+                name: e.name.clone(),
+                aliases: e.aliases.clone(),
+                captions: e.count,
+                share: e.share,
+                ambiguous: e.ambiguous.clone(),
+                search: search_href(app, &e.name, view.list),
+            })
+            .collect();
+        MentionsDocument {
+            version: report.dataset_version,
+            list: view.list,
+            rows: report.rows,
+            names: report.entities.len() as u64,
+            mentioned: report.entities.iter().filter(|e| e.count > 0).count() as u64,
+            entities,
+        }
+    }
+}
+
 pub(crate) async fn html(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
     let (view, report) = match run(&app, query.as_deref()).await {
         Ok(outcome) => outcome,
         Err(failure) => return failure.respond(false),
     };
-    let rows = view.rows(&report);
-    let mentioned = report.entities.iter().filter(|e| e.count > 0).count();
+    let document = MentionsDocument::new(&app, &view, &report);
     let most = report.entities.iter().map(|e| e.count).max().unwrap_or(0).max(1) as f64;
     let arrow = |by_name: bool| match (view.by_name == by_name, view.ascending) {
         (false, _) => "",
@@ -140,9 +197,9 @@ pub(crate) async fn html(State(app): State<Arc<App>>, RawQuery(query): RawQuery)
             button type="submit" { "filter" }
         }
         p.note {
-            (mentioned) " of " (report.entities.len()) " names are mentioned, among " (report.rows)
-            " captions (dataset version " (report.dataset_version) "). A caption counts once per entity, whichever aliases it uses."
-            @if !view.filter.is_empty() { " " (rows.len()) " match the filter." }
+            (document.mentioned) " of " (document.names) " names are mentioned, among " (document.rows)
+            " captions (dataset version " (document.version) "). A caption counts once per entity, whichever aliases it uses."
+            @if !view.filter.is_empty() { " " (document.entities.len()) " match the filter." }
         }
         table.mentions {
             tr {
@@ -152,12 +209,12 @@ pub(crate) async fn html(State(app): State<Arc<App>>, RawQuery(query): RawQuery)
                 th {}
                 th { "note" }
             }
-            @for entity in &rows {
+            @for entity in &document.entities {
                 tr {
-                    td { a href=(search_href(&app, &entity.name, view.list)) { (entity.name) } }
-                    td.num { (entity.count) }
+                    td { a href=(entity.search) { (entity.name) } }
+                    td.num { (entity.captions) }
                     td.num { (format!("{:.3} %", entity.share * 100.0)) }
-                    td { (chart::bar(entity.count as f64 / most)) }
+                    td { (chart::bar(entity.captions as f64 / most)) }
                     td { @if let Some(why) = &entity.ambiguous { span.ambiguous title=(why) { "ambiguous" } ": " (why) } }
                 }
             }
@@ -167,32 +224,10 @@ pub(crate) async fn html(State(app): State<Arc<App>>, RawQuery(query): RawQuery)
 }
 
 pub(crate) async fn json(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
-    let (view, report) = match run(&app, query.as_deref()).await {
-        Ok(outcome) => outcome,
-        Err(failure) => return failure.respond(true),
-    };
-    let entities: Vec<_> = view
-        .rows(&report)
-        .into_iter()
-        .map(|e| {
-            json!({
-                "name": e.name,
-                "aliases": e.aliases,
-                "captions": e.count,
-                "share": e.share,
-                "ambiguous": e.ambiguous,
-                "search": search_href(&app, &e.name, view.list),
-            })
-        })
-        .collect();
-    axum::Json(json!({
-        "version": report.dataset_version,
-        "list": view.list,
-        "rows": report.rows,
-        "names": report.entities.len(),
-        "entities": entities,
-    }))
-    .into_response()
+    match run(&app, query.as_deref()).await {
+        Ok((view, report)) => axum::Json(MentionsDocument::new(&app, &view, &report)).into_response(),
+        Err(failure) => failure.respond(true),
+    }
 }
 
 fn search_href(app: &App, name: &str, spec: &str) -> String {

@@ -9,35 +9,41 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use maud::html;
-use pairscope_query::{Engine, Facet, FacetBy, Limits, Selection};
+use pairscope_model::Registry;
+use pairscope_query::{Engine, Facet, FacetBy, Limits, Selection, TermCount};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::App;
 use crate::chart;
 use crate::error::Failure;
-use crate::form::{SearchForm, Term};
+use crate::form::SearchForm;
 use crate::view::page;
 
-/// The columns drawn as histograms, over `pairscope_query::facets::default_range`.
-pub(crate) const HISTOGRAMS: [&str; 5] = ["aesthetic", "punsafe", "pwatermark", "width", "height"];
 const BUCKETS: usize = 20;
 const TOP_DOMAINS: usize = 20;
+/// The column of the top list.
+const DOMAIN: &str = "domain";
 
-#[derive(Debug, Serialize)]
+/// `/overview.json`, and what the overview page shows.
+#[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct Overview {
+    #[schemars(range(min = 1))]
     version: u64,
     committed_at: String,
     pairscope_version: String,
     rows: u64,
     sources: Vec<Source>,
-    /// One per [`HISTOGRAMS`] column, in that order.
+    /// One per column the registry draws on the overview, in registry order (over each
+    /// column's default range).
     histograms: Vec<Facet>,
+    /// The most frequent registrable domains.
     domains: Facet,
 }
 
 /// One ingested source file. Only its file name is shown: where it was on the machine that
 /// ingested it is none of a visitor's business.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct Source {
     file: String,
     id: String,
@@ -94,14 +100,14 @@ pub(crate) async fn html(State(app): State<Arc<App>>) -> Response {
             }
         }
         @if let Facet::Terms { values, distinct, null, total, .. } = &overview.domains {
-            @let most = values.first().map_or(1, |(_, rows)| (*rows).max(1)) as f64;
+            @let most = values.first().map_or(1, |top| top.rows.max(1)) as f64;
             h2 { "Top domains" }
             table {
                 tr { th { "domain" } th { "rows" } th { "share" } th {} }
-                @for (domain, rows) in values {
+                @for TermCount { value: domain, rows } in values {
                     @let share = *rows as f64 / (*total).max(1) as f64;
                     tr {
-                        td { a href=(SearchForm::new(config.page_size).with_term(Term::Domain, domain).href("/", config)) { (domain) } }
+                        td { a href=(SearchForm::new(config.page_size).with_term(DOMAIN, domain).href("/", config)) { (domain) } }
                         td.num { (rows) }
                         td.num { (format!("{:.2} %", share * 100.0)) }
                         td { (chart::bar(*rows as f64 / most)) }
@@ -129,14 +135,14 @@ async fn overview(app: &Arc<App>) -> Result<Arc<Overview>, Failure> {
 
 fn compute(engine: &Engine, limits: &Limits) -> Result<Overview, Failure> {
     let all = Selection::default();
-    let histograms = HISTOGRAMS
-        .iter()
+    let histograms = Registry::CANONICAL
+        .overview_histograms()
         .map(|column| {
-            let by = FacetBy::Histogram { column: column.to_string(), buckets: BUCKETS, range: None };
+            let by = FacetBy::Histogram { column: column.name.to_string(), buckets: BUCKETS, range: None };
             engine.facets(&all, &by, limits)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let by = FacetBy::Terms { column: Term::Domain.column().into(), top: TOP_DOMAINS };
+    let by = FacetBy::Terms { column: DOMAIN.into(), top: TOP_DOMAINS };
     let domains = engine.facets(&all, &by, limits)?;
     let manifest = engine.dataset().manifest();
     let sources = manifest

@@ -11,11 +11,12 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use pairscope_model::RowId;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::App;
 use crate::error::Failure;
-use crate::form::{SearchForm, Term};
+use crate::form::SearchForm;
 use crate::view::{external_link, image, is_unsafe, page};
 
 /// Columns whose values are URLs: shown as links when they are http(s).
@@ -77,7 +78,7 @@ fn render(app: &App, batch: &RecordBatch, row_id: i64, version: u64) -> Result<R
         p.note {
             "dataset version " (version) " · " a href=(format!("/row/{row_id}.json")) { "JSON" }
             @if let Some(host) = text("host") {
-                " · " a href=(SearchForm::new(config.page_size).with_term(Term::Host, host).href("/", config)) {
+                " · " a href=(SearchForm::new(config.page_size).with_term("host", host).href("/", config)) {
                     "more from " (host)
                 }
             }
@@ -100,14 +101,26 @@ fn render(app: &App, batch: &RecordBatch, row_id: i64, version: u64) -> Result<R
     Ok(page(&format!("row {row_id}"), body).into_response())
 }
 
+/// `/row/{id}.json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Row")]
+pub(crate) struct RowDocument {
+    #[schemars(range(min = 0))]
+    row_id: i64,
+    #[schemars(range(min = 1))]
+    version: u64,
+    /// Every stored column (canonical and extra), nulls included.
+    row: serde_json::Map<String, serde_json::Value>,
+}
+
 fn document(batch: &RecordBatch, row_id: i64, version: u64) -> Result<Response, arrow::error::ArrowError> {
     let mut writer = arrow::json::WriterBuilder::new()
         .with_explicit_nulls(true)
         .build::<_, arrow::json::writer::JsonArray>(Vec::new());
     writer.write(batch)?;
     writer.finish()?;
-    let rows: serde_json::Value =
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> =
         serde_json::from_slice(&writer.into_inner()).map_err(|e| arrow::error::ArrowError::JsonError(e.to_string()))?;
-    let row = rows.get(0).cloned().unwrap_or(serde_json::Value::Null);
-    Ok(axum::Json(json!({ "row_id": row_id, "version": version, "row": row })).into_response())
+    let row = rows.into_iter().next().unwrap_or_default();
+    Ok(axum::Json(RowDocument { row_id, version, row }).into_response())
 }

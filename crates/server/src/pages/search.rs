@@ -7,19 +7,22 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
-use pairscope_query::{Facet, FacetBy, SearchPage, SearchRequest, SortBy};
-use serde_json::json;
+use pairscope_model::Registry;
+use pairscope_query::{Facet, FacetBy, Hit, SearchPage, SearchRequest, SortBy, TermCount};
+use schemars::JsonSchema;
+use serde::Serialize;
 
-use crate::App;
 use crate::app::LISTS;
 use crate::error::Failure;
-use crate::form::{SCORES, SearchForm, Term};
+use crate::form::{FieldValue, SearchForm};
 use crate::view::{excerpt, image, is_unsafe, page, score};
+use crate::{App, ServerConfig};
 
 /// The entity a search is restricted to.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub(crate) struct Mention {
     name: String,
-    /// The list it was found in; `None` when no list has it (searched as one alias).
+    /// The list it was found in; null when no list has it (searched as one alias).
     list: Option<&'static str>,
     pub(crate) aliases: Vec<String>,
 }
@@ -34,42 +37,82 @@ struct Outcome {
     languages: Option<Facet>,
 }
 
+/// `/search.json`, and what the search page shows.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "SearchPage")]
+pub(crate) struct SearchDocument {
+    #[schemars(range(min = 1))]
+    version: u64,
+    /// Every row the search matches, exact.
+    total: u64,
+    /// The cursor of the next page; null on the last.
+    next: Option<String>,
+    /// This search's next page, as JSON.
+    next_url: Option<String>,
+    hits: Vec<Hit>,
+    /// The most frequent hosts of the matching rows.
+    hosts: Option<TermCounts>,
+    /// The most frequent caption languages of the matching rows.
+    languages: Option<TermCounts>,
+    /// The EXPR the filter fields stand for.
+    filter: Option<String>,
+    mention: Option<Mention>,
+}
+
+/// Exact counts of a keyword among the matching rows; null when the time limit left no time
+/// for them.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct TermCounts {
+    /// Most rows first, ties by value.
+    values: Vec<TermCount>,
+    /// Rows without a value.
+    null: u64,
+    /// Distinct values among the matching rows (the list may show fewer).
+    distinct: u64,
+}
+
+impl TermCounts {
+    fn of(facet: Option<Facet>) -> Option<TermCounts> {
+        match facet? {
+            Facet::Terms { values, null, distinct, .. } => Some(TermCounts { values, null, distinct }),
+            Facet::Histogram { .. } => None,
+        }
+    }
+}
+
+impl SearchDocument {
+    fn new(outcome: Outcome, config: &ServerConfig) -> SearchDocument {
+        let Outcome { form, mention, page, hosts, languages } = outcome;
+        SearchDocument {
+            version: page.version,
+            // The server's requests always count the total (`SearchForm::request`).
+            total: page.total.unwrap_or_default(),
+            next_url: page.next.as_ref().map(|next| form.with_after(next).href("/search.json", config)),
+            next: page.next,
+            hits: page.hits,
+            hosts: TermCounts::of(hosts),
+            languages: TermCounts::of(languages),
+            filter: form.filter(),
+            mention,
+        }
+    }
+}
+
 pub(crate) async fn html(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
     match run(&app, query.as_deref()).await {
-        Ok(outcome) => render(&app, &outcome).into_response(),
+        Ok(outcome) => {
+            let form = outcome.form.clone();
+            render(&app, &form, &SearchDocument::new(outcome, &app.config)).into_response()
+        }
         Err(failure) => failure.respond(false),
     }
 }
 
 pub(crate) async fn json(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
-    let outcome = match run(&app, query.as_deref()).await {
-        Ok(outcome) => outcome,
-        Err(failure) => return failure.respond(true),
-    };
-    let config = &app.config;
-    let terms = |facet: Option<&Facet>, key: &str| {
-        facet.and_then(|facet| match facet {
-            Facet::Terms { values, null: nulls, distinct, .. } => Some(json!({
-                "values": values.iter().map(|(value, rows)| json!({ key: value, "rows": rows })).collect::<Vec<_>>(),
-                "null": nulls,
-                "distinct": distinct,
-            })),
-            Facet::Histogram { .. } => None,
-        })
-    };
-    let page = &outcome.page;
-    axum::Json(json!({
-        "version": page.version,
-        "total": page.total,
-        "next": page.next,
-        "next_url": page.next.as_ref().map(|next| outcome.form.with_after(next).href("/search.json", config)),
-        "hits": page.hits,
-        "hosts": terms(outcome.hosts.as_ref(), "host"),
-        "languages": terms(outcome.languages.as_ref(), "language"),
-        "filter": outcome.form.filter(),
-        "mention": outcome.mention.as_ref().map(|m| json!({ "name": m.name, "list": m.list, "aliases": m.aliases })),
-    }))
-    .into_response()
+    match run(&app, query.as_deref()).await {
+        Ok(outcome) => axum::Json(SearchDocument::new(outcome, &app.config)).into_response(),
+        Err(failure) => failure.respond(true),
+    }
 }
 
 async fn run(app: &Arc<App>, query: Option<&str>) -> Result<Outcome, Failure> {
@@ -80,8 +123,8 @@ async fn run(app: &Arc<App>, query: Option<&str>) -> Result<Outcome, Failure> {
     let limits = app.limits();
     let facet_timeout = app.config.facet_timeout;
     let by = [
-        FacetBy::Terms { column: Term::Host.column().into(), top: app.config.facet_hosts },
-        FacetBy::Terms { column: Term::Language.column().into(), top: app.config.facet_languages },
+        FacetBy::Terms { column: "host".into(), top: app.config.facet_hosts },
+        FacetBy::Terms { column: "language".into(), top: app.config.facet_languages },
     ];
     // The facets depend on the selection only: the other pages and orders of a search share
     // them. The engine's identity stands for its dataset version and its hidden rows.
@@ -165,18 +208,15 @@ pub(crate) fn mention(app: &App, form: &SearchForm) -> Result<Option<Mention>, F
     Ok(Some(Mention { name: form.mention.clone(), list: None, aliases: vec![form.mention.clone()] }))
 }
 
-fn render(app: &App, outcome: &Outcome) -> Html<String> {
+fn render(app: &App, form: &SearchForm, result: &SearchDocument) -> Html<String> {
     let config = &app.config;
-    let form = &outcome.form;
-    let result = &outcome.page;
-    // The server's requests always count the total (`SearchForm::request`).
-    let total = result.total.unwrap_or_default();
+    let total = result.total;
     let title = if form.q.is_empty() { "search".to_string() } else { format!("{} – search", excerpt(&form.q, 60)) };
     page(
         &title,
         html! {
             (search_form(app, form))
-            @if let Some(mention) = &outcome.mention {
+            @if let Some(mention) = &result.mention {
                 p.note {
                     "Captions that mention " strong { (mention.name) }
                     @match mention.list {
@@ -210,8 +250,8 @@ fn render(app: &App, outcome: &Outcome) -> Html<String> {
             }
             div.layout {
                 aside {
-                    (terms(app, form, Term::Host, "hosts", outcome.hosts.as_ref()))
-                    (terms(app, form, Term::Language, "languages", outcome.languages.as_ref()))
+                    (terms(app, form, "host", "hosts", result.hosts.as_ref()))
+                    (terms(app, form, "language", "languages", result.languages.as_ref()))
                 }
                 section.grid {
                     @for hit in &result.hits {
@@ -254,20 +294,25 @@ fn search_form(app: &App, form: &SearchForm) -> Markup {
             label { "URL pattern"
                 input.wide type="text" name="url" value=(form.url) placeholder="https://site.example/artist or *name*";
             }
-            @for column in SCORES {
-                @let range = form.range(column);
-                label { (column) " ≥" input type="number" step="any" name=(format!("{column}_min")) value=[number(range.min)]; }
-                label { (column) " ≤" input type="number" step="any" name=(format!("{column}_max")) value=[number(range.max)]; }
+            @for field in &form.columns {
+                @let (column, keys) = (field.column, field.keys());
+                @match &field.value {
+                    FieldValue::Range(range) => {
+                        label { (column) " ≥" input type="number" step="any" name=(keys[0]) value=[number(range.min)]; }
+                        label { (column) " ≤" input type="number" step="any" name=(keys[1]) value=[number(range.max)]; }
+                    }
+                    FieldValue::AtLeast(least) => {
+                        label { (column) " ≥" input type="number" min="0" name=(keys[0]) value=[least.map(|v| v.to_string())]; }
+                    }
+                    FieldValue::Equals(value) => {
+                        label { (column) input type="text" name=(keys[0]) value=(value); }
+                    }
+                }
             }
-            label { "width ≥" input type="number" min="0" name="min_width" value=[form.min_width.map(|v| v.to_string())]; }
-            label { "height ≥" input type="number" min="0" name="min_height" value=[form.min_height.map(|v| v.to_string())]; }
-            label { "host" input type="text" name="host" value=(form.host); }
-            label { "domain" input type="text" name="domain" value=(form.domain) placeholder="pinimg.com"; }
-            label { "language" input type="text" name="language" size="5" value=(form.language); }
             label { "sort"
                 select name="sort" {
-                    @for sort in SortBy::ALL {
-                        option value=(sort.name()) selected[sort == form.sort] { (sort.name()) }
+                    @for name in SortBy::names(Registry::CANONICAL) {
+                        option value=(name) selected[name == form.sort.name()] { (name) }
                     }
                 }
             }
@@ -291,29 +336,29 @@ fn search_form(app: &App, form: &SearchForm) -> Markup {
 }
 
 /// A facet's values, each a link to this search restricted to it, with its exact count.
-fn terms(app: &App, form: &SearchForm, term: Term, title: &str, facet: Option<&Facet>) -> Markup {
+fn terms(app: &App, form: &SearchForm, column: &str, title: &str, counts: Option<&TermCounts>) -> Markup {
     let config = &app.config;
-    let chosen = form.term(term);
+    let chosen = form.term(column);
     html! {
         h2 { (title) }
-        @match facet {
-            Some(Facet::Terms { values, distinct, null, .. }) => {
+        @match counts {
+            Some(TermCounts { values, distinct, null }) => {
                 ol {
-                    @for (value, rows) in values {
+                    @for term in values {
                         li {
-                            @if value == chosen { strong { (value) } } @else {
-                                a href=(form.with_term(term, value).href("/", config)) { (value) }
+                            @if term.value == chosen { strong { (term.value) } } @else {
+                                a href=(form.with_term(column, &term.value).href("/", config)) { (term.value) }
                             }
-                            " " span.note { (*rows) }
+                            " " span.note { (term.rows) }
                         }
                     }
                 }
                 p.note { (*distinct) " distinct" @if *null > 0 { ", " (*null) " rows without one" } }
                 @if !chosen.is_empty() {
-                    p { a href=(form.with_term(term, "").href("/", config)) { "any " (term.column()) } }
+                    p { a href=(form.with_term(column, "").href("/", config)) { "any " (column) } }
                 }
             }
-            _ => { p.note { "These counts did not fit in the time limit." } }
+            None => { p.note { "These counts did not fit in the time limit." } }
         }
     }
 }
