@@ -32,10 +32,6 @@ use pairscope_model::exit::ExitStatus;
 /// links. Anything longer belongs in docs/.
 const README_MAX_LINES: usize = 200;
 
-/// Documents linked before they exist on this branch: written on another branch at the same
-/// time. A listed file that exists is checked like any other; remove its line once merged.
-const WRITTEN_ELSEWHERE: &[&str] = &["docs/web-api.md"];
-
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
@@ -454,10 +450,7 @@ fn every_relative_link_resolves() {
             let relative = if file.is_empty() { PathBuf::from(&name) } else { dir.join(file) };
             let path = root.join(&relative);
             if !path.exists() {
-                let pending = WRITTEN_ELSEWHERE.iter().any(|p| Path::new(p) == normalise(&relative));
-                if !pending {
-                    failures.push(format!("{name}: link to {target}: {} does not exist", relative.display()));
-                }
+                failures.push(format!("{name}: link to {target}: {} does not exist", relative.display()));
                 continue;
             }
             if let Some(anchor) = anchor.filter(|_| path.extension().is_some_and(|e| e == "md")) {
@@ -469,21 +462,6 @@ fn every_relative_link_resolves() {
     }
     assert!(checked >= 20, "only {checked} relative links found");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// `a/../b` → `b` (links from docs/ to ../README.md), without touching the disk.
-fn normalise(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 // ---- the crate map -------------------------------------------------------------------------
