@@ -73,9 +73,14 @@ pub(crate) fn block_index_name(block: u64) -> String {
     format!("index-{block:05}")
 }
 
-/// `sources/<first 16 hex digits of the id>`.
+/// `sources/<short id>`.
 fn source_dir_name(source_id: &str) -> String {
-    format!("sources/{}", source_id.get(..16).unwrap_or(source_id))
+    format!("sources/{}", short_source_id(source_id))
+}
+
+/// The first 16 hex digits of a source id: how directory names and messages show a source.
+pub fn short_source_id(source_id: &str) -> &str {
+    source_id.get(..16).unwrap_or(source_id)
 }
 
 /// The dataset directory `path` is or lies in (after [`resolve`]), if any.

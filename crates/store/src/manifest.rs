@@ -184,7 +184,7 @@ impl SourceEntry {
 
     /// The first 16 hex digits of the id: how messages and directory names show a source.
     pub fn short_id(&self) -> &str {
-        self.id.get(..16).unwrap_or(&self.id)
+        crate::layout::short_source_id(&self.id)
     }
 
     /// The content hash the id spells (valid in every entry read through [`SourceEntry::read`]
