@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Language ID of short texts: accuracy per kind and per language, and texts/s, for CLD3
 (gcld3, LAION's detector), lingua (lingua-language-detector, the Python build of lingua-rs) and
-the Rust detectors run by `crates/collect/examples/langid_eval.rs`, side by side on
+the Rust detectors run by `crates/langid/examples/langid_eval.rs`, side by side on
 ../shared/data/langid/labelled-short-texts.tsv.gz. Writes bench/LANGID.md.
 
     apt-get install protobuf-compiler libprotobuf-dev   # gcld3 builds against them

@@ -96,8 +96,8 @@ pub enum Format {
 
 impl Format {
     /// The streamed export format, for every format but `table`.
-    pub fn export(self) -> Option<pairscope_store::export::ExportFormat> {
-        use pairscope_store::export::ExportFormat;
+    pub fn export(self) -> Option<pairscope_export::ExportFormat> {
+        use pairscope_export::ExportFormat;
         match self {
             Format::Table => None,
             Format::Csv => Some(ExportFormat::Csv),

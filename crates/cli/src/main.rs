@@ -78,6 +78,7 @@ fn error_report(error: &anyhow::Error) -> String {
 fn is_usage(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.downcast_ref::<pairscope_store::StoreError>().is_some_and(|e| e.is_usage())
+            || cause.downcast_ref::<pairscope_ingest::IngestError>().is_some_and(|e| e.is_usage())
             || cause.downcast_ref::<args::UsageError>().is_some()
             || cause.downcast_ref::<pairscope_query::QueryError>().is_some_and(|e| e.is_usage())
             || cause.downcast_ref::<pairscope_sql::SqlError>().is_some_and(|e| e.is_usage())

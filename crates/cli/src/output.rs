@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use pairscope_io::path::resolve;
-use pairscope_store::export::{BatchWriter, ExportOptions};
+use pairscope_export::{BatchWriter, ExportOptions};
 use pairscope_store::layout::dataset_containing;
 
 use crate::args::{Format, UsageError};

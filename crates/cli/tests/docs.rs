@@ -230,9 +230,9 @@ fn values() -> BTreeMap<&'static str, String> {
         ("expr.max_bytes", bytes(pairscope_expr::MAX_EXPR_BYTES as u64)),
         ("expr.max_depth", grouped(pairscope_expr::MAX_DEPTH as u64)),
         ("expr.max_in_list", grouped(pairscope_expr::MAX_IN_LIST as u64)),
-        ("ingest.max_source_columns", grouped(pairscope_store::ingest::MAX_SOURCE_COLUMNS as u64)),
-        ("ingest.max_dataset_columns", grouped(pairscope_store::ingest::MAX_DATASET_COLUMNS as u64)),
-        ("ingest.row_group_rows", format!("{}k", pairscope_store::ingest::ROW_GROUP_ROWS / 1024)),
+        ("ingest.max_source_columns", grouped(pairscope_ingest::MAX_SOURCE_COLUMNS as u64)),
+        ("ingest.max_dataset_columns", grouped(pairscope_store::writer::MAX_DATASET_COLUMNS as u64)),
+        ("ingest.row_group_rows", format!("{}k", pairscope_store::blocks::ROW_GROUP_ROWS / 1024)),
         ("row_id.index_bits", pairscope_model::row_id::ROW_INDEX_BITS.to_string()),
         ("names.max_aliases", grouped(pairscope_text::names::MAX_ALIASES_PER_ENTITY as u64)),
         ("names.max_alias_bytes", grouped(pairscope_text::names::MAX_ALIAS_BYTES as u64)),
@@ -591,7 +591,7 @@ fn the_column_table_is_the_canonical_column_set() {
 /// order of preference: each name alone is taken, and of two, the one listed first.
 fn recognition_differs(column: &pairscope_model::columns::CanonicalColumn, cell: &str) -> Vec<String> {
     use arrow::datatypes::{Field, Schema};
-    use pairscope_store::mapping::{ColumnMapping, FieldSource};
+    use pairscope_ingest::mapping::{ColumnMapping, FieldSource};
     let mut names: Vec<String> = Vec::new();
     // In the cell's order (code_spans sorts), once each case-insensitively.
     for name in cell.split('`').skip(1).step_by(2) {

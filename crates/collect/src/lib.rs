@@ -6,7 +6,7 @@
 //! resolution, `uid`, caption cleanup, the per-page opt-out signals `noai` / `noimageai` /
 //! TDMRep `tdm-reservation`), the inputs ([`input`]: files, directories, list files, and
 //! http(s) / s3 objects streamed through `pairscope_remote`), and a whole collect run ([`run`]:
-//! dedup, parquet shards, resuming).
+//! dedup, each caption's language from `pairscope_langid`, parquet shards, resuming).
 //!
 //! Invariants:
 //! - Bad input never panics and never stops a read: a damaged record is skipped and counted by
@@ -24,7 +24,6 @@ pub mod error;
 pub mod extract;
 pub mod html;
 pub mod input;
-pub mod langid;
 pub mod output;
 pub mod run;
 pub mod wat;

@@ -44,7 +44,7 @@ use crate::error::CollectError;
 use crate::extract::{ExtractOptions, ExtractStats};
 use crate::input::Input;
 use crate::output::{AtomicParquet, BATCH_ROWS, Row, RowBuilder};
-use crate::{Format, extract_archive, langid};
+use crate::{Format, extract_archive};
 use pairscope_remote::Remote;
 
 const STATE_DIR: &str = ".collect";
@@ -351,7 +351,7 @@ fn stage(
         if failure.is_some() {
             return;
         }
-        let language = langid::detect(&pair.caption);
+        let language = pairscope_langid::detect(&pair.caption);
         if let Some(langs) = &options.langs
             && !langs.iter().any(|l| l == language)
         {

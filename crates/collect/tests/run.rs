@@ -121,10 +121,10 @@ fn wat_sample_to_shards_that_ingest_reads() {
     assert_eq!((filtered.kept, filtered.totals().other_language), (0, 32));
 
     let dataset = dir.path().join("ds");
-    let ingest = pairscope_store::ingest(
+    let ingest = pairscope_ingest::ingest(
         &dataset,
         &[out.display().to_string()],
-        &pairscope_store::IngestOptions::default(),
+        &pairscope_ingest::IngestOptions::default(),
         &NoProgress,
     )
     .unwrap();

@@ -11,7 +11,8 @@ use arrow::datatypes::{Field, Schema};
 use pairscope_index::IndexError;
 use pairscope_model::NoProgress;
 use pairscope_query::{Engine, Limits, QueryError, SearchRequest, Selection, SortBy};
-use pairscope_store::{Dataset, IngestOptions, ingest};
+use pairscope_store::Dataset;
+use pairscope_ingest::{IngestOptions, ingest};
 use parquet::arrow::ArrowWriter;
 
 const WORDS: &[&str] = &["red", "green", "blue", "cat", "dog", "house", "tree", "river", "stone", "cloud"];

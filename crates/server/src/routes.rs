@@ -7,7 +7,7 @@
 use std::sync::{Arc, LazyLock};
 
 use axum::routing::{MethodRouter, get};
-use pairscope_store::export::ExportFormat;
+use pairscope_export::ExportFormat;
 use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema};
 

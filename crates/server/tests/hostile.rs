@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use pairscope_model::NoProgress;
 use pairscope_server::ServerConfig;
-use pairscope_store::{IngestOptions, ingest};
+use pairscope_ingest::{IngestOptions, ingest};
 use serde_json::Value;
 
 mod common;

@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use pairscope_model::NoProgress;
 use pairscope_server::{App, ServerConfig, router};
-use pairscope_store::{IngestOptions, ingest};
+use pairscope_ingest::{IngestOptions, ingest};
 use serde_json::Value;
 use tower::ServiceExt;
 

@@ -11,7 +11,8 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use pairscope_model::NoProgress;
 use pairscope_model::web::{domain_of, host_of};
 use pairscope_sql::{Limits, SqlError, SqlSession};
-use pairscope_store::{Dataset, IngestOptions, ingest};
+use pairscope_store::Dataset;
+use pairscope_ingest::{IngestOptions, ingest};
 use serde_json::Value;
 
 mod common;

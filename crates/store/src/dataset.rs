@@ -1,7 +1,6 @@
-//! Opening a dataset for reading, and the commit protocol writers share.
+//! Opening a committed version of a dataset for reading.
 
-use std::collections::HashSet;
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,10 +10,8 @@ use arrow::error::ArrowError;
 use pairscope_model::columns::canonical_schema;
 
 use crate::error::{Result, StoreError};
-use pairscope_io::durable::{fsync_dir, is_temp_name, write_atomic};
-
 use crate::layout::Layout;
-use crate::manifest::{Manifest, SourceEntry};
+use crate::manifest::Manifest;
 
 /// A committed version of a dataset, opened for reading. Cheap to clone; re-open to see a
 /// newer version.
@@ -116,145 +113,6 @@ pub(crate) fn read_current(layout: &Layout) -> Result<Option<u64>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StoreError::Io { path, source: e }),
     }
-}
-
-/// The exclusive right to change a dataset, held for the life of the value (an OS file lock:
-/// released by the kernel if the process dies).
-pub(crate) struct WriterLock {
-    _file: File,
-}
-
-impl WriterLock {
-    pub fn acquire(layout: &Layout) -> Result<WriterLock> {
-        fs::create_dir_all(layout.root()).map_err(StoreError::io(layout.root()))?;
-        let path = layout.lock();
-        let file =
-            File::options().create(true).truncate(false).write(true).open(&path).map_err(StoreError::io(&path))?;
-        match file.try_lock() {
-            Ok(()) => Ok(WriterLock { _file: file }),
-            Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked(path)),
-            Err(fs::TryLockError::Error(e)) => Err(StoreError::Io { path, source: e }),
-        }
-    }
-}
-
-/// The manifest a writer starts from: the committed one, or an empty one for a new dataset,
-/// whose directory must hold nothing but what a killed first ingest leaves (see
-/// [`check_new_dataset_dir`]).
-pub(crate) fn committed_manifest(layout: &Layout) -> Result<Manifest> {
-    match read_current(layout)? {
-        Some(version) => Manifest::read(&layout.manifest(version)),
-        None => {
-            check_new_dataset_dir(layout)?;
-            Ok(Manifest::empty())
-        }
-    }
-}
-
-/// Refuses to make a dataset in a directory holding anything but `LOCK`, `versions/` of
-/// manifests and `sources/` of source directories (what a first ingest killed before its
-/// commit leaves, and reuses): a commit removes everything under `sources/` it does not
-/// reference, so a user's own folder named `sources` would be lost.
-fn check_new_dataset_dir(layout: &Layout) -> Result<()> {
-    let refuse = |what: &Path| {
-        Err(StoreError::Usage(format!(
-            "{}: holds {}, so it is neither a dataset nor a new one: give ingest an empty or new directory",
-            layout.root().display(),
-            what.strip_prefix(layout.root()).unwrap_or(what).display()
-        )))
-    };
-    let ours = |name: &str, expected: fn(&str) -> bool| {
-        expected(name) || name.rsplit_once(".tmp-").is_some_and(|(stem, _)| expected(stem) && is_temp_name(name))
-    };
-    let entries = |dir: &Path| -> Result<Vec<fs::DirEntry>> {
-        match fs::read_dir(dir) {
-            Ok(entries) => entries.collect::<std::io::Result<Vec<_>>>().map_err(StoreError::io(dir)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(StoreError::Io { path: dir.to_path_buf(), source: e }),
-        }
-    };
-    for entry in entries(layout.root())? {
-        let path = entry.path();
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        match entry.file_name().to_str() {
-            Some("LOCK") if !is_dir => {}
-            Some("versions") if is_dir => {
-                for version in entries(&path)? {
-                    if !version.file_name().to_str().is_some_and(|n| ours(n, is_manifest_name)) {
-                        return refuse(&version.path());
-                    }
-                }
-            }
-            Some("sources") if is_dir => {
-                for source in entries(&path)? {
-                    if !source.file_name().to_str().is_some_and(|n| ours(n, is_source_dir_name)) {
-                        return refuse(&source.path());
-                    }
-                }
-            }
-            _ => return refuse(&path),
-        }
-    }
-    Ok(())
-}
-
-/// `v00000007.json`, as [`Layout::manifest`] names them.
-fn is_manifest_name(name: &str) -> bool {
-    name.strip_prefix('v')
-        .and_then(|n| n.strip_suffix(".json"))
-        .is_some_and(|n| n.len() == 8 && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// 16 lower-case hex digits, as [`Layout::source_dir`] names them.
-fn is_source_dir_name(name: &str) -> bool {
-    name.len() == 16 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// Commits `sources` as the next version after `previous`: writes its manifest, then replaces
-/// `CURRENT` (the commit point), then removes what neither version references. Needs the
-/// writer lock.
-pub(crate) fn commit(
-    _lock: &WriterLock,
-    layout: &Layout,
-    previous: &Manifest,
-    mut sources: Vec<SourceEntry>,
-) -> Result<Manifest> {
-    sources.sort_by(|a, b| a.id.cmp(&b.id));
-    let manifest = Manifest {
-        version: previous.version + 1,
-        committed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        sources,
-        ..Manifest::empty()
-    };
-    let versions = layout.versions();
-    fs::create_dir_all(&versions).map_err(StoreError::io(&versions))?;
-    let json = serde_json::to_vec_pretty(&manifest).expect("manifests serialise");
-    let path = layout.manifest(manifest.version);
-    write_atomic(&path, &json).map_err(StoreError::io(&path))?;
-    let current = layout.current();
-    write_atomic(&current, format!("{}\n", manifest.version).as_bytes()).map_err(StoreError::io(&current))?;
-    collect_garbage(layout, &[previous, &manifest]);
-    Ok(manifest)
-}
-
-/// Removes source directories no kept version references, and temporaries of dead writers.
-/// The previous version is kept whole so a reader that opened it just before the commit can
-/// finish. Failures only leave files behind; they are logged, never fatal.
-pub(crate) fn collect_garbage(layout: &Layout, keep: &[&Manifest]) {
-    let referenced: HashSet<PathBuf> = keep.iter().flat_map(|m| &m.sources).map(|s| layout.source_dir(&s.id)).collect();
-    let Ok(entries) = fs::read_dir(layout.sources()) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if referenced.contains(&path) {
-            continue;
-        }
-        let name = entry.file_name().to_string_lossy().into_owned();
-        tracing::debug!(path = %path.display(), temp = is_temp_name(&name), "removing unreferenced source directory");
-        if let Err(e) = fs::remove_dir_all(&path) {
-            tracing::warn!("could not remove {}: {e}", path.display());
-        }
-    }
-    let _ = fsync_dir(&layout.sources());
 }
 
 /// `batch` (read from one data file) with each of `columns` it lacks added as nulls of the

@@ -1,8 +1,9 @@
 //! The pairscope dataset on disk.
 //!
 //! This crate owns the storage layout, the manifest (what a dataset version consists of), the
-//! commit protocol, and `ingest`: turning the parquet files people have (LAION-5B,
-//! LAION-Aesthetics, COYO, DataComp, img2dataset, cc2dataset) into canonical pairscope rows.
+//! block files' format ([`blocks`]), and the single-writer commit protocol ([`writer`]) that
+//! every command changing a dataset goes through. Turning the parquet files people have into
+//! canonical rows is `pairscope-ingest`'s.
 //!
 //! Layout of a dataset directory `DS/`:
 //!
@@ -31,20 +32,18 @@
 //! - Commit = write the new manifest, then replace `CURRENT`. A process killed at any moment
 //!   leaves the last committed version; what it staged is reused or removed by the next writer.
 //!
-//! This crate never interprets captions (that is `pairscope-text`) and never filters rows
-//! (that is `pairscope-expr` and the query crates).
+//! This crate never reads foreign schemas (that is `pairscope-ingest`), never interprets
+//! captions (that is `pairscope-text`) and never filters rows (that is `pairscope-expr` and the
+//! query crates).
 
+pub mod blocks;
 pub mod dataset;
 pub mod error;
-pub mod export;
-pub mod ingest;
 pub mod layout;
 pub mod manifest;
-pub mod mapping;
-
-mod convert;
+pub mod writer;
 
 pub use dataset::{Dataset, with_missing_columns};
-pub use error::{BadInput, StoreError};
-pub use ingest::{IngestOptions, IngestReport, ingest};
+pub use error::StoreError;
 pub use manifest::{Manifest, SourceEntry};
+pub use writer::{DatasetWriter, StagedSource};

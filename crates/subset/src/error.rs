@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pairscope_store::export::ExportError;
+use pairscope_export::ExportError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubsetError {

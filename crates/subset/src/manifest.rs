@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use pairscope_store::Dataset;
-use pairscope_store::export::ExportFormat;
+use pairscope_export::ExportFormat;
 
 use crate::error::SubsetError;
 use crate::removal::ListFile;

@@ -3,7 +3,8 @@
 
 use anyhow::Result;
 use pairscope_model::ExitStatus;
-use pairscope_store::{Dataset, IngestOptions, ingest};
+use pairscope_store::Dataset;
+use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_synth::{SynthOptions, SynthSchema, generate};
 
 use crate::args::{DemoArgs, Format, FormatArgs, GlobalArgs, InfoArgs};

@@ -1,6 +1,6 @@
 use anyhow::Result;
 use pairscope_model::ExitStatus;
-use pairscope_store::{Dataset, ingest::remove_sources};
+use pairscope_store::{Dataset, DatasetWriter};
 
 use crate::args::{GlobalArgs, SourcesArgs};
 use crate::commands::info::sources_table;
@@ -8,7 +8,7 @@ use crate::output::print_batch;
 
 pub fn run(args: &SourcesArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     if !args.remove.is_empty() {
-        let (manifest, removed) = remove_sources(&args.dataset, &args.remove)?;
+        let (manifest, removed) = DatasetWriter::open(&args.dataset)?.remove_sources(&args.remove)?;
         if !global.quiet {
             for source in &removed {
                 eprintln!("removed {} ({}, {} rows)", source.short_id(), source.path, source.rows);

@@ -28,7 +28,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use pairscope_query::{Engine, Hit, Limits, MAX_LIMIT, SearchRequest};
-use pairscope_store::export::{BatchWriter, ExportError, ExportFormat, ExportOptions};
+use pairscope_export::{BatchWriter, ExportError, ExportFormat, ExportOptions};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{mpsc, oneshot};

@@ -2,7 +2,11 @@
 //!
 //! One writer serves every command and the web UI's export, so a file exported from the
 //! browser, from `pairscope sql --out` and from `pairscope subset` is written the same way.
-//! Batches are written one at a time; memory does not grow with the result.
+//! Batches are written one at a time; memory does not grow with the result. CSV cells that a
+//! spreadsheet would run as a formula are neutralised.
+//!
+//! This crate writes to any `std::io::Write`; it never names, stages or commits files (that is
+//! `pairscope-io`'s atomic file, used by the callers) and never reads a dataset.
 
 use std::io::Write;
 use std::sync::Arc;

@@ -10,7 +10,8 @@ use std::time::Duration;
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{Field, Float64Type, Int32Type, Schema};
 use pairscope_model::{CANONICAL_COLUMNS, NoProgress};
-use pairscope_store::{Dataset, IngestOptions, IngestReport, StoreError, ingest};
+use pairscope_store::Dataset;
+use pairscope_ingest::{IngestError, IngestOptions, IngestReport, ingest};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -41,7 +42,7 @@ fn options() -> IngestOptions {
 
 /// Ingests on another thread and gives up after a while, so that a hang fails the test instead
 /// of stalling the suite.
-fn ingest_within(ds: &Path, inputs: &[String], options: IngestOptions) -> Result<IngestReport, StoreError> {
+fn ingest_within(ds: &Path, inputs: &[String], options: IngestOptions) -> Result<IngestReport, IngestError> {
     let (ds, inputs) = (ds.to_path_buf(), inputs.to_vec());
     let (sender, result) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -93,12 +94,12 @@ fn a_device_is_refused_not_read() {
 fn a_file_with_too_many_columns_is_refused_before_decoding() {
     let dir = tempfile::tempdir().unwrap();
     let wide = dir.path().join("wide.parquet");
-    let columns = (0..pairscope_store::ingest::MAX_SOURCE_COLUMNS - 1)
+    let columns = (0..pairscope_ingest::MAX_SOURCE_COLUMNS - 1)
         .map(|i| (format!("c{i}"), Arc::new(Int32Array::from(vec![i as i32])) as ArrayRef))
         .collect();
     pairs(&wide, 1, columns);
     let err = ingest_within(&dir.path().join("ds"), &[wide.display().to_string()], options()).unwrap_err();
-    let StoreError::BadInput(bad) = err else { panic!("not a bad input: {err}") };
+    let IngestError::BadInput(bad) = err else { panic!("not a bad input: {err}") };
     assert!(bad.reason.contains("1025 columns") && bad.reason.contains("at most 1024"), "{bad}");
 }
 
@@ -106,9 +107,9 @@ fn a_file_with_too_many_columns_is_refused_before_decoding() {
 fn sources_that_together_have_too_many_columns_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ds = dir.path().join("ds");
-    let per_file = pairscope_store::ingest::MAX_SOURCE_COLUMNS - 2;
+    let per_file = pairscope_ingest::MAX_SOURCE_COLUMNS - 2;
     // As many files as fit, and one more.
-    let files = (pairscope_store::ingest::MAX_DATASET_COLUMNS - CANONICAL_COLUMNS.len()) / per_file + 1;
+    let files = (pairscope_store::writer::MAX_DATASET_COLUMNS - CANONICAL_COLUMNS.len()) / per_file + 1;
     for f in 0..files {
         let columns =
             (0..per_file).map(|i| (format!("f{f}_c{i}"), Arc::new(Int32Array::from(vec![1])) as ArrayRef)).collect();
@@ -185,7 +186,7 @@ fn strict_refuses_the_first_value_ingest_would_null() {
     let ds = dir.path().join("ds");
     let err =
         ingest_within(&ds, &[file.display().to_string()], IngestOptions { strict: true, ..options() }).unwrap_err();
-    let StoreError::BadInput(bad) = err else { panic!("not a bad input: {err}") };
+    let IngestError::BadInput(bad) = err else { panic!("not a bad input: {err}") };
     assert_eq!((bad.row, bad.column.as_deref()), (Some(1), Some("width")), "{bad}");
     assert!(bad.reason.contains("4611686018427387904 is out of range"), "{bad}");
     assert!(!ds.join("CURRENT").exists(), "nothing is committed");

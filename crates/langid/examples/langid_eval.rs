@@ -8,7 +8,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::time::Instant;
 
-use pairscope_collect::langid;
+use pairscope_langid as langid;
 
 fn main() {
     let usage = "usage: langid_eval FILE.tsv.gz whatlang|pairscope";

@@ -10,6 +10,9 @@
 //! is under `MIN_MARGIN` is `und`. `bench/LANGID.md` measures it beside CLD3 (LAION's detector),
 //! whatlang and lingua and says why this design.
 //!
+//! This crate never reads files or the network: the model is in the binary, and a caption is
+//! all it is given.
+//!
 //! The model is parsed once, on first use, into a 17 MB hash table beside its 18 MB of embedded
 //! bytes; detection allocates only the lowercased text and an 8 KB scratch buffer, and is safe
 //! from any number of threads.

@@ -11,7 +11,8 @@ use arrow::array::{
 };
 use arrow::datatypes::{Field, Int32Type, Int64Type, Schema};
 use pairscope_model::{NoProgress, RowId};
-use pairscope_store::{Dataset, IngestOptions, StoreError, ingest};
+use pairscope_store::{Dataset, StoreError};
+use pairscope_ingest::{IngestError, IngestOptions, ingest};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -221,7 +222,7 @@ fn long_captions_are_cut_at_a_character_boundary() {
 
 fn expect_bad(ds: &Path, src: &Path) -> String {
     let err = ingest(ds, &[src.display().to_string()], &opts(), &NoProgress).unwrap_err();
-    let StoreError::BadInput(bad) = &err else { panic!("expected bad input, got {err}") };
+    let IngestError::BadInput(bad) = &err else { panic!("expected bad input, got {err}") };
     assert_eq!(bad.path, src);
     assert!(Dataset::open(ds).is_err() || Dataset::open(ds).unwrap().rows() == 120, "dataset changed");
     err.to_string()
@@ -313,11 +314,11 @@ fn sources_can_be_removed() {
     small_laion(&b, 7);
     let ds = dir.path().join("ds");
     ingest(&ds, &[a.display().to_string(), b.display().to_string()], &opts(), &NoProgress).unwrap();
-    let (manifest, removed) = pairscope_store::ingest::remove_sources(&ds, &[a.display().to_string()]).unwrap();
+    let (manifest, removed) = pairscope_store::DatasetWriter::open(&ds).unwrap().remove_sources(&[a.display().to_string()]).unwrap();
     assert_eq!(removed.len(), 1);
     assert_eq!(manifest.rows(), 7);
     assert_eq!(manifest.version, 2);
-    assert!(pairscope_store::ingest::remove_sources(&ds, &["nonexistent".into()]).is_err());
+    assert!(pairscope_store::DatasetWriter::open(&ds).unwrap().remove_sources(&["nonexistent".into()]).is_err());
     // Re-adding it works and gives the same row ids as before.
     ingest(&ds, &[a.display().to_string()], &opts(), &NoProgress).unwrap();
     assert_eq!(Dataset::open(&ds).unwrap().rows(), 12);
@@ -333,7 +334,7 @@ fn one_writer_at_a_time() {
     let src = dir.path().join("a.parquet");
     small_laion(&src, 3);
     let err = ingest(&ds, &[src.display().to_string()], &opts(), &NoProgress).unwrap_err();
-    assert!(matches!(err, StoreError::Locked(_)), "{err}");
+    assert!(matches!(err, IngestError::Store(StoreError::Locked(_))), "{err}");
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

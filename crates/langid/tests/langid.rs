@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 
-use pairscope_collect::langid;
+use pairscope_langid as langid;
 
 /// Floors 2–3 points under what the detector measured (92.9%, 79.8%, 59.3%: `bench/LANGID.md`).
 const SENTENCES: f64 = 90.0;
