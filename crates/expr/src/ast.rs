@@ -18,41 +18,62 @@ pub enum Expr {
     Column(Column),
     /// `column op value`.
     Compare {
+        /// The column compared.
         column: Column,
+        /// How, with the column on the left.
         op: CmpOp,
+        /// What it is compared with.
         value: Value,
     },
     /// `column [NOT] IN (values...)`.
     In {
+        /// The column tested.
         column: Column,
+        /// The values of the list, in written order (at least one).
         values: Vec<Value>,
+        /// `NOT IN`.
         negated: bool,
     },
     /// `column [NOT] BETWEEN low AND high`.
     Between {
+        /// The column tested.
         column: Column,
+        /// The lower bound, included.
         low: Value,
+        /// The upper bound, included.
         high: Value,
+        /// `NOT BETWEEN`.
         negated: bool,
     },
     /// `column IS [NOT] NULL`.
     IsNull {
+        /// The column tested.
         column: Column,
+        /// `IS NOT NULL`.
         negated: bool,
     },
+    /// `NOT expr`.
     Not(Box<Expr>),
+    /// `a AND b AND ...`: two or more operands.
     And(Vec<Expr>),
+    /// `a OR b OR ...`: two or more operands.
     Or(Vec<Expr>),
 }
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CmpOp {
+    /// `=`.
     Eq,
+    /// `!=` (or `<>`).
     Ne,
+    /// `<`.
     Lt,
+    /// `<=`.
     Le,
+    /// `>`.
     Gt,
+    /// `>=`.
     Ge,
 }
 
@@ -93,6 +114,7 @@ pub struct Column {
 }
 
 impl Column {
+    /// A reference to the column `name`, as if written quoted at offset 0.
     pub fn new(name: impl Into<String>) -> Column {
         Column { name: name.into(), offset: 0 }
     }
@@ -115,20 +137,25 @@ impl Hash for Column {
 /// A literal value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Literal {
+    /// A number, kept exactly as written.
     Number(Number),
+    /// A `'string'`, without its quotes and with `''` read as `'`.
     Text(String),
+    /// `TRUE` or `FALSE`.
     Bool(bool),
 }
 
 /// A literal where it was written. Equality and hashing ignore `offset`, as for [`Column`].
 #[derive(Debug, Clone)]
 pub struct Value {
+    /// The value.
     pub literal: Literal,
     /// Byte offset of the literal in the parsed text (0 for a built expression).
     pub offset: usize,
 }
 
 impl Value {
+    /// The literal as if written at offset 0.
     pub fn new(literal: Literal) -> Value {
         Value { literal, offset: 0 }
     }

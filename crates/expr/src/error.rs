@@ -19,28 +19,56 @@ pub struct ParseError {
 /// What is wrong with an expression text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseErrorKind {
+    /// The text has no token at all (empty or only whitespace).
     #[error("empty expression: expected a condition such as aesthetic >= 6")]
     Empty,
+    /// The text is longer than the parser accepts.
     #[error("expression is {len} bytes long; the limit is {max}")]
-    TooLong { len: usize, max: usize },
+    TooLong {
+        /// The text's length in bytes.
+        len: usize,
+        /// The most bytes an expression may have.
+        max: usize,
+    },
+    /// Parentheses and NOTs nest deeper than the parser accepts (which keeps it off the end of
+    /// the stack).
     #[error("expression nests parentheses and NOT more than {max} deep")]
-    TooDeep { max: usize },
+    TooDeep {
+        /// The deepest nesting allowed.
+        max: usize,
+    },
+    /// An `IN (...)` list with more values than allowed.
     #[error("IN list has more than {max} values")]
-    ListTooLong { max: usize },
+    ListTooLong {
+        /// The most values an IN list may have.
+        max: usize,
+    },
+    /// A character that starts no token of the language.
     #[error("unexpected character {0:?}")]
     UnexpectedChar(char),
+    /// A `'` string literal without its closing quote.
     #[error("unterminated string: expected a closing '")]
     UnterminatedString,
+    /// A `"` quoted column name without its closing quote.
     #[error("unterminated quoted name: expected a closing \"")]
     UnterminatedName,
+    /// `""`: a quoted column name with nothing in it.
     #[error("empty quoted name \"\"")]
     EmptyName,
+    /// A number literal that does not read as one.
     #[error("invalid number: {0}")]
     InvalidNumber(NumberError),
+    /// `NULL` where a value was expected (`= NULL`), which SQL would make always unknown.
     #[error("NULL is not a value: write `column IS NULL` or `column IS NOT NULL` to test for missing values")]
     NullValue,
+    /// A token the grammar does not allow where it stands.
     #[error("expected {expected}, found {found}")]
-    Expected { expected: String, found: String },
+    Expected {
+        /// What the grammar allows there, in words.
+        expected: String,
+        /// The token found, in words (`column y`, `')'`, `the end of the expression`).
+        found: String,
+    },
 }
 
 impl ParseError {
@@ -48,6 +76,7 @@ impl ParseError {
         ParseError { kind, offset, text: text.to_owned() }
     }
 
+    /// What is wrong.
     pub fn kind(&self) -> &ParseErrorKind {
         &self.kind
     }
@@ -75,21 +104,64 @@ impl std::error::Error for ParseError {}
 /// column name or literal in the parsed text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BindError {
+    /// No column of the schema has the name, exactly or case-insensitively.
     #[error("unknown column {name:?}; {hint}")]
-    UnknownColumn { name: String, offset: usize, hint: ColumnHint },
+    UnknownColumn {
+        /// The name as the expression gives it.
+        name: String,
+        /// Where it stands in the text.
+        offset: usize,
+        /// Names to offer instead.
+        hint: ColumnHint,
+    },
+    /// A bare name that matches no column exactly and several case-insensitively.
     #[error(
         "column name {name:?} matches several columns that differ only in case ({}); write the exact name in double quotes",
         candidates.join(", ")
     )]
-    AmbiguousColumn { name: String, offset: usize, candidates: Vec<String> },
+    AmbiguousColumn {
+        /// The name as the expression gives it.
+        name: String,
+        /// Where it stands in the text.
+        offset: usize,
+        /// The schema's names it matches.
+        candidates: Vec<String>,
+    },
+    /// A literal of a kind the column's values cannot be compared with (text with a number).
     #[error("column {column:?} holds {} ({data_type}) and cannot be compared with {literal}{}", holds(.data_type), hint(.data_type))]
-    TypeMismatch { column: String, data_type: DataType, literal: String, offset: usize },
+    TypeMismatch {
+        /// The column's name in the schema.
+        column: String,
+        /// The column's type.
+        data_type: DataType,
+        /// The literal in words (`the number 5`, `the string 'en'`, `TRUE`).
+        literal: String,
+        /// Where the literal stands in the text.
+        offset: usize,
+    },
+    /// A column that is not boolean used on its own as a condition.
     #[error(
         "column {column:?} is {data_type}, not a boolean, so it cannot stand alone as a condition; compare it with a value"
     )]
-    NotBoolean { column: String, data_type: DataType, offset: usize },
+    NotBoolean {
+        /// The column's name in the schema.
+        column: String,
+        /// The column's type.
+        data_type: DataType,
+        /// Where the name stands in the text.
+        offset: usize,
+    },
+    /// A comparison on a column whose type filters cannot compare (a list, a binary, a
+    /// struct, ...).
     #[error("column {column:?} has type {data_type}, which filters cannot compare; only IS [NOT] NULL applies to it")]
-    UnsupportedType { column: String, data_type: DataType, offset: usize },
+    UnsupportedType {
+        /// The column's name in the schema.
+        column: String,
+        /// The column's type.
+        data_type: DataType,
+        /// Where the name stands in the text.
+        offset: usize,
+    },
 }
 
 impl BindError {
@@ -148,8 +220,15 @@ fn hint(data_type: &DataType) -> &'static str {
 /// position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExprError {
+    /// The text is not in the language.
     Parse(ParseError),
-    Bind { error: BindError, text: String },
+    /// The text parses but does not fit the schema.
+    Bind {
+        /// What does not fit.
+        error: BindError,
+        /// The expression text, to point into.
+        text: String,
+    },
 }
 
 impl From<ParseError> for ExprError {
@@ -179,10 +258,23 @@ impl std::error::Error for ExprError {
 /// A batch a [`crate::BoundExpr`] cannot be evaluated on.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
+    /// The batch lacks a column the expression was bound to.
     #[error("the batch has no column {column:?}, which the filter uses")]
-    MissingColumn { column: String },
+    MissingColumn {
+        /// The column's name.
+        column: String,
+    },
+    /// A column's type in the batch is not the one in the schema the expression was bound to.
     #[error("column {column:?} was {bound} when the filter was bound but is {found} in the batch")]
-    TypeChanged { column: String, bound: DataType, found: DataType },
+    TypeChanged {
+        /// The column's name.
+        column: String,
+        /// Its type in the bound schema.
+        bound: DataType,
+        /// Its type in the batch.
+        found: DataType,
+    },
+    /// An Arrow compute kernel failed.
     #[error(transparent)]
     Arrow(#[from] ArrowError),
 }

@@ -66,6 +66,8 @@
 //! Input longer than [`MAX_EXPR_BYTES`], nesting (parentheses and `NOT`) deeper than
 //! [`MAX_DEPTH`] and `IN` lists longer than [`MAX_IN_LIST`] are refused with a [`ParseError`].
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 mod ast;
 mod bind;
 mod error;

@@ -22,10 +22,13 @@ pub struct Number {
 /// Why a text is not a number literal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NumberError {
+    /// No digit where the number starts (a lone `-` or `.`).
     #[error("expected a digit")]
     NoDigits,
+    /// An `e` without digits after it (`1e`, `1e+`).
     #[error("expected a digit after the exponent 'e'")]
     NoExponentDigits,
+    /// The number runs into a letter or another character (`5x`).
     #[error("a number must be followed by a space, an operator, ',' or ')'")]
     TrailingCharacters,
 }

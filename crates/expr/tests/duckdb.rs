@@ -5,6 +5,8 @@
 //! `BoundExpr` on the batch and by DuckDB on the file (through `Expr::to_sql`), and the sets
 //! of matching rows must be identical. DuckDB runs in one python3 process for all queries.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;

@@ -1,5 +1,7 @@
 //! Evaluation of bound expressions on small hand-made batches, one property at a time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::sync::Arc;
 
 use arrow::array::{

@@ -1,6 +1,8 @@
 //! Properties over generated input: the canonical text parses back to the same tree, and no
 //! text whatsoever makes the parser (or binding and evaluation) panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int32Array, RecordBatch, StringArray};

@@ -21,6 +21,8 @@
 //! It must never decide what a query means (that is `pairscope-query`), never read parquet
 //! and never normalise text any other way than through `pairscope-text`.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 pub mod error;
 pub mod reader;
 pub mod schema;

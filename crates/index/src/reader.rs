@@ -17,6 +17,8 @@ pub struct BlockIndex {
 }
 
 impl BlockIndex {
+    /// Opens the index in `dir` and its searcher; an error if it is not an index with
+    /// pairscope's schema.
     pub fn open(dir: &Path) -> Result<BlockIndex> {
         let mut index = Index::open_in_dir(dir).map_err(|e| IndexError::tantivy(dir, e))?;
         index.set_tokenizers(tokenizers());
@@ -37,10 +39,12 @@ impl BlockIndex {
         &self.dir
     }
 
+    /// The tantivy index.
     pub fn index(&self) -> &Index {
         &self.index
     }
 
+    /// The searcher every query on this block runs on.
     pub fn searcher(&self) -> &Searcher {
         &self.searcher
     }

@@ -21,10 +21,12 @@ pub const FOLDED_TOKENIZER: &str = "pairscope_folded";
 /// columns [`Registry::CANONICAL`] gives an index field. Integer columns are stored as i64,
 /// float ones as f64 (the canonical types widen losslessly).
 pub static INT_COLUMNS: LazyLock<Vec<&'static str>> = LazyLock::new(|| indexed(ColumnKind::Int));
+/// The float (score) columns, kept as f64 fast fields, in field order.
 pub static FLOAT_COLUMNS: LazyLock<Vec<&'static str>> = LazyLock::new(|| indexed(ColumnKind::Float));
 /// Low-cardinality text columns, kept as fast fields only (`host:` … queries, facets,
 /// filters).
 pub static KEYWORD_COLUMNS: LazyLock<Vec<&'static str>> = LazyLock::new(|| indexed(ColumnKind::Text));
+/// The flag columns, kept as bool fast fields, in field order.
 pub static BOOL_COLUMNS: LazyLock<Vec<&'static str>> = LazyLock::new(|| indexed(ColumnKind::Bool));
 
 fn indexed(kind: ColumnKind) -> Vec<&'static str> {
@@ -34,7 +36,9 @@ fn indexed(kind: ColumnKind) -> Vec<&'static str> {
 /// The fields of the schema, resolved once.
 #[derive(Debug, Clone)]
 pub struct IndexFields {
+    /// The whole schema, the same for every block index of this [`INDEX_FORMAT`].
     pub schema: Schema,
+    /// The row's id as an i64 fast field: document `n`'s is row `n`'s of the block.
     pub row_id: Field,
     /// The caption: tokenised by [`CAPTION_TOKENIZER`] with positions. Not stored: the block's
     /// parquet file holds the text, and keeping a second copy would double the dataset's size.
@@ -51,6 +55,7 @@ pub struct IndexFields {
 }
 
 impl IndexFields {
+    /// Builds the schema and resolves its fields.
     pub fn new() -> IndexFields {
         let mut builder = Schema::builder();
         let row_id = builder.add_i64_field("row_id", FAST);

@@ -15,11 +15,15 @@ pub struct CaptionTokenizer {
 }
 
 impl CaptionTokenizer {
+    /// A tokenizer of [`crate::schema::FOLDED_TOKENIZER`]'s kind when `fold_accents`, of
+    /// [`crate::schema::CAPTION_TOKENIZER`]'s otherwise.
     pub fn new(fold_accents: bool) -> Self {
         CaptionTokenizer { normalizer: Normalizer::new(fold_accents), tokens: Vec::new() }
     }
 }
 
+/// The units of one caption as tantivy tokens: term text and position, without offsets
+/// (always 0).
 pub struct CaptionTokenStream<'a> {
     tokens: &'a mut [Token],
     next: usize,

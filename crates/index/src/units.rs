@@ -27,10 +27,13 @@ pub const PARTIAL: char = '\u{1}';
 /// One term at one position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unit<'a> {
+    /// The position in the index: consecutive units of a phrase have consecutive positions.
     pub position: u32,
+    /// The term there.
     pub term: UnitTerm<'a>,
 }
 
+/// What an index term stands for, borrowed from the canonical form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnitTerm<'a> {
     /// A whole canonical token.

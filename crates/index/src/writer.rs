@@ -216,6 +216,7 @@ impl HalfWriter {
     }
 
     /// The number of documents the half wrote into `dir`.
+    #[expect(clippy::expect_used, reason = "the worker is taken only here and in drop, and finish consumes the writer")]
     fn finish(mut self, dir: &Path) -> Result<u32> {
         self.seal();
         let worker = self.worker.take().expect("a half is finished once");

@@ -26,6 +26,8 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
+    /// Creates the temporary beside `path` (`NAME.tmp-PID`) and locks it; `path` itself is
+    /// untouched until [`AtomicFile::commit`].
     pub fn create(path: &Path) -> io::Result<AtomicFile> {
         let tmp = temp_path(path);
         let file = File::create(&tmp)?;

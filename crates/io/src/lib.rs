@@ -12,6 +12,8 @@
 //! It is a leaf: it knows nothing of datasets, parquet, indexes or captions, and depends on the
 //! standard library, `thiserror` and `tracing` only.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 pub mod durable;
 pub mod parallel;
 pub mod path;

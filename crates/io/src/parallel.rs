@@ -27,11 +27,10 @@ pub fn try_map<R: Send, E: Send>(
         done.push((i, f(i)?));
         Ok(())
     })?;
-    let mut slots: Vec<Option<R>> = (0..n).map(|_| None).collect();
-    for (i, result) in states.into_iter().flatten() {
-        slots[i] = Some(result);
-    }
-    Ok(slots.into_iter().map(|slot| slot.expect("without an error every item ran")).collect())
+    // Without an error every item ran once, on some thread: its results in item order.
+    let mut done: Vec<(usize, R)> = states.into_iter().flatten().collect();
+    done.sort_unstable_by_key(|&(i, _)| i);
+    Ok(done.into_iter().map(|(_, result)| result).collect())
 }
 
 /// Each of up to `threads` threads starts from `init()` and folds into it, with `step`, the

@@ -30,9 +30,12 @@ use crate::durable::fsync_dir;
 /// Why a directory could not be staged or committed.
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {
+    /// A file system call failed.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The path it failed on.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: io::Error,
     },
@@ -41,10 +44,22 @@ pub enum StageError {
     NoName(PathBuf),
     /// A live run holds the marker of a staging directory of the same target.
     #[error("another run is writing {} now ({})", target.display(), staging.display())]
-    Busy { target: PathBuf, staging: PathBuf },
+    Busy {
+        /// The directory being replaced.
+        target: PathBuf,
+        /// The other run's staging directory.
+        staging: PathBuf,
+    },
     /// A killed commit left `.NAME.old`, and the caller's check says it is not ours to remove.
     #[error("{} is in the way of replacing {} ({why}): move it", old.display(), target.display())]
-    InTheWay { old: PathBuf, target: PathBuf, why: String },
+    InTheWay {
+        /// The leftover `.NAME.old`.
+        old: PathBuf,
+        /// The directory being replaced.
+        target: PathBuf,
+        /// Why the caller's check refused it.
+        why: String,
+    },
 }
 
 impl StageError {

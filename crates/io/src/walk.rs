@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {source}", path.display())]
 pub struct WalkError {
+    /// The file or directory the walk failed on.
     pub path: PathBuf,
+    /// The I/O error, or what the path is instead of a regular file.
     pub source: io::Error,
 }
 

@@ -20,7 +20,10 @@ use pairscope_text::has_substring_script;
 use crate::count::EntityCount;
 use crate::matcher::EntityRef;
 
+/// How many times the median count a single-token name must reach to be marked ambiguous.
 pub const FREQUENT_FACTOR: u64 = 20;
+/// The share of the rows (0.001 = 0.1 %) a single-token name must reach, too, to be marked
+/// ambiguous by frequency.
 pub const FREQUENT_MIN_SHARE: f64 = 0.001;
 /// Fewer matched entities than this and a median says nothing.
 const MIN_ENTITIES_FOR_MEDIAN: usize = 10;

@@ -40,6 +40,7 @@ impl ByColumn {
         ByColumn::parse_in(Registry::CANONICAL, name)
     }
 
+    /// The column `name` of `registry`, if counts can be broken down by it.
     pub fn parse_in(registry: Registry, name: &str) -> Option<ByColumn> {
         ByColumn::names(registry).into_iter().find(|n| *n == name).map(ByColumn)
     }
@@ -49,6 +50,7 @@ impl ByColumn {
         registry.form_fields().filter(|(_, f)| *f == FormField::Equals).map(|(c, _)| c.name).collect()
     }
 
+    /// The column's name.
     pub fn column(self) -> &'static str {
         self.0
     }
@@ -71,12 +73,16 @@ impl<'de> Deserialize<'de> for ByColumn {
 /// What to count.
 #[derive(Debug, Clone)]
 pub struct MentionsRequest {
+    /// The names to count, every entity of every list (an entity in two lists counts twice).
     pub lists: Vec<NameList>,
     /// An EXPR: only rows where it is true are counted (and are the denominator of shares).
     pub filter: Option<String>,
+    /// A column to break each entity's count down by (its most frequent values); a breakdown
+    /// makes the count a scan.
     pub by: Option<ByColumn>,
     /// With `by`: the values kept per entity; without: the most-mentioned entities kept.
     pub top: Option<usize>,
+    /// Match with accent folding (`Dürer` matches `Durer`).
     pub fold_accents: bool,
     /// How long the count may run (`Duration::MAX`: no limit); past it the count stops with
     /// [`MentionsError::Timeout`].
@@ -86,6 +92,7 @@ pub struct MentionsRequest {
 /// The result of a count, as cached and as printed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MentionsReport {
+    /// The dataset version counted.
     pub dataset_version: u64,
     /// Rows the filter kept (every row without one): the denominator of every share.
     pub rows: u64,
@@ -95,26 +102,40 @@ pub struct MentionsReport {
     pub rows_scanned: u64,
     /// Bytes of caption text a scan read; 0 for the index.
     pub caption_bytes: u64,
+    /// Wall time of the count, in milliseconds (of the run that filled the cache, for a
+    /// cached report).
     pub elapsed_ms: u64,
+    /// The request's filter; `None` when it had none (or a blank one).
     pub filter: Option<String>,
+    /// The request's breakdown column.
     pub by: Option<ByColumn>,
+    /// Whether aliases matched with accent folding.
     pub fold_accents: bool,
+    /// The lists counted, in request order.
     pub lists: Vec<ListInfo>,
     /// Most-mentioned first (ties in list order).
     pub entities: Vec<EntityCount>,
 }
 
+/// One name list of a count, identified well enough to tell whether a cached count used it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ListInfo {
+    /// `builtin:artists`, `builtin:characters`, or the list file's path.
     pub origin: String,
+    /// [`NameList::content_hash`]: the entities and aliases, not the file's formatting.
     pub content_hash: String,
+    /// How many entities it has.
     pub entities: usize,
 }
 
+/// How many captions mention one entity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EntityCount {
+    /// The origin of the list it is in.
     pub list: String,
+    /// Its display name.
     pub name: String,
+    /// Every alias as written in the list, display name first.
     pub aliases: Vec<String>,
     /// Captions that mention the entity (each at most once).
     pub count: u64,
@@ -126,9 +147,12 @@ pub struct EntityCount {
     pub by: Vec<ByCount>,
 }
 
+/// One value of the breakdown column among an entity's captions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ByCount {
+    /// The value; `None` for rows without one.
     pub value: Option<String>,
+    /// Captions with this value that mention the entity.
     pub count: u64,
 }
 
@@ -255,9 +279,12 @@ pub enum Method {
     Scan(Scanned),
 }
 
+/// What a scan read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scanned {
+    /// Rows read: every row of the version, whatever the filter kept.
     pub rows_scanned: u64,
+    /// Bytes of caption text read.
     pub caption_bytes: u64,
 }
 
@@ -273,7 +300,7 @@ fn report(
 ) -> MentionsReport {
     flag_ambiguous(&mut entities, matcher.entities(), rows);
     // Stable: ties keep list order.
-    entities.sort_by(|a, b| b.count.cmp(&a.count));
+    entities.sort_by_key(|e| std::cmp::Reverse(e.count));
     if request.by.is_none()
         && let Some(top) = request.top
     {

@@ -17,6 +17,8 @@
 //! the counted captions); with `--by`, or for longer lists, one scan of every caption, whose
 //! time is bound by reading captions and hardly grows with the number of names.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 pub mod ambiguity;
 pub mod cache;
 pub mod count;

@@ -22,6 +22,7 @@ use crate::error::{MentionsError, Result};
 pub struct EntityRef {
     /// The list it comes from (`builtin:artists`, or a path).
     pub list: String,
+    /// Its display name in the list.
     pub name: String,
     /// Every alias as written in the list.
     pub aliases: Vec<String>,
@@ -32,6 +33,9 @@ pub struct EntityRef {
 /// Most distinct patterns matched with a DFA.
 const DFA_MAX_PATTERNS: usize = 20_000;
 
+/// Every alias of every entity of some lists, matched against one caption at a time by
+/// [`MentionMatcher::each_match`]; shared by the threads of a count, each with its own
+/// [`MatchState`].
 pub struct MentionMatcher {
     entities: Vec<EntityRef>,
     /// The longest token of every whole-token alias: a caption none of whose tokens is in
@@ -76,8 +80,9 @@ impl MentionMatcher {
                         substring_aliases = true;
                         alias.clone()
                     } else {
+                        // The first of its longest tokens.
                         let longest =
-                            alias.split(' ').rev().max_by_key(|t| t.len()).expect("a canonical form has a token");
+                            alias.split(' ').fold("", |longest, t| if t.len() > longest.len() { t } else { longest });
                         key_tokens.insert(Box::from(longest));
                         format!(" {alias} ")
                     };
@@ -114,14 +119,17 @@ impl MentionMatcher {
         Ok(MentionMatcher { entities, key_tokens, substring_aliases, automaton, pattern_entities, fold_accents })
     }
 
+    /// The entities, in list order: an entity's index here is the id `each_match` reports.
     pub fn entities(&self) -> &[EntityRef] {
         &self.entities
     }
 
+    /// Whether aliases and captions are normalised with accent folding.
     pub fn fold_accents(&self) -> bool {
         self.fold_accents
     }
 
+    /// Fresh buffers for one thread's calls to [`MentionMatcher::each_match`].
     pub fn state(&self) -> MatchState {
         MatchState {
             normalizer: Normalizer::new(self.fold_accents),

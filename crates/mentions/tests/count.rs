@@ -4,6 +4,8 @@
 //! drill-down (`Selection::aliases`, what `search --mention` runs) returning exactly the
 //! counted rows.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};

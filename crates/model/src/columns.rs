@@ -31,6 +31,7 @@ pub enum ColumnKind {
 }
 
 impl ColumnKind {
+    /// The Arrow type a column of this kind has in stored rows and in [`canonical_schema`].
     pub fn data_type(self) -> DataType {
         match self {
             ColumnKind::RowId => DataType::Int64,
@@ -41,6 +42,7 @@ impl ColumnKind {
         }
     }
 
+    /// Whether values of this kind are numbers (compared and histogrammed as such).
     pub fn is_numeric(self) -> bool {
         matches!(self, ColumnKind::RowId | ColumnKind::Int | ColumnKind::Float)
     }
@@ -62,7 +64,12 @@ pub enum FacetRole {
     /// Its most frequent values (a keyword or a flag).
     Terms,
     /// A histogram with these edges unless a request gives others: `[lo, hi)`.
-    Histogram { lo: f64, hi: f64 },
+    Histogram {
+        /// The lower edge of the first bucket, included.
+        lo: f64,
+        /// The upper edge of the last bucket, excluded.
+        hi: f64,
+    },
 }
 
 /// How the web search form offers a column.
@@ -87,7 +94,9 @@ pub struct Roles {
     pub index: Option<IndexField>,
     /// Results can be ordered by it (numeric columns the index keeps).
     pub sortable: bool,
+    /// How facets count it; `None`: it cannot be a facet.
     pub facet: Option<FacetRole>,
+    /// How the web search form offers it; `None`: the form has no field for it.
     pub form: Option<FormField>,
     /// Drawn as a histogram on the web overview (a [`FacetRole::Histogram`] column).
     pub overview: bool,
@@ -101,13 +110,17 @@ impl Roles {
 /// One canonical column.
 #[derive(Debug, Clone, Copy)]
 pub struct CanonicalColumn {
+    /// The column's name in stored rows, EXPRs, SQL and the index (lower-case).
     pub name: &'static str,
+    /// Its value type.
     pub kind: ColumnKind,
     /// `false` only for the columns every stored row has.
     pub nullable: bool,
     /// Whether ingest derives it (never read from a source).
     pub derived: bool,
+    /// What it means, one line, as `pairscope info` and the docs list it.
     pub doc: &'static str,
+    /// What commands may do with it.
     pub roles: Roles,
 }
 
@@ -230,12 +243,14 @@ impl Default for Registry {
 }
 
 impl Registry {
+    /// The registry of [`CANONICAL_COLUMNS`], the one pairscope runs with.
     pub const CANONICAL: Registry = Registry { columns: CANONICAL_COLUMNS };
 
-    pub const fn new(columns: &'static [CanonicalColumn]) -> Registry {
+    const fn new(columns: &'static [CanonicalColumn]) -> Registry {
         Registry { columns }
     }
 
+    /// Every column, in storage order.
     pub fn columns(self) -> &'static [CanonicalColumn] {
         self.columns
     }

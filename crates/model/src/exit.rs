@@ -15,6 +15,7 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
+    /// The process exit code.
     pub fn code(self) -> i32 {
         self as i32
     }

@@ -13,6 +13,8 @@
 //!
 //! It must never do I/O: readers, writers and indexes live in other crates and depend on this one.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 pub mod columns;
 pub mod exit;
 pub mod panic;

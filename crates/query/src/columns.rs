@@ -42,7 +42,8 @@ pub fn filter_schema() -> SchemaRef {
         .chain(KEYWORD_COLUMNS.iter())
         .chain(BOOL_COLUMNS.iter());
     Arc::new(Schema::new(
-        names.map(|name| Field::new(*name, filter_type(name).expect("listed"), true)).collect::<Vec<_>>(),
+        // Every name listed has a type.
+        names.filter_map(|name| Some(Field::new(*name, filter_type(name)?, true))).collect::<Vec<_>>(),
     ))
 }
 

@@ -137,8 +137,14 @@ impl Compiler<'_> {
     /// The query for a canonical form on one caption field.
     fn text_on(&self, field: Field, canonical: &str, prefix: bool) -> Result<Box<dyn Query>> {
         if !has_substring_script(canonical) {
-            let terms: Vec<Term> = canonical.split(' ').map(|t| Term::from_field_text(field, t)).collect();
-            return if prefix { self.prefix(field, terms) } else { Ok(self.phrase(terms)) };
+            let terms =
+                |text: &str| -> Vec<Term> { text.split(' ').map(|t| Term::from_field_text(field, t)).collect() };
+            if !prefix {
+                return Ok(self.phrase(terms(canonical)));
+            }
+            // The last token is the prefix; the tokens before it, if any, the phrase it ends.
+            let (phrase, last) = canonical.rsplit_once(' ').map_or((Vec::new(), canonical), |(p, l)| (terms(p), l));
+            return self.prefix(field, phrase, last);
         }
         // Necessary conditions: each substring-script run as its bigram phrase, and each token
         // strictly inside the text as a whole token (the first and last may be cut in a match).
@@ -198,15 +204,14 @@ impl Compiler<'_> {
         }))
     }
 
-    /// `terms` with the last one a prefix; refused when the prefix stands for too many terms.
-    fn prefix(&self, field: Field, mut terms: Vec<Term>) -> Result<Box<dyn Query>> {
-        let last = terms.pop().expect("a canonical form has a token");
-        let prefix = last.value().as_str().unwrap_or_default().to_string();
+    /// `terms` followed by a term starting with `prefix`; refused when the prefix stands for
+    /// too many terms.
+    fn prefix(&self, field: Field, mut terms: Vec<Term>, prefix: &str) -> Result<Box<dyn Query>> {
         let mut expansions: Vec<Term> = Vec::new();
         for block in self.blocks {
             let error = |e: TantivyError| QueryError::Index(pairscope_index::IndexError::tantivy(block.index.dir(), e));
             for segment in block.index.searcher().segment_readers() {
-                let dictionary = segment.inverted_index(field).map_err(|e| error(e.into()))?;
+                let dictionary = segment.inverted_index(field).map_err(error)?;
                 let mut stream = dictionary
                     .terms()
                     .range()
@@ -241,7 +246,7 @@ impl Compiler<'_> {
         if terms.is_empty() {
             return Ok(Box::new(TermSetQuery::new(expansions)));
         }
-        terms.push(last);
+        terms.push(Term::from_field_text(field, prefix));
         let mut query = PhrasePrefixQuery::new(terms);
         query.set_max_expansions(MAX_PREFIX_TERMS as u32);
         Ok(Box::new(query))
@@ -274,23 +279,26 @@ fn term_query(term: Term) -> Box<TermQuery> {
     Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
 }
 
-fn term_or_phrase(mut terms: Vec<Term>) -> Box<dyn Query> {
-    if terms.len() == 1 { term_query(terms.pop().expect("one term")) } else { Box::new(PhraseQuery::new(terms)) }
-}
-
-fn all_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
-    match queries.len() {
-        0 => Box::new(AllQuery),
-        1 => queries.pop().expect("one query"),
-        _ => Box::new(BooleanQuery::new(queries.into_iter().map(|q| (Occur::Must, q)).collect())),
+fn term_or_phrase(terms: Vec<Term>) -> Box<dyn Query> {
+    match <[Term; 1]>::try_from(terms) {
+        Ok([term]) => term_query(term),
+        Err(terms) => Box::new(PhraseQuery::new(terms)),
     }
 }
 
-fn any_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
-    if queries.len() == 1 {
-        return queries.pop().expect("one query");
+fn all_of(queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    match <[Box<dyn Query>; 1]>::try_from(queries) {
+        Ok([query]) => query,
+        Err(queries) if queries.is_empty() => Box::new(AllQuery),
+        Err(queries) => Box::new(BooleanQuery::new(queries.into_iter().map(|q| (Occur::Must, q)).collect())),
     }
-    Box::new(BooleanQuery::new(queries.into_iter().map(|q| (Occur::Should, q)).collect()))
+}
+
+fn any_of(queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    match <[Box<dyn Query>; 1]>::try_from(queries) {
+        Ok([query]) => query,
+        Err(queries) => Box::new(BooleanQuery::new(queries.into_iter().map(|q| (Occur::Should, q)).collect())),
+    }
 }
 
 /// The query of a URL pattern on one URL column (`url` or `page_url`), matched
@@ -317,7 +325,7 @@ pub(crate) fn url_pattern(
     if lowered.trim_matches('*').is_empty() {
         return Err(QueryError::usage("the URL pattern has nothing to match besides '*'"));
     }
-    let matcher = if lowered.contains('*') {
+    let matcher = if let Some(star) = lowered.find('*') {
         let regex = lowered.split('*').map(regex_syntax::escape).collect::<Vec<_>>().join(".*");
         let regex = regex::bytes::RegexBuilder::new(&format!("^(?s:{regex})$"))
             .size_limit(1 << 20)
@@ -325,7 +333,7 @@ pub(crate) fn url_pattern(
             // Its parts are escaped, so the one error left is the size limit (and the regex's
             // own text of other errors would quote the pattern).
             .map_err(|_| QueryError::usage("the URL pattern is too complex: its matcher would exceed 1 MiB"))?;
-        let literal = lowered[..lowered.find('*').expect("contains *")].as_bytes().to_vec();
+        let literal = lowered.as_bytes()[..star].to_vec();
         UrlMatcher::Glob { literal, regex }
     } else if lowered.contains("://") {
         UrlMatcher::Prefixes(vec![lowered.into_bytes()])
@@ -663,17 +671,19 @@ impl VerifiedScorer {
         let doc = doc as usize;
         let start = doc - doc % VERIFY_CHUNK;
         let column = self.check.column();
-        if self.chunk.as_ref().is_none_or(|(first, _)| *first != start) {
-            let positions: Vec<usize> = (start..(start + VERIFY_CHUNK).min(self.max_doc)).collect();
-            match self.rows.read(&positions, Some(&[column])).and_then(|b| self.rows.strings(&b, column)) {
-                Ok(values) => self.chunk = Some((start, values)),
-                Err(e) => {
-                    self.failure.record(e);
-                    return None;
+        let values = match &self.chunk {
+            Some((first, values)) if *first == start => values,
+            _ => {
+                let positions: Vec<usize> = (start..(start + VERIFY_CHUNK).min(self.max_doc)).collect();
+                match self.rows.read(&positions, Some(&[column])).and_then(|b| self.rows.strings(&b, column)) {
+                    Ok(values) => &self.chunk.insert((start, values)).1,
+                    Err(e) => {
+                        self.failure.record(e);
+                        return None;
+                    }
                 }
             }
-        }
-        let (_, values) = self.chunk.as_ref().expect("read above");
+        };
         Some(values.is_valid(doc - start) && self.check.passes(values.value(doc - start)))
     }
 

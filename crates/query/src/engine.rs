@@ -53,6 +53,7 @@ pub struct Selection {
     /// The aliases of one name-list entity: rows whose caption mentions any of them, exactly
     /// as `pairscope mentions` counts (empty: no condition).
     pub aliases: Vec<String>,
+    /// Words, phrases and aliases match with accent folding (`Dürer` finds `Durer`).
     pub fold_accents: bool,
 }
 
@@ -230,14 +231,17 @@ impl Engine {
         self.hidden.as_ref().is_some_and(|h| row_id >= 0 && h.contains(row_id as u64))
     }
 
+    /// The dataset the engine was opened on.
     pub fn dataset(&self) -> &Dataset {
         &self.dataset
     }
 
+    /// The dataset version it serves.
     pub fn version(&self) -> u64 {
         self.dataset.version()
     }
 
+    /// Rows in the version, hidden ones included.
     pub fn rows(&self) -> u64 {
         self.blocks.iter().map(|b| b.index.docs()).sum()
     }
@@ -309,10 +313,10 @@ impl Engine {
             ]);
             clauses.push((Occur::Must, Box::new(either)));
         }
-        let query: Box<dyn Query> = match clauses.len() {
-            0 => Box::new(AllQuery),
-            1 => clauses.pop().expect("one clause").1,
-            _ => Box::new(BooleanQuery::new(clauses)),
+        let query: Box<dyn Query> = match <[_; 1]>::try_from(clauses) {
+            Ok([(_, only)]) => only,
+            Err(clauses) if clauses.is_empty() => Box::new(AllQuery),
+            Err(clauses) => Box::new(BooleanQuery::new(clauses)),
         };
         Ok((query, relaxed.get()))
     }

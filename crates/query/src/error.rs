@@ -11,20 +11,28 @@ use std::sync::Mutex;
 
 use pairscope_index::tantivy::TantivyError;
 
+/// A result whose error is a [`QueryError`].
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;
 
+/// Why a search, count, facet or lookup failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     /// The request cannot be run as given (exit code 2).
     #[error("{0}")]
     Usage(String),
+    /// The QUERY or a URL pattern is not in its language (a usage error).
     #[error(transparent)]
     Parse(#[from] crate::parse::ParseFailure),
+    /// The `--where` EXPR does not parse or does not fit the dataset (a usage error).
     #[error(transparent)]
     Expr(#[from] pairscope_expr::ExprError),
     /// The call ran past its deadline and was stopped.
     #[error("the query took longer than its time limit of {limit_ms} ms and was stopped; narrow it or raise --timeout")]
-    Deadline { limit_ms: u128 },
+    Deadline {
+        /// The time limit, in milliseconds.
+        limit_ms: u128,
+    },
+    /// The dataset could not be opened or its current version read.
     #[error(transparent)]
     Store(#[from] pairscope_store::StoreError),
     /// A block's index cannot be opened or searched (its path is in the error).
@@ -32,10 +40,22 @@ pub enum QueryError {
     Index(#[from] pairscope_index::IndexError),
     /// A block's parquet file cannot be read, or does not hold what its index says.
     #[error("block file {}", .path.display())]
-    BlockFile { path: PathBuf, source: BlockFileError },
+    BlockFile {
+        /// The block's parquet file.
+        path: PathBuf,
+        /// What went wrong.
+        source: BlockFileError,
+    },
     /// A fast-field column of a block's index cannot be read.
     #[error("column {column} of index {}", .index.display())]
-    IndexColumn { index: PathBuf, column: String, source: TantivyError },
+    IndexColumn {
+        /// The block index's directory.
+        index: PathBuf,
+        /// The column's name.
+        column: String,
+        /// Tantivy's error.
+        source: TantivyError,
+    },
     /// The query's weight over every block (its BM25 statistics) cannot be built.
     #[error("preparing the search over every block")]
     Weight(#[source] TantivyError),
@@ -44,19 +64,30 @@ pub enum QueryError {
     Filter(#[source] pairscope_expr::EvalError),
     /// A batch of index columns could not be assembled.
     #[error("assembling the index columns {columns}")]
-    Columns { columns: String, source: arrow::error::ArrowError },
+    Columns {
+        /// The column's name, or several, comma-separated.
+        columns: String,
+        /// Arrow's error.
+        source: arrow::error::ArrowError,
+    },
     /// A keyword column with more distinct values than global ordinals can number.
     #[error("{column} has more than 2^32 distinct values")]
-    TooManyValues { column: String },
+    TooManyValues {
+        /// The column's name.
+        column: String,
+    },
 }
 
 /// Why a block's parquet file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum BlockFileError {
+    /// It cannot be opened or read.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// It is not valid parquet (or not parquet at all).
     #[error(transparent)]
     Parquet(#[from] parquet::errors::ParquetError),
+    /// Its rows cannot be decoded or assembled into the columns asked for.
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
     /// It reads, but not as the block file its index was built with.
@@ -65,7 +96,7 @@ pub enum BlockFileError {
 }
 
 impl QueryError {
-    pub fn usage(message: impl Into<String>) -> QueryError {
+    pub(crate) fn usage(message: impl Into<String>) -> QueryError {
         QueryError::Usage(message.into())
     }
 

@@ -29,10 +29,23 @@ pub const MAX_BUCKETS: usize = 1_000;
 #[derive(Debug, Clone, PartialEq)]
 pub enum FacetBy {
     /// The `top` most frequent values of a keyword or flag column.
-    Terms { column: String, top: usize },
+    Terms {
+        /// The column's name.
+        column: String,
+        /// How many values to list, at most [`MAX_TOP`].
+        top: usize,
+    },
     /// A histogram of a numeric column; `range` defaults to the column's
     /// ([`Registry::histogram_range`]).
-    Histogram { column: String, buckets: usize, range: Option<(f64, f64)> },
+    Histogram {
+        /// The column's name.
+        column: String,
+        /// How many buckets between the edges, at most [`MAX_BUCKETS`].
+        buckets: usize,
+        /// The lower edge (included) and upper edge (excluded) of the buckets; `None`: the
+        /// column's default.
+        range: Option<(f64, f64)>,
+    },
 }
 
 impl FacetBy {
@@ -63,14 +76,19 @@ impl FacetBy {
 /// One value of a term facet and the matching rows that have it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct TermCount {
+    /// The value (`true` or `false` for a flag).
     pub value: String,
+    /// Matching rows with this value.
     pub rows: u64,
 }
 
+/// The counts of one facet over the rows a selection matches.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Facet {
+    /// The most frequent values of a keyword or flag column.
     Terms {
+        /// The column counted.
         column: String,
         /// Most rows first, ties by value.
         values: Vec<TermCount>,
@@ -81,12 +99,19 @@ pub enum Facet {
         /// Matching rows.
         total: u64,
     },
+    /// A histogram of a numeric column.
     Histogram {
+        /// The column counted.
         column: String,
+        /// The buckets, lowest first, all of one width.
         buckets: Vec<Bucket>,
+        /// Rows whose value is below the first bucket.
         below: u64,
+        /// Rows whose value is at or above the end of the last bucket.
         above: u64,
+        /// Rows whose value is null.
         null: u64,
+        /// Matching rows.
         total: u64,
     },
 }
@@ -100,12 +125,14 @@ impl Facet {
     }
 }
 
+/// One bucket of a histogram: `[lo, hi)`.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Bucket {
     /// Inclusive.
     pub lo: f64,
     /// Exclusive.
     pub hi: f64,
+    /// Matching rows whose value is in the bucket.
     pub count: u64,
 }
 
@@ -257,17 +284,17 @@ impl Counter {
     pub fn fresh(&self) -> Counter {
         match self {
             Counter::Terms { column, top, ords, .. } => Counter::Terms {
-                column: *column,
+                column,
                 top: *top,
                 ords: ords.clone(),
                 counts: TermCounts::Sparse(Vec::new()),
                 local: Vec::new(),
             },
             Counter::Flags { column, top, .. } => {
-                Counter::Flags { column: *column, top: *top, counts: [0; 3], values: Vec::new() }
+                Counter::Flags { column, top: *top, counts: [0; 3], values: Vec::new() }
             }
             Counter::Histogram { column, edges, counts, .. } => Counter::Histogram {
-                column: *column,
+                column,
                 edges: edges.clone(),
                 counts: vec![0; counts.len()],
                 values: Vec::new(),
@@ -289,7 +316,7 @@ impl Counter {
             Counter::Flags { column, counts, values, .. } => {
                 values.clear();
                 values.resize(docs.len(), None);
-                columns.bool(*column)?.first_vals(docs, values);
+                columns.bool(column)?.first_vals(docs, values);
                 for value in values.iter() {
                     counts[match value {
                         Some(false) => 0,
@@ -299,7 +326,7 @@ impl Counter {
                 }
             }
             Counter::Histogram { column, edges, counts, values, ints } => {
-                let column: &'static str = *column;
+                let column: &'static str = column;
                 values.clear();
                 if FLOAT_COLUMNS.contains(&column) {
                     values.resize(docs.len(), None);

@@ -20,6 +20,8 @@
 //! It must never write to a dataset and never match text any other way than through
 //! `pairscope-text` and `pairscope_index::units`.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 mod columns;
 pub mod compile;
 mod engine;

@@ -13,8 +13,10 @@ use crate::error::Result;
 use crate::facets::{Counter, Facet, FacetBy};
 use crate::search::{SearchPage, SearchRequest, SortBy, TopSink};
 
+/// A search page and facets of the same selection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FacetedPage {
+    /// The page, as [`Engine::search`] gives it.
     pub page: SearchPage,
     /// In the order asked for; `None` for a facet that did not fit its time.
     pub facets: Vec<Option<Facet>>,

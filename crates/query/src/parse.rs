@@ -29,29 +29,41 @@ pub const MAX_DEPTH: usize = 32;
 /// The fields `field:value` can name.
 pub const QUERY_FIELDS: &[&str] = &["host", "domain", "language", "license", "nsfw_label", "url", "page_url"];
 
+/// A parsed query.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueryAst {
     /// A word or phrase (raw text, normalised when compiled), optionally a prefix.
     Text {
+        /// The word, or the phrase without its quotes (and without the `*` of a prefix).
         text: String,
+        /// Written `word*`: matches every word starting with it.
         prefix: bool,
+        /// Byte offset of the word or phrase in the query text.
         offset: usize,
     },
     /// `field:value`.
     Field {
+        /// One of [`QUERY_FIELDS`], lower-cased.
         field: String,
+        /// The value, without its quotes if it was quoted.
         value: String,
+        /// Byte offset of the field's name in the query text.
         offset: usize,
     },
+    /// Every operand matches (`a b`, `a AND b`): two or more.
     And(Vec<QueryAst>),
+    /// Any operand matches (`a OR b`): two or more.
     Or(Vec<QueryAst>),
+    /// The operand does not match (`NOT a`, `-a`).
     Not(Box<QueryAst>),
 }
 
 /// Where and why a query failed to parse.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParseFailure {
+    /// Byte offset in the query text of where it fails.
     pub offset: usize,
+    /// What is wrong; it never quotes the query.
     pub message: String,
     /// The query text, for the caret rendering.
     pub text: String,
@@ -191,11 +203,10 @@ fn word_kind(
     if let Some((name, value)) = word.split_once(':') {
         let field = name.to_ascii_lowercase();
         if QUERY_FIELDS.contains(&field.as_str()) {
-            let value = if value.is_empty() && chars.peek().is_some_and(|&(_, c)| c == '"') {
-                let (start, _) = chars.next().expect("peeked");
-                quoted(text, start, chars)?.0
-            } else {
-                value.to_string()
+            let quote = if value.is_empty() { chars.next_if(|&(_, c)| c == '"') } else { None };
+            let value = match quote {
+                Some((start, _)) => quoted(text, start, chars)?.0,
+                None => value.to_string(),
             };
             if value.is_empty() {
                 return Err((offset + name.len() + 1, format!("expected a value after '{field}:'")));
@@ -238,7 +249,7 @@ impl Parser {
             self.next += 1;
             items.push(self.and()?);
         }
-        Ok(if items.len() == 1 { items.pop().expect("one item") } else { QueryAst::Or(items) })
+        Ok(one_or(items, QueryAst::Or))
     }
 
     fn and(&mut self) -> Result<QueryAst, Failure> {
@@ -253,7 +264,7 @@ impl Parser {
                 Some(_) => items.push(self.unary()?),
             }
         }
-        Ok(if items.len() == 1 { items.pop().expect("one item") } else { QueryAst::And(items) })
+        Ok(one_or(items, QueryAst::And))
     }
 
     fn unary(&mut self) -> Result<QueryAst, Failure> {
@@ -317,6 +328,14 @@ impl Parser {
                 Err((token.offset, "expected a word, a phrase or '(' before this operator".to_string()))
             }
         }
+    }
+}
+
+/// The one item of `items`, or `many` of them (`items` is never empty).
+fn one_or(items: Vec<QueryAst>, many: fn(Vec<QueryAst>) -> QueryAst) -> QueryAst {
+    match <[QueryAst; 1]>::try_from(items) {
+        Ok([one]) => one,
+        Err(items) => many(items),
     }
 }
 

@@ -26,13 +26,21 @@ pub const MAX_LIMIT: usize = 1000;
 /// direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortBy {
+    /// The query's relevance (BM25) score.
     Relevance,
-    Column { name: &'static str, kind: ColumnKind },
+    /// A sortable column's values.
+    Column {
+        /// The column's name.
+        name: &'static str,
+        /// Its kind, which says which fast field to read.
+        kind: ColumnKind,
+    },
 }
 
 impl SortBy {
     const RELEVANCE: &'static str = "relevance";
 
+    /// The name [`SortBy::parse`] reads: `relevance` or the column's.
     pub fn name(self) -> &'static str {
         match self {
             SortBy::Relevance => SortBy::RELEVANCE,
@@ -59,10 +67,14 @@ impl SortBy {
     }
 }
 
+/// One page of a search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchRequest {
+    /// The rows searched.
     pub selection: Selection,
+    /// What they are ordered by.
     pub sort: SortBy,
+    /// Highest first (rows without the sort value still come last).
     pub descending: bool,
     /// Page size, at most [`MAX_LIMIT`].
     pub limit: usize,
@@ -78,18 +90,31 @@ pub struct SearchRequest {
 /// CLI's tables and the server's exports ([`Hit::batch`]).
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Hit {
+    /// The row's stable id (`pairscope get ID`, `/row/ID`).
     pub row_id: i64,
+    /// The image URL.
     pub url: String,
+    /// The alt text / caption.
     pub caption: String,
+    /// The image URL's host, lower-case.
     pub host: Option<String>,
+    /// The host's registrable domain (Public Suffix List).
     pub domain: Option<String>,
+    /// The caption's language, as the source gives it.
     pub language: Option<String>,
+    /// LAION-5B's NSFW label: UNLIKELY, UNSURE or NSFW.
     pub nsfw_label: Option<String>,
+    /// The original image's width in pixels.
     pub width: Option<i32>,
+    /// The original image's height in pixels.
     pub height: Option<i32>,
+    /// LAION aesthetic predictor v2 score (0-10).
     pub aesthetic: Option<f64>,
+    /// LAION's CLIP-based probability that the image is unsafe.
     pub punsafe: Option<f64>,
+    /// LAION's predicted probability of a watermark.
     pub pwatermark: Option<f64>,
+    /// CLIP ViT-B/32 image-text cosine similarity.
     pub similarity: Option<f64>,
     /// The relevance score, when sorting by relevance.
     pub score: Option<f32>,
@@ -149,14 +174,17 @@ impl Hit {
     }
 }
 
+/// One page of results.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SearchPage {
+    /// At most the request's `limit` rows, in order.
     pub hits: Vec<Hit>,
     /// Every row the selection matches (not just this page), exact; `None` unless the
     /// request asked for it ([`SearchRequest::count_total`]).
     pub total: Option<u64>,
     /// Pass as `after` for the next page; `None` on the last page.
     pub next: Option<String>,
+    /// The dataset version searched.
     pub version: u64,
 }
 
@@ -491,17 +519,19 @@ impl Engine {
         let mut current: Option<((usize, usize), Box<dyn Scorer>)> = None;
         for i in by_doc {
             let Entry { block, segment, doc, .. } = entries[i];
-            if current.as_ref().is_none_or(|(at, _)| *at != (block, segment)) {
-                deadline.check()?;
-                let searcher = self.blocks[block].index.searcher();
-                let scorer = exact.scorer(searcher.segment_reader(segment as u32), 1.0).map_err(|e| {
-                    prepared.rows.failure.check().err().unwrap_or_else(|| {
-                        QueryError::Index(pairscope_index::IndexError::tantivy(self.blocks[block].index.dir(), e))
-                    })
-                })?;
-                current = Some(((block, segment), scorer));
-            }
-            let (_, scorer) = current.as_mut().expect("set above");
+            let scorer = match &mut current {
+                Some((at, scorer)) if *at == (block, segment) => scorer,
+                _ => {
+                    deadline.check()?;
+                    let searcher = self.blocks[block].index.searcher();
+                    let scorer = exact.scorer(searcher.segment_reader(segment as u32), 1.0).map_err(|e| {
+                        prepared.rows.failure.check().err().unwrap_or_else(|| {
+                            QueryError::Index(pairscope_index::IndexError::tantivy(self.blocks[block].index.dir(), e))
+                        })
+                    })?;
+                    &mut current.insert(((block, segment), scorer)).1
+                }
+            };
             let at = if scorer.doc() < doc { scorer.seek(doc) } else { scorer.doc() };
             pass[i] = at == doc;
         }
@@ -527,8 +557,7 @@ impl Engine {
         let more = entries.len() > request.limit;
         entries.truncate(request.limit);
         let hits = self.hits(&entries)?;
-        let next = more.then(|| {
-            let last = entries.last().expect("a page with more after it has entries");
+        let next = entries.last().filter(|_| more).map(|last| {
             Cursor {
                 version: self.version(),
                 sort: request.sort,
@@ -614,11 +643,10 @@ impl Engine {
         let read = parallel::try_fold(groups.len(), self.threads(), Vec::new, |mine, g| {
             self.group_hits(entries, groups[g], mine)
         })?;
-        let mut hits: Vec<Option<Hit>> = vec![None; entries.len()];
-        for (i, hit) in read.into_iter().flatten() {
-            hits[i] = Some(hit);
-        }
-        Ok(hits.into_iter().map(|h| h.expect("every entry has its hit")).collect())
+        // Each entry's hit once, with its index: in page order once sorted.
+        let mut hits: Vec<(usize, Hit)> = read.into_iter().flatten().collect();
+        hits.sort_unstable_by_key(|&(i, _)| i);
+        Ok(hits.into_iter().map(|(_, hit)| hit).collect())
     }
 
     /// The hits of the entries `group` (indexes into `entries`, all of one segment, by

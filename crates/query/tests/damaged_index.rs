@@ -2,6 +2,8 @@
 //! error naming the block's index, never a panic out of the engine; a damaged block file is an
 //! error naming the file for the calls that read its rows, never fewer rows.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

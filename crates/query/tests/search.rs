@@ -3,6 +3,8 @@
 //! for filters, URL patterns and GROUP BYs. On synthetic data and on the real captions in
 //! `../shared/data/captions` (skipped with a notice when absent).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::path::PathBuf;

@@ -36,7 +36,9 @@ pub enum RemoteError {
     /// The network runtime cannot start, or a store cannot be built from the environment.
     #[error("{url}: {source}")]
     Setup {
+        /// The URL being opened.
         url: String,
+        /// What failed.
         #[source]
         source: io::Error,
     },
@@ -76,6 +78,7 @@ pub struct Remote {
 }
 
 impl Remote {
+    /// No stores and no runtime yet: both are made by the first object opened.
     pub fn new() -> Remote {
         Remote::default()
     }

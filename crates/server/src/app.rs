@@ -77,6 +77,7 @@ impl App {
         Ok(Arc::new(app))
     }
 
+    /// The settings the server runs with.
     pub fn config(&self) -> &ServerConfig {
         &self.config
     }

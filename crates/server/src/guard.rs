@@ -90,6 +90,7 @@ fn host_of(request: &Request) -> Result<Option<&str>, Failure> {
     })
 }
 
+#[expect(clippy::expect_used, reason = "the policy is printable ASCII, which a header value always accepts")]
 fn secure(headers: &mut HeaderMap, remote_images: bool) {
     let images = if remote_images { "http: https: data:" } else { "'none'" };
     let policy = format!(

@@ -27,6 +27,8 @@
 //! `spawn_blocking` under a permit), and never match text or evaluate filters itself: that is
 //! `pairscope-query`'s and `pairscope-mentions`' work.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 mod app;
 mod chart;
 mod connection;
@@ -104,6 +106,7 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// The defaults for serving the dataset at `dataset`: loopback port 8080, no removal lists.
     pub fn new(dataset: PathBuf) -> ServerConfig {
         ServerConfig {
             dataset,
@@ -163,24 +166,36 @@ impl ServerConfig {
     }
 }
 
+/// Why the server could not start (or stopped).
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// A setting is refused (exit code 2).
     #[error("{0}")]
     Usage(String),
+    /// The address cannot be listened on (taken, or not this machine's).
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The dataset cannot be opened.
     #[error(transparent)]
     Store(#[from] pairscope_store::StoreError),
+    /// The dataset's current version cannot be opened for queries.
     #[error(transparent)]
     Query(#[from] pairscope_query::QueryError),
+    /// The rows the removal lists remove could not be found.
     #[error("finding the rows the removal lists hide: {0}")]
     Removal(#[from] pairscope_subset::SubsetError),
+    /// The runtime could not start, or serving failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
 impl ServerError {
+    /// Whether a setting or the dataset given is at fault (exit code 2).
     pub fn is_usage(&self) -> bool {
         match self {
             ServerError::Usage(_) => true,

@@ -3,6 +3,8 @@
 //! reads, repeated and missing headers, HTTP/2 with prior knowledge, queries past every
 //! limit, and cursors taken from one search to another or made up.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -33,6 +35,7 @@ fn dataset() -> &'static Path {
 }
 
 /// Starts a server on a free loopback port (it runs until the tests end) and returns its address.
+#[expect(clippy::result_large_err, reason = "the server thread returns its error once, and nobody reads it")]
 fn start(configure: impl FnOnce(&mut ServerConfig)) -> SocketAddr {
     let mut config = ServerConfig::new(dataset().to_path_buf());
     config.bind = SocketAddr::from(([127, 0, 0, 1], 0));

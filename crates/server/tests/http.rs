@@ -2,6 +2,8 @@
 //! dataset plus a few hostile rows: script in captions, quotes in URLs, `javascript:` URLs,
 //! unsafe scores and labels.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

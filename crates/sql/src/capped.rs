@@ -249,7 +249,7 @@ pub struct CapFunctions {
 }
 
 impl CapFunctions {
-    pub fn new(cap: usize) -> CapFunctions {
+    pub(crate) fn new(cap: usize) -> CapFunctions {
         CapFunctions { cap }
     }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use datafusion::error::DataFusionError;
 
+/// Why a query could not be planned or run.
 #[derive(Debug, thiserror::Error)]
 pub enum SqlError {
     /// The text is not SQL, or names a column, table or function that does not exist.
@@ -18,12 +19,24 @@ pub enum SqlError {
     Timeout(Duration),
     /// The query needed more memory than the pool allows, even after spilling.
     #[error("the query needs more memory than the limit of {} (raise it with --memory-limit): {message}", mib(*limit))]
-    Memory { limit: usize, message: String },
+    Memory {
+        /// The memory limit, in bytes.
+        limit: usize,
+        /// DataFusion's message: which operator or function ran out.
+        message: String,
+    },
+    /// The dataset, or one of its data files, could not be opened or read.
     #[error("opening the dataset")]
     Dataset(#[from] pairscope_store::StoreError),
     /// The dataset's manifest describes a column this crate cannot turn into a schema.
     #[error("column {column} of the dataset: {message}")]
-    Schema { column: String, message: String },
+    Schema {
+        /// The column's name.
+        column: String,
+        /// What is wrong with its type.
+        message: String,
+    },
+    /// DataFusion failed while running the query (reading a data file, an internal error).
     #[error("running the query")]
     Execution(#[source] DataFusionError),
 }

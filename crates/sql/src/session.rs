@@ -57,7 +57,9 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The time limit when none is given (`--timeout`'s default).
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The memory limit when none is given (`--memory-limit`'s default): 2 GiB.
     pub const DEFAULT_MEMORY_LIMIT: usize = 2 << 30;
 }
 
@@ -77,6 +79,7 @@ pub struct SqlSession {
 }
 
 impl SqlSession {
+    /// A session over the current version of `dataset`, whose queries run within `limits`.
     pub fn new(dataset: &Dataset, limits: Limits) -> Result<SqlSession, SqlError> {
         let context = context(limits.memory_limit)?;
         let pairs = table::pairs_table(dataset)?;
@@ -89,6 +92,7 @@ impl SqlSession {
         self.version
     }
 
+    /// The limits every query of this session runs within.
     pub fn limits(&self) -> Limits {
         self.limits
     }
@@ -149,6 +153,7 @@ pub struct Rows {
 }
 
 impl Rows {
+    /// The schema of every batch the query yields.
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -202,6 +207,7 @@ pub struct BlockingRows {
 }
 
 impl BlockingRows {
+    /// The schema of every batch the query yields.
     pub fn schema(&self) -> SchemaRef {
         self.rows.schema()
     }

@@ -30,7 +30,7 @@ pub struct Stop {
 }
 
 impl Stop {
-    pub fn new(deadline: Option<Instant>) -> Arc<Stop> {
+    pub(crate) fn new(deadline: Option<Instant>) -> Arc<Stop> {
         Arc::new(Stop { deadline, stopped: AtomicBool::new(false) })
     }
 

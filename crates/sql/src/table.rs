@@ -23,7 +23,9 @@ pub const TABLE: &str = "pairs";
 
 /// The table over `dataset`, and the files it may read (as object-store paths, for the guard).
 pub struct PairsTable {
+    /// The table `pairs`, for a DataFusion context to register.
     pub provider: Arc<dyn TableProvider>,
+    /// The version's data files: the only files a plan over the table may read.
     pub files: Vec<ObjectPath>,
 }
 

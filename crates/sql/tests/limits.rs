@@ -3,6 +3,8 @@
 //! operators that produce rows for a long time without polling their input stop at the
 //! deadline. Each case is one found by a hostile test of the release binary (issue 15).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::time::{Duration, Instant};
 
 use arrow::array::{AsArray, RecordBatch};

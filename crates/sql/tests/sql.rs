@@ -2,6 +2,8 @@
 //! real captions: results against DuckDB on the same parquet files, the UDFs against the Rust
 //! functions they expose, every refusal of the read-only guard, and the limits.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;

@@ -26,12 +26,16 @@ use crate::udf::PairKeyUdf;
 pub enum DiffKey {
     /// row_id: a dataset against its own subset.
     Row,
+    /// The image URL.
     Url,
+    /// The image URL and the caption.
     UrlCaption,
+    /// The source's own id of the pair (`sample_id`).
     SampleId,
 }
 
 impl DiffKey {
+    /// Its name as `--key` spells it.
     pub fn name(self) -> &'static str {
         match self {
             DiffKey::Row => "row",
@@ -60,24 +64,37 @@ impl DiffKey {
     }
 }
 
+/// What `pairscope diff` was asked.
 #[derive(Debug, Clone)]
 pub struct DiffRequest {
+    /// The first side: a dataset or a directory of parquet files (a subset).
     pub a: PathBuf,
+    /// The second side, the same way.
     pub b: PathBuf,
+    /// What identifies a row on both sides.
     pub key: DiffKey,
+    /// Also count by the rows' domain.
     pub by_domain: bool,
     /// Domains listed (most differing first); `None` for all.
     pub top: Option<usize>,
+    /// Bytes DataFusion's operators may hold before spilling.
     pub memory_limit: usize,
 }
 
+/// How two sides differ: rows, matched by key.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DiffReport {
+    /// The first side's path, as given.
     pub a: String,
+    /// The second side's path, as given.
     pub b: String,
+    /// The key rows were matched by.
     pub key: DiffKey,
+    /// Rows of `a` whose key `b` lacks.
     pub only_a: u64,
+    /// Rows of `b` whose key `a` lacks.
     pub only_b: u64,
+    /// Rows of `a` whose key `b` has too.
     pub both: u64,
     /// Empty unless asked `--by domain`.
     pub by_domain: Vec<DomainDiff>,
@@ -85,15 +102,20 @@ pub struct DiffReport {
     pub domains: u64,
 }
 
+/// The counts of one domain.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DomainDiff {
     /// Null for rows without a domain.
     pub domain: Option<String>,
+    /// Rows of `a` whose key `b` lacks.
     pub only_a: u64,
+    /// Rows of `b` whose key `a` lacks.
     pub only_b: u64,
+    /// Rows of `a` whose key `b` has too.
     pub both: u64,
 }
 
+/// Compares the two sides of `request`.
 pub fn diff(request: &DiffRequest) -> Result<DiffReport, SubsetError> {
     crate::error::on_own_runtime(None, run(request))
 }

@@ -4,27 +4,43 @@ use std::path::{Path, PathBuf};
 
 use pairscope_export::ExportError;
 
+/// Why a subset or a diff failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SubsetError {
     /// The request cannot run as asked (exit code 2).
     #[error("{0}")]
     Usage(String),
+    /// A removal list could not be read or has an entry that is not one.
     #[error(transparent)]
     List(#[from] crate::removal::ListError),
+    /// A file or directory could not be read or written.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The dataset's table could not be opened or read.
     #[error(transparent)]
     Sql(#[from] pairscope_sql::SqlError),
+    /// The QUERY could not be run on the full-text index.
     #[error(transparent)]
     Query(#[from] pairscope_query::QueryError),
+    /// The dataset could not be opened.
     #[error(transparent)]
     Store(#[from] pairscope_store::error::StoreError),
+    /// An output shard could not be written.
     #[error("{0}")]
     Export(#[from] ExportError),
+    /// DataFusion failed to plan or run a pass over the rows.
     #[error("planning or running the subset: {0}")]
     Plan(datafusion::error::DataFusionError),
+    /// A batch of rows could not be assembled or sliced.
     #[error("{0}")]
     Arrow(#[from] arrow::error::ArrowError),
+    /// Something that should not happen did (a runtime that does not start, a thread that
+    /// panicked): a bug or the machine, not the request.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -41,14 +57,15 @@ impl From<pairscope_io::staged::StageError> for SubsetError {
 }
 
 impl SubsetError {
-    pub fn io(path: &Path, source: std::io::Error) -> SubsetError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> SubsetError {
         SubsetError::Io { path: path.to_path_buf(), source }
     }
 
-    pub fn plan(error: datafusion::error::DataFusionError) -> SubsetError {
+    pub(crate) fn plan(error: datafusion::error::DataFusionError) -> SubsetError {
         SubsetError::Plan(error)
     }
 
+    /// Whether the caller's request was at fault (exit code 2).
     pub fn is_usage(&self) -> bool {
         matches!(self, SubsetError::Usage(_)) || matches!(self, SubsetError::Query(e) if e.is_usage())
     }

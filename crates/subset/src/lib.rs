@@ -13,6 +13,8 @@
 //! `pairscope-expr`, queries run on `pairscope-query`, rows are read through `pairscope-sql`'s
 //! table, and files are written by `pairscope_store::export`.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 pub mod diff;
 pub mod error;
 pub mod manifest;

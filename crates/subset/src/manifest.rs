@@ -26,23 +26,40 @@ pub const ORDER_OF_OPERATIONS: [&str; 5] = [
     "sample (smallest xxh3_64(row_id little-endian, seed), ties by row_id)",
 ];
 
+/// What `manifest.json` records of a subset.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SubsetManifest {
+    /// The manifest's format number ([`FORMAT`]).
     pub format: u32,
+    /// The version of pairscope that cut the subset.
     pub pairscope_version: String,
+    /// The dataset version it was cut from.
     pub dataset: DatasetInput,
+    /// The version of the `psl` crate (its Public Suffix List) that derived hosts' domains.
     pub psl_version: String,
+    /// The row filter.
     pub filter: Filter,
+    /// The removal lists applied, in load order.
     pub lists: Vec<ListFile>,
+    /// Whether rows whose page opted out were removed.
     pub exclude_optouts: bool,
+    /// The key duplicates were removed by; `None`: no dedup.
     pub dedup: Option<DedupKey>,
+    /// The sample taken; `None`: every row that survived the other steps.
     pub sample: Option<SampleSpec>,
+    /// [`ORDER_OF_OPERATIONS`], so the manifest says how to read `removed`.
     pub order_of_operations: Vec<String>,
+    /// Rows in and out.
     pub rows: RowCounts,
+    /// Rows each step removed.
     pub removed: Removed,
+    /// The output files' format.
     pub output_format: ExportFormat,
+    /// Rows per output file (the last holds the rest).
     pub shard_rows: u64,
+    /// Rows per parquet row group.
     pub row_group_rows: u64,
+    /// The output files, in row-id order.
     pub files: Vec<OutputFile>,
 }
 
@@ -54,6 +71,8 @@ impl SubsetManifest {
         pairscope_io::durable::write_atomic(&path, (text + "\n").as_bytes()).map_err(|e| SubsetError::io(&path, e))
     }
 
+    /// Reads the manifest of the subset in `dir`; a usage error, naming the field, if it is
+    /// not one.
     pub fn read(dir: &Path) -> Result<SubsetManifest, SubsetError> {
         let path = dir.join(MANIFEST);
         let bytes = std::fs::read(&path).map_err(|e| SubsetError::io(&path, e))?;
@@ -67,24 +86,31 @@ impl SubsetManifest {
 /// The dataset version cut, by content.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatasetInput {
+    /// The dataset version.
     pub version: u64,
+    /// Its rows.
     pub rows: u64,
+    /// Its sources, in the dataset's order.
     pub sources: Vec<SourceInput>,
 }
 
+/// One source of the dataset version, by content.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceInput {
     /// BLAKE3 of the source file's bytes.
     pub blake3: String,
+    /// The path it was ingested from, as given then.
     pub path: String,
+    /// Its rows.
     pub rows: u64,
     /// `ingest --set` constants and `--map` overrides, which change what the rows hold.
     pub constants: std::collections::BTreeMap<String, String>,
+    /// `ingest --map canonical=source` overrides: the source column each was read from.
     pub overrides: std::collections::BTreeMap<String, String>,
 }
 
 impl DatasetInput {
-    pub fn of(dataset: &Dataset) -> DatasetInput {
+    pub(crate) fn of(dataset: &Dataset) -> DatasetInput {
         let manifest = dataset.manifest();
         DatasetInput {
             version: manifest.version,
@@ -107,8 +133,11 @@ impl DatasetInput {
 /// The row filter, as asked and as run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Filter {
+    /// `--preset`'s name.
     pub preset: Option<String>,
+    /// The preset's EXPR.
     pub preset_definition: Option<String>,
+    /// The columns the preset needs (a dataset where one is null in every row is refused).
     pub preset_needs: Vec<String>,
     /// `--where` as given.
     pub r#where: Option<String>,
@@ -116,19 +145,27 @@ pub struct Filter {
     pub expr: Option<String>,
     /// The same, as the SQL the plan ran (DuckDB runs it unchanged).
     pub sql: Option<String>,
+    /// The QUERY text.
     pub query: Option<String>,
+    /// Whether the QUERY matched with accent folding.
     pub fold_accents: bool,
 }
 
+/// A deterministic sample: the `rows` rows with the smallest XXH3-64 of (row id, `seed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SampleSpec {
+    /// Rows to keep (all of them when fewer are left).
     pub rows: u64,
+    /// The hash's seed: another seed, another sample.
     pub seed: u64,
 }
 
+/// Rows before the first step and after the last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RowCounts {
+    /// Rows of the dataset version.
     pub r#in: u64,
+    /// Rows written.
     pub out: u64,
 }
 
@@ -136,17 +173,26 @@ pub struct RowCounts {
 /// `rows.out`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Removed {
+    /// By the preset and `--where`.
     pub filter: u64,
+    /// By the QUERY.
     pub query: u64,
+    /// By a domain list.
     pub domain_list: u64,
+    /// By a URL list.
     pub url_list: u64,
+    /// By an image-hash list.
     pub image_hash_list: u64,
+    /// Because their page opted out.
     pub opt_out: u64,
+    /// As duplicates of a row with a lower row id.
     pub dedup: u64,
+    /// Left out of the sample.
     pub sample: u64,
 }
 
 impl Removed {
+    /// Rows removed by every step together.
     pub fn total(&self) -> u64 {
         self.filter
             + self.query
@@ -159,18 +205,21 @@ impl Removed {
     }
 }
 
+/// One file the subset wrote.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OutputFile {
     /// Relative to the subset directory.
     pub path: String,
+    /// Rows in it.
     pub rows: u64,
+    /// Its size in bytes.
     pub bytes: u64,
     /// BLAKE3 of the file's bytes, hex.
     pub blake3: String,
 }
 
 impl OutputFile {
-    pub fn describe(path: &Path, rows: u64) -> Result<OutputFile, SubsetError> {
+    pub(crate) fn describe(path: &Path, rows: u64) -> Result<OutputFile, SubsetError> {
         let mut hasher = blake3::Hasher::new();
         let mut file = std::fs::File::open(path).map_err(|e| SubsetError::io(path, e))?;
         std::io::copy(&mut file, &mut hasher).map_err(|e| SubsetError::io(path, e))?;

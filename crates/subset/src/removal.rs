@@ -39,9 +39,11 @@ pub enum RemovalReason {
 }
 
 impl RemovalReason {
+    /// Every reason, in the order they are tested.
     pub const ALL: [RemovalReason; 4] =
         [RemovalReason::Domain, RemovalReason::Url, RemovalReason::ImageHash, RemovalReason::OptOut];
 
+    /// Its name in a manifest's `removed` counts.
     pub fn name(self) -> &'static str {
         match self {
             RemovalReason::Domain => "domain_list",
@@ -51,7 +53,7 @@ impl RemovalReason {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<RemovalReason> {
+    pub(crate) fn from_name(name: &str) -> Option<RemovalReason> {
         RemovalReason::ALL.into_iter().find(|r| r.name() == name)
     }
 }
@@ -60,15 +62,20 @@ impl RemovalReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ListKind {
+    /// Domains or hosts: a row goes when its host is one or is under one.
     Domains,
+    /// Image URLs, as written or as their MD5, SHA-1 or SHA-256 in hex.
     Urls,
+    /// SHA-256 digests of image bytes, in hex.
     ImageHashes,
 }
 
 /// One list file as loaded: enough for a manifest to say exactly which list was applied.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ListFile {
+    /// What its entries are.
     pub kind: ListKind,
+    /// The path it was loaded from, as given.
     pub path: String,
     /// BLAKE3 of the file's bytes, hex.
     pub blake3: String,
@@ -76,12 +83,27 @@ pub struct ListFile {
     pub entries: u64,
 }
 
+/// Why a removal list could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
+    /// The file could not be read (or decompressed).
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The list file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A line is not an entry of the list's kind.
     #[error("{}, line {line}: {message}", path.display())]
-    Entry { path: PathBuf, line: u64, message: String },
+    Entry {
+        /// The list file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: u64,
+        /// What is wrong with it (quoting the entry).
+        message: String,
+    },
 }
 
 /// The loaded lists, matched in memory (each entry once, in a hash set).
@@ -103,6 +125,7 @@ impl RemovalLists {
         self.exclude_optouts = on;
     }
 
+    /// Whether rows whose page opted out are removed.
     pub fn excludes_optouts(&self) -> bool {
         self.exclude_optouts
     }

@@ -55,11 +55,14 @@ const REASON_COLUMN: &str = "__pairscope_removed";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DedupKey {
+    /// Rows with the same image URL.
     Url,
+    /// Rows with the same image URL and caption.
     UrlCaption,
 }
 
 impl DedupKey {
+    /// Its name as `--dedup` spells it.
     pub fn name(self) -> &'static str {
         match self {
             DedupKey::Url => "url",
@@ -78,16 +81,23 @@ impl DedupKey {
 /// Everything `pairscope subset` was asked.
 #[derive(Debug, Clone)]
 pub struct SubsetRequest {
+    /// A preset's name ([`crate::PRESETS`]).
     pub preset: Option<String>,
     /// An EXPR (`pairscope-expr`).
     pub filter: Option<String>,
     /// QUERY text (`pairscope-query`).
     pub query: Option<String>,
+    /// Match the QUERY with accent folding.
     pub fold_accents: bool,
+    /// The removal lists, and whether opted-out pages' rows go too.
     pub lists: RemovalLists,
+    /// Remove duplicates by this key.
     pub dedup: Option<DedupKey>,
+    /// Keep a deterministic sample of what is left.
     pub sample: Option<SampleSpec>,
+    /// The output files' format.
     pub format: ExportFormat,
+    /// The subset's directory, replaced as a whole when the subset is complete.
     pub out: PathBuf,
     /// Bytes DataFusion's operators may hold before spilling.
     pub memory_limit: usize,

@@ -26,14 +26,14 @@ pub struct RemovalReasonUdf {
 }
 
 impl RemovalReasonUdf {
-    pub const NAME: &'static str = "removal_reason";
+    pub(crate) const NAME: &'static str = "removal_reason";
 
     /// The call over the table `pairs`' columns.
     pub fn call() -> String {
         format!("{}(url, host, image_sha256, optout_noai, optout_noimageai, optout_tdm_reservation)", Self::NAME)
     }
 
-    pub fn udf(lists: Arc<RemovalLists>) -> ScalarUDF {
+    pub(crate) fn udf(lists: Arc<RemovalLists>) -> ScalarUDF {
         ScalarUDF::from(RemovalReasonUdf { lists, signature: Signature::any(6, Volatility::Immutable) })
     }
 }
@@ -98,9 +98,9 @@ pub struct PairKeyUdf {
 }
 
 impl PairKeyUdf {
-    pub const NAME: &'static str = "pair_key";
+    pub(crate) const NAME: &'static str = "pair_key";
 
-    pub fn udf() -> ScalarUDF {
+    pub(crate) fn udf() -> ScalarUDF {
         ScalarUDF::from(PairKeyUdf { signature: Signature::variadic_any(Volatility::Immutable) })
     }
 }
@@ -157,7 +157,7 @@ pub struct InRowsUdf {
 }
 
 impl InRowsUdf {
-    pub fn udf(name: &'static str, rows: Arc<RoaringTreemap>) -> ScalarUDF {
+    pub(crate) fn udf(name: &'static str, rows: Arc<RoaringTreemap>) -> ScalarUDF {
         ScalarUDF::from(InRowsUdf {
             name,
             rows,

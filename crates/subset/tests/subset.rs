@@ -2,6 +2,8 @@
 //! removal lists and dedup against DuckDB over the same parquet files; determinism across
 //! thread counts; sampling; diff against a subset of itself; atomic replacement.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;

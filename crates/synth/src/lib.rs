@@ -18,6 +18,8 @@
 //! It must never read a real dataset or the network, nor write outside the output directory
 //! it is given; it reads nothing but the built-in name lists of `pairscope-text`.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 mod caption;
 mod columns;
 mod mentions;
@@ -67,9 +69,11 @@ pub enum SynthSchema {
 }
 
 impl SynthSchema {
+    /// Every layout.
     pub const ALL: [SynthSchema; 4] =
         [SynthSchema::LaionAesthetics, SynthSchema::Laion5b, SynthSchema::Coyo, SynthSchema::Datacomp];
 
+    /// Its name on the command line and in `synth.json`.
     pub fn name(self) -> &'static str {
         match self {
             SynthSchema::LaionAesthetics => "laion-aesthetics",
@@ -107,8 +111,11 @@ impl FromStr for SynthSchema {
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SynthOptions {
+    /// Rows to generate, in all files together.
     pub rows: u64,
+    /// The seed every random draw derives from.
     pub seed: u64,
+    /// The files' column layout.
     pub schema: SynthSchema,
     /// Rows per file (the last file holds the rest). Part of what determines the bytes.
     pub rows_per_shard: u64,
@@ -133,6 +140,7 @@ impl SynthOptions {
 /// What a run wrote.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SynthSummary {
+    /// Rows written, in all files together.
     pub rows: u64,
     /// The parquet files, in row order.
     pub files: Vec<PathBuf>,
@@ -142,40 +150,65 @@ pub struct SynthSummary {
     pub manifest: SynthManifest,
 }
 
+/// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
+    /// [`SynthOptions::rows_per_shard`] is 0.
     #[error("rows_per_shard must be at least 1")]
     ZeroRowsPerShard,
+    /// [`SynthOptions::threads`] is 0.
     #[error("threads must be at least 1")]
     ZeroThreads,
+    /// The output directory holds a part this run would not overwrite.
     #[error("{}: {file} is from another run and this one would not replace it; use an empty directory", dir.display())]
-    StalePart { dir: PathBuf, file: String },
+    StalePart {
+        /// The output directory.
+        dir: PathBuf,
+        /// The part's file name.
+        file: String,
+    },
+    /// A file or directory could not be created, written or renamed.
     #[error("{}", path.display())]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The parquet writer failed.
     #[error("{}: writing parquet", path.display())]
     Parquet {
+        /// The part being written.
         path: PathBuf,
+        /// The writer's error.
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// `synth.json` could not be written or read.
     #[error("{}: synth manifest", path.display())]
     Manifest {
+        /// The manifest's path.
         path: PathBuf,
+        /// The JSON error.
         #[source]
         source: serde_json::Error,
     },
+    /// A built-in name list does not load (a broken build).
     #[error("loading name list {spec}")]
     NameList {
+        /// The list's spec (`builtin:artists`, ...).
         spec: &'static str,
+        /// Why it does not load.
         #[source]
         source: pairscope_text::names::NameListError,
     },
+    /// A built-in name list has no entity whose mentions can be injected.
     #[error("name list {spec} has no entity to inject")]
-    EmptyNameList { spec: &'static str },
+    EmptyNameList {
+        /// The list's spec.
+        spec: &'static str,
+    },
 }
 
 /// One finished part.

@@ -89,9 +89,11 @@ pub enum DecoyKind {
 }
 
 impl DecoyKind {
+    /// Every kind, in the order a decoy's kind is drawn from.
     pub const ALL: [DecoyKind; 5] =
         [DecoyKind::Suffixed, DecoyKind::Prefixed, DecoyKind::LetterChanged, DecoyKind::LetterAdded, DecoyKind::Joined];
 
+    /// Its key in [`crate::SynthManifest::decoys`].
     pub fn name(self) -> &'static str {
         match self {
             DecoyKind::Suffixed => "suffixed",

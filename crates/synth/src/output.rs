@@ -158,6 +158,7 @@ pub struct SynthManifest {
     pub generator_version: String,
     /// What determines the bytes. (The thread count does not, so it is not recorded.)
     pub options: ManifestOptions,
+    /// Rows written, in all files together.
     pub rows: u64,
     /// In order: row `i` of the run is in the first file whose cumulative count exceeds `i`.
     pub files: Vec<ManifestFile>,
@@ -168,18 +169,25 @@ pub struct SynthManifest {
     pub decoys: BTreeMap<String, u64>,
 }
 
+/// The options of a run that determine its bytes ([`crate::SynthOptions`] less the threads).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestOptions {
+    /// Rows asked for.
     pub rows: u64,
+    /// The seed.
     pub seed: u64,
+    /// The layout's name ([`crate::SynthSchema::name`]).
     pub schema: String,
+    /// Rows per file.
     pub rows_per_shard: u64,
 }
 
+/// One parquet file of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestFile {
     /// File name inside the output directory.
     pub name: String,
+    /// Rows in it.
     pub rows: u64,
 }
 

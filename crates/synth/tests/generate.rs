@@ -1,5 +1,7 @@
 //! The public API end to end: files on disk, their schemas, determinism, the manifest.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -5,6 +5,8 @@
 //! It owns the tests' view of the machine (`../shared/data`, `bench/.venv`); it never holds
 //! test data, and nothing a user runs depends on it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::path::PathBuf;
 
 /// `../shared/data/REL` beside the workspace, or `None` after printing a skip notice when it

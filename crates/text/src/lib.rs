@@ -48,6 +48,8 @@
 //! substring of the canonical form rather than as a run of whole tokens; see
 //! [`reference::alias_matches`].
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 pub mod names;
 mod normalize;
 pub mod reference;

@@ -73,30 +73,87 @@ pub const MAX_LIST_BYTES: u64 = 64 << 20;
 /// there is one).
 #[derive(Debug, thiserror::Error)]
 pub enum NameListError {
+    /// The list file could not be read (missing, unreadable, or a read failed).
     #[error("{origin}: cannot read name list")]
     Read {
+        /// The path given.
         origin: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The file is not UTF-8 text.
     #[error("{origin}:{line}: name list is not valid UTF-8")]
-    NotUtf8 { origin: String, line: usize },
+    NotUtf8 {
+        /// The path given.
+        origin: String,
+        /// The 1-based line holding the first invalid byte.
+        line: usize,
+    },
+    /// An alias with no token character, which could never match anything.
     #[error("{origin}:{line}: alias {alias:?} normalises to nothing (it has no letter, mark or number)")]
-    EmptyAlias { origin: String, line: usize, alias: String },
+    EmptyAlias {
+        /// Where the list came from.
+        origin: String,
+        /// The 1-based line of the alias.
+        line: usize,
+        /// The alias as written (trimmed).
+        alias: String,
+    },
+    /// Two entities with the same display name.
     #[error("{origin}:{line}: entity {name:?} duplicates the one on line {first_line}")]
-    DuplicateEntity { origin: String, name: String, first_line: usize, line: usize },
+    DuplicateEntity {
+        /// Where the list came from.
+        origin: String,
+        /// The display name both lines give.
+        name: String,
+        /// The 1-based line of the first entity with that name.
+        first_line: usize,
+        /// The 1-based line of the duplicate.
+        line: usize,
+    },
+    /// The path is a directory, a FIFO or a device, not a regular file.
     #[error("{origin}: not a regular file (a name list is read whole)")]
-    NotAFile { origin: String },
+    NotAFile {
+        /// The path given.
+        origin: String,
+    },
+    /// The file is larger than [`MAX_LIST_BYTES`].
     #[error("{origin}: {bytes} bytes; a name list may have at most {MAX_LIST_BYTES}")]
-    TooLarge { origin: String, bytes: u64 },
+    TooLarge {
+        /// The path given.
+        origin: String,
+        /// The file's size (or the bytes read before giving up), in bytes.
+        bytes: u64,
+    },
+    /// A line with more than [`MAX_ALIASES_PER_ENTITY`] aliases.
     #[error(
         "{origin}:{line}: {count} aliases on one line; an entity may have at most {MAX_ALIASES_PER_ENTITY} (one entity a line, aliases separated by \" | \")"
     )]
-    TooManyAliases { origin: String, line: usize, count: usize },
+    TooManyAliases {
+        /// Where the list came from.
+        origin: String,
+        /// The 1-based line.
+        line: usize,
+        /// How many aliases it has.
+        count: usize,
+    },
+    /// An alias longer than [`MAX_ALIAS_BYTES`].
     #[error("{origin}:{line}: an alias of {bytes} bytes; an alias may have at most {MAX_ALIAS_BYTES}")]
-    AliasTooLong { origin: String, line: usize, bytes: usize },
+    AliasTooLong {
+        /// Where the list came from.
+        origin: String,
+        /// The 1-based line.
+        line: usize,
+        /// The alias's length in bytes.
+        bytes: usize,
+    },
+    /// A `builtin:` spec that names no built-in list.
     #[error("unknown built-in name list {spec:?} (known: builtin:artists, builtin:characters)")]
-    UnknownBuiltin { spec: String },
+    UnknownBuiltin {
+        /// The spec given.
+        spec: String,
+    },
 }
 
 impl NameList {

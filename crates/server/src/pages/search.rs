@@ -157,11 +157,17 @@ async fn run(app: &Arc<App>, query: Option<&str>) -> Result<Outcome, Failure> {
     Ok(Outcome { form, mention, page, hosts, languages })
 }
 
+/// What [`FacetCache`] keeps facets by: the engine's identity and the form's selection key.
+type FacetKey = (u64, String);
+
+/// The search page's two facets, hosts then languages; `None` for one cut off by its time limit.
+type PageFacets = Arc<[Option<Facet>; 2]>;
+
 /// The search page's facets (hosts, languages) of the most recent selections, by engine
 /// identity (dataset version and hidden rows) and selection. Only complete ones are kept: a
 /// facet cut off by its time limit is tried again next time.
 pub(crate) struct FacetCache {
-    entries: VecDeque<((u64, String), Arc<[Option<Facet>; 2]>)>,
+    entries: VecDeque<(FacetKey, PageFacets)>,
     /// Selections whose facets are kept (0: none).
     size: usize,
 }
@@ -171,11 +177,11 @@ impl FacetCache {
         FacetCache { entries: VecDeque::with_capacity(size.min(1024)), size }
     }
 
-    fn get(&self, key: &(u64, String)) -> Option<Arc<[Option<Facet>; 2]>> {
+    fn get(&self, key: &FacetKey) -> Option<PageFacets> {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, facets)| facets.clone())
     }
 
-    fn put(&mut self, key: (u64, String), facets: Arc<[Option<Facet>; 2]>) {
+    fn put(&mut self, key: FacetKey, facets: PageFacets) {
         if self.size == 0 || self.get(&key).is_some() {
             return;
         }

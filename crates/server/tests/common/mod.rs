@@ -1,5 +1,7 @@
 //! What the server's test files share: synthetic datasets.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::path::Path;
 
 use pairscope_synth::{SynthOptions, SynthSchema, generate};

@@ -1,5 +1,7 @@
 //! The dataset the tests of this crate query.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::path::Path;
 
 use pairscope_model::NoProgress;
