@@ -270,27 +270,18 @@ impl clap::builder::TypedValueParser for ResolvedInput {
     }
 }
 
-/// A command-line mistake found after parsing (exit code 2).
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
+/// A command-line mistake found after parsing (exit code 2): the one usage-error type.
+pub use pairscope_model::UsageError;
 
 /// Splits `KEY=VALUE` arguments (`--map`, `--set`) into a map; a repeated key is an error.
 pub fn key_values(flag: &str, items: &[String]) -> Result<std::collections::BTreeMap<String, String>, UsageError> {
     let mut map = std::collections::BTreeMap::new();
     for item in items {
         let (key, value) =
-            item.split_once('=').ok_or_else(|| UsageError(format!("{flag} {item:?}: expected NAME=VALUE")))?;
+            item.split_once('=').ok_or_else(|| UsageError::new(format!("{flag} {item:?}: expected NAME=VALUE")))?;
         let key = key.trim().to_lowercase();
         if map.insert(key.clone(), value.trim().to_string()).is_some() {
-            return Err(UsageError(format!("{flag} {key} given twice")));
+            return Err(UsageError::new(format!("{flag} {key} given twice")));
         }
     }
     Ok(map)

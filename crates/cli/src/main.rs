@@ -74,18 +74,11 @@ fn error_report(error: &anyhow::Error) -> String {
     report
 }
 
-/// Usage errors found after clap's own checks (a bad `--map`, an unparsable EXPR) exit 2 too.
+/// Usage errors found after clap's own checks (a bad `--map`, an unparsable EXPR) exit 2 too:
+/// every library holds the one [`UsageError`](pairscope_model::UsageError) in the chain of its
+/// usage errors.
 fn is_usage(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause.downcast_ref::<pairscope_store::StoreError>().is_some_and(|e| e.is_usage())
-            || cause.downcast_ref::<pairscope_ingest::IngestError>().is_some_and(|e| e.is_usage())
-            || cause.downcast_ref::<args::UsageError>().is_some()
-            || cause.downcast_ref::<pairscope_query::QueryError>().is_some_and(|e| e.is_usage())
-            || cause.downcast_ref::<pairscope_sql::SqlError>().is_some_and(|e| e.is_usage())
-            || cause.downcast_ref::<pairscope_mentions::MentionsError>().is_some_and(|e| e.is_usage())
-            || cause.downcast_ref::<pairscope_text::names::NameListError>().is_some()
-            || cause.downcast_ref::<pairscope_subset::SubsetError>().is_some_and(|e| e.is_usage())
-    })
+    error.chain().any(|cause| cause.is::<pairscope_model::UsageError>())
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

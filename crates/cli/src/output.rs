@@ -131,8 +131,8 @@ pub enum OutKind {
 /// A directory `--out` may lie inside an input directory (`collect crawl/ --out crawl/pairs`):
 /// nothing there is read back.
 pub fn check_out(out: &Path, kind: OutKind, inputs: &[&Path], force: bool) -> Result<(), UsageError> {
-    let refuse = |why: String| Err(UsageError(format!("--out {}: {why}", out.display())));
-    let resolved = resolve(out).map_err(|e| UsageError(format!("--out {}: {e}", out.display())))?;
+    let refuse = |why: String| Err(UsageError::new(format!("--out {}: {why}", out.display())));
+    let resolved = resolve(out).map_err(|e| UsageError::new(format!("--out {}: {e}", out.display())))?;
     if let Some(dataset) = dataset_containing(&resolved) {
         return refuse(format!(
             "is inside the dataset {} (only ingest writes there): choose a path outside it",

@@ -30,13 +30,13 @@ pub enum CollectError {
     /// The arguments cannot work: an input that is not there or not supported, an output
     /// directory that holds a different run.
     #[error("{0}")]
-    Usage(String),
+    Usage(#[from] pairscope_model::UsageError),
 }
 
 impl From<pairscope_remote::RemoteError> for CollectError {
     fn from(error: pairscope_remote::RemoteError) -> Self {
         match error {
-            pairscope_remote::RemoteError::Unsupported(why) => CollectError::Usage(why),
+            pairscope_remote::RemoteError::Unsupported(why) => CollectError::usage(why),
             pairscope_remote::RemoteError::Setup { url, source } => CollectError::Remote { url, source },
         }
     }
@@ -47,7 +47,8 @@ impl CollectError {
         CollectError::File { path: path.to_path_buf(), source: source.into() }
     }
 
-    pub fn is_usage(&self) -> bool {
-        matches!(self, CollectError::Usage(_))
+    /// A usage error saying `message`.
+    pub fn usage(message: impl Into<String>) -> CollectError {
+        CollectError::Usage(pairscope_model::UsageError::new(message))
     }
 }

@@ -101,7 +101,7 @@ impl Resolver<'_> {
             _ if arg.contains("://") => Some(parse_url(arg)?),
             Base::Url(base) => Some(
                 base.join(arg)
-                    .map_err(|e| CollectError::Usage(format!("{arg}: cannot resolve against {base}: {e}")))?,
+                    .map_err(|e| CollectError::usage(format!("{arg}: cannot resolve against {base}: {e}")))?,
             ),
             Base::Dir(_) => None,
         };
@@ -114,7 +114,7 @@ impl Resolver<'_> {
             let archives = files_under(&path, &|p| p.file_name().and_then(|n| n.to_str()).is_some_and(is_archive_name))
                 .map_err(|e| CollectError::file(&e.path, e.source))?;
             if archives.is_empty() {
-                return Err(CollectError::Usage(format!("{}: no *.warc.gz or *.wat.gz files in it", path.display())));
+                return Err(CollectError::usage(format!("{}: no *.warc.gz or *.wat.gz files in it", path.display())));
             }
             out.extend(archives.into_iter().map(Input::Local));
             return Ok(());
@@ -174,7 +174,7 @@ impl Resolver<'_> {
         out: &mut Vec<Input>,
     ) -> Result<(), CollectError> {
         if depth >= MAX_LIST_DEPTH {
-            return Err(CollectError::Usage(format!("{list}: list files nested too deep")));
+            return Err(CollectError::usage(format!("{list}: list files nested too deep")));
         }
         for line in lines {
             self.resolve(line, base, depth + 1, out)?;
@@ -184,7 +184,7 @@ impl Resolver<'_> {
 }
 
 fn uncompressed(name: &dyn fmt::Display) -> CollectError {
-    CollectError::Usage(format!(
+    CollectError::usage(format!(
         "{name}: an uncompressed WARC; pairscope reads gzipped ones (gzip it per record, or whole)"
     ))
 }

@@ -244,7 +244,7 @@ fn prepare(inputs: &[Input], out: &Path, options: &CollectOptions) -> Result<Sta
         let bytes = std::fs::read(&spec_path).map_err(|e| CollectError::file(&spec_path, e))?;
         let earlier: Result<RunSpec, _> = serde_json::from_slice(&bytes);
         if earlier.ok().as_ref() != Some(&spec) {
-            return Err(CollectError::Usage(format!(
+            return Err(CollectError::usage(format!(
                 "{} holds a collect run with other inputs or options; use another --out (or remove it to start over)",
                 out.display()
             )));
@@ -264,7 +264,7 @@ fn prepare(inputs: &[Input], out: &Path, options: &CollectOptions) -> Result<Sta
                 .is_ok_and(|mut d| d.all(|e| e.is_ok_and(|e| e.file_name().to_str().is_some_and(is_temp_name))))
     };
     if out.read_dir().is_ok_and(|mut d| d.any(|e| !e.is_ok_and(|e| holds_only_a_started_state(&e)))) {
-        return Err(CollectError::Usage(format!("{} is not empty and holds no collect run", out.display())));
+        return Err(CollectError::usage(format!("{} is not empty and holds no collect run", out.display())));
     }
     if state.dir.exists() {
         remove_temporaries(&state.dir)?;
@@ -291,7 +291,7 @@ fn seen_key_files(seen: &[PathBuf]) -> Result<Vec<PathBuf>, CollectError> {
     for dir in seen {
         let state = dir.join(STATE_DIR);
         let entries = state.read_dir().map_err(|_| {
-            CollectError::Usage(format!("--seen {}: not the output directory of a collect run", dir.display()))
+            CollectError::usage(format!("--seen {}: not the output directory of a collect run", dir.display()))
         })?;
         let mut markers: Vec<PathBuf> = entries
             .flatten()
@@ -359,7 +359,7 @@ fn stage(
             return;
         }
         let Ok(row) = u32::try_from(keys.len()) else {
-            failure = Some(CollectError::Usage(format!("{source_file}: more than 2^32 pairs in one input")));
+            failure = Some(CollectError::usage(format!("{source_file}: more than 2^32 pairs in one input")));
             return;
         };
         keys.push((pair_key(&pair.url, &pair.caption), row));

@@ -207,7 +207,7 @@ fn a_restarted_run_ends_like_an_uninterrupted_one() {
 
     // Other arguments into the same directory are refused.
     let err = collect(&local(&inputs[..1]), &killed, &options(5, 1), &NoProgress).unwrap_err();
-    assert!(err.is_usage(), "{err}");
+    assert!(pairscope_model::is_usage(&err), "{err}");
 }
 
 #[test]

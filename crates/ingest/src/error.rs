@@ -80,7 +80,7 @@ pub enum IngestError {
 
     /// The request itself is wrong (a bad `--map`, no inputs, a bad pattern): exit code 2.
     #[error("{0}")]
-    Usage(String),
+    Usage(#[from] pairscope_model::UsageError),
 
     /// An input (file, directory or pattern) that names no file.
     #[error("no input matches {0}")]
@@ -92,13 +92,9 @@ pub enum IngestError {
 }
 
 impl IngestError {
-    /// Whether the caller's request was at fault (exit code 2).
-    pub fn is_usage(&self) -> bool {
-        match self {
-            IngestError::Usage(_) => true,
-            IngestError::Store(e) => e.is_usage(),
-            _ => false,
-        }
+    /// A usage error saying `message`.
+    pub(crate) fn usage(message: impl Into<String>) -> IngestError {
+        IngestError::Usage(pairscope_model::UsageError::new(message))
     }
 }
 

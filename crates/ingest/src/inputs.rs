@@ -10,7 +10,7 @@ use crate::error::{BadInput, IngestError, Result};
 /// Files named by `inputs`, sorted and without repeats.
 pub(crate) fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
     if inputs.is_empty() {
-        return Err(IngestError::Usage("no input files given".into()));
+        return Err(IngestError::usage("no input files given"));
     }
     let mut files = Vec::new();
     for input in inputs {
@@ -45,7 +45,7 @@ fn add_input(path: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
 /// wildcard, because the glob crate follows `**` through symlink loops without end;
 /// [`walk::files_under`] reads each directory once.
 fn glob_inputs(input: &str, files: &mut Vec<PathBuf>) -> Result<()> {
-    let bad_pattern = |e: glob::PatternError| IngestError::Usage(format!("bad pattern {input:?}: {e}"));
+    let bad_pattern = |e: glob::PatternError| IngestError::usage(format!("bad pattern {input:?}: {e}"));
     if !input.contains("**") {
         for entry in glob::glob(input).map_err(bad_pattern)? {
             let entry = entry.map_err(|e| IngestError::Io { path: e.path().to_path_buf(), source: e.into() })?;

@@ -115,7 +115,7 @@ pub fn ingest(
     options: &IngestOptions,
     progress: &dyn Progress,
 ) -> Result<IngestReport> {
-    validate_settings(&options.overrides, &options.constants).map_err(IngestError::Usage)?;
+    validate_settings(&options.overrides, &options.constants).map_err(IngestError::usage)?;
     let settings = SourceSettings {
         overrides: options.overrides.iter().map(|(k, v)| (k.clone(), v.to_lowercase())).collect(),
         constants: options.constants.clone(),

@@ -7,15 +7,11 @@ pub type Result<T, E = MentionsError> = std::result::Result<T, E>;
 /// Why a mention count failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MentionsError {
-    /// A name list could not be loaded (a usage error).
-    #[error(transparent)]
-    Names(#[from] pairscope_text::names::NameListError),
-    /// The filter does not parse or does not fit the dataset's columns (a usage error).
-    #[error(transparent)]
-    Expr(#[from] pairscope_expr::ExprError),
-    /// The lists hold more entities than a `u32` numbers (a usage error).
-    #[error("more than 4 billion names")]
-    TooManyNames,
+    /// The request cannot run as given (exit code 2, HTTP 400): a name list that does not load
+    /// or holds more entities than a `u32` numbers, or a filter that does not parse or fit the
+    /// dataset's columns (its typed error is the usage error's cause).
+    #[error("{0}")]
+    Usage(#[from] pairscope_model::UsageError),
     /// The Aho-Corasick automaton of the aliases could not be built (too large): its message.
     #[error("building the name matcher: {0}")]
     Automaton(String),
@@ -45,14 +41,16 @@ impl MentionsError {
     pub(crate) fn read(path: &std::path::Path, error: impl std::fmt::Display) -> MentionsError {
         MentionsError::Read { path: path.display().to_string(), message: error.to_string() }
     }
+}
 
-    /// Whether the caller's request was at fault (exit code 2, HTTP 400).
-    pub fn is_usage(&self) -> bool {
-        match self {
-            MentionsError::Names(_) | MentionsError::Expr(_) | MentionsError::TooManyNames => true,
-            MentionsError::Store(e) => e.is_usage(),
-            MentionsError::Query(e) => e.is_usage(),
-            _ => false,
-        }
+impl From<pairscope_text::names::NameListError> for MentionsError {
+    fn from(error: pairscope_text::names::NameListError) -> MentionsError {
+        MentionsError::Usage(pairscope_model::UsageError::because(error))
+    }
+}
+
+impl From<pairscope_expr::ExprError> for MentionsError {
+    fn from(error: pairscope_expr::ExprError) -> MentionsError {
+        MentionsError::Usage(pairscope_model::UsageError::because(error))
     }
 }

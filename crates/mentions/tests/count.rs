@@ -227,6 +227,6 @@ fn bad_filters_are_usage_errors() {
     let mut req = request(vec![NameList::load("builtin:characters").unwrap()]);
     req.filter = Some("no_such_column > 1".into());
     let error = count_mentions(&dataset, &req, &NoProgress).unwrap_err();
-    assert!(error.is_usage(), "{error}");
+    assert!(pairscope_model::is_usage(&error), "{error}");
     assert!(error.to_string().contains("no_such_column"), "{error}");
 }

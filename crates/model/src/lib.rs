@@ -9,7 +9,8 @@
 //! - [`web`]: host and registrable-domain derivation (Public Suffix List from the `psl` crate);
 //! - [`exit`]: the process exit codes every command uses;
 //! - [`progress`]: the trait long operations report progress through;
-//! - [`panic`]: the message of a caught panic.
+//! - [`panic`]: the message of a caught panic;
+//! - [`usage`]: the one usage-error type (exit code 2, HTTP 400) and how to find it in a chain.
 //!
 //! It must never do I/O: readers, writers and indexes live in other crates and depend on this one.
 
@@ -20,6 +21,7 @@ pub mod exit;
 pub mod panic;
 pub mod progress;
 pub mod row_id;
+pub mod usage;
 pub mod web;
 
 pub use columns::{CANONICAL_COLUMNS, CanonicalColumn, ColumnKind, FacetRole, FormField, Registry, Roles};
@@ -27,3 +29,4 @@ pub use exit::ExitStatus;
 pub use panic::panic_message;
 pub use progress::{NoProgress, Progress};
 pub use row_id::RowId;
+pub use usage::{UsageError, is_usage};

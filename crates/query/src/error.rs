@@ -1,7 +1,7 @@
 //! Errors of queries. Usage errors (a bad QUERY, EXPR, pattern or cursor) are told apart so the
 //! CLI exits 2 for them and the server answers 400.
 //!
-//! The messages of [`QueryError::Usage`] and of [`ParseFailure::message`](crate::parse::ParseFailure)
+//! The messages of [`QueryError::Usage`] (and so of [`ParseFailure::message`](crate::parse::ParseFailure))
 //! about a search's text (its query, URL pattern or cursor) say where the fault is, never quote
 //! the text: the server shows them to whoever sent the request, and a link must not make its
 //! pages say anything.
@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use pairscope_index::tantivy::TantivyError;
+use pairscope_model::UsageError;
 
 /// A result whose error is a [`QueryError`].
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;
@@ -17,15 +18,12 @@ pub type Result<T, E = QueryError> = std::result::Result<T, E>;
 /// Why a search, count, facet or lookup failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
-    /// The request cannot be run as given (exit code 2).
+    /// The request cannot be run as given (exit code 2, HTTP 400): a bad parameter, or a
+    /// QUERY, URL pattern or `--where` EXPR that does not parse or fit the dataset, whose
+    /// typed error ([`ParseFailure`](crate::parse::ParseFailure) with its offset,
+    /// [`pairscope_expr::ExprError`]) is the usage error's [`cause`](UsageError::cause).
     #[error("{0}")]
-    Usage(String),
-    /// The QUERY or a URL pattern is not in its language (a usage error).
-    #[error(transparent)]
-    Parse(#[from] crate::parse::ParseFailure),
-    /// The `--where` EXPR does not parse or does not fit the dataset (a usage error).
-    #[error(transparent)]
-    Expr(#[from] pairscope_expr::ExprError),
+    Usage(#[from] UsageError),
     /// The call ran past its deadline and was stopped.
     #[error("the query took longer than its time limit of {limit_ms} ms and was stopped; narrow it or raise --timeout")]
     Deadline {
@@ -97,7 +95,7 @@ pub enum BlockFileError {
 
 impl QueryError {
     pub(crate) fn usage(message: impl Into<String>) -> QueryError {
-        QueryError::Usage(message.into())
+        QueryError::Usage(UsageError::new(message))
     }
 
     /// An error reading the block file at `path`.
@@ -105,13 +103,17 @@ impl QueryError {
         move |source| QueryError::BlockFile { path: path.to_path_buf(), source }
     }
 
-    /// Whether the caller's request was at fault (exit code 2, HTTP 400).
-    pub fn is_usage(&self) -> bool {
-        match self {
-            QueryError::Usage(_) | QueryError::Parse(_) | QueryError::Expr(_) => true,
-            QueryError::Store(e) => e.is_usage(),
-            _ => false,
-        }
+}
+
+impl From<crate::parse::ParseFailure> for QueryError {
+    fn from(failure: crate::parse::ParseFailure) -> QueryError {
+        QueryError::Usage(UsageError::because(failure))
+    }
+}
+
+impl From<pairscope_expr::ExprError> for QueryError {
+    fn from(error: pairscope_expr::ExprError) -> QueryError {
+        QueryError::Usage(UsageError::because(error))
     }
 }
 

@@ -751,7 +751,7 @@ mod tests {
             &infinite,
         ] {
             let error = Cursor::decode(bad).unwrap_err();
-            assert!(error.is_usage(), "{bad}");
+            assert!(pairscope_model::is_usage(&error), "{bad}");
             assert!(bad.is_empty() || !error.to_string().contains(bad), "the message quotes the cursor: {error}");
         }
     }

@@ -511,7 +511,7 @@ fn bad_requests_are_refused_with_a_reason() {
     let engine = &synth().engine;
     let refuse = |selection: Selection| {
         let error = engine.count(&selection, &limits()).unwrap_err();
-        assert!(error.is_usage(), "{error}");
+        assert!(pairscope_model::is_usage(&error), "{error}");
         error.to_string()
     };
     let query = |q: &str| Selection { query: Some(q.into()), ..Selection::default() };
@@ -541,8 +541,8 @@ fn bad_requests_are_refused_with_a_reason() {
     let error = engine
         .search(&SearchRequest { after: Some(next), sort: by_column("height"), ..request.clone() }, &limits())
         .unwrap_err();
-    assert!(error.is_usage());
-    assert!(engine.search(&SearchRequest { limit: 100_000, ..request }, &limits()).unwrap_err().is_usage());
+    assert!(pairscope_model::is_usage(&error));
+    assert!(pairscope_model::is_usage(&engine.search(&SearchRequest { limit: 100_000, ..request }, &limits()).unwrap_err()));
 
     let error = engine.count(&Selection::default(), &Limits { timeout: Duration::ZERO }).unwrap_err();
     assert!(matches!(error, QueryError::Deadline { .. }), "{error}");
@@ -644,7 +644,9 @@ fn a_facet_without_time_is_left_out_and_the_page_is_not() {
     assert!(hurried.facets.iter().all(Option::is_none));
     assert_eq!(hurried.page, engine.search(&request, &limits()).unwrap());
     let bad = [FacetBy::Terms { column: "caption".into(), top: 5 }];
-    assert!(engine.search_with_facets(&request, &bad, Duration::from_secs(1), &limits()).unwrap_err().is_usage());
+    assert!(pairscope_model::is_usage(
+        &engine.search_with_facets(&request, &bad, Duration::from_secs(1), &limits()).unwrap_err()
+    ));
 }
 
 #[test]

@@ -7,6 +7,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pairscope_query::QueryError;
+use pairscope_query::parse::ParseFailure;
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -89,24 +90,22 @@ impl From<QueryError> for Failure {
     fn from(error: QueryError) -> Failure {
         match &error {
             QueryError::Deadline { limit_ms } => Failure::Timeout { limit_ms: *limit_ms },
-            QueryError::Parse(failure) => {
-                let column = failure.text.get(..failure.offset).map_or(0, |s| s.chars().count()) + 1;
-                tracing::debug!("bad query: {error}");
-                Failure::BadRequest(format!(
-                    "The search query could not be read: {} (at character {column}). Words, \"phrases\", \
-                     AND / OR / NOT, prefix* and field:value are understood.",
-                    failure.message
-                ))
-            }
-            QueryError::Expr(_) => {
-                tracing::debug!("bad filter: {error}");
-                Failure::bad("The filters could not be applied to this dataset.")
-            }
-            QueryError::Usage(reason) => {
+            QueryError::Usage(usage) => {
                 tracing::debug!("refused request: {error}");
-                Failure::BadRequest(format!("The request could not be run as given: {reason}."))
+                if let Some(failure) = usage.cause::<ParseFailure>() {
+                    let column = failure.text.get(..failure.offset).map_or(0, |s| s.chars().count()) + 1;
+                    Failure::BadRequest(format!(
+                        "The search query could not be read: {} (at character {column}). Words, \"phrases\", \
+                         AND / OR / NOT, prefix* and field:value are understood.",
+                        failure.message
+                    ))
+                } else if usage.cause::<pairscope_expr::ExprError>().is_some() {
+                    Failure::bad("The filters could not be applied to this dataset.")
+                } else {
+                    Failure::BadRequest(format!("The request could not be run as given: {}.", usage.message()))
+                }
             }
-            _ if error.is_usage() => {
+            _ if pairscope_model::is_usage(&error) => {
                 tracing::debug!("refused request: {error}");
                 Failure::bad("The request could not be run as given.")
             }

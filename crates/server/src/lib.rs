@@ -132,7 +132,7 @@ impl ServerConfig {
 
     /// Refuses settings that make no sense or are unsafe.
     pub fn check(&self) -> Result<(), ServerError> {
-        let usage = |m: &str| Err(ServerError::Usage(m.to_string()));
+        let usage = |m: &str| Err(ServerError::Usage(pairscope_model::UsageError::new(m)));
         if !self.bind.ip().is_loopback() && !self.allow_remote {
             return usage(
                 "--bind names a non-loopback address: anyone who can reach it could use the server; \
@@ -171,7 +171,7 @@ impl ServerConfig {
 pub enum ServerError {
     /// A setting is refused (exit code 2).
     #[error("{0}")]
-    Usage(String),
+    Usage(#[from] pairscope_model::UsageError),
     /// The address cannot be listened on (taken, or not this machine's).
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -194,17 +194,6 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-impl ServerError {
-    /// Whether a setting or the dataset given is at fault (exit code 2).
-    pub fn is_usage(&self) -> bool {
-        match self {
-            ServerError::Usage(_) => true,
-            ServerError::Store(e) => e.is_usage(),
-            ServerError::Query(e) => e.is_usage(),
-            _ => false,
-        }
-    }
-}
 
 /// Opens the dataset, listens on `config.bind`, calls `ready` with the server's URL, and
 /// serves until Ctrl-C (or SIGTERM).

@@ -505,7 +505,7 @@ fn non_loopback_addresses_need_allow_remote() {
     let mut config = config(dataset());
     config.bind = "0.0.0.0:8080".parse().unwrap();
     let refused = config.check().unwrap_err();
-    assert!(refused.is_usage() && refused.to_string().contains("--allow-remote"), "{refused}");
+    assert!(pairscope_model::is_usage(&refused) && refused.to_string().contains("--allow-remote"), "{refused}");
     config.allow_remote = true;
     assert!(config.check().is_ok());
     config.unsafe_threshold = 1.5;

@@ -10,10 +10,10 @@ use datafusion::error::DataFusionError;
 pub enum SqlError {
     /// The text is not SQL, or names a column, table or function that does not exist.
     #[error("invalid query: {0}")]
-    Invalid(String),
+    Invalid(pairscope_model::UsageError),
     /// A statement or plan the read-only guard refuses.
     #[error("refused: {0}")]
-    Refused(String),
+    Refused(pairscope_model::UsageError),
     /// The query ran past its time limit and was stopped.
     #[error("the query was stopped after {} (the time limit; raise it with --timeout, 0 for none)", seconds(*.0))]
     Timeout(Duration),
@@ -42,24 +42,29 @@ pub enum SqlError {
 }
 
 impl SqlError {
-    /// Whether the query itself is at fault (exit code 2) rather than the run (exit code 1).
-    pub fn is_usage(&self) -> bool {
-        matches!(self, SqlError::Invalid(_) | SqlError::Refused(_))
+    /// The query is not valid SQL over `pairs` (exit code 2).
+    pub(crate) fn invalid(message: impl Into<String>) -> SqlError {
+        SqlError::Invalid(pairscope_model::UsageError::new(message))
+    }
+
+    /// The query would write or read what `sql` never does (exit code 2).
+    pub(crate) fn refused(message: impl Into<String>) -> SqlError {
+        SqlError::Refused(pairscope_model::UsageError::new(message))
     }
 
     /// Classifies an error DataFusion raised while planning (`planning`) or running a query.
     pub(crate) fn from_datafusion(error: DataFusionError, planning: bool, memory_limit: usize) -> SqlError {
         let root = error.find_root();
         match root {
-            DataFusionError::SQL(..) | DataFusionError::SchemaError(..) => SqlError::Invalid(root.to_string()),
+            DataFusionError::SQL(..) | DataFusionError::SchemaError(..) => SqlError::invalid(root.to_string()),
             DataFusionError::Plan(message) if is_guard_refusal(message) => {
-                SqlError::Refused(format!("pairscope sql is read-only and runs queries only ({message})"))
+                SqlError::refused(format!("pairscope sql is read-only and runs queries only ({message})"))
             }
             DataFusionError::Plan(message) if message.contains("not found") && message.contains("table") => {
-                SqlError::Invalid(format!("{message} (the one table is `pairs`; files cannot be queried by name)"))
+                SqlError::invalid(format!("{message} (the one table is `pairs`; files cannot be queried by name)"))
             }
             DataFusionError::Plan(_) | DataFusionError::NotImplemented(_) if planning => {
-                SqlError::Invalid(root.to_string())
+                SqlError::invalid(root.to_string())
             }
             DataFusionError::ResourcesExhausted(message) => {
                 SqlError::Memory { limit: memory_limit, message: message.clone() }

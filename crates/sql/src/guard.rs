@@ -31,7 +31,7 @@ pub fn check_physical_plan(plan: &Arc<dyn ExecutionPlan>, allowed: &HashSet<Obje
     let mut pending = vec![plan];
     while let Some(node) = pending.pop() {
         if node.is::<DataSinkExec>() {
-            return Err(SqlError::Refused(format!("pairscope sql is read-only: the plan writes ({})", node.name())));
+            return Err(SqlError::refused(format!("pairscope sql is read-only: the plan writes ({})", node.name())));
         }
         if let Some(source) = node.downcast_ref::<DataSourceExec>()
             && let Some(scan) = source.data_source().downcast_ref::<FileScanConfig>()
@@ -43,7 +43,7 @@ pub fn check_physical_plan(plan: &Arc<dyn ExecutionPlan>, allowed: &HashSet<Obje
                 .map(|file| &file.object_meta.location)
                 .find(|location| scan.object_store_url != local || !allowed.contains(*location));
             if let Some(location) = outside {
-                return Err(SqlError::Refused(format!(
+                return Err(SqlError::refused(format!(
                     "the query reads {}{location}, which is not a data file of this dataset version",
                     scan.object_store_url.as_str()
                 )));

@@ -197,7 +197,7 @@ fn functions_are_the_rust_definitions() {
             expect(Some("a.example.org".to_string())),
         ]
     );
-    assert!(matches!(query(&session, "SELECT host(width) FROM pairs"), Err(e) if e.is_usage()));
+    assert!(matches!(query(&session, "SELECT host(width) FROM pairs"), Err(e) if pairscope_model::is_usage(&e)));
 }
 
 #[test]
@@ -223,7 +223,7 @@ fn refuses_everything_but_queries() {
     ];
     for sql in refused {
         match query(&session, sql) {
-            Err(SqlError::Refused(message)) => assert!(message.contains("read-only"), "{sql}: {message}"),
+            Err(SqlError::Refused(message)) => assert!(message.message().contains("read-only"), "{sql}: {message}"),
             other => panic!("{sql}: expected a refusal, got {:?}", other.map(|b| b.len())),
         }
     }
@@ -240,7 +240,7 @@ fn refuses_everything_but_queries() {
     ];
     for sql in &invalid {
         match query(&session, sql) {
-            Err(error @ SqlError::Invalid(_)) => assert!(error.is_usage()),
+            Err(error @ SqlError::Invalid(_)) => assert!(pairscope_model::is_usage(&error)),
             other => panic!("{sql}: expected an invalid-query error, got {:?}", other.map(|b| b.len())),
         }
     }
@@ -277,7 +277,7 @@ fn the_plan_may_read_only_the_versions_files() {
         })
     };
     let refused = pairscope_sql::guard::check_physical_plan(&plan_of(&outside), &allowed);
-    assert!(matches!(&refused, Err(SqlError::Refused(m)) if m.contains("not a data file")), "{refused:?}");
+    assert!(matches!(&refused, Err(SqlError::Refused(m)) if m.message().contains("not a data file")), "{refused:?}");
     pairscope_sql::guard::check_physical_plan(&plan_of(&dataset.data_files()[0]), &allowed).unwrap();
 }
 
@@ -294,7 +294,7 @@ fn a_query_past_its_time_limit_stops() {
     let elapsed = started.elapsed();
     match result {
         Err(error @ SqlError::Timeout(_)) => {
-            assert!(!error.is_usage());
+            assert!(!pairscope_model::is_usage(&error));
             assert!(error.to_string().contains("--timeout"), "{error}");
         }
         other => panic!("expected a timeout, got {:?}", other.map(|b| b.len())),

@@ -26,8 +26,9 @@ pub enum StoreError {
     #[error("another process is writing to this dataset (lock held on {})", .0.display())]
     Locked(PathBuf),
 
+    /// The request cannot work on this directory (exit code 2).
     #[error("{0}")]
-    Usage(String),
+    Usage(#[from] pairscope_model::UsageError),
 
     #[error(
         "row-id block collision: {new} and {existing} hash to the same 43-bit block key; \
@@ -55,9 +56,9 @@ impl StoreError {
         move |source| StoreError::Io { path: path.to_path_buf(), source }
     }
 
-    /// Whether the error is the caller's usage, not the data (exit code 2).
-    pub fn is_usage(&self) -> bool {
-        matches!(self, StoreError::Usage(_))
+    /// A usage error saying `message`.
+    pub fn usage(message: impl Into<String>) -> StoreError {
+        StoreError::Usage(pairscope_model::UsageError::new(message))
     }
 }
 

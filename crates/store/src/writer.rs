@@ -165,7 +165,7 @@ impl DatasetWriter {
                 [one] => removed.push((*one).clone()),
                 [] => return Err(StoreError::UnknownSource(selector.clone())),
                 _ => {
-                    return Err(StoreError::Usage(format!(
+                    return Err(StoreError::usage(format!(
                         "{selector:?} matches {} sources; give more of the id",
                         matches.len()
                     )));
@@ -225,7 +225,7 @@ fn to_json(value: &impl serde::Serialize) -> Vec<u8> {
 /// commit leaves, and reuses).
 fn check_new_dataset_dir(layout: &Layout) -> Result<()> {
     let refuse = |what: &Path| {
-        Err(StoreError::Usage(format!(
+        Err(StoreError::usage(format!(
             "{}: holds {}, so it is neither a dataset nor a new one: give ingest an empty or new directory",
             layout.root().display(),
             what.strip_prefix(layout.root()).unwrap_or(what).display()

@@ -129,7 +129,7 @@ async fn run(request: &DiffRequest) -> Result<DiffReport, SubsetError> {
         let schema = table.schema();
         for column in request.key.columns() {
             if schema.field_with_name(column).is_err() {
-                return Err(SubsetError::Usage(format!(
+                return Err(SubsetError::usage(format!(
                     "{}: has no column {column}, which --key {} needs",
                     path.display(),
                     request.key.name()

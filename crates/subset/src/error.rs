@@ -9,7 +9,7 @@ use pairscope_export::ExportError;
 pub enum SubsetError {
     /// The request cannot run as asked (exit code 2).
     #[error("{0}")]
-    Usage(String),
+    Usage(#[from] pairscope_model::UsageError),
     /// A removal list could not be read or has an entry that is not one.
     #[error(transparent)]
     List(#[from] crate::removal::ListError),
@@ -51,7 +51,7 @@ impl From<pairscope_io::staged::StageError> for SubsetError {
     fn from(error: pairscope_io::staged::StageError) -> SubsetError {
         match error {
             pairscope_io::staged::StageError::Io { path, source } => SubsetError::Io { path, source },
-            usage => SubsetError::Usage(format!("--out: {usage}")),
+            usage => SubsetError::usage(format!("--out: {usage}")),
         }
     }
 }
@@ -65,9 +65,9 @@ impl SubsetError {
         SubsetError::Plan(error)
     }
 
-    /// Whether the caller's request was at fault (exit code 2).
-    pub fn is_usage(&self) -> bool {
-        matches!(self, SubsetError::Usage(_)) || matches!(self, SubsetError::Query(e) if e.is_usage())
+    /// A usage error saying `message`.
+    pub(crate) fn usage(message: impl Into<String>) -> SubsetError {
+        SubsetError::Usage(pairscope_model::UsageError::new(message))
     }
 }
 

@@ -78,7 +78,7 @@ impl SubsetManifest {
         let bytes = std::fs::read(&path).map_err(|e| SubsetError::io(&path, e))?;
         // Named by the field where reading stopped, as a dataset's manifests are.
         serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&bytes)).map_err(|e| {
-            SubsetError::Usage(format!("{}: not a subset manifest: at {}: {}", path.display(), e.path(), e.inner()))
+            SubsetError::usage(format!("{}: not a subset manifest: at {}: {}", path.display(), e.path(), e.inner()))
         })
     }
 }

@@ -122,7 +122,7 @@ pub fn run_subset(dataset: &Dataset, request: &SubsetRequest) -> Result<SubsetMa
 fn combined_filter(dataset: &Dataset, request: &SubsetRequest) -> Result<Filter, SubsetError> {
     let preset = match &request.preset {
         Some(name) => Some(preset(name).ok_or_else(|| {
-            SubsetError::Usage(format!("no preset named {name:?}: `pairscope subset --list-presets` shows them"))
+            SubsetError::usage(format!("no preset named {name:?}: `pairscope subset --list-presets` shows them"))
         })?),
         None => None,
     };
@@ -135,8 +135,8 @@ fn combined_filter(dataset: &Dataset, request: &SubsetRequest) -> Result<Filter,
     let (canonical, sql) = match &expr {
         Some(text) => {
             let schema = dataset.schema();
-            pairscope_expr::compile(text, &schema).map_err(|e| SubsetError::Usage(format!("--where: {e}")))?;
-            let parsed = pairscope_expr::parse(text).map_err(|e| SubsetError::Usage(format!("--where: {e}")))?;
+            pairscope_expr::compile(text, &schema).map_err(|e| SubsetError::usage(format!("--where: {e}")))?;
+            let parsed = pairscope_expr::parse(text).map_err(|e| SubsetError::usage(format!("--where: {e}")))?;
             (Some(parsed.to_string()), Some(parsed.to_sql()))
         }
         None => (None, None),
@@ -176,7 +176,7 @@ async fn execute(
     for column in &filter.preset_needs {
         let non_null = sql.count(&format!("SELECT count(\"{column}\") FROM pairs")).await?;
         if non_null == 0 && dataset.rows() > 0 {
-            return Err(SubsetError::Usage(format!(
+            return Err(SubsetError::usage(format!(
                 "preset {} needs the column {column}, which is null in every row of this dataset{}",
                 filter.preset.as_deref().unwrap_or_default(),
                 if column == "language" {
@@ -506,7 +506,7 @@ const STAGING_MARKER: &str = ".pairscope-subset-staging";
 /// replaceable.
 fn stage(out: &Path) -> Result<StagedDir, SubsetError> {
     replaceable(out).map_err(|why| {
-        SubsetError::Usage(format!(
+        SubsetError::usage(format!(
             "--out {}: {why}; pairscope replaces only an empty directory or an earlier subset: choose another directory",
             out.display()
         ))

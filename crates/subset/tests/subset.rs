@@ -368,7 +368,7 @@ fn a_preset_needing_a_column_that_is_all_null_refuses() {
     let mut req = request(dir.path().join("out"));
     req.preset = Some("laion-aesthetics-v2-6".into());
     let error = run_subset(&dataset, &req).unwrap_err();
-    assert!(error.is_usage() && error.to_string().contains("--set language=en"), "{error}");
+    assert!(pairscope_model::is_usage(&error) && error.to_string().contains("--set language=en"), "{error}");
     assert!(!dir.path().join("out").exists());
     // Presets without language run.
     req.preset = Some("laion-art".into());

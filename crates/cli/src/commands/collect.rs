@@ -63,7 +63,7 @@ pub enum FormatArg {
 pub fn run(args: &CollectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let langs = args.langs.as_ref().map(|l| l.iter().map(|s| s.trim().to_ascii_lowercase()).collect::<Vec<_>>());
     if let Some(bad) = langs.iter().flatten().find(|l| l.is_empty() || !l.chars().all(|c| c.is_ascii_lowercase())) {
-        return Err(UsageError(format!("--langs: {bad:?} is not a language code like en or und")).into());
+        return Err(UsageError::new(format!("--langs: {bad:?} is not a language code like en or und")).into());
     }
     let options = CollectOptions {
         format: match args.format {
@@ -81,16 +81,16 @@ pub fn run(args: &CollectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         .as_deref()
         .map(pairscope_collect::parse_url)
         .transpose()
-        .map_err(|e| UsageError(e.to_string()))?;
+        .map_err(|e| UsageError::new(e.to_string()))?;
     // Before the inputs are read: a list file named as an input is read whole.
     let local_inputs = args.inputs.iter().filter(|input| !input.contains("://")).map(Path::new);
     let inputs_read: Vec<&Path> = local_inputs.chain(args.seen.iter().map(PathBuf::as_path)).collect();
     check_out(&args.out, OutKind::Directory, &inputs_read, false)?;
-    let inputs = resolve_inputs(&args.inputs, base_url.as_ref(), &Remote::new()).map_err(usage_or_error)?;
+    let inputs = resolve_inputs(&args.inputs, base_url.as_ref(), &Remote::new())?;
     let bar = Bar::new(global, "collect");
     let result = collect(&inputs, &args.out, &options, &bar);
     bar.finish();
-    let report = result.map_err(usage_or_error)?;
+    let report = result?;
     for failed in report.failed() {
         tracing::warn!("skipped input {}: {}", failed.input, failed.error.as_deref().unwrap_or_default());
     }
@@ -111,10 +111,6 @@ pub fn run(args: &CollectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         eprint!("{}", human(&report, &args.out));
     }
     Ok(ExitStatus::completed(report.skipped()))
-}
-
-fn usage_or_error(error: pairscope_collect::CollectError) -> anyhow::Error {
-    if error.is_usage() { UsageError(error.to_string()).into() } else { error.into() }
 }
 
 fn mb_per_s(bytes: u64, seconds: f64) -> f64 {

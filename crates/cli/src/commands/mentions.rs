@@ -10,7 +10,7 @@ use arrow::array::{ArrayRef, Float64Array, StringArray, UInt64Array};
 use clap::Args;
 use clap::builder::PossibleValuesParser;
 use pairscope_mentions::{ByColumn, MentionsReport, MentionsRequest, Method, cache, count_mentions};
-use pairscope_model::{ExitStatus, Registry};
+use pairscope_model::{ExitStatus, Registry, UsageError};
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
 
@@ -59,7 +59,7 @@ pub fn by_names(registry: Registry) -> PossibleValuesParser {
 
 pub fn run(args: &MentionsArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let dataset = Dataset::open(&args.dataset)?;
-    let lists = args.names.iter().map(|spec| NameList::load(spec)).collect::<Result<Vec<_>, _>>()?;
+    let lists = args.names.iter().map(|spec| NameList::load(spec).map_err(UsageError::because)).collect::<Result<Vec<_>, _>>()?;
     let request = MentionsRequest {
         lists,
         filter: args.filter.clone(),

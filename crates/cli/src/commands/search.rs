@@ -67,21 +67,21 @@ impl SelectionArgs {
         let defaults = ["builtin:artists".to_string(), "builtin:characters".to_string()];
         let specs = if self.names.is_empty() { &defaults[..] } else { &self.names[..] };
         for spec in specs {
-            let list = NameList::load(spec)?;
+            let list = NameList::load(spec).map_err(UsageError::because)?;
             if let Some(entity) = list.find(name) {
                 tracing::info!("--mention: {} of {spec}, aliases {:?}", entity.name, entity.aliases);
                 return Ok(entity.aliases.clone());
             }
         }
         if pairscope_text::normalize(name, false).is_empty() {
-            return Err(UsageError(format!("--mention {name:?} has no letters or digits")).into());
+            return Err(UsageError::new(format!("--mention {name:?} has no letters or digits")).into());
         }
         Ok(vec![name.to_string()])
     }
 
     fn limits(&self) -> Result<Limits> {
         if !(self.timeout > 0.0 && self.timeout <= 3600.0) {
-            return Err(UsageError("--timeout must be between 0 and 3600 seconds".into()).into());
+            return Err(UsageError::new("--timeout must be between 0 and 3600 seconds").into());
         }
         Ok(Limits { timeout: Duration::from_secs_f64(self.timeout) })
     }

@@ -62,7 +62,7 @@ pub struct ServeArgs {
 
 pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     if !(args.timeout > 0.0 && args.timeout <= 3600.0) {
-        return Err(UsageError("--timeout must be more than 0 and at most 3600 seconds".into()).into());
+        return Err(UsageError::new("--timeout must be more than 0 and at most 3600 seconds").into());
     }
     let mut config = ServerConfig::new(args.dataset.clone());
     config.bind = args.bind;
@@ -75,7 +75,7 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     }
     config.timeout = Duration::from_secs_f64(args.timeout);
     if !(args.facet_timeout >= 0.0 && args.facet_timeout <= 3600.0) {
-        return Err(UsageError("--facet-timeout must be between 0 and 3600 seconds".into()).into());
+        return Err(UsageError::new("--facet-timeout must be between 0 and 3600 seconds").into());
     }
     config.facet_timeout = Duration::from_secs_f64(args.facet_timeout);
     config.export_cap = args.export_cap;
@@ -92,7 +92,6 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     });
     match served {
         Ok(()) => Ok(ExitStatus::Clean),
-        Err(e) if e.is_usage() => Err(UsageError(e.to_string()).into()),
         Err(e) => Err(e.into()),
     }
 }

@@ -87,7 +87,7 @@ fn output_format(args: &SqlArgs) -> Result<Format, UsageError> {
         Some(ExportFormat::Json) => Ok(Format::Json),
         Some(ExportFormat::Jsonl) => Ok(Format::Jsonl),
         Some(ExportFormat::Parquet) => Ok(Format::Parquet),
-        None => Err(UsageError(format!(
+        None => Err(UsageError::new(format!(
             "--out {}: name the format with --format csv|json|jsonl|parquet, or end the file name with one",
             path.display()
         ))),

@@ -89,7 +89,7 @@ pub fn run_subset_command(args: &SubsetArgs, _global: &GlobalArgs) -> Result<Exi
         return list_presets(args);
     }
     let (Some(dataset), Some(out)) = (&args.dataset, &args.out) else {
-        return Err(UsageError("--dataset and --out are required".into()).into());
+        return Err(UsageError::new("--dataset and --out are required").into());
     };
     let list_files = args.removal.files();
     check_out(out, OutKind::Directory, &list_files, false)?;
@@ -228,7 +228,7 @@ pub enum DiffBy {
 
 pub fn run_diff(args: &DiffArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
     let [a, b] = args.datasets.as_slice() else {
-        return Err(UsageError(format!("diff takes exactly two --dataset, got {}", args.datasets.len())).into());
+        return Err(UsageError::new(format!("diff takes exactly two --dataset, got {}", args.datasets.len())).into());
     };
     let request = DiffRequest {
         a: a.clone(),

@@ -10,7 +10,7 @@ pub fn run(args: &SynthArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let options = SynthOptions {
         rows: args.rows,
         seed: args.seed,
-        schema: args.schema.parse().map_err(|e| UsageError(format!("--schema: {e}")))?,
+        schema: args.schema.parse().map_err(|e| UsageError::new(format!("--schema: {e}")))?,
         rows_per_shard: args.rows_per_shard.max(1),
         threads: args.threads.unwrap_or_else(default_threads),
     };
