@@ -14,7 +14,7 @@ use pairscope_model::{ExitStatus, Registry};
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
 
-use crate::args::{FormatArgs, GlobalArgs, ResolvedInput, ResolvedPath};
+use crate::args::{FormatArgs, GlobalArgs, ResolvedInput, ResolvedPath, UsageError};
 use crate::commands::sql::parse_timeout;
 use crate::output::{print_document, table};
 use crate::progress::Bar;
@@ -60,10 +60,15 @@ pub fn by_names(registry: Registry) -> PossibleValuesParser {
 pub fn run(args: &MentionsArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let dataset = Dataset::open(&args.dataset)?;
     let lists = args.names.iter().map(|spec| NameList::load(spec)).collect::<Result<Vec<_>, _>>()?;
+    // clap offers only these names; the check stays in case the two lists ever part.
+    let by = args.by.as_deref().map(|name| {
+        ByColumn::parse(name)
+            .ok_or_else(|| UsageError(format!("--by: {name:?} is not a column counts can be broken down by")))
+    });
     let request = MentionsRequest {
         lists,
         filter: args.filter.clone(),
-        by: args.by.as_deref().map(|name| ByColumn::parse(name).expect("clap checks the names")),
+        by: by.transpose()?,
         top: args.top,
         fold_accents: args.fold_accents,
         timeout: if args.timeout > 0.0 { Duration::from_secs_f64(args.timeout) } else { Duration::MAX },
