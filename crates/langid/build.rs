@@ -12,6 +12,8 @@
 //! the keys (u32 n-gram hashes, ascending), one u8 entry count per key, then per key its entries
 //! as (language index u8, −ln p × 10 rounded, u8).
 
+#![expect(clippy::expect_used, reason = "a build script: a failure stops the build with its message")]
+
 use std::io::Write;
 
 /// 3-, 4- and 5-grams kept per language and length.

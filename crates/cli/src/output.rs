@@ -17,6 +17,7 @@ use pairscope_store::layout::dataset_containing;
 use crate::args::{Format, UsageError};
 
 /// A record batch from named columns.
+#[expect(clippy::expect_used, reason = "each caller builds all its columns from one list of rows: equal lengths")]
 pub fn table(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
     let schema = Schema::new(
         columns.iter().map(|(name, array)| Field::new(*name, array.data_type().clone(), true)).collect::<Vec<_>>(),

@@ -16,6 +16,7 @@ pub struct Bar {
 
 impl Bar {
     /// A bar on stderr when it is a terminal and `--quiet` is off; hidden otherwise.
+    #[expect(clippy::expect_used, reason = "the template is a constant; every run on a terminal parses it")]
     pub fn new(global: &GlobalArgs, label: &'static str) -> Bar {
         let bar = if global.quiet || !std::io::stderr().is_terminal() {
             ProgressBar::hidden()

@@ -1,6 +1,8 @@
 //! The binary end to end: help, exit codes, output formats, crash safety and readers during
 //! a write. Each test works in its own temporary directory.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};

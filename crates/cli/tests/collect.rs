@@ -1,5 +1,7 @@
 //! `pairscope collect` through the binary: summary, exit codes, resuming, ingest of its output.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -4,6 +4,8 @@
 //! answer as on the intact dataset or fail with exit 1 and a message naming the file (and the
 //! field, for the manifest fields readers rely on); never a panic (exit 101, `panicked`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -7,6 +7,8 @@
 //! `dev/crash-trials N` runs more), at moments drawn from `PAIRSCOPE_CRASH_SEED` (default: the
 //! clock; the seed is printed so a failure can be replayed).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

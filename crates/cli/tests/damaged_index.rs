@@ -1,6 +1,8 @@
 //! Damaged files and refused values through the binary (issue 15): exit 1 with a message that
 //! names what is wrong, never a panic's exit 101; values ingest nulls are shown by `info`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::fs::File;
 use std::path::Path;
 use std::process::Command;

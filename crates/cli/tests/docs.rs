@@ -22,6 +22,8 @@
 //! It lives with the binary's tests because it needs the binary (`--help`) and the constants
 //! of every library crate.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -192,7 +194,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -453,10 +455,10 @@ fn every_relative_link_resolves() {
                 failures.push(format!("{name}: link to {target}: {} does not exist", relative.display()));
                 continue;
             }
-            if let Some(anchor) = anchor.filter(|_| path.extension().is_some_and(|e| e == "md")) {
-                if !anchors(&read(&path)).contains(anchor) {
-                    failures.push(format!("{name}: link to {target}: no heading with that anchor"));
-                }
+            if let Some(anchor) = anchor.filter(|_| path.extension().is_some_and(|e| e == "md"))
+                && !anchors(&read(&path)).contains(anchor)
+            {
+                failures.push(format!("{name}: link to {target}: no heading with that anchor"));
             }
         }
     }
@@ -618,10 +620,10 @@ fn recognition_differs(column: &pairscope_model::columns::CanonicalColumn, cell:
         if taken(&[name]).as_ref() != Some(name) {
             failures.push(format!("docs/ingest.md: ingest does not take {} from a source column {name}", column.name));
         }
-        if let Some(next) = names.get(i + 1) {
-            if taken(&[next, name]).as_ref() != Some(name) {
-                failures.push(format!("docs/ingest.md: for {}, ingest prefers {next} to {name}", column.name));
-            }
+        if let Some(next) = names.get(i + 1)
+            && taken(&[next, name]).as_ref() != Some(name)
+        {
+            failures.push(format!("docs/ingest.md: for {}, ingest prefers {next} to {name}", column.name));
         }
     }
     if names.is_empty() {

@@ -2,6 +2,8 @@
 //! that destroyed a user's files or the dataset, and inputs without limits. Each test drives
 //! the real binary in its own temporary directory and fails on the code before its fix.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -146,7 +148,7 @@ fn no_out_writes_into_a_dataset_or_over_an_input_or_an_existing_file() {
     }
     let (code, _, err) = run(&["synth", "-q", "--rows", "10", "--out", text(&ds.join("more"))]);
     assert_eq!(code, 2, "synth into a dataset: {err}");
-    let (code, _, err) = run(&["collect", "-q", "--out", text(&ds.join("pairs")), text(&block)]);
+    let (code, _, err) = run(&["collect", "-q", "--out", text(&ds.join("pairs")), text(block)]);
     assert_eq!(code, 2, "collect into a dataset: {err}");
     assert_eq!(snapshot(&ds), before, "no refused command changed the dataset");
     count_rows(&ds);

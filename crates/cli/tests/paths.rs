@@ -3,6 +3,8 @@
 //! that is not UTF-8 is refused with the path shown; and an error is printed once, each cause
 //! once, never the same text twice.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;

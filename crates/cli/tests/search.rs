@@ -1,6 +1,8 @@
 //! `search`, `count` and `facets` through the binary: formats, exit codes, cursors, and
 //! searching while an ingest commits.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

@@ -2,6 +2,8 @@
 //! exit codes of refusals, invalid queries and timeouts. Each test works in its own
 //! temporary directory.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;

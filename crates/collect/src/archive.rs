@@ -66,6 +66,7 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    /// The reason's kebab-case name, as in reports and its serde form (`corrupt-gzip`).
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::CorruptGzip => "corrupt-gzip",
@@ -93,7 +94,9 @@ impl fmt::Display for SkipReason {
 pub struct Skip {
     /// Compressed offset of the member (or of the garbage run).
     pub offset: u64,
+    /// Why the record or bytes were skipped.
     pub reason: SkipReason,
+    /// What exactly was wrong, for a person (the decoder's error, the bad `Content-Length`).
     pub detail: String,
 }
 
@@ -104,6 +107,7 @@ pub struct ReadStats {
     pub records: u64,
     /// Bytes of the decompressed members read (the WARC text).
     pub inflated_bytes: u64,
+    /// Records (or runs of garbage bytes) skipped, by reason; reasons never seen are absent.
     pub skipped: BTreeMap<SkipReason, u64>,
     /// Bytes passed over while looking for the next gzip member.
     pub garbage_bytes: u64,
@@ -112,6 +116,7 @@ pub struct ReadStats {
 }
 
 impl ReadStats {
+    /// Skips of every reason together.
     pub fn skipped_total(&self) -> u64 {
         self.skipped.values().sum()
     }
@@ -219,9 +224,12 @@ pub struct Record {
     pub offset: u64,
     /// `WARC-Type` as written (`warcinfo`, `response`, `metadata`, ...).
     pub warc_type: String,
+    /// `WARC-Target-URI`: the page the record is about; `None` when the header has none.
     pub target_uri: Option<String>,
     /// `WARC-Date` (for a WAT record: when the WAT was made, not the crawl).
     pub date: Option<String>,
+    /// `Content-Type` of the WARC record (`application/json` for WAT metadata,
+    /// `application/http; msgtype=response` for a response), not of the HTTP body.
     pub content_type: Option<String>,
     /// Exactly `Content-Length` bytes.
     pub payload: Payload,
@@ -256,6 +264,7 @@ impl From<Vec<u8>> for Payload {
 }
 
 impl Record {
+    /// Whether `WARC-Type` is `warc_type`, ignoring ASCII case.
     pub fn is_type(&self, warc_type: &str) -> bool {
         self.warc_type.eq_ignore_ascii_case(warc_type)
     }
@@ -274,10 +283,12 @@ pub struct RecordReader<R> {
 }
 
 impl<R: Read> RecordReader<R> {
+    /// A reader of the gzipped WARC stream `reader`, with the default [`ReadLimits`].
     pub fn new(reader: R) -> Self {
         Self::with_limits(reader, ReadLimits::default())
     }
 
+    /// A reader of the gzipped WARC stream `reader` that skips records over `limits`.
     pub fn with_limits(reader: R, limits: ReadLimits) -> Self {
         // `GzDecoder::new` parses a header at once: it gets the empty placeholder, and the real
         // source comes in by the reset that readies the decoder for each member.
@@ -286,10 +297,12 @@ impl<R: Read> RecordReader<R> {
         RecordReader { decoder, limits, stats: ReadStats::default(), done: false, last_member_bytes: 0 }
     }
 
+    /// What the read has counted so far.
     pub fn stats(&self) -> &ReadStats {
         &self.stats
     }
 
+    /// What the read counted, taking the reader: for after the last record.
     pub fn into_stats(self) -> ReadStats {
         self.stats
     }

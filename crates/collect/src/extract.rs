@@ -34,6 +34,7 @@ use url::Url;
 use crate::archive::Record;
 use crate::wat::{HttpResponseMetadata, WatMetadata};
 
+/// What makes a link a pair, besides cc2dataset's rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExtractOptions {
     /// Shortest cleaned caption kept, in characters (Unicode scalar values).
@@ -55,10 +56,13 @@ pub struct Pair {
     pub alt_raw: String,
     /// `alt_raw` with HTML entities decoded and whitespace collapsed ([`clean_caption`]).
     pub caption: String,
+    /// URL of the page the image is on (the envelope's `WARC-Target-URI`, else the record's).
     pub page_url: String,
     /// `width` / `height` attributes of the `<img>` (WARC mode only): what the page asked for,
     /// not the image's pixels.
     pub html_width: Option<i32>,
+    /// The `<img>`'s `height` attribute, like [`Pair::html_width`]. Either is `None` in WAT mode,
+    /// or when the attribute is missing or not a whole number of pixels (`480`, `480px`).
     pub html_height: Option<i32>,
     /// Crawl date of the page (the envelope's `WARC-Date`, else the WAT record's).
     pub warc_date: Option<String>,
@@ -66,8 +70,11 @@ pub struct Pair {
     pub source_offset: u64,
     /// cc2dataset's id: lowercase hex `md5(alt_raw + url)`.
     pub uid: String,
+    /// The page opts out with a `noai` robots directive ([`OptOut::noai`]).
     pub optout_noai: bool,
+    /// The page opts out with a `noimageai` robots directive ([`OptOut::noimageai`]).
     pub optout_noimageai: bool,
+    /// The page reserves text and data mining rights by TDMRep ([`OptOut::tdm_reservation`]).
     pub optout_tdm_reservation: bool,
 }
 
@@ -84,14 +91,19 @@ pub struct ExtractStats {
     pub not_http: u64,
     /// Pairs dropped because the cleaned caption is shorter than `min_alt_chars`.
     pub short_caption: u64,
+    /// Pairs yielded: the image links that none of the counts above dropped.
     pub pairs: u64,
 }
 
 /// Opt-out signals of one page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OptOut {
+    /// `noai` in an `X-Robots-Tag` header or a `<meta name="robots">`: no AI use of the page.
     pub noai: bool,
+    /// `noimageai` in an `X-Robots-Tag` header or a `<meta name="robots">`: no AI use of its
+    /// images.
     pub noimageai: bool,
+    /// A `tdm-reservation` header or `<meta>` of `1`: text and data mining rights reserved.
     pub tdm_reservation: bool,
 }
 
@@ -201,7 +213,7 @@ pub fn resolve_image_url(raw: &str, base: Option<&Url>) -> Option<String> {
 
 /// The page an image link was found on: everything a [`Pair`] takes from it.
 #[derive(Debug, Clone)]
-pub struct Page {
+pub(crate) struct Page {
     pub url: String,
     pub date: Option<String>,
     /// What relative links resolve against ([`base_url`]).
@@ -212,7 +224,7 @@ pub struct Page {
 
 /// An `<img>` as the extraction sees it.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ImageLink<'a> {
+pub(crate) struct ImageLink<'a> {
     pub src: Option<&'a str>,
     pub alt: Option<&'a str>,
     pub width: Option<i32>,

@@ -35,7 +35,10 @@ const SNIFF_BYTES: usize = 64 << 10;
 /// One archive of a run: a local file or a remote object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
+    /// A regular file on this machine, by the path it was named by (a list's line resolved
+    /// against the list's directory).
     Local(PathBuf),
+    /// An http(s) or s3 object, streamed through [`pairscope_remote`].
     Remote(Url),
 }
 

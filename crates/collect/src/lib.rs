@@ -19,6 +19,8 @@
 //! The network is used only to read remote inputs (GET requests, nothing uploaded), and files
 //! are written only under the run's output directory.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 pub mod archive;
 pub mod error;
 pub mod extract;
@@ -53,7 +55,9 @@ pub enum Format {
 /// What reading one archive counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ArchiveSummary {
+    /// The records read and the records (or bytes) skipped, by reason.
     pub read: ReadStats,
+    /// The pages and image links seen, the pairs found, and the links dropped, by reason.
     pub extract: ExtractStats,
 }
 

@@ -41,7 +41,7 @@ pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 });
 
 /// A pair as written: the extracted pair, its caption's language and its input file.
-pub struct Row<'a> {
+pub(crate) struct Row<'a> {
     pub pair: &'a Pair,
     pub language: Option<&'a str>,
     pub source_file: &'a str,
@@ -49,7 +49,7 @@ pub struct Row<'a> {
 
 /// Accumulates rows into Arrow arrays.
 #[derive(Default)]
-pub struct RowBuilder {
+pub(crate) struct RowBuilder {
     url: StringBuilder,
     caption: StringBuilder,
     page_url: StringBuilder,
@@ -94,6 +94,11 @@ impl RowBuilder {
         self.rows == 0
     }
 
+    /// The rows pushed since the last call, as one batch of [`SCHEMA`]; the builder is left empty.
+    #[expect(
+        clippy::expect_used,
+        reason = "each builder has SCHEMA's column type, one value per row, and nulls only where SCHEMA allows them"
+    )]
     pub fn finish(&mut self) -> RecordBatch {
         self.rows = 0;
         let columns: Vec<ArrayRef> = vec![
@@ -120,13 +125,14 @@ impl RowBuilder {
 /// name.
 ///
 /// [`finish`]: AtomicParquet::finish
-pub struct AtomicParquet {
+pub(crate) struct AtomicParquet {
     path: PathBuf,
     writer: ArrowWriter<AtomicFile>,
 }
 
 impl AtomicParquet {
     /// An output shard: zstd, kept.
+    #[expect(clippy::expect_used, reason = "3 is a constant in zstd's range of levels, 1 to 22")]
     pub fn output(path: &Path) -> Result<Self, CollectError> {
         Self::create(path, Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3 is valid")))
     }

@@ -56,7 +56,9 @@ const STATE_VERSION: u32 = 1;
 /// How a run extracts and filters.
 #[derive(Debug, Clone, Default)]
 pub struct CollectOptions {
+    /// Which records pairs are extracted from: WAT, WARC responses, or each by its kind.
     pub format: Format,
+    /// What makes a link a pair (the shortest caption kept).
     pub extract: ExtractOptions,
     /// Keep only captions detected as one of these languages (ISO 639-1 codes, or `und`).
     pub langs: Option<Vec<String>>,
@@ -69,10 +71,13 @@ pub struct CollectOptions {
 /// The counts of one input, as stored in its marker.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputStats {
+    /// The input as a path or URL, as written in the `source_file` column of its pairs.
     pub path: String,
     /// Size of the (compressed) input file.
     pub bytes: u64,
+    /// Its records read and skipped.
     pub read: ReadStats,
+    /// Its pages, image links and pairs, and the links dropped before the language filter.
     pub extract: ExtractStats,
     /// Pairs whose caption's language is not in `--langs`.
     pub other_language: u64,
@@ -83,6 +88,7 @@ pub struct InputStats {
 /// One input of a run.
 #[derive(Debug, Clone)]
 pub struct InputOutcome {
+    /// The input, in the run's input order.
     pub input: Input,
     /// Its counts; `None` when it failed.
     pub stats: Option<InputStats>,
@@ -97,15 +103,19 @@ pub struct InputOutcome {
 /// What a run did.
 #[derive(Debug, Clone, Default)]
 pub struct CollectReport {
+    /// Every input, failed or not, in input order.
     pub inputs: Vec<InputOutcome>,
     /// Pairs dropped because an earlier input of this run had the same (url, caption).
     pub duplicates: u64,
     /// Pairs dropped because a `--seen` directory had the same (url, caption).
     pub seen_duplicates: u64,
+    /// Pairs in the output's part files: the sum of the inputs' [`InputOutcome::kept`].
     pub kept: u64,
-    /// Compressed and decompressed bytes read by this process (resumed inputs not counted).
+    /// Compressed bytes read by this process (resumed inputs not counted).
     pub bytes_read: u64,
+    /// The same reads' decompressed bytes (the WARC text).
     pub inflated_read: u64,
+    /// Wall-clock time of the whole run, in seconds.
     pub seconds: f64,
 }
 
@@ -116,6 +126,7 @@ impl CollectReport {
         records + self.failed().count() as u64
     }
 
+    /// The inputs that failed (those with an [`InputOutcome::error`]), in input order.
     pub fn failed(&self) -> impl Iterator<Item = &InputOutcome> {
         self.inputs.iter().filter(|i| i.error.is_some())
     }
@@ -270,7 +281,8 @@ fn prepare(inputs: &[Input], out: &Path, options: &CollectOptions) -> Result<Sta
         remove_temporaries(&state.dir)?;
     }
     std::fs::create_dir_all(&state.dir).map_err(|e| CollectError::file(&state.dir, e))?;
-    let json = serde_json::to_vec_pretty(&spec).expect("the spec serialises");
+    let json =
+        serde_json::to_vec_pretty(&spec).map_err(|e| CollectError::file(&spec_path, std::io::Error::other(e)))?;
     write_atomic(&spec_path, &json).map_err(|e| CollectError::file(&spec_path, e))?;
     fsync_dir(out).map_err(|e| CollectError::file(out, e))?;
     Ok(state)
@@ -408,7 +420,7 @@ fn stage(
         staged: keys.len() as u64,
     };
     let marker = state.file(index, "json");
-    let json = serde_json::to_vec_pretty(&stats).expect("stats serialise");
+    let json = serde_json::to_vec_pretty(&stats).map_err(|e| CollectError::file(&marker, std::io::Error::other(e)))?;
     write_atomic(&marker, &json).map_err(|e| CollectError::file(&marker, e))?;
     Ok(stats)
 }
@@ -444,8 +456,8 @@ impl KeyStream {
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
             Err(e) => return Err(CollectError::file(&self.path, e)),
         }
-        let key = u128::from_le_bytes(entry[..16].try_into().expect("16 bytes"));
-        let row = u32::from_le_bytes(entry[16..].try_into().expect("4 bytes"));
+        let key = u128::from_le_bytes(std::array::from_fn(|i| entry[i]));
+        let row = u32::from_le_bytes(std::array::from_fn(|i| entry[16 + i]));
         Ok(Some((key, row)))
     }
 }
@@ -522,10 +534,11 @@ fn write_part(state: &State, out: &Path, input: usize, dropped: &[u32]) -> Resul
             continue;
         }
         kept += batch.num_rows() as u64;
-        if writer.is_none() {
-            writer = Some(AtomicParquet::output(&part)?);
-        }
-        writer.as_mut().expect("created above").write(&batch)?;
+        let writer = match &mut writer {
+            Some(writer) => writer,
+            None => writer.insert(AtomicParquet::output(&part)?),
+        };
+        writer.write(&batch)?;
     }
     if let Some(writer) = writer {
         writer.finish()?;

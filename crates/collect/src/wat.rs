@@ -43,14 +43,19 @@ pub type Text<'a> = Cow<'a, str>;
 /// Strings of an unexpected JSON type read as absent rather than failing the record.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct WatMetadata<'a> {
+    /// `Envelope`, the one top-level field of a WAT entry; a payload without it is a skip
+    /// ([`SkipReason::UnexpectedJsonShape`]).
     #[serde(rename = "Envelope", borrow)]
     pub envelope: Envelope<'a>,
 }
 
+/// A WAT entry's `Envelope`: what the entry says about the WARC record it describes.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Envelope<'a> {
+    /// `WARC-Header-Metadata`: the described record's WARC header; empty when absent.
     #[serde(rename = "WARC-Header-Metadata", default, borrow)]
     pub warc_header: WarcHeaderMetadata<'a>,
+    /// `Payload-Metadata`: what the described record holds; empty when absent.
     #[serde(rename = "Payload-Metadata", default, borrow)]
     pub payload: PayloadMetadata<'a>,
 }
@@ -58,23 +63,31 @@ pub struct Envelope<'a> {
 /// The header of the WARC record the WAT entry describes (the crawl's response record).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct WarcHeaderMetadata<'a> {
+    /// `WARC-Target-URI`: the page's URL; `None` when absent or not a string.
     #[serde(rename = "WARC-Target-URI", default, borrow, deserialize_with = "lenient_string")]
     pub target_uri: Option<Text<'a>>,
+    /// `WARC-Date`: when the page was crawled, as written (ISO 8601); `None` when absent or
+    /// not a string.
     #[serde(rename = "WARC-Date", default, borrow, deserialize_with = "lenient_string")]
     pub date: Option<Text<'a>>,
 }
 
+/// The `Payload-Metadata` of a WAT entry.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct PayloadMetadata<'a> {
+    /// `HTTP-Response-Metadata`: present when the described record is an HTTP response.
     #[serde(rename = "HTTP-Response-Metadata", default, borrow)]
     pub http_response: Option<HttpResponseMetadata<'a>>,
 }
 
+/// The `HTTP-Response-Metadata` of a WAT entry: the crawled response's headers and, for an
+/// HTML page, what Common Crawl's parser found in it.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct HttpResponseMetadata<'a> {
     /// Response headers as (name, value); a header given as a JSON array yields one entry per value.
     #[serde(rename = "Headers", default, borrow, deserialize_with = "headers")]
     pub headers: Vec<(Text<'a>, Text<'a>)>,
+    /// `HTML-Metadata`: present when Common Crawl parsed the response as an HTML page.
     #[serde(rename = "HTML-Metadata", default, borrow)]
     pub html: Option<HtmlMetadata<'a>>,
 }
@@ -86,8 +99,10 @@ impl HttpResponseMetadata<'_> {
     }
 }
 
+/// The `HTML-Metadata` of a WAT entry: the page's head and the image links of its body.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct HtmlMetadata<'a> {
+    /// `Head`: the page's `<base>` and `<meta>` elements; empty when absent.
     #[serde(rename = "Head", default, borrow)]
     pub head: Head<'a>,
     /// The `IMG@/src` links, in page order: the only ones pairscope reads. The others (most
@@ -97,11 +112,13 @@ pub struct HtmlMetadata<'a> {
     pub image_links: Vec<Link<'a>>,
 }
 
+/// The `Head` of a page's `HTML-Metadata`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Head<'a> {
     /// `<base href>`, as written.
     #[serde(rename = "Base", default, borrow, deserialize_with = "lenient_string")]
     pub base: Option<Text<'a>>,
+    /// `Metas`: the page's `<meta>` elements, in page order (where opt-outs are read from).
     #[serde(rename = "Metas", default, borrow)]
     pub metas: Vec<Meta<'a>>,
 }
@@ -109,8 +126,10 @@ pub struct Head<'a> {
 /// A `<meta>` element; only `name` and `content` matter here (`property`, `http-equiv` ignored).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Meta<'a> {
+    /// The `name` attribute (`robots`, `tdm-reservation`, ...); `None` when absent or not a string.
     #[serde(default, borrow, deserialize_with = "lenient_string")]
     pub name: Option<Text<'a>>,
+    /// The `content` attribute, as written; `None` when absent or not a string.
     #[serde(default, borrow, deserialize_with = "lenient_string")]
     pub content: Option<Text<'a>>,
 }
@@ -118,10 +137,16 @@ pub struct Meta<'a> {
 /// A link of the page: `path` says where it came from (`IMG@/src` is an `<img src>`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Link<'a> {
+    /// Where the link came from, [`IMG_SRC_PATH`] for the links of
+    /// [`HtmlMetadata::image_links`]; `None` when absent or not a string.
     #[serde(default, borrow, deserialize_with = "lenient_string")]
     pub path: Option<Text<'a>>,
+    /// The link's URL as written in the page (possibly relative); `None` when absent or not a
+    /// string.
     #[serde(default, borrow, deserialize_with = "lenient_string")]
     pub url: Option<Text<'a>>,
+    /// The `<img>`'s alt text as Common Crawl gives it (HTML entities not decoded); `None` when
+    /// absent or not a string.
     #[serde(default, borrow, deserialize_with = "lenient_string")]
     pub alt: Option<Text<'a>>,
 }

@@ -3,6 +3,8 @@
 //! pairs and their uids must be the same, in the same order, except where pairscope differs on
 //! purpose (listed in `pairscope_collect::extract`'s module docs, checked one by one here).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::path::Path;
 use std::process::Command;
 

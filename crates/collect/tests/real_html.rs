@@ -13,6 +13,8 @@
 //! Skips with a notice when the bench venv (html5lib, cc2dataset) or the corpus is missing:
 //! `bench/.venv/bin/python bench/html_corpus.py fetch` gets the corpus (PyPI and npm, ~20 s).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,8 @@
 //! Remote inputs: archives and list files over HTTP (a loopback server in the test), streamed,
 //! with transfers that break part-way resumed by range requests.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

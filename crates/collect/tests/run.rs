@@ -1,5 +1,7 @@
 //! Whole collect runs: output shards, dedup, determinism, resuming, WARC mode, bad archives.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -95,7 +97,7 @@ fn wat_sample_to_shards_that_ingest_reads() {
     let Some(wat) = shared("cc/cc-sample-16pages.warc.wat.gz") else { return };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let report = run(&[wat.clone()], &out, &options(1, 1));
+    let report = run(std::slice::from_ref(&wat), &out, &options(1, 1));
     // 32 pairs, 5 of which repeat an earlier (url, caption) of the same page.
     assert_eq!((report.kept, report.duplicates, report.skipped()), (27, 5, 0));
     let totals = report.totals();
@@ -117,7 +119,7 @@ fn wat_sample_to_shards_that_ingest_reads() {
 
     let mut only = options(1, 1);
     only.langs = Some(vec!["xx".into()]);
-    let filtered = run(&[wat.clone()], &dir.path().join("xx"), &only);
+    let filtered = run(std::slice::from_ref(&wat), &dir.path().join("xx"), &only);
     assert_eq!((filtered.kept, filtered.totals().other_language), (0, 32));
 
     let dataset = dir.path().join("ds");

@@ -1,6 +1,8 @@
 //! Extraction on the real Common Crawl samples in `../shared/data/cc`, and on damaged copies of
 //! them made here in memory.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::collections::BTreeMap;
 use std::io::Write;
 

@@ -5,6 +5,8 @@
 //! `langid::MIN_MARGIN`). Used by `bench/langid.py`, which runs the copy that
 //! `cargo test --release --workspace --no-run` builds; not part of the binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark driver: fails loudly")]
+
 use std::io::{BufRead, BufReader, Write};
 use std::time::Instant;
 

@@ -17,6 +17,8 @@
 //! bytes; detection allocates only the lowercased text and an 8 KB scratch buffer, and is safe
 //! from any number of threads.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 use std::sync::OnceLock;
 
 use unicode_script::{Script, UnicodeScript};
@@ -135,6 +137,7 @@ struct Model {
     entries: &'static [u8],
 }
 
+#[expect(clippy::expect_used, reason = "the model is build.rs's output, embedded at compile time: no input reaches it")]
 fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| Model::parse(MODEL_BYTES).expect("build.rs wrote a well-formed langid.bin"))

@@ -4,6 +4,8 @@
 //! the sentences, 60% of the word pairs and 44% of the single words of this file right
 //! (`bench/LANGID.md`); `und` counts as wrong.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 

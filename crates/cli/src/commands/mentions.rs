@@ -60,10 +60,15 @@ pub fn by_names(registry: Registry) -> PossibleValuesParser {
 pub fn run(args: &MentionsArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let dataset = Dataset::open(&args.dataset)?;
     let lists = args.names.iter().map(|spec| NameList::load(spec).map_err(UsageError::because)).collect::<Result<Vec<_>, _>>()?;
+    // clap offers only these names; the check stays in case the two lists ever part.
+    let by = args.by.as_deref().map(|name| {
+        ByColumn::parse(name)
+            .ok_or_else(|| UsageError::new(format!("--by: {name:?} is not a column counts can be broken down by")))
+    });
     let request = MentionsRequest {
         lists,
         filter: args.filter.clone(),
-        by: args.by.as_deref().map(|name| ByColumn::parse(name).expect("clap checks the names")),
+        by: by.transpose()?,
         top: args.top,
         fold_accents: args.fold_accents,
         timeout: if args.timeout > 0.0 { Duration::from_secs_f64(args.timeout) } else { Duration::MAX },

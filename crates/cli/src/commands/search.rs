@@ -165,7 +165,9 @@ pub fn run_search(args: &SearchArgs, _global: &GlobalArgs) -> Result<ExitStatus>
     let engine = args.selection.engine()?;
     let request = SearchRequest {
         selection: args.selection.selection()?,
-        sort: SortBy::parse(&args.sort).expect("clap checks the names"),
+        // clap offers only these names; the check stays in case the two lists ever part.
+        sort: SortBy::parse(&args.sort)
+            .ok_or_else(|| UsageError::new(format!("--sort: {:?} is not an order search knows", args.sort)))?,
         descending: !args.asc,
         limit: args.limit,
         after: args.after.clone(),
@@ -238,8 +240,8 @@ fn one_line(text: &str) -> String {
     if flat.chars().count() > 200 { format!("{}…", flat.chars().take(200).collect::<String>()) } else { flat }
 }
 
+#[expect(clippy::expect_used, reason = "Hit::batch builds every column from the same hits, with the schema's types")]
 fn hits_batch(page: &SearchPage) -> RecordBatch {
-    // Every column is built from the same hits, with the schema's types.
     Hit::batch(&page.hits).expect("a batch of hits has its schema")
 }
 
@@ -277,6 +279,7 @@ fn facet_batch(facet: &Facet) -> RecordBatch {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
 mod tests {
     use clap::builder::TypedValueParser;
 

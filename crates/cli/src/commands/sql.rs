@@ -189,12 +189,13 @@ impl FromStr for Bytes {
 
 impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (name, scale) = UNITS.iter().find(|(_, scale)| self.0 % scale == 0).copied().unwrap_or(("B", 1));
+        let (name, scale) = UNITS.iter().find(|(_, scale)| self.0.is_multiple_of(*scale)).copied().unwrap_or(("B", 1));
         write!(f, "{}{name}", self.0 / scale)
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
 mod tests {
     use super::*;
 

@@ -1,5 +1,7 @@
 //! What the differential tests share: the bench directory and cc2dataset's extractor as a peer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
