@@ -1,6 +1,9 @@
 //! The `pairscope` binary: parses the command line and dispatches to the library crates.
 //! It owns presentation only (flags, progress bars, output formats, exit codes); the work
-//! lives in `pairscope-store`, `pairscope-synth` and the other crates.
+//! lives in `pairscope-store`, `pairscope-ingest`, `pairscope-synth` and the other crates.
+
+// Doc comments of flags are the `--help` text, where a URL is plain text, not a link.
+#![allow(rustdoc::bare_urls)]
 
 mod args;
 mod commands;

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result, bail};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
-use pairscope_io::path::resolve;
 use pairscope_export::{BatchWriter, ExportOptions};
+use pairscope_io::path::resolve;
 use pairscope_store::layout::dataset_containing;
 
 use crate::args::{Format, UsageError};

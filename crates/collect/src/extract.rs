@@ -1,5 +1,5 @@
 //! From a page's image links to image–alt-text [`Pair`]s, the way cc2dataset does it. Both modes
-//! feed it: WAT metadata ([`wat_page`]) and the HTML of WARC responses ([`crate::html`]).
+//! feed it: WAT metadata ([`crate::wat`]) and the HTML of WARC responses ([`crate::html`]).
 //!
 //! Which links count, how they are made absolute and how `uid` is computed mirror
 //! `cc2dataset/main.py` (`extract_documents_from_wat`, `valid_image_link`, `make_link_absolute`):

@@ -8,6 +8,8 @@
 //! This crate writes to any `std::io::Write`; it never names, stages or commits files (that is
 //! `pairscope-io`'s atomic file, used by the callers) and never reads a dataset.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 use std::io::Write;
 use std::sync::Arc;
 
@@ -75,12 +77,16 @@ pub struct ExportOptions {
     pub row_group_rows: Option<usize>,
 }
 
+/// Why rows could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// A batch could not be encoded (CSV or JSON), or its formulas neutralised.
     #[error("writing rows: {0}")]
     Arrow(#[from] ArrowError),
+    /// A batch could not be encoded as parquet.
     #[error("writing parquet: {0}")]
     Parquet(#[from] ParquetError),
+    /// The output could not be written.
     #[error("writing rows: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -93,6 +99,7 @@ pub struct BatchWriter<W: Write + Send> {
     sink: Sink<W>,
 }
 
+#[expect(clippy::large_enum_variant, reason = "one sink per export: its size does not matter")]
 enum Sink<W: Write + Send> {
     Csv(arrow::csv::Writer<W>),
     Json(arrow::json::ArrayWriter<W>),
@@ -101,6 +108,7 @@ enum Sink<W: Write + Send> {
 }
 
 impl<W: Write + Send> BatchWriter<W> {
+    /// A writer of batches of `schema` to `out` in `format`.
     pub fn new(
         format: ExportFormat,
         schema: SchemaRef,
@@ -122,6 +130,7 @@ impl<W: Write + Send> BatchWriter<W> {
         Ok(BatchWriter { schema, options, wrote: false, sink })
     }
 
+    /// Writes `batch` (of the writer's schema).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ExportError> {
         self.wrote = true;
         match &mut self.sink {
@@ -182,7 +191,7 @@ fn neutralise_formulas(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
                 .iter()
                 .map(|cell| cell.map(|c| if starts_like_formula(c) { format!("'{c}") } else { c.to_owned() }))
                 .collect();
-            Ok(arrow::compute::cast(&(Arc::new(neutral) as ArrayRef), column.data_type())?)
+            arrow::compute::cast(&(Arc::new(neutral) as ArrayRef), column.data_type())
         })
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(batch.schema(), columns)

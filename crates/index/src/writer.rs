@@ -14,9 +14,9 @@
 //! the segment id is the caller's (derived from the block), so the same rows always give the
 //! same bytes.
 //!
-//! The caller's thread resolves each batch's values once ([`BatchValues`]: URL keys, which
+//! The caller's thread resolves each batch's values once (`BatchValues`: URL keys, which
 //! captions folding changes) and shares them with both halves. Memory: two segment writers
-//! (each bounded by [`MEMORY_BUDGET`]) and at most [`QUEUED_BATCHES`] batches queued ahead of
+//! (each bounded by `MEMORY_BUDGET`) and at most `QUEUED_BATCHES` batches queued ahead of
 //! each.
 
 use std::fs::File;

@@ -99,4 +99,3 @@ pub(crate) fn hash_file(path: &Path) -> Result<String, BadInput> {
     hasher.update_reader(file).map_err(|e| BadInput::new(path, format!("cannot read: {e}")))?;
     Ok(hasher.finalize().to_hex().to_string())
 }
-

@@ -13,6 +13,8 @@
 //! (under any name) changes nothing; a bad file is named with its row group, row and column
 //! ([`BadInput`]), never a panic; an ingest commits all of its sources or none.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 mod convert;
 pub mod error;
 mod inputs;

@@ -51,7 +51,9 @@ pub enum FieldSource {
 /// An extra (unmapped) source column and the name it is stored under.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExtraField {
+    /// Its index in the source schema.
     pub index: usize,
+    /// The name it is stored and queried under (its own, or renamed to stay distinct).
     pub name: String,
 }
 
@@ -61,13 +63,16 @@ pub struct ColumnMapping {
     /// One entry per canonical column that ingest reads (not the derived ones), in
     /// [`CANONICAL_COLUMNS`] order.
     pub fields: Vec<(&'static CanonicalColumn, FieldSource)>,
+    /// The source columns kept beside the canonical ones.
     pub extras: Vec<ExtraField>,
 }
 
 /// Why a source schema cannot be mapped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MappingError {
+    /// The source column at fault, where one is.
     pub column: Option<String>,
+    /// What is wrong, for a person.
     pub reason: String,
 }
 

@@ -1,24 +1,24 @@
 //! `ingest`: parquet files in, a new committed dataset version out, in three phases:
 //!
-//! 1. **Inputs** ([`crate::inputs`]): the files the arguments name (files, directories searched
+//! 1. **Inputs** (`inputs.rs`): the files the arguments name (files, directories searched
 //!    for `*.parquet`, glob patterns), each identified by the BLAKE3 of its bytes, in parallel. A
 //!    file the dataset already has (under any name) is reported and left alone: ingest is
 //!    idempotent.
-//! 2. **Sources** ([`crate::source`]): each new file is converted into a staged source (block
+//! 2. **Sources** (`source.rs`): each new file is converted into a staged source (block
 //!    files and indexes), files in parallel; a source fully staged by a killed run with the same
 //!    settings is reused instead of read again.
 //! 3. **Commit**: the store's single-writer commit ([`DatasetWriter::commit`]) makes the staged
 //!    sources a version, or nothing: a failed ingest removes what it staged.
 //!
-//! Memory is per worker (`threads` files at once): see [`crate::source`].
+//! Memory is per worker (`threads` files at once): see `source.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use pairscope_io::parallel;
 use pairscope_model::Progress;
-use pairscope_store::{DatasetWriter, SourceEntry};
 use pairscope_store::manifest::SourceSettings;
+use pairscope_store::{DatasetWriter, SourceEntry};
 
 use crate::error::{BadInput, IngestError, Result};
 use crate::inputs::{expand_inputs, hash_file};

@@ -60,7 +60,7 @@ pub(crate) fn stage_source(
         && entry.settings == *settings
         && entry.index_format == INDEX_FORMAT
         // Staged without --strict: staging it again finds the value to refuse.
-        && !(strict && !entry.nulled_values.is_empty())
+        && (!strict || entry.nulled_values.is_empty())
     {
         tracing::info!(path = %path.display(), "reusing the staged copy of this source");
         progress.advance(entry.input_rows, entry.bytes);
@@ -87,7 +87,8 @@ fn write_source(
 ) -> Result<SourceEntry> {
     let (source, reader) = SourceFile::open(path, settings)?;
     let hash = source_hash(id).ok_or_else(|| BadInput::new(path, format!("{id:?} is not a source id")))?;
-    let converter = Converter::new(path, source.schema.clone(), &source.mapping, hash, settings.max_caption_bytes, strict);
+    let converter =
+        Converter::new(path, source.schema.clone(), &source.mapping, hash, settings.max_caption_bytes, strict);
     let mut blocks = BlockWriter::new(dir, id, converter.out_schema().clone())?;
     let counts = std::thread::scope(|scope| {
         let batches = decode_ahead(scope, reader);

@@ -1,6 +1,7 @@
 //! Ingest against inputs built to hurt it (issue 15): symlink loops, files that are not regular
 //! files, files with absurdly many columns, values no column can hold, and column names that
 //! differ only in case. Each test names the defect it guards against.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
 
 use std::fs::File;
 use std::path::Path;
@@ -9,9 +10,9 @@ use std::time::Duration;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{Field, Float64Type, Int32Type, Schema};
+use pairscope_ingest::{IngestError, IngestOptions, IngestReport, ingest};
 use pairscope_model::{CANONICAL_COLUMNS, NoProgress};
 use pairscope_store::Dataset;
-use pairscope_ingest::{IngestError, IngestOptions, IngestReport, ingest};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 

@@ -1,5 +1,6 @@
 //! Ingest end to end through the library: real captions, every bad-input case, idempotence,
 //! removal, and the invariants of the stored rows.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -10,9 +11,9 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
 };
 use arrow::datatypes::{Field, Int32Type, Int64Type, Schema};
+use pairscope_ingest::{IngestError, IngestOptions, ingest};
 use pairscope_model::{NoProgress, RowId};
 use pairscope_store::{Dataset, StoreError};
-use pairscope_ingest::{IngestError, IngestOptions, ingest};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -314,7 +315,8 @@ fn sources_can_be_removed() {
     small_laion(&b, 7);
     let ds = dir.path().join("ds");
     ingest(&ds, &[a.display().to_string(), b.display().to_string()], &opts(), &NoProgress).unwrap();
-    let (manifest, removed) = pairscope_store::DatasetWriter::open(&ds).unwrap().remove_sources(&[a.display().to_string()]).unwrap();
+    let (manifest, removed) =
+        pairscope_store::DatasetWriter::open(&ds).unwrap().remove_sources(&[a.display().to_string()]).unwrap();
     assert_eq!(removed.len(), 1);
     assert_eq!(manifest.rows(), 7);
     assert_eq!(manifest.version, 2);

@@ -72,7 +72,8 @@ impl MentionMatcher {
         let mut substring_aliases = false;
         for list in lists {
             for entity in &list.entities {
-                let id = u32::try_from(entities.len()).map_err(|_| pairscope_model::UsageError::new("the lists hold more than 4 billion names"))?;
+                let id = u32::try_from(entities.len())
+                    .map_err(|_| pairscope_model::UsageError::new("the lists hold more than 4 billion names"))?;
                 let canonical: Vec<String> =
                     entity.aliases.iter().map(|alias| normalizer.normalize(alias).to_string()).collect();
                 for alias in canonical.iter().filter(|c| !c.is_empty()) {

@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Float64Type;
+use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_mentions::{ByColumn, MentionsRequest, count_mentions};
 use pairscope_model::NoProgress;
 use pairscope_query::{Engine, Limits, Selection};
 use pairscope_store::Dataset;
-use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_synth::{SynthOptions, SynthSchema, generate};
 use pairscope_text::names::NameList;
 use pairscope_text::reference::{canonical_matches, normalize};

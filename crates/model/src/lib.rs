@@ -9,7 +9,7 @@
 //! - [`web`]: host and registrable-domain derivation (Public Suffix List from the `psl` crate);
 //! - [`exit`]: the process exit codes every command uses;
 //! - [`progress`]: the trait long operations report progress through;
-//! - [`panic`]: the message of a caught panic;
+//! - [`panic`](mod@panic): the message of a caught panic;
 //! - [`usage`]: the one usage-error type (exit code 2, HTTP 400) and how to find it in a chain.
 //!
 //! It must never do I/O: readers, writers and indexes live in other crates and depend on this one.

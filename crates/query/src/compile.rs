@@ -8,7 +8,7 @@
 //!   unigram) — exact by construction of the index.
 //! - Anything else containing substring-script characters (`北斎 hokusai`, `ab北斎`): a
 //!   candidate query that every match satisfies, checked document by document against the
-//!   caption in the block's parquet file ([`VerifiedQuery`]), so the result is exact too.
+//!   caption in the block's parquet file (`VerifiedQuery`), so the result is exact too.
 //! - With accent folding, each of these on `caption` OR `caption_folded`, with the query folded.
 
 use std::cell::Cell;
@@ -212,12 +212,8 @@ impl Compiler<'_> {
             let error = |e: TantivyError| QueryError::Index(pairscope_index::IndexError::tantivy(block.index.dir(), e));
             for segment in block.index.searcher().segment_readers() {
                 let dictionary = segment.inverted_index(field).map_err(error)?;
-                let mut stream = dictionary
-                    .terms()
-                    .range()
-                    .ge(prefix.as_bytes())
-                    .into_stream()
-                    .map_err(|e| error(e.into()))?;
+                let mut stream =
+                    dictionary.terms().range().ge(prefix.as_bytes()).into_stream().map_err(|e| error(e.into()))?;
                 while stream.advance() {
                     let key = stream.key();
                     if !key.starts_with(prefix.as_bytes()) {
@@ -311,11 +307,7 @@ fn any_of(queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
 /// directory, a prefix of it): a URL whose key starts with a prefix matches it; one whose key
 /// is a shorter prefix of the pattern, and every candidate of a glob, is checked against the
 /// URL in the block's parquet file.
-pub(crate) fn url_pattern(
-    column: &'static str,
-    pattern: &str,
-    rows: &RowAccess,
-) -> Result<Box<dyn Query>> {
+pub(crate) fn url_pattern(column: &'static str, pattern: &str, rows: &RowAccess) -> Result<Box<dyn Query>> {
     let key_column = match column {
         "url" => "url_key",
         "page_url" => "page_url_key",

@@ -18,7 +18,9 @@ use pairscope_index::tantivy::query::{
     AllQuery, Bm25StatisticsProvider, BooleanQuery, EnableScoring, Occur, Query, Weight,
 };
 use pairscope_index::tantivy::schema::Field;
-use pairscope_index::tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, Term};
+use pairscope_index::tantivy::{
+    COLLECT_BLOCK_BUFFER_LEN, DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, Term,
+};
 use pairscope_index::{BlockIndex, IndexError, IndexFields};
 use pairscope_io::parallel;
 use pairscope_model::panic_message;
@@ -48,7 +50,7 @@ pub struct Selection {
     pub query: Option<String>,
     /// An EXPR (`pairscope-expr`).
     pub filter: Option<String>,
-    /// A URL pattern over image and page URLs (see [`crate::compile::url_pattern`]).
+    /// A URL pattern over image and page URLs (see `compile::url_pattern`).
     pub url: Option<String>,
     /// The aliases of one name-list entity: rows whose caption mentions any of them, exactly
     /// as `pairscope mentions` counts (empty: no condition).
@@ -284,12 +286,7 @@ impl Engine {
     }
 
     /// The query of QUERY, aliases and URL pattern, and whether anything was relaxed.
-    fn selection_query(
-        &self,
-        selection: &Selection,
-        rows: &RowAccess,
-        relax: bool,
-    ) -> Result<(Box<dyn Query>, bool)> {
+    fn selection_query(&self, selection: &Selection, rows: &RowAccess, relax: bool) -> Result<(Box<dyn Query>, bool)> {
         let relaxed = Cell::new(false);
         let compiler = Compiler {
             fields: &self.fields,
@@ -424,20 +421,15 @@ impl Engine {
             .iter()
             .enumerate()
             .flat_map(|(b, block)| {
-                block
-                    .index
-                    .searcher()
-                    .segment_readers()
-                    .iter()
-                    .zip(&block.columns)
-                    .enumerate()
-                    .map(move |(o, (reader, columns))| SegmentAt {
+                block.index.searcher().segment_readers().iter().zip(&block.columns).enumerate().map(
+                    move |(o, (reader, columns))| SegmentAt {
                         block: b,
                         ord: o,
                         reader,
                         columns,
                         index: block.index.dir(),
-                    })
+                    },
+                )
             })
             .collect();
         let sinks = parallel::try_fold(units.len(), threads, &new_sink, |sink, i| {

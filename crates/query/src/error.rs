@@ -102,7 +102,6 @@ impl QueryError {
     pub(crate) fn block_file(path: &std::path::Path) -> impl Fn(BlockFileError) -> QueryError + '_ {
         move |source| QueryError::BlockFile { path: path.to_path_buf(), source }
     }
-
 }
 
 impl From<crate::parse::ParseFailure> for QueryError {

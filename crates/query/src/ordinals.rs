@@ -37,8 +37,11 @@ impl GlobalOrds {
         let mut columns: Vec<((usize, usize), StrColumn)> = Vec::new();
         for (b, block) in engine.blocks.iter().enumerate() {
             for (o, segment) in block.index.searcher().segment_readers().iter().enumerate() {
-                let str_column =
-                    segment.fast_fields().str(column).map_err(error(b))?.ok_or_else(|| error(b)(missing_column(column)))?;
+                let str_column = segment
+                    .fast_fields()
+                    .str(column)
+                    .map_err(error(b))?
+                    .ok_or_else(|| error(b)(missing_column(column)))?;
                 columns.push(((b, o), str_column));
             }
         }
@@ -59,8 +62,8 @@ impl GlobalOrds {
             .map(|(i, (stream, _))| Reverse((stream.key().to_vec(), i)))
             .collect();
         while let Some(Reverse((least, first))) = heap.pop() {
-            let global = u32::try_from(origins.len())
-                .map_err(|_| QueryError::TooManyValues { column: column.to_string() })?;
+            let global =
+                u32::try_from(origins.len()).map_err(|_| QueryError::TooManyValues { column: column.to_string() })?;
             let (block, ord) = columns[first].0;
             origins.push((block, ord, streams[first].0.term_ord()));
             let mut same = vec![first];

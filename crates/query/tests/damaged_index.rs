@@ -11,10 +11,10 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{Field, Schema};
 use pairscope_index::IndexError;
+use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_model::NoProgress;
 use pairscope_query::{Engine, Limits, QueryError, SearchRequest, Selection, SortBy};
 use pairscope_store::Dataset;
-use pairscope_ingest::{IngestOptions, ingest};
 use parquet::arrow::ArrowWriter;
 
 const WORDS: &[&str] = &["red", "green", "blue", "cat", "dog", "house", "tree", "river", "stone", "cloud"];

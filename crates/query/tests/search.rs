@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type};
+use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_model::{NoProgress, RowId};
 use pairscope_query::{Engine, Facet, FacetBy, FacetedPage, Limits, QueryError, SearchRequest, Selection, SortBy};
 use pairscope_store::Dataset;
-use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_synth::{SynthOptions, SynthSchema, generate};
 use pairscope_text::reference::{alias_matches, canonical_matches, normalize};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -542,7 +542,9 @@ fn bad_requests_are_refused_with_a_reason() {
         .search(&SearchRequest { after: Some(next), sort: by_column("height"), ..request.clone() }, &limits())
         .unwrap_err();
     assert!(pairscope_model::is_usage(&error));
-    assert!(pairscope_model::is_usage(&engine.search(&SearchRequest { limit: 100_000, ..request }, &limits()).unwrap_err()));
+    assert!(pairscope_model::is_usage(
+        &engine.search(&SearchRequest { limit: 100_000, ..request }, &limits()).unwrap_err()
+    ));
 
     let error = engine.count(&Selection::default(), &Limits { timeout: Duration::ZERO }).unwrap_err();
     assert!(matches!(error, QueryError::Deadline { .. }), "{error}");

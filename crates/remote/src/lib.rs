@@ -5,7 +5,7 @@
 //! archives and path lists with it.
 //!
 //! `object_store` retries failed requests, and resumes a body that breaks when the server gave
-//! an ETag. On top of that, a transfer that still fails, or stalls for [`STALL`], is resumed here
+//! an ETag. On top of that, a transfer that still fails, or stalls for `STALL`, is resumed here
 //! with a range request from the first byte not yet received, pinned to the ETag when there is
 //! one (a changed object is an error, not a splice), up to [`MAX_RESUMES`] times with a growing
 //! pause.

@@ -169,7 +169,7 @@ impl App {
     }
 }
 
-/// Every route of [`ROUTES`], behind the Host check and the security headers.
+/// Every route of `ROUTES` (`routes.rs`), behind the Host check and the security headers.
 pub fn router(app: Arc<App>) -> Router {
     let mut routes = Router::new();
     for route in ROUTES.iter() {

@@ -66,7 +66,7 @@ pub struct ServerConfig {
     /// Allow a non-loopback `bind`.
     pub allow_remote: bool,
     /// Host names (without port) accepted in the `Host` header besides the bound address and,
-    /// for loopback or unspecified addresses, localhost, 127.0.0.1 and [::1].
+    /// for loopback or unspecified addresses, localhost, 127.0.0.1 and `[::1]`.
     pub allowed_hosts: Vec<String>,
     /// Show images from their URLs (the browser fetches them from their sites).
     pub remote_images: bool,
@@ -193,7 +193,6 @@ pub enum ServerError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
-
 
 /// Opens the dataset, listens on `config.bind`, calls `ready` with the server's URL, and
 /// serves until Ctrl-C (or SIGTERM).

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_model::NoProgress;
 use pairscope_server::ServerConfig;
-use pairscope_ingest::{IngestOptions, ingest};
 use serde_json::Value;
 
 mod common;

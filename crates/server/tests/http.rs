@@ -13,9 +13,9 @@ use arrow_schema::{DataType, Field, Schema};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
+use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_model::NoProgress;
 use pairscope_server::{App, ServerConfig, router};
-use pairscope_ingest::{IngestOptions, ingest};
 use serde_json::Value;
 use tower::ServiceExt;
 

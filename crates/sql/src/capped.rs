@@ -54,7 +54,7 @@ fn longest_constant(cap: usize, batch_size: usize) -> u64 {
     (cap / batch_size.max(1)).max(1 << 10) as u64
 }
 
-/// Refuses a plan with a text or binary constant longer than [`longest_constant`]: an operator
+/// Refuses a plan with a text or binary constant longer than `longest_constant`: an operator
 /// that needs a column where the plan has a constant repeats it for every row of the batch.
 pub fn check_constants(plan: &Arc<dyn ExecutionPlan>, cap: usize, batch_size: usize) -> Result<()> {
     let longest = longest_constant(cap, batch_size);
@@ -242,7 +242,7 @@ fn ints(array: &ArrayRef) -> Vec<u64> {
     }
 }
 
-/// Replaces every call of a function [`Growth`] knows by its checked version.
+/// Replaces every call of a function `Growth` knows by its checked version.
 #[derive(Debug)]
 pub struct CapFunctions {
     cap: usize,

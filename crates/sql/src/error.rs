@@ -10,10 +10,10 @@ use datafusion::error::DataFusionError;
 pub enum SqlError {
     /// The text is not SQL, or names a column, table or function that does not exist.
     #[error("invalid query: {0}")]
-    Invalid(pairscope_model::UsageError),
+    Invalid(#[source] pairscope_model::UsageError),
     /// A statement or plan the read-only guard refuses.
     #[error("refused: {0}")]
-    Refused(pairscope_model::UsageError),
+    Refused(#[source] pairscope_model::UsageError),
     /// The query ran past its time limit and was stopped.
     #[error("the query was stopped after {} (the time limit; raise it with --timeout, 0 for none)", seconds(*.0))]
     Timeout(Duration),

@@ -10,11 +10,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, RecordBatch};
+use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_model::NoProgress;
 use pairscope_model::web::{domain_of, host_of};
 use pairscope_sql::{Limits, SqlError, SqlSession};
 use pairscope_store::Dataset;
-use pairscope_ingest::{IngestOptions, ingest};
 use serde_json::Value;
 
 mod common;

@@ -154,13 +154,18 @@ impl<'a> BlockWriter<'a> {
     fn open_block(&self, block: u64) -> Result<OpenBlock> {
         // The segment is named after the block, so the same block always has the same bytes.
         let key = block_key(&self.hash, block);
-        let index =
-            BlockIndexWriter::create(&self.dir.join(block_index_name(block)), (u128::from(key) << 64) | u128::from(block))?;
+        let index = BlockIndexWriter::create(
+            &self.dir.join(block_index_name(block)),
+            (u128::from(key) << 64) | u128::from(block),
+        )?;
         let path = self.dir.join(block_file_name(block));
         let file = File::create(&path).map_err(StoreError::io(&path))?;
-        let writer =
-            ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), self.schema.clone(), Some(Self::properties()))
-                .map_err(|e| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) })?;
+        let writer = ArrowWriter::try_new(
+            BufWriter::with_capacity(1 << 20, file),
+            self.schema.clone(),
+            Some(Self::properties()),
+        )
+        .map_err(|e| StoreError::Io { path: path.clone(), source: std::io::Error::other(e) })?;
         Ok(OpenBlock { block, path, writer, index, rows: 0 })
     }
 

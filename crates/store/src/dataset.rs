@@ -38,22 +38,27 @@ impl Dataset {
         Ok(Dataset { layout, manifest: Arc::new(manifest) })
     }
 
+    /// The dataset's directory.
     pub fn root(&self) -> &Path {
         self.layout.root()
     }
 
+    /// Where the dataset's files are.
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
 
+    /// The manifest of the version opened.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
 
+    /// The number of the version opened.
     pub fn version(&self) -> u64 {
         self.manifest.version
     }
 
+    /// Rows in the version opened, over all its sources.
     pub fn rows(&self) -> u64 {
         self.manifest.rows()
     }

@@ -5,36 +5,44 @@ use std::path::{Path, PathBuf};
 use pairscope_io::path::resolve;
 
 /// The paths of a dataset directory.
+/// The paths of a dataset's files, from its root directory (see the crate doc).
 #[derive(Debug, Clone)]
 pub struct Layout {
     root: PathBuf,
 }
 
 impl Layout {
+    /// The layout of the dataset at `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Layout { root: root.into() }
     }
 
+    /// The dataset's directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// `CURRENT`: the committed version's number, replaced atomically at each commit.
     pub fn current(&self) -> PathBuf {
         self.root.join("CURRENT")
     }
 
+    /// `LOCK`: held (flock) by the one writer.
     pub fn lock(&self) -> PathBuf {
         self.root.join("LOCK")
     }
 
+    /// `versions/`: one manifest per version.
     pub fn versions(&self) -> PathBuf {
         self.root.join("versions")
     }
 
+    /// `versions/vNNNNNNNN.json`: the manifest of `version`.
     pub fn manifest(&self, version: u64) -> PathBuf {
         self.versions().join(format!("v{version:08}.json"))
     }
 
+    /// `sources/`: one directory per source (and writers' temporaries).
     pub fn sources(&self) -> PathBuf {
         self.root.join("sources")
     }

@@ -36,6 +36,8 @@
 //! captions (that is `pairscope-text`) and never filters rows (that is `pairscope-expr` and the
 //! query crates).
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
+
 pub mod blocks;
 pub mod dataset;
 pub mod error;

@@ -22,10 +22,13 @@ pub const FORMAT: u32 = 1;
 /// One committed version of a dataset.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
+    /// The manifest format ([`FORMAT`]).
     pub format: u32,
     /// Increases by one with every commit that changes the dataset.
     pub version: u64,
+    /// When the version was committed (RFC 3339, UTC, seconds).
     pub committed_at: String,
+    /// The pairscope release that committed it.
     pub pairscope_version: String,
     /// The `psl` crate release that derived every `domain` value.
     pub psl_version: String,
@@ -40,6 +43,7 @@ pub struct SourceEntry {
     pub id: String,
     /// The path it was ingested from (first seen).
     pub path: String,
+    /// The file's size in bytes.
     pub bytes: u64,
     /// Rows in the source file.
     pub input_rows: u64,
@@ -51,7 +55,9 @@ pub struct SourceEntry {
     /// (`width: negative`, `aesthetic: not finite`, …). Empty in manifests written before it.
     #[serde(default)]
     pub nulled_values: BTreeMap<String, u64>,
+    /// Captions cut to `settings.max_caption_bytes`.
     pub truncated_captions: u64,
+    /// When the source was staged (RFC 3339, UTC, seconds).
     pub ingested_at: String,
     /// The [`pairscope_index::INDEX_FORMAT`] its block indexes were built with (0: none).
     #[serde(default)]
@@ -62,6 +68,7 @@ pub struct SourceEntry {
     pub mapping: BTreeMap<String, String>,
     /// Source columns kept beside the canonical ones, under these names.
     pub extra_columns: Vec<ExtraColumn>,
+    /// Its block files, in block order.
     pub files: Vec<DataFile>,
 }
 
@@ -72,9 +79,11 @@ pub struct SourceSettings {
     pub overrides: BTreeMap<String, String>,
     /// `--set column=value` constants recorded for every row.
     pub constants: BTreeMap<String, String>,
+    /// Captions longer than this many bytes were cut (at a character boundary).
     pub max_caption_bytes: usize,
 }
 
+/// A source column kept beside the canonical ones.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ExtraColumn {
     /// The name it is stored and queried under.
@@ -90,11 +99,13 @@ pub struct ExtraColumn {
 pub struct DataFile {
     /// Relative to the dataset directory.
     pub path: String,
+    /// Rows it holds.
     pub rows: u64,
     /// Block number within the source (source row index / 2^20).
     pub block: u64,
     /// The 43-bit key every row id of this block carries.
     pub block_key: u64,
+    /// The file's size in bytes.
     pub bytes: u64,
     /// The block's full-text index directory, relative to the dataset directory: document `n`
     /// of the index is row `n` of this file.
@@ -103,6 +114,7 @@ pub struct DataFile {
 }
 
 impl Manifest {
+    /// Version 0: the manifest of a dataset with no sources yet.
     pub fn empty() -> Self {
         Manifest {
             format: FORMAT,
@@ -114,22 +126,29 @@ impl Manifest {
         }
     }
 
+    /// Rows stored, over all sources.
     pub fn rows(&self) -> u64 {
         self.sources.iter().map(|s| s.rows).sum()
     }
 
+    /// Bytes of block files, over all sources (indexes not counted).
     pub fn data_bytes(&self) -> u64 {
         self.sources.iter().flat_map(|s| &s.files).fold(0, |sum, f| sum.saturating_add(f.bytes))
     }
 
+    /// The source with id `id`.
     pub fn source(&self, id: &str) -> Option<&SourceEntry> {
         self.sources.iter().find(|s| s.id == id)
     }
 
-    /// Reads and [validates](Manifest::check) the manifest at `path`.
+    /// Reads and validates (every field a writer writes, checked) the manifest at `path`.
     pub fn read(path: &Path) -> Result<Manifest> {
         let manifest: Manifest = read_json(path)?;
-        manifest.check().map_err(|(field, reason)| StoreError::BadManifest { path: path.to_path_buf(), field, reason })?;
+        manifest.check().map_err(|(field, reason)| StoreError::BadManifest {
+            path: path.to_path_buf(),
+            field,
+            reason,
+        })?;
         Ok(manifest)
     }
 
@@ -203,7 +222,10 @@ impl SourceEntry {
         for (i, file) in self.files.iter().enumerate() {
             let fail = |field: &str, reason: String| fail(&format!("files[{i}].{field}"), reason);
             if file.block >= blocks {
-                return fail("block", format!("{} is past the last block of {} input rows", file.block, self.input_rows));
+                return fail(
+                    "block",
+                    format!("{} is past the last block of {} input rows", file.block, self.input_rows),
+                );
             }
             if i > 0 && self.files[i - 1].block >= file.block {
                 return fail("block", "blocks are not in ascending order".into());
@@ -217,12 +239,16 @@ impl SourceEntry {
                 return fail("index", format!("{index:?} is not {:?}", Layout::block_index(&self.id, file.block)));
             }
             if file.block_key != block_key(&hash, file.block) {
-                return fail("block_key", format!("{} is not the key of block {} of this source", file.block_key, file.block));
+                return fail(
+                    "block_key",
+                    format!("{} is not the key of block {} of this source", file.block_key, file.block),
+                );
             }
             if file.rows > BLOCK_ROWS {
                 return fail("rows", format!("{} is more than a block's {BLOCK_ROWS}", file.rows));
             }
-            rows = rows.checked_add(file.rows).ok_or_else(|| ("rows".to_string(), "the total overflows".to_string()))?;
+            rows =
+                rows.checked_add(file.rows).ok_or_else(|| ("rows".to_string(), "the total overflows".to_string()))?;
         }
         if rows != self.rows {
             return fail("rows", format!("{} is not the {rows} rows its files hold", self.rows));
@@ -233,6 +259,7 @@ impl SourceEntry {
         Ok(())
     }
 
+    /// Rows skipped, over all reasons.
     pub fn skipped(&self) -> u64 {
         self.skipped_rows.values().fold(0, |sum, n| sum.saturating_add(*n))
     }

@@ -7,7 +7,7 @@
 //! - [`run`]: the subset pipeline (filter → query → removal lists → dedup → sample), planned
 //!   on DataFusion, and its atomic, deterministic output;
 //! - [`manifest`]: what a subset directory records to be reproduced and audited;
-//! - [`diff`]: rows only in A, only in B, in both, by a key and by domain.
+//! - [`diff`](mod@diff): rows only in A, only in B, in both, by a key and by domain.
 //!
 //! It evaluates no filter and matches no text itself: EXPRs become SQL through
 //! `pairscope-expr`, queries run on `pairscope-query`, rows are read through `pairscope-sql`'s

@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use pairscope_store::Dataset;
 use pairscope_export::ExportFormat;
+use pairscope_store::Dataset;
 
 use crate::error::SubsetError;
 use crate::removal::ListFile;

@@ -26,12 +26,12 @@ use arrow::compute::BatchCoalescer;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
+use pairscope_export::{BatchWriter, ExportFormat, ExportOptions};
 use pairscope_io::staged::StagedDir;
 use pairscope_model::web::PSL_CRATE_VERSION;
 use pairscope_query::{Engine, Limits, Selection};
 use pairscope_sql::table::{TABLE, pairs_table};
 use pairscope_store::Dataset;
-use pairscope_export::{BatchWriter, ExportFormat, ExportOptions};
 use roaring::RoaringTreemap;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 

@@ -14,7 +14,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::removal::RemovalLists;
 
-/// Bytes of a [`pair_key`] value.
+/// Bytes of a `pair_key` value.
 pub const KEY_BYTES: i32 = 16;
 
 /// `removal_reason(url, host, image_sha256, optout_noai, optout_noimageai, optout_tdm_reservation)`:

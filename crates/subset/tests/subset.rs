@@ -11,10 +11,10 @@ use std::process::Command;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use md5::Digest;
-use pairscope_model::NoProgress;
 use pairscope_export::ExportFormat;
-use pairscope_store::Dataset;
 use pairscope_ingest::{IngestOptions, ingest};
+use pairscope_model::NoProgress;
+use pairscope_store::Dataset;
 use pairscope_subset::{
     DedupKey, DiffKey, DiffRequest, ListKind, PRESETS, RemovalLists, SampleSpec, SubsetError, SubsetManifest,
     SubsetRequest, diff, run_subset,

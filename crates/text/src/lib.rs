@@ -6,7 +6,7 @@
 //!   normalised forms do; nothing else in pairscope may lowercase, fold or tokenise text on
 //!   its own;
 //! - [`script`]: which scripts are matched by substring instead of by whole token;
-//! - [`reference`]: the slow, literal statement of the normalisation and of alias matching —
+//! - [`reference`](mod@reference): the slow, literal statement of the normalisation and of alias matching —
 //!   the semantic spec the fast paths here and the mention matcher elsewhere are tested
 //!   against;
 //! - [`names`]: the name-list format (built-in artist and character lists, user lists), its

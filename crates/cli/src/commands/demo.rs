@@ -2,9 +2,9 @@
 //! it, shows the dataset and a sample search.
 
 use anyhow::Result;
+use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_model::ExitStatus;
 use pairscope_store::Dataset;
-use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_synth::{SynthOptions, SynthSchema, generate};
 
 use crate::args::{DemoArgs, Format, FormatArgs, GlobalArgs, InfoArgs};

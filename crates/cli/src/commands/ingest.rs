@@ -3,8 +3,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use arrow::array::{StringArray, UInt64Array};
-use pairscope_model::ExitStatus;
 use pairscope_ingest::{IngestOptions, IngestReport, ingest};
+use pairscope_model::ExitStatus;
 use serde_json::json;
 
 use crate::args::{GlobalArgs, IngestArgs, key_values};

@@ -59,7 +59,11 @@ pub fn by_names(registry: Registry) -> PossibleValuesParser {
 
 pub fn run(args: &MentionsArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let dataset = Dataset::open(&args.dataset)?;
-    let lists = args.names.iter().map(|spec| NameList::load(spec).map_err(UsageError::because)).collect::<Result<Vec<_>, _>>()?;
+    let lists = args
+        .names
+        .iter()
+        .map(|spec| NameList::load(spec).map_err(UsageError::because))
+        .collect::<Result<Vec<_>, _>>()?;
     // clap offers only these names; the check stays in case the two lists ever part.
     let by = args.by.as_deref().map(|name| {
         ByColumn::parse(name)

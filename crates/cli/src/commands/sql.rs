@@ -10,11 +10,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use clap::Args;
+use pairscope_export::ExportFormat;
 use pairscope_io::durable::{AtomicFile, remove_dead_temporaries};
 use pairscope_model::ExitStatus;
 use pairscope_sql::{BlockingRows, Limits, SqlSession};
 use pairscope_store::Dataset;
-use pairscope_export::ExportFormat;
 
 use crate::args::{Format, FormatArgs, GlobalArgs, ResolvedPath, UsageError};
 use crate::output::{OutKind, batch_writer, check_out, stdout_for, write_batches};

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use anyhow::Result;
 use arrow::array::{ArrayRef, StringArray, UInt64Array};
 use clap::{Args, ValueEnum};
+use pairscope_export::ExportFormat;
 use pairscope_model::ExitStatus;
 use pairscope_store::Dataset;
-use pairscope_export::ExportFormat;
 use pairscope_subset::{DedupKey, DiffKey, DiffRequest, PRESETS, SampleSpec, SubsetRequest, diff, run_subset};
 
 use crate::args::{Format, FormatArgs, GlobalArgs, RemovalArgs, ResolvedPath, UsageError};

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
+use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_model::NoProgress;
 use pairscope_store::Dataset;
-use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_synth::{SynthOptions, SynthSchema, generate};
 
 /// A dataset of two sources with different extra columns: 12,000 LAION-Aesthetics-like rows in
