@@ -5,7 +5,8 @@ peers alternately (A B A B …) so drift on the machine hits all of them alike; 
 medians, the ratio to pairscope, and each process's peak RSS (GNU time's %M, per process; wait4 without it).
 
 Comparisons: ingest (pairscope ingest vs the SQLite + FTS5 build); queries (bench/queries.json
-run warm in one process per engine: `pairscope bench-queries`, peers/query_sqlite.py over the
+run warm in one process per engine: the benchmark driver's `queries` (the library API pairscope's
+commands call), peers/query_sqlite.py over the
 database the ingest comparison built, peers/query_duckdb.py over the parquet); whole-process CLI
 times of three of those queries, and of a selective search and a count next to
 `pairscope --version` (the floor of a one-shot command); mentions (every name of
@@ -15,7 +16,7 @@ query per name; the caption-reading floor; 100 and 50,000 names for growth; skip
 COPY); collect (pairscope collect on one core vs cc2dataset's own WAT extractor vs `gzip -dc` on
 a ~1.1 GB WAT file varied from real records by make_wat.py, then --threads 2 vs 1 over two such
 files; skipped without ../shared). Until the binary has
-`bench-queries` (or `search`, `count`, `facets`) the report says so and the peers still run; a
+the driver (or `search`, `count`, `facets`) the report says so and the peers still run; a
 peer that crashes or prints anything but the expected JSON stops the run.
 
 Environment, besides bench/run's: BENCH_QUERY_RUNS (timed runs per query inside each engine's
@@ -262,7 +263,7 @@ def dir_size(path):
 
 # ---- queries: the same query set, warm, in one process per engine ---------------------------
 
-NOT_AVAILABLE = "pairscope bench-queries not available"
+NOT_AVAILABLE = "the benchmark driver (examples/bench_driver.rs) not available"
 QUERY_PEERS = ("pairscope", "SQLite FTS5", "DuckDB")
 
 
@@ -346,7 +347,7 @@ def summary(q, result):
     return f"{len(result)} values, top {top['value']} {top['count']:,}" if top else "0 values"
 
 
-def queries_comparison(bin_path, data, ds, db, queries_path, runs, rounds):
+def queries_comparison(driver, data, ds, db, queries_path, runs, rounds):
     """Each engine runs the whole query set warm in one process (`runs` timed runs per query
     after a warm-up); the processes alternate for `rounds` rounds; per query the table shows the
     median of the rounds' p50s."""
@@ -355,15 +356,15 @@ def queries_comparison(bin_path, data, ds, db, queries_path, runs, rounds):
     queries = json.loads(Path(queries_path).read_text())["queries"]
     py = sys.executable
     commands = {
-        "pairscope": [bin_path, "bench-queries", "--dataset", str(ds), "--queries", str(queries_path),
-                      "--runs", str(runs), "--json"],
+        "pairscope": [driver, "queries", "--dataset", str(ds), "--queries", str(queries_path),
+                      "--runs", str(runs)],
         "SQLite FTS5": [py, str(HERE / "peers" / "query_sqlite.py"), "--db", str(db), "--queries", str(queries_path),
                         "--runs", str(runs)],
         "DuckDB": [py, str(HERE / "peers" / "query_duckdb.py"), "--data", str(data), "--queries", str(queries_path),
                    "--runs", str(runs)],
     }
     available = {name: True for name in commands}
-    if not has_command(bin_path, "bench-queries"):
+    if not Path(driver).is_file():
         available["pairscope"] = False
         print(f"   {NOT_AVAILABLE}: running the peers only", file=sys.stderr)
     outs = {name: [] for name in commands}
@@ -494,20 +495,20 @@ def count_differences(a, b, a_name, b_name, show=10):
     return len(differ), shown
 
 
-def mentions_comparison(bin_path, ds, db, work, runs):
+def mentions_comparison(bin_path, driver, ds, db, work, runs):
     """pairscope mentions (every name of the 5,265-artist list, cache off) against a Python
     reference with the same semantics (peers/mentions_reference.py: pyahocorasick over the same
     normalisation) and SQLite FTS5 counting one name a query over the ingest comparison's
     database (peers/mentions_sqlite.py; unicode61 semantics, looser); the caption-reading floor
-    (`pairscope bench-read-captions`); and pairscope with 100 and 50,000 names (growth), all
+    (the benchmark driver's `read-captions`); and pairscope with 100 and 50,000 names (growth), all
     alternating. pairscope's counts must equal the reference's name by name: the names that
     differ are counted and shown, never hidden."""
     if not MENTION_NAMES.exists():
         notice = f"skipped: the name list {MENTION_NAMES} is absent (no ../shared)"
         print(f"== {MENTIONS_TITLE}: {notice}", file=sys.stderr)
         return {"kind": "mentions", "title": MENTIONS_TITLE, "peers": [], "unavailable": notice}
-    if not has_command(bin_path, "mentions") or not has_command(bin_path, "bench-read-captions"):
-        notice = "skipped: pairscope mentions / bench-read-captions not available"
+    if not has_command(bin_path, "mentions") or not Path(driver).is_file():
+        notice = "skipped: pairscope mentions / the benchmark driver not available"
         print(f"== {MENTIONS_TITLE}: {notice}", file=sys.stderr)
         return {"kind": "mentions", "title": MENTIONS_TITLE, "peers": [], "unavailable": notice}
     (n_small, small), (n_full, full), (n_large, large) = mention_lists(MENTION_NAMES, work)
@@ -545,8 +546,8 @@ def mentions_comparison(bin_path, ds, db, work, runs):
         "sqlite": Peer(f"SQLite FTS5, one count(*) MATCH per name, {n_full:,} names",
                        [py, str(HERE / "peers" / "mentions_sqlite.py"), "--db", str(db), "--names", str(full)],
                        parse=peer_parse("sqlite")),
-        "floor": Peer("pairscope bench-read-captions (reading the captions, matching nothing)",
-                      [bin_path, "bench-read-captions", "--dataset", str(ds)],
+        "floor": Peer("bench_driver read-captions (reading the captions, matching nothing)",
+                      [driver, "read-captions", "--dataset", str(ds)],
                       parse=lambda out: keep("floor", json.loads(out), {})),
         "small": Peer(f"pairscope mentions, {n_small:,} names (--no-cache)", pairscope_mentions(small),
                       parse=pairscope_parse("small")),
@@ -801,7 +802,7 @@ def render_queries(c):
               "DuckDB / pairscope | result | check |",
               "|---|---:|---:|---:|---:|---:|---|---|"]
     if not c["pairscope_available"]:
-        lines.append(f"| **{NOT_AVAILABLE}** (this build has no `bench-queries`): peers only | n/a | | | | | | |")
+        lines.append(f"| **{NOT_AVAILABLE}** (no benchmark driver): peers only | n/a | | | | | | |")
     for row in c["queries"]:
         e = row["engines"]
         p, s, d = (e.get(n) for n in QUERY_PEERS)
@@ -920,6 +921,7 @@ def render(results_dir, report_path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--bin", required=True)
+    ap.add_argument("--driver", required=True, help="the benchmark driver (examples/bench_driver.rs)")
     ap.add_argument("--rows", default="1M", help="1M, 12M or any count")
     ap.add_argument("--smoke", action="store_true", help="~10k rows, one run each, report not kept")
     ap.add_argument("--queries", default=str(HERE / "queries.json"), help="the query set (bench/queries.json)")
@@ -944,9 +946,9 @@ def main():
     comparisons = [ingest_comparison(args.bin, data, work, runs, ingest_reference(args, rows, data_dir))]
     # the ingest comparison's last run left both the dataset and the SQLite database in work/
     ds, db = work / "ds", work / "sqlite.db"
-    comparisons.append(queries_comparison(args.bin, data, ds, db, args.queries, query_runs, query_rounds))
+    comparisons.append(queries_comparison(args.driver, data, ds, db, args.queries, query_runs, query_rounds))
     comparisons += cli_comparison(args.bin, data, ds, db, args.queries, runs)
-    comparisons.append(mentions_comparison(args.bin, ds, db, work, runs))
+    comparisons.append(mentions_comparison(args.bin, args.driver, ds, db, work, runs))
     comparisons += subset_comparison(args.bin, ds, work, runs)
     comparisons += collect_comparison(args.bin, data_dir, work, runs, args.smoke)
     result = {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Two builds of pairscope, side by side: is the change free?
 
-    bench/paired.py --before OLD_BIN --after NEW_BIN [--rows 12M] [--pairs 5] [--runs 5]
+    bench/paired.py --before OLD_BIN --after NEW_BIN [--before-driver OLD_DRIVER]
+                    [--after-driver NEW_DRIVER] [--rows 12M] [--pairs 5] [--runs 5]
 
 A refactor must leave speed as it was, and the shared 2-core machine drifts by ±10% over
 minutes, so one run of each proves nothing. This runs PAIRS pairs; in each pair both builds
@@ -10,7 +11,9 @@ in odd ones), and the verdict is the median over pairs of the ratio after/before
 between pairs cancels, drift within a pair is split evenly between the builds.
 
 The work, on the data bench/run caches in BENCH_DATA (make it with `bench/run --rows N` once):
-- queries: `pairscope bench-queries` over bench/queries.json on the cached dataset (warm p50
+- queries: the benchmark driver's `queries` (crates/cli/examples/bench_driver.rs; a build from
+  before it left the binary, without a driver given, runs its hidden `pairscope bench-queries`)
+  over bench/queries.json on the cached dataset (warm p50
   of RUNS runs per query, after a warm-up); both builds must return the same results;
 - ingest: `pairscope ingest` of the cached synthetic source into a fresh dataset (wall time).
 
@@ -31,11 +34,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def queries(bin_path, ds, query_file, runs):
-    out = subprocess.run(
-        [bin_path, "bench-queries", "--quiet", "-d", ds, "--queries", query_file, "--runs", str(runs)],
-        check=True, capture_output=True, text=True,
-    ).stdout
+def queries(bin_path, driver, ds, query_file, runs):
+    args = ["-d", ds, "--queries", query_file, "--runs", str(runs)]
+    command = [driver, "queries", *args] if driver else [bin_path, "bench-queries", "--quiet", *args]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return {q["name"]: (q["p50_ms"], q["result"]) for q in json.loads(out)["queries"]}
 
 
@@ -53,9 +55,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--before", required=True, help="the old build's binary (copy it out of the target dir)")
     ap.add_argument("--after", required=True, help="the new build's binary")
+    ap.add_argument("--before-driver", help="the old build's bench_driver (none: `OLD_BIN bench-queries`)")
+    ap.add_argument("--after-driver", help="the new build's bench_driver (none: `NEW_BIN bench-queries`)")
     ap.add_argument("--rows", default="12M", help="the cached size to use: 1M, 12M (default)")
     ap.add_argument("--pairs", type=int, default=5)
-    ap.add_argument("--runs", type=int, default=5, help="timed runs per query in each bench-queries call")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per query in each driver call")
     ap.add_argument("--skip-ingest", action="store_true")
     args = ap.parse_args()
 
@@ -69,13 +73,14 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     builds = {"before": args.before, "after": args.after}
+    drivers = {"before": args.before_driver, "after": args.after_driver}
 
     pairs = []
     for i in range(args.pairs):
         order = ["before", "after"] if i % 2 == 0 else ["after", "before"]
         pair = {}
         for name in order:
-            result = {"queries": queries(builds[name], ds, HERE / "queries.json", args.runs)}
+            result = {"queries": queries(builds[name], drivers[name], ds, HERE / "queries.json", args.runs)}
             if not args.skip_ingest:
                 result["ingest_s"] = ingest(builds[name], source, work)
             pair[name] = result

@@ -1,5 +1,5 @@
 """What the query peers share: reading bench/queries.json, the warm timing loop and the JSON
-they print, which is the shape `pairscope bench-queries --json` prints too:
+they print, which is the shape the benchmark driver's `queries` (crates/cli/examples/bench_driver.rs) prints too:
 
     {"queries": [{"name", "p50_ms", "min_ms", "max_ms", "runs", "result"}]}
 

@@ -45,12 +45,6 @@ pub enum Command {
     Count(crate::commands::search::CountArgs),
     /// Top values or a histogram of a column over the rows a query matches (exact).
     Facets(crate::commands::search::FacetsArgs),
-    /// Time bench/queries.json through the library API (used by bench/run).
-    #[command(hide = true)]
-    BenchQueries(crate::commands::bench_queries::BenchQueriesArgs),
-    /// Read every caption as mentions does, matching nothing (used by bench/run).
-    #[command(hide = true)]
-    BenchReadCaptions(crate::commands::bench_read_captions::BenchReadCaptionsArgs),
     /// Count the captions that mention each name of name lists (artists, characters, …).
     Mentions(crate::commands::mentions::MentionsArgs),
     /// Cut a subset: a LAION preset or a filter, a query, removal lists, dedup, a sample; with a manifest.

@@ -30,8 +30,6 @@ fn main() -> ExitCode {
         Command::Search(args) => commands::search::run_search(args, &cli.global),
         Command::Count(args) => commands::search::run_count(args, &cli.global),
         Command::Facets(args) => commands::search::run_facets(args, &cli.global),
-        Command::BenchQueries(args) => commands::bench_queries::run(args, &cli.global),
-        Command::BenchReadCaptions(args) => commands::bench_read_captions::run(args, &cli.global),
         Command::Mentions(args) => commands::mentions::run(args, &cli.global),
         Command::Sql(args) => commands::sql::run(args, &cli.global),
         Command::Subset(args) => commands::subset::run_subset_command(args, &cli.global),

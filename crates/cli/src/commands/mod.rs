@@ -1,5 +1,3 @@
-pub mod bench_queries;
-pub mod bench_read_captions;
 pub mod collect;
 pub mod demo;
 pub mod info;

@@ -1,35 +1,72 @@
-//! `bench-queries` (hidden): runs bench/queries.json through the library API in one warm
-//! process and prints each query's latencies and result as JSON, the shape the benchmark's
-//! peers print (`bench/peers/query_*.py`).
+//! The benchmark driver (`bench/run`, `bench/paired.py`): what the benchmarks time in one warm
+//! process through the library API, kept out of the user's binary. Built with the workspace's
+//! tests (`cargo test --release --workspace --no-run` builds every example) as
+//! `$CARGO_TARGET_DIR/release/examples/bench_driver`.
+//!
+//! - `queries -d DS --queries bench/queries.json [--runs N]`: each query's latencies and
+//!   result as JSON, the shape the benchmark's peers print (`bench/peers/query_*.py`);
+//! - `read-captions -d DS`: reads every caption the way `mentions` does, matching nothing, and
+//!   prints rows, bytes and seconds as JSON: the floor a count's speed is compared with.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark driver: fails loudly")]
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
-use pairscope_model::ExitStatus;
+use clap::{Args, Parser, Subcommand};
+use pairscope_model::NoProgress;
 use pairscope_query::{Engine, Facet, FacetBy, Limits, SearchRequest, Selection, SortBy};
 use pairscope_store::Dataset;
 use serde_json::{Value, json};
 
-use crate::args::{GlobalArgs, ResolvedPath};
-
-#[derive(Debug, Args)]
-pub struct BenchQueriesArgs {
-    #[arg(value_parser = ResolvedPath, long, short = 'd')]
-    pub dataset: PathBuf,
-    /// The query set (bench/queries.json).
-    #[arg(value_parser = ResolvedPath, long)]
-    pub queries: PathBuf,
-    /// Timed runs per query, after one untimed warm-up run.
-    #[arg(long, default_value_t = 5)]
-    pub runs: usize,
-    /// Accepted for symmetry with the peers: the output is always JSON.
-    #[arg(long)]
-    pub json: bool,
+#[derive(Parser)]
+struct Driver {
+    #[command(subcommand)]
+    command: Command,
 }
 
-pub fn run(args: &BenchQueriesArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
+#[derive(Subcommand)]
+enum Command {
+    /// Time bench/queries.json through the library API.
+    Queries(QueriesArgs),
+    /// Read every caption as mentions does, matching nothing.
+    ReadCaptions {
+        /// The dataset.
+        #[arg(long, short = 'd')]
+        dataset: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct QueriesArgs {
+    /// The dataset.
+    #[arg(long, short = 'd')]
+    dataset: PathBuf,
+    /// The query set (bench/queries.json).
+    #[arg(long)]
+    queries: PathBuf,
+    /// Timed runs per query, after one untimed warm-up run.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+}
+
+fn main() -> Result<()> {
+    match Driver::parse().command {
+        Command::Queries(args) => queries(&args),
+        Command::ReadCaptions { dataset } => read_captions(&dataset),
+    }
+}
+
+fn read_captions(dataset: &std::path::Path) -> Result<()> {
+    let dataset = Dataset::open(dataset)?;
+    let started = Instant::now();
+    let (rows, bytes) = pairscope_mentions::read_captions(&dataset, &NoProgress)?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!("{}", json!({ "rows": rows, "caption_bytes": bytes, "seconds": seconds }));
+    Ok(())
+}
+
+fn queries(args: &QueriesArgs) -> Result<()> {
     let text = std::fs::read_to_string(&args.queries).with_context(|| format!("reading {}", args.queries.display()))?;
     let set: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", args.queries.display()))?;
     let queries = set["queries"].as_array().context("the query set has no \"queries\" list")?;
@@ -71,8 +108,8 @@ pub fn run(args: &BenchQueriesArgs, _global: &GlobalArgs) -> Result<ExitStatus> 
             "result": result,
         }));
     }
-    crate::output::print_text(&format!("{}\n", serde_json::to_string(&json!({ "queries": out }))?))?;
-    Ok(ExitStatus::Clean)
+    println!("{}", serde_json::to_string(&json!({ "queries": out }))?);
+    Ok(())
 }
 
 enum Call {
