@@ -153,47 +153,124 @@ fn combined_filter(dataset: &Dataset, request: &SubsetRequest) -> Result<Filter,
     })
 }
 
+/// The subset's phases, each a named step (the module doc gives their order and meaning):
+/// [`Pass::open`] the session, [`Pass::check_preset_columns`], [`Pass::selection`] (filter and
+/// query), [`Pass::survivors`] (removal lists, dedup, sample), [`Pass::write`] (the final pass
+/// into shards), then [`manifest`].
 async fn execute(
     dataset: &Dataset,
     request: &SubsetRequest,
     filter: Filter,
     dir: &Path,
 ) -> Result<SubsetManifest, SubsetError> {
-    let context = pairscope_sql::session::context(request.memory_limit)?;
-    let threads = request.threads.max(1);
-    for setting in [
-        format!("SET datafusion.execution.target_partitions = {threads}"),
-        // Files of one partition stay in row-id order, so ORDER BY row_id merges, not sorts.
-        "SET datafusion.execution.split_file_groups_by_statistics = true".to_string(),
-    ] {
-        context.sql(&setting).await.map_err(SubsetError::plan)?;
-    }
-    let table = pairs_table(dataset)?;
-    let table_schema = table.provider.schema();
-    context.register_table(TABLE, table.provider).map_err(SubsetError::plan)?;
-    let sql = Sql { context: &context };
+    let pass = Pass::open(dataset, request).await?;
+    pass.check_preset_columns(dataset, &filter).await?;
+    let selection = pass.selection(dataset, request, &filter).await?;
+    let survivors = pass.survivors(request, &selection).await?;
+    let written = pass.write(request, &selection, survivors.keep, dir).await?;
+    let counts = Counts::of(&selection, &survivors.counts, &written, request)?;
+    let manifest = manifest(dataset, request, filter, &pass.lists, &counts, written.files);
+    manifest.write(dir)?;
+    Ok(manifest)
+}
 
-    for column in &filter.preset_needs {
-        let non_null = sql.count(&format!("SELECT count(\"{column}\") FROM pairs")).await?;
-        if non_null == 0 && dataset.rows() > 0 {
-            return Err(SubsetError::usage(format!(
-                "preset {} needs the column {column}, which is null in every row of this dataset{}",
-                filter.preset.as_deref().unwrap_or_default(),
-                if column == "language" {
-                    " (LAION-2B-en and the LAION-Aesthetics files carry no language column: ingest them with --set language=en)"
-                } else {
-                    ""
-                }
-            )));
+/// A DataFusion session over the dataset's rows, with the subset's functions registered.
+struct Pass {
+    context: SessionContext,
+    /// The table's own column types, which the output is written with.
+    table_schema: SchemaRef,
+    lists: Arc<RemovalLists>,
+    /// `removal_reason(...)` over the lists, or a null when there are none.
+    reason: String,
+}
+
+/// Which rows the filter and the query select: a SQL condition over `pairs`.
+struct Selected {
+    /// The filter and, with a query, `in_query(row_id)`.
+    condition: String,
+    /// Rows the filter keeps, counted apart only when a query follows it (else it is what the
+    /// final pass streams).
+    after_filter: Option<u64>,
+}
+
+/// What removal lists, dedup and sampling keep, decided before the final pass writes.
+struct Survivors {
+    /// The row ids to write; `None`: every selected row the lists do not remove.
+    keep: Option<RoaringTreemap>,
+    counts: SurvivorCounts,
+}
+
+/// Rows left after the lists and after dedup, when a dedup or a sample made them countable
+/// before the final pass.
+#[derive(Default)]
+struct SurvivorCounts {
+    after_lists: Option<u64>,
+    after_dedup: Option<u64>,
+}
+
+/// What the final pass wrote and removed.
+struct Written {
+    files: Vec<OutputFile>,
+    /// Rows removed, per [`RemovalReason`].
+    removed_by: [u64; RemovalReason::ALL.len()],
+    /// Rows the final pass read (written or removed by a list).
+    streamed: u64,
+}
+
+impl Pass {
+    /// A session planning for `request.threads` partitions within `request.memory_limit`, the
+    /// dataset registered as `pairs`, the removal and key functions registered.
+    async fn open(dataset: &Dataset, request: &SubsetRequest) -> Result<Pass, SubsetError> {
+        let context = pairscope_sql::session::context(request.memory_limit)?;
+        let threads = request.threads.max(1);
+        for setting in [
+            format!("SET datafusion.execution.target_partitions = {threads}"),
+            // Files of one partition stay in row-id order, so ORDER BY row_id merges, not sorts.
+            "SET datafusion.execution.split_file_groups_by_statistics = true".to_string(),
+        ] {
+            context.sql(&setting).await.map_err(SubsetError::plan)?;
         }
+        let table = pairs_table(dataset)?;
+        let table_schema = table.provider.schema();
+        context.register_table(TABLE, table.provider).map_err(SubsetError::plan)?;
+        let lists = Arc::new(request.lists.clone());
+        context.register_udf(RemovalReasonUdf::udf(lists.clone()));
+        context.register_udf(PairKeyUdf::udf());
+        let reason = if lists.is_empty() { "CAST(NULL AS VARCHAR)".to_string() } else { RemovalReasonUdf::call() };
+        Ok(Pass { context, table_schema, lists, reason })
     }
 
-    let lists = Arc::new(request.lists.clone());
-    context.register_udf(RemovalReasonUdf::udf(lists.clone()));
-    context.register_udf(PairKeyUdf::udf());
-    let where_sql = filter.sql.clone().unwrap_or_else(|| "TRUE".to_string());
-    let mut base = format!("({where_sql})");
-    if let Some(query) = &request.query {
+    /// Refuses a preset whose columns are null in every row: it would select nothing, and say
+    /// nothing about why.
+    async fn check_preset_columns(&self, dataset: &Dataset, filter: &Filter) -> Result<(), SubsetError> {
+        for column in &filter.preset_needs {
+            let non_null = count(&self.context, &format!("SELECT count(\"{column}\") FROM pairs")).await?;
+            if non_null == 0 && dataset.rows() > 0 {
+                return Err(SubsetError::usage(format!(
+                    "preset {} needs the column {column}, which is null in every row of this dataset{}",
+                    filter.preset.as_deref().unwrap_or_default(),
+                    if column == "language" {
+                        " (LAION-2B-en and the LAION-Aesthetics files carry no language column: ingest them with --set language=en)"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Steps 1 and 2: the filter as SQL, and the query's rows (from the full-text index) as a
+    /// registered set `in_query`.
+    async fn selection(
+        &self,
+        dataset: &Dataset,
+        request: &SubsetRequest,
+        filter: &Filter,
+    ) -> Result<Selected, SubsetError> {
+        let where_sql = filter.sql.clone().unwrap_or_else(|| "TRUE".to_string());
+        let mut condition = format!("({where_sql})");
+        let Some(query) = &request.query else { return Ok(Selected { condition, after_filter: None }) };
         let engine = Engine::open(dataset.clone())?;
         let selection =
             Selection { query: Some(query.clone()), fold_accents: request.fold_accents, ..Default::default() };
@@ -201,138 +278,181 @@ async fn execute(
         let ids = engine.row_ids(&selection, &limits)?;
         let ids = RoaringTreemap::from_sorted_iter(ids.into_iter().map(|id| id as u64))
             .map_err(|_| SubsetError::Internal("the query's row ids are not sorted".into()))?;
-        context.register_udf(InRowsUdf::udf("in_query", Arc::new(ids)));
-        base.push_str(" AND in_query(row_id)");
+        self.context.register_udf(InRowsUdf::udf("in_query", Arc::new(ids)));
+        condition.push_str(" AND in_query(row_id)");
+        let after_filter = Some(count(&self.context, &format!("SELECT count(*) FROM pairs WHERE {where_sql}")).await?);
+        Ok(Selected { condition, after_filter })
     }
-    let reason = if lists.is_empty() { "CAST(NULL AS VARCHAR)".to_string() } else { RemovalReasonUdf::call() };
 
-    let after_filter = if request.query.is_some() {
-        Some(sql.count(&format!("SELECT count(*) FROM pairs WHERE {where_sql}")).await?)
-    } else {
-        None
-    };
-
-    // Dedup and sampling decide which rows survive before the final pass writes them.
-    let mut after_lists = None;
-    let mut after_dedup = None;
-    let mut keep = None;
-    if request.dedup.is_some() || request.sample.is_some() {
+    /// Steps 3 to 5 when a dedup or a sample needs them decided before the final pass: the
+    /// selected rows no list removes, grouped by the dedup key (lowest row id kept), sampled.
+    async fn survivors(&self, request: &SubsetRequest, selected: &Selected) -> Result<Survivors, SubsetError> {
+        if request.dedup.is_none() && request.sample.is_none() {
+            return Ok(Survivors { keep: None, counts: SurvivorCounts::default() });
+        }
+        let (condition, reason) = (&selected.condition, &self.reason);
+        let mut counts = SurvivorCounts::default();
         let (candidates, survivors) = match request.dedup {
             Some(key) => {
                 let query = format!(
-                    "SELECT min(row_id) AS row_id, count(*) AS n FROM pairs WHERE {base} AND {reason} IS NULL GROUP BY {}",
+                    "SELECT min(row_id) AS row_id, count(*) AS n FROM pairs WHERE {condition} AND {reason} IS NULL GROUP BY {}",
                     key.sql()
                 );
-                let (ids, total) = sql.row_ids_and_counts(&query).await?;
-                after_dedup = Some(ids.len());
+                let (ids, total) = row_ids_and_counts(&self.context, &query).await?;
+                counts.after_dedup = Some(ids.len());
                 (total, ids)
             }
             None => {
-                let (ids, total) = sql
-                    .row_ids_and_counts(&format!("SELECT row_id FROM pairs WHERE {base} AND {reason} IS NULL"))
-                    .await?;
+                let query = format!("SELECT row_id FROM pairs WHERE {condition} AND {reason} IS NULL");
+                let (ids, total) = row_ids_and_counts(&self.context, &query).await?;
                 (total, ids)
             }
         };
-        after_lists = Some(candidates);
-        let kept = match request.sample {
+        counts.after_lists = Some(candidates);
+        let keep = match request.sample {
             Some(sample) => sample_rows(&survivors, sample),
             None => survivors,
         };
-        keep = Some(kept);
+        Ok(Survivors { keep: Some(keep), counts })
     }
 
-    let mut main = format!("SELECT pairs.*, {reason} AS {REASON_COLUMN} FROM pairs WHERE {base}");
-    if let Some(kept) = keep {
-        context.register_udf(InRowsUdf::udf("in_keep", Arc::new(kept)));
-        main.push_str(&format!(" AND ({reason} IS NOT NULL OR in_keep(row_id))"));
-    }
-    main.push_str(" ORDER BY row_id");
-    let frame = context.sql(&main).await.map_err(SubsetError::plan)?;
-    let mut stream = frame.execute_stream().await.map_err(SubsetError::plan)?;
-    let full_schema = stream.schema();
-    let reason_index = full_schema.index_of(REASON_COLUMN)?;
-    let data_columns: Vec<usize> = (0..full_schema.fields().len()).filter(|&i| i != reason_index).collect();
-    // Written with the table's own types (DataFusion may hand text over as Utf8View).
-    let out_schema: SchemaRef = table_schema.clone();
-    if data_columns.len() != out_schema.fields().len() {
-        return Err(SubsetError::Internal("the plan's columns are not the table's".into()));
-    }
+    /// The final pass: the selected rows in row-id order, with their removal reason; rows a
+    /// list removes are counted by reason, the rest (those `keep` holds, when decided) are
+    /// re-chunked and written into shards by a writer thread, a few chunks behind.
+    async fn write(
+        &self,
+        request: &SubsetRequest,
+        selected: &Selected,
+        keep: Option<RoaringTreemap>,
+        dir: &Path,
+    ) -> Result<Written, SubsetError> {
+        let reason = &self.reason;
+        let mut main = format!("SELECT pairs.*, {reason} AS {REASON_COLUMN} FROM pairs WHERE {}", selected.condition);
+        if let Some(kept) = keep {
+            self.context.register_udf(InRowsUdf::udf("in_keep", Arc::new(kept)));
+            main.push_str(&format!(" AND ({reason} IS NOT NULL OR in_keep(row_id))"));
+        }
+        main.push_str(" ORDER BY row_id");
+        let frame = self.context.sql(&main).await.map_err(SubsetError::plan)?;
+        let mut stream = frame.execute_stream().await.map_err(SubsetError::plan)?;
+        let full_schema = stream.schema();
+        let reason_index = full_schema.index_of(REASON_COLUMN)?;
+        let data_columns: Vec<usize> = (0..full_schema.fields().len()).filter(|&i| i != reason_index).collect();
+        // Written with the table's own types (DataFusion may hand text over as Utf8View).
+        let out_schema: SchemaRef = self.table_schema.clone();
+        if data_columns.len() != out_schema.fields().len() {
+            return Err(SubsetError::Internal("the plan's columns are not the table's".into()));
+        }
 
-    let (sender, receiver) = sync_channel::<RecordBatch>(4);
-    let writer_dir = dir.to_path_buf();
-    let (format, writer_schema, shard_rows) = (request.format, out_schema.clone(), request.shard_rows);
-    let writer = std::thread::spawn(move || write_shards(receiver, &writer_dir, format, writer_schema, shard_rows));
-    let mut removed_by: [u64; RemovalReason::ALL.len()] = [0; RemovalReason::ALL.len()];
-    let mut streamed = 0u64;
-    let mut coalescer = BatchCoalescer::new(out_schema.clone(), CHUNK_ROWS);
-    let feed = async {
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(SubsetError::plan)?;
-            streamed += batch.num_rows() as u64;
-            let reasons = arrow::compute::cast(batch.column(reason_index), &DataType::Utf8)?;
-            let reasons = reasons.as_string::<i32>();
-            let mut keep = Vec::with_capacity(batch.num_rows());
-            for i in 0..batch.num_rows() {
-                if reasons.is_null(i) {
-                    keep.push(true);
-                } else {
-                    let reason = RemovalReason::from_name(reasons.value(i)).ok_or_else(|| {
-                        SubsetError::Internal(format!("unknown removal reason {:?}", reasons.value(i)))
-                    })?;
-                    removed_by[reason as usize] += 1;
-                    keep.push(false);
+        let (sender, receiver) = sync_channel::<RecordBatch>(4);
+        let writer_dir = dir.to_path_buf();
+        let (format, writer_schema, shard_rows) = (request.format, out_schema.clone(), request.shard_rows);
+        let writer = std::thread::spawn(move || write_shards(receiver, &writer_dir, format, writer_schema, shard_rows));
+        let mut removed_by: [u64; RemovalReason::ALL.len()] = [0; RemovalReason::ALL.len()];
+        let mut streamed = 0u64;
+        let mut coalescer = BatchCoalescer::new(out_schema.clone(), CHUNK_ROWS);
+        let feed = async {
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(SubsetError::plan)?;
+                streamed += batch.num_rows() as u64;
+                let reasons = arrow::compute::cast(batch.column(reason_index), &DataType::Utf8)?;
+                let reasons = reasons.as_string::<i32>();
+                let mut keep = Vec::with_capacity(batch.num_rows());
+                for i in 0..batch.num_rows() {
+                    if reasons.is_null(i) {
+                        keep.push(true);
+                    } else {
+                        let reason = RemovalReason::from_name(reasons.value(i)).ok_or_else(|| {
+                            SubsetError::Internal(format!("unknown removal reason {:?}", reasons.value(i)))
+                        })?;
+                        removed_by[reason as usize] += 1;
+                        keep.push(false);
+                    }
+                }
+                let columns = data_columns
+                    .iter()
+                    .zip(out_schema.fields())
+                    .map(|(&i, field)| {
+                        let column = batch.column(i);
+                        if column.data_type() == field.data_type() {
+                            Ok(column.clone())
+                        } else {
+                            arrow::compute::cast(column, field.data_type())
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let projected = RecordBatch::try_new(out_schema.clone(), columns)?;
+                coalescer.push_batch_with_filter(projected, &BooleanArray::from(keep))?;
+                while let Some(chunk) = coalescer.next_completed_batch() {
+                    if sender.send(chunk).is_err() {
+                        return Ok(());
+                    }
                 }
             }
-            let columns = data_columns
-                .iter()
-                .zip(out_schema.fields())
-                .map(|(&i, field)| {
-                    let column = batch.column(i);
-                    if column.data_type() == field.data_type() {
-                        Ok(column.clone())
-                    } else {
-                        arrow::compute::cast(column, field.data_type())
-                    }
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let projected = RecordBatch::try_new(out_schema.clone(), columns)?;
-            coalescer.push_batch_with_filter(projected, &BooleanArray::from(keep))?;
+            coalescer.finish_buffered_batch()?;
             while let Some(chunk) = coalescer.next_completed_batch() {
                 if sender.send(chunk).is_err() {
-                    return Ok(());
+                    break;
                 }
             }
-        }
-        coalescer.finish_buffered_batch()?;
-        while let Some(chunk) = coalescer.next_completed_batch() {
-            if sender.send(chunk).is_err() {
-                break;
-            }
-        }
-        Ok::<(), SubsetError>(())
-    };
-    let fed = feed.await;
-    drop(sender);
-    let files = writer.join().map_err(|_| SubsetError::Internal("the shard writer panicked".into()))?;
-    fed?;
-    let files = files?;
-
-    let list_removed: u64 = removed_by.iter().sum();
-    let after_query = after_lists.map_or(streamed, |kept| kept + list_removed);
-    let after_filter = after_filter.unwrap_or(after_query);
-    let after_lists = after_lists.unwrap_or(streamed - list_removed);
-    let after_dedup = after_dedup.unwrap_or(after_lists);
-    let rows_out: u64 = files.iter().map(|f| f.rows).sum();
-    let expected_out = match request.sample {
-        Some(sample) => after_dedup.min(sample.rows),
-        None => after_dedup,
-    };
-    if rows_out != expected_out {
-        return Err(SubsetError::Internal(format!("wrote {rows_out} rows where the counts say {expected_out}")));
+            Ok::<(), SubsetError>(())
+        };
+        let fed = feed.await;
+        drop(sender);
+        let files = writer.join().map_err(|_| SubsetError::Internal("the shard writer panicked".into()))?;
+        fed?;
+        Ok(Written { files: files?, removed_by, streamed })
     }
-    let count = |reason: RemovalReason| removed_by[reason as usize];
-    let manifest = SubsetManifest {
+}
+
+/// The rows left after each step, from what the phases counted.
+struct Counts {
+    after_filter: u64,
+    after_query: u64,
+    after_lists: u64,
+    after_dedup: u64,
+    out: u64,
+    removed_by: [u64; RemovalReason::ALL.len()],
+}
+
+impl Counts {
+    /// Derives the steps' counts the phases did not count directly (the final pass streams the
+    /// rows after the query, less those dedup and sampling dropped), and checks that the rows
+    /// written are what they say.
+    fn of(
+        selected: &Selected,
+        survivors: &SurvivorCounts,
+        written: &Written,
+        request: &SubsetRequest,
+    ) -> Result<Counts, SubsetError> {
+        let list_removed: u64 = written.removed_by.iter().sum();
+        let after_query = survivors.after_lists.map_or(written.streamed, |kept| kept + list_removed);
+        let after_filter = selected.after_filter.unwrap_or(after_query);
+        let after_lists = survivors.after_lists.unwrap_or(written.streamed - list_removed);
+        let after_dedup = survivors.after_dedup.unwrap_or(after_lists);
+        let out: u64 = written.files.iter().map(|f| f.rows).sum();
+        let expected_out = match request.sample {
+            Some(sample) => after_dedup.min(sample.rows),
+            None => after_dedup,
+        };
+        if out != expected_out {
+            return Err(SubsetError::Internal(format!("wrote {out} rows where the counts say {expected_out}")));
+        }
+        Ok(Counts { after_filter, after_query, after_lists, after_dedup, out, removed_by: written.removed_by })
+    }
+}
+
+/// The subset's manifest: what was asked, what each step removed, the files.
+fn manifest(
+    dataset: &Dataset,
+    request: &SubsetRequest,
+    filter: Filter,
+    lists: &RemovalLists,
+    counts: &Counts,
+    files: Vec<OutputFile>,
+) -> SubsetManifest {
+    let removed = |reason: RemovalReason| counts.removed_by[reason as usize];
+    SubsetManifest {
         format: crate::manifest::FORMAT,
         pairscope_version: env!("CARGO_PKG_VERSION").to_string(),
         dataset: DatasetInput::of(dataset),
@@ -343,24 +463,22 @@ async fn execute(
         dedup: request.dedup,
         sample: request.sample,
         order_of_operations: crate::manifest::ORDER_OF_OPERATIONS.iter().map(|s| s.to_string()).collect(),
-        rows: RowCounts { r#in: dataset.rows(), out: rows_out },
+        rows: RowCounts { r#in: dataset.rows(), out: counts.out },
         removed: Removed {
-            filter: dataset.rows() - after_filter,
-            query: after_filter - after_query,
-            domain_list: count(RemovalReason::Domain),
-            url_list: count(RemovalReason::Url),
-            image_hash_list: count(RemovalReason::ImageHash),
-            opt_out: count(RemovalReason::OptOut),
-            dedup: after_lists - after_dedup,
-            sample: after_dedup - rows_out,
+            filter: dataset.rows() - counts.after_filter,
+            query: counts.after_filter - counts.after_query,
+            domain_list: removed(RemovalReason::Domain),
+            url_list: removed(RemovalReason::Url),
+            image_hash_list: removed(RemovalReason::ImageHash),
+            opt_out: removed(RemovalReason::OptOut),
+            dedup: counts.after_lists - counts.after_dedup,
+            sample: counts.after_dedup - counts.out,
         },
         output_format: request.format,
         shard_rows: request.shard_rows as u64,
         row_group_rows: ROW_GROUP_ROWS as u64,
         files,
-    };
-    manifest.write(dir)?;
-    Ok(manifest)
+    }
 }
 
 /// The ids of every row of `dataset` that `lists` remove: what the web UI hides. One scan of
@@ -378,7 +496,7 @@ pub fn listed_rows(
         context.register_table(TABLE, pairs_table(dataset)?.provider).map_err(SubsetError::plan)?;
         context.register_udf(RemovalReasonUdf::udf(Arc::new(lists.clone())));
         let query = format!("SELECT row_id FROM pairs WHERE {} IS NOT NULL", RemovalReasonUdf::call());
-        Ok(Sql { context: &context }.row_ids_and_counts(&query).await?.0)
+        Ok(row_ids_and_counts(&context, &query).await?.0)
     })
 }
 
@@ -399,48 +517,35 @@ fn sample_rows(ids: &RoaringTreemap, sample: SampleSpec) -> RoaringTreemap {
     heap.into_iter().map(|(_, id)| id).collect()
 }
 
-/// Queries whose answer is a number or a list of row ids.
-struct Sql<'a> {
-    context: &'a SessionContext,
+/// The number a query answers (its first value; 0 for none).
+async fn count(context: &SessionContext, query: &str) -> Result<u64, SubsetError> {
+    let batches = context.sql(query).await.map_err(SubsetError::plan)?.collect().await.map_err(SubsetError::plan)?;
+    let value = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>().map(|c| c.value(0)))
+        .unwrap_or(0);
+    Ok(value as u64)
 }
 
-impl Sql<'_> {
-    async fn count(&self, query: &str) -> Result<u64, SubsetError> {
-        let batches =
-            self.context.sql(query).await.map_err(SubsetError::plan)?.collect().await.map_err(SubsetError::plan)?;
-        let value = batches
-            .iter()
-            .find(|b| b.num_rows() > 0)
-            .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>().map(|c| c.value(0)))
-            .unwrap_or(0);
-        Ok(value as u64)
-    }
-
-    /// Column 0 as a set of row ids; the sum of column 1 when there is one, else the number
-    /// of rows.
-    async fn row_ids_and_counts(&self, query: &str) -> Result<(RoaringTreemap, u64), SubsetError> {
-        let mut stream = self
-            .context
-            .sql(query)
-            .await
-            .map_err(SubsetError::plan)?
-            .execute_stream()
-            .await
-            .map_err(SubsetError::plan)?;
-        let (mut ids, mut total) = (RoaringTreemap::new(), 0u64);
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(SubsetError::plan)?;
-            let column = batch.column(0).as_primitive::<Int64Type>();
-            for id in column.iter().flatten() {
-                ids.insert(id as u64);
-            }
-            total += match batch.columns().get(1) {
-                Some(counts) => counts.as_primitive::<Int64Type>().iter().flatten().sum::<i64>() as u64,
-                None => batch.num_rows() as u64,
-            };
+/// Column 0 as a set of row ids; the sum of column 1 when there is one, else the number
+/// of rows.
+async fn row_ids_and_counts(context: &SessionContext, query: &str) -> Result<(RoaringTreemap, u64), SubsetError> {
+    let mut stream =
+        context.sql(query).await.map_err(SubsetError::plan)?.execute_stream().await.map_err(SubsetError::plan)?;
+    let (mut ids, mut total) = (RoaringTreemap::new(), 0u64);
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(SubsetError::plan)?;
+        let column = batch.column(0).as_primitive::<Int64Type>();
+        for id in column.iter().flatten() {
+            ids.insert(id as u64);
         }
-        Ok((ids, total))
+        total += match batch.columns().get(1) {
+            Some(counts) => counts.as_primitive::<Int64Type>().iter().flatten().sum::<i64>() as u64,
+            None => batch.num_rows() as u64,
+        };
     }
+    Ok((ids, total))
 }
 
 /// Writes the chunks it receives into shards of `shard_rows` rows named `part-NNNNN.EXT`;
