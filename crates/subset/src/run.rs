@@ -27,6 +27,7 @@ use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use pairscope_export::{BatchWriter, ExportFormat, ExportOptions};
+use pairscope_expr::Expr;
 use pairscope_io::staged::StagedDir;
 use pairscope_model::web::PSL_CRATE_VERSION;
 use pairscope_query::{Engine, Limits, Selection};
@@ -126,19 +127,24 @@ fn combined_filter(dataset: &Dataset, request: &SubsetRequest) -> Result<Filter,
         })?),
         None => None,
     };
-    let parts: Vec<&str> = preset.map(|p| p.filter).into_iter().chain(request.filter.as_deref()).collect();
-    let expr = match parts.as_slice() {
-        [] => None,
-        [one] => Some(one.to_string()),
-        many => Some(many.iter().map(|p| format!("({p})")).collect::<Vec<_>>().join(" AND ")),
+    // Each part is parsed and checked on its own, so a limit (length, depth) or a mistake is
+    // reported against the text the user wrote, and the two are joined as trees: their joined
+    // text may pass a limit neither reaches.
+    let schema = dataset.schema();
+    let mut parts = Vec::new();
+    for (label, text) in preset.map(|p| ("the preset's filter", p.filter)).into_iter().chain(
+        request.filter.as_deref().map(|text| ("--where", text)),
+    ) {
+        pairscope_expr::compile(text, &schema).map_err(|e| SubsetError::usage(format!("{label}: {e}")))?;
+        parts.push(pairscope_expr::parse(text).map_err(|e| SubsetError::usage(format!("{label}: {e}")))?);
+    }
+    let expr = match <[Expr; 1]>::try_from(parts) {
+        Ok([one]) => Some(one),
+        Err(parts) if parts.is_empty() => None,
+        Err(parts) => Some(Expr::And(parts)),
     };
     let (canonical, sql) = match &expr {
-        Some(text) => {
-            let schema = dataset.schema();
-            pairscope_expr::compile(text, &schema).map_err(|e| SubsetError::usage(format!("--where: {e}")))?;
-            let parsed = pairscope_expr::parse(text).map_err(|e| SubsetError::usage(format!("--where: {e}")))?;
-            (Some(parsed.to_string()), Some(parsed.to_sql()))
-        }
+        Some(expr) => (Some(expr.to_string()), Some(expr.to_sql())),
         None => (None, None),
     };
     Ok(Filter {

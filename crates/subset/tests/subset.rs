@@ -376,6 +376,42 @@ fn a_preset_needing_a_column_that_is_all_null_refuses() {
 }
 
 #[test]
+fn a_where_just_under_the_length_limit_combines_with_a_preset_and_one_over_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let synth = dir.path().join("synth");
+    generate(
+        &SynthOptions { threads: 2, ..SynthOptions::new(2_000, 9, SynthSchema::LaionAesthetics) },
+        &synth,
+        &|_| {},
+    )
+    .unwrap();
+    let root = dir.path().join("ds");
+    ingest(
+        &root,
+        &[synth.to_str().unwrap().to_string()],
+        &IngestOptions { threads: 2, ..Default::default() },
+        &NoProgress,
+    )
+    .unwrap();
+    let dataset = Dataset::open(&root).unwrap();
+    let filler = |bytes: usize| format!("url <> '{}'", "x".repeat(bytes - "url <> ''".len()));
+    let mut req = request(dir.path().join("out"));
+    req.preset = Some("laion-art".into());
+    // Within the limit alone; the preset's definition and the AND make the joined text longer.
+    req.filter = Some(filler(pairscope_expr::MAX_EXPR_BYTES));
+    let manifest = run_subset(&dataset, &req).unwrap();
+    let expr = manifest.filter.expr.unwrap();
+    assert!(expr.len() > pairscope_expr::MAX_EXPR_BYTES && expr.contains(" and url != 'xxx"), "{}", &expr[..80]);
+    // One byte over: refused, naming --where, not the joined text.
+    req.filter = Some(filler(pairscope_expr::MAX_EXPR_BYTES + 1));
+    let error = run_subset(&dataset, &req).unwrap_err();
+    assert!(
+        pairscope_model::is_usage(&error) && error.to_string().starts_with("--where: expression is 65537 bytes long"),
+        "{error}"
+    );
+}
+
+#[test]
 fn text_formats_hold_the_same_rows() {
     let dir = tempfile::tempdir().unwrap();
     let dataset = synth_dataset(dir.path());
