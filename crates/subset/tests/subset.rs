@@ -346,25 +346,25 @@ fn a_failed_run_leaves_the_previous_subset_and_nothing_else() {
     assert_eq!(std::fs::read_to_string(other.join("notes.txt")).unwrap(), "mine");
 }
 
-#[test]
-fn a_preset_needing_a_column_that_is_all_null_refuses() {
-    let dir = tempfile::tempdir().unwrap();
-    let synth = dir.path().join("synth");
+/// 2,000 LAION-Aesthetics-like rows (no language column), ingested as they are.
+fn aesthetics_dataset(dir: &Path) -> Dataset {
+    let synth = dir.join("synth");
     generate(
         &SynthOptions { threads: 2, ..SynthOptions::new(2_000, 9, SynthSchema::LaionAesthetics) },
         &synth,
         &|_| {},
     )
     .unwrap();
-    let root = dir.path().join("ds");
-    ingest(
-        &root,
-        &[synth.to_str().unwrap().to_string()],
-        &IngestOptions { threads: 2, ..Default::default() },
-        &NoProgress,
-    )
-    .unwrap();
-    let dataset = Dataset::open(&root).unwrap();
+    let root = dir.join("ds");
+    let options = IngestOptions { threads: 2, ..Default::default() };
+    ingest(&root, &[synth.to_str().unwrap().to_string()], &options, &NoProgress).unwrap();
+    Dataset::open(&root).unwrap()
+}
+
+#[test]
+fn a_preset_needing_a_column_that_is_all_null_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = aesthetics_dataset(dir.path());
     let mut req = request(dir.path().join("out"));
     req.preset = Some("laion-aesthetics-v2-6".into());
     let error = run_subset(&dataset, &req).unwrap_err();
@@ -378,22 +378,7 @@ fn a_preset_needing_a_column_that_is_all_null_refuses() {
 #[test]
 fn a_where_just_under_the_length_limit_combines_with_a_preset_and_one_over_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let synth = dir.path().join("synth");
-    generate(
-        &SynthOptions { threads: 2, ..SynthOptions::new(2_000, 9, SynthSchema::LaionAesthetics) },
-        &synth,
-        &|_| {},
-    )
-    .unwrap();
-    let root = dir.path().join("ds");
-    ingest(
-        &root,
-        &[synth.to_str().unwrap().to_string()],
-        &IngestOptions { threads: 2, ..Default::default() },
-        &NoProgress,
-    )
-    .unwrap();
-    let dataset = Dataset::open(&root).unwrap();
+    let dataset = aesthetics_dataset(dir.path());
     let filler = |bytes: usize| format!("url <> '{}'", "x".repeat(bytes - "url <> ''".len()));
     let mut req = request(dir.path().join("out"));
     req.preset = Some("laion-art".into());
