@@ -468,11 +468,13 @@ fn every_relative_link_resolves() {
 
 // ---- the crate map -------------------------------------------------------------------------
 
-/// A crate's package name and its `pairscope-*` (normal) dependencies, from its Cargo.toml.
-fn package(dir: &Path) -> (String, BTreeSet<String>) {
+/// A crate's package name, its `pairscope-*` (normal) dependencies, and whether it takes the
+/// workspace's lints (`[lints] workspace = true`), from its Cargo.toml.
+fn package(dir: &Path) -> (String, BTreeSet<String>, bool) {
     let toml = read(&dir.join("Cargo.toml"));
     let mut name = None;
     let mut deps = BTreeSet::new();
+    let mut workspace_lints = false;
     let mut section = "";
     for line in toml.lines().map(str::trim) {
         if line.starts_with('[') {
@@ -481,9 +483,11 @@ fn package(dir: &Path) -> (String, BTreeSet<String>) {
             name = line.split('"').nth(1).map(str::to_string);
         } else if section == "[dependencies]" && line.starts_with("pairscope") {
             deps.insert(line.split(['.', ' ', '=']).next().unwrap().to_string());
+        } else if section == "[lints]" && line.replace(' ', "") == "workspace=true" {
+            workspace_lints = true;
         }
     }
-    (name.expect("a package name"), deps)
+    (name.expect("a package name"), deps, workspace_lints)
 }
 
 /// The backticked words of a Markdown table cell.
@@ -492,7 +496,7 @@ fn code_spans(cell: &str) -> BTreeSet<String> {
 }
 
 #[test]
-fn the_crate_map_lists_every_crate_with_its_dependencies() {
+fn the_crate_map_lists_every_crate_with_its_dependencies_and_each_takes_the_workspace_lints() {
     let root = root();
     let architecture = read(&root.join("ARCHITECTURE.md"));
     let table: Vec<&str> = architecture
@@ -523,7 +527,10 @@ fn the_crate_map_lists_every_crate_with_its_dependencies() {
             continue;
         }
         let key = format!("crates/{}", dir.file_name().unwrap().to_str().unwrap());
-        let (name, deps) = package(&dir);
+        let (name, deps, workspace_lints) = package(&dir);
+        if !workspace_lints {
+            failures.push(format!("{key}: its Cargo.toml lacks `[lints] workspace = true` (CI's lints would skip it)"));
+        }
         match mapped.get(&key) {
             None => failures.push(format!("{key} ({name}) is not in ARCHITECTURE.md's crate map")),
             Some((mapped_name, _)) if *mapped_name != name => {
