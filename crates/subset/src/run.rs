@@ -132,9 +132,11 @@ fn combined_filter(dataset: &Dataset, request: &SubsetRequest) -> Result<Filter,
     // text may pass a limit neither reaches.
     let schema = dataset.schema();
     let mut parts = Vec::new();
-    for (label, text) in preset.map(|p| ("the preset's filter", p.filter)).into_iter().chain(
-        request.filter.as_deref().map(|text| ("--where", text)),
-    ) {
+    for (label, text) in preset
+        .map(|p| ("the preset's filter", p.filter))
+        .into_iter()
+        .chain(request.filter.as_deref().map(|text| ("--where", text)))
+    {
         pairscope_expr::compile(text, &schema).map_err(|e| SubsetError::usage(format!("{label}: {e}")))?;
         parts.push(pairscope_expr::parse(text).map_err(|e| SubsetError::usage(format!("{label}: {e}")))?);
     }
