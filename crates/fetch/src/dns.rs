@@ -99,6 +99,8 @@ pub enum DnsError {
 type Answer = Result<Arc<[IpAddr]>, String>;
 
 /// The resolver handed to reqwest: a [`Lookup`] behind a bounded positive and negative cache.
+/// Clones share the cache.
+#[derive(Clone)]
 pub(crate) struct CachingResolver {
     inner: Arc<ResolverInner>,
 }
@@ -128,6 +130,14 @@ impl CachingResolver {
                 allow_private,
             }),
         }
+    }
+}
+
+impl CachingResolver {
+    /// Drops what is cached for `host`, so the next request looks it up again (a retry after
+    /// a failed lookup must not just meet the cached failure).
+    pub(crate) fn forget(&self, host: &str) {
+        self.inner.cache.lock().unwrap_or_else(PoisonError::into_inner).pop(host);
     }
 }
 

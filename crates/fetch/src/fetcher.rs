@@ -55,6 +55,7 @@ pub struct Fetcher {
 struct Inner {
     config: FetchConfig,
     client: reqwest::Client,
+    resolver: CachingResolver,
     hosts: BoundedMap<String, HostSlots>,
     robots: BoundedMap<String, OnceCell<Arc<RobotsVerdict>>>,
 }
@@ -135,7 +136,7 @@ impl Fetcher {
             .read_timeout(config.byte_timeout)
             .pool_max_idle_per_host(config.connections_per_host)
             .pool_idle_timeout(Duration::from_secs(30))
-            .dns_resolver(Arc::new(resolver))
+            .dns_resolver(Arc::new(resolver.clone()))
             .build()
             .map_err(FetchError::Client)?;
         Ok(Fetcher {
@@ -144,6 +145,7 @@ impl Fetcher {
                 robots: BoundedMap::new(config.hosts_cached),
                 config,
                 client,
+                resolver,
             }),
         })
     }
@@ -257,25 +259,39 @@ impl Inner {
                 Step::Done(hop) => return hop,
                 Step::Retry { status, message, after } => (status, message, after),
             };
-            if retries >= self.config.retries {
-                let tries = progress.attempts;
-                return Hop::Done(Outcome::fail(status, format!("{message} (request {tries} of {tries})")));
+            match self.next_try(retries, after, deadline) {
+                Ok(resume) => self.pause(url, status, after, resume, held).await,
+                Err(why) => return Hop::Done(Outcome::fail(status, format!("{message}{why}"))),
             }
-            let pause = after.unwrap_or_else(|| retry::backoff(self.config.retry_base, retries));
-            let resume = Instant::now() + pause;
-            if resume >= deadline {
-                return Hop::Done(Outcome::fail(
-                    status,
-                    format!("{message}; a retry in {pause:?} would pass the {:?} deadline", self.config.deadline),
-                ));
-            }
-            if after.is_some() {
-                held.defer_host(resume);
-            }
-            drop(held);
-            sleep_until(resume).await;
             retries += 1;
         }
+    }
+
+    /// When to try again after retry number `retries` failed, asked to wait `after` (or the
+    /// backoff); `Err` says why not: the retries are used up, or the wait passes the deadline.
+    fn next_try(&self, retries: u32, after: Option<Duration>, deadline: Instant) -> Result<Instant, String> {
+        if retries >= self.config.retries {
+            return Err(format!(" (after {} tries)", retries + 1));
+        }
+        let pause = after.unwrap_or_else(|| retry::backoff(self.config.retry_base, retries));
+        let resume = Instant::now() + pause;
+        if resume >= deadline {
+            return Err(format!("; a retry in {pause:?} would pass the {:?} deadline", self.config.deadline));
+        }
+        Ok(resume)
+    }
+
+    /// Waits until `resume` without holding the host's slot. A 429 or a `Retry-After` holds
+    /// back every request to the host, not just this one; a failed name is looked up afresh.
+    async fn pause(&self, url: &Url, status: FetchStatus, after: Option<Duration>, resume: Instant, slot: Slot) {
+        if status == FetchStatus::Http429 || after.is_some() {
+            slot.defer_host(resume);
+        }
+        if status == FetchStatus::Dns {
+            self.resolver.forget(&target::host_key(url));
+        }
+        drop(slot);
+        sleep_until(resume).await;
     }
 
     /// One request, its response judged, its body read.
@@ -298,12 +314,7 @@ impl Inner {
         if code == StatusCode::TOO_MANY_REQUESTS || code.as_u16() >= 500 {
             let status =
                 if code == StatusCode::TOO_MANY_REQUESTS { FetchStatus::Http429 } else { FetchStatus::Http5xx };
-            let after = response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| retry::retry_after(value, SystemTime::now()));
-            return Step::Retry { status, message: describe(code), after };
+            return Step::Retry { status, message: describe(code), after: retry_after_of(&response) };
         }
         if code == StatusCode::NOT_FOUND || code == StatusCode::GONE {
             return done(FetchStatus::Http404, describe(code));
@@ -420,59 +431,94 @@ impl Inner {
         robots_url.set_path("/robots.txt");
         robots_url.set_query(None);
         let deadline = Instant::now() + self.config.deadline;
-        match timeout_at(deadline, self.robots_chain(robots_url)).await {
+        match timeout_at(deadline, self.robots_chain(robots_url, deadline)).await {
             Ok(verdict) => verdict,
             Err(_) => RobotsVerdict::Unreachable(format!("no complete answer within {:?}", self.config.deadline)),
         }
     }
 
-    async fn robots_chain(&self, mut url: Url) -> RobotsVerdict {
+    async fn robots_chain(&self, mut url: Url, deadline: Instant) -> RobotsVerdict {
         let mut seen = vec![url.clone()];
         loop {
-            let _slot = self.host(&url).acquire().await;
-            let response = match self.inner_send(&url).await {
-                Ok(response) => response,
-                Err(e) => {
-                    return match self.classify(&e) {
-                        (status @ (FetchStatus::Dns | FetchStatus::BlockedAddress), message) => {
-                            RobotsVerdict::NoHost(status, message)
-                        }
-                        (_, message) => RobotsVerdict::Unreachable(message),
-                    };
+            let response = match self.robots_request(&url, deadline).await {
+                Ok(RobotsAnswer::Text(txt)) => {
+                    return RobotsVerdict::Rules(Robots::parse(&txt, self.config.robots_agent.as_str()));
                 }
+                Ok(RobotsAnswer::Other(response)) => response,
+                Err(verdict) => return verdict,
             };
             let code = response.status();
-            if code.is_redirection() {
-                let next = match self.redirect_target(&url, &response) {
-                    Ok(next) => next,
-                    Err(_) => return RobotsVerdict::Unavailable,
-                };
-                if seen.contains(&next) {
-                    return RobotsVerdict::Unavailable;
-                }
-                if seen.len() > self.config.max_redirects as usize {
-                    return RobotsVerdict::Unavailable;
-                }
-                seen.push(next.clone());
-                url = next;
-                continue;
-            }
-            if code.is_success() {
-                let cap = u64::try_from(self.config.robots_max_bytes).unwrap_or(u64::MAX);
-                return match read_body(response, cap, true).await {
-                    Ok(BodyRead::Complete(txt)) => {
-                        RobotsVerdict::Rules(Robots::parse(&txt, self.config.robots_agent.as_str()))
-                    }
-                    Ok(BodyRead::OverCap) => RobotsVerdict::Unavailable,
-                    Err(e) => RobotsVerdict::Unreachable(format!("in the body: {}", self.classify(&e).1)),
+            if !code.is_redirection() {
+                // 429 and 5xx were retried, then judged, by `robots_request`: a 4xx remains,
+                // or an odd code, taken as unreachable.
+                return if code.is_client_error() {
+                    RobotsVerdict::Unavailable
+                } else {
+                    RobotsVerdict::Unreachable(describe(code))
                 };
             }
-            if code.is_client_error() && code != StatusCode::TOO_MANY_REQUESTS {
+            let next = match self.redirect_target(&url, &response) {
+                Ok(next) => next,
+                Err(_) => return RobotsVerdict::Unavailable,
+            };
+            if seen.contains(&next) || seen.len() > self.config.max_redirects as usize {
                 return RobotsVerdict::Unavailable;
             }
-            return RobotsVerdict::Unreachable(describe(code));
+            seen.push(next.clone());
+            url = next;
         }
     }
+
+    /// One robots.txt request with the retries of any other (a blip must not disallow a host
+    /// for the whole run), its body read on success; or the verdict of a failure that persisted.
+    async fn robots_request(&self, url: &Url, deadline: Instant) -> Result<RobotsAnswer, RobotsVerdict> {
+        let mut retries = 0;
+        loop {
+            let slot = self.host(url).acquire().await;
+            let (status, message, after) = match self.inner_send(url).await {
+                Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
+                    (FetchStatus::Http429, describe(response.status()), retry_after_of(&response))
+                }
+                Ok(response) if response.status().as_u16() >= 500 => {
+                    (FetchStatus::Http5xx, describe(response.status()), retry_after_of(&response))
+                }
+                Ok(response) if response.status().is_success() => {
+                    let cap = u64::try_from(self.config.robots_max_bytes).unwrap_or(u64::MAX);
+                    match read_body(response, cap, true).await {
+                        Ok(BodyRead::Complete(txt)) => return Ok(RobotsAnswer::Text(txt)),
+                        Ok(BodyRead::OverCap) => return Ok(RobotsAnswer::Text(Bytes::new())),
+                        Err(e) => {
+                            let (status, message) = self.classify(&e);
+                            (status, format!("in the body: {message}"), None)
+                        }
+                    }
+                }
+                Ok(response) => return Ok(RobotsAnswer::Other(response)),
+                Err(e) => {
+                    let (status, message) = self.classify(&e);
+                    (status, message, None)
+                }
+            };
+            let next = if status.retryable() { self.next_try(retries, after, deadline) } else { Err(String::new()) };
+            match next {
+                Ok(resume) => self.pause(url, status, after, resume, slot).await,
+                Err(why) => {
+                    let message = format!("{message}{why}");
+                    return Err(match status {
+                        FetchStatus::Dns | FetchStatus::BlockedAddress => RobotsVerdict::NoHost(status, message),
+                        _ => RobotsVerdict::Unreachable(message),
+                    });
+                }
+            }
+            retries += 1;
+        }
+    }
+}
+
+/// What a robots.txt request gave: the text (2xx), or a response to judge (3xx, 4xx).
+enum RobotsAnswer {
+    Text(Bytes),
+    Other(Response),
 }
 
 /// Reads a body up to `cap` bytes: past it, `truncate` keeps the first `cap` bytes, otherwise
@@ -493,6 +539,12 @@ async fn read_body(mut response: Response, cap: u64, truncate: bool) -> Result<B
         body.extend_from_slice(&chunk);
     }
     Ok(BodyRead::Complete(body.freeze()))
+}
+
+/// The pause a response's `Retry-After` asks for, if it has a valid one.
+fn retry_after_of(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
+    retry::retry_after(value, SystemTime::now())
 }
 
 /// "HTTP 404 Not Found".

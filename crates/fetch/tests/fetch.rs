@@ -533,6 +533,7 @@ async fn a_robots_txt_server_error_disallows_everything() {
     let fetched = fetcher().fetch(&server.url("a.test", "/img")).await;
     assert_status(&fetched, FetchStatus::RobotsUnreachable);
     assert!(fetched.message.contains("500"), "{}", fetched.message);
+    assert_eq!(server.seen.count("/robots.txt"), 3, "tried, then retried twice");
     assert_eq!(server.seen.count("/img"), 0);
 }
 
@@ -546,7 +547,10 @@ async fn a_robots_txt_that_times_out_disallows_everything() {
     .await;
     let fetched = fetcher().fetch(&server.url("a.test", "/img")).await;
     assert_status(&fetched, FetchStatus::RobotsUnreachable);
-    assert!(fetched.elapsed < Duration::from_millis(1800), "{:?}", fetched.elapsed);
+    assert!(fetched.message.contains("no byte for"), "{}", fetched.message);
+    // Three tries of the 1 s byte timeout, within the 4 s deadline of the robots.txt fetch.
+    assert_eq!(server.seen.count("/robots.txt"), 3);
+    assert!(fetched.elapsed < Duration::from_millis(4500), "{:?}", fetched.elapsed);
     assert_eq!(server.seen.count("/img"), 0);
 }
 
@@ -786,4 +790,26 @@ async fn loopback_addresses_are_blocked_unless_allowed() {
 async fn a_fetcher_refuses_a_configuration_that_cannot_work() {
     assert!(Fetcher::new(FetchConfig { connections_per_host: 0, ..FetchConfig::default() }).is_err());
     assert!(Fetcher::new(FetchConfig::default()).is_ok());
+}
+
+#[tokio::test]
+async fn a_retry_after_a_failed_lookup_looks_the_name_up_again() {
+    struct Counting(Arc<AtomicUsize>);
+    impl pairscope_fetch::Lookup for Counting {
+        fn lookup(&self, host: &str) -> pairscope_fetch::dns::LookupFuture {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            let host = host.to_string();
+            Box::pin(async move { Err(io::Error::new(io::ErrorKind::NotFound, format!("{host}: no such host"))) })
+        }
+    }
+    let lookups = Arc::new(AtomicUsize::new(0));
+    let config = FetchConfig { respect_robots: false, ..test_config() };
+    let fetcher = Fetcher::with_lookup(config, Arc::new(Counting(lookups.clone()))).unwrap();
+    let fetched = fetcher.fetch("http://gone.test/img.jpg").await;
+    assert_status(&fetched, FetchStatus::Dns);
+    assert_eq!(fetched.attempts, 3);
+    assert_eq!(lookups.load(Ordering::SeqCst), 3);
+    // Another URL on the name meets the cached failure first, then looks up on each retry.
+    fetcher.fetch("http://gone.test/other.jpg").await;
+    assert_eq!(lookups.load(Ordering::SeqCst), 5);
 }
