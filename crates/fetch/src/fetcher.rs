@@ -156,9 +156,13 @@ impl Fetcher {
     }
 
     /// Fetches `url` and says what happened; never panics and never fails otherwise: every
-    /// problem is a [`FetchStatus`] with a message. It ends within the configured deadline
-    /// after its first request starts (plus one robots.txt deadline per origin met in redirects
-    /// before it) once the host's turn has come.
+    /// problem is a [`FetchStatus`] with a message.
+    ///
+    /// Time bound: first the URL waits for its origin's robots.txt verdict (a fetch bounded by
+    /// a deadline of its own, shared with concurrent requests) and for its host's turn (behind
+    /// the caller's other requests to that host); from its first request on, everything else,
+    /// redirects and their robots.txt, retries and pauses, ends within
+    /// [`FetchConfig::deadline`].
     pub async fn fetch(&self, url: &str) -> Fetched {
         let started = Instant::now();
         let mut progress = Progress {
@@ -296,7 +300,7 @@ impl Inner {
 
     /// One request, its response judged, its body read.
     async fn attempt(&self, url: &Url, progress: &mut Progress) -> Step {
-        let response = match self.inner_send(url).await {
+        let response = match self.send(url).await {
             Ok(response) => response,
             Err(e) => return self.failed(&e, ""),
         };
@@ -345,7 +349,7 @@ impl Inner {
         }
     }
 
-    async fn inner_send(&self, url: &Url) -> Result<Response, reqwest::Error> {
+    async fn send(&self, url: &Url) -> Result<Response, reqwest::Error> {
         self.client.get(url.clone()).send().await
     }
 
@@ -475,7 +479,7 @@ impl Inner {
         let mut retries = 0;
         loop {
             let slot = self.host(url).acquire().await;
-            let (status, message, after) = match self.inner_send(url).await {
+            let (status, message, after) = match self.send(url).await {
                 Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
                     (FetchStatus::Http429, describe(response.status()), retry_after_of(&response))
                 }
