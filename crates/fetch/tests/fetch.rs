@@ -504,7 +504,7 @@ async fn the_pairscope_group_is_preferred_over_the_star_group() {
 }
 
 #[tokio::test]
-async fn ignoring_robots_fetches_what_robots_txt_disallows_and_never_requests_it() {
+async fn ignoring_robots_fetches_a_disallowed_url_without_requesting_robots_txt() {
     let server = Server::start(robots("User-agent: *\nDisallow: /\n")).await;
     let fetched = fetcher_with(FetchConfig { respect_robots: false, ..test_config() })
         .fetch(&server.url("a.test", "/private/img.jpg"))
