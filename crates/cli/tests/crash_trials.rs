@@ -256,7 +256,8 @@ fn copy_tree(from: &Path, to: &Path) {
 
 #[test]
 fn killed_collects_end_as_uninterrupted_ones() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/cc");
+    let shared = Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/cc");
     let inputs = ["cc-sample-16pages.warc.wat.gz", "whirlwind.warc.wat.gz"].map(|f| shared.join(f));
     if !inputs.iter().all(|p| p.exists()) {
         eprintln!("skipped: ../shared/data/cc is absent (see ../shared/README.md)");

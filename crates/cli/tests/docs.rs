@@ -34,8 +34,13 @@ use pairscope_model::exit::ExitStatus;
 /// links. Anything longer belongs in docs/.
 const README_MAX_LINES: usize = 200;
 
+/// The workspace, from `CARGO_MANIFEST_DIR` at run time, not `env!()`: cargo reuses a test binary
+/// that another clone of the workspace built into the same target directory, with its paths.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn read(path: &Path) -> String {
