@@ -17,8 +17,9 @@
 //! - name resolution through a DNS cache of its own ([`dns`]), replaceable in tests, refusing
 //!   non-public addresses unless told.
 //!
-//! It never decodes images (the body's bytes are returned as served), never writes files,
-//! never reads datasets, and never ignores robots.txt or the opt-out header unless its
+//! It also owns a fetch run's output shards ([`shard`]: img2dataset's layout, resumable per
+//! image, deterministic). It never decodes images (the body's bytes are returned as served),
+//! never writes files outside a run's output directory, never reads datasets, and never ignores robots.txt or the opt-out header unless its
 //! configuration says so ([`FetchConfig::respect_robots`],
 //! [`FetchConfig::respect_optout_header`]).
 //!
@@ -48,6 +49,7 @@ mod hosts;
 mod optout;
 mod retry;
 mod robots;
+pub mod shard;
 mod status;
 mod target;
 
