@@ -58,7 +58,7 @@ fn fir_resize(src: &RgbImage, dst_w: u32, dst_h: u32, crop: Option<[f64; 4]>, fi
 fn main() {
     let runs = 15;
     println!(
-        "case                                   | imageops Triangle | imageops Lanczos3 | fir Box (area) | fir Lanczos3"
+        "case                                   | imageops Triangle | imageops Lanczos3 | fir Box | fir Hamming | fir Lanczos3"
     );
     // keep_ratio 256 of a 2000×1500 photo: 341×256.
     let big = photo(2000, 1500);
@@ -74,10 +74,15 @@ fn main() {
         let fir_box = median_ms(runs, || {
             black_box(fir_resize(src, w, h, crop, fir::FilterType::Box));
         });
+        let fir_hamming = median_ms(runs, || {
+            black_box(fir_resize(src, w, h, crop, fir::FilterType::Hamming));
+        });
         let fir_lanczos = median_ms(runs, || {
             black_box(fir_resize(src, w, h, crop, fir::FilterType::Lanczos3));
         });
-        println!("{name:<38} | {triangle:>17.2} | {lanczos:>17.2} | {fir_box:>14.2} | {fir_lanczos:>12.2}");
+        println!(
+            "{name:<38} | {triangle:>17.2} | {lanczos:>17.2} | {fir_box:>7.2} | {fir_hamming:>11.2} | {fir_lanczos:>12.2}"
+        );
     };
     row("2000x1500 -> keep_ratio 256 (341x256)", &big, 341, 256, None);
     // center_crop 256 of an 800×600 photo: imageops resizes to 341×256 and crops (as
@@ -96,11 +101,14 @@ fn main() {
     let crop_box = median_ms(runs, || {
         black_box(fir_resize(&mid, 256, 256, window, fir::FilterType::Box));
     });
+    let crop_hamming = median_ms(runs, || {
+        black_box(fir_resize(&mid, 256, 256, window, fir::FilterType::Hamming));
+    });
     let crop_fir_lanczos = median_ms(runs, || {
         black_box(fir_resize(&mid, 256, 256, window, fir::FilterType::Lanczos3));
     });
     println!(
-        "{:<38} | {crop_triangle:>17.2} | {crop_lanczos:>17.2} | {crop_box:>14.2} | {crop_fir_lanczos:>12.2}",
+        "{:<38} | {crop_triangle:>17.2} | {crop_lanczos:>17.2} | {crop_box:>7.2} | {crop_hamming:>11.2} | {crop_fir_lanczos:>12.2}",
         "800x600 -> center_crop 256 (256x256)"
     );
     // Upscaling is rarer (images smaller than 256) but img2dataset does it by default.
