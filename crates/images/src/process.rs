@@ -230,7 +230,7 @@ fn apply(plan: &Plan, rgb: RgbImage) -> Result<RgbImage, ImageFailure> {
 /// Enlarging, img2dataset uses Lanczos over 8×8 pixels; Lanczos3 (6×6) is the nearest kernel.
 fn kernel(filter: Filter, from: (u32, u32), to: (u32, u32)) -> fir::FilterType {
     match filter {
-        Filter::Area if from.0 % to.0 == 0 && from.1 % to.1 == 0 => fir::FilterType::Box,
+        Filter::Area if from.0.is_multiple_of(to.0) && from.1.is_multiple_of(to.1) => fir::FilterType::Box,
         Filter::Area => fir::FilterType::Hamming,
         Filter::Lanczos => fir::FilterType::Lanczos3,
     }
@@ -288,6 +288,16 @@ mod tests {
         {
             assert_eq!(OVER_WHITE[usize::from(alpha) * 256 + usize::from(c)], want, "alpha {alpha}, c {c}");
         }
+    }
+
+    #[test]
+    fn shrinking_by_whole_factors_uses_the_box_filter_and_by_others_hamming() {
+        assert!(matches!(kernel(Filter::Area, (512, 384), (256, 192)), fir::FilterType::Box));
+        assert!(matches!(kernel(Filter::Area, (2048, 1024), (256, 128)), fir::FilterType::Box));
+        assert!(matches!(kernel(Filter::Area, (720, 477), (386, 256)), fir::FilterType::Hamming));
+        // Whole on one axis only (683 = 341.5 × 2) is not whole.
+        assert!(matches!(kernel(Filter::Area, (512, 683), (256, 341)), fir::FilterType::Hamming));
+        assert!(matches!(kernel(Filter::Lanczos, (100, 75), (341, 256)), fir::FilterType::Lanczos3));
     }
 
     #[test]
