@@ -132,7 +132,8 @@ impl Default for ResizeOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Filter {
     /// Shrinking (img2dataset's `downscale` was true): area averaging, img2dataset's default
-    /// `downscale_interpolation="area"` (OpenCV `INTER_AREA`).
+    /// `downscale_interpolation="area"` (OpenCV `INTER_AREA`), which [`process`](crate::process())
+    /// does with a box kernel at whole-number factors and approximates with Hamming otherwise.
     Area,
     /// Enlarging: Lanczos, img2dataset's default `upscale_interpolation="lanczos"`.
     Lanczos,

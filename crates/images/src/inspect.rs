@@ -25,7 +25,7 @@ use crate::ImageFailure;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// The most pixels (width × height) an image may have, as its header claims it, and the most
-    /// an output may have (default 100,000,000: 100 megapixels, a 11,500×8,700 photo). Above it
+    /// an output may have (default 100,000,000: 100 megapixels, 10,000×10,000). Above it
     /// the image fails with `bomb` before anything is decoded.
     pub max_pixels: u64,
     /// The most bytes the decoder may allocate for the decoded pixels and its own buffers, passed

@@ -37,7 +37,8 @@
 //!
 //! For scale, on that 2000×1500 JPEG (1.9 MB): decoding takes 23 ms, [`inspect()`] (the header
 //! and three digests) 5.5 ms, encoding the 341×256 JPEG at quality 95 2.3 ms, the whole
-//! [`process()`] 33 ms. With imageops, resizing would have been a third of it; now it is 2 %.
+//! [`process()`] 33 ms. With imageops, resizing would have been a quarter to a half of it;
+//! now it is 2 %.
 //!
 //! Against img2dataset itself (its `Resizer` with OpenCV 4.14, on 8 images × 3 modes), the
 //! pixels before JPEG encoding differ by 0.6 to 2.4 levels of 255 on average; the sizes are

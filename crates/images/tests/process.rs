@@ -240,6 +240,35 @@ fn transparent_pixels_become_white_and_half_transparent_ones_are_blended_as_img2
 }
 
 #[test]
+fn sixteen_bit_and_grey_with_alpha_pngs_are_flattened_over_white_too() {
+    // Opaque black left half, transparent right half, at 16 bits a channel and as grey + alpha.
+    let rgba16 =
+        image::ImageBuffer::from_fn(
+            40,
+            20,
+            |x, _| {
+                if x < 20 { Rgba([0u16, 0, 0, u16::MAX]) } else { Rgba([0, 0, 0, 0]) }
+            },
+        );
+    let la8 = image::ImageBuffer::from_fn(
+        40,
+        20,
+        |x, _| {
+            if x < 20 { image::LumaA([0u8, 255]) } else { image::LumaA([0, 0]) }
+        },
+    );
+    for image in [DynamicImage::ImageRgba16(rgba16), DynamicImage::ImageLumaA8(la8)] {
+        let color = image.color();
+        let got = process(&encode(&image, ImageFormat::Png), &options(ResizeMode::No, 256, false), &Limits::default())
+            .unwrap();
+        let out = decoded(&got).to_luma8();
+        assert_eq!(out.dimensions(), (40, 20), "{color:?}");
+        assert!(out.get_pixel(5, 10).0[0] < 10, "{color:?}: the opaque half is not black");
+        assert!(out.get_pixel(35, 10).0[0] > 245, "{color:?}: the transparent half is not white");
+    }
+}
+
+#[test]
 fn the_transparent_beacon_gif_becomes_a_white_square() {
     let beacon = [
         0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff,
