@@ -32,10 +32,9 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, UInt32Array};
 use arrow::datatypes::{Field, Schema};
+use pairscope_export::{BatchWriter, ExportError, ExportFormat, ExportOptions};
 use pairscope_io::durable::{AtomicFile, fsync_dir, write_atomic};
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use pairscope_io::staged::{StageError, StagedDir};
 use serde::{Deserialize, Serialize};
 
 /// The columns of a shard's parquet file, in order (img2dataset's, and `sha1` and `row_id`).
@@ -132,14 +131,17 @@ pub enum ShardError {
         /// The first of them.
         first: String,
     },
-    /// The parquet file could not be encoded.
+    /// The parquet file could not be encoded or written.
     #[error("{}: {source}", path.display())]
     Parquet {
         /// The parquet file.
         path: PathBuf,
-        /// The encoder's error.
-        source: parquet::errors::ParquetError,
+        /// The writer's error.
+        source: ExportError,
     },
+    /// The files format's shard directory could not be staged or put in place.
+    #[error(transparent)]
+    Stage(#[from] StageError),
 }
 
 /// A shard's counts, as its stats file holds them.
@@ -272,28 +274,18 @@ impl ShardWriter {
         file.commit().map_err(io_error)
     }
 
-    /// `samples` as files in the directory `dir`, built beside it and renamed into place.
+    /// `samples` as files in the directory `dir`, staged beside it and renamed into place
+    /// (`pairscope_io::staged`): a killed run leaves the old directory or the new one.
     fn write_files(&self, dir: &Path, samples: &[Sample]) -> Result<(), ShardError> {
-        let staging = dir.with_extension("files-partial");
-        let io_error = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| ShardError::Io { path, source }
-        };
-        if staging.exists() {
-            fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
-        }
-        fs::create_dir_all(&staging).map_err(io_error(&staging))?;
+        // A shard directory is the run's own: an earlier attempt's may always be replaced.
+        let staged = StagedDir::create(dir, ".pairscope-fetch-staging", |_| Ok(()))?;
         for sample in samples {
             for (name, bytes) in self.members(sample)? {
-                let path = staging.join(&name);
-                write_atomic(&path, &bytes).map_err(io_error(&path))?;
+                let path = staged.path().join(&name);
+                write_atomic(&path, &bytes).map_err(|source| ShardError::Io { path, source })?;
             }
         }
-        fsync_dir(&staging).map_err(io_error(&staging))?;
-        if dir.exists() {
-            fs::remove_dir_all(dir).map_err(io_error(dir))?;
-        }
-        fs::rename(&staging, dir).map_err(io_error(dir))
+        Ok(staged.commit()?)
     }
 
     /// A sample's files, in the order webdataset readers expect them: image, caption, metadata.
@@ -371,17 +363,13 @@ fn write_parquet(path: &Path, samples: &[Sample]) -> Result<(), ShardError> {
         .collect();
     let schema = Arc::new(Schema::new(fields));
     let parquet_error = |source| ShardError::Parquet { path: path.to_path_buf(), source };
-    let batch = RecordBatch::try_new(schema.clone(), columns)
-        .map_err(|e| parquet_error(parquet::errors::ParquetError::ArrowError(e.to_string())))?;
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| parquet_error(e.into()))?;
     let io_error = |source| ShardError::Io { path: path.to_path_buf(), source };
     let file = AtomicFile::create(path).map_err(io_error)?;
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_created_by(format!("pairscope {}", env!("CARGO_PKG_VERSION")))
-        .build();
-    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(parquet_error)?;
+    let mut writer =
+        BatchWriter::new(ExportFormat::Parquet, schema, file, ExportOptions::default()).map_err(parquet_error)?;
     writer.write(&batch).map_err(parquet_error)?;
-    let mut file = writer.into_inner().map_err(parquet_error)?;
+    let mut file = writer.finish().map_err(parquet_error)?;
     file.flush().map_err(io_error)?;
     file.commit().map_err(io_error)
 }
