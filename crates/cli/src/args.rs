@@ -308,9 +308,9 @@ impl RemovalArgs {
             .collect()
     }
 
-    pub fn load(&self) -> anyhow::Result<pairscope_subset::RemovalLists> {
-        use pairscope_subset::ListKind;
-        let mut lists = pairscope_subset::RemovalLists::default();
+    pub fn load(&self) -> anyhow::Result<pairscope_lists::RemovalLists> {
+        use pairscope_lists::ListKind;
+        let mut lists = pairscope_lists::RemovalLists::default();
         for (kind, files) in [
             (ListKind::Domains, &self.exclude_domains),
             (ListKind::Urls, &self.exclude_urls),

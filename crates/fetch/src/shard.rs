@@ -169,7 +169,143 @@ pub fn sample_key(shard: u64, index: u64, shard_rows: u64) -> String {
 
 /// Whether shard `shard` of `out` is complete (its stats file, written last, is there).
 pub fn is_finished(out: &Path, shard: u64) -> bool {
-    out.join(format!("{}_stats.json", shard_name(shard))).is_file()
+    stats_path(out, shard).is_file()
+}
+
+/// The counts of finished shard `shard` of `out`, from its stats file.
+pub fn read_stats(out: &Path, shard: u64) -> Result<ShardStats, ShardError> {
+    let path = stats_path(out, shard);
+    let bytes = fs::read(&path).map_err(|source| ShardError::Io { path: path.clone(), source })?;
+    serde_json::from_slice(&bytes).map_err(|source| ShardError::BadSample { path, source })
+}
+
+fn stats_path(out: &Path, shard: u64) -> PathBuf {
+    out.join(format!("{}_stats.json", shard_name(shard)))
+}
+
+fn partial_path(out: &Path, shard: u64) -> PathBuf {
+    out.join(format!("{}.partial", shard_name(shard)))
+}
+
+/// Removes what a run killed between finishing shard `shard` (its stats file written) and
+/// removing its partial directory left behind. Only for a finished shard.
+pub fn sweep(out: &Path, shard: u64) -> Result<(), ShardError> {
+    let partial = partial_path(out, shard);
+    match fs::remove_dir_all(&partial) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(ShardError::Io { path: partial, source: e }),
+        _ => Ok(()),
+    }
+}
+
+/// Turns finished shard `shard` back into an unfinished one whose samples `retry` accepts are
+/// missing, so that a run fetches them again; returns how many. Nothing changes when there are
+/// none. The finished files stay until the shard is finished again and replaces them; a run
+/// killed half-way through leaves either the finished shard (its stats file is removed last)
+/// or the unfinished one.
+pub fn reopen(out: &Path, shard: u64, format: OutputFormat, retry: &dyn Fn(&Sample) -> bool) -> Result<usize, ShardError> {
+    let name = shard_name(shard);
+    let samples = read_parquet(&out.join(format!("{name}.parquet")))?;
+    let again = samples.iter().filter(|s| retry(s)).count();
+    if again == 0 {
+        return Ok(0);
+    }
+    sweep(out, shard)?;
+    let writer = ShardWriter::open(out, shard)?;
+    let mut images = finished_images(out, shard, format)?;
+    for mut sample in samples.into_iter().filter(|s| !retry(s)) {
+        sample.image = images.remove(&sample.key);
+        writer.put(&sample)?;
+    }
+    let stats = stats_path(out, shard);
+    fs::remove_file(&stats).map_err(|source| ShardError::Io { path: stats, source })?;
+    fsync_dir(out).map_err(|source| ShardError::Io { path: out.to_path_buf(), source })?;
+    Ok(again)
+}
+
+/// The images of finished shard `shard`, by key (none for the parquet format).
+fn finished_images(out: &Path, shard: u64, format: OutputFormat) -> Result<BTreeMap<String, Vec<u8>>, ShardError> {
+    let name = shard_name(shard);
+    let mut images = BTreeMap::new();
+    match format {
+        OutputFormat::Parquet => {}
+        OutputFormat::Files => {
+            let dir = out.join(&name);
+            let io_error = |source| ShardError::Io { path: dir.clone(), source };
+            for entry in fs::read_dir(&dir).map_err(io_error)? {
+                let path = entry.map_err(io_error)?.path();
+                if let Some(key) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".jpg")) {
+                    let bytes = fs::read(&path).map_err(|source| ShardError::Io { path: path.clone(), source })?;
+                    images.insert(key.to_string(), bytes);
+                }
+            }
+        }
+        OutputFormat::Webdataset => {
+            let path = out.join(format!("{name}.tar"));
+            let io_error = |source| ShardError::Io { path: path.clone(), source };
+            let mut archive = tar::Archive::new(fs::File::open(&path).map_err(io_error)?);
+            for member in archive.entries().map_err(io_error)? {
+                let mut member = member.map_err(io_error)?;
+                let member_path = member.path().map_err(io_error)?.to_string_lossy().into_owned();
+                if let Some(key) = member_path.strip_suffix(".jpg") {
+                    let mut bytes = Vec::new();
+                    io::Read::read_to_end(&mut member, &mut bytes).map_err(io_error)?;
+                    images.insert(key.to_string(), bytes);
+                }
+            }
+        }
+    }
+    Ok(images)
+}
+
+/// The samples of a shard's parquet file (without images).
+fn read_parquet(path: &Path) -> Result<Vec<Sample>, ShardError> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Int64Type, UInt32Type};
+    let io_error = |source| ShardError::Io { path: path.to_path_buf(), source };
+    let damaged = |what: String| io_error(io::Error::new(io::ErrorKind::InvalidData, what));
+    let file = fs::File::open(path).map_err(io_error)?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| damaged(e.to_string()))?;
+    let mut samples = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| damaged(e.to_string()))?;
+        let column = |name: &str| batch.column_by_name(name).ok_or_else(|| damaged(format!("no column {name}")));
+        let text = |name: &str| column(name).map(|c| c.as_string_opt::<i32>().cloned());
+        let size = |name: &str| column(name).map(|c| c.as_primitive_opt::<UInt32Type>().cloned());
+        let (url, caption, key, status, message) =
+            (text("url")?, text("caption")?, text("key")?, text("status")?, text("error_message")?);
+        let (width, height, original_width, original_height) =
+            (size("width")?, size("height")?, size("original_width")?, size("original_height")?);
+        let (md5, sha1, sha256) = (text("md5")?, text("sha1")?, text("sha256")?);
+        let row_id = column("row_id")?.as_primitive_opt::<Int64Type>().cloned();
+        let get_text = |a: &Option<arrow::array::StringArray>, i: usize| {
+            a.as_ref().and_then(|a| a.is_valid(i).then(|| a.value(i).to_string()))
+        };
+        let get_size = |a: &Option<arrow::array::UInt32Array>, i: usize| a.as_ref().and_then(|a| a.is_valid(i).then(|| a.value(i)));
+        for i in 0..batch.num_rows() {
+            let required = |a: &Option<arrow::array::StringArray>, name: &str| {
+                get_text(a, i).ok_or_else(|| damaged(format!("row {i}: no {name}")))
+            };
+            samples.push(Sample {
+                key: required(&key, "key")?,
+                url: required(&url, "url")?,
+                caption: get_text(&caption, i),
+                status: required(&status, "status")?,
+                error_message: get_text(&message, i).unwrap_or_default(),
+                width: get_size(&width, i),
+                height: get_size(&height, i),
+                original_width: get_size(&original_width, i),
+                original_height: get_size(&original_height, i),
+                md5: get_text(&md5, i),
+                sha1: get_text(&sha1, i),
+                sha256: get_text(&sha256, i),
+                row_id: row_id.as_ref().and_then(|a| a.is_valid(i).then(|| a.value(i))),
+                image: None,
+            });
+        }
+    }
+    Ok(samples)
 }
 
 /// The samples of one shard being fetched, kept in its partial directory until `finish`.
@@ -182,7 +318,7 @@ pub struct ShardWriter {
 impl ShardWriter {
     /// The writer of shard `shard` under `out`, keeping what an earlier run of it put there.
     pub fn open(out: &Path, shard: u64) -> Result<ShardWriter, ShardError> {
-        let partial = out.join(format!("{}.partial", shard_name(shard)));
+        let partial = partial_path(out, shard);
         fs::create_dir_all(&partial).map_err(|source| ShardError::Io { path: partial.clone(), source })?;
         Ok(ShardWriter { out: out.to_path_buf(), shard, partial })
     }
@@ -217,7 +353,7 @@ impl ShardWriter {
 
     /// Assembles the shard from the samples of `keys` (every row of the shard, in any order)
     /// as `format`, writes its parquet and stats files, and removes the partial directory.
-    pub fn finish(self, keys: &[String], format: OutputFormat) -> Result<ShardStats, ShardError> {
+    pub fn finish(&self, keys: &[String], format: OutputFormat) -> Result<ShardStats, ShardError> {
         let mut keys = keys.to_vec();
         keys.sort();
         let done = self.done()?;
@@ -234,7 +370,7 @@ impl ShardWriter {
         }
         write_parquet(&self.out.join(format!("{name}.parquet")), &samples)?;
         let stats = stats_of(&samples);
-        let path = self.out.join(format!("{name}_stats.json"));
+        let path = stats_path(&self.out, self.shard);
         let json = to_json(&stats);
         write_atomic(&path, &json).map_err(|source| ShardError::Io { path, source })?;
         fs::remove_dir_all(&self.partial).map_err(|source| ShardError::Io { path: self.partial.clone(), source })?;

@@ -1,41 +1,13 @@
 //! Which source column feeds which canonical column.
 //!
-//! Columns are recognised by name, case-insensitively, from the layouts people actually have:
-//! LAION-5B / 2B-en / 2B-multi / 1B-nolang, LAION-Aesthetics, COYO-700M, DataComp CommonPool,
-//! img2dataset and cc2dataset output. A score is mapped onto a LAION name only when the same
-//! model produced it (COYO's `aesthetic_score_laion_v2` is LAION's aesthetic predictor v2;
-//! COYO's and DataComp's CLIP ViT-B/32 similarities are the model LAION-2B-en's `similarity`
-//! used); other scores (COYO's `watermark_score`, its NSFW scores, ViT-L/14 similarities) are
-//! kept under their own names. Everything not mapped is kept as an extra column.
+//! Columns are recognised by name, case-insensitively, by the names
+//! [`pairscope_model::columns::source_names`] gives (the layouts people actually have, and why
+//! each name maps where it does). Everything not mapped is kept as an extra column.
 
 use std::collections::{BTreeMap, HashSet};
 
 use arrow::datatypes::{DataType, Schema};
-use pairscope_model::columns::{CANONICAL_COLUMNS, CanonicalColumn, ColumnKind, canonical};
-
-/// Source column names each canonical column is recognised from, in order of preference
-/// (lower-case). `width`/`height` prefer the original size: img2dataset's and DataComp's
-/// plain `width`/`height` are the resized image.
-const RECOGNISED: &[(&str, &[&str])] = &[
-    ("url", &["url", "image_url"]),
-    ("caption", &["caption", "text", "alt", "alt_text"]),
-    ("page_url", &["page_url"]),
-    ("width", &["original_width", "width"]),
-    ("height", &["original_height", "height"]),
-    ("similarity", &["similarity", "clip_similarity_vitb32", "clip_b32_similarity_score"]),
-    ("punsafe", &["punsafe"]),
-    ("pwatermark", &["pwatermark"]),
-    ("aesthetic", &["aesthetic", "aesthetic_score", "aesthetic_score_laion_v2"]),
-    ("language", &["language"]),
-    ("license", &["license"]),
-    ("nsfw_label", &["nsfw", "nsfw_label"]),
-    ("sample_id", &["sample_id", "uid", "id"]),
-    ("image_sha256", &["image_sha256", "sha256"]),
-    ("hash", &["hash"]),
-    ("optout_noai", &["optout_noai"]),
-    ("optout_noimageai", &["optout_noimageai"]),
-    ("optout_tdm_reservation", &["optout_tdm_reservation"]),
-];
+use pairscope_model::columns::{CANONICAL_COLUMNS, CanonicalColumn, ColumnKind, canonical, source_names};
 
 /// Where a canonical column's values come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,8 +134,7 @@ impl ColumnMapping {
                 })?;
                 FieldSource::Column(index)
             } else {
-                let candidates = RECOGNISED.iter().find(|(name, _)| *name == column.name).map_or(&[][..], |(_, c)| *c);
-                candidates
+                source_names(column.name)
                     .iter()
                     .filter_map(|c| find(c))
                     .find(|i| !used.contains(i))
@@ -199,7 +170,7 @@ impl ColumnMapping {
                     column: Some(required.to_string()),
                     reason: format!(
                         "no {required} column (looked for {}; the file has: {}); name it with --map {required}=COLUMN",
-                        RECOGNISED.iter().find(|(n, _)| *n == required).map_or(String::new(), |(_, c)| c.join(", ")),
+                        source_names(required).join(", "),
                         names.join(", ")
                     ),
                 });

@@ -317,6 +317,41 @@ impl Registry {
     }
 }
 
+/// Source column names each canonical column is recognised from, in order of preference
+/// (lower-case), from the layouts people actually have: LAION-5B / 2B-en / 2B-multi /
+/// 1B-nolang, LAION-Aesthetics, COYO-700M, DataComp CommonPool, img2dataset and cc2dataset
+/// output. A score is mapped onto a LAION name only when the same model produced it (COYO's
+/// `aesthetic_score_laion_v2` is LAION's aesthetic predictor v2; COYO's and DataComp's CLIP
+/// ViT-B/32 similarities are the model LAION-2B-en's `similarity` used); other scores (COYO's
+/// `watermark_score`, its NSFW scores, ViT-L/14 similarities) keep their own names. `width`/`height` prefer the original size: img2dataset's and DataComp's
+/// plain `width`/`height` are the resized image.
+const SOURCE_NAMES: &[(&str, &[&str])] = &[
+    ("url", &["url", "image_url"]),
+    ("caption", &["caption", "text", "alt", "alt_text"]),
+    ("page_url", &["page_url"]),
+    ("width", &["original_width", "width"]),
+    ("height", &["original_height", "height"]),
+    ("similarity", &["similarity", "clip_similarity_vitb32", "clip_b32_similarity_score"]),
+    ("punsafe", &["punsafe"]),
+    ("pwatermark", &["pwatermark"]),
+    ("aesthetic", &["aesthetic", "aesthetic_score", "aesthetic_score_laion_v2"]),
+    ("language", &["language"]),
+    ("license", &["license"]),
+    ("nsfw_label", &["nsfw", "nsfw_label"]),
+    ("sample_id", &["sample_id", "uid", "id"]),
+    ("image_sha256", &["image_sha256", "sha256"]),
+    ("hash", &["hash"]),
+    ("optout_noai", &["optout_noai"]),
+    ("optout_noimageai", &["optout_noimageai"]),
+    ("optout_tdm_reservation", &["optout_tdm_reservation"]),
+];
+
+/// The source column names (lower-case, in order of preference) that canonical column `name`
+/// is read from: ingest's column recognition, and `fetch --from`'s.
+pub fn source_names(name: &str) -> &'static [&'static str] {
+    SOURCE_NAMES.iter().find(|(column, _)| *column == name).map_or(&[], |(_, names)| names)
+}
+
 /// Looks a canonical column up by name (exact, lower-case).
 pub fn canonical(name: &str) -> Option<&'static CanonicalColumn> {
     CANONICAL_COLUMNS.iter().find(|c| c.name == name)

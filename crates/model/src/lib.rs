@@ -10,6 +10,7 @@
 //! - [`exit`]: the process exit codes every command uses;
 //! - [`progress`]: the trait long operations report progress through;
 //! - [`panic`](mod@panic): the message of a caught panic;
+//! - [`safety`]: when a row's image may be unsafe (blurred by `serve`, skipped by `fetch`);
 //! - [`usage`]: the one usage-error type (exit code 2, HTTP 400) and how to find it in a chain.
 //!
 //! It must never do I/O: readers, writers and indexes live in other crates and depend on this one.
@@ -21,6 +22,7 @@ pub mod exit;
 pub mod panic;
 pub mod progress;
 pub mod row_id;
+pub mod safety;
 pub mod usage;
 pub mod web;
 

@@ -45,7 +45,7 @@ pub struct App {
 
 /// The engine of `dataset`, with the rows `removal` lists hidden. Blocking (finding them is
 /// a scan of the URL columns).
-fn open_engine(dataset: Dataset, removal: &pairscope_subset::RemovalLists) -> Result<Engine, ServerError> {
+fn open_engine(dataset: Dataset, removal: &pairscope_lists::RemovalLists) -> Result<Engine, ServerError> {
     let hidden = pairscope_subset::listed_rows(&dataset, removal, 512 << 20)?;
     if !hidden.is_empty() {
         tracing::info!("hiding {} rows on the removal lists", hidden.len());

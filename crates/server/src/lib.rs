@@ -102,7 +102,7 @@ pub struct ServerConfig {
     pub reload_interval: Duration,
     /// Rows these lists remove are hidden from every page, count, facet and export (the lists
     /// `pairscope subset` reads).
-    pub removal: std::sync::Arc<pairscope_subset::RemovalLists>,
+    pub removal: std::sync::Arc<pairscope_lists::RemovalLists>,
 }
 
 impl ServerConfig {
@@ -114,7 +114,7 @@ impl ServerConfig {
             allow_remote: false,
             allowed_hosts: Vec::new(),
             remote_images: true,
-            unsafe_threshold: 0.5,
+            unsafe_threshold: pairscope_model::safety::DEFAULT_UNSAFE_THRESHOLD,
             max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_queued: DEFAULT_MAX_QUEUED,
             timeout: Duration::from_secs(10),

@@ -74,7 +74,7 @@ pub(crate) fn external_link(raw: &str) -> Markup {
 /// Whether safe mode hides an image until it is clicked: its punsafe is above the threshold,
 /// or its NSFW label is anything but UNLIKELY.
 pub(crate) fn is_unsafe(punsafe: Option<f64>, nsfw_label: Option<&str>, config: &ServerConfig) -> bool {
-    punsafe.is_some_and(|p| p > config.unsafe_threshold) || nsfw_label.is_some_and(|l| l != "UNLIKELY")
+    pairscope_model::safety::is_unsafe(punsafe, nsfw_label, config.unsafe_threshold)
 }
 
 /// The image of a row, as the settings allow: nothing with remote images off, a placeholder

@@ -949,8 +949,8 @@ async fn rows_on_removal_lists_are_never_shown_counted_or_exported() {
     let list = dir.path().join("domains.txt");
     std::fs::write(&list, format!("# hidden\n{top_host}\n")).unwrap();
     let mut config = config(dataset());
-    let mut lists = pairscope_subset::RemovalLists::default();
-    lists.load(pairscope_subset::ListKind::Domains, &list).unwrap();
+    let mut lists = pairscope_lists::RemovalLists::default();
+    lists.load(pairscope_lists::ListKind::Domains, &list).unwrap();
     config.removal = std::sync::Arc::new(lists);
     let app = app_with(config);
 

@@ -12,7 +12,7 @@ pub enum SubsetError {
     Usage(#[from] pairscope_model::UsageError),
     /// A removal list could not be read or has an entry that is not one.
     #[error(transparent)]
-    List(#[from] crate::removal::ListError),
+    List(#[from] pairscope_lists::ListError),
     /// A file or directory could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {

@@ -2,9 +2,7 @@
 //!
 //! This crate owns:
 //! - [`presets`]: LAION's published subsets as EXPRs, each with its source;
-//! - [`removal`]: removal lists (domains, URLs plain or hashed, image hashes, opt-out flags),
-//!   their file format and matching rules; the web UI hides the same rows through it;
-//! - [`run`]: the subset pipeline (filter → query → removal lists → dedup → sample), planned
+//! - [`run`]: the subset pipeline (filter → query → removal lists (`pairscope-lists`) → dedup → sample), planned
 //!   on DataFusion, and its atomic, deterministic output;
 //! - [`manifest`]: what a subset directory records to be reproduced and audited;
 //! - [`diff`](mod@diff): rows only in A, only in B, in both, by a key and by domain.
@@ -19,7 +17,6 @@ pub mod diff;
 pub mod error;
 pub mod manifest;
 pub mod presets;
-pub mod removal;
 pub mod run;
 pub mod udf;
 
@@ -27,5 +24,4 @@ pub use diff::{DiffKey, DiffReport, DiffRequest, diff};
 pub use error::SubsetError;
 pub use manifest::{SampleSpec, SubsetManifest};
 pub use presets::{PRESETS, Preset, preset};
-pub use removal::{ListKind, RemovalLists, RemovalReason};
 pub use run::{DedupKey, SubsetRequest, listed_rows, run_subset};

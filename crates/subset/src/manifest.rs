@@ -9,7 +9,7 @@ use pairscope_export::ExportFormat;
 use pairscope_store::Dataset;
 
 use crate::error::SubsetError;
-use crate::removal::ListFile;
+use pairscope_lists::ListFile;
 use crate::run::DedupKey;
 
 /// The manifest's file name in a subset directory.

@@ -39,7 +39,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::error::{SubsetError, on_own_runtime};
 use crate::manifest::{DatasetInput, Filter, OutputFile, Removed, RowCounts, SampleSpec, SubsetManifest};
 use crate::presets::preset;
-use crate::removal::{RemovalLists, RemovalReason};
+use pairscope_lists::{RemovalLists, RemovalReason};
 use crate::udf::{InRowsUdf, PairKeyUdf, RemovalReasonUdf};
 
 /// Rows per output shard unless asked otherwise.

@@ -12,13 +12,13 @@ use pairscope_sql::udf::strings;
 use roaring::RoaringTreemap;
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::removal::RemovalLists;
+use pairscope_lists::RemovalLists;
 
 /// Bytes of a `pair_key` value.
 pub const KEY_BYTES: i32 = 16;
 
 /// `removal_reason(url, host, image_sha256, optout_noai, optout_noimageai, optout_tdm_reservation)`:
-/// the name of the first [`crate::removal::RemovalReason`] that removes the row, or null.
+/// the name of the first [`pairscope_lists::RemovalReason`] that removes the row, or null.
 #[derive(Debug)]
 pub struct RemovalReasonUdf {
     lists: Arc<RemovalLists>,

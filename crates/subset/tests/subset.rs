@@ -15,9 +15,9 @@ use pairscope_export::ExportFormat;
 use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_model::NoProgress;
 use pairscope_store::Dataset;
+use pairscope_lists::{ListKind, RemovalLists};
 use pairscope_subset::{
-    DedupKey, DiffKey, DiffRequest, ListKind, PRESETS, RemovalLists, SampleSpec, SubsetError, SubsetManifest,
-    SubsetRequest, diff, run_subset,
+    DedupKey, DiffKey, DiffRequest, PRESETS, SampleSpec, SubsetError, SubsetManifest, SubsetRequest, diff, run_subset,
 };
 use pairscope_synth::{SynthOptions, SynthSchema, generate};
 

@@ -113,7 +113,7 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         allow_remote: false,
         allowed_host: Vec::new(),
         no_remote_images: false,
-        unsafe_threshold: 0.5,
+        unsafe_threshold: pairscope_model::safety::DEFAULT_UNSAFE_THRESHOLD,
         max_concurrent: None,
         max_queued: pairscope_server::DEFAULT_MAX_QUEUED,
         timeout: 10.0,

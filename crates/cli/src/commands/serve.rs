@@ -31,7 +31,7 @@ pub struct ServeArgs {
     pub no_remote_images: bool,
     /// Blur (until clicked) images whose punsafe is above this, and those whose NSFW label is
     /// not UNLIKELY.
-    #[arg(long, default_value_t = 0.5, value_name = "P")]
+    #[arg(long, default_value_t = pairscope_model::safety::DEFAULT_UNSAFE_THRESHOLD, value_name = "P")]
     pub unsafe_threshold: f64,
     /// Searches running at once [default: cores].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]

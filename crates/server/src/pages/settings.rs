@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use maud::html;
-use pairscope_subset::ListKind;
+use pairscope_lists::ListKind;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;

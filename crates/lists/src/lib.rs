@@ -1,5 +1,11 @@
-//! Removal lists: the domains, URLs (plain or hashed) and image hashes a subset drops and the
-//! web UI never shows, and the opt-out flags `collect` records.
+//! Removal lists: the domains, URLs (plain or hashed) and image hashes that `subset` drops, the
+//! web UI never shows and `fetch` never requests or keeps, and the opt-out flags `collect`
+//! records.
+//!
+//! This crate owns the lists' file format, loading ([`RemovalLists::load`], with the BLAKE3 of
+//! each file for manifests) and matching rules. It never reads datasets or decides what a
+//! caller does with a listed row: `pairscope-subset` removes it, `pairscope-server` hides it,
+//! `pairscope-fetch` gives it a status.
 //!
 //! List files are text, one entry a line (gzip when the name ends in `.gz`); blank lines and
 //! lines starting with `#` are skipped. What an entry means:
@@ -10,10 +16,16 @@
 //! - **URLs**: an entry of 32, 40 or 64 hex digits is the MD5, SHA-1 or SHA-256 of a URL's
 //!   UTF-8 bytes (the way child-safety and opt-out lists are published); anything else is a URL,
 //!   matched exactly (after trimming the line).
-//! - **image hashes**: SHA-256 of the image bytes, hex, matched against `image_sha256`
-//!   (case-insensitive).
+//! - **image hashes**: an entry of 64 hex digits is the SHA-256 of an image's bytes as served,
+//!   of 40 its SHA-1, of 32 its MD5 (Re-LAION's lists come in all three), case-insensitive. A
+//!   dataset row is matched by its `image_sha256` column, so only SHA-256 entries can match it;
+//!   a downloaded image is matched by all three ([`RemovalLists::image_digest_listed`]).
 //!
 //! A row is removed for the first reason that holds, in the order of [`RemovalReason`].
+//!
+//! Memory: every entry is held once, in a hash set (a digest as its bytes, not its hex).
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -53,7 +65,8 @@ impl RemovalReason {
         }
     }
 
-    pub(crate) fn from_name(name: &str) -> Option<RemovalReason> {
+    /// The reason named `name` (as [`RemovalReason::name`] spells it).
+    pub fn from_name(name: &str) -> Option<RemovalReason> {
         RemovalReason::ALL.into_iter().find(|r| r.name() == name)
     }
 }
@@ -66,7 +79,7 @@ pub enum ListKind {
     Domains,
     /// Image URLs, as written or as their MD5, SHA-1 or SHA-256 in hex.
     Urls,
-    /// SHA-256 digests of image bytes, in hex.
+    /// MD5, SHA-1 or SHA-256 digests of image bytes, in hex.
     ImageHashes,
 }
 
@@ -114,7 +127,9 @@ pub struct RemovalLists {
     md5: FxHashSet<[u8; 16]>,
     sha1: FxHashSet<[u8; 20]>,
     sha256: FxHashSet<[u8; 32]>,
-    images: FxHashSet<[u8; 32]>,
+    image_md5: FxHashSet<[u8; 16]>,
+    image_sha1: FxHashSet<[u8; 20]>,
+    image_sha256: FxHashSet<[u8; 32]>,
     exclude_optouts: bool,
     files: Vec<ListFile>,
 }
@@ -174,9 +189,11 @@ impl RemovalLists {
                     }
                     ListKind::Urls => self.add_url(entry),
                     ListKind::ImageHashes => {
-                        let hash = hex::<32>(entry)
-                            .ok_or_else(|| failed(format!("not a SHA-256 hex digest (64 hex digits): {entry:?}")))?;
-                        self.images.insert(hash);
+                        if !self.add_image_hash(entry) {
+                            return Err(failed(format!(
+                                "not an MD5, SHA-1 or SHA-256 hex digest (32, 40 or 64 hex digits): {entry:?}"
+                            )));
+                        }
                     }
                 }
                 entries += 1;
@@ -187,6 +204,17 @@ impl RemovalLists {
         let blake3 = hashing.into_inner().hasher.finalize().to_hex().to_string();
         self.files.push(ListFile { kind, path: path.display().to_string(), blake3, entries });
         Ok(())
+    }
+
+    /// Adds an image digest by its length; false when `entry` is not one.
+    fn add_image_hash(&mut self, entry: &str) -> bool {
+        let added = match entry.len() {
+            32 => hex::<16>(entry).map(|h| self.image_md5.insert(h)),
+            40 => hex::<20>(entry).map(|h| self.image_sha1.insert(h)),
+            64 => hex::<32>(entry).map(|h| self.image_sha256.insert(h)),
+            _ => None,
+        };
+        added.is_some()
     }
 
     fn add_url(&mut self, entry: &str) {
@@ -230,7 +258,22 @@ impl RemovalLists {
 
     /// Whether an image's SHA-256 (hex, any case) is on an image-hash list.
     pub fn image_listed(&self, sha256_hex: &str) -> bool {
-        !self.images.is_empty() && hex::<32>(sha256_hex).is_some_and(|h| self.images.contains(&h))
+        !self.image_sha256.is_empty() && hex::<32>(sha256_hex).is_some_and(|h| self.image_sha256.contains(&h))
+    }
+
+    /// Whether any image-hash entries were loaded.
+    pub fn has_image_entries(&self) -> bool {
+        !(self.image_md5.is_empty() && self.image_sha1.is_empty() && self.image_sha256.is_empty())
+    }
+
+    /// Whether an image digest (MD5, SHA-1 or SHA-256 by its length; hex, any case) is on an
+    /// image-hash list. A downloaded image is listed when any of its three digests is.
+    pub fn image_digest_listed(&self, hex_digest: &str) -> bool {
+        match hex_digest.len() {
+            32 => hex::<16>(hex_digest).is_some_and(|h| self.image_md5.contains(&h)),
+            40 => hex::<20>(hex_digest).is_some_and(|h| self.image_sha1.contains(&h)),
+            _ => self.image_listed(hex_digest),
+        }
     }
 
     /// The first reason the row is removed for, if any. `host` is the stored host (derived from
@@ -384,5 +427,22 @@ mod tests {
         assert!(lists.image_listed(&hash));
         assert!(!lists.image_listed(&"cd".repeat(32)));
         assert_eq!(lists.reason("http://a/b", None, Some(&hash), false), Some(RemovalReason::ImageHash));
+    }
+
+    #[test]
+    fn image_hashes_of_every_length_match_their_digest_only() {
+        let (md5, sha1, sha256) = ("1".repeat(32), "2".repeat(40), "3".repeat(64));
+        let lists = list(ListKind::ImageHashes, &format!("{md5}\n{}\n{sha256}\n", sha1.to_uppercase()));
+        assert!(lists.has_image_entries());
+        for digest in [&md5, &sha1, &sha256] {
+            assert!(lists.image_digest_listed(digest), "{digest}");
+        }
+        assert!(!lists.image_digest_listed(&"1".repeat(40)) && !lists.image_digest_listed(&"2".repeat(64)));
+        // A dataset row carries a SHA-256 only: the shorter digests cannot match it.
+        assert!(!lists.image_listed(&md5));
+        let bad = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(bad.path(), "abc\n").unwrap();
+        let err = RemovalLists::default().load(ListKind::ImageHashes, bad.path()).unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("32, 40 or 64 hex digits"), "{err}");
     }
 }
