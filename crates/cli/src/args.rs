@@ -51,6 +51,8 @@ pub enum Command {
     Subset(crate::commands::subset::SubsetArgs),
     /// Compare two datasets (or a dataset and a subset): rows only in A, only in B, in both.
     Diff(crate::commands::subset::DiffArgs),
+    /// Download the images of a selection or a URL list, politely, like img2dataset (resumable).
+    Fetch(crate::commands::fetch::FetchArgs),
     /// Run a read-only SQL query over a dataset's rows (the table `pairs`).
     Sql(crate::commands::sql::SqlArgs),
     /// Serve a web UI and JSON API to search a dataset (read-only, loopback by default).
@@ -290,7 +292,8 @@ pub struct RemovalArgs {
     /// Rows whose image URL is on this list: URLs, or their MD5/SHA-1/SHA-256 hex (repeatable).
     #[arg(value_parser = ResolvedPath, long, value_name = "FILE")]
     pub exclude_urls: Vec<PathBuf>,
-    /// Rows whose image_sha256 is on this list (repeatable).
+    /// Rows whose image_sha256 is on this list; `fetch` also matches an image's MD5 and SHA-1
+    /// (32, 40 or 64 hex digits a line; repeatable).
     #[arg(value_parser = ResolvedPath, long, value_name = "FILE")]
     pub exclude_image_hashes: Vec<PathBuf>,
     /// Rows whose page opted out (noai, noimageai, TDM reservation; recorded by collect).

@@ -37,7 +37,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -58,6 +58,9 @@ use crate::{FetchStatus, Fetched, Fetcher};
 pub const SHARD_ROWS: u64 = 10_000;
 /// The name of the run's record in the output directory.
 pub const RECORD: &str = "fetch.json";
+/// Where `pairscope fetch -d` keeps the rows it selected from a dataset (a subset directory):
+/// the run's input, inside its output so that a resumed run finds it. The run never writes it.
+pub const SELECTION_DIR: &str = "selection";
 
 /// Statuses a run gives that are not the fetcher's or the image decoder's.
 pub mod statuses {
@@ -249,18 +252,36 @@ fn prepare_output(input: &Input, options: &RunOptions) -> Result<(), RunError> {
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut entries = fs::read_dir(out).map_err(|e| output_error(e.to_string()))?;
-            if entries.next().is_some() {
-                return Err(output_error(
-                    "is not empty and holds no fetch run (no fetch.json): choose a new or empty directory".into(),
-                ));
-            }
+            check_output_dir(out)?;
             #[expect(clippy::expect_used, reason = "the record is strings, numbers and JSON values")]
             let json = serde_json::to_vec_pretty(&record).expect("the record serialises");
             write_atomic(&path, &json).map_err(|e| RunError::Output { path, message: e.to_string() })
         }
         Err(e) => Err(RunError::Output { path, message: e.to_string() }),
     }
+}
+
+/// Refuses an output directory that exists, is not empty and holds no fetch run's record: a
+/// run never writes into a directory that is not its own. Only a selection
+/// ([`SELECTION_DIR`]) may be there before the record.
+pub fn check_output_dir(out: &Path) -> Result<(), RunError> {
+    let entries = match fs::read_dir(out) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(RunError::Output { path: out.to_path_buf(), message: e.to_string() }),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| RunError::Output { path: out.to_path_buf(), message: e.to_string() })?;
+        names.push(entry.file_name());
+    }
+    if names.iter().any(|n| n == RECORD) || names.iter().all(|n| n == SELECTION_DIR) {
+        return Ok(());
+    }
+    Err(RunError::Output {
+        path: out.to_path_buf(),
+        message: "is not empty and holds no fetch run (no fetch.json): choose a new or empty directory".into(),
+    })
 }
 
 /// What differs between an earlier run's record and this one, for the refusal.

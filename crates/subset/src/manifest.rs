@@ -20,7 +20,7 @@ pub const FORMAT: u32 = 1;
 /// The steps, in the order they apply.
 pub const ORDER_OF_OPERATIONS: [&str; 5] = [
     "filter (preset AND --where)",
-    "query",
+    "query and --url",
     "removal lists (domain, url, image hash, opt-out; first reason counts)",
     "dedup (lowest row_id survives)",
     "sample (smallest xxh3_64(row_id little-endian, seed), ties by row_id)",
@@ -147,6 +147,9 @@ pub struct Filter {
     pub sql: Option<String>,
     /// The QUERY text.
     pub query: Option<String>,
+    /// The URL pattern (`--url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// Whether the QUERY matched with accent folding.
     pub fold_accents: bool,
 }

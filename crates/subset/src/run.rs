@@ -3,7 +3,7 @@
 //!
 //! Order of operations (each step sees only what the previous kept):
 //! 1. **filter**: the preset's definition and `--where`, both EXPR, combined with AND;
-//! 2. **query**: the QUERY language, evaluated by the full-text index;
+//! 2. **query**: the QUERY language and the URL pattern, evaluated by the full-text index;
 //! 3. **removal lists**: domains, URLs, image hashes, opt-outs (first reason counts);
 //! 4. **dedup** by url or url+caption: of rows with the same key, the lowest row_id survives;
 //! 5. **sample**: the N rows with the smallest XXH3-64 of (row_id, seed), ties by row_id.
@@ -88,6 +88,8 @@ pub struct SubsetRequest {
     pub filter: Option<String>,
     /// QUERY text (`pairscope-query`).
     pub query: Option<String>,
+    /// A URL pattern over image and page URLs (as `search --url`).
+    pub url: Option<String>,
     /// Match the QUERY with accent folding.
     pub fold_accents: bool,
     /// The removal lists, and whether opted-out pages' rows go too.
@@ -156,6 +158,7 @@ fn combined_filter(dataset: &Dataset, request: &SubsetRequest) -> Result<Filter,
         expr: canonical,
         sql,
         query: request.query.clone(),
+        url: request.url.clone(),
         fold_accents: request.fold_accents,
         preset_needs: preset.map(|p| p.needs.iter().map(|c| c.to_string()).collect()).unwrap_or_default(),
     })
@@ -278,10 +281,16 @@ impl Pass {
     ) -> Result<Selected, SubsetError> {
         let where_sql = filter.sql.clone().unwrap_or_else(|| "TRUE".to_string());
         let mut condition = format!("({where_sql})");
-        let Some(query) = &request.query else { return Ok(Selected { condition, after_filter: None }) };
+        if request.query.is_none() && request.url.is_none() {
+            return Ok(Selected { condition, after_filter: None });
+        }
         let engine = Engine::open(dataset.clone())?;
-        let selection =
-            Selection { query: Some(query.clone()), fold_accents: request.fold_accents, ..Default::default() };
+        let selection = Selection {
+            query: request.query.clone(),
+            url: request.url.clone(),
+            fold_accents: request.fold_accents,
+            ..Default::default()
+        };
         let limits = Limits { timeout: std::time::Duration::MAX };
         let ids = engine.row_ids(&selection, &limits)?;
         let ids = RoaringTreemap::from_sorted_iter(ids.into_iter().map(|id| id as u64))

@@ -50,6 +50,7 @@ fn request(out: PathBuf) -> SubsetRequest {
         preset: None,
         filter: None,
         query: None,
+        url: None,
         fold_accents: false,
         lists: RemovalLists::default(),
         dedup: None,

@@ -32,6 +32,9 @@ pub struct SubsetArgs {
     /// Keep rows matching this search query (the `search` QUERY language).
     #[arg(long, value_name = "QUERY")]
     pub query: Option<String>,
+    /// Keep rows whose image or page URL matches this pattern (as `search --url`).
+    #[arg(long, value_name = "PATTERN")]
+    pub url: Option<String>,
     /// Match the query regardless of accents.
     #[arg(long)]
     pub fold_accents: bool,
@@ -99,6 +102,7 @@ pub fn run_subset_command(args: &SubsetArgs, _global: &GlobalArgs) -> Result<Exi
         preset: args.preset.clone(),
         filter: args.filter.clone(),
         query: args.query.clone(),
+        url: args.url.clone(),
         fold_accents: args.fold_accents,
         lists,
         dedup: args.dedup.map(|d| match d {
