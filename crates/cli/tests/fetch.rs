@@ -207,3 +207,61 @@ fn fetch_refuses_what_it_must_not_do() {
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("warning: --ignore-robots"));
 }
+
+#[test]
+fn fetch_from_a_dataset_selection_keeps_row_ids_and_refuses_another_selection_on_the_same_out() {
+    let (port, requests) = image_server();
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("urls.parquet");
+    write_urls(&source, port, 12);
+    let dataset = dir.path().join("ds");
+    let status = Command::new(env!("CARGO_BIN_EXE_pairscope"))
+        .args(["ingest", "-d", &dataset.display().to_string(), &source.display().to_string(), "--quiet"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ds = dataset.display().to_string();
+    let out = dir.path().join("fetched");
+    let output =
+        fetch_command(&["-d", &ds, "--query", "number", "--url", "*/img/1*", "--json"], &out).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // 1.png, 10.png, 11.png.
+    assert_eq!(report["rows"], 3, "{report}");
+    assert_eq!(report["total"]["ok"], 3, "{report}");
+    assert_eq!(requests.lock().unwrap().len(), 3);
+    assert!(out.join("selection/manifest.json").is_file());
+
+    // The samples carry the dataset's row ids: the ones `search` gives for the same rows.
+    let search = Command::new(env!("CARGO_BIN_EXE_pairscope"))
+        .args(["search", "-d", &ds, "number", "--url", "*/img/1*", "--json", "--limit", "10"])
+        .output()
+        .unwrap();
+    assert!(search.status.success(), "{}", String::from_utf8_lossy(&search.stderr));
+    let hits: serde_json::Value = serde_json::from_slice(&search.stdout).unwrap();
+    let mut expected: Vec<i64> =
+        hits["hits"].as_array().unwrap().iter().map(|h| h["row_id"].as_i64().unwrap()).collect();
+    expected.sort();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(out.join("00000.parquet")).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let mut got = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let ids = batch.column_by_name("row_id").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().clone();
+        got.extend(ids.iter().map(Option::unwrap));
+    }
+    got.sort();
+    assert_eq!(got, expected);
+
+    // Another selection on the same --out is refused before anything is replaced.
+    let manifest = std::fs::read(out.join("selection/manifest.json")).unwrap();
+    let output = fetch_command(&["-d", &ds, "--query", "picture"], &out).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("another selection"));
+    assert_eq!(std::fs::read(out.join("selection/manifest.json")).unwrap(), manifest);
+}

@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type, Schema};
+use pairscope_model::columns::source_names;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use pairscope_model::columns::source_names;
 use serde::{Deserialize, Serialize};
 
 /// Rows decoded per parquet batch.
@@ -144,11 +144,12 @@ impl Input {
             let builder = ParquetRecordBatchReaderBuilder::try_new(file)
                 .map_err(|e| InputError::at(path, format!("not a readable parquet file: {e}")))?;
             let columns = columns_of(path, builder.schema())?;
-            let wanted: Vec<usize> = [Some(columns.url), columns.caption, columns.row_id, columns.punsafe, columns.nsfw_label]
-                .into_iter()
-                .flatten()
-                .chain(columns.optouts.iter().copied())
-                .collect();
+            let wanted: Vec<usize> =
+                [Some(columns.url), columns.caption, columns.row_id, columns.punsafe, columns.nsfw_label]
+                    .into_iter()
+                    .flatten()
+                    .chain(columns.optouts.iter().copied())
+                    .collect();
             let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
             let schema = builder.schema().clone();
             let reader = builder
@@ -163,8 +164,8 @@ impl Input {
             let at = |index: usize| sorted.iter().position(|&i| i == index);
             for batch in reader {
                 let first = number;
-                let batch =
-                    batch.map_err(|e| InputError::at(path, format!("rows from {}: {e}", first - self.start_of(path))))?;
+                let batch = batch
+                    .map_err(|e| InputError::at(path, format!("rows from {}: {e}", first - self.start_of(path))))?;
                 let rows = batch.num_rows() as u64;
                 if (first..first + rows).all(skip) {
                     number += rows;

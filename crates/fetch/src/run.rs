@@ -203,7 +203,12 @@ impl Record {
 
 /// Runs `input` through `fetcher` into `options.out` (see the module doc), on a runtime of its
 /// own.
-pub fn run(input: &Input, fetcher: Fetcher, options: &RunOptions, progress: &dyn Progress) -> Result<RunReport, RunError> {
+pub fn run(
+    input: &Input,
+    fetcher: Fetcher,
+    options: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<RunReport, RunError> {
     let started = Instant::now();
     prepare_output(input, options)?;
     let shards = input.rows().div_ceil(options.shard_rows.max(1));
@@ -213,8 +218,7 @@ pub fn run(input: &Input, fetcher: Fetcher, options: &RunOptions, progress: &dyn
         .enable_all()
         .build()
         .map_err(|e| RunError::Internal(format!("cannot start the runtime: {e}")))?;
-    let (this_run, requests) =
-        runtime.block_on(schedule(input, Arc::new(fetcher), options, &finished, progress))?;
+    let (this_run, requests) = runtime.block_on(schedule(input, Arc::new(fetcher), options, &finished, progress))?;
     let mut total = BTreeMap::new();
     for shard in 0..shards {
         for (status, n) in shard::read_stats(&options.out, shard)?.status_dict {
@@ -244,8 +248,10 @@ fn prepare_output(input: &Input, options: &RunOptions) -> Result<(), RunError> {
     let path = out.join(RECORD);
     match fs::read(&path) {
         Ok(bytes) => {
-            let earlier: Record = serde_json::from_slice(&bytes)
-                .map_err(|e| RunError::Output { path: path.clone(), message: format!("not a fetch run's record: {e}") })?;
+            let earlier: Record = serde_json::from_slice(&bytes).map_err(|e| RunError::Output {
+                path: path.clone(),
+                message: format!("not a fetch run's record: {e}"),
+            })?;
             if earlier != record {
                 return Err(RunError::Output { path, message: difference(&earlier, &record) });
             }
@@ -298,11 +304,19 @@ fn difference(earlier: &Record, now: &Record) -> String {
         let changed: Vec<String> = keys
             .into_iter()
             .filter(|k| a.get(k.as_str()) != b.get(k.as_str()))
-            .map(|k| format!("{k} was {}, now {}", a.get(k.as_str()).unwrap_or(&serde_json::Value::Null), b.get(k.as_str()).unwrap_or(&serde_json::Value::Null)))
+            .map(|k| {
+                format!(
+                    "{k} was {}, now {}",
+                    a.get(k.as_str()).unwrap_or(&serde_json::Value::Null),
+                    b.get(k.as_str()).unwrap_or(&serde_json::Value::Null)
+                )
+            })
             .collect();
         changed.join("; ")
     };
-    format!("holds a fetch run with other arguments ({what}): resume it with the same arguments, or choose another --out")
+    format!(
+        "holds a fetch run with other arguments ({what}): resume it with the same arguments, or choose another --out"
+    )
 }
 
 /// The shards already finished, after sweeping what an interrupted `finish` or retry left and
@@ -363,10 +377,8 @@ async fn schedule(
 ) -> Result<(BTreeMap<String, u64>, u64), RunError> {
     let per_host = fetcher.config().connections_per_host.max(1);
     let shard_rows = options.shard_rows;
-    let context = Arc::new(Context {
-        options: options.clone(),
-        decoders: Semaphore::new(options.decode_threads.max(1)),
-    });
+    let context =
+        Arc::new(Context { options: options.clone(), decoders: Semaphore::new(options.decode_threads.max(1)) });
     let (shards_tx, mut shards_rx) = mpsc::channel::<Result<ShardRows, RunError>>(1);
     let reader = {
         let input = input.clone();
@@ -567,7 +579,9 @@ fn consent(row: &InputRow, options: &RunOptions) -> Option<(&'static str, String
         && pairscope_model::safety::is_unsafe(row.punsafe, row.nsfw_label.as_deref(), options.unsafe_threshold)
     {
         let why = match (row.punsafe, row.nsfw_label.as_deref()) {
-            (Some(p), _) if p > options.unsafe_threshold => format!("punsafe {p} is above {}", options.unsafe_threshold),
+            (Some(p), _) if p > options.unsafe_threshold => {
+                format!("punsafe {p} is above {}", options.unsafe_threshold)
+            }
             (_, Some(label)) => format!("NSFW label {label}"),
             _ => "may be unsafe".into(),
         };
@@ -603,13 +617,15 @@ fn skipped(key: String, row: InputRow, status: &str, message: String) -> Sample 
 }
 
 /// Fetches one row's image, decodes it, checks the image-hash lists and puts its sample.
-async fn fetch_one(fetcher: &Fetcher, context: &Arc<Context>, writer: &Arc<ShardWriter>, job: Job) -> Result<String, RunError> {
+async fn fetch_one(
+    fetcher: &Fetcher,
+    context: &Arc<Context>,
+    writer: &Arc<ShardWriter>,
+    job: Job,
+) -> Result<String, RunError> {
     let fetched = fetcher.fetch(&job.url).await;
-    let _permit = context
-        .decoders
-        .acquire()
-        .await
-        .map_err(|e| RunError::Internal(format!("decoder slots closed: {e}")))?;
+    let _permit =
+        context.decoders.acquire().await.map_err(|e| RunError::Internal(format!("decoder slots closed: {e}")))?;
     let (context, writer) = (context.clone(), writer.clone());
     tokio::task::spawn_blocking(move || {
         let sample = sample_of(job, fetched, &context.options);

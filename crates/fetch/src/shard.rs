@@ -202,7 +202,12 @@ pub fn sweep(out: &Path, shard: u64) -> Result<(), ShardError> {
 /// none. The finished files stay until the shard is finished again and replaces them; a run
 /// killed half-way through leaves either the finished shard (its stats file is removed last)
 /// or the unfinished one.
-pub fn reopen(out: &Path, shard: u64, format: OutputFormat, retry: &dyn Fn(&Sample) -> bool) -> Result<usize, ShardError> {
+pub fn reopen(
+    out: &Path,
+    shard: u64,
+    format: OutputFormat,
+    retry: &dyn Fn(&Sample) -> bool,
+) -> Result<usize, ShardError> {
     let name = shard_name(shard);
     let samples = read_parquet(&out.join(format!("{name}.parquet")))?;
     let again = samples.iter().filter(|s| retry(s)).count();
@@ -282,7 +287,9 @@ fn read_parquet(path: &Path) -> Result<Vec<Sample>, ShardError> {
         let get_text = |a: &Option<arrow::array::StringArray>, i: usize| {
             a.as_ref().and_then(|a| a.is_valid(i).then(|| a.value(i).to_string()))
         };
-        let get_size = |a: &Option<arrow::array::UInt32Array>, i: usize| a.as_ref().and_then(|a| a.is_valid(i).then(|| a.value(i)));
+        let get_size = |a: &Option<arrow::array::UInt32Array>, i: usize| {
+            a.as_ref().and_then(|a| a.is_valid(i).then(|| a.value(i)))
+        };
         for i in 0..batch.num_rows() {
             let required = |a: &Option<arrow::array::StringArray>, name: &str| {
                 get_text(a, i).ok_or_else(|| damaged(format!("row {i}: no {name}")))

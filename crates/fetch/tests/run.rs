@@ -151,15 +151,16 @@ fn statuses(out: &Path) -> BTreeMap<String, (String, Option<i64>)> {
         if !path.exists() {
             break;
         }
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-            std::fs::File::open(&path).unwrap(),
-        )
-        .unwrap()
-        .build()
-        .unwrap();
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
         for batch in reader {
             let batch = batch.unwrap();
-            let text = |name: &str| batch.column_by_name(name).unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
+            let text = |name: &str| {
+                batch.column_by_name(name).unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone()
+            };
             let (key, status) = (text("key"), text("status"));
             let row_id = batch.column_by_name("row_id").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().clone();
             for i in 0..batch.num_rows() {
@@ -329,8 +330,7 @@ fn an_input_without_a_url_column_or_with_a_wrong_type_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.parquet");
     let schema = Arc::new(Schema::new(vec![Field::new("caption", DataType::Utf8, true)]));
-    let batch =
-        RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(vec!["a"])) as ArrayRef]).unwrap();
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(vec!["a"])) as ArrayRef]).unwrap();
     let mut writer = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
@@ -342,7 +342,8 @@ fn an_input_without_a_url_column_or_with_a_wrong_type_is_refused_by_name() {
         Field::new("url", DataType::Utf8, true),
         Field::new("punsafe", DataType::Utf8, true),
     ]));
-    let columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec!["http://a/"])), Arc::new(StringArray::from(vec!["x"]))];
+    let columns: Vec<ArrayRef> =
+        vec![Arc::new(StringArray::from(vec!["http://a/"])), Arc::new(StringArray::from(vec!["x"]))];
     let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
     let mut writer = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
     writer.write(&batch).unwrap();

@@ -9,8 +9,8 @@ use pairscope_export::ExportFormat;
 use pairscope_store::Dataset;
 
 use crate::error::SubsetError;
-use pairscope_lists::ListFile;
 use crate::run::DedupKey;
+use pairscope_lists::ListFile;
 
 /// The manifest's file name in a subset directory.
 pub const MANIFEST: &str = "manifest.json";

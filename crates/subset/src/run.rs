@@ -39,8 +39,8 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::error::{SubsetError, on_own_runtime};
 use crate::manifest::{DatasetInput, Filter, OutputFile, Removed, RowCounts, SampleSpec, SubsetManifest};
 use crate::presets::preset;
-use pairscope_lists::{RemovalLists, RemovalReason};
 use crate::udf::{InRowsUdf, PairKeyUdf, RemovalReasonUdf};
+use pairscope_lists::{RemovalLists, RemovalReason};
 
 /// Rows per output shard unless asked otherwise.
 pub const SHARD_ROWS: usize = 1 << 20;

@@ -13,9 +13,9 @@ use arrow::datatypes::Int64Type;
 use md5::Digest;
 use pairscope_export::ExportFormat;
 use pairscope_ingest::{IngestOptions, ingest};
+use pairscope_lists::{ListKind, RemovalLists};
 use pairscope_model::NoProgress;
 use pairscope_store::Dataset;
-use pairscope_lists::{ListKind, RemovalLists};
 use pairscope_subset::{
     DedupKey, DiffKey, DiffRequest, PRESETS, SampleSpec, SubsetError, SubsetManifest, SubsetRequest, diff, run_subset,
 };

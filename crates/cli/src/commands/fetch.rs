@@ -157,9 +157,7 @@ pub fn run_fetch(args: &FetchArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         .into());
     }
     if args.ignore_robots {
-        eprintln!(
-            "warning: --ignore-robots: robots.txt is not read. Use it only for sites that agreed to be fetched."
-        );
+        eprintln!("warning: --ignore-robots: robots.txt is not read. Use it only for sites that agreed to be fetched.");
     }
     let config = FetchConfig {
         connections_per_host: args.connections_per_host,
@@ -229,7 +227,10 @@ pub fn run_fetch(args: &FetchArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         },
         || {
             table(vec![
-                ("status", Arc::new(StringArray::from(statuses.iter().map(|s| s.0.as_str()).collect::<Vec<_>>())) as ArrayRef),
+                (
+                    "status",
+                    Arc::new(StringArray::from(statuses.iter().map(|s| s.0.as_str()).collect::<Vec<_>>())) as ArrayRef,
+                ),
                 ("rows", Arc::new(UInt64Array::from(statuses.iter().map(|s| *s.1).collect::<Vec<_>>()))),
             ])
         },
