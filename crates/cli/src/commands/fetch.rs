@@ -150,7 +150,8 @@ pub fn run_fetch(args: &FetchArgs, global: &GlobalArgs) -> Result<ExitStatus> {
             .filter(|d| !d.is_zero())
             .ok_or_else(|| UsageError::new(format!("{flag} {s}: must be a positive number of seconds")))
     };
-    if !(args.requests_per_second_per_host > 0.0) || args.connections_per_host == 0 || args.concurrency == 0 {
+    let rate = args.requests_per_second_per_host;
+    if !rate.is_finite() || rate <= 0.0 || args.connections_per_host == 0 || args.concurrency == 0 {
         return Err(UsageError::new(
             "--concurrency, --connections-per-host and --requests-per-second-per-host must be above 0",
         )
