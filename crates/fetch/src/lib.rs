@@ -17,10 +17,13 @@
 //! - name resolution through a DNS cache of its own ([`dns`]), replaceable in tests, refusing
 //!   non-public addresses unless told.
 //!
-//! It also owns a fetch run's output shards ([`shard`]: img2dataset's layout, resumable per
-//! image, deterministic). It never decodes images (the body's bytes are returned as served),
-//! never writes files outside a run's output directory, never reads datasets, and never ignores robots.txt or the opt-out header unless its
-//! configuration says so ([`FetchConfig::respect_robots`],
+//! It also owns the fetch run ([`run`]: consent, scheduling, decoding through
+//! `pairscope-images`), its input ([`input`]), its output shards ([`shard`]: img2dataset's
+//! layout, resumable per image, deterministic) and reading a finished output's images by row id
+//! ([`local`], for `serve --images`). The fetcher never decodes images (it returns the body's
+//! bytes as served; the run hands them to `pairscope-images`). Nothing here writes outside a
+//! run's output directory or reads a dataset, and nothing ignores robots.txt or the opt-out
+//! header unless the configuration says so ([`FetchConfig::respect_robots`],
 //! [`FetchConfig::respect_optout_header`]).
 //!
 //! Memory bound: per-host state (politeness slots and the robots.txt verdict) lives in LRU maps
@@ -47,6 +50,7 @@ pub mod dns;
 mod fetcher;
 mod hosts;
 pub mod input;
+pub mod local;
 mod optout;
 mod retry;
 mod robots;
@@ -59,5 +63,6 @@ pub use config::{FetchConfig, ROBOTS_AGENT, USER_AGENT};
 pub use dns::{Lookup, StaticHosts, SystemLookup};
 pub use fetcher::{FetchError, Fetcher};
 pub use input::{Input, InputError, InputRow};
+pub use local::LocalImages;
 pub use run::{RunError, RunOptions, RunReport, run};
 pub use status::{FetchStatus, Fetched, RobotsCheck};

@@ -263,7 +263,7 @@ fn finished_images(out: &Path, shard: u64, format: OutputFormat) -> Result<BTree
 }
 
 /// The samples of a shard's parquet file (without images).
-fn read_parquet(path: &Path) -> Result<Vec<Sample>, ShardError> {
+pub(crate) fn read_parquet(path: &Path) -> Result<Vec<Sample>, ShardError> {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{Int64Type, UInt32Type};
     let io_error = |source| ShardError::Io { path: path.to_path_buf(), source };

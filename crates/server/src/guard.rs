@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use crate::App;
 use crate::connection::Client;
 use crate::error::Failure;
+use crate::view::ImageSource;
 use crate::{gate, view};
 
 /// The `Host` header values the server answers.
@@ -66,7 +67,7 @@ pub(crate) async fn guard(State(app): State<Arc<App>>, request: Request, next: N
         }
         Err(failure) => failure.respond(false),
     };
-    secure(response.headers_mut(), app.config.remote_images);
+    secure(response.headers_mut(), ImageSource::of(&app.config));
     response
 }
 
@@ -91,8 +92,12 @@ fn host_of(request: &Request) -> Result<Option<&str>, Failure> {
 }
 
 #[expect(clippy::expect_used, reason = "the policy is printable ASCII, which a header value always accepts")]
-fn secure(headers: &mut HeaderMap, remote_images: bool) {
-    let images = if remote_images { "http: https: data:" } else { "'none'" };
+fn secure(headers: &mut HeaderMap, source: ImageSource) {
+    let images = match source {
+        ImageSource::Remote => "http: https: data:",
+        ImageSource::Local => "'self'",
+        ImageSource::Off => "'none'",
+    };
     let policy = format!(
         "default-src 'none'; img-src {images}; style-src 'self'; script-src 'self'; form-action 'self'; \
          frame-ancestors 'none'; base-uri 'none'"

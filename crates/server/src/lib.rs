@@ -68,8 +68,11 @@ pub struct ServerConfig {
     /// Host names (without port) accepted in the `Host` header besides the bound address and,
     /// for loopback or unspecified addresses, localhost, 127.0.0.1 and `[::1]`.
     pub allowed_hosts: Vec<String>,
-    /// Show images from their URLs (the browser fetches them from their sites).
+    /// Show images from their URLs (the browser fetches them from their sites). Ignored when
+    /// `images` is given: then nothing is ever loaded from another site.
     pub remote_images: bool,
+    /// Images fetched by `pairscope fetch`, shown by row id instead of hotlinking.
+    pub images: Option<std::sync::Arc<pairscope_fetch::LocalImages>>,
     /// Images whose punsafe is above this are blurred until clicked.
     pub unsafe_threshold: f64,
     /// Searches (and row, mention, overview lookups and the pages of exports) computing at
@@ -114,6 +117,7 @@ impl ServerConfig {
             allow_remote: false,
             allowed_hosts: Vec::new(),
             remote_images: true,
+            images: None,
             unsafe_threshold: pairscope_model::safety::DEFAULT_UNSAFE_THRESHOLD,
             max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_queued: DEFAULT_MAX_QUEUED,

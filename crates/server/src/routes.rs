@@ -182,6 +182,15 @@ pub(crate) static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
             Some(|| get(pages::style)),
         ),
         route(
+            "/-/image/{id}",
+            "fetched_image",
+            "A fetched image of a row (with `serve --images`), as JPEG.",
+            Parameters::RowId,
+            Asset("image/jpeg"),
+            None,
+            Some(|| get(pages::fetched_image)),
+        ),
+        route(
             "/-/app.js",
             "script",
             "The script that swaps images that fail to load for a placeholder.",

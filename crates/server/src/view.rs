@@ -77,15 +77,40 @@ pub(crate) fn is_unsafe(punsafe: Option<f64>, nsfw_label: Option<&str>, config: 
     pairscope_model::safety::is_unsafe(punsafe, nsfw_label, config.unsafe_threshold)
 }
 
-/// The image of a row, as the settings allow: nothing with remote images off, a placeholder
-/// for a URL that is not http(s), blurred behind a `<details>` (click to reveal, no script)
-/// when it may be unsafe.
-pub(crate) fn image(raw_url: &str, unsafe_image: bool, config: &ServerConfig) -> Markup {
-    if !config.remote_images {
-        return html! { div.noimage { "remote images are off" } };
+/// Where a page's images come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ImageSource {
+    /// A fetch output on this server (`serve --images`): never another site.
+    Local,
+    /// The images' own sites (the browser fetches them).
+    Remote,
+    /// None at all.
+    Off,
+}
+
+impl ImageSource {
+    pub(crate) fn of(config: &ServerConfig) -> ImageSource {
+        match (&config.images, config.remote_images) {
+            (Some(_), _) => ImageSource::Local,
+            (None, true) => ImageSource::Remote,
+            (None, false) => ImageSource::Off,
+        }
     }
-    let Some(src) = web_url(raw_url) else {
-        return html! { div.noimage { "no image: not an http(s) URL" } };
+}
+
+/// The image of row `row_id`, as the settings allow: the fetched copy when images are local
+/// (a placeholder when the row has none: never a hotlink), nothing with remote images off, a
+/// placeholder for a URL that is not http(s); blurred behind a `<details>` (click to reveal,
+/// no script) when it may be unsafe.
+pub(crate) fn image(row_id: i64, raw_url: &str, unsafe_image: bool, config: &ServerConfig) -> Markup {
+    let src = match (ImageSource::of(config), &config.images) {
+        (ImageSource::Local, Some(images)) if images.contains(row_id) => format!("/-/image/{row_id}"),
+        (ImageSource::Local, _) => return html! { div.noimage { "not fetched" } },
+        (ImageSource::Off, _) => return html! { div.noimage { "remote images are off" } },
+        (ImageSource::Remote, _) => match web_url(raw_url) {
+            Some(src) => src,
+            None => return html! { div.noimage { "no image: not an http(s) URL" } },
+        },
     };
     let img = html! { img loading="lazy" referrerpolicy="no-referrer" decoding="async" alt="" src=(src); };
     if unsafe_image {

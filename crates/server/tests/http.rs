@@ -394,6 +394,80 @@ async fn safe_mode_blurs_unsafe_images_and_no_remote_images_shows_none() {
     assert_eq!(get_ok(&off, "/-/settings.json").await.json()["remote_images"], false);
 }
 
+/// The bytes `fetch_output` keeps as row `id`'s image.
+fn fake_jpeg(id: i64) -> Vec<u8> {
+    format!("\u{ff}\u{d8} image of row {id}").into_bytes()
+}
+
+/// A fetch output (one webdataset shard) holding an image for each row of `ids`.
+fn fetch_output(ids: &[i64]) -> tempfile::TempDir {
+    use pairscope_fetch::shard::{OutputFormat, Sample, ShardWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let writer = ShardWriter::open(dir.path(), 0).unwrap();
+    let mut keys = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let key = format!("0000{i}");
+        writer
+            .put(&Sample {
+                key: key.clone(),
+                url: format!("https://x.example/{id}.jpg"),
+                caption: None,
+                status: "ok".into(),
+                error_message: String::new(),
+                width: Some(1),
+                height: Some(1),
+                original_width: None,
+                original_height: None,
+                md5: None,
+                sha1: None,
+                sha256: None,
+                row_id: Some(*id),
+                image: Some(fake_jpeg(*id)),
+            })
+            .unwrap();
+        keys.push(key);
+    }
+    writer.finish(&keys, OutputFormat::Webdataset).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn fetched_images_are_served_by_row_id_and_nothing_is_hotlinked() {
+    let app = app();
+    let fetched = [hostile_row(&app, "highpunsafe").await, hostile_row(&app, "safeone").await];
+    let not_fetched = hostile_row(&app, "nsfwlabelled").await;
+    let dir = fetch_output(&fetched);
+    let mut local = config(dataset());
+    local.images = Some(Arc::new(pairscope_fetch::LocalImages::open(dir.path()).unwrap()));
+    let local = app_with(local);
+
+    let page = get_ok(&local, &format!("/?q={TOKEN}")).await;
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("img-src 'self';"), "{csp}");
+    let sources: Vec<String> = urls_in(&page.body).into_iter().filter(|u| u.starts_with("/-/image/")).collect();
+    let mut expected: Vec<String> = fetched.iter().map(|id| format!("/-/image/{id}")).collect();
+    expected.sort();
+    let mut sorted = sources.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected, "only fetched rows show an image, from this server");
+    assert!(!page.body.contains(" src=\"http"), "a hotlink: {}", page.body);
+    assert!(page.body.contains("not fetched"));
+    // The unsafe one stays blurred.
+    let row = get_ok(&local, &format!("/row/{}", fetched[0])).await.body;
+    assert!(row.contains(r#"<details class="unsafe">"#) && row.contains(&format!("/-/image/{}", fetched[0])));
+
+    for id in fetched {
+        let image = get_ok(&local, &format!("/-/image/{id}")).await;
+        assert_eq!(header(&image, "content-type"), "image/jpeg");
+        assert_eq!(image.bytes.as_ref(), fake_jpeg(id).as_slice());
+    }
+    for path in [format!("/-/image/{not_fetched}"), "/-/image/x".into(), "/-/image/-1".into()] {
+        assert_eq!(get(&local, &path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // Without --images there is no image route to speak of.
+    assert_eq!(get(&app, &format!("/-/image/{}", fetched[1])).await.status, StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn searches_beyond_the_limit_get_503_with_retry_after() {
     let mut busy = config(dataset());
@@ -607,10 +681,14 @@ async fn csv_exports_neutralise_formulas_and_parquet_exports_parse() {
 
 #[tokio::test]
 async fn the_openapi_document_describes_every_path_that_answers() {
-    let app = app();
+    let row = get_ok(&app(), "/search.json?limit=1").await.json()["hits"][0]["row_id"].as_i64().unwrap();
+    // With a fetched image of that row, so that `/-/image/{id}` answers too.
+    let images = fetch_output(&[row]);
+    let mut config = config(dataset());
+    config.images = Some(Arc::new(pairscope_fetch::LocalImages::open(images.path()).unwrap()));
+    let app = app_with(config);
     let document = get_ok(&app, "/api/openapi.json").await.json();
     assert_eq!(document["openapi"], "3.1.0");
-    let row = get_ok(&app, "/search.json?limit=1").await.json()["hits"][0]["row_id"].as_i64().unwrap();
     for (path, item) in document["paths"].as_object().unwrap() {
         let url = path.replace("{id}", &row.to_string());
         let answer = get(&app, &url).await;

@@ -55,6 +55,8 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         bar.finish();
         eprintln!("ingested {} rows", report.rows_added());
     }
+    let images = args.dir.join("images");
+    demo_images(&Dataset::open(&dataset)?, &images)?;
     let output = FormatArgs { format: Format::Table, json: false };
     crate::commands::info::run(&InfoArgs { dataset: dataset.clone(), output: output.clone() }, global)?;
     let query = "\"thomas kinkade\"";
@@ -106,13 +108,19 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     if args.no_serve {
         return Ok(ExitStatus::Clean);
     }
-    print_text(&format!("\n$ pairscope serve --dataset {} --bind {}\n", dataset.display(), args.bind))?;
+    print_text(&format!(
+        "\n$ pairscope serve --dataset {} --images {} --bind {}\n",
+        dataset.display(),
+        images.display(),
+        args.bind
+    ))?;
     let serve = ServeArgs {
         dataset,
         bind: args.bind,
         allow_remote: false,
         allowed_host: Vec::new(),
         no_remote_images: false,
+        images: Some(images),
         unsafe_threshold: pairscope_model::safety::DEFAULT_UNSAFE_THRESHOLD,
         max_concurrent: None,
         max_queued: pairscope_server::DEFAULT_MAX_QUEUED,
@@ -123,4 +131,71 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         removal: Default::default(),
     };
     crate::commands::serve::run(&serve, global)
+}
+
+/// Rows of the demo given an image: the first of the dataset, in row-id order (the rows the
+/// first pages show).
+const DEMO_IMAGES: usize = 2000;
+
+/// A fetch output in `dir` as `pairscope fetch` writes it, for the demo's first rows, with
+/// images generated here (the demo's URLs are made up, and the demo never uses the network):
+/// each a PNG of a colour field derived from its row id, put through the same decoding, resizing
+/// and hashing as a fetched one. Made once.
+fn demo_images(dataset: &Dataset, dir: &std::path::Path) -> Result<()> {
+    use pairscope_fetch::shard::{OutputFormat, Sample, ShardWriter, is_finished, sample_key};
+    if is_finished(dir, 0) {
+        return Ok(());
+    }
+    let Some(first) = dataset.data_files_by_row_id().into_iter().next() else { return Ok(()) };
+    let input = pairscope_fetch::Input::open(&[first])?;
+    let mut rows = Vec::with_capacity(DEMO_IMAGES);
+    input.read(&|_| false, &mut |_, row| {
+        rows.push(row);
+        rows.len() < DEMO_IMAGES
+    })?;
+    let writer = ShardWriter::open(dir, 0)?;
+    let mut keys = Vec::with_capacity(rows.len());
+    for (index, row) in rows.into_iter().enumerate() {
+        let key = sample_key(0, index as u64, DEMO_IMAGES as u64);
+        let seed = row.row_id.unwrap_or_default().unsigned_abs();
+        let png = demo_png(seed);
+        let processed = pairscope_images::process(&png, &Default::default(), &Default::default())
+            .map_err(|e| anyhow::anyhow!("a generated demo image: {e}"))?;
+        let digests = &processed.inspected.digests;
+        writer.put(&Sample {
+            key: key.clone(),
+            url: row.url.unwrap_or_default(),
+            caption: row.caption,
+            status: "ok".into(),
+            error_message: String::new(),
+            width: Some(processed.width),
+            height: Some(processed.height),
+            original_width: Some(processed.inspected.width),
+            original_height: Some(processed.inspected.height),
+            md5: Some(digests.md5.clone()),
+            sha1: Some(digests.sha1.clone()),
+            sha256: Some(digests.sha256.clone()),
+            row_id: row.row_id,
+            image: Some(processed.jpeg),
+        })?;
+        keys.push(key);
+    }
+    writer.finish(&keys, OutputFormat::Webdataset)?;
+    Ok(())
+}
+
+/// A 320×240 PNG: two colours from `seed`, blended diagonally.
+fn demo_png(seed: u64) -> Vec<u8> {
+    let hash = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let [r0, g0, b0, r1, g1, b1, ..] = hash.to_le_bytes();
+    let pixels = image::RgbImage::from_fn(320, 240, |x, y| {
+        let t = (x + y) as f32 / (320.0 + 240.0);
+        let mix = |a: u8, b: u8| (f32::from(a) * (1.0 - t) + f32::from(b) * t) as u8;
+        image::Rgb([mix(r0, r1), mix(g0, g1), mix(b0, b1)])
+    });
+    let mut png = Vec::new();
+    // Encoding 320×240 pixels in memory cannot fail.
+    let _ =
+        image::DynamicImage::ImageRgb8(pixels).write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png);
+    png
 }

@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// Show no image at all (pages then make no request to the images' sites).
     #[arg(long)]
     pub no_remote_images: bool,
+    /// Show the images a `pairscope fetch` of this dataset kept in DIR, and never load one from
+    /// its site (rows without a fetched image show a placeholder).
+    #[arg(value_parser = ResolvedPath, long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
     /// Blur (until clicked) images whose punsafe is above this, and those whose NSFW label is
     /// not UNLIKELY.
     #[arg(long, default_value_t = pairscope_model::safety::DEFAULT_UNSAFE_THRESHOLD, value_name = "P")]
@@ -69,6 +73,19 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     config.allow_remote = args.allow_remote;
     config.allowed_hosts = args.allowed_host.clone();
     config.remote_images = !args.no_remote_images;
+    if let Some(dir) = &args.images {
+        let images = pairscope_fetch::LocalImages::open(dir)?;
+        if !global.quiet {
+            eprintln!("{} fetched images from {}", images.len(), dir.display());
+            if images.without_row_id() > 0 {
+                eprintln!(
+                    "  {} images have no row id (fetched --from a file without one) and cannot be shown",
+                    images.without_row_id()
+                );
+            }
+        }
+        config.images = Some(std::sync::Arc::new(images));
+    }
     config.unsafe_threshold = args.unsafe_threshold;
     if let Some(n) = args.max_concurrent {
         config.max_concurrent = n as usize;

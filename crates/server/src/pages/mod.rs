@@ -25,6 +25,35 @@ pub(crate) async fn script() -> Response {
     response
 }
 
+/// A fetched image (`serve --images`) by row id, as `image/jpeg`; 404 for a row without one
+/// (or without local images).
+pub(crate) async fn fetched_image(
+    axum::extract::State(app): axum::extract::State<std::sync::Arc<crate::App>>,
+    id: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    let row_id = id.ok().and_then(|axum::extract::Path(id)| id.parse::<i64>().ok());
+    let (Some(images), Some(row_id)) = (app.config.images.clone(), row_id) else {
+        return Failure::NotFound.respond(false);
+    };
+    // One bounded file read (at most `MAX_IMAGE_BYTES`), off the async threads.
+    match tokio::task::spawn_blocking(move || images.get(row_id)).await {
+        Ok(Ok(Some(bytes))) => {
+            let mut response = bytes.into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+            response
+        }
+        Ok(Ok(None)) => Failure::NotFound.respond(false),
+        Ok(Err(e)) => {
+            tracing::error!("cannot read the image of row {row_id}: {e}");
+            Failure::Internal.respond(false)
+        }
+        Err(e) => {
+            tracing::error!("the image reader of row {row_id} failed: {e}");
+            Failure::Internal.respond(false)
+        }
+    }
+}
+
 /// Unknown paths: a fixed page (or document, for a `.json` path) that does not repeat the path.
 pub(crate) async fn not_found(uri: Uri) -> Response {
     Failure::NotFound.respond(uri.path().ends_with(".json"))

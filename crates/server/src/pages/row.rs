@@ -74,7 +74,7 @@ fn render(app: &App, batch: &RecordBatch, row_id: i64, version: u64) -> Result<R
     let unsafe_image = is_unsafe(float(batch, "punsafe"), text("nsfw_label"), config);
     let body = html! {
         h1 { "row " (row_id) }
-        div.row { (image(text("url").unwrap_or(""), unsafe_image, config)) }
+        div.row { (image(row_id, text("url").unwrap_or(""), unsafe_image, config)) }
         p.note {
             "dataset version " (version) " · " a href=(format!("/row/{row_id}.json")) { "JSON" }
             @if let Some(host) = text("host") {

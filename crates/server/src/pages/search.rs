@@ -262,7 +262,7 @@ fn render(app: &App, form: &SearchForm, result: &SearchDocument) -> Html<String>
                 section.grid {
                     @for hit in &result.hits {
                         article.hit {
-                            (image(&hit.url, is_unsafe(hit.punsafe, hit.nsfw_label.as_deref(), config), config))
+                            (image(hit.row_id, &hit.url, is_unsafe(hit.punsafe, hit.nsfw_label.as_deref(), config), config))
                             p.caption { (excerpt(&hit.caption, 300)) }
                             p.meta {
                                 a href=(format!("/row/{}", hit.row_id)) { "row " (hit.row_id) }
