@@ -17,7 +17,7 @@
 //! - name resolution through a DNS cache of its own ([`dns`]), replaceable in tests, refusing
 //!   non-public addresses unless told.
 //!
-//! It also owns the fetch run ([`run`]: consent, scheduling, decoding through
+//! It also owns the fetch run ([`run`](mod@run): consent, scheduling, decoding through
 //! `pairscope-images`), its input ([`input`]), its output shards ([`shard`]: img2dataset's
 //! layout, resumable per image, deterministic) and reading a finished output's images by row id
 //! ([`local`], for `serve --images`). The fetcher never decodes images (it returns the body's
