@@ -22,7 +22,7 @@
 //!    to enlarge, Lanczos3 (img2dataset: OpenCV's 8×8 Lanczos). A centre crop
 //!    resamples only the window kept (the filter still reads the pixels around it, so the result
 //!    is the full resize's window); a border pastes the scaled image on a white square.
-//! 6. Encode with `image`'s baseline JPEG encoder at the requested quality.
+//! 6. Encode a baseline JPEG at the requested quality with `jpeg-encoder` (4:2:0 chroma).
 //!
 //! Memory: the decoder's allocations (at most `max_decode_bytes`; zune-jpeg's work buffers are
 //! proportional to the pixels, at most `max_pixels`), the RGB image (3 × `max_pixels` bytes; an
@@ -33,7 +33,6 @@ use std::io::Cursor;
 use std::sync::LazyLock;
 
 use fast_image_resize as fir;
-use image::codecs::jpeg::JpegEncoder;
 use image::{RgbImage, RgbaImage};
 
 use crate::ImageFailure;
@@ -257,11 +256,18 @@ fn resize(
     Ok(rgb_image(width, height, dst.into_vec()))
 }
 
-/// Encodes `rgb` as a baseline JPEG at `quality` (clamped to 1..=100).
+/// Encodes `rgb` as a baseline JPEG at `quality` (clamped to 1..=100), with chroma averaged
+/// over 2×2 pixels (4:2:0), as libjpeg does by default and so img2dataset's OpenCV.
 fn encode(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, ImageFailure> {
+    let too_large = || ImageFailure::EncodeError(format!("{}×{} is beyond JPEG's sides", rgb.width(), rgb.height()));
+    let width = u16::try_from(rgb.width()).map_err(|_| too_large())?;
+    let height = u16::try_from(rgb.height()).map_err(|_| too_large())?;
     let mut jpeg = Vec::new();
-    JpegEncoder::new_with_quality(&mut jpeg, quality.clamp(1, 100))
-        .encode_image(rgb)
+    let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, quality.clamp(1, 100));
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+    encoder.set_chroma_subsampling_method(jpeg_encoder::ChromaSubsamplingMethod::Average);
+    encoder
+        .encode(rgb.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)
         .map_err(|e| ImageFailure::EncodeError(e.to_string()))?;
     Ok(jpeg)
 }
