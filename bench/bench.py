@@ -745,6 +745,96 @@ def collect_comparison(bin_path, data_dir, work, runs, smoke):
     return [with_rates(one_core, first_bytes), with_rates(scaling, first_bytes + second_bytes)]
 
 
+FETCH_ROWS = 20_000
+IMG2DATASET = "img2dataset==1.47.0"
+
+
+def fetch_comparison(bin_path, server_bin, work, runs, smoke):
+    """pairscope fetch against img2dataset 1.47.0 on the same URL list, served by
+    crates/fetch/examples/image_server.rs on loopback: 20,000 URLs over 256 hosts (127.1.x.y),
+    20-200 ms latency each, JPEG/PNG of 200-2,000 px from a pool of 300 generated images, about
+    5 % broken (404, truncated, HTML). Same settings: keep_ratio 256, webdataset, 10,000 rows a
+    shard, no retries, 128 requests in flight (img2dataset: 2 processes x 64 threads). Bench-only
+    override: pairscope's per-host limits are raised to 16 connections and 1,000 requests/s
+    (img2dataset has none), so politeness does not decide the time. img2dataset is installed by
+    the full bench only (it pulls OpenCV); the smoke run fetches 300 URLs with pairscope alone."""
+    if not server_bin or not Path(server_bin).exists() or not has_command(bin_path, "fetch"):
+        return [{"title": "fetch", "peers": [], "unavailable": "skipped: pairscope fetch or its image server missing"}]
+    rows, hosts, pool = (300, 16, 20) if smoke else (FETCH_ROWS, 256, 300)
+    urls = work / "fetch-urls.parquet"
+    ours, theirs = work / "fetch-pairscope", work / "fetch-img2dataset"
+    print(f"== fetch: starting the image server ({rows} URLs over {hosts} hosts)", file=sys.stderr)
+    server = subprocess.Popen([str(server_bin), "--rows", str(rows), "--hosts", str(hosts), "--pool", str(pool),
+                               "--list", str(urls)], stdout=subprocess.PIPE)
+    try:
+        if not server.stdout.readline().strip():
+            raise SystemExit("fetch: the image server did not start")
+        peers = [Peer(
+            "pairscope fetch",
+            [bin_path, "fetch", "--from", str(urls), "--out", str(ours), "--resize-mode", "keep_ratio",
+             "--image-size", "256", "--output-format", "webdataset", "--concurrency", "128", "--retries", "0",
+             "--allow-private-addresses", "--connections-per-host", "16", "--requests-per-second-per-host", "1000",
+             "--quiet", "--json"],
+            setup=lambda: shutil.rmtree(ours, ignore_errors=True),
+            parse=lambda text: {"statuses": json.loads(text)["total"]})]
+        if not smoke:
+            venv_bin = Path(sys.executable).parent
+            if not (venv_bin / "img2dataset").exists():
+                print(f"== fetch: installing {IMG2DATASET} (full bench only)", file=sys.stderr)
+                subprocess.run([sys.executable, "-m", "pip", "install", "-q", IMG2DATASET], check=True)
+            peers.append(Peer(
+                "img2dataset 1.47.0",
+                [venv_bin / "img2dataset", "--url_list", str(urls), "--input_format", "parquet", "--url_col", "url",
+                 "--caption_col", "caption", "--output_format", "webdataset", "--output_folder", str(theirs),
+                 "--resize_mode", "keep_ratio", "--image_size", "256", "--processes_count", "2",
+                 "--thread_count", "64", "--number_sample_per_shard", "10000", "--retries", "0",
+                 "--enable_wandb", "False"],
+                setup=lambda: shutil.rmtree(theirs, ignore_errors=True),
+                parse=lambda _: {"statuses": img2dataset_statuses(theirs)}))
+        result = compare(f"fetch: {rows:,} image URLs over {hosts} loopback hosts, keep_ratio 256, webdataset",
+                         peers, runs)
+    finally:
+        server.kill()
+        server.wait()
+    for peer, row in zip(peers, result["peers"]):
+        ok = row["details"]["statuses"].get("ok", row["details"]["statuses"].get("success", 0))
+        cpu = statistics.median(peer.cpu)
+        row["details"] = {"ok images": ok, "images/s": ok / row["median_s"],
+                          "CPU-s per 1,000 images": 1000 * cpu / max(ok, 1),
+                          "statuses": ", ".join(f"{k} {v}" for k, v in sorted(row["details"]["statuses"].items()))}
+    if len(peers) == 2:
+        ours_ok, theirs_ok = fetched_urls(ours, "ok"), fetched_urls(theirs, "success")
+        if ours_ok != theirs_ok:
+            raise SystemExit(f"fetch: the ok images differ: {len(ours_ok - theirs_ok)} only pairscope's, "
+                             f"{len(theirs_ok - ours_ok)} only img2dataset's")
+        a, b = result["peers"]
+        per_cpu = b["details"]["CPU-s per 1,000 images"] / a["details"]["CPU-s per 1,000 images"]
+        result["targets_text"] = (
+            f"Targets: pairscope fetches {per_cpu:.2f}x img2dataset's images per CPU-second (target >= 2x); its peak "
+            f"RSS is {a['peak_rss_bytes'] / b['peak_rss_bytes']:.2f} of img2dataset's largest process's (target <= 0.5); "
+            f"the same {len(ours_ok):,} images are ok in both.")
+    shutil.rmtree(ours, ignore_errors=True)
+    shutil.rmtree(theirs, ignore_errors=True)
+    return [result]
+
+
+def img2dataset_statuses(out):
+    counts = collections.Counter()
+    for stats in Path(out).glob("*_stats.json"):
+        for status, n in json.loads(stats.read_text())["status_dict"].items():
+            counts[status] += n
+    return dict(counts)
+
+
+def fetched_urls(out, ok_status):
+    import pyarrow.parquet as pq
+    urls = set()
+    for path in sorted(Path(out).glob("*.parquet")):
+        table = pq.read_table(path, columns=["url", "status"]).to_pydict()
+        urls.update(u for u, s in zip(table["url"], table["status"]) if s == ok_status)
+    return urls
+
+
 def render_mentions(c):
     """Under the mentions table: the exactness check, the issue's targets and the growth table."""
     m = c.get("mentions")
@@ -912,6 +1002,8 @@ def render(results_dir, report_path):
                               f"SQLite's lean load takes {t['lean_ratio']:.2f}× its time (target ≥ 3×)."]
             if c.get("kind") == "mentions":
                 lines += render_mentions(c)
+            if "targets_text" in c:
+                lines += ["", c["targets_text"]]
             lines.append("")
     lines += render_growth(results)
     report = "\n".join(lines)
@@ -922,10 +1014,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--bin", required=True)
     ap.add_argument("--driver", required=True, help="the benchmark driver (examples/bench_driver.rs)")
+    ap.add_argument("--image-server", help="the fetch section's server (crates/fetch/examples/image_server.rs)")
     ap.add_argument("--rows", default="1M", help="1M, 12M or any count")
     ap.add_argument("--smoke", action="store_true", help="~10k rows, one run each, report not kept")
     ap.add_argument("--queries", default=str(HERE / "queries.json"), help="the query set (bench/queries.json)")
-    ap.add_argument("--only", choices=["ingest", "queries", "cli", "subset", "mentions", "collect"],
+    ap.add_argument("--only", choices=["ingest", "queries", "cli", "subset", "mentions", "collect", "fetch"],
                     help="run one section (ingest: the timed ingest comparison alone; subset, mentions: on an untimed "
                          "ingest; queries, cli: on a dataset and SQLite database cached in BENCH_DATA) and merge it "
                          "into the size's results")
@@ -951,6 +1044,7 @@ def main():
     comparisons.append(mentions_comparison(args.bin, args.driver, ds, db, work, runs))
     comparisons += subset_comparison(args.bin, ds, work, runs)
     comparisons += collect_comparison(args.bin, data_dir, work, runs, args.smoke)
+    comparisons += fetch_comparison(args.bin, args.image_server, work, runs, args.smoke)
     result = {
         "rows": rows,
         "runs": runs,
@@ -1010,6 +1104,8 @@ def only(args, rows, runs, data, data_dir, work, query_runs, query_rounds):
     ds, db = work / "ds", work / "sqlite.db"
     if args.only == "collect":
         comparisons = collect_comparison(args.bin, data_dir, work, runs, args.smoke)
+    elif args.only == "fetch":
+        comparisons = fetch_comparison(args.bin, args.image_server, work, runs, args.smoke)
     elif args.only == "queries":
         ds, db = cached_query_inputs(args.bin, rows, data, data_dir)
         comparisons = [queries_comparison(args.bin, data, ds, db, args.queries, query_runs, query_rounds)]

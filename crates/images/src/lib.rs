@@ -22,8 +22,9 @@
 //! `max_pixels`, 300 MB at the default 100 megapixels), the output pixels (196,608 bytes at
 //! 256×256; never above 3 × `max_pixels`) and the JPEG. [`inspect()`] alone holds no pixels.
 //!
-//! Crates: `image` with only the JPEG (zune-jpeg), PNG, GIF, WebP, BMP and TIFF decoders and its
-//! JPEG encoder; `fast_image_resize` for resampling; `md-5`, `sha1`, `sha2` for the digests.
+//! Crates: `image` with only the JPEG (zune-jpeg), PNG, GIF, WebP, BMP and TIFF decoders;
+//! `fast_image_resize` for resampling; `jpeg-encoder` (AVX2) for the output; `md-5`, `sha1`,
+//! `sha2` for the digests.
 //! `fast_image_resize` rather than `image::imageops`, which has no area-like filter (img2dataset
 //! shrinks with OpenCV's `INTER_AREA`) and is 9 to 40 times slower here. Measured with
 //! `examples/resize_bench.rs` (median of 15, one core of the 2-core AMD EPYC machine; the kernel
@@ -36,15 +37,20 @@
 //! | 100×75 → 341×256 (an upscale) | 2.4 ms | 2.3 ms | 0.21 ms | 0.17 ms | **0.26 ms** |
 //!
 //! For scale, on that 2000×1500 JPEG (1.9 MB): decoding takes 23 ms, [`inspect()`] (the header
-//! and three digests) 5.5 ms, encoding the 341×256 JPEG at quality 95 2.3 ms, the whole
-//! [`process()`] 33 ms. With imageops, resizing would have been a quarter to a half of it;
-//! now it is 2 %.
+//! and three digests) 5.5 ms, encoding the 341×256 JPEG at quality 95 2.3 ms with `image`'s
+//! encoder, the whole [`process()`] 33 ms. With imageops, resizing would have been a quarter to
+//! a half of it; now it is 2 %.
+//!
+//! The output encoder is `jpeg-encoder`, not `image`'s: in a fetch of 2,000 generated images
+//! (`bench/run --only fetch`'s server) `image`'s encoder was 30 % of all CPU, and with
+//! `jpeg-encoder` the whole fetch took 28.5 CPU-s instead of 36.3. It subsamples chroma 2×2 by
+//! averaging (4:2:0), as libjpeg does by default, so the files are about as large as
+//! img2dataset's (111 MB against 114 MB there); `image`'s keeps full-resolution chroma (4:4:4)
+//! and made them 1.4 times as large.
 //!
 //! Against img2dataset itself (its `Resizer` with OpenCV 4.14, on 8 images × 3 modes), the
 //! pixels before JPEG encoding differ by 0.6 to 2.4 levels of 255 on average; the sizes are
-//! equal (the test table). The JPEGs are not byte-identical and are about 1.4 times as large:
-//! `image`'s encoder keeps full-resolution chroma (4:4:4) where libjpeg subsamples it (4:2:0),
-//! which also keeps more detail (40.5 dB PSNR against 32.0 dB at quality 95 on those images).
+//! equal (the test table). The JPEGs are not byte-identical (another encoder).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
 
