@@ -323,8 +323,9 @@ impl Registry {
 /// output. A score is mapped onto a LAION name only when the same model produced it (COYO's
 /// `aesthetic_score_laion_v2` is LAION's aesthetic predictor v2; COYO's and DataComp's CLIP
 /// ViT-B/32 similarities are the model LAION-2B-en's `similarity` used); other scores (COYO's
-/// `watermark_score`, its NSFW scores, ViT-L/14 similarities) keep their own names. `width`/`height` prefer the original size: img2dataset's and DataComp's
-/// plain `width`/`height` are the resized image.
+/// `watermark_score`, its NSFW scores, ViT-L/14 similarities) keep their own names.
+/// `width`/`height` prefer the original size: img2dataset's and DataComp's plain
+/// `width`/`height` are the resized image.
 const SOURCE_NAMES: &[(&str, &[&str])] = &[
     ("url", &["url", "image_url"]),
     ("caption", &["caption", "text", "alt", "alt_text"]),
