@@ -388,10 +388,7 @@ async fn schedule(
 
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut open: BTreeMap<u64, OpenShard> = BTreeMap::new();
-    let mut queues: HashMap<String, VecDeque<Job>> = HashMap::new();
-    let mut active: HashMap<String, usize> = HashMap::new();
-    let mut turns: VecDeque<String> = VecDeque::new();
-    let mut queued = 0usize;
+    let mut hosts = HostQueues::new(per_host);
     let mut in_flight = 0usize;
     let mut reading = true;
     let mut finishing: JoinSet<Result<ShardStats, ShardError>> = JoinSet::new();
@@ -400,28 +397,9 @@ async fn schedule(
 
     loop {
         // Start requests: hosts take turns, each below its connection limit.
-        let mut passes = turns.len();
-        while in_flight < options.concurrency && passes > 0 {
-            passes -= 1;
-            let Some(host) = turns.pop_front() else { break };
-            let busy = active.get(&host).copied().unwrap_or(0);
-            let Some(queue) = queues.get_mut(&host) else { continue };
-            if busy >= per_host {
-                continue;
-            }
-            let Some(job) = queue.pop_front() else {
-                queues.remove(&host);
-                continue;
-            };
-            if queue.is_empty() {
-                queues.remove(&host);
-            } else {
-                turns.push_back(host.clone());
-                passes += 1;
-            }
-            *active.entry(host.clone()).or_insert(0) += 1;
+        while in_flight < options.concurrency {
+            let Some((host, job)) = hosts.next() else { break };
             in_flight += 1;
-            queued -= 1;
             requests += 1;
             let writer = open.get(&job.shard).map(|s| s.writer.clone());
             let (fetcher, context, done_tx) = (fetcher.clone(), context.clone(), done_tx.clone());
@@ -435,7 +413,7 @@ async fn schedule(
             });
         }
 
-        let admit = reading && open.len() < options.open_shards && queued < shard_rows as usize;
+        let admit = reading && open.len() < options.open_shards && hosts.queued() < shard_rows as usize;
         if !reading && open.is_empty() && in_flight == 0 && finishing.is_empty() {
             break;
         }
@@ -455,17 +433,12 @@ async fn schedule(
                             continue;
                         }
                         remaining += 1;
-                        match consent(&row, &context.options) {
+                        let host = row.url.as_deref().and_then(host_of);
+                        match consent(&row, host.as_deref(), &context.options) {
                             Some((status, message)) => decided.push(skipped(key.clone(), row, status, message)),
                             None => {
                                 let url = row.url.clone().unwrap_or_default();
-                                let host = host_of(&url).unwrap_or_default();
-                                let queue = queues.entry(host.clone()).or_default();
-                                if queue.is_empty() {
-                                    turns.push_back(host);
-                                }
-                                queue.push_back(Job { shard, key: key.clone(), row, url });
-                                queued += 1;
+                                hosts.push(host.unwrap_or_default(), Job { shard, key: key.clone(), row, url });
                             }
                         }
                     }
@@ -490,15 +463,7 @@ async fn schedule(
                 *this_run.entry(status).or_insert(0) += 1;
                 if let Some(host) = &done.host {
                     in_flight -= 1;
-                    if let Some(n) = active.get_mut(host) {
-                        *n -= 1;
-                        if *n == 0 {
-                            active.remove(host);
-                        }
-                    }
-                    if queues.contains_key(host) && !turns.contains(host) {
-                        turns.push_back(host.clone());
-                    }
+                    hosts.done(host);
                 }
                 if let Some(entry) = open.get_mut(&done.shard) {
                     entry.remaining -= 1;
@@ -514,6 +479,75 @@ async fn schedule(
     }
     reader.join().map_err(|_| RunError::Internal("the input reader panicked".into()))?;
     Ok((this_run, requests))
+}
+
+/// The rows waiting for a request, one queue per host, and whose turn it is.
+///
+/// Invariant: a host is in `turns` exactly when its queue is not empty and it has fewer than
+/// `per_host` requests in flight, so every operation is O(1) whatever the number of hosts.
+struct HostQueues {
+    per_host: usize,
+    queues: HashMap<String, VecDeque<Job>>,
+    active: HashMap<String, usize>,
+    turns: VecDeque<String>,
+    queued: usize,
+}
+
+impl HostQueues {
+    fn new(per_host: usize) -> HostQueues {
+        HostQueues {
+            per_host: per_host.max(1),
+            queues: HashMap::new(),
+            active: HashMap::new(),
+            turns: VecDeque::new(),
+            queued: 0,
+        }
+    }
+
+    /// Rows queued, over all hosts.
+    fn queued(&self) -> usize {
+        self.queued
+    }
+
+    /// Queues `job` for `host`.
+    fn push(&mut self, host: String, job: Job) {
+        let below_limit = self.active.get(&host).copied().unwrap_or(0) < self.per_host;
+        let queue = self.queues.entry(host.clone()).or_default();
+        if queue.is_empty() && below_limit {
+            self.turns.push_back(host);
+        }
+        queue.push_back(job);
+        self.queued += 1;
+    }
+
+    /// The next row to request, from the host whose turn it is; counts it in flight.
+    fn next(&mut self) -> Option<(String, Job)> {
+        let host = self.turns.pop_front()?;
+        let queue = self.queues.get_mut(&host)?;
+        let job = queue.pop_front()?;
+        let busy = self.active.entry(host.clone()).or_insert(0);
+        *busy += 1;
+        if queue.is_empty() {
+            self.queues.remove(&host);
+        } else if *busy < self.per_host {
+            self.turns.push_back(host.clone());
+        }
+        self.queued -= 1;
+        Some((host, job))
+    }
+
+    /// A request to `host` ended: the host may take another turn.
+    fn done(&mut self, host: &str) {
+        let Some(busy) = self.active.get_mut(host) else { return };
+        let was_full = *busy == self.per_host;
+        *busy -= 1;
+        if *busy == 0 {
+            self.active.remove(host);
+        }
+        if was_full && self.queues.contains_key(host) {
+            self.turns.push_back(host.to_string());
+        }
+    }
 }
 
 /// Hands shard `shard`'s assembly to a blocking thread.
@@ -567,8 +601,9 @@ struct Context {
     decoders: Semaphore,
 }
 
-/// The status a row gets without a request, if it gets one (steps 1–4 of the module doc).
-fn consent(row: &InputRow, options: &RunOptions) -> Option<(&'static str, String)> {
+/// The status a row gets without a request, if it gets one (steps 1–4 of the module doc);
+/// `host` is its URL's.
+fn consent(row: &InputRow, host: Option<&str>, options: &RunOptions) -> Option<(&'static str, String)> {
     let Some(url) = row.url.as_deref() else {
         return Some((FetchStatus::BadUrl.as_str(), "the input row has no URL".into()));
     };
@@ -587,7 +622,7 @@ fn consent(row: &InputRow, options: &RunOptions) -> Option<(&'static str, String
         };
         return Some((statuses::UNSAFE_SKIPPED, format!("{why}; --include-unsafe fetches it")));
     }
-    if host_of(url).is_some_and(|h| options.lists.domain_listed(&h)) {
+    if host.is_some_and(|h| options.lists.domain_listed(h)) {
         return Some((statuses::REMOVED_BY_LIST, "its host is on a domain list".into()));
     }
     if options.lists.has_url_entries() && options.lists.url_listed(url) {
@@ -669,4 +704,40 @@ fn sample_of(job: Job, fetched: Fetched, options: &RunOptions) -> Sample {
         }
     }
     sample
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(n: u64) -> Job {
+        let row =
+            InputRow { row_id: None, url: None, caption: None, punsafe: None, nsfw_label: None, opted_out: false };
+        Job { shard: 0, key: n.to_string(), row, url: String::new() }
+    }
+
+    #[test]
+    fn hosts_take_turns_and_never_pass_their_limit() {
+        let mut hosts = HostQueues::new(2);
+        for n in 0..5 {
+            hosts.push("a".into(), job(n));
+        }
+        hosts.push("b".into(), job(5));
+        let mut taken = Vec::new();
+        while let Some((host, job)) = hosts.next() {
+            taken.push(format!("{host}{}", job.key));
+        }
+        assert_eq!(taken, ["a0", "b5", "a1"], "a stops at 2 in flight; b's queue is empty");
+        assert_eq!(hosts.queued(), 3);
+        hosts.done("b");
+        assert!(hosts.next().is_none(), "b has nothing queued; a is still full");
+        hosts.done("a");
+        assert_eq!(hosts.next().map(|(h, j)| format!("{h}{}", j.key)).as_deref(), Some("a2"));
+        assert!(hosts.next().is_none());
+        hosts.done("a");
+        hosts.done("a");
+        let rest: Vec<String> = std::iter::from_fn(|| hosts.next()).map(|(h, j)| format!("{h}{}", j.key)).collect();
+        assert_eq!(rest, ["a3", "a4"]);
+        assert_eq!(hosts.queued(), 0);
+    }
 }

@@ -155,7 +155,7 @@ impl RemovalLists {
         !self.exclude_optouts && self.files.is_empty()
     }
 
-    /// Whether any URL list or image-hash list entries were loaded.
+    /// Whether any URL-list entries (URLs or URL hashes) were loaded.
     pub fn has_url_entries(&self) -> bool {
         !(self.urls.is_empty() && self.md5.is_empty() && self.sha1.is_empty() && self.sha256.is_empty())
     }

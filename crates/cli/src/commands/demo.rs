@@ -158,7 +158,7 @@ fn demo_images(dataset: &Dataset, dir: &std::path::Path) -> Result<()> {
     for (index, row) in rows.into_iter().enumerate() {
         let key = sample_key(0, index as u64, DEMO_IMAGES as u64);
         let seed = row.row_id.unwrap_or_default().unsigned_abs();
-        let png = demo_png(seed);
+        let png = demo_png(seed)?;
         let processed = pairscope_images::process(&png, &Default::default(), &Default::default())
             .map_err(|e| anyhow::anyhow!("a generated demo image: {e}"))?;
         let digests = &processed.inspected.digests;
@@ -185,7 +185,7 @@ fn demo_images(dataset: &Dataset, dir: &std::path::Path) -> Result<()> {
 }
 
 /// A 320×240 PNG: two colours from `seed`, blended diagonally.
-fn demo_png(seed: u64) -> Vec<u8> {
+fn demo_png(seed: u64) -> Result<Vec<u8>> {
     let hash = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let [r0, g0, b0, r1, g1, b1, ..] = hash.to_le_bytes();
     let pixels = image::RgbImage::from_fn(320, 240, |x, y| {
@@ -194,8 +194,6 @@ fn demo_png(seed: u64) -> Vec<u8> {
         image::Rgb([mix(r0, r1), mix(g0, g1), mix(b0, b1)])
     });
     let mut png = Vec::new();
-    // Encoding 320×240 pixels in memory cannot fail.
-    let _ =
-        image::DynamicImage::ImageRgb8(pixels).write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png);
-    png
+    image::DynamicImage::ImageRgb8(pixels).write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
+    Ok(png)
 }

@@ -275,7 +275,7 @@ fn select(dataset: &Path, args: &FetchArgs) -> Result<PathBuf> {
         format: ExportFormat::Parquet,
         out: dir.clone(),
         memory_limit: 512 << 20,
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        threads: crate::commands::synth::default_threads(),
         shard_rows: pairscope_subset::run::SHARD_ROWS,
     };
     run_subset(&dataset, &request)?;
