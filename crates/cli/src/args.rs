@@ -148,8 +148,14 @@ pub struct IngestArgs {
     #[arg(value_parser = ResolvedPath, long, short = 'd')]
     pub dataset: PathBuf,
     /// Parquet files, directories (searched recursively for *.parquet) or glob patterns.
-    #[arg(required = true, value_parser = ResolvedInput)]
+    #[arg(required_unless_present = "fetched", conflicts_with = "fetched", value_parser = ResolvedInput)]
     pub sources: Vec<String>,
+    /// Take the sizes and hashes a `pairscope fetch -d DATASET` measured (its output directory)
+    /// back into the rows they came from, as a new version: they fill width, height and
+    /// image_sha256 where the rows have none, and add fetched_status, fetched_width, … to every
+    /// fetched row.
+    #[arg(long, value_name = "FETCH_OUT", value_parser = ResolvedPath)]
+    pub fetched: Option<PathBuf>,
     /// Take a canonical column from a named source column, e.g. --map caption=alt_text.
     #[arg(long = "map", value_name = "CANONICAL=COLUMN")]
     pub maps: Vec<String>,

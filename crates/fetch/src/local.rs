@@ -48,7 +48,10 @@ impl LocalImages {
         let mut shards = Vec::new();
         for entry in std::fs::read_dir(out).map_err(io_error(out))? {
             let name = entry.map_err(io_error(out))?.file_name();
-            if let Some(number) = name.to_str().and_then(|n| n.strip_suffix("_stats.json")).and_then(|n| n.parse().ok())
+            if let Some(number) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(pairscope_model::fetched::STATS_SUFFIX))
+                .and_then(|n| n.parse().ok())
             {
                 shards.push(number);
             }

@@ -56,8 +56,7 @@ use crate::{FetchStatus, Fetched, Fetcher};
 
 /// Input rows per shard unless asked otherwise (img2dataset's `number_sample_per_shard`).
 pub const SHARD_ROWS: u64 = 10_000;
-/// The name of the run's record in the output directory.
-pub const RECORD: &str = "fetch.json";
+pub use pairscope_model::fetched::RECORD;
 /// Where `pairscope fetch -d` keeps the rows it selected from a dataset (a subset directory):
 /// the run's input, inside its output so that a resumed run finds it. The run never writes it.
 pub const SELECTION_DIR: &str = "selection";
@@ -70,8 +69,7 @@ pub mod statuses {
     pub const UNSAFE_SKIPPED: &str = "unsafe_skipped";
     /// On a domain, URL or image-hash list.
     pub const REMOVED_BY_LIST: &str = "removed_by_list";
-    /// The image fetched, decoded and kept.
-    pub const OK: &str = "ok";
+    pub use pairscope_model::fetched::OK;
 }
 
 /// What a run does with its input.

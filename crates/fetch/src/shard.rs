@@ -37,22 +37,8 @@ use pairscope_io::durable::{AtomicFile, fsync_dir, write_atomic};
 use pairscope_io::staged::{StageError, StagedDir};
 use serde::{Deserialize, Serialize};
 
-/// The columns of a shard's parquet file, in order (img2dataset's, and `sha1` and `row_id`).
-pub const PARQUET_COLUMNS: [&str; 13] = [
-    "url",
-    "caption",
-    "key",
-    "status",
-    "error_message",
-    "width",
-    "height",
-    "original_width",
-    "original_height",
-    "md5",
-    "sha1",
-    "sha256",
-    "row_id",
-];
+/// The columns of a shard's parquet file, in order.
+pub use pairscope_model::fetched::SHARD_COLUMNS as PARQUET_COLUMNS;
 
 /// What a shard is written as, beside its parquet and stats files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,7 +166,7 @@ pub fn read_stats(out: &Path, shard: u64) -> Result<ShardStats, ShardError> {
 }
 
 fn stats_path(out: &Path, shard: u64) -> PathBuf {
-    out.join(format!("{}_stats.json", shard_name(shard)))
+    out.join(format!("{}{}", shard_name(shard), pairscope_model::fetched::STATS_SUFFIX))
 }
 
 fn partial_path(out: &Path, shard: u64) -> PathBuf {

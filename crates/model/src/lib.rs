@@ -8,6 +8,8 @@
 //! - [`row_id`]: the stable 63-bit row identity derived from (source content hash, row index);
 //! - [`web`]: host and registrable-domain derivation (Public Suffix List from the `psl` crate);
 //! - [`exit`]: the process exit codes every command uses;
+//! - [`fetched`]: what `fetch` writes and `ingest --fetched` reads back (the shard layout, the
+//!   columns a fetch adds and fills);
 //! - [`progress`]: the trait long operations report progress through;
 //! - [`panic`](mod@panic): the message of a caught panic;
 //! - [`safety`]: when a row's image may be unsafe (blurred by `serve`, skipped by `fetch`);
@@ -19,6 +21,7 @@
 
 pub mod columns;
 pub mod exit;
+pub mod fetched;
 pub mod panic;
 pub mod progress;
 pub mod row_id;

@@ -12,6 +12,7 @@ use pairscope_model::columns::canonical_schema;
 use crate::error::{Result, StoreError};
 use crate::layout::Layout;
 use crate::manifest::Manifest;
+use crate::overlay::VersionOverlays;
 
 /// A committed version of a dataset, opened for reading. Cheap to clone; re-open to see a
 /// newer version.
@@ -19,6 +20,7 @@ use crate::manifest::Manifest;
 pub struct Dataset {
     layout: Layout,
     manifest: Arc<Manifest>,
+    overlays: Arc<VersionOverlays>,
 }
 
 impl Dataset {
@@ -35,7 +37,8 @@ impl Dataset {
                 reason: format!("{} is not the version {version} CURRENT names", manifest.version),
             });
         }
-        Ok(Dataset { layout, manifest: Arc::new(manifest) })
+        let overlays = Arc::new(VersionOverlays::new(&layout, &manifest));
+        Ok(Dataset { layout, manifest: Arc::new(manifest), overlays })
     }
 
     /// The dataset's directory.
@@ -65,7 +68,7 @@ impl Dataset {
 
     /// Every column a reader of this version sees: the canonical columns, then every extra
     /// column any source kept, in source order (an extra column's type is its first source's;
-    /// rows of sources without it read it as null).
+    /// rows of sources without it read it as null), then the added columns.
     pub fn schema(&self) -> SchemaRef {
         let mut fields: Vec<Field> = canonical_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         for extra in self.manifest.sources.iter().flat_map(|s| &s.extra_columns) {
@@ -74,7 +77,35 @@ impl Dataset {
                 fields.push(Field::new(&extra.name, data_type, true));
             }
         }
+        fields.extend(self.added_fields());
         Arc::new(Schema::new(fields))
+    }
+
+    /// The columns added to this version's rows after ingest (only overlays hold them).
+    pub fn added_fields(&self) -> Vec<Field> {
+        let type_of = |text: &str| text.parse().unwrap_or(DataType::Utf8);
+        self.manifest.added_columns.iter().map(|c| Field::new(&c.name, type_of(&c.data_type), true)).collect()
+    }
+
+    /// The overlays of this version ([`crate::overlay`]).
+    pub fn overlays(&self) -> &VersionOverlays {
+        &self.overlays
+    }
+
+    /// `batch` (rows read from this version's data files, with their `row_id` whenever the
+    /// version has overlays) as this version's readers see them: the overlays' values laid over
+    /// them, then each of `columns` it lacks added (an added column from the overlays, any other
+    /// as nulls, as [`with_missing_columns`] does). Every reader of parquet rows calls it.
+    pub fn complete_rows(&self, batch: RecordBatch, columns: &[String]) -> Result<RecordBatch> {
+        let added: Vec<Field> = self
+            .added_fields()
+            .into_iter()
+            .filter(|f| columns.contains(f.name()) && batch.column_by_name(f.name()).is_none())
+            .collect();
+        let batch = self.overlays.apply(batch, &added)?;
+        let schema = self.schema();
+        with_missing_columns(batch, columns, &schema)
+            .map_err(|e| StoreError::Overlay { path: self.layout.overlays(), reason: e.to_string() })
     }
 
     /// Every data file of this version, in a deterministic order (by source id, then block).

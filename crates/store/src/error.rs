@@ -51,6 +51,15 @@ pub enum StoreError {
         source: serde_json::Error,
     },
 
+    /// An overlay file that cannot be read as one, or rows it cannot be laid over.
+    #[error("{}: overlay: {reason}", .path.display())]
+    Overlay {
+        /// The overlay file, or the dataset's `overlays/` directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// Another process holds the dataset's writer lock (the path of `LOCK`).
     #[error("another process is writing to this dataset (lock held on {})", .0.display())]
     Locked(PathBuf),

@@ -63,6 +63,17 @@ impl Layout {
         format!("{}/{}", source_dir_name(source_id), block_index_name(block))
     }
 
+    /// `overlays/`: the blocks' overlays.
+    pub fn overlays(&self) -> PathBuf {
+        self.root.join("overlays")
+    }
+
+    /// The overlay of block `block` of a source that version `written_in` wrote, relative to the
+    /// dataset directory. The version in the name keeps every overlay file written once.
+    pub fn overlay_file(source_id: &str, block: u64, written_in: u64) -> String {
+        format!("overlays/{}-{:05}-v{written_in:08}.columnar", short_source_id(source_id), block)
+    }
+
     /// Whether `dir` holds a dataset: a committed one (a `CURRENT`), or one its first ingest is
     /// creating (`LOCK` beside `sources/`). Nothing but pairscope's writer may write there.
     pub fn holds_dataset(dir: &Path) -> bool {

@@ -19,6 +19,9 @@
 //! DS/sources/<id16>/index-NNNNN/   the block's full-text index (`pairscope-index`, one segment):
 //!                                  document n is row n of block-NNNNN.parquet; published with it
 //! DS/sources/<id16>/source.json    the source's entry, written last: a complete staged source
+//! DS/overlays/<id16>-NNNNN-vNNNNNNNN.columnar
+//!                                  values laid over block NNNNN's rows after ingest ([`overlay`]),
+//!                                  written by version vN, at most one per block in a version
 //! DS/cache/mentions/               mention counts per version (`pairscope-mentions`; never needed)
 //! DS/LOCK                          held (flock) by the one writer
 //! ```
@@ -43,9 +46,10 @@ pub mod dataset;
 pub mod error;
 pub mod layout;
 pub mod manifest;
+pub mod overlay;
 pub mod writer;
 
 pub use dataset::{Dataset, with_missing_columns};
 pub use error::StoreError;
-pub use manifest::{Manifest, SourceEntry};
+pub use manifest::{AddedColumn, Manifest, OverlayEntry, SourceEntry};
 pub use writer::{DatasetWriter, StagedSource};

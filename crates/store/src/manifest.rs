@@ -34,6 +34,43 @@ pub struct Manifest {
     pub psl_version: String,
     /// Sorted by id, so the order of rows read from a version does not depend on ingest order.
     pub sources: Vec<SourceEntry>,
+    /// Columns added to the rows after ingest (`ingest --fetched`), after every source's columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added_columns: Vec<AddedColumn>,
+    /// Values laid over blocks' rows ([`crate::overlay`]): at most one per block, sorted by
+    /// source id then block.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overlays: Vec<OverlayEntry>,
+}
+
+/// A column added to a version's rows after ingest, whose values only overlays hold.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AddedColumn {
+    /// The name it is queried under.
+    pub name: String,
+    /// Its Arrow type, as text.
+    pub data_type: String,
+    /// What it holds.
+    pub doc: String,
+}
+
+/// The overlay of one block: values laid over some of its rows ([`crate::overlay`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OverlayEntry {
+    /// The id of the source whose block it overlays.
+    pub source: String,
+    /// The block it overlays.
+    pub block: u64,
+    /// The version that wrote it (it names the file, which is never rewritten).
+    pub written_in: u64,
+    /// Relative to the dataset directory: [`Layout::overlay_file`].
+    pub path: String,
+    /// Rows it has values for.
+    pub rows: u64,
+    /// The file's size in bytes.
+    pub bytes: u64,
+    /// The columns it has values for: canonical columns it fills and added columns.
+    pub columns: Vec<String>,
 }
 
 /// One ingested source file.
@@ -123,6 +160,8 @@ impl Manifest {
             pairscope_version: env!("CARGO_PKG_VERSION").to_string(),
             psl_version: pairscope_model::web::PSL_CRATE_VERSION.to_string(),
             sources: Vec::new(),
+            added_columns: Vec::new(),
+            overlays: Vec::new(),
         }
     }
 
@@ -154,7 +193,7 @@ impl Manifest {
 
     /// Every field a reader relies on, checked: `Err((field, reason))` for the first that is
     /// not what a writer writes.
-    fn check(&self) -> std::result::Result<(), (String, String)> {
+    pub(crate) fn check(&self) -> std::result::Result<(), (String, String)> {
         if self.format != FORMAT {
             return Err(("format".into(), format!("{} is not the supported format {FORMAT}", self.format)));
         }
@@ -166,6 +205,61 @@ impl Manifest {
                 return Err(at(("id".into(), "sources are not in ascending order of distinct ids".into())));
             }
             total = total.checked_add(source.rows).ok_or_else(|| at(("rows".into(), "the total overflows".into())))?;
+        }
+        for (i, column) in self.added_columns.iter().enumerate() {
+            let at = |reason: String| (format!("added_columns[{i}]"), reason);
+            if column.data_type.parse::<arrow::datatypes::DataType>().is_err() {
+                return Err(at(format!("{:?} is not an Arrow type", column.data_type)));
+            }
+            let clash = pairscope_model::columns::canonical(&column.name).is_some()
+                || self.added_columns[..i].iter().any(|c| c.name == column.name)
+                || self.sources.iter().flat_map(|s| &s.extra_columns).any(|e| e.name == column.name);
+            if clash {
+                return Err(at(format!("{:?} is already a column of the version", column.name)));
+            }
+        }
+        for (i, overlay) in self.overlays.iter().enumerate() {
+            let at = |(field, reason): (String, String)| (format!("overlays[{i}].{field}"), reason);
+            if i > 0 && (&self.overlays[i - 1].source, self.overlays[i - 1].block) >= (&overlay.source, overlay.block) {
+                return Err(at(("block".into(), "overlays are not in ascending order of distinct blocks".into())));
+            }
+            overlay.check(self).map_err(at)?;
+        }
+        Ok(())
+    }
+
+    /// Whether some overlay of this version has values for column `name` (a reader of it must
+    /// lay the overlays over the blocks' values).
+    pub fn is_overlay_column(&self, name: &str) -> bool {
+        self.overlays.iter().any(|o| o.columns.iter().any(|c| c == name))
+    }
+}
+
+impl OverlayEntry {
+    fn check(&self, manifest: &Manifest) -> std::result::Result<(), (String, String)> {
+        let fail = |field: &str, reason: String| Err((field.to_string(), reason));
+        let Some(source) = manifest.source(&self.source) else {
+            return fail("source", format!("{} is not a source of this version", self.source));
+        };
+        if !source.files.iter().any(|f| f.block == self.block) {
+            return fail("block", format!("source {} has no block {}", source.short_id(), self.block));
+        }
+        if self.written_in > manifest.version {
+            return fail("written_in", format!("{} is after this version", self.written_in));
+        }
+        let expected = Layout::overlay_file(&self.source, self.block, self.written_in);
+        if self.path != expected {
+            return fail("path", format!("{:?} is not {expected:?}", self.path));
+        }
+        if self.rows > BLOCK_ROWS {
+            return fail("rows", format!("{} is more than a block's {BLOCK_ROWS}", self.rows));
+        }
+        for column in &self.columns {
+            let known =
+                manifest.added_columns.iter().any(|c| c.name == *column) || crate::overlay::can_fill(column).is_some();
+            if !known {
+                return fail("columns", format!("{column:?} is neither an added column nor one an overlay can fill"));
+            }
         }
         Ok(())
     }

@@ -32,7 +32,7 @@ use pairscope_model::row_id::{BLOCK_ROWS, block_key};
 use crate::dataset::read_current;
 use crate::error::{Result, StoreError};
 use crate::layout::Layout;
-use crate::manifest::{Manifest, SourceEntry, source_hash};
+use crate::manifest::{AddedColumn, Manifest, OverlayEntry, SourceEntry, source_hash};
 
 /// Distinct column names a dataset may have (canonical and extra, over all its sources): SQL
 /// plans over the union of every source's columns, and that union is what every query pays for.
@@ -120,17 +120,71 @@ impl DatasetWriter {
         check_columns(sources)
     }
 
-    /// Commits `sources` (the whole list: kept and added) as the next version. Refuses, with
-    /// nothing changed, a list that breaks an invariant of datasets ([`Self::check`]).
-    pub fn commit(self, mut sources: Vec<SourceEntry>) -> Result<Manifest> {
+    /// Commits `sources` (the whole list: kept and added) as the next version, with the
+    /// committed overlays of the blocks it keeps. Refuses, with nothing changed, a list that
+    /// breaks an invariant of datasets ([`Self::check`]).
+    pub fn commit(self, sources: Vec<SourceEntry>) -> Result<Manifest> {
+        let overlays = self.committed.overlays.clone();
+        let added = self.committed.added_columns.clone();
+        self.commit_version(sources, overlays, added)
+    }
+
+    /// Where the overlay of block `block` of source `source_id` that this writer's commit
+    /// writes goes (the directory exists). Write it with
+    /// [`OverlayRows::write`](crate::overlay::OverlayRows::write), then list it in
+    /// [`Self::commit_overlays`].
+    pub fn overlay_path(&self, source_id: &str, block: u64) -> Result<(String, PathBuf)> {
+        let dir = self.layout.overlays();
+        fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
+        let relative = Layout::overlay_file(source_id, block, self.committed.version + 1);
+        let path = self.layout.root().join(&relative);
+        Ok((relative, path))
+    }
+
+    /// Commits the committed sources with `overlays` (written through [`Self::overlay_path`])
+    /// in place of the committed overlays of the same blocks, and `added` columns the version
+    /// did not have yet.
+    pub fn commit_overlays(self, overlays: Vec<OverlayEntry>, added: Vec<AddedColumn>) -> Result<Manifest> {
+        let mut all: Vec<OverlayEntry> = self
+            .committed
+            .overlays
+            .iter()
+            .filter(|old| !overlays.iter().any(|new| new.source == old.source && new.block == old.block))
+            .cloned()
+            .collect();
+        all.extend(overlays);
+        let mut columns = self.committed.added_columns.clone();
+        columns.extend(added.into_iter().filter(|a| !self.committed.added_columns.iter().any(|c| c.name == a.name)));
+        let sources = self.committed.sources.clone();
+        self.commit_version(sources, all, columns)
+    }
+
+    /// Commits the next version: `sources`, the `overlays` of the blocks they keep, and the
+    /// `added` columns some kept overlay still has values for.
+    fn commit_version(
+        self,
+        mut sources: Vec<SourceEntry>,
+        mut overlays: Vec<OverlayEntry>,
+        mut added: Vec<AddedColumn>,
+    ) -> Result<Manifest> {
         self.check(&sources)?;
         sources.sort_by(|a, b| a.id.cmp(&b.id));
+        overlays.retain(|o| sources.iter().any(|s| s.id == o.source && s.files.iter().any(|f| f.block == o.block)));
+        overlays.sort_by(|a, b| (&a.source, a.block).cmp(&(&b.source, b.block)));
+        added.retain(|a| overlays.iter().any(|o| o.columns.contains(&a.name)));
         let manifest = Manifest {
             version: self.committed.version + 1,
             committed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             sources,
+            added_columns: added,
+            overlays,
             ..Manifest::empty()
         };
+        manifest.check().map_err(|(field, reason)| StoreError::BadManifest {
+            path: self.layout.manifest(manifest.version),
+            field,
+            reason,
+        })?;
         let versions = self.layout.versions();
         fs::create_dir_all(&versions).map_err(StoreError::io(&versions))?;
         let path = self.layout.manifest(manifest.version);
@@ -278,9 +332,20 @@ fn is_source_dir_name(name: &str) -> bool {
     name.len() == 16 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Removes source directories no kept version references, and temporaries of dead writers.
-/// Failures only leave files behind; they are logged, never fatal.
+/// Removes source directories and overlay files no kept version references, and temporaries
+/// of dead writers. Failures only leave files behind; they are logged, never fatal.
 pub(crate) fn collect_garbage(layout: &Layout, keep: &[&Manifest]) {
+    let overlays: HashSet<PathBuf> =
+        keep.iter().flat_map(|m| &m.overlays).map(|o| layout.root().join(&o.path)).collect();
+    if let Ok(entries) = fs::read_dir(layout.overlays()) {
+        for path in entries.flatten().map(|e| e.path()).filter(|p| !overlays.contains(p)) {
+            tracing::debug!(path = %path.display(), "removing unreferenced overlay");
+            if let Err(e) = fs::remove_file(&path) {
+                tracing::warn!("could not remove {}: {e}", path.display());
+            }
+        }
+        let _ = fsync_dir(&layout.overlays());
+    }
     let referenced: HashSet<PathBuf> = keep.iter().flat_map(|m| &m.sources).map(|s| layout.source_dir(&s.id)).collect();
     let Ok(entries) = fs::read_dir(layout.sources()) else { return };
     for entry in entries.flatten() {

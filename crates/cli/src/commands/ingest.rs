@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use arrow::array::{StringArray, UInt64Array};
-use pairscope_ingest::{IngestOptions, IngestReport, ingest};
+use pairscope_ingest::{IngestOptions, IngestReport, ingest, ingest_fetched};
 use pairscope_model::ExitStatus;
 use serde_json::json;
 
@@ -13,6 +13,9 @@ use crate::output::{print_document, table};
 use crate::progress::Bar;
 
 pub fn run(args: &IngestArgs, global: &GlobalArgs) -> Result<ExitStatus> {
+    if let Some(fetched) = &args.fetched {
+        return run_fetched(args, fetched, global);
+    }
     let options = IngestOptions {
         overrides: key_values("--map", &args.maps)?,
         constants: key_values("--set", &args.sets)?,
@@ -93,4 +96,68 @@ fn human(report: &IngestReport, seconds: f64) -> String {
         }
     }
     s
+}
+
+/// `ingest --fetched DIR`.
+fn run_fetched(args: &IngestArgs, fetched: &std::path::Path, global: &GlobalArgs) -> Result<ExitStatus> {
+    let bar = Bar::new(global, "ingest --fetched");
+    let result = ingest_fetched(&args.dataset, fetched, &bar);
+    bar.finish();
+    let report = result?;
+    let document = json!({
+        "dataset": args.dataset.display().to_string(),
+        "fetched": fetched.display().to_string(),
+        "version_before": report.version_before,
+        "version": report.version,
+        "shards": report.shards,
+        "unfinished_shards": report.unfinished_shards,
+        "rows_read": report.rows_read,
+        "rows_matched": report.rows_matched,
+        "rows_ok": report.rows_ok,
+        "rows_not_in_version": report.rows_not_in_version,
+        "duplicate_rows": report.duplicate_rows,
+        "filled": report.filled,
+        "blocks_written": report.blocks_written,
+    });
+    let mut text = String::new();
+    if report.version == report.version_before {
+        let _ = writeln!(text, "nothing new: dataset stays at version {}", report.version);
+    } else {
+        let _ = writeln!(
+            text,
+            "took {} fetched rows ({} ok) into {} block(s): dataset version {} → {}",
+            report.rows_matched, report.rows_ok, report.blocks_written, report.version_before, report.version
+        );
+    }
+    for (column, rows) in &report.filled {
+        let _ = writeln!(text, "{column} filled from the measurement: {rows} rows");
+    }
+    if report.rows_not_in_version > 0 {
+        let _ =
+            writeln!(text, "rows whose row id this version does not have (left out): {}", report.rows_not_in_version);
+    }
+    if report.duplicate_rows > 0 {
+        let _ =
+            writeln!(text, "rows fetched more than once (the ok one, else the last, kept): {}", report.duplicate_rows);
+    }
+    if report.unfinished_shards > 0 {
+        let _ = writeln!(
+            text,
+            "unfinished shards (not read; finish the fetch with the same command, then ingest again): {}",
+            report.unfinished_shards
+        );
+    }
+    print_document(
+        args.output.format(),
+        &document,
+        || text,
+        || {
+            let filled = &report.filled;
+            table(vec![
+                ("column", Arc::new(StringArray::from_iter_values(filled.keys().cloned()))),
+                ("rows_filled", Arc::new(UInt64Array::from_iter_values(filled.values().copied()))),
+            ])
+        },
+    )?;
+    Ok(ExitStatus::Clean)
 }

@@ -1,0 +1,439 @@
+//! `ingest --fetched DIR`: what a fetch measured (`pairscope fetch`'s output, whose layout
+//! [`pairscope_model::fetched`] states) laid over the rows it came from, as a new version,
+//! through the store's overlays ([`pairscope_store::overlay`]): no block or index is rewritten.
+//!
+//! Rules, per fetched row (matched by `row_id`):
+//! - every fetched row gets `fetched_status`; rows fetched `ok` get `fetched_width`,
+//!   `fetched_height`, `fetched_md5`, `fetched_sha1`, `fetched_sha256`;
+//! - the measured values fill `width`, `height` and `image_sha256` where the row has none
+//!   ([`FILLS`]); published values are kept;
+//! - a row fetched again replaces what an earlier fetch recorded, except that a failed fetch
+//!   never erases an `ok` one (the image was there, and its measurements hold);
+//! - rows of blocks this version does not have (another dataset, a removed source) are counted
+//!   and left out; rows without a `row_id` (fetched `--from` a file that has none) refuse the
+//!   whole input: nothing ties them to a row.
+//!
+//! Algorithm: the finished shards (`NNNNN.parquet` beside its `NNNNN_stats.json`) are read once
+//! for their row ids alone, counting the rows of each block; blocks are then taken in groups of
+//! at most [`GROUP_ROWS`] fetched rows, and for each group the shards are read again keeping that
+//! group's rows; each block of the group is merged with its committed overlay and its own
+//! `width`, `height` and `image_sha256`, and its new overlay written (a block whose overlay
+//! would not change keeps it). One commit lists them all; a run killed before it leaves the
+//! last version, and a re-run writes the same overlays.
+//!
+//! Memory: one group's fetched rows (at most [`GROUP_ROWS`], about 300 bytes each) and one
+//! block's three columns. The shards are read 1 + ⌈fetched rows / [`GROUP_ROWS`]⌉ times.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Int32Type, Int64Type};
+use pairscope_model::Progress;
+use pairscope_model::fetched::{ADDED_COLUMNS, FILLS, OK, RECORD, STATS_SUFFIX, added_type};
+use pairscope_model::row_id::RowId;
+use pairscope_store::overlay::{Overlay, OverlayRows, Value};
+use pairscope_store::{AddedColumn, DatasetWriter, OverlayEntry, StoreError};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::error::{BadInput, IngestError, Result};
+
+/// Fetched rows held at once: the blocks of a group are merged together.
+pub const GROUP_ROWS: u64 = 2_000_000;
+
+/// What `ingest --fetched` did.
+#[derive(Debug, Clone, Default)]
+pub struct FetchedReport {
+    /// The version before.
+    pub version_before: u64,
+    /// The version after (the same when nothing changed).
+    pub version: u64,
+    /// Finished shards read.
+    pub shards: usize,
+    /// Shards a killed or running fetch has not finished (not read).
+    pub unfinished_shards: usize,
+    /// Rows of the finished shards.
+    pub rows_read: u64,
+    /// Rows that matched a row of this version.
+    pub rows_matched: u64,
+    /// Of those, rows fetched `ok`.
+    pub rows_ok: u64,
+    /// Rows whose row id this version does not have.
+    pub rows_not_in_version: u64,
+    /// Rows whose row id an earlier row of the input already had (the `ok` one, else the last,
+    /// counts).
+    pub duplicate_rows: u64,
+    /// Per filled column ([`FILLS`]), the rows whose value is now the measured one.
+    pub filled: BTreeMap<String, u64>,
+    /// Blocks whose overlay was written.
+    pub blocks_written: usize,
+}
+
+/// One fetched row, as the merge needs it.
+#[derive(Debug, Clone)]
+struct FetchedRow {
+    row_id: i64,
+    status: String,
+    width: Option<i32>,
+    height: Option<i32>,
+    md5: Option<String>,
+    sha1: Option<String>,
+    sha256: Option<String>,
+}
+
+impl FetchedRow {
+    fn ok(&self) -> bool {
+        self.status == OK
+    }
+
+    /// The value of added column `name` ([`ADDED_COLUMNS`]) this row gives.
+    fn added(&self, name: &str) -> Option<Value> {
+        let text = |v: &Option<String>| v.clone().map(Value::Text);
+        match name {
+            "fetched_status" => Some(Value::Text(self.status.clone())),
+            "fetched_width" => self.width.map(|v| Value::Int(v.into())),
+            "fetched_height" => self.height.map(|v| Value::Int(v.into())),
+            "fetched_md5" => text(&self.md5),
+            "fetched_sha1" => text(&self.sha1),
+            "fetched_sha256" => text(&self.sha256),
+            _ => None,
+        }
+    }
+}
+
+/// Lays what the fetch output `dir` measured over the rows of the dataset at `dataset`, and
+/// commits it as a new version (unless nothing changes).
+pub fn ingest_fetched(dataset: &Path, dir: &Path, progress: &dyn Progress) -> Result<FetchedReport> {
+    let (shards, unfinished_shards) = finished_shards(dir)?;
+    let writer = DatasetWriter::open(dataset)?;
+    let committed = writer.committed().clone();
+    if committed.version == 0 {
+        return Err(StoreError::NotADataset(dataset.to_path_buf()).into());
+    }
+    let mut report = FetchedReport {
+        version_before: committed.version,
+        version: committed.version,
+        shards: shards.len(),
+        unfinished_shards,
+        ..FetchedReport::default()
+    };
+    // Block key → (source id, block, block file, committed overlay).
+    let mut blocks: HashMap<u64, (String, u64, PathBuf, Option<OverlayEntry>)> = HashMap::new();
+    for source in &committed.sources {
+        let Some(hash) = source.hash() else { continue };
+        for file in &source.files {
+            let overlay = committed.overlays.iter().find(|o| o.source == source.id && o.block == file.block).cloned();
+            let key = pairscope_model::row_id::block_key(&hash, file.block);
+            blocks.insert(key, (source.id.clone(), file.block, dataset.join(&file.path), overlay));
+        }
+    }
+    let shard_bytes: Vec<u64> = shards.iter().map(|s| fs::metadata(s).map_or(0, |m| m.len())).collect();
+    progress.set_total_bytes(shard_bytes.iter().sum());
+
+    // Pass 1: rows per block.
+    let mut per_block: BTreeMap<u64, u64> = BTreeMap::new();
+    for (shard, bytes) in shards.iter().zip(&shard_bytes) {
+        for_each_batch(shard, &["row_id"], |batch| {
+            let ids = row_ids(shard, &batch)?;
+            for id in ids.values() {
+                let key = RowId(*id).block_key();
+                if blocks.contains_key(&key) {
+                    *per_block.entry(key).or_insert(0) += 1;
+                } else {
+                    report.rows_not_in_version += 1;
+                }
+            }
+            report.rows_read += batch.num_rows() as u64;
+            Ok(())
+        })?;
+        progress.advance(0, *bytes);
+    }
+
+    // Pass 2, group by group.
+    let mut groups: Vec<Vec<u64>> = Vec::new();
+    let mut in_group = 0;
+    for (&key, &rows) in &per_block {
+        if groups.is_empty() || in_group + rows > GROUP_ROWS {
+            groups.push(Vec::new());
+            in_group = 0;
+        }
+        if let Some(group) = groups.last_mut() {
+            group.push(key);
+        }
+        in_group += rows;
+    }
+    progress.set_total_bytes(shard_bytes.iter().sum::<u64>() * (1 + groups.len() as u64));
+    let mut written: Vec<OverlayEntry> = Vec::new();
+    for group in &groups {
+        let mut rows: HashMap<u64, Vec<FetchedRow>> = group.iter().map(|&k| (k, Vec::new())).collect();
+        for (shard, bytes) in shards.iter().zip(&shard_bytes) {
+            for_each_batch(shard, SHARD_READ, |batch| read_rows(shard, &batch, &mut rows))?;
+            progress.advance(0, *bytes);
+        }
+        for key in group {
+            let (source, block, file, old) = &blocks[key];
+            let fetched = rows.remove(key).unwrap_or_default();
+            if let Some(entry) =
+                merge_block(&writer, dataset, source, *block, file, old.as_ref(), fetched, &mut report)?
+            {
+                written.push(entry);
+            }
+        }
+    }
+    progress.advance(report.rows_read, 0);
+    report.blocks_written = written.len();
+    if written.is_empty() {
+        return Ok(report);
+    }
+    let added = ADDED_COLUMNS
+        .iter()
+        .map(|c| AddedColumn { name: c.name.into(), data_type: added_type(c).to_string(), doc: c.doc.into() })
+        .collect();
+    let manifest = writer.commit_overlays(written, added)?;
+    report.version = manifest.version;
+    Ok(report)
+}
+
+/// The shard columns pass 2 reads.
+const SHARD_READ: &[&str] = &["row_id", "status", "original_width", "original_height", "md5", "sha1", "sha256"];
+
+/// The finished shards of the fetch output `dir`, in name order, and how many it has not
+/// finished.
+fn finished_shards(dir: &Path) -> Result<(Vec<PathBuf>, usize)> {
+    if !dir.join(RECORD).is_file() {
+        return Err(IngestError::usage(format!(
+            "{}: not the output of `pairscope fetch` (it has no {RECORD})",
+            dir.display()
+        )));
+    }
+    let io = |e| IngestError::Io { path: dir.to_path_buf(), source: e };
+    let mut shards = Vec::new();
+    let mut unfinished = 0;
+    for entry in fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        if let Some(stem) = name.strip_suffix(".parquet") {
+            if dir.join(format!("{stem}{STATS_SUFFIX}")).is_file() {
+                shards.push(path);
+            } else {
+                unfinished += 1;
+            }
+        } else if name.ends_with(".partial") {
+            unfinished += 1;
+        }
+    }
+    shards.sort();
+    Ok((shards, unfinished))
+}
+
+/// Calls `each` with every batch of `columns` of the parquet file at `path`.
+fn for_each_batch(path: &Path, columns: &[&str], mut each: impl FnMut(RecordBatch) -> Result<()>) -> Result<()> {
+    let bad = |reason: String| IngestError::from(BadInput::new(path, reason));
+    let file = File::open(path).map_err(|e| IngestError::Io { path: path.to_path_buf(), source: e })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(e.to_string()))?;
+    for column in columns {
+        if builder.schema().field_with_name(column).is_err() {
+            return Err(BadInput::new(path, "a fetch shard must have it").column(*column).into());
+        }
+    }
+    let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+    let reader = builder.with_projection(mask).with_batch_size(8192).build().map_err(|e| bad(e.to_string()))?;
+    for batch in reader {
+        each(batch.map_err(|e| bad(e.to_string()))?)?;
+    }
+    Ok(())
+}
+
+/// The `row_id` column of a batch of shard `path`, refused if any row has none.
+fn row_ids(path: &Path, batch: &RecordBatch) -> Result<arrow::array::Int64Array> {
+    let column = typed(path, batch, "row_id", &DataType::Int64)?;
+    let ids = column.as_primitive::<Int64Type>().clone();
+    if let Some(row) = (0..ids.len()).find(|&i| ids.is_null(i)) {
+        return Err(BadInput::new(
+            path,
+            "a row without a row id: rows fetched `--from` a file without row ids cannot be taken back \
+             into a dataset (fetch with `-d DATASET` instead)",
+        )
+        .column("row_id")
+        .row(row as u64)
+        .into());
+    }
+    Ok(ids)
+}
+
+/// Column `name` of a shard batch, as `data_type`.
+fn typed(path: &Path, batch: &RecordBatch, name: &str, data_type: &DataType) -> Result<arrow::array::ArrayRef> {
+    let bad = |reason: String| IngestError::from(BadInput::new(path, reason).column(name));
+    let column = batch.column_by_name(name).ok_or_else(|| bad("a fetch shard must have it".into()))?;
+    cast(column, data_type).map_err(|e| bad(format!("not {data_type}: {e}")))
+}
+
+/// Adds the rows of `batch` (of shard `path`) whose block is in `rows` to it.
+fn read_rows(path: &Path, batch: &RecordBatch, rows: &mut HashMap<u64, Vec<FetchedRow>>) -> Result<()> {
+    let ids = row_ids(path, batch)?;
+    let status = typed(path, batch, "status", &DataType::Utf8)?;
+    let (width, height) = (
+        typed(path, batch, "original_width", &DataType::Int32)?,
+        typed(path, batch, "original_height", &DataType::Int32)?,
+    );
+    let (md5, sha1, sha256) = (
+        typed(path, batch, "md5", &DataType::Utf8)?,
+        typed(path, batch, "sha1", &DataType::Utf8)?,
+        typed(path, batch, "sha256", &DataType::Utf8)?,
+    );
+    let (status, md5, sha1, sha256) =
+        (status.as_string::<i32>(), md5.as_string::<i32>(), sha1.as_string::<i32>(), sha256.as_string::<i32>());
+    let (width, height) = (width.as_primitive::<Int32Type>(), height.as_primitive::<Int32Type>());
+    let text = |a: &arrow::array::StringArray, i: usize| a.is_valid(i).then(|| a.value(i).to_string());
+    for (i, id) in ids.values().iter().enumerate() {
+        let Some(block) = rows.get_mut(&RowId(*id).block_key()) else { continue };
+        let Some(status) = text(status, i) else {
+            return Err(BadInput::new(path, "a row without a status").column("status").row(i as u64).into());
+        };
+        block.push(FetchedRow {
+            row_id: *id,
+            status,
+            width: width.is_valid(i).then(|| width.value(i)),
+            height: height.is_valid(i).then(|| height.value(i)),
+            md5: text(md5, i),
+            sha1: text(sha1, i),
+            sha256: text(sha256, i),
+        });
+    }
+    Ok(())
+}
+
+/// The block's own values of the columns a fetch fills, by row offset (its rows' ids decide
+/// which fetched rows it has).
+struct BlockValues {
+    /// Row offset → the block's `width`, `height`, `image_sha256`.
+    rows: HashMap<u32, [Option<Value>; 3]>,
+}
+
+impl BlockValues {
+    fn read(file: &Path) -> Result<BlockValues> {
+        let mut rows = HashMap::new();
+        let columns: Vec<&str> = std::iter::once("row_id").chain(FILLS.iter().map(|(target, _)| *target)).collect();
+        for_each_batch(file, &columns, |batch| {
+            let store = |e: String| IngestError::Store(StoreError::Corrupt { path: file.to_path_buf(), reason: e });
+            let ids =
+                batch.column(0).as_primitive_opt::<Int64Type>().ok_or_else(|| store("row_id is not Int64".into()))?;
+            for (i, id) in ids.values().iter().enumerate() {
+                let mut values: [Option<Value>; 3] = Default::default();
+                for (slot, column) in values.iter_mut().zip(batch.columns()[1..].iter()) {
+                    if column.is_null(i) {
+                        continue;
+                    }
+                    *slot = if let Some(ints) = column.as_primitive_opt::<Int32Type>() {
+                        Some(Value::Int(ints.value(i).into()))
+                    } else if let Some(text) = column.as_string_opt::<i32>() {
+                        Some(Value::Text(text.value(i).to_string()))
+                    } else {
+                        return Err(store(format!("{} is not a column of the canonical type", column.data_type())));
+                    };
+                }
+                rows.insert(RowId(*id).offset_in_block() as u32, values);
+            }
+            Ok(())
+        })?;
+        Ok(BlockValues { rows })
+    }
+}
+
+/// Merges `fetched` (rows of one block) with the block's committed overlay `old` and writes
+/// the new overlay, unless it would not change. Returns its entry when written.
+#[allow(clippy::too_many_arguments, reason = "one block's whole context, called once")]
+fn merge_block(
+    writer: &DatasetWriter,
+    dataset: &Path,
+    source: &str,
+    block: u64,
+    file: &Path,
+    old: Option<&OverlayEntry>,
+    fetched: Vec<FetchedRow>,
+    report: &mut FetchedReport,
+) -> Result<Option<OverlayEntry>> {
+    let values = BlockValues::read(file)?;
+    // The fetched rows by offset: of several, the `ok` one, else the last.
+    let mut latest: BTreeMap<u32, FetchedRow> = BTreeMap::new();
+    for row in fetched {
+        let offset = RowId(row.row_id).offset_in_block() as u32;
+        if !values.rows.contains_key(&offset) {
+            report.rows_not_in_version += 1;
+            continue;
+        }
+        report.rows_matched += 1;
+        report.rows_ok += u64::from(row.ok());
+        match latest.get(&offset) {
+            Some(seen) => {
+                report.duplicate_rows += 1;
+                if row.ok() || !seen.ok() {
+                    latest.insert(offset, row);
+                }
+            }
+            None => {
+                latest.insert(offset, row);
+            }
+        }
+    }
+    let ours: Vec<String> = ADDED_COLUMNS
+        .iter()
+        .map(|c| c.name.to_string())
+        .chain(FILLS.iter().map(|(target, _)| target.to_string()))
+        .collect();
+    let before = match old {
+        Some(entry) => {
+            let columns: Vec<String> = entry.columns.iter().chain(&ours).fold(Vec::new(), |mut all, c| {
+                if !all.contains(c) {
+                    all.push(c.clone());
+                }
+                all
+            });
+            Overlay::open(&dataset.join(&entry.path))?.rows(&columns)?
+        }
+        None => OverlayRows { columns: ours.clone(), rows: BTreeMap::new() },
+    };
+    let mut after = before.clone();
+    let index = |name: &str| after.columns.iter().position(|c| c == name);
+    let status_at = index("fetched_status");
+    for (offset, row) in latest {
+        let width = after.columns.len();
+        let slot = after.rows.entry(offset).or_insert_with(|| vec![None; width]);
+        let had_ok = status_at.and_then(|i| slot[i].as_ref()) == Some(&Value::Text(OK.into()));
+        if had_ok && !row.ok() {
+            continue;
+        }
+        for added in ADDED_COLUMNS {
+            if let Some(i) = index(added.name) {
+                slot[i] = if row.ok() || !added.measured { row.added(added.name) } else { None };
+            }
+        }
+        let own = &values.rows[&offset];
+        for (n, (target, from)) in FILLS.iter().enumerate() {
+            if let Some(i) = index(target) {
+                let measured = if row.ok() && own[n].is_none() { row.added(from) } else { None };
+                if measured.is_some() {
+                    *report.filled.entry(target.to_string()).or_insert(0) += 1;
+                }
+                slot[i] = measured;
+            }
+        }
+    }
+    if after == before {
+        return Ok(None);
+    }
+    let (relative, path) = writer.overlay_path(source, block)?;
+    let bytes = after.write(&path)?;
+    Ok(Some(OverlayEntry {
+        source: source.to_string(),
+        block,
+        written_in: writer.committed().version + 1,
+        path: relative,
+        rows: after.rows.len() as u64,
+        bytes,
+        columns: after.columns_with_values(),
+    }))
+}
