@@ -24,6 +24,18 @@ const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
 type Requests = Arc<Mutex<BTreeMap<String, usize>>>;
 
+/// `/big/N.png`: an image of (1000 + N) × (1024 if N is even, else 1000) pixels.
+async fn big_image(UrlPath(name): UrlPath<String>) -> Response {
+    let Some(n) = name.strip_suffix(".png").and_then(|n| n.parse::<u32>().ok()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let height = if n % 2 == 0 { 1024 } else { 1000 };
+    let pixels = image::GrayImage::from_fn(1000 + n, height, |x, _| image::Luma([(x / 64) as u8]));
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageLuma8(pixels).write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+    ([(header::CONTENT_TYPE, "image/png")], bytes).into_response()
+}
+
 async fn image(State(requests): State<Requests>, UrlPath(name): UrlPath<String>) -> Response {
     *requests.lock().unwrap().entry(name.clone()).or_default() += 1;
     let Some(n) = name.strip_suffix(".png").and_then(|n| n.parse::<u32>().ok()) else {
@@ -47,7 +59,8 @@ fn image_server() -> (u16, Requests) {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind((LOOPBACK, 0)).await.unwrap();
             tx.send(listener.local_addr().unwrap().port()).unwrap();
-            let app = Router::new().route("/img/{name}", get(image)).with_state(state);
+            let app =
+                Router::new().route("/img/{name}", get(image)).route("/big/{name}", get(big_image)).with_state(state);
             axum::serve(listener, app).await.unwrap();
         });
     });
@@ -264,4 +277,249 @@ fn fetch_from_a_dataset_selection_keeps_row_ids_and_refuses_another_selection_on
     assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stderr).contains("another selection"));
     assert_eq!(std::fs::read(out.join("selection/manifest.json")).unwrap(), manifest);
+}
+
+/// Runs pairscope with `args`; its stdout as JSON, after asserting it succeeded.
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_pairscope")).env_remove("PAIRSCOPE_LOG").args(args).output().unwrap();
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+/// The values of column `name` of every parquet file directly in `dir`, in file order.
+fn parquet_column(dir: &Path, name: &str) -> Vec<Option<String>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    let mut values = Vec::new();
+    for file in files {
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let column = arrow::compute::cast(batch.column_by_name(name).unwrap(), &DataType::Utf8).unwrap();
+            let column = column.as_any().downcast_ref::<StringArray>().unwrap();
+            values.extend(column.iter().map(|v| v.map(str::to_string)));
+        }
+    }
+    values
+}
+
+#[test]
+fn fetched_sizes_and_hashes_taken_back_are_seen_by_every_consumer() {
+    let (port, _) = image_server();
+    let dir = tempfile::tempdir().unwrap();
+    let text = |p: &Path| p.display().to_string();
+    // 40 pairs: N.png is (1000 + N) wide, 1024 high when N is even; N = 7 is not there (404);
+    // every fifth row publishes a width of 300, which must be kept.
+    let rows = 40u32;
+    let urls: Vec<String> = (0..rows)
+        .map(|n| {
+            if n == 7 {
+                format!("http://127.0.0.1:{port}/big/gone.png")
+            } else {
+                format!("http://127.0.0.1:{port}/big/{n}.png")
+            }
+        })
+        .collect();
+    let published: Vec<Option<i64>> = (0..rows).map(|n| (n % 5 == 0).then_some(300)).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("url", DataType::Utf8, false),
+        Field::new("caption", DataType::Utf8, false),
+        Field::new("width", DataType::Int64, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(urls.clone())),
+        Arc::new(StringArray::from((0..rows).map(|n| format!("picture number {n}")).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(published.clone())),
+    ];
+    let source = dir.path().join("pairs.parquet");
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&source).unwrap(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let ds = dir.path().join("ds");
+    json_of(&["ingest", "-q", "-d", &text(&ds), &text(&source), "--json"]);
+    let fetched = dir.path().join("fetched");
+    let output = fetch_command(&["-d", &text(&ds), "--query", "picture", "--json"], &fetched).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    // The ids of the rows `subset --preset laion-high-resolution` keeps.
+    let ds_text = text(&ds);
+    let high = |extra: &[&str]| -> Vec<i64> {
+        let out = dir.path().join(format!("subset-{}", extra.len()));
+        let _ = std::fs::remove_dir_all(&out);
+        let mut args = vec!["subset", "-q", "--json", "-d", &ds_text, "--preset", "laion-high-resolution", "--out"];
+        let out_text = text(&out);
+        args.push(&out_text);
+        args.extend_from_slice(extra);
+        json_of(&args);
+        let mut ids: Vec<i64> =
+            parquet_column(&out, "row_id").into_iter().map(|v| v.unwrap().parse().unwrap()).collect();
+        ids.sort();
+        ids
+    };
+
+    let report = json_of(&["ingest", "-q", "-d", &ds_text, "--fetched", &text(&fetched), "--json"]);
+    assert_eq!(report["version_before"], 1, "{report}");
+    assert_eq!(report["version"], 2, "{report}");
+    assert_eq!(report["rows_matched"], 40, "{report}");
+    assert_eq!(report["rows_ok"], 39, "{report}");
+    // Rows without a published width, fetched ok: 40 − 8 published − the 404.
+    assert_eq!(report["filled"]["width"], 31, "{report}");
+    assert_eq!(report["filled"]["height"], 39, "{report}");
+    // Taking the same output back again changes nothing.
+    let again = json_of(&["ingest", "-q", "-d", &ds_text, "--fetched", &text(&fetched), "--json"]);
+    assert_eq!(again["version"], 2, "{again}");
+
+    // What every consumer must see, from the rules: the published width where there is one,
+    // else the measured one; the measured height.
+    let row_ids: Vec<i64> = {
+        let sql =
+            json_of(&["sql", "-q", "-d", &ds_text, "SELECT row_id, caption FROM pairs ORDER BY row_id", "--json"]);
+        let mut by_n = vec![0i64; rows as usize];
+        for row in sql.as_array().unwrap_or_else(|| panic!("{sql}")) {
+            let n: usize = row["caption"].as_str().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+            by_n[n] = row["row_id"].as_i64().unwrap();
+        }
+        by_n
+    };
+    let width = |n: u32| if n == 7 { None } else { published[n as usize].or(Some(1000 + i64::from(n))) };
+    let height = |n: u32| (n != 7).then(|| if n % 2 == 0 { 1024 } else { 1000 });
+    let mut expected: Vec<(i64, i64)> = (0..rows)
+        .filter(|&n| width(n).is_some_and(|w| w >= 1024) && height(n).is_some_and(|h| h >= 1024))
+        .map(|n| (width(n).unwrap(), row_ids[n as usize]))
+        .collect();
+    expected.sort();
+    assert!(!expected.is_empty());
+
+    // search: filter and sort on the index's columns.
+    let search = json_of(&[
+        "search",
+        "-q",
+        "-d",
+        &ds_text,
+        "--where",
+        "width >= 1024 AND height >= 1024",
+        "--sort",
+        "width",
+        "--json",
+        "--limit",
+        "100",
+    ]);
+    let hits: Vec<(i64, i64)> = search["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["width"].as_i64().unwrap(), h["row_id"].as_i64().unwrap()))
+        .collect();
+    let mut by_width_desc = expected.clone();
+    by_width_desc.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    assert_eq!(
+        hits.iter().map(|h| h.0).collect::<Vec<_>>(),
+        by_width_desc.iter().map(|h| h.0).collect::<Vec<_>>(),
+        "{search}"
+    );
+    let mut hit_ids: Vec<i64> = hits.iter().map(|h| h.1).collect();
+    hit_ids.sort();
+    let mut expected_ids: Vec<i64> = expected.iter().map(|e| e.1).collect();
+    expected_ids.sort();
+    assert_eq!(hit_ids, expected_ids);
+
+    // subset's preset, over the SQL table.
+    assert_eq!(high(&[]), expected_ids);
+
+    // sql, in the same order.
+    let sql = json_of(&[
+        "sql",
+        "-q",
+        "-d",
+        &ds_text,
+        "SELECT row_id, width FROM pairs WHERE width >= 1024 AND height >= 1024 ORDER BY width, row_id",
+        "--json",
+    ]);
+    let sql_rows: Vec<(i64, i64)> =
+        sql.as_array().unwrap().iter().map(|r| (r["width"].as_i64().unwrap(), r["row_id"].as_i64().unwrap())).collect();
+    assert_eq!(sql_rows, expected);
+
+    // The published width is kept, the measured one is beside it; the 404 has its status only.
+    let row0 = json_of(&[
+        "sql",
+        "-q",
+        "-d",
+        &ds_text,
+        &format!(
+            "SELECT width, fetched_width, height, fetched_status, fetched_sha256 = image_sha256 AS same FROM pairs WHERE row_id = {}",
+            row_ids[0]
+        ),
+        "--json",
+    ]);
+    assert_eq!(row0[0]["width"], 300, "{row0}");
+    assert_eq!(row0[0]["fetched_width"], 1000, "{row0}");
+    assert_eq!(row0[0]["height"], 1024, "{row0}");
+    assert_eq!(row0[0]["fetched_status"], "ok", "{row0}");
+    assert_eq!(row0[0]["same"], true, "{row0}");
+    let gone = json_of(&[
+        "sql",
+        "-q",
+        "-d",
+        &ds_text,
+        &format!("SELECT width, fetched_width, fetched_status FROM pairs WHERE row_id = {}", row_ids[7]),
+        "--json",
+    ]);
+    assert_eq!(gone[0]["fetched_status"], "http_404", "{gone}");
+    assert!(gone[0]["width"].is_null() && gone[0]["fetched_width"].is_null(), "{gone}");
+
+    // Histograms (the overview's facets) count the overlaid widths.
+    let facets = json_of(&["facets", "-q", "-d", &ds_text, "--by", "width", "--json"]);
+    assert_eq!(facets["null"], 1, "{facets}");
+    for bucket in facets["buckets"].as_array().unwrap_or_else(|| panic!("{facets}")) {
+        let (lo, hi) = (bucket["lo"].as_f64().unwrap(), bucket["hi"].as_f64().unwrap());
+        let inside = (0..rows).filter(|&n| width(n).is_some_and(|w| lo <= w as f64 && (w as f64) < hi)).count();
+        assert_eq!(bucket["count"], inside as u64, "[{lo}, {hi}): {facets}");
+    }
+
+    // mentions --where reads the parquet rows with their overlays.
+    let names = dir.path().join("names.txt");
+    std::fs::write(&names, "picture\n").unwrap();
+    let mentions = json_of(&[
+        "mentions",
+        "-q",
+        "-d",
+        &ds_text,
+        "--names",
+        &text(&names),
+        "--no-cache",
+        "--where",
+        "width >= 1024 AND height >= 1024",
+        "--by",
+        "domain",
+        "--json",
+    ]);
+    assert_eq!(mentions["entities"][0]["count"], expected.len() as u64, "{mentions}");
+
+    // An image-hash list naming one image's MD5 (measured by the fetch) removes its row.
+    let md5s = parquet_column(&fetched, "md5");
+    let fetched_ids = parquet_column(&fetched, "row_id");
+    let victim = expected[0].1;
+    let md5 = fetched_ids
+        .iter()
+        .zip(&md5s)
+        .find(|(id, _)| id.as_deref() == Some(&victim.to_string()))
+        .unwrap()
+        .1
+        .clone()
+        .unwrap();
+    let list = dir.path().join("hashes.txt");
+    std::fs::write(&list, format!("{md5}\n")).unwrap();
+    let without = high(&["--exclude-image-hashes", &text(&list)]);
+    assert_eq!(without, expected_ids.iter().copied().filter(|&id| id != victim).collect::<Vec<_>>());
 }

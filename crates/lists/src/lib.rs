@@ -277,12 +277,14 @@ impl RemovalLists {
     }
 
     /// The first reason the row is removed for, if any. `host` is the stored host (derived from
-    /// the URL when absent); `opted_out` whether any opt-out flag of the row is true.
-    pub fn reason(
+    /// the URL when absent); `image_digests` the hex digests of its image the row has (its
+    /// `image_sha256`, and the MD5, SHA-1 and SHA-256 a fetch measured); `opted_out` whether any
+    /// opt-out flag of the row is true.
+    pub fn reason<'a>(
         &self,
         url: &str,
         host: Option<&str>,
-        image_sha256: Option<&str>,
+        image_digests: impl IntoIterator<Item = &'a str>,
         opted_out: bool,
     ) -> Option<RemovalReason> {
         if !self.domains.is_empty() {
@@ -297,7 +299,7 @@ impl RemovalLists {
         if self.has_url_entries() && self.url_listed(url) {
             return Some(RemovalReason::Url);
         }
-        if image_sha256.is_some_and(|h| self.image_listed(h)) {
+        if self.has_image_entries() && image_digests.into_iter().any(|h| self.image_digest_listed(h)) {
             return Some(RemovalReason::ImageHash);
         }
         if self.exclude_optouts && opted_out {
@@ -388,10 +390,10 @@ mod tests {
     fn reasons_come_in_order() {
         let mut lists = list(ListKind::Domains, "bad.com\n");
         lists.exclude_optouts(true);
-        assert_eq!(lists.reason("http://x.bad.com/1", Some("x.bad.com"), None, true), Some(RemovalReason::Domain));
-        assert_eq!(lists.reason("http://x.bad.com/1", None, None, false), Some(RemovalReason::Domain));
-        assert_eq!(lists.reason("http://good.com/1", Some("good.com"), None, true), Some(RemovalReason::OptOut));
-        assert_eq!(lists.reason("http://good.com/1", Some("good.com"), None, false), None);
+        assert_eq!(lists.reason("http://x.bad.com/1", Some("x.bad.com"), [], true), Some(RemovalReason::Domain));
+        assert_eq!(lists.reason("http://x.bad.com/1", None, [], false), Some(RemovalReason::Domain));
+        assert_eq!(lists.reason("http://good.com/1", Some("good.com"), [], true), Some(RemovalReason::OptOut));
+        assert_eq!(lists.reason("http://good.com/1", Some("good.com"), [], false), None);
     }
 
     #[test]
@@ -426,7 +428,7 @@ mod tests {
         let lists = list(ListKind::ImageHashes, &hash.to_uppercase());
         assert!(lists.image_listed(&hash));
         assert!(!lists.image_listed(&"cd".repeat(32)));
-        assert_eq!(lists.reason("http://a/b", None, Some(&hash), false), Some(RemovalReason::ImageHash));
+        assert_eq!(lists.reason("http://a/b", None, [hash.as_str()], false), Some(RemovalReason::ImageHash));
     }
 
     #[test]

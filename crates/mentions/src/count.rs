@@ -13,7 +13,7 @@ use pairscope_expr::BoundExpr;
 use pairscope_io::parallel;
 use pairscope_model::{FormField, Progress, Registry};
 use pairscope_query::{Engine, Limits, Selection};
-use pairscope_store::{Dataset, with_missing_columns};
+use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
@@ -183,7 +183,6 @@ pub fn count_mentions(dataset: &Dataset, request: &MentionsRequest, progress: &d
     let tallies = scan(
         dataset,
         &columns,
-        &schema,
         progress,
         request.timeout,
         || Tally::new(matcher.entities().len()),
@@ -333,11 +332,9 @@ fn report(
 /// but matched against nothing: the floor a count's time is measured against.
 pub fn read_captions(dataset: &Dataset, progress: &dyn Progress) -> Result<(u64, u64)> {
     let columns = ["caption".to_string()];
-    let schema = dataset.schema();
     let totals = scan(
         dataset,
         &columns,
-        &schema,
         progress,
         Duration::MAX,
         || (0u64, 0u64, 0u64),
@@ -346,8 +343,8 @@ pub fn read_captions(dataset: &Dataset, progress: &dyn Progress) -> Result<(u64,
             for batch in unit.batches()? {
                 let batch = batch?;
                 let captions = batch
-                    .column(0)
-                    .as_string_opt::<i32>()
+                    .column_by_name("caption")
+                    .and_then(|c| c.as_string_opt::<i32>())
                     .ok_or_else(|| MentionsError::read(unit.path, "caption is not text"))?;
                 *rows += batch.num_rows() as u64;
                 *last += batch.num_rows() as u64;
@@ -366,7 +363,6 @@ pub fn read_captions(dataset: &Dataset, progress: &dyn Progress) -> Result<(u64,
 fn scan<T: Send>(
     dataset: &Dataset,
     columns: &[String],
-    schema: &arrow::datatypes::Schema,
     progress: &dyn Progress,
     timeout: Duration,
     new: impl Fn() -> T + Sync,
@@ -381,7 +377,7 @@ fn scan<T: Send>(
             return Err(MentionsError::Timeout { limit: timeout });
         }
         let (file, row_group, bytes) = &units[i];
-        let unit = Unit { path: &file.0, metadata: &file.1, row_group: *row_group, columns, schema };
+        let unit = Unit { path: &file.0, metadata: &file.1, row_group: *row_group, columns, dataset };
         let rows = work(state, &unit)?;
         progress.advance(rows, *bytes);
         Ok(())
@@ -413,7 +409,8 @@ struct Unit<'a> {
     metadata: &'a ArrowReaderMetadata,
     row_group: usize,
     columns: &'a [String],
-    schema: &'a arrow::datatypes::Schema,
+    /// The version read, whose overlays every batch takes.
+    dataset: &'a Dataset,
 }
 
 impl Unit<'_> {
@@ -426,7 +423,10 @@ impl Unit<'_> {
             .fields()
             .iter()
             .enumerate()
-            .filter(|(_, f)| self.columns.contains(f.name()))
+            // Overlays are found by row id.
+            .filter(|(_, f)| {
+                self.columns.contains(f.name()) || (f.name() == "row_id" && !self.dataset.overlays().is_empty())
+            })
             .map(|(i, _)| i)
             .collect();
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
@@ -438,7 +438,7 @@ impl Unit<'_> {
             .map_err(|e| error(&e))?;
         Ok(reader.map(move |batch| {
             let batch = batch.map_err(|e| error(&e))?;
-            with_missing_columns(batch, self.columns, self.schema).map_err(|e| error(&e))
+            Ok(self.dataset.complete_rows(batch, self.columns)?)
         }))
     }
 }

@@ -97,6 +97,9 @@ pub fn added_type(column: &AddedColumn) -> DataType {
     }
 }
 
+/// The added columns holding digests of the image bytes (what image-hash removal lists match).
+pub const DIGEST_COLUMNS: [&str; 3] = ["fetched_md5", "fetched_sha1", "fetched_sha256"];
+
 /// Canonical column ← the added column whose measured value fills it where the dataset has none
 /// (published values are kept).
 pub const FILLS: [(&str, &str); 3] =
@@ -113,6 +116,9 @@ mod tests {
             let added = ADDED_COLUMNS.iter().find(|c| c.name == from).unwrap();
             assert!(added.measured, "{from}");
             assert_eq!(canonical(target).unwrap().kind.data_type(), added_type(added), "{target}");
+        }
+        for digest in DIGEST_COLUMNS {
+            assert!(ADDED_COLUMNS.iter().any(|c| c.name == digest && c.measured), "{digest}");
         }
         for added in ADDED_COLUMNS {
             assert!(SHARD_COLUMNS.contains(&added.shard_column), "{}", added.name);

@@ -13,6 +13,8 @@ use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use pairscope_index::schema::{BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, KEYWORD_COLUMNS};
 use pairscope_index::tantivy::columnar::{Column, StrColumn};
 use pairscope_index::tantivy::{DocId, SegmentReader, TantivyError};
+use pairscope_model::RowId;
+use pairscope_store::overlay::Overlay;
 
 use crate::error::{QueryError, Result};
 
@@ -52,11 +54,69 @@ pub fn filter_schema() -> SchemaRef {
 /// keyword column's values are read once into an array.
 #[derive(Default)]
 pub(crate) struct OpenColumns {
-    i64s: Mutex<HashMap<&'static str, Column<i64>>>,
-    f64s: Mutex<HashMap<&'static str, Column<f64>>>,
-    bools: Mutex<HashMap<&'static str, Column<bool>>>,
+    /// The block's overlay, laid over the index's values of the columns it has.
+    overlay: Option<Arc<Overlay>>,
+    i64s: Mutex<HashMap<&'static str, FastColumn<i64>>>,
+    f64s: Mutex<HashMap<&'static str, FastColumn<f64>>>,
+    bools: Mutex<HashMap<&'static str, FastColumn<bool>>>,
     strs: Mutex<HashMap<&'static str, StrColumn>>,
     values: Mutex<HashMap<&'static str, Arc<StringArray>>>,
+}
+
+impl OpenColumns {
+    /// The columns of a segment of a block with `overlay`, none opened yet.
+    pub(crate) fn new(overlay: Option<Arc<Overlay>>) -> OpenColumns {
+        OpenColumns { overlay, ..OpenColumns::default() }
+    }
+
+    /// `base` (column `name` of `segment`) with the overlay's values of it, if it has any.
+    fn overlaid<T>(
+        &self,
+        segment: &SegmentReader,
+        name: &str,
+        base: Column<T>,
+        overlay_column: impl Fn(&Overlay, &str) -> Option<Column<T>>,
+    ) -> std::result::Result<FastColumn<T>, TantivyError> {
+        let Some(values) = self.overlay.as_deref().and_then(|o| overlay_column(o, name)) else {
+            return Ok(FastColumn { base, overlay: None });
+        };
+        let row_ids = segment.fast_fields().i64("row_id")?;
+        Ok(FastColumn { base, overlay: Some((values, row_ids)) })
+    }
+}
+
+/// A fast-field column of a segment as every reader must see it: the index's values, with the
+/// block's overlay ([`pairscope_store::overlay`]) laid over them where it has a value. Only the
+/// overlay's values are looked up besides the index's, so blocks without one pay nothing.
+#[derive(Clone)]
+pub struct FastColumn<T> {
+    base: Column<T>,
+    /// The overlay's values by row offset, and the segment's row ids that give a document's offset.
+    overlay: Option<(Column<T>, Column<i64>)>,
+}
+
+impl<T: PartialOrd + Copy + Send + Sync + std::fmt::Debug + 'static> FastColumn<T> {
+    /// The value of document `doc`.
+    pub fn first(&self, doc: DocId) -> Option<T> {
+        self.overlaid(doc).or_else(|| self.base.first(doc))
+    }
+
+    /// The values of `docs` (ascending) into `out` (as long as `docs`).
+    pub fn first_vals(&self, docs: &[DocId], out: &mut [Option<T>]) {
+        self.base.first_vals(docs, out);
+        if self.overlay.is_some() {
+            for (doc, value) in docs.iter().zip(out.iter_mut()) {
+                if let Some(overlaid) = self.overlaid(*doc) {
+                    *value = Some(overlaid);
+                }
+            }
+        }
+    }
+
+    fn overlaid(&self, doc: DocId) -> Option<T> {
+        let (values, row_ids) = self.overlay.as_ref()?;
+        values.first(RowId(row_ids.first(doc)?).offset_in_block() as u32)
+    }
 }
 
 /// The column `name` from `shared`, opened by `open` and kept there if it was not yet.
@@ -81,9 +141,9 @@ pub struct SegmentColumns<'a> {
     /// The block's index directory, for errors that name it.
     index: &'a Path,
     open: &'a OpenColumns,
-    i64s: HashMap<&'static str, Column<i64>>,
-    f64s: HashMap<&'static str, Column<f64>>,
-    bools: HashMap<&'static str, Column<bool>>,
+    i64s: HashMap<&'static str, FastColumn<i64>>,
+    f64s: HashMap<&'static str, FastColumn<f64>>,
+    bools: HashMap<&'static str, FastColumn<bool>>,
     strs: HashMap<&'static str, (StrColumn, Arc<StringArray>)>,
     raw_strs: HashMap<&'static str, StrColumn>,
 }
@@ -102,28 +162,37 @@ impl<'a> SegmentColumns<'a> {
         }
     }
 
-    pub fn i64(&mut self, name: &'static str) -> Result<&Column<i64>> {
+    pub fn i64(&mut self, name: &'static str) -> Result<&FastColumn<i64>> {
         if !self.i64s.contains_key(name) {
-            let (segment, error) = (self.segment, self.error(name));
-            let column = shared(&self.open.i64s, name, || segment.fast_fields().i64(name).map_err(error))?;
+            let (segment, open, error) = (self.segment, self.open, self.error(name));
+            let column = shared(&self.open.i64s, name, || {
+                let base = segment.fast_fields().i64(name).map_err(&error)?;
+                open.overlaid(segment, name, base, Overlay::fast_i64).map_err(&error)
+            })?;
             self.i64s.insert(name, column);
         }
         Ok(&self.i64s[name])
     }
 
-    pub fn f64(&mut self, name: &'static str) -> Result<&Column<f64>> {
+    pub fn f64(&mut self, name: &'static str) -> Result<&FastColumn<f64>> {
         if !self.f64s.contains_key(name) {
-            let (segment, error) = (self.segment, self.error(name));
-            let column = shared(&self.open.f64s, name, || segment.fast_fields().f64(name).map_err(error))?;
+            let (segment, open, error) = (self.segment, self.open, self.error(name));
+            let column = shared(&self.open.f64s, name, || {
+                let base = segment.fast_fields().f64(name).map_err(&error)?;
+                open.overlaid(segment, name, base, Overlay::fast_f64).map_err(&error)
+            })?;
             self.f64s.insert(name, column);
         }
         Ok(&self.f64s[name])
     }
 
-    pub fn bool(&mut self, name: &'static str) -> Result<&Column<bool>> {
+    pub fn bool(&mut self, name: &'static str) -> Result<&FastColumn<bool>> {
         if !self.bools.contains_key(name) {
-            let (segment, error) = (self.segment, self.error(name));
-            let column = shared(&self.open.bools, name, || segment.fast_fields().bool(name).map_err(error))?;
+            let (segment, open, error) = (self.segment, self.open, self.error(name));
+            let column = shared(&self.open.bools, name, || {
+                let base = segment.fast_fields().bool(name).map_err(&error)?;
+                open.overlaid(segment, name, base, Overlay::fast_bool).map_err(&error)
+            })?;
             self.bools.insert(name, column);
         }
         Ok(&self.bools[name])
@@ -193,8 +262,8 @@ impl<'a> SegmentColumns<'a> {
             Arc::new(BooleanArray::from(bools))
         } else {
             let (column, values) = self.str(name)?;
-            let mut ords = Vec::new();
-            first_vals(column.ords(), docs, &mut ords);
+            let mut ords = vec![None; docs.len()];
+            column.ords().first_vals(docs, &mut ords);
             let keys: arrow::array::PrimitiveArray<Int32Type> =
                 ords.into_iter().map(|o| o.and_then(|o| i32::try_from(o).ok())).collect();
             let values: ArrayRef = values.clone();
@@ -230,7 +299,7 @@ pub(crate) fn missing_column(name: &str) -> TantivyError {
 }
 
 fn first_vals<T: Copy + PartialOrd + Send + Sync + std::fmt::Debug + 'static>(
-    column: &Column<T>,
+    column: &FastColumn<T>,
     docs: &[DocId],
     out: &mut Vec<Option<T>>,
 ) {

@@ -24,7 +24,7 @@ use pairscope_index::tantivy::{
 use pairscope_index::{BlockIndex, IndexError, IndexFields};
 use pairscope_io::parallel;
 use pairscope_model::panic_message;
-use pairscope_store::{Dataset, with_missing_columns};
+use pairscope_store::Dataset;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use roaring::RoaringTreemap;
@@ -170,8 +170,10 @@ impl Engine {
                         reason: "it has more than one segment".into(),
                     }));
                 }
-                let rows = Arc::new(BlockRows::new(&dataset.root().join(&file.path)));
-                let columns = index.searcher().segment_readers().iter().map(|_| OpenColumns::default()).collect();
+                let rows = Arc::new(BlockRows::new(&dataset.root().join(&file.path), dataset.clone()));
+                let overlay = dataset.overlays().of_block(file.block_key)?;
+                let columns =
+                    index.searcher().segment_readers().iter().map(|_| OpenColumns::new(overlay.clone())).collect();
                 blocks.push(Block { rows, index, columns });
             }
         }
@@ -348,8 +350,7 @@ impl Engine {
                 builder.with_projection(mask).with_batch_size(BATCH_DOCS * 2).build().map_err(|e| error(e.into()))?;
             for batch in reader {
                 deadline.check()?;
-                let batch = with_missing_columns(batch.map_err(|e| error(e.into()))?, &columns, &self.dataset_schema)
-                    .map_err(|e| error(e.into()))?;
+                let batch = self.dataset.complete_rows(batch.map_err(|e| error(e.into()))?, &columns)?;
                 let matches = on_dataset.evaluate(&batch).map_err(QueryError::Filter)?;
                 let row_ids = batch
                     .column_by_name("row_id")

@@ -20,19 +20,23 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::file::metadata::PageIndexPolicy;
 
+use pairscope_store::Dataset;
+
 use crate::error::{BlockFileError, QueryError, Result};
 
 pub(crate) struct BlockRows {
     path: PathBuf,
+    /// The version the block belongs to, whose overlays every row read takes.
+    dataset: Dataset,
     /// Read on first use: the page index of a million rows takes milliseconds to read and
     /// decode, which a one-shot command pays only for the blocks it reads rows of.
     metadata: OnceLock<ArrowReaderMetadata>,
 }
 
 impl BlockRows {
-    /// The rows of the parquet file at `path`, which is not opened yet.
-    pub fn new(path: &Path) -> BlockRows {
-        BlockRows { path: path.to_path_buf(), metadata: OnceLock::new() }
+    /// The rows of the parquet file at `path`, a block of `dataset`, which is not opened yet.
+    pub fn new(path: &Path, dataset: Dataset) -> BlockRows {
+        BlockRows { path: path.to_path_buf(), dataset, metadata: OnceLock::new() }
     }
 
     /// The file's metadata, read now if no call has read it yet.
@@ -56,9 +60,35 @@ impl BlockRows {
         &self.path
     }
 
-    /// The rows at `positions` (ascending, distinct), with the named columns (all of them
-    /// when `columns` is `None`; look them up by name, the file's order is kept).
+    /// The rows at `positions` (ascending, distinct) as the version's readers see them (its
+    /// overlays laid over them: [`Dataset::complete_rows`]), with the named columns (all the
+    /// file's and the version's added columns when `columns` is `None`; look them up by name,
+    /// the file's order is kept, and `row_id` may come with them).
     pub fn read(&self, positions: &[usize], columns: Option<&[&str]>) -> Result<RecordBatch> {
+        let overlaid = !self.dataset.overlays().is_empty();
+        let mut projection: Option<Vec<&str>> = columns.map(<[&str]>::to_vec);
+        if let Some(projection) = projection.as_mut().filter(|p| overlaid && !p.contains(&"row_id")) {
+            projection.push("row_id");
+        }
+        let batch = self.read_file(positions, projection.as_deref())?;
+        if !overlaid {
+            return Ok(batch);
+        }
+        let wanted: Vec<String> = match columns {
+            Some(columns) => columns.iter().map(|c| c.to_string()).collect(),
+            None => batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .chain(self.dataset.added_fields().iter().map(|f| f.name().clone()))
+                .collect(),
+        };
+        Ok(self.dataset.complete_rows(batch, &wanted)?)
+    }
+
+    /// [`Self::read`] of the file's values alone.
+    fn read_file(&self, positions: &[usize], columns: Option<&[&str]>) -> Result<RecordBatch> {
         let error = |e: BlockFileError| QueryError::block_file(&self.path)(e);
         debug_assert!(positions.windows(2).all(|w| w[0] < w[1]), "positions ascend");
         let metadata = self.metadata()?.clone();

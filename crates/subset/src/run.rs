@@ -247,7 +247,8 @@ impl Pass {
         let lists = Arc::new(request.lists.clone());
         context.register_udf(RemovalReasonUdf::udf(lists.clone()));
         context.register_udf(PairKeyUdf::udf());
-        let reason = if lists.is_empty() { "CAST(NULL AS VARCHAR)".to_string() } else { RemovalReasonUdf::call() };
+        let reason =
+            if lists.is_empty() { "CAST(NULL AS VARCHAR)".to_string() } else { RemovalReasonUdf::call(&table_schema) };
         Ok(Pass { context, table_schema, lists, reason })
     }
 
@@ -510,9 +511,11 @@ pub fn listed_rows(
     }
     on_own_runtime(None, async {
         let context = pairscope_sql::session::context(memory_limit)?;
-        context.register_table(TABLE, pairs_table(dataset)?.provider).map_err(SubsetError::plan)?;
+        let table = pairs_table(dataset)?;
+        let call = RemovalReasonUdf::call(&table.provider.schema());
+        context.register_table(TABLE, table.provider).map_err(SubsetError::plan)?;
         context.register_udf(RemovalReasonUdf::udf(Arc::new(lists.clone())));
-        let query = format!("SELECT row_id FROM pairs WHERE {} IS NOT NULL", RemovalReasonUdf::call());
+        let query = format!("SELECT row_id FROM pairs WHERE {call} IS NOT NULL");
         Ok(row_ids_and_counts(&context, &query).await?.0)
     })
 }

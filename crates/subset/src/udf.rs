@@ -17,8 +17,10 @@ use pairscope_lists::RemovalLists;
 /// Bytes of a `pair_key` value.
 pub const KEY_BYTES: i32 = 16;
 
-/// `removal_reason(url, host, image_sha256, optout_noai, optout_noimageai, optout_tdm_reservation)`:
-/// the name of the first [`pairscope_lists::RemovalReason`] that removes the row, or null.
+/// `removal_reason(url, host, optout_noai, optout_noimageai, optout_tdm_reservation, DIGEST…)`:
+/// the name of the first [`pairscope_lists::RemovalReason`] that removes the row, or null. The
+/// digests are every hex digest of the row's image the version has (`image_sha256`, and the
+/// `fetched_md5`, `fetched_sha1`, `fetched_sha256` of a fetch taken back).
 #[derive(Debug)]
 pub struct RemovalReasonUdf {
     lists: Arc<RemovalLists>,
@@ -28,13 +30,21 @@ pub struct RemovalReasonUdf {
 impl RemovalReasonUdf {
     pub(crate) const NAME: &'static str = "removal_reason";
 
-    /// The call over the table `pairs`' columns.
-    pub fn call() -> String {
-        format!("{}(url, host, image_sha256, optout_noai, optout_noimageai, optout_tdm_reservation)", Self::NAME)
+    /// The call over the columns of the table `pairs`, whose schema is `schema`.
+    pub fn call(schema: &arrow::datatypes::Schema) -> String {
+        let digests: Vec<&str> = std::iter::once("image_sha256")
+            .chain(pairscope_model::fetched::DIGEST_COLUMNS)
+            .filter(|name| schema.field_with_name(name).is_ok())
+            .collect();
+        format!(
+            "{}(url, host, optout_noai, optout_noimageai, optout_tdm_reservation, {})",
+            Self::NAME,
+            digests.join(", ")
+        )
     }
 
     pub(crate) fn udf(lists: Arc<RemovalLists>) -> ScalarUDF {
-        ScalarUDF::from(RemovalReasonUdf { lists, signature: Signature::any(6, Volatility::Immutable) })
+        ScalarUDF::from(RemovalReasonUdf { lists, signature: Signature::variadic_any(Volatility::Immutable) })
     }
 }
 
@@ -63,15 +73,16 @@ impl ScalarUDFImpl for RemovalReasonUdf {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let [url, host, image, flags @ ..] = arrays.as_slice() else {
-            return exec_err!("removal_reason takes 6 arguments");
+        let [url, host, noai, noimageai, tdm, digests @ ..] = arrays.as_slice() else {
+            return exec_err!("removal_reason takes a url, a host, 3 flags and digests");
         };
         let rows = url.len();
         fn text(array: &ArrayRef, rows: usize) -> Result<Vec<Option<&str>>> {
             if array.data_type() == &DataType::Null { Ok(vec![None; rows]) } else { Ok(strings(array)?.collect()) }
         }
-        let (urls, hosts, images) = (text(url, rows)?, text(host, rows)?, text(image, rows)?);
-        let flags: Vec<Option<&BooleanArray>> = flags.iter().map(|f| f.as_boolean_opt()).collect();
+        let (urls, hosts) = (text(url, rows)?, text(host, rows)?);
+        let digests = digests.iter().map(|d| text(d, rows)).collect::<Result<Vec<_>>>()?;
+        let flags: Vec<Option<&BooleanArray>> = [noai, noimageai, tdm].iter().map(|f| f.as_boolean_opt()).collect();
         let mut out = StringBuilder::with_capacity(rows, 0);
         for i in 0..rows {
             let Some(url) = urls[i] else {
@@ -79,7 +90,7 @@ impl ScalarUDFImpl for RemovalReasonUdf {
                 continue;
             };
             let opted_out = flags.iter().flatten().any(|f| f.is_valid(i) && f.value(i));
-            match self.lists.reason(url, hosts[i], images[i], opted_out) {
+            match self.lists.reason(url, hosts[i], digests.iter().filter_map(|d| d[i]), opted_out) {
                 Some(reason) => out.append_value(reason.name()),
                 None => out.append_null(),
             }
