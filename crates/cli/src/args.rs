@@ -298,8 +298,9 @@ pub struct RemovalArgs {
     /// Rows whose image URL is on this list: URLs, or their MD5/SHA-1/SHA-256 hex (repeatable).
     #[arg(value_parser = ResolvedPath, long, value_name = "FILE")]
     pub exclude_urls: Vec<PathBuf>,
-    /// Rows whose image_sha256 is on this list; `fetch` also matches an image's MD5 and SHA-1
-    /// (32, 40 or 64 hex digits a line; repeatable).
+    /// Rows whose image is on this list (MD5, SHA-1 or SHA-256: 32, 40 or 64 hex digits a line;
+    /// repeatable): matched against image_sha256 and the digests a fetch measured (`fetch` as it
+    /// downloads, and after `ingest --fetched`).
     #[arg(value_parser = ResolvedPath, long, value_name = "FILE")]
     pub exclude_image_hashes: Vec<PathBuf>,
     /// Rows whose page opted out (noai, noimageai, TDM reservation; recorded by collect).

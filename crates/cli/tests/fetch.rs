@@ -393,7 +393,7 @@ fn fetched_sizes_and_hashes_taken_back_are_seen_by_every_consumer() {
         by_n
     };
     let width = |n: u32| if n == 7 { None } else { published[n as usize].or(Some(1000 + i64::from(n))) };
-    let height = |n: u32| (n != 7).then(|| if n % 2 == 0 { 1024 } else { 1000 });
+    let height = |n: u32| (n != 7).then_some(if n.is_multiple_of(2) { 1024 } else { 1000 });
     let mut expected: Vec<(i64, i64)> = (0..rows)
         .filter(|&n| width(n).is_some_and(|w| w >= 1024) && height(n).is_some_and(|h| h >= 1024))
         .map(|n| (width(n).unwrap(), row_ids[n as usize]))

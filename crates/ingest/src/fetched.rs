@@ -392,7 +392,7 @@ fn merge_block(
                 }
                 all
             });
-            Overlay::open(&dataset.join(&entry.path))?.rows(&columns)?
+            Overlay::open(&dataset.join(&entry.path), entry.bytes)?.rows(&columns)?
         }
         None => OverlayRows { columns: ours.clone(), rows: BTreeMap::new() },
     };

@@ -10,21 +10,12 @@ use std::sync::Arc;
 use arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
 };
-use arrow::datatypes::{Field, Int32Type, Int64Type, Schema};
+use arrow::datatypes::{Int32Type, Int64Type};
 use pairscope_ingest::{IngestError, IngestOptions, ingest};
 use pairscope_model::{NoProgress, RowId};
 use pairscope_store::{Dataset, StoreError};
-use parquet::arrow::ArrowWriter;
+use pairscope_testkit::write_parquet;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-
-fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) {
-    let schema =
-        Schema::new(columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>());
-    let batch = RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
-    let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
-}
 
 fn small_laion(path: &Path, n: usize) {
     let urls: Vec<String> = (0..n).map(|i| format!("https://img{}.example.com/{i}.jpg", i % 3)).collect();

@@ -4,18 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, StringArray};
-use arrow::datatypes::{Field, Schema};
+use arrow::array::{ArrayRef, StringArray};
 use pairscope_index::IndexError;
 use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_model::NoProgress;
 use pairscope_query::{Engine, Limits, QueryError, SearchRequest, Selection, SortBy};
 use pairscope_store::Dataset;
-use parquet::arrow::ArrowWriter;
 
 const WORDS: &[&str] = &["red", "green", "blue", "cat", "dog", "house", "tree", "river", "stone", "cloud"];
 
@@ -26,12 +23,7 @@ fn captions(path: &Path, n: usize) {
         .collect();
     let columns: Vec<(&str, ArrayRef)> =
         vec![("url", Arc::new(StringArray::from(urls))), ("caption", Arc::new(StringArray::from(captions)))];
-    let schema =
-        Schema::new(columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), false)).collect::<Vec<_>>());
-    let batch = RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
-    let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    pairscope_testkit::write_parquet(path, columns);
 }
 
 /// Overwrites the middle half of every file of `dir` whose name ends in one of `extensions`,

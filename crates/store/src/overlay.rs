@@ -121,8 +121,21 @@ pub struct Overlay {
 }
 
 impl Overlay {
-    /// Maps the overlay file at `path`.
-    pub fn open(path: &Path) -> Result<Overlay> {
+    /// Maps the overlay file at `path`, which the manifest says is `bytes` long. A file that is
+    /// not one (damaged, or of another length) is an error naming it, never a panic.
+    pub fn open(path: &Path, bytes: u64) -> Result<Overlay> {
+        let damaged = |reason: String| StoreError::Overlay { path: path.to_path_buf(), reason };
+        let length = std::fs::metadata(path).map_err(StoreError::io(path))?.len();
+        if length != bytes {
+            return Err(damaged(format!("it is {length} bytes long, and the manifest says {bytes}")));
+        }
+        // The columnar reader asserts what it expects of the bytes.
+        std::panic::catch_unwind(|| Overlay::map(path)).unwrap_or_else(|panic| {
+            Err(damaged(format!("reading it failed: {}", pairscope_model::panic_message(&panic))))
+        })
+    }
+
+    fn map(path: &Path) -> Result<Overlay> {
         let damaged = |reason: String| StoreError::Overlay { path: path.to_path_buf(), reason };
         let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
             return Err(damaged("not a file path".into()));
@@ -291,8 +304,8 @@ const NUMERICAL_F64: pairscope_index::tantivy::columnar::NumericalType =
 pub struct VersionOverlays {
     /// The dataset's directory, for errors.
     root: PathBuf,
-    /// Block key → its overlay file.
-    files: HashMap<u64, PathBuf>,
+    /// Block key → its overlay file and the file's length.
+    files: HashMap<u64, (PathBuf, u64)>,
     opened: Mutex<HashMap<u64, Arc<Overlay>>>,
     /// Every column some overlay has values for.
     columns: Vec<String>,
@@ -306,10 +319,8 @@ impl VersionOverlays {
         for overlay in &manifest.overlays {
             // Manifests are checked when read: the source exists and its id is a hash.
             if let Some(hash) = manifest.source(&overlay.source).and_then(|s| s.hash()) {
-                files.insert(
-                    pairscope_model::row_id::block_key(&hash, overlay.block),
-                    layout.root().join(&overlay.path),
-                );
+                let key = pairscope_model::row_id::block_key(&hash, overlay.block);
+                files.insert(key, (layout.root().join(&overlay.path), overlay.bytes));
             }
             for column in &overlay.columns {
                 if !columns.contains(column) {
@@ -332,12 +343,12 @@ impl VersionOverlays {
 
     /// The overlay of the block whose key is `key`, if it has one.
     pub fn of_block(&self, key: u64) -> Result<Option<Arc<Overlay>>> {
-        let Some(path) = self.files.get(&key) else { return Ok(None) };
+        let Some((path, bytes)) = self.files.get(&key) else { return Ok(None) };
         let mut opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(overlay) = opened.get(&key) {
             return Ok(Some(overlay.clone()));
         }
-        let overlay = Arc::new(Overlay::open(path)?);
+        let overlay = Arc::new(Overlay::open(path, *bytes)?);
         opened.insert(key, overlay.clone());
         Ok(Some(overlay))
     }

@@ -1,5 +1,6 @@
 //! What pairscope's tests share, and only its tests (every user is a dev-dependency): where
-//! the shared sample data is, and which python runs the differential peers. Every crate's
+//! the shared sample data is, which python runs the differential peers, and how a test writes
+//! a small parquet input ([`write_parquet`]). Every crate's
 //! tests look them up here, so the locations and the skip notices are stated once.
 //!
 //! It owns the tests' view of the machine (`../shared/data`, `bench/.venv`); it never holds
@@ -7,7 +8,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{Field, Schema};
+
+/// Writes `columns` (name, values; every column nullable) as one parquet file at `path`.
+pub fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+    let schema =
+        Schema::new(columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>());
+    let batch = RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
 
 /// `../shared/data/REL` beside the workspace, or `None` after printing a skip notice when it
 /// is absent (tests that need it then skip). The directory comes from `CARGO_MANIFEST_DIR`
