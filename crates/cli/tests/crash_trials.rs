@@ -1,5 +1,5 @@
-//! Randomized crash trials of every durable command: `ingest`, `collect`, `subset`,
-//! `sql --out` and the cache `mentions` writes, each started, killed with SIGKILL at a random moment of its run, and run again
+//! Randomized crash trials of every durable command: `ingest`, `ingest --fetched`, `collect`,
+//! `subset`, `sql --out` and the cache `mentions` writes, each started, killed with SIGKILL at a random moment of its run, and run again
 //! to the end. The end state must be the state of an uninterrupted run, byte for byte: no row
 //! lost or duplicated, no stray file left in the output or beside it.
 //!
@@ -269,4 +269,71 @@ fn killed_collects_end_as_uninterrupted_ones() {
         args.extend(inputs.iter().map(|p| text(p)));
         args
     });
+}
+
+/// `ingest --fetched` killed while it writes overlays or commits: each trial takes the same
+/// fetch output (every row of the dataset, as a fetch would have measured it) into its own copy
+/// of the dataset (`out`).
+#[test]
+fn killed_fetched_ingests_end_as_uninterrupted_ones() {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, AsArray, Int64Array, StringArray, UInt32Array};
+    use arrow::datatypes::Int64Type;
+
+    let work = tempfile::tempdir().unwrap();
+    let src = synth(work.path(), 60_000);
+    let ds = work.path().join("ds");
+    run_to_end(&["ingest", "-q", "-d", &text(&ds), &text(&src)].map(String::from));
+    // Every row id, from the dataset's block files.
+    let mut ids: Vec<i64> = Vec::new();
+    for entry in fs::read_dir(ds.join("sources")).unwrap() {
+        for file in fs::read_dir(entry.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().is_some_and(|e| e == "parquet") {
+                let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                    fs::File::open(&path).unwrap(),
+                )
+                .unwrap()
+                .build()
+                .unwrap();
+                for batch in reader {
+                    let batch = batch.unwrap();
+                    ids.extend(batch.column_by_name("row_id").unwrap().as_primitive::<Int64Type>().values().iter());
+                }
+            }
+        }
+    }
+    let fetched = work.path().join("fetched");
+    fs::create_dir(&fetched).unwrap();
+    fs::write(fetched.join("fetch.json"), "{}").unwrap();
+    let n = ids.len();
+    let text_column =
+        |f: &dyn Fn(usize) -> Option<String>| -> ArrayRef { Arc::new((0..n).map(f).collect::<StringArray>()) };
+    let size = |f: &dyn Fn(usize) -> Option<u32>| -> ArrayRef { Arc::new((0..n).map(f).collect::<UInt32Array>()) };
+    let ok = |i: usize| !i.is_multiple_of(10);
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("url", text_column(&|i| Some(format!("https://x.example/{i}.jpg")))),
+        ("caption", text_column(&|_| None)),
+        ("key", text_column(&|i| Some(format!("{i:09}")))),
+        ("status", text_column(&|i| Some(if ok(i) { "ok" } else { "http_404" }.into()))),
+        ("error_message", text_column(&|_| Some(String::new()))),
+        ("width", size(&|i| ok(i).then_some(256))),
+        ("height", size(&|i| ok(i).then_some(256))),
+        ("original_width", size(&|i| ok(i).then_some(200 + (i % 3000) as u32))),
+        ("original_height", size(&|i| ok(i).then_some(300 + (i % 2000) as u32))),
+        ("md5", text_column(&|i| ok(i).then(|| format!("{i:032x}")))),
+        ("sha1", text_column(&|i| ok(i).then(|| format!("{i:040x}")))),
+        ("sha256", text_column(&|i| ok(i).then(|| format!("{i:064x}")))),
+        ("row_id", Arc::new(Int64Array::from(ids.clone()))),
+    ];
+    pairscope_testkit::write_parquet(&fetched.join("00000.parquet"), columns);
+    fs::write(fetched.join("00000_stats.json"), "{}").unwrap();
+    let take_back = |out: &Path| {
+        if !out.exists() {
+            copy_tree(&ds, out);
+        }
+        ["ingest", "-q", "-d", &text(out), "--fetched", &text(&fetched)].map(String::from).to_vec()
+    };
+    crash_trials("ingest-fetched", work.path(), take_back);
 }
