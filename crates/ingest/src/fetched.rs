@@ -21,8 +21,10 @@
 //! would not change keeps it). One commit lists them all; a run killed before it leaves the
 //! last version, and a re-run writes the same overlays.
 //!
-//! Memory: one group's fetched rows (at most [`GROUP_ROWS`], about 300 bytes each) and one
-//! block's three columns. The shards are read 1 + ⌈fetched rows / [`GROUP_ROWS`]⌉ times.
+//! Memory: one group's fetched rows (at most [`GROUP_ROWS`], about 300 bytes each), one
+//! block's overlay rows (the committed ones and the new ones, a few hundred bytes each) and
+//! 8 bytes per row of that block. The shards are read 1 + ⌈fetched rows / [`GROUP_ROWS`]⌉
+//! times.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -41,8 +43,9 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{BadInput, IngestError, Result};
 
-/// Fetched rows held at once: the blocks of a group are merged together.
-pub const GROUP_ROWS: u64 = 2_000_000;
+/// Fetched rows held at once (about 300 bytes each): the blocks of a group are merged together.
+/// A block is at most 2^20 rows, so a fully fetched block is one group.
+pub const GROUP_ROWS: u64 = 1 << 20;
 
 /// What `ingest --fetched` did.
 #[derive(Debug, Clone, Default)]
@@ -306,40 +309,43 @@ fn read_rows(path: &Path, batch: &RecordBatch, rows: &mut HashMap<u64, Vec<Fetch
     Ok(())
 }
 
-/// The block's own values of the columns a fetch fills, by row offset (its rows' ids decide
-/// which fetched rows it has).
+/// Which of the columns a fetch fills ([`FILLS`]) each row of a block has a value of: bit `n`
+/// for `FILLS[n]`, by row offset, ascending (row ids ascend through a block file). Eight bytes
+/// a row of the block.
 struct BlockValues {
-    /// Row offset → the block's `width`, `height`, `image_sha256`.
-    rows: HashMap<u32, [Option<Value>; 3]>,
+    rows: Vec<(u32, u8)>,
 }
 
 impl BlockValues {
     fn read(file: &Path) -> Result<BlockValues> {
-        let mut rows = HashMap::new();
+        let mut rows = Vec::new();
         let columns: Vec<&str> = std::iter::once("row_id").chain(FILLS.iter().map(|(target, _)| *target)).collect();
         for_each_batch(file, &columns, |batch| {
             let store = |e: String| IngestError::Store(StoreError::Corrupt { path: file.to_path_buf(), reason: e });
             let ids =
                 batch.column(0).as_primitive_opt::<Int64Type>().ok_or_else(|| store("row_id is not Int64".into()))?;
             for (i, id) in ids.values().iter().enumerate() {
-                let mut values: [Option<Value>; 3] = Default::default();
-                for (slot, column) in values.iter_mut().zip(batch.columns()[1..].iter()) {
-                    if column.is_null(i) {
-                        continue;
-                    }
-                    *slot = if let Some(ints) = column.as_primitive_opt::<Int32Type>() {
-                        Some(Value::Int(ints.value(i).into()))
-                    } else if let Some(text) = column.as_string_opt::<i32>() {
-                        Some(Value::Text(text.value(i).to_string()))
-                    } else {
-                        return Err(store(format!("{} is not a column of the canonical type", column.data_type())));
-                    };
-                }
-                rows.insert(RowId(*id).offset_in_block() as u32, values);
+                let has = batch.columns()[1..]
+                    .iter()
+                    .enumerate()
+                    .fold(0u8, |bits, (n, column)| if column.is_valid(i) { bits | 1 << n } else { bits });
+                rows.push((RowId(*id).offset_in_block() as u32, has));
             }
             Ok(())
         })?;
+        if !rows.is_sorted_by_key(|(offset, _)| *offset) {
+            return Err(IngestError::Store(StoreError::Corrupt {
+                path: file.to_path_buf(),
+                reason: "its row ids do not ascend".into(),
+            }));
+        }
         Ok(BlockValues { rows })
+    }
+
+    /// Which filled columns the row at `offset` has a value of, if the block has that row.
+    fn get(&self, offset: u32) -> Option<u8> {
+        let at = self.rows.binary_search_by_key(&offset, |(o, _)| *o).ok()?;
+        Some(self.rows[at].1)
     }
 }
 
@@ -361,7 +367,7 @@ fn merge_block(
     let mut latest: BTreeMap<u32, FetchedRow> = BTreeMap::new();
     for row in fetched {
         let offset = RowId(row.row_id).offset_in_block() as u32;
-        if !values.rows.contains_key(&offset) {
+        if values.get(offset).is_none() {
             report.rows_not_in_version += 1;
             continue;
         }
@@ -384,7 +390,7 @@ fn merge_block(
         .map(|c| c.name.to_string())
         .chain(FILLS.iter().map(|(target, _)| target.to_string()))
         .collect();
-    let before = match old {
+    let mut after = match old {
         Some(entry) => {
             let columns: Vec<String> = entry.columns.iter().chain(&ours).fold(Vec::new(), |mut all, c| {
                 if !all.contains(c) {
@@ -396,33 +402,42 @@ fn merge_block(
         }
         None => OverlayRows { columns: ours.clone(), rows: BTreeMap::new() },
     };
-    let mut after = before.clone();
     let index = |name: &str| after.columns.iter().position(|c| c == name);
+    let added_at: Vec<Option<usize>> = ADDED_COLUMNS.iter().map(|c| index(c.name)).collect();
+    let fills_at: Vec<Option<usize>> = FILLS.iter().map(|(target, _)| index(target)).collect();
     let status_at = index("fetched_status");
+    let width = after.columns.len();
+    let mut changed = false;
     for (offset, row) in latest {
-        let width = after.columns.len();
-        let slot = after.rows.entry(offset).or_insert_with(|| vec![None; width]);
+        let slot = after.rows.entry(offset).or_insert_with(|| {
+            changed = true;
+            vec![None; width]
+        });
         let had_ok = status_at.and_then(|i| slot[i].as_ref()) == Some(&Value::Text(OK.into()));
         if had_ok && !row.ok() {
             continue;
         }
-        for added in ADDED_COLUMNS {
-            if let Some(i) = index(added.name) {
-                slot[i] = if row.ok() || !added.measured { row.added(added.name) } else { None };
+        let mut set = |i: Option<usize>, value: Option<Value>| {
+            if let Some(i) = i
+                && slot[i] != value
+            {
+                slot[i] = value;
+                changed = true;
             }
+        };
+        for (added, at) in ADDED_COLUMNS.iter().zip(&added_at) {
+            set(*at, if row.ok() || !added.measured { row.added(added.name) } else { None });
         }
-        let own = &values.rows[&offset];
-        for (n, (target, from)) in FILLS.iter().enumerate() {
-            if let Some(i) = index(target) {
-                let measured = if row.ok() && own[n].is_none() { row.added(from) } else { None };
-                if measured.is_some() {
-                    *report.filled.entry(target.to_string()).or_insert(0) += 1;
-                }
-                slot[i] = measured;
+        let own = values.get(offset).unwrap_or_default();
+        for (n, ((target, from), at)) in FILLS.iter().zip(&fills_at).enumerate() {
+            let measured = if row.ok() && own & (1 << n) == 0 { row.added(from) } else { None };
+            if measured.is_some() {
+                *report.filled.entry(target.to_string()).or_insert(0) += 1;
             }
+            set(*at, measured);
         }
     }
-    if after == before {
+    if !changed {
         return Ok(None);
     }
     let (relative, path) = writer.overlay_path(source, block)?;
