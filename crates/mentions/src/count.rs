@@ -425,7 +425,9 @@ impl Unit<'_> {
             .enumerate()
             // Overlays are found by row id.
             .filter(|(_, f)| {
-                self.columns.contains(f.name()) || (f.name() == "row_id" && !self.dataset.overlays().is_empty())
+                self.columns.contains(f.name())
+                    || (f.name() == "row_id"
+                        && self.dataset.overlays_need_row_id(self.columns.iter().map(String::as_str)))
             })
             .map(|(i, _)| i)
             .collect();

@@ -65,7 +65,10 @@ impl BlockRows {
     /// file's and the version's added columns when `columns` is `None`; look them up by name,
     /// the file's order is kept, and `row_id` may come with them).
     pub fn read(&self, positions: &[usize], columns: Option<&[&str]>) -> Result<RecordBatch> {
-        let overlaid = !self.dataset.overlays().is_empty();
+        let overlaid = match columns {
+            Some(columns) => self.dataset.overlays_need_row_id(columns.iter().copied()),
+            None => !self.dataset.overlays().is_empty(),
+        };
         let mut projection: Option<Vec<&str>> = columns.map(<[&str]>::to_vec);
         if let Some(projection) = projection.as_mut().filter(|p| overlaid && !p.contains(&"row_id")) {
             projection.push("row_id");

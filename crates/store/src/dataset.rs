@@ -92,8 +92,15 @@ impl Dataset {
         &self.overlays
     }
 
-    /// `batch` (rows read from this version's data files, with their `row_id` whenever the
-    /// version has overlays) as this version's readers see them: the overlays' values laid over
+    /// Whether rows read with `columns` need their `row_id` to take this version's overlays
+    /// (some overlay has values for one of them, or one is an added column).
+    pub fn overlays_need_row_id<'a>(&self, mut columns: impl Iterator<Item = &'a str>) -> bool {
+        !self.overlays.is_empty()
+            && columns.any(|c| self.overlays.covers(c) || self.manifest.added_columns.iter().any(|a| a.name == c))
+    }
+
+    /// `batch` (rows read from this version's data files, with their `row_id` whenever
+    /// [`Self::overlays_need_row_id`] says so) as this version's readers see them: the overlays' values laid over
     /// them, then each of `columns` it lacks added (an added column from the overlays, any other
     /// as nulls, as [`with_missing_columns`] does). Every reader of parquet rows calls it.
     pub fn complete_rows(&self, batch: RecordBatch, columns: &[String]) -> Result<RecordBatch> {
