@@ -32,9 +32,9 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Int32Type, Int64Type};
+use arrow::datatypes::{DataType, Int64Type};
 use pairscope_model::Progress;
-use pairscope_model::fetched::{ADDED_COLUMNS, FILLS, OK, RECORD, STATS_SUFFIX, added_type};
+use pairscope_model::fetched::{ADDED_COLUMNS, FILLS, OK, RECORD, STATS_SUFFIX, STATUS_COLUMN, added_type};
 use pairscope_model::row_id::RowId;
 use pairscope_store::overlay::{Overlay, OverlayRows, Value};
 use pairscope_store::{AddedColumn, DatasetWriter, OverlayEntry, StoreError};
@@ -79,31 +79,18 @@ pub struct FetchedReport {
 #[derive(Debug, Clone)]
 struct FetchedRow {
     row_id: i64,
-    status: String,
-    width: Option<i32>,
-    height: Option<i32>,
-    md5: Option<String>,
-    sha1: Option<String>,
-    sha256: Option<String>,
+    /// Its values of [`ADDED_COLUMNS`], in their order.
+    values: Vec<Option<Value>>,
 }
 
 impl FetchedRow {
     fn ok(&self) -> bool {
-        self.status == OK
+        self.added(STATUS_COLUMN) == Some(&Value::Text(OK.into()))
     }
 
-    /// The value of added column `name` ([`ADDED_COLUMNS`]) this row gives.
-    fn added(&self, name: &str) -> Option<Value> {
-        let text = |v: &Option<String>| v.clone().map(Value::Text);
-        match name {
-            "fetched_status" => Some(Value::Text(self.status.clone())),
-            "fetched_width" => self.width.map(|v| Value::Int(v.into())),
-            "fetched_height" => self.height.map(|v| Value::Int(v.into())),
-            "fetched_md5" => text(&self.md5),
-            "fetched_sha1" => text(&self.sha1),
-            "fetched_sha256" => text(&self.sha256),
-            _ => None,
-        }
+    /// Its value of added column `name`.
+    fn added(&self, name: &str) -> Option<&Value> {
+        ADDED_COLUMNS.iter().position(|c| c.name == name).and_then(|i| self.values[i].as_ref())
     }
 }
 
@@ -173,7 +160,7 @@ pub fn ingest_fetched(dataset: &Path, dir: &Path, progress: &dyn Progress) -> Re
     for group in &groups {
         let mut rows: HashMap<u64, Vec<FetchedRow>> = group.iter().map(|&k| (k, Vec::new())).collect();
         for (shard, bytes) in shards.iter().zip(&shard_bytes) {
-            for_each_batch(shard, SHARD_READ, |batch| read_rows(shard, &batch, &mut rows))?;
+            for_each_batch(shard, &shard_read(), |batch| read_rows(shard, &batch, &mut rows))?;
             progress.advance(0, *bytes);
         }
         for key in group {
@@ -200,8 +187,10 @@ pub fn ingest_fetched(dataset: &Path, dir: &Path, progress: &dyn Progress) -> Re
     Ok(report)
 }
 
-/// The shard columns pass 2 reads.
-const SHARD_READ: &[&str] = &["row_id", "status", "original_width", "original_height", "md5", "sha1", "sha256"];
+/// The shard columns pass 2 reads: the row id and those of the added columns.
+fn shard_read() -> Vec<&'static str> {
+    std::iter::once("row_id").chain(ADDED_COLUMNS.iter().map(|c| c.shard_column)).collect()
+}
 
 /// The finished shards of the fetch output `dir`, in name order, and how many it has not
 /// finished.
@@ -277,34 +266,15 @@ fn typed(path: &Path, batch: &RecordBatch, name: &str, data_type: &DataType) -> 
 /// Adds the rows of `batch` (of shard `path`) whose block is in `rows` to it.
 fn read_rows(path: &Path, batch: &RecordBatch, rows: &mut HashMap<u64, Vec<FetchedRow>>) -> Result<()> {
     let ids = row_ids(path, batch)?;
-    let status = typed(path, batch, "status", &DataType::Utf8)?;
-    let (width, height) = (
-        typed(path, batch, "original_width", &DataType::Int32)?,
-        typed(path, batch, "original_height", &DataType::Int32)?,
-    );
-    let (md5, sha1, sha256) = (
-        typed(path, batch, "md5", &DataType::Utf8)?,
-        typed(path, batch, "sha1", &DataType::Utf8)?,
-        typed(path, batch, "sha256", &DataType::Utf8)?,
-    );
-    let (status, md5, sha1, sha256) =
-        (status.as_string::<i32>(), md5.as_string::<i32>(), sha1.as_string::<i32>(), sha256.as_string::<i32>());
-    let (width, height) = (width.as_primitive::<Int32Type>(), height.as_primitive::<Int32Type>());
-    let text = |a: &arrow::array::StringArray, i: usize| a.is_valid(i).then(|| a.value(i).to_string());
+    let columns =
+        ADDED_COLUMNS.iter().map(|c| typed(path, batch, c.shard_column, &added_type(c))).collect::<Result<Vec<_>>>()?;
     for (i, id) in ids.values().iter().enumerate() {
         let Some(block) = rows.get_mut(&RowId(*id).block_key()) else { continue };
-        let Some(status) = text(status, i) else {
+        let row = FetchedRow { row_id: *id, values: columns.iter().map(|c| Value::of(c.as_ref(), i)).collect() };
+        if row.added(STATUS_COLUMN).is_none() {
             return Err(BadInput::new(path, "a row without a status").column("status").row(i as u64).into());
-        };
-        block.push(FetchedRow {
-            row_id: *id,
-            status,
-            width: width.is_valid(i).then(|| width.value(i)),
-            height: height.is_valid(i).then(|| height.value(i)),
-            md5: text(md5, i),
-            sha1: text(sha1, i),
-            sha256: text(sha256, i),
-        });
+        }
+        block.push(row);
     }
     Ok(())
 }
@@ -405,7 +375,7 @@ fn merge_block(
     let index = |name: &str| after.columns.iter().position(|c| c == name);
     let added_at: Vec<Option<usize>> = ADDED_COLUMNS.iter().map(|c| index(c.name)).collect();
     let fills_at: Vec<Option<usize>> = FILLS.iter().map(|(target, _)| index(target)).collect();
-    let status_at = index("fetched_status");
+    let status_at = index(STATUS_COLUMN);
     let width = after.columns.len();
     let mut changed = false;
     for (offset, row) in latest {
@@ -426,11 +396,11 @@ fn merge_block(
             }
         };
         for (added, at) in ADDED_COLUMNS.iter().zip(&added_at) {
-            set(*at, if row.ok() || !added.measured { row.added(added.name) } else { None });
+            set(*at, if row.ok() || !added.measured { row.added(added.name).cloned() } else { None });
         }
         let own = values.get(offset).unwrap_or_default();
         for (n, ((target, from), at)) in FILLS.iter().zip(&fills_at).enumerate() {
-            let measured = if row.ok() && own & (1 << n) == 0 { row.added(from) } else { None };
+            let measured = if row.ok() && own & (1 << n) == 0 { row.added(from).cloned() } else { None };
             if measured.is_some() {
                 *report.filled.entry(target.to_string()).or_insert(0) += 1;
             }

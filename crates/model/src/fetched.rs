@@ -48,6 +48,9 @@ pub struct AddedColumn {
     pub measured: bool,
 }
 
+/// The added column every fetched row has: its status.
+pub const STATUS_COLUMN: &str = "fetched_status";
+
 /// The columns a fetch adds, in order. Their types are [`added_type`]'s.
 pub const ADDED_COLUMNS: [AddedColumn; 6] = [
     AddedColumn {
@@ -117,6 +120,7 @@ mod tests {
             assert!(added.measured, "{from}");
             assert_eq!(canonical(target).unwrap().kind.data_type(), added_type(added), "{target}");
         }
+        assert!(ADDED_COLUMNS.iter().any(|c| c.name == STATUS_COLUMN && !c.measured));
         for digest in DIGEST_COLUMNS {
             assert!(ADDED_COLUMNS.iter().any(|c| c.name == digest && c.measured), "{digest}");
         }

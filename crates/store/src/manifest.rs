@@ -227,12 +227,6 @@ impl Manifest {
         }
         Ok(())
     }
-
-    /// Whether some overlay of this version has values for column `name` (a reader of it must
-    /// lay the overlays over the blocks' values).
-    pub fn is_overlay_column(&self, name: &str) -> bool {
-        self.overlays.iter().any(|o| o.columns.iter().any(|c| c == name))
-    }
 }
 
 impl OverlayEntry {

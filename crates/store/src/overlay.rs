@@ -30,7 +30,9 @@ use arrow::array::{
 use arrow::compute::kernels::zip::zip;
 use arrow::compute::{concat_batches, is_not_null};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
-use pairscope_index::tantivy::columnar::{Column, ColumnIndex, ColumnarReader, ColumnarWriter, DynamicColumn};
+use pairscope_index::tantivy::columnar::{
+    Column, ColumnIndex, ColumnarReader, ColumnarWriter, DynamicColumn, NumericalType,
+};
 use pairscope_index::tantivy::directory::{Directory, MmapDirectory};
 use pairscope_io::durable::write_atomic;
 use pairscope_model::ColumnKind;
@@ -70,6 +72,64 @@ pub enum Value {
     Bool(bool),
     /// Of a text column.
     Text(String),
+}
+
+impl Value {
+    /// Element `i` of `array` (an integer, float, flag or text column), `None` when null or of
+    /// another type.
+    pub fn of(array: &dyn Array, i: usize) -> Option<Value> {
+        if array.is_null(i) {
+            return None;
+        }
+        let any = array.as_any();
+        if let Some(a) = any.downcast_ref::<Int32Array>() {
+            Some(Value::Int(a.value(i).into()))
+        } else if let Some(a) = any.downcast_ref::<Int64Array>() {
+            Some(Value::Int(a.value(i)))
+        } else if let Some(a) = any.downcast_ref::<Float64Array>() {
+            Some(Value::Float(a.value(i)))
+        } else if let Some(a) = any.downcast_ref::<BooleanArray>() {
+            Some(Value::Bool(a.value(i)))
+        } else {
+            any.downcast_ref::<StringArray>().map(|a| Value::Text(a.value(i).to_string()))
+        }
+    }
+
+    /// `values` as an array of `data_type` (integers, floats, flags or text; an integer too
+    /// large for Int32 is null), or `None` when one of them is of another type.
+    pub fn array(values: &[Option<Value>], data_type: &DataType) -> Option<ArrayRef> {
+        fn collect<T, A: FromIterator<Option<T>> + Array + 'static>(
+            values: &[Option<Value>],
+            pick: impl Fn(&Value) -> Option<Option<T>>,
+        ) -> Option<ArrayRef> {
+            let picked = values.iter().map(|v| v.as_ref().map_or(Some(None), &pick)).collect::<Option<Vec<_>>>()?;
+            Some(Arc::new(picked.into_iter().collect::<A>()))
+        }
+        match data_type {
+            DataType::Int32 => collect::<_, Int32Array>(values, |v| match v {
+                Value::Int(i) => Some(i32::try_from(*i).ok()),
+                _ => None,
+            }),
+            DataType::Int64 => collect::<_, Int64Array>(values, |v| match v {
+                Value::Int(i) => Some(Some(*i)),
+                _ => None,
+            }),
+            DataType::Float64 => collect::<_, Float64Array>(values, |v| match v {
+                Value::Float(f) => Some(Some(*f)),
+                Value::Int(i) => Some(Some(*i as f64)),
+                _ => None,
+            }),
+            DataType::Boolean => collect::<_, BooleanArray>(values, |v| match v {
+                Value::Bool(b) => Some(Some(*b)),
+                _ => None,
+            }),
+            DataType::Utf8 => collect::<_, StringArray>(values, |v| match v {
+                Value::Text(t) => Some(Some(t.clone())),
+                _ => None,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// The rows of one block's overlay by row offset, each with a value (or none) per column: what
@@ -169,12 +229,12 @@ impl Overlay {
 
     /// Its values of an integer column, by row offset.
     pub fn fast_i64(&self, name: &str) -> Option<Column<i64>> {
-        self.columns.get(name).cloned().and_then(|c| c.coerce_numerical(NUMERICAL_I64)).and_then(Into::into)
+        self.columns.get(name).cloned().and_then(|c| c.coerce_numerical(NumericalType::I64)).and_then(Into::into)
     }
 
     /// Its values of a float column, by row offset.
     pub fn fast_f64(&self, name: &str) -> Option<Column<f64>> {
-        self.columns.get(name).cloned().and_then(|c| c.coerce_numerical(NUMERICAL_F64)).and_then(Into::into)
+        self.columns.get(name).cloned().and_then(|c| c.coerce_numerical(NumericalType::F64)).and_then(Into::into)
     }
 
     /// Its values of a flag column, by row offset.
@@ -193,22 +253,25 @@ impl Overlay {
         let mut rows: BTreeMap<u32, Vec<Option<Value>>> =
             offsets.iter().map(|&o| (o, Vec::with_capacity(columns.len()))).collect();
         for name in columns {
+            let column = self.columns.get(name);
             for (&offset, values) in rows.iter_mut() {
-                values.push(self.value(name, offset)?);
+                values.push(match column {
+                    Some(column) => self.value_of(column, name, offset)?,
+                    None => None,
+                });
             }
         }
         Ok(OverlayRows { columns: columns.to_vec(), rows })
     }
 
-    /// The value of column `name` at row `offset`, if the overlay has one.
-    fn value(&self, name: &str, offset: u32) -> Result<Option<Value>> {
-        Ok(match self.columns.get(name) {
-            None => None,
-            Some(DynamicColumn::I64(c)) => c.first(offset).map(Value::Int),
-            Some(DynamicColumn::U64(c)) => c.first(offset).and_then(|v| i64::try_from(v).ok()).map(Value::Int),
-            Some(DynamicColumn::F64(c)) => c.first(offset).map(Value::Float),
-            Some(DynamicColumn::Bool(c)) => c.first(offset).map(Value::Bool),
-            Some(DynamicColumn::Str(c)) => match c.ords().first(offset) {
+    /// The value of `column` (its column `name`) at row `offset`, if the overlay has one.
+    fn value_of(&self, column: &DynamicColumn, name: &str, offset: u32) -> Result<Option<Value>> {
+        Ok(match column {
+            DynamicColumn::I64(c) => c.first(offset).map(Value::Int),
+            DynamicColumn::U64(c) => c.first(offset).and_then(|v| i64::try_from(v).ok()).map(Value::Int),
+            DynamicColumn::F64(c) => c.first(offset).map(Value::Float),
+            DynamicColumn::Bool(c) => c.first(offset).map(Value::Bool),
+            DynamicColumn::Str(c) => match c.ords().first(offset) {
                 None => None,
                 Some(ord) => {
                     let mut text = String::new();
@@ -216,7 +279,7 @@ impl Overlay {
                     Some(Value::Text(text))
                 }
             },
-            Some(other) => return Err(self.damaged(format!("column {name} has the unexpected type {other:?}"))),
+            other => return Err(self.damaged(format!("column {name} has the unexpected type {other:?}"))),
         })
     }
 
@@ -229,58 +292,16 @@ impl Overlay {
         row_ids: &Int64Array,
         base: Option<&ArrayRef>,
     ) -> Result<ArrayRef> {
-        let offsets = row_ids.iter().map(|id| id.map(|id| RowId(id).offset_in_block() as u32));
-        let value = |offset: Option<u32>| offset.map(|o| self.value(name, o)).transpose().map(Option::flatten);
-        let wrong = |value: &Value| self.damaged(format!("column {name} holds {value:?}, not {data_type}"));
-        let overlaid: ArrayRef = match data_type {
-            DataType::Int32 => Arc::new(
-                offsets
-                    .map(|o| match value(o)? {
-                        None => Ok(None),
-                        Some(Value::Int(v)) => Ok(i32::try_from(v).ok()),
-                        Some(other) => Err(wrong(&other)),
-                    })
-                    .collect::<Result<Int32Array>>()?,
-            ),
-            DataType::Int64 => Arc::new(
-                offsets
-                    .map(|o| match value(o)? {
-                        None => Ok(None),
-                        Some(Value::Int(v)) => Ok(Some(v)),
-                        Some(other) => Err(wrong(&other)),
-                    })
-                    .collect::<Result<Int64Array>>()?,
-            ),
-            DataType::Float64 => Arc::new(
-                offsets
-                    .map(|o| match value(o)? {
-                        None => Ok(None),
-                        Some(Value::Float(v)) => Ok(Some(v)),
-                        Some(Value::Int(v)) => Ok(Some(v as f64)),
-                        Some(other) => Err(wrong(&other)),
-                    })
-                    .collect::<Result<Float64Array>>()?,
-            ),
-            DataType::Boolean => Arc::new(
-                offsets
-                    .map(|o| match value(o)? {
-                        None => Ok(None),
-                        Some(Value::Bool(v)) => Ok(Some(v)),
-                        Some(other) => Err(wrong(&other)),
-                    })
-                    .collect::<Result<BooleanArray>>()?,
-            ),
-            DataType::Utf8 => Arc::new(
-                offsets
-                    .map(|o| match value(o)? {
-                        None => Ok(None),
-                        Some(Value::Text(v)) => Ok(Some(v)),
-                        Some(other) => Err(wrong(&other)),
-                    })
-                    .collect::<Result<StringArray>>()?,
-            ),
-            other => return Err(self.damaged(format!("column {name}: an overlay cannot hold {other}"))),
-        };
+        let column = self.columns.get(name);
+        let values = row_ids
+            .iter()
+            .map(|id| match (column, id) {
+                (Some(column), Some(id)) => self.value_of(column, name, RowId(id).offset_in_block() as u32),
+                _ => Ok(None),
+            })
+            .collect::<Result<Vec<Option<Value>>>>()?;
+        let overlaid = Value::array(&values, data_type)
+            .ok_or_else(|| self.damaged(format!("column {name} holds values that are not {data_type}")))?;
         let Some(base) = base else { return Ok(overlaid) };
         if base.data_type() != data_type {
             return Err(self.damaged(format!("column {name} is {} in the block, not {data_type}", base.data_type())));
@@ -293,11 +314,6 @@ impl Overlay {
         StoreError::Overlay { path: self.path.clone(), reason }
     }
 }
-
-const NUMERICAL_I64: pairscope_index::tantivy::columnar::NumericalType =
-    pairscope_index::tantivy::columnar::NumericalType::I64;
-const NUMERICAL_F64: pairscope_index::tantivy::columnar::NumericalType =
-    pairscope_index::tantivy::columnar::NumericalType::F64;
 
 /// The overlays of one version, opened as readers first need them.
 #[derive(Debug)]
