@@ -117,12 +117,9 @@ fn try_written_urls(out: &Path) -> std::io::Result<Vec<String>> {
         let path = entry?.path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.ends_with(".partial") {
-            for sample in std::fs::read_dir(&path)? {
-                let sample = sample?.path();
-                if sample.extension().is_some_and(|e| e == "json") {
-                    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&sample)?).unwrap();
-                    urls.push(json["url"].as_str().unwrap().to_string());
-                }
+            for record in pairscope_io::journal::read_whole(&path)? {
+                let json: serde_json::Value = serde_json::from_slice(&record.meta).unwrap();
+                urls.push(json["url"].as_str().unwrap().to_string());
             }
         } else if name.ends_with("_stats.json") {
             let parquet = out.join(name.replace("_stats.json", ".parquet"));

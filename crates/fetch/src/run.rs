@@ -19,8 +19,10 @@
 //! started for a host only while it has fewer than its connection limit in flight, so a host
 //! with many rows never holds the global slots ([`RunOptions::concurrency`]) that other hosts
 //! could use; hosts take turns. Bodies are decoded on blocking threads, at most
-//! [`RunOptions::decode_threads`] at once. A shard is assembled ([`ShardWriter::finish`]) as
-//! soon as its last sample is in, in any order; output does not depend on timing.
+//! [`RunOptions::decode_threads`] at once; while the bodies waiting for them pass
+//! [`WAITING_BYTES_PER_DECODER`] per decoder, no new request starts. A shard is assembled
+//! ([`ShardWriter::finish`]) as soon as its last sample is in, in any order; output does not
+//! depend on timing.
 //!
 //! Resuming: the output directory holds the run's record (`fetch.json`: the input files and
 //! every setting that changes a sample). A run on a directory whose record differs is refused;
@@ -31,14 +33,16 @@
 //! Memory bound: the open shards' rows (at most [`RunOptions::open_shards`] ×
 //! [`RunOptions::shard_rows`] input rows, metadata only, about 300 bytes each), the fetcher's
 //! per-host state (see [`crate`]), the bodies in flight (at most `concurrency` ×
-//! [`FetchConfig::max_body_bytes`](crate::FetchConfig::max_body_bytes)) and the decoders (at
-//! most `decode_threads` × the bound of one `pairscope_images::process` call). Nothing grows
-//! with the input's length.
+//! [`FetchConfig::max_body_bytes`](crate::FetchConfig::max_body_bytes); typically about
+//! `decode_threads` × [`WAITING_BYTES_PER_DECODER`] plus the requests under way) and the
+//! decoders (at most `decode_threads` × the bound of one `pairscope_images::process` call).
+//! Nothing grows with the input's length.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use pairscope_images::{Limits, ResizeOptions};
@@ -375,8 +379,12 @@ async fn schedule(
 ) -> Result<(BTreeMap<String, u64>, u64), RunError> {
     let per_host = fetcher.config().connections_per_host.max(1);
     let shard_rows = options.shard_rows;
-    let context =
-        Arc::new(Context { options: options.clone(), decoders: Semaphore::new(options.decode_threads.max(1)) });
+    let context = Arc::new(Context {
+        options: options.clone(),
+        decoders: Semaphore::new(options.decode_threads.max(1)),
+        waiting_bytes: AtomicUsize::new(0),
+    });
+    let waiting_bound = options.decode_threads.max(1).saturating_mul(WAITING_BYTES_PER_DECODER);
     let (shards_tx, mut shards_rx) = mpsc::channel::<Result<ShardRows, RunError>>(1);
     let reader = {
         let input = input.clone();
@@ -394,8 +402,9 @@ async fn schedule(
     let mut requests = 0u64;
 
     loop {
-        // Start requests: hosts take turns, each below its connection limit.
-        while in_flight < options.concurrency {
+        // Start requests: hosts take turns, each below its connection limit, while the decoders
+        // keep up (each sample put wakes this loop again).
+        while in_flight < options.concurrency && context.waiting_bytes.load(Ordering::Relaxed) < waiting_bound {
             let Some((host, job)) = hosts.next() else { break };
             in_flight += 1;
             requests += 1;
@@ -597,7 +606,17 @@ fn read_shards(
 struct Context {
     options: RunOptions,
     decoders: Semaphore,
+    /// The bytes of downloaded bodies waiting for a decoder ([`WAITING_BYTES_PER_DECODER`]).
+    waiting_bytes: AtomicUsize,
 }
+
+/// Downloaded bodies waiting for a decoder, in bytes per decoder, above which no new request
+/// starts. Decoding is the slow stage when the network is fast: without this bound every slot
+/// of `concurrency` ends up holding a whole body that waits (128 of them held 140 MiB in
+/// `bench/run --only fetch`, a third of the run's memory) while starting a request sooner
+/// gains nothing. 8 MiB is some 30 typical images per decoder, enough to keep it busy while
+/// requests of 200 ms come back.
+pub const WAITING_BYTES_PER_DECODER: usize = 8 << 20;
 
 /// The status a row gets without a request, if it gets one (steps 1–4 of the module doc);
 /// `host` is its URL's.
@@ -657,8 +676,11 @@ async fn fetch_one(
     job: Job,
 ) -> Result<String, RunError> {
     let fetched = fetcher.fetch(&job.url).await;
-    let _permit =
-        context.decoders.acquire().await.map_err(|e| RunError::Internal(format!("decoder slots closed: {e}")))?;
+    let body_bytes = fetched.body.as_ref().map_or(0, |b| b.len());
+    context.waiting_bytes.fetch_add(body_bytes, Ordering::Relaxed);
+    let permit = context.decoders.acquire().await;
+    context.waiting_bytes.fetch_sub(body_bytes, Ordering::Relaxed);
+    let _permit = permit.map_err(|e| RunError::Internal(format!("decoder slots closed: {e}")))?;
     let (context, writer) = (context.clone(), writer.clone());
     tokio::task::spawn_blocking(move || {
         let sample = sample_of(job, fetched, &context.options);

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Int64Type, UInt32Type};
-use pairscope_fetch::shard::{OutputFormat, Sample, ShardError, ShardWriter, is_finished, sample_key};
+use pairscope_fetch::shard::{OutputFormat, Sample, ShardError, ShardWriter, is_finished, partial_path, sample_key};
 
 fn sample(index: u64) -> Sample {
     let ok = !index.is_multiple_of(3);
@@ -75,23 +75,26 @@ fn an_interrupted_shard_resumes_and_ends_byte_identical_to_an_uninterrupted_one(
     }
     writer.finish(&keys(n), OutputFormat::Webdataset).unwrap();
 
-    // A run killed after some samples, one of them half-written (its image without its
-    // metadata), then started again.
+    // A run killed after some samples, the last of them half-written (its journal record cut
+    // short), then started again. Before that, sample 3 was put with an image by an attempt
+    // whose retry then failed: the last record of a key is the one kept.
     let resumed = tempfile::tempdir().unwrap();
     let first = ShardWriter::open(resumed.path(), 7).unwrap();
-    for i in [9, 0, 2] {
-        first.put(&sample(i)).unwrap();
-    }
-    let half = sample(5);
-    fs::write(resumed.path().join("00007.partial").join(format!("{}.jpg", half.key)), b"truncated").unwrap();
-    // An image from an attempt whose retry then failed: the sample ends without one.
     let failed = sample(3);
     assert!(failed.image.is_none());
-    fs::write(resumed.path().join("00007.partial").join(format!("{}.jpg", failed.key)), b"stale").unwrap();
+    first.put(&Sample { image: Some(b"stale".to_vec()), status: "ok".into(), ..failed.clone() }).unwrap();
+    for i in [9, 0, 2, 3] {
+        first.put(&sample(i)).unwrap();
+    }
+    let journal = partial_path(resumed.path(), 7);
+    let whole = fs::metadata(&journal).unwrap().len();
+    first.put(&sample(5)).unwrap();
     drop(first);
+    let cut = whole + (fs::metadata(&journal).unwrap().len() - whole) / 2;
+    fs::OpenOptions::new().write(true).open(&journal).unwrap().set_len(cut).unwrap();
     let again = ShardWriter::open(resumed.path(), 7).unwrap();
     let done = again.done().unwrap();
-    assert_eq!(done, [0, 2, 9].map(|i| sample_key(7, i, 10_000)).into_iter().collect());
+    assert_eq!(done, [0, 2, 3, 9].map(|i| sample_key(7, i, 10_000)).into_iter().collect());
     assert!(!is_finished(resumed.path(), 7));
     for i in (0..n).filter(|i| !done.contains(&sample_key(7, *i, 10_000))) {
         again.put(&sample(i)).unwrap();
@@ -201,6 +204,10 @@ fn a_shard_with_samples_missing_is_not_assembled_and_keeps_what_it_has() {
     assert!(matches!(error, ShardError::Incomplete { missing: 2, .. }), "{error}");
     assert!(!is_finished(out.path(), 7));
     assert!(!out.path().join("00007.tar").exists());
+    assert_eq!(writer.done().unwrap().len(), 1);
+    let other = ShardWriter::open(out.path(), 7).err().expect("a shard being written is not opened twice");
+    assert!(other.to_string().contains("in use by another process"), "{other}");
+    drop(writer);
     assert_eq!(ShardWriter::open(out.path(), 7).unwrap().done().unwrap().len(), 1);
 }
 
@@ -209,8 +216,13 @@ fn damaged_sample_metadata_is_named_not_a_panic() {
     let out = tempfile::tempdir().unwrap();
     let writer = ShardWriter::open(out.path(), 7).unwrap();
     writer.put(&sample(0)).unwrap();
-    let key = sample_key(7, 1, 10_000);
-    fs::write(out.path().join("00007.partial").join(format!("{key}.json")), b"{\"not\": \"a sample\"").unwrap();
-    let error = writer.finish(&keys(2), OutputFormat::Webdataset).unwrap_err();
-    assert!(matches!(&error, ShardError::BadSample { path, .. } if path.ends_with(format!("{key}.json"))), "{error}");
+    drop(writer);
+    // A whole record (its checksum right) whose metadata is not a sample's.
+    let path = partial_path(out.path(), 7);
+    let (journal, _) = pairscope_io::journal::Journal::open(&path).unwrap();
+    journal.append(b"{\"not\": \"a sample\"}", b"").unwrap();
+    drop(journal);
+    let error = ShardWriter::open(out.path(), 7).err().expect("a damaged journal is refused");
+    assert!(matches!(&error, ShardError::BadRecord { path: p, record: 1, .. } if *p == path), "{error}");
+    assert!(error.to_string().contains("record 1: not a sample's metadata"), "{error}");
 }
