@@ -205,7 +205,7 @@ fn a_shard_with_samples_missing_is_not_assembled_and_keeps_what_it_has() {
     assert!(!is_finished(out.path(), 7));
     assert!(!out.path().join("00007.tar").exists());
     assert_eq!(writer.done().unwrap().len(), 1);
-    let other = ShardWriter::open(out.path(), 7).err().expect("a shard being written is not opened twice");
+    let Err(other) = ShardWriter::open(out.path(), 7) else { panic!("a shard being written was opened twice") };
     assert!(other.to_string().contains("in use by another process"), "{other}");
     drop(writer);
     assert_eq!(ShardWriter::open(out.path(), 7).unwrap().done().unwrap().len(), 1);
@@ -222,7 +222,7 @@ fn damaged_sample_metadata_is_named_not_a_panic() {
     let (journal, _) = pairscope_io::journal::Journal::open(&path).unwrap();
     journal.append(b"{\"not\": \"a sample\"}", b"").unwrap();
     drop(journal);
-    let error = ShardWriter::open(out.path(), 7).err().expect("a damaged journal is refused");
+    let Err(error) = ShardWriter::open(out.path(), 7) else { panic!("a damaged journal was accepted") };
     assert!(matches!(&error, ShardError::BadRecord { path: p, record: 1, .. } if *p == path), "{error}");
     assert!(error.to_string().contains("record 1: not a sample's metadata"), "{error}");
 }

@@ -74,6 +74,18 @@ impl Layout {
         format!("overlays/{}-{:05}-v{written_in:08}.columnar", short_source_id(source_id), block)
     }
 
+    /// `vectors/`: the blocks' embeddings, a directory per kind.
+    pub fn vectors(&self) -> PathBuf {
+        self.root.join("vectors")
+    }
+
+    /// The vector file of kind `kind` of block `block` of a source that version `written_in`
+    /// wrote, relative to the dataset directory. The version in the name keeps every vector
+    /// file written once.
+    pub fn vector_file(kind: &str, source_id: &str, block: u64, written_in: u64) -> String {
+        format!("vectors/{kind}/{}-{:05}-v{written_in:08}.f16", short_source_id(source_id), block)
+    }
+
     /// Whether `dir` holds a dataset: a committed one (a `CURRENT`), or one its first ingest is
     /// creating (`LOCK` beside `sources/`). Nothing but pairscope's writer may write there.
     pub fn holds_dataset(dir: &Path) -> bool {

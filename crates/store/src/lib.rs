@@ -22,6 +22,10 @@
 //! DS/overlays/<id16>-NNNNN-vNNNNNNNN.columnar
 //!                                  values laid over block NNNNN's rows after ingest ([`overlay`]),
 //!                                  written by version vN, at most one per block in a version
+//! DS/vectors/<kind>/<id16>-NNNNN-vNNNNNNNN.f16
+//!                                  embeddings of block NNNNN's rows (`pairscope-vectors`' file:
+//!                                  float16, unit-normalised, all zeros for a row without one),
+//!                                  written by version vN, at most one per block and kind
 //! DS/cache/mentions/               mention counts per version (`pairscope-mentions`; never needed)
 //! DS/LOCK                          held (flock) by the one writer
 //! ```
@@ -51,5 +55,5 @@ pub mod writer;
 
 pub use dataset::{Dataset, with_missing_columns};
 pub use error::StoreError;
-pub use manifest::{AddedColumn, Manifest, OverlayEntry, SourceEntry};
+pub use manifest::{AddedColumn, Manifest, OverlayEntry, SourceEntry, VectorFileEntry, VectorSet};
 pub use writer::{DatasetWriter, StagedSource};

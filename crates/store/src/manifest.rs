@@ -41,6 +41,46 @@ pub struct Manifest {
     /// source id then block.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overlays: Vec<OverlayEntry>,
+    /// Embeddings attached to the rows after ingest (`ingest --embeddings`): at most one set
+    /// per kind, sorted by kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vector_sets: Vec<VectorSet>,
+}
+
+/// The kinds of embedding a row may have: of its image, of its caption.
+pub const VECTOR_KINDS: [&str; 2] = ["image", "text"];
+
+/// One kind of embedding of a version's rows: a float16 vector file per block that has any
+/// (`pairscope_vectors::store`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VectorSet {
+    /// One of [`VECTOR_KINDS`].
+    pub kind: String,
+    /// The model that made them, as the ingest was told (`ViT-L/14`); for people.
+    pub model: String,
+    /// Dimensions of every vector.
+    pub dim: u32,
+    /// How vectors were matched to rows: `url+caption`, or the key column named.
+    pub join_key: String,
+    /// The blocks' files, sorted by source id then block; at most one per block.
+    pub files: Vec<VectorFileEntry>,
+}
+
+/// The vector file of one block.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VectorFileEntry {
+    /// The id of the source whose block it belongs to.
+    pub source: String,
+    /// The block.
+    pub block: u64,
+    /// The version that wrote it (it names the file, which is never rewritten).
+    pub written_in: u64,
+    /// Relative to the dataset directory: [`Layout::vector_file`].
+    pub path: String,
+    /// Rows that have a vector.
+    pub rows: u64,
+    /// The file's size in bytes: the block's rows × `dim` × 2.
+    pub bytes: u64,
 }
 
 /// A column added to a version's rows after ingest, whose values only overlays hold.
@@ -162,6 +202,7 @@ impl Manifest {
             sources: Vec::new(),
             added_columns: Vec::new(),
             overlays: Vec::new(),
+            vector_sets: Vec::new(),
         }
     }
 
@@ -224,6 +265,56 @@ impl Manifest {
                 return Err(at(("block".into(), "overlays are not in ascending order of distinct blocks".into())));
             }
             overlay.check(self).map_err(at)?;
+        }
+        for (i, set) in self.vector_sets.iter().enumerate() {
+            let at = |(field, reason): (String, String)| (format!("vector_sets[{i}].{field}"), reason);
+            if i > 0 && self.vector_sets[i - 1].kind >= set.kind {
+                return Err(at(("kind".into(), "vector sets are not in ascending order of distinct kinds".into())));
+            }
+            set.check(self).map_err(at)?;
+        }
+        Ok(())
+    }
+}
+
+impl VectorSet {
+    fn check(&self, manifest: &Manifest) -> std::result::Result<(), (String, String)> {
+        let fail = |field: String, reason: String| Err((field, reason));
+        if !VECTOR_KINDS.contains(&self.kind.as_str()) {
+            return fail("kind".into(), format!("{:?} is not one of {VECTOR_KINDS:?}", self.kind));
+        }
+        if self.dim == 0 {
+            return fail("dim".into(), "0 dimensions".into());
+        }
+        for (i, file) in self.files.iter().enumerate() {
+            let field = |name: &str| format!("files[{i}].{name}");
+            if i > 0 && (&self.files[i - 1].source, self.files[i - 1].block) >= (&file.source, file.block) {
+                return fail(field("block"), "files are not in ascending order of distinct blocks".into());
+            }
+            let Some(block) =
+                manifest.source(&file.source).and_then(|s| s.files.iter().find(|f| f.block == file.block))
+            else {
+                return fail(
+                    field("block"),
+                    format!("block {} of source {} is not in this version", file.block, file.source),
+                );
+            };
+            if file.written_in > manifest.version {
+                return fail(field("written_in"), format!("{} is after this version", file.written_in));
+            }
+            let expected = Layout::vector_file(&self.kind, &file.source, file.block, file.written_in);
+            if file.path != expected {
+                return fail(field("path"), format!("{:?} is not {expected:?}", file.path));
+            }
+            if file.rows > block.rows || file.bytes != block.rows * u64::from(self.dim) * 2 {
+                return fail(
+                    field("bytes"),
+                    format!(
+                        "{} rows, {} bytes for a block of {} rows of {} dimensions",
+                        file.rows, file.bytes, block.rows, self.dim
+                    ),
+                );
+            }
         }
         Ok(())
     }

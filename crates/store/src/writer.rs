@@ -32,7 +32,7 @@ use pairscope_model::row_id::{BLOCK_ROWS, block_key};
 use crate::dataset::read_current;
 use crate::error::{Result, StoreError};
 use crate::layout::Layout;
-use crate::manifest::{AddedColumn, Manifest, OverlayEntry, SourceEntry, source_hash};
+use crate::manifest::{AddedColumn, Manifest, OverlayEntry, SourceEntry, VectorSet, source_hash};
 
 /// Distinct column names a dataset may have (canonical and extra, over all its sources): SQL
 /// plans over the union of every source's columns, and that union is what every query pays for.
@@ -126,7 +126,8 @@ impl DatasetWriter {
     pub fn commit(self, sources: Vec<SourceEntry>) -> Result<Manifest> {
         let overlays = self.committed.overlays.clone();
         let added = self.committed.added_columns.clone();
-        self.commit_version(sources, overlays, added)
+        let vector_sets = self.committed.vector_sets.clone();
+        self.commit_version(sources, overlays, added, vector_sets)
     }
 
     /// Where the overlay of block `block` of source `source_id` that this writer's commit
@@ -156,28 +157,70 @@ impl DatasetWriter {
         let mut columns = self.committed.added_columns.clone();
         columns.extend(added.into_iter().filter(|a| !self.committed.added_columns.iter().any(|c| c.name == a.name)));
         let sources = self.committed.sources.clone();
-        self.commit_version(sources, all, columns)
+        let vector_sets = self.committed.vector_sets.clone();
+        self.commit_version(sources, all, columns, vector_sets)
     }
 
-    /// Commits the next version: `sources`, the `overlays` of the blocks they keep, and the
-    /// `added` columns some kept overlay still has values for.
+    /// Where the vector file of kind `kind` of block `block` of source `source_id` that this
+    /// writer's commit writes goes (the directory exists). Write it with
+    /// `pairscope_vectors::store::VectorFileWriter`, then list it in [`Self::commit_vectors`].
+    pub fn vector_path(&self, kind: &str, source_id: &str, block: u64) -> Result<(String, PathBuf)> {
+        let relative = Layout::vector_file(kind, source_id, block, self.committed.version + 1);
+        let path = self.layout.root().join(&relative);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+        }
+        Ok((relative, path))
+    }
+
+    /// Commits the committed version with `set`'s files in place of those of the same kind and
+    /// blocks (the set's model, dimensions and join key replace the committed ones: the caller
+    /// refuses a set whose dimensions differ from a committed one it keeps files of).
+    pub fn commit_vectors(self, mut set: VectorSet) -> Result<Manifest> {
+        let mut sets = self.committed.vector_sets.clone();
+        if let Some(old) = sets.iter().position(|s| s.kind == set.kind) {
+            let old = sets.remove(old);
+            let kept: Vec<_> = old
+                .files
+                .into_iter()
+                .filter(|o| !set.files.iter().any(|n| n.source == o.source && n.block == o.block))
+                .collect();
+            set.files.extend(kept);
+        }
+        sets.push(set);
+        let (sources, overlays, added) =
+            (self.committed.sources.clone(), self.committed.overlays.clone(), self.committed.added_columns.clone());
+        self.commit_version(sources, overlays, added, sets)
+    }
+
+    /// Commits the next version: `sources`, the `overlays` and vector files of the blocks they
+    /// keep, and the `added` columns some kept overlay still has values for.
     fn commit_version(
         self,
         mut sources: Vec<SourceEntry>,
         mut overlays: Vec<OverlayEntry>,
         mut added: Vec<AddedColumn>,
+        mut vector_sets: Vec<VectorSet>,
     ) -> Result<Manifest> {
         self.check(&sources)?;
         sources.sort_by(|a, b| a.id.cmp(&b.id));
         overlays.retain(|o| sources.iter().any(|s| s.id == o.source && s.files.iter().any(|f| f.block == o.block)));
         overlays.sort_by(|a, b| (&a.source, a.block).cmp(&(&b.source, b.block)));
         added.retain(|a| overlays.iter().any(|o| o.columns.contains(&a.name)));
+        for set in &mut vector_sets {
+            set.files
+                .retain(|f| sources.iter().any(|s| s.id == f.source && s.files.iter().any(|b| b.block == f.block)));
+            set.files.sort_by(|a, b| (&a.source, a.block).cmp(&(&b.source, b.block)));
+        }
+        vector_sets.retain(|set| !set.files.is_empty());
+        vector_sets.sort_by(|a, b| a.kind.cmp(&b.kind));
         let manifest = Manifest {
             version: self.committed.version + 1,
             committed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             sources,
             added_columns: added,
             overlays,
+            vector_sets,
             ..Manifest::empty()
         };
         manifest.check().map_err(|(field, reason)| StoreError::BadManifest {
@@ -332,7 +375,7 @@ fn is_source_dir_name(name: &str) -> bool {
     name.len() == 16 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Removes source directories and overlay files no kept version references, and temporaries
+/// Removes source directories, overlay files and vector files no kept version references, and temporaries
 /// of dead writers. Failures only leave files behind; they are logged, never fatal.
 pub(crate) fn collect_garbage(layout: &Layout, keep: &[&Manifest]) {
     let overlays: HashSet<PathBuf> =
@@ -345,6 +388,23 @@ pub(crate) fn collect_garbage(layout: &Layout, keep: &[&Manifest]) {
             }
         }
         let _ = fsync_dir(&layout.overlays());
+    }
+    let vector_files: HashSet<PathBuf> = keep
+        .iter()
+        .flat_map(|m| &m.vector_sets)
+        .flat_map(|set| &set.files)
+        .map(|f| layout.root().join(&f.path))
+        .collect();
+    for kind in crate::manifest::VECTOR_KINDS {
+        let dir = layout.vectors().join(kind);
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for path in entries.flatten().map(|e| e.path()).filter(|p| !vector_files.contains(p)) {
+            tracing::debug!(path = %path.display(), "removing unreferenced vector file");
+            if let Err(e) = fs::remove_file(&path) {
+                tracing::warn!("could not remove {}: {e}", path.display());
+            }
+        }
+        let _ = fsync_dir(&dir);
     }
     let referenced: HashSet<PathBuf> = keep.iter().flat_map(|m| &m.sources).map(|s| layout.source_dir(&s.id)).collect();
     let Ok(entries) = fs::read_dir(layout.sources()) else { return };
