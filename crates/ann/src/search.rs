@@ -1,0 +1,219 @@
+//! Searching blocks: the coarse probes of a query, once for all blocks, then each block's
+//! probed lists scored by faiss's IVF-PQ scanner.
+//!
+//! [`Trained::coarse`] scores the query against every coarse centroid (`nlist × dim` multiply-
+//! adds) and keeps the `nprobe` best lists: [`Probes`], plain data any thread can use. A
+//! [`Query`] then holds faiss's scanner for the query, whose table of the query's inner
+//! products with every PQ centroid (`256 × dim` multiply-adds) is also computed once, and
+//! [`Query::search_block`] scans the block's probed lists with it: per list, the query's inner
+//! product with the list's centroid (`dim` multiply-adds) plus one table look-up per code byte
+//! and entry. This is what faiss's `IndexIVF::search_preassigned` does for one query, without
+//! recomputing the query's table for every block and without swapping lists into a shared
+//! index, so the model needs no copy per thread.
+//!
+//! Scores are the approximate inner products (higher is better), and may differ from the exact
+//! ones by the quantization error: callers re-rank the best candidates with the exact vectors.
+//!
+//! A filter is a bitmap over the stored ids: id `i` is kept if bit `i % 8` of byte `i / 8` is
+//! set (ids past the bitmap's end are not). Filtered-out entries are skipped before they are
+//! scored (they still count as scanned: their ids are read). The nearest kept rows of a
+//! selective filter lie in more lists than the query's nearest rows. In the tests (256 lists,
+//! re-ranked recall@10): all rows, 0.98 at nprobe 16; 10% of the rows, 0.91 at 16 and 0.98 at
+//! 64; 1%, 0.79 at 64 and 0.94 at 128. For very selective filters, scoring the kept rows' exact
+//! vectors may cost less.
+//!
+//! Memory: [`Probes`], 16 bytes per probe; a [`Query`], the query, its probes and faiss's table
+//! (`m × 256` floats; twice if it searches both with and without a filter); a search, `k`
+//! results.
+
+use cxx::UniquePtr;
+
+use crate::block::BlockLists;
+use crate::ffi::bridge;
+use crate::model::Trained;
+use crate::{Error, Result, check_finite};
+
+/// One probed list: its number and the inner product of the query with its centroid.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Probe {
+    /// The list (coarse centroid) number, `< nlist`.
+    pub list: usize,
+    /// The query's inner product with the list's centroid.
+    pub score: f32,
+}
+
+/// The lists a query probes, best first (see the module doc).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probes {
+    probes: Vec<Probe>,
+}
+
+impl Probes {
+    /// The probes, best first.
+    pub fn as_slice(&self) -> &[Probe] {
+        &self.probes
+    }
+}
+
+/// One result: a stored id and its approximate score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    /// The id stored with the vector.
+    pub id: i64,
+    /// The approximate inner product with the query (higher is better).
+    pub score: f32,
+}
+
+/// A block's results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockHits {
+    /// The best `k` (or fewer) entries of the probed lists, best first.
+    pub hits: Vec<Hit>,
+    /// Entries of the probed lists: those the search read (scored, or skipped by the filter).
+    pub scanned: usize,
+}
+
+impl Trained {
+    /// The `nprobe` lists (at most `nlist`) whose centroids have the largest inner products with
+    /// `vector`, best first; ties go to the lower list.
+    pub fn coarse(&self, vector: &[f32], nprobe: usize) -> Result<Probes> {
+        check_query(self, vector)?;
+        if nprobe == 0 {
+            return Err(Error::Invalid("nprobe must be at least 1".into()));
+        }
+        let nprobe = nprobe.min(self.nlist());
+        let mut lists = vec![0i64; nprobe];
+        let mut scores = vec![0f32; nprobe];
+        bridge::coarse(self.model(), vector, &mut lists, &mut scores)?;
+        let probes = lists
+            .iter()
+            .zip(&scores)
+            .map(|(list, score)| match usize::try_from(*list) {
+                Ok(list) if list < self.nlist() => Ok(Probe { list, score: *score }),
+                _ => Err(Error::Faiss(format!("coarse search returned list {list}"))),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Probes { probes })
+    }
+}
+
+fn check_query(trained: &Trained, vector: &[f32]) -> Result<()> {
+    if vector.len() != trained.dim() {
+        return Err(Error::Invalid(format!("a query of {} dimensions, the model has {}", vector.len(), trained.dim())));
+    }
+    check_finite(vector, "query")
+}
+
+/// One query's search state (see the module doc): `Send`, not `Sync`; make one per thread (from
+/// the same [`Probes`]) to search a query's blocks in parallel.
+pub struct Query<'t> {
+    trained: &'t Trained,
+    probes: Probes,
+    inner: UniquePtr<bridge::Query>,
+}
+
+impl std::fmt::Debug for Query<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Query").field("trained", self.trained).field("probes", &self.probes.probes.len()).finish()
+    }
+}
+
+impl<'t> Query<'t> {
+    /// A query of `vector` probing `probes` (from [`Trained::coarse`] of the same vector: others
+    /// give worse results, not wrong ones).
+    pub fn new(trained: &'t Trained, vector: &[f32], probes: Probes) -> Result<Query<'t>> {
+        check_query(trained, vector)?;
+        if let Some(p) = probes.probes.iter().find(|p| p.list >= trained.nlist()) {
+            return Err(Error::Invalid(format!("probe of list {} of {}", p.list, trained.nlist())));
+        }
+        // SAFETY: the query points to the model, which `'t` keeps alive longer than `self`.
+        let inner = unsafe { bridge::new_query(trained.model(), vector)? };
+        if inner.is_null() {
+            return Err(Error::Faiss("no query".into()));
+        }
+        Ok(Query { trained, probes, inner })
+    }
+
+    /// The probes.
+    pub fn probes(&self) -> &Probes {
+        &self.probes
+    }
+
+    /// The `k` best entries of `block`'s probed lists, among the ids `filter` keeps if given (see
+    /// the module doc), best first.
+    pub fn search_block(&mut self, block: &BlockLists, k: usize, filter: Option<&[u8]>) -> Result<BlockHits> {
+        if k == 0 {
+            return Err(Error::Invalid("k must be at least 1".into()));
+        }
+        let (nlist, code_size) = (self.trained.nlist(), self.trained.code_size());
+        if block.nlist() != nlist || block.code_size() != code_size {
+            return Err(Error::Mismatch {
+                block_lists: block.nlist(),
+                block_code_size: block.code_size(),
+                model_lists: nlist,
+                model_code_size: code_size,
+            });
+        }
+        // Every list is bounds-checked before faiss reads any; the heap holds no more than
+        // the entries there are.
+        let mut lists = Vec::with_capacity(self.probes.probes.len());
+        let mut scanned = 0;
+        for probe in &self.probes.probes {
+            let (codes, ids) = block.list(probe.list)?;
+            if !ids.is_empty() {
+                scanned += ids.len();
+                lists.push((probe.list, probe.score, codes, ids));
+            }
+        }
+        let k = k.min(scanned);
+        if k == 0 {
+            return Ok(BlockHits { hits: Vec::new(), scanned });
+        }
+        let Some(mut inner) = self.inner.as_mut() else {
+            return Err(Error::Faiss("no query".into()));
+        };
+        // SAFETY: `filter` outlives this call, and `finish_block` below, which ends the
+        // query's use of it, runs before the call returns on every path.
+        let scanning = unsafe {
+            inner.as_mut().begin_block(k, filter.unwrap_or(&[]), filter.is_some()).map_err(Error::from).and_then(|()| {
+                lists.iter().try_for_each(|(list, score, codes, ids)| {
+                    // Lists are < nlist ≤ i32::MAX.
+                    inner.as_mut().scan_list(*list as i64, *score, codes, ids).map_err(Error::from)
+                })
+            })
+        };
+        let mut ids = vec![0i64; k];
+        let mut scores = vec![0f32; k];
+        let found = inner.as_mut().finish_block(&mut ids, &mut scores);
+        scanning?;
+        let hits = ids.iter().zip(&scores).take(found).map(|(id, score)| Hit { id: *id, score: *score }).collect();
+        Ok(BlockHits { hits, scanned })
+    }
+}
+
+/// faiss's own search of `queries` in an index of `vectors` and `ids` (see the bridge).
+#[cfg(test)]
+pub(crate) fn reference_search(
+    trained: &Trained,
+    vectors: &[f32],
+    ids: &[i64],
+    queries: &[f32],
+    nprobe: usize,
+    k: usize,
+) -> Vec<Vec<Hit>> {
+    let nq = queries.len() / trained.dim();
+    let mut out_ids = vec![0i64; nq * k];
+    let mut out_scores = vec![0f32; nq * k];
+    bridge::reference_search(trained.model(), vectors, ids, queries, nprobe, k, &mut out_ids, &mut out_scores).unwrap();
+    out_ids
+        .chunks(k)
+        .zip(out_scores.chunks(k))
+        .map(|(ids, scores)| {
+            ids.iter()
+                .zip(scores)
+                .filter(|(id, _)| **id >= 0)
+                .map(|(id, score)| Hit { id: *id, score: *score })
+                .collect()
+        })
+        .collect()
+}
