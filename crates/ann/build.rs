@@ -6,11 +6,13 @@
 use std::path::Path;
 
 const HEADER: &str = "/usr/include/faiss/IndexIVFPQ.h";
-const LIB_DIR: &str = "/usr/lib/x86_64-linux-gnu";
-const LIB: &str = "/usr/lib/x86_64-linux-gnu/libfaiss.a";
 
 fn main() {
-    let missing: Vec<&str> = [HEADER, LIB].into_iter().filter(|path| !Path::new(path).exists()).collect();
+    // Debian's multiarch directory: /usr/lib/x86_64-linux-gnu, /usr/lib/aarch64-linux-gnu.
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_else(|_| "x86_64".into());
+    let lib_dir = format!("/usr/lib/{arch}-linux-gnu");
+    let lib = format!("{lib_dir}/libfaiss.a");
+    let missing: Vec<&str> = [HEADER, &lib].into_iter().filter(|path| !Path::new(path).exists()).collect();
     if !missing.is_empty() {
         eprintln!(
             "pairscope-ann needs faiss 1.7.3's headers and static library; missing: {}. \
@@ -29,7 +31,7 @@ fn main() {
         .compile("pairscope-ann-faiss");
 
     // After the bridge's own archive (emitted by `compile`): the linker resolves left to right.
-    println!("cargo:rustc-link-search=native={LIB_DIR}");
+    println!("cargo:rustc-link-search=native={lib_dir}");
     println!("cargo:rustc-link-lib=static=faiss");
     println!("cargo:rustc-link-lib=dylib=lapack");
     println!("cargo:rustc-link-lib=dylib=blas");
@@ -38,5 +40,5 @@ fn main() {
     println!("cargo:rerun-if-changed=src/ann.cpp");
     println!("cargo:rerun-if-changed=include/ann.h");
     println!("cargo:rerun-if-changed={HEADER}");
-    println!("cargo:rerun-if-changed={LIB}");
+    println!("cargo:rerun-if-changed={lib}");
 }
