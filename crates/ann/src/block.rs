@@ -33,8 +33,9 @@
 //! the map cannot make it read outside them.
 //!
 //! Memory: a [`BlockLists`] holds the caller's bytes (a map) and a few numbers. Encoding holds
-//! the output (`n × (s + 8)` bytes and the header), a list number per vector and faiss's
-//! residuals of one chunk of 16384 vectors (`16384 × dim` floats, 48 MiB at 768 dimensions).
+//! the output (`n × (s + 8)` bytes and the header), a list number per vector, one chunk of
+//! 16384 vectors and faiss's residuals of it (`16384 × dim` floats each, 48 MiB at 768
+//! dimensions): with [`encode_block_from`] the block's vectors are never in memory at once.
 
 use std::fmt;
 
@@ -75,21 +76,42 @@ impl Layout {
 /// calling thread's OpenMP setting; pass 1 when blocks are encoded in parallel).
 pub fn encode_block(trained: &Trained, vectors: &[f32], ids: &[i64], threads: usize) -> Result<Vec<u8>> {
     let dim = trained.dim();
-    let n = ids.len();
-    if n.checked_mul(dim) != Some(vectors.len()) {
-        return Err(Error::Invalid(format!("{} floats are not {n} vectors of {dim}", vectors.len())));
+    if ids.len().checked_mul(dim) != Some(vectors.len()) {
+        return Err(Error::Invalid(format!("{} floats are not {} vectors of {dim}", vectors.len(), ids.len())));
     }
-    check_finite(vectors, "vectors")?;
+    encode_block_from(trained, ids, threads, |start, out| out.copy_from_slice(&vectors[start * dim..][..out.len()]))
+}
+
+/// [`encode_block`] of vectors the caller hands over a chunk at a time, so that a block's
+/// vectors never need to be in memory at once: `read(start, out)` fills `out` with vectors
+/// `start ..` (`out.len() / dim` of them, row-major). Each chunk is asked for twice (once to
+/// assign the vectors to lists, once to encode them), and must be the same both times.
+pub fn encode_block_from(
+    trained: &Trained,
+    ids: &[i64],
+    threads: usize,
+    mut read: impl FnMut(usize, &mut [f32]),
+) -> Result<Vec<u8>> {
+    let dim = trained.dim();
+    let n = ids.len();
     if let Some(i) = ids.iter().position(|id| *id < 0) {
         return Err(Error::Invalid(format!("id {} (of vector {i}) is negative", ids[i])));
     }
+    let mut chunk: Vec<f32> = Vec::with_capacity(CHUNK.min(n) * dim);
+    let mut read_chunk = |c: usize, count: usize, chunk: &mut Vec<f32>| -> Result<()> {
+        chunk.clear();
+        chunk.resize(count * dim, 0.0);
+        read(c * CHUNK, chunk);
+        check_finite(chunk, "vectors")
+    };
     let (nlist, code_size) = (trained.nlist(), trained.code_size());
     let layout = Layout::new(nlist, code_size, n).ok_or_else(|| Error::Invalid(format!("{n} vectors")))?;
     let model = trained.model();
 
     let mut lists = vec![0i64; n];
-    for (chunk, lists) in vectors.chunks(CHUNK * dim).zip(lists.chunks_mut(CHUNK)) {
-        bridge::assign(model, chunk, threads, lists)?;
+    for (c, lists) in lists.chunks_mut(CHUNK).enumerate() {
+        read_chunk(c, lists.len(), &mut chunk)?;
+        bridge::assign(model, &chunk, threads, lists)?;
     }
     let mut table = vec![0u64; nlist + 1];
     for (i, list) in lists.iter().enumerate() {
@@ -115,9 +137,10 @@ pub fn encode_block(trained: &Trained, vectors: &[f32], ids: &[i64], threads: us
     // Entry slots, list by list; filled in input order.
     let mut next: Vec<usize> = table[..nlist].iter().map(|t| *t as usize).collect();
     let mut codes = vec![0u8; CHUNK.min(n) * code_size];
-    for (c, (chunk, chunk_lists)) in vectors.chunks(CHUNK * dim).zip(lists.chunks(CHUNK)).enumerate() {
+    for (c, chunk_lists) in lists.chunks(CHUNK).enumerate() {
         let codes = &mut codes[..chunk_lists.len() * code_size];
-        bridge::encode(model, chunk, chunk_lists, threads, codes)?;
+        read_chunk(c, chunk_lists.len(), &mut chunk)?;
+        bridge::encode(model, &chunk, chunk_lists, threads, codes)?;
         for (i, (list, code)) in chunk_lists.iter().zip(codes.chunks_exact(code_size)).enumerate() {
             // In range: counted above.
             let slot = &mut next[*list as usize];

@@ -41,7 +41,7 @@ pub mod search;
 #[cfg(test)]
 mod tests;
 
-pub use block::{BlockLists, encode_block};
+pub use block::{BlockLists, encode_block, encode_block_from};
 pub use model::{TrainParams, Trained};
 pub use search::{BlockHits, Hit, Probe, Probes, Query};
 

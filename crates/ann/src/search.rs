@@ -142,6 +142,19 @@ impl<'t> Query<'t> {
     /// The `k` best entries of `block`'s probed lists, among the ids `filter` keeps if given (see
     /// the module doc), best first.
     pub fn search_block(&mut self, block: &BlockLists, k: usize, filter: Option<&[u8]>) -> Result<BlockHits> {
+        self.search_block_probing(block, k, filter, self.probes.probes.len())
+    }
+
+    /// [`Query::search_block`] probing only the query's `nprobe` best lists: blocks of one query
+    /// may need different numbers (a filter that keeps fewer of a block's rows needs more lists
+    /// to find as many candidates), while the query's table is computed once.
+    pub fn search_block_probing(
+        &mut self,
+        block: &BlockLists,
+        k: usize,
+        filter: Option<&[u8]>,
+        nprobe: usize,
+    ) -> Result<BlockHits> {
         if k == 0 {
             return Err(Error::Invalid("k must be at least 1".into()));
         }
@@ -158,7 +171,7 @@ impl<'t> Query<'t> {
         // the entries there are.
         let mut lists = Vec::with_capacity(self.probes.probes.len());
         let mut scanned = 0;
-        for probe in &self.probes.probes {
+        for probe in self.probes.probes.iter().take(nprobe) {
             let (codes, ids) = block.list(probe.list)?;
             if !ids.is_empty() {
                 scanned += ids.len();

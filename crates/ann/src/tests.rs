@@ -285,6 +285,10 @@ fn a_filter_keeps_only_its_rows_and_finds_their_nearest() {
     assert!(short.hits.iter().all(|h| h.id < 16));
     // The same query object searches unfiltered again afterwards.
     assert_eq!(q.search_block(&fx.blocks[0], 10, None).unwrap().hits.len(), 10);
+    // Probing a prefix of the probes scans a part of what all of them do.
+    let all = q.search_block(&fx.blocks[0], 10, None).unwrap();
+    let fewer = q.search_block_probing(&fx.blocks[0], 10, None, 1).unwrap();
+    assert!(fewer.scanned > 0 && fewer.scanned < all.scanned, "{} of {}", fewer.scanned, all.scanned);
 }
 
 /// A small model: 64 dimensions, 32 lists, 8 sub-quantizers, 3000 sample vectors.

@@ -45,6 +45,8 @@ pub enum Command {
     Count(crate::commands::search::CountArgs),
     /// Top values or a histogram of a column over the rows a query matches (exact).
     Facets(crate::commands::search::FacetsArgs),
+    /// The rows whose image (or caption) embedding is most like a row's or a given vector's.
+    Similar(crate::commands::similar::SimilarArgs),
     /// Count the captions that mention each name of name lists (artists, characters, …).
     Mentions(crate::commands::mentions::MentionsArgs),
     /// Cut a subset: a LAION preset or a filter, a query, removal lists, dedup, a sample; with a manifest.
@@ -148,14 +150,30 @@ pub struct IngestArgs {
     #[arg(value_parser = ResolvedPath, long, short = 'd')]
     pub dataset: PathBuf,
     /// Parquet files, directories (searched recursively for *.parquet) or glob patterns.
-    #[arg(required_unless_present = "fetched", conflicts_with = "fetched", value_parser = ResolvedInput)]
+    #[arg(
+        required_unless_present_any = ["fetched", "embeddings"],
+        conflicts_with_all = ["fetched", "embeddings"],
+        value_parser = ResolvedInput
+    )]
     pub sources: Vec<String>,
     /// Take the sizes and hashes a `pairscope fetch -d DATASET` measured (its output directory)
     /// back into the rows they came from, as a new version: they fill width, height and
     /// image_sha256 where the rows have none, and add fetched_status, fetched_width, … to every
     /// fetched row.
-    #[arg(long, value_name = "FETCH_OUT", value_parser = ResolvedPath)]
+    #[arg(long, value_name = "FETCH_OUT", value_parser = ResolvedPath, conflicts_with = "embeddings")]
     pub fetched: Option<PathBuf>,
+    /// Attach published embeddings to the rows they belong to, as a new version:
+    /// clip-retrieval's layout (img_emb/img_emb_N.npy beside metadata/metadata_N.parquet) or
+    /// parquet files with a list-of-floats column; matched by sample_id, else url + caption.
+    #[arg(long, value_name = "DIR", value_parser = ResolvedPath)]
+    pub embeddings: Option<PathBuf>,
+    /// With --embeddings: what they embed, `image` (img_emb/) or `text` (text_emb/).
+    #[arg(long, default_value = "image", requires = "embeddings", value_parser = ["image", "text"])]
+    pub kind: String,
+    /// With --embeddings: the model that made them, recorded in the dataset (e.g. ViT-L/14
+    /// for LAION-5B's 768-dimensional vectors).
+    #[arg(long, requires = "embeddings")]
+    pub model: Option<String>,
     /// Take a canonical column from a named source column, e.g. --map caption=alt_text.
     #[arg(long = "map", value_name = "CANONICAL=COLUMN")]
     pub maps: Vec<String>,
@@ -166,7 +184,8 @@ pub struct IngestArgs {
     /// Cut longer captions at a character boundary (counted; the original length is kept).
     #[arg(long, default_value_t = 64 * 1024)]
     pub max_caption_bytes: usize,
-    /// Skip unreadable files (counted and listed; exit code 3) instead of failing.
+    /// Skip unreadable files (counted and listed; exit code 3) instead of failing; with
+    /// --embeddings, skip (and count) vectors with a NaN or infinite value.
     #[arg(long)]
     pub skip_bad: bool,
     /// Refuse a file holding a value its column cannot hold (a negative or fractional size, an

@@ -337,3 +337,57 @@ fn killed_fetched_ingests_end_as_uninterrupted_ones() {
     };
     crash_trials("ingest-fetched", work.path(), take_back);
 }
+
+#[test]
+fn killed_embedding_ingests_end_as_uninterrupted_ones() {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, AsArray, FixedSizeListArray, Float32Array, StringArray};
+    use arrow::datatypes::{DataType, Field};
+    use pairscope_synth::embeddings::ClusteredVectors;
+
+    // Enough rows for the vector index to be trained and built: kills land in the join, the
+    // vector files, the training and the lists.
+    let work = tempfile::tempdir().unwrap();
+    let src = synth(work.path(), 30_000);
+    let ds = work.path().join("ds");
+    run_to_end(&["ingest", "-q", "-d", &text(&ds), &text(&src)].map(String::from));
+    let (mut urls, mut captions) = (Vec::new(), Vec::new());
+    for entry in fs::read_dir(ds.join("sources")).unwrap() {
+        for file in fs::read_dir(entry.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().is_some_and(|e| e == "parquet") {
+                let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                    fs::File::open(&path).unwrap(),
+                )
+                .unwrap()
+                .build()
+                .unwrap();
+                for batch in reader {
+                    let batch = batch.unwrap();
+                    let column = |name| batch.column_by_name(name).unwrap().as_string::<i32>().clone();
+                    urls.extend(column("url").iter().map(|u| u.unwrap().to_string()));
+                    captions.extend(column("caption").iter().map(|c| c.unwrap().to_string()));
+                }
+            }
+        }
+    }
+    let dist = ClusteredVectors { dim: 16, clusters: 50, seed: 3 };
+    let values: Vec<f32> = (0..urls.len() as u64).flat_map(|i| dist.vector(i)).collect();
+    let item = Arc::new(Field::new("item", DataType::Float32, true));
+    let vectors = FixedSizeListArray::new(item, 16, Arc::new(Float32Array::from(values)), None);
+    let embeddings = work.path().join("embeddings.parquet");
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("url", Arc::new(StringArray::from(urls))),
+        ("caption", Arc::new(StringArray::from(captions))),
+        ("embedding", Arc::new(vectors)),
+    ];
+    pairscope_testkit::write_parquet(&embeddings, columns);
+    let attach = |out: &Path| {
+        if !out.exists() {
+            copy_tree(&ds, out);
+        }
+        ["ingest", "-q", "-d", &text(out), "--embeddings", &text(&embeddings)].map(String::from).to_vec()
+    };
+    crash_trials("ingest-embeddings", work.path(), attach);
+}

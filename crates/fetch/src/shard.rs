@@ -133,6 +133,10 @@ pub enum ShardError {
         /// The first of them.
         first: String,
     },
+    /// A thread writing the shard panicked while holding its samples: what it held is unknown,
+    /// so nothing more is written (a re-run resumes from the journal).
+    #[error("a thread writing the shard panicked")]
+    Poisoned,
     /// The parquet file could not be encoded or written.
     #[error("{}: {source}", path.display())]
     Parquet {
@@ -482,7 +486,7 @@ impl ShardWriter {
 }
 
 fn poisoned() -> ShardError {
-    ShardError::Io { path: PathBuf::new(), source: io::Error::other("a thread writing the shard panicked") }
+    ShardError::Poisoned
 }
 
 /// A tar header that depends on the member's name and size only.

@@ -37,7 +37,7 @@ use pairscope_model::Progress;
 use pairscope_model::fetched::{ADDED_COLUMNS, FILLS, OK, RECORD, STATS_SUFFIX, STATUS_COLUMN, added_type};
 use pairscope_model::row_id::RowId;
 use pairscope_store::overlay::{Overlay, OverlayRows, Value};
-use pairscope_store::{AddedColumn, DatasetWriter, OverlayEntry, StoreError};
+use pairscope_store::{AddedColumn, BlockFile, DatasetWriter, OverlayEntry, StoreError};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -115,7 +115,8 @@ pub fn ingest_fetched(dataset: &Path, dir: &Path, progress: &dyn Progress) -> Re
     for source in &committed.sources {
         let Some(hash) = source.hash() else { continue };
         for file in &source.files {
-            let overlay = committed.overlays.iter().find(|o| o.source == source.id && o.block == file.block).cloned();
+            let overlay =
+                committed.overlays.iter().find(|o| o.file.source == source.id && o.file.block == file.block).cloned();
             let key = pairscope_model::row_id::block_key(&hash, file.block);
             blocks.insert(key, (source.id.clone(), file.block, dataset.join(&file.path), overlay));
         }
@@ -368,7 +369,7 @@ fn merge_block(
                 }
                 all
             });
-            Overlay::open(&dataset.join(&entry.path), entry.bytes)?.rows(&columns)?
+            Overlay::open(&dataset.join(&entry.file.path), entry.file.bytes)?.rows(&columns)?
         }
         None => OverlayRows { columns: ours.clone(), rows: BTreeMap::new() },
     };
@@ -413,12 +414,14 @@ fn merge_block(
     let (relative, path) = writer.overlay_path(source, block)?;
     let bytes = after.write(&path)?;
     Ok(Some(OverlayEntry {
-        source: source.to_string(),
-        block,
-        written_in: writer.committed().version + 1,
-        path: relative,
-        rows: after.rows.len() as u64,
-        bytes,
+        file: BlockFile {
+            source: source.to_string(),
+            block,
+            written_in: writer.committed().version + 1,
+            path: relative,
+            rows: after.rows.len() as u64,
+            bytes,
+        },
         columns: after.columns_with_values(),
     }))
 }

@@ -5,8 +5,8 @@
 //! This crate owns reading foreign schemas: which source column feeds which canonical column
 //! ([`mapping`]), converting values (types unified, bad values nulled and counted, rows without
 //! url or caption dropped and counted: `convert`), and the ingest pipeline ([`run`]: inputs,
-//! sources, commit), and taking a fetch's measurements back into the rows they came from
-//! ([`fetched`]). Where bytes go on disk, the block files' format and the commit protocol
+//! sources, commit), taking a fetch's measurements back into the rows they came from
+//! ([`fetched`]), and attaching published embeddings to their rows ([`embeddings`]). Where bytes go on disk, the block files' format and the commit protocol
 //! are `pairscope-store`'s ([`pairscope_store::writer`], [`pairscope_store::blocks`]): this
 //! crate never writes a dataset file itself.
 //!
@@ -17,6 +17,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
 
 mod convert;
+pub mod embeddings;
 pub mod error;
 pub mod fetched;
 mod inputs;
@@ -24,6 +25,7 @@ pub mod mapping;
 pub mod run;
 mod source;
 
+pub use embeddings::{EmbeddingOptions, EmbeddingReport, ingest_embeddings};
 pub use error::{BadInput, IngestError};
 pub use fetched::{FetchedReport, ingest_fetched};
 pub use run::{IngestOptions, IngestReport, ingest};

@@ -208,7 +208,7 @@ fn overlays_follow_their_source_and_unreferenced_files_are_removed() {
     // Removing the overlaid source drops its overlay from the version; the file stays while
     // the previous version may still be read, and goes with the next commit.
     let writer = pairscope_store::DatasetWriter::open(&ds).unwrap();
-    let a_source = manifest.overlays[0].source.clone();
+    let a_source = manifest.overlays[0].file.source.clone();
     let (manifest, _) = writer.remove_sources(&[a_source]).unwrap();
     assert!(manifest.overlays.is_empty() && manifest.added_columns.is_empty(), "{manifest:?}");
     dataset(dir.path(), "d", 1);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow::array::StringArray;
 use pairscope_ingest::{IngestOptions, ingest};
 use pairscope_model::NoProgress;
-use pairscope_store::{Dataset, DatasetWriter, VectorFileEntry, VectorSet};
+use pairscope_store::{BlockFile, Dataset, DatasetWriter, VectorSet};
 use pairscope_testkit::write_parquet;
 use pairscope_vectors::store::{VectorFile, VectorFileWriter};
 
@@ -43,7 +43,7 @@ fn commit_vectors(ds: &Path, kind: &str, step: u64, seed: f32) {
             }
             let rows = file.written();
             let bytes = file.finish().unwrap();
-            files.push(VectorFileEntry {
+            files.push(BlockFile {
                 source: source.id.clone(),
                 block: block.block,
                 written_in: dataset.manifest().version + 1,
@@ -53,8 +53,14 @@ fn commit_vectors(ds: &Path, kind: &str, step: u64, seed: f32) {
             });
         }
     }
-    let set =
-        VectorSet { kind: kind.into(), model: "test".into(), dim: DIM as u32, join_key: "url+caption".into(), files };
+    let set = VectorSet {
+        kind: kind.into(),
+        model: "test".into(),
+        dim: DIM as u32,
+        join_key: "url+caption".into(),
+        files,
+        index: None,
+    };
     writer.commit_vectors(set).unwrap();
 }
 

@@ -117,6 +117,8 @@ pub struct Engine {
     global_ords: Vec<Mutex<Option<Arc<GlobalOrds>>>>,
     /// Distinct for every engine of the process (see [`Engine::identity`]).
     identity: u64,
+    /// The vector sets, opened on first use.
+    pub(crate) vector_sets: crate::similar::VectorSets,
 }
 
 /// The identity of the next engine opened.
@@ -192,6 +194,7 @@ impl Engine {
             hidden: None,
             global_ords: KEYWORD_COLUMNS.iter().map(|_| Mutex::new(None)).collect(),
             identity: NEXT_IDENTITY.fetch_add(1, Ordering::Relaxed),
+            vector_sets: Default::default(),
         })
     }
 

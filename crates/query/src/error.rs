@@ -68,6 +68,14 @@ pub enum QueryError {
         /// Arrow's error.
         source: arrow::error::ArrowError,
     },
+    /// A vector file or the vector index of the dataset cannot be read or searched.
+    #[error("{}: {reason}", .path.display())]
+    Vectors {
+        /// The file (or, for a search, the index's model).
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A keyword column with more distinct values than global ordinals can number.
     #[error("{column} has more than 2^32 distinct values")]
     TooManyValues {

@@ -9,7 +9,8 @@
 //! - [`Engine`]: one dataset version with its block indexes open; [`Engine::search`] (sorted,
 //!   cursor-paged, exact total), [`Engine::count`], [`Engine::facets`] (exact term counts and
 //!   fixed-edge histograms), [`Engine::search_with_facets`] (a page, its total and several
-//!   facets from one pass over the matching rows) and [`Engine::get`] (a row by id);
+//!   facets from one pass over the matching rows), [`Engine::get`] (a row by id) and
+//!   [`Engine::similar`] (nearest neighbours by embedding, [`similar`]);
 //! - how `--where` (the `pairscope-expr` filter language, the one evaluator) runs over the
 //!   index's fast fields, or over the parquet rows for columns the index does not keep.
 //!
@@ -32,9 +33,11 @@ mod page;
 pub mod parse;
 mod rows;
 pub mod search;
+pub mod similar;
 
 pub use engine::{Engine, Limits, MAX_PARQUET_FILTER_ROWS, Selection};
 pub use error::{QueryError, Result};
 pub use facets::{Bucket, Facet, FacetBy, TermCount};
 pub use page::FacetedPage;
 pub use search::{Hit, MAX_LIMIT, SearchPage, SearchRequest, SortBy};
+pub use similar::{SimilarHit, SimilarPage, SimilarRequest, SimilarTo};

@@ -278,6 +278,13 @@ pub(crate) struct Entry {
     doc: DocId,
 }
 
+impl Entry {
+    /// Document `doc` of the one segment of engine block `block`, whose row id is `row_id`.
+    pub(crate) fn at(block: usize, doc: DocId, row_id: i64, key: Option<f64>) -> Entry {
+        Entry { key, row_id, score: None, block, segment: 0, doc }
+    }
+}
+
 /// `Less` when `a` comes before `b` in the result order.
 fn order(a: (Option<f64>, i64), b: (Option<f64>, i64), descending: bool) -> Ordering {
     let by_key = match (a.0, b.0) {
@@ -632,7 +639,7 @@ impl Engine {
 
     /// The hits of a page, in its order: url and caption read from each block's parquet file
     /// in one pass over the hit rows, the rest from the fast fields.
-    fn hits(&self, entries: &[Entry]) -> Result<Vec<Hit>> {
+    pub(crate) fn hits(&self, entries: &[Entry]) -> Result<Vec<Hit>> {
         let mut order: Vec<usize> = (0..entries.len()).collect();
         order.sort_by_key(|&i| (entries[i].block, entries[i].segment, entries[i].doc));
         let groups: Vec<&[usize]> = order
@@ -692,11 +699,22 @@ impl Engine {
 
     /// Every stored column of one row (canonical and extra), or `None` when no row has this id.
     pub fn get(&self, row_id: RowId) -> Result<Option<RecordBatch>> {
+        match self.locate(row_id)? {
+            Some((block, doc)) => self.blocks[block].rows.read(&[doc as usize], None).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Where the row `row_id` is: its block (engine number) and document (its position in the
+    /// block file); `None` when no row has this id, or it is hidden.
+    pub(crate) fn locate(&self, row_id: RowId) -> Result<Option<(usize, DocId)>> {
         if self.is_hidden(row_id.0) {
             return Ok(None);
         }
         let key = row_id.block_key();
-        for (file, block) in self.dataset().manifest().sources.iter().flat_map(|s| &s.files).zip(&self.blocks) {
+        for (b, (file, block)) in
+            self.dataset().manifest().sources.iter().flat_map(|s| &s.files).zip(&self.blocks).enumerate()
+        {
             if file.block_key != key {
                 continue;
             }
@@ -711,11 +729,23 @@ impl Engine {
                     if ids.first(mid).unwrap_or(i64::MAX) < row_id.0 { lo = mid + 1 } else { hi = mid }
                 }
                 if lo < segment.max_doc() && ids.first(lo) == Some(row_id.0) {
-                    return block.rows.read(&[lo as usize], None).map(Some);
+                    return Ok(Some((b, lo)));
                 }
             }
         }
         Ok(None)
+    }
+
+    /// The row ids of documents `docs` of engine block `block` (its one segment).
+    pub(crate) fn row_ids_of(&self, block: usize, docs: &[DocId]) -> Result<Vec<i64>> {
+        let block = &self.blocks[block];
+        let searcher = block.index.searcher();
+        let (Some(segment), Some(open)) = (searcher.segment_readers().first(), block.columns.first()) else {
+            return Ok(Vec::new());
+        };
+        let mut columns = SegmentColumns::new(segment, open, block.index.dir());
+        let ids = columns.i64("row_id")?;
+        Ok(docs.iter().map(|&doc| ids.first(doc).unwrap_or(-1)).collect())
     }
 }
 

@@ -110,6 +110,7 @@ const MENTIONS_SUMMARY: &str = "How many captions mention each name of a list.";
 const OVERVIEW_SUMMARY: &str = "The dataset's size, sources and distributions.";
 const SETTINGS_SUMMARY: &str = "Every limit and safety setting.";
 const ROW_SUMMARY: &str = "Every stored field of one row.";
+const SIMILAR_SUMMARY: &str = "The rows whose image embedding is most like this row's (404 without vectors).";
 
 /// Every route (the document lists them in this order).
 pub(crate) static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
@@ -157,6 +158,27 @@ pub(crate) static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
             ROW_SUMMARY,
             Parameters::RowId,
             Json("The row.", schema::<pages::row::RowDocument>),
+            None,
+            None,
+        ),
+        route(
+            "/similar/{id}",
+            "similar_page",
+            SIMILAR_SUMMARY,
+            Parameters::RowId,
+            Page("Images like the row's, as tiles."),
+            Some("/similar/{id}.json"),
+            Some(|| get(pages::similar::page_or_json)),
+        ),
+        route(
+            "/similar/{id}.json",
+            "similar",
+            SIMILAR_SUMMARY,
+            Parameters::RowId,
+            Json(
+                "The rows, most similar first, with their cosine similarity.",
+                schema::<pages::similar::SimilarDocument>,
+            ),
             None,
             None,
         ),

@@ -85,7 +85,8 @@ fn write_hostile(dir: &Path) -> PathBuf {
     path
 }
 
-/// 4,000 synthetic rows and the hostile ones, in one dataset shared by the tests (read-only).
+/// 4,000 synthetic rows and the hostile ones, with image vectors, in one dataset shared by the
+/// tests (read-only).
 fn dataset() -> &'static Path {
     static DATASET: OnceLock<PathBuf> = OnceLock::new();
     DATASET.get_or_init(|| {
@@ -94,8 +95,62 @@ fn dataset() -> &'static Path {
         inputs.push(write_hostile(&dir).display().to_string());
         let ds = dir.join("ds");
         ingest(&ds, &inputs, &IngestOptions::default(), &NoProgress).unwrap();
+        attach_vectors(&ds);
         ds
     })
+}
+
+/// Gives every row of `ds` an 8-dimensional image vector of its own (attached by url + caption;
+/// rows repeating a pair share the first's), all in one orthant, so every row has neighbours.
+fn attach_vectors(ds: &Path) {
+    let (mut urls, mut captions) = (Vec::new(), Vec::new());
+    for entry in std::fs::read_dir(ds.join("sources")).unwrap() {
+        for file in std::fs::read_dir(entry.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().is_some_and(|e| e == "parquet") {
+                let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                    std::fs::File::open(&path).unwrap(),
+                )
+                .unwrap()
+                .build()
+                .unwrap();
+                for batch in reader {
+                    let batch = batch.unwrap();
+                    let column = |name| {
+                        let column = batch.column_by_name(name).unwrap();
+                        arrow_array::cast::AsArray::as_string::<i32>(column).clone()
+                    };
+                    urls.extend(column("url").iter().map(|u| u.unwrap().to_string()));
+                    captions.extend(column("caption").iter().map(|c| c.unwrap().to_string()));
+                }
+            }
+        }
+    }
+    let values: Vec<f32> =
+        (0..urls.len()).flat_map(|k| (0..8).map(move |d| 1.5 + (k as f32 * (d + 1) as f32 * 0.37).cos())).collect();
+    let item = Arc::new(Field::new("item", DataType::Float32, true));
+    let vectors =
+        arrow_array::FixedSizeListArray::new(item, 8, Arc::new(arrow_array::Float32Array::from(values)), None);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("url", DataType::Utf8, false),
+        Field::new("caption", DataType::Utf8, false),
+        Field::new("embedding", arrow_array::Array::data_type(&vectors).clone(), false),
+    ]));
+    let columns: Vec<ArrayRef> =
+        vec![Arc::new(StringArray::from(urls)), Arc::new(StringArray::from(captions)), Arc::new(vectors)];
+    let emb = ds.with_extension("embeddings.parquet");
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&emb).unwrap(), schema.clone(), None).unwrap();
+    writer.write(&RecordBatch::try_new(schema, columns).unwrap()).unwrap();
+    writer.close().unwrap();
+    // The ingest runs DataFusion on a runtime of its own: off the test's runtime thread.
+    let ds = ds.to_path_buf();
+    std::thread::spawn(move || {
+        let options = pairscope_ingest::EmbeddingOptions::default();
+        pairscope_ingest::ingest_embeddings(&ds, &emb, &options, &NoProgress).unwrap()
+    })
+    .join()
+    .unwrap();
 }
 
 fn config(ds: &Path) -> ServerConfig {
@@ -743,7 +798,7 @@ fn validator(document: &Value, schema: &Value) -> jsonschema::Validator {
 
 /// Queries that reach each part of a JSON route's answer over the hostile rows: facets, the
 /// mention, the cursor, empty results, filters.
-const JSON_QUERIES: [(&str, &[&str]); 5] = [
+const JSON_QUERIES: [(&str, &[&str]); 6] = [
     (
         "/search.json",
         &[
@@ -756,6 +811,7 @@ const JSON_QUERIES: [(&str, &[&str]); 5] = [
         ],
     ),
     ("/row/{id}.json", &[""]),
+    ("/similar/{id}.json", &[""]),
     ("/mentions.json", &["", "?list=builtin:characters&sort=name&order=asc", "?filter=zzzznothing"]),
     ("/overview.json", &[""]),
     ("/-/settings.json", &[""]),
@@ -1047,4 +1103,35 @@ async fn rows_on_removal_lists_are_never_shown_counted_or_exported() {
     assert_eq!(settings["removal"]["hidden_rows"].as_u64(), Some(top_rows));
     assert_eq!(settings["removal"]["lists"][0]["file"], "domains.txt", "no directories shown");
     assert_eq!(settings["removal"]["lists"][0]["entries"], 1);
+}
+
+#[tokio::test]
+async fn similar_images_pages_answer_rows_with_vectors_and_404_without() {
+    let app = app();
+    let id = hostile_row(&app, "highpunsafe").await;
+    let row = get_ok(&app, &format!("/row/{id}")).await.body;
+    assert!(row.contains(&format!(r#"href="/similar/{id}""#)), "{row}");
+    let page = get_ok(&app, &format!("/similar/{id}")).await.body;
+    assert_safe_html(&format!("/similar/{id}"), &page);
+    assert!(page.contains(r#"<details class="unsafe">"#), "the unsafe row is blurred: {page}");
+    let document = get_ok(&app, &format!("/similar/{id}.json")).await.json();
+    let hits = document["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 48, "{document}");
+    assert_eq!(hits[0]["row_id"], id, "a row is most like itself");
+    assert!((hits[0]["cosine"].as_f64().unwrap() - 1.0).abs() < 1e-3);
+    assert_eq!(document["row_id"], id);
+    for path in ["/similar/abc", "/similar/-1", "/similar/123.json"] {
+        assert_eq!(get(&app, path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+
+    // A dataset without vectors: no link, and 404.
+    let dir = tempfile::tempdir().unwrap();
+    let source = write_hostile(dir.path());
+    let ds = dir.path().join("ds");
+    ingest(&ds, &[source.display().to_string()], &IngestOptions::default(), &NoProgress).unwrap();
+    let plain = app_with(config(&ds));
+    let id = hostile_row(&plain, "highpunsafe").await;
+    assert!(!get_ok(&plain, &format!("/row/{id}")).await.body.contains("/similar/"));
+    assert_eq!(get(&plain, &format!("/similar/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&plain, &format!("/similar/{id}.json")).await.json()["error"]["status"], 404);
 }

@@ -86,6 +86,18 @@ impl Layout {
         format!("vectors/{kind}/{}-{:05}-v{written_in:08}.f16", short_source_id(source_id), block)
     }
 
+    /// The trained model (coarse quantizer and codebooks) of the kind `kind` vector index that
+    /// version `trained_in` trained, relative to the dataset directory.
+    pub fn vector_model(kind: &str, trained_in: u64) -> String {
+        format!("vectors/{kind}/ivfpq-v{trained_in:08}.trained")
+    }
+
+    /// The inverted lists of the kind `kind` vectors of block `block` of a source that version
+    /// `written_in` wrote, relative to the dataset directory.
+    pub fn vector_lists(kind: &str, source_id: &str, block: u64, written_in: u64) -> String {
+        format!("vectors/{kind}/{}-{:05}-v{written_in:08}.ivfpq", short_source_id(source_id), block)
+    }
+
     /// Whether `dir` holds a dataset: a committed one (a `CURRENT`), or one its first ingest is
     /// creating (`LOCK` beside `sources/`). Nothing but pairscope's writer may write there.
     pub fn holds_dataset(dir: &Path) -> bool {

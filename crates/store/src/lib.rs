@@ -26,6 +26,10 @@
 //!                                  embeddings of block NNNNN's rows (`pairscope-vectors`' file:
 //!                                  float16, unit-normalised, all zeros for a row without one),
 //!                                  written by version vN, at most one per block and kind
+//! DS/vectors/<kind>/ivfpq-vNNNNNNNN.trained
+//!                                  the vector index's model (coarse quantizer, codebooks), trained once
+//! DS/vectors/<kind>/<id16>-NNNNN-vNNNNNNNN.ivfpq
+//!                                  the block's inverted lists of that index (`pairscope-ann`'s file)
 //! DS/cache/mentions/               mention counts per version (`pairscope-mentions`; never needed)
 //! DS/LOCK                          held (flock) by the one writer
 //! ```
@@ -55,5 +59,6 @@ pub mod writer;
 
 pub use dataset::{Dataset, with_missing_columns};
 pub use error::StoreError;
-pub use manifest::{AddedColumn, Manifest, OverlayEntry, SourceEntry, VectorFileEntry, VectorSet};
+pub use layout::Layout;
+pub use manifest::{AddedColumn, BlockFile, Manifest, OverlayEntry, SourceEntry, VECTOR_KINDS, VectorIndex, VectorSet};
 pub use writer::{DatasetWriter, StagedSource};

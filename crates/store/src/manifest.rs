@@ -51,7 +51,7 @@ pub struct Manifest {
 pub const VECTOR_KINDS: [&str; 2] = ["image", "text"];
 
 /// One kind of embedding of a version's rows: a float16 vector file per block that has any
-/// (`pairscope_vectors::store`).
+/// (`pairscope_vectors::store`), and the approximate nearest-neighbour index over them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct VectorSet {
     /// One of [`VECTOR_KINDS`].
@@ -62,25 +62,96 @@ pub struct VectorSet {
     pub dim: u32,
     /// How vectors were matched to rows: `url+caption`, or the key column named.
     pub join_key: String,
-    /// The blocks' files, sorted by source id then block; at most one per block.
-    pub files: Vec<VectorFileEntry>,
+    /// The blocks' vector files ([`Layout::vector_file`]; `bytes` = the block's rows × `dim` × 2),
+    /// sorted by source id then block; at most one per block.
+    pub files: Vec<BlockFile>,
+    /// The approximate nearest-neighbour index over them, when one was built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<VectorIndex>,
 }
 
-/// The vector file of one block.
+/// The approximate nearest-neighbour index of a vector set (`pairscope-ann`: faiss IVF-PQ):
+/// the coarse quantizer and codebooks trained once, then a file of inverted lists per block,
+/// so that vectors of new blocks are added without touching the others.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct VectorFileEntry {
+pub struct VectorIndex {
+    /// What the trained model is, in faiss's index-factory words (`IVF1024,PQ128np`).
+    pub factory: String,
+    /// Coarse clusters (inverted lists).
+    pub nlist: u32,
+    /// Bytes of a vector's code (product-quantizer sub-vectors, 8 bits each).
+    pub m: u32,
+    /// The training's seed.
+    pub seed: u64,
+    /// Vectors the training sample held.
+    pub trained_on: u64,
+    /// The version that trained it (it names the file: [`Layout::vector_model`]).
+    pub trained_in: u64,
+    /// The trained model's size in bytes.
+    pub trained_bytes: u64,
+    /// The blocks' inverted lists ([`Layout::vector_lists`]; `rows`: vectors listed), one per
+    /// block of the set's files, written by the version of that file or a later one.
+    pub lists: Vec<BlockFile>,
+}
+
+/// A file written for one block after ingest (an overlay, a vector file): named by the
+/// version that wrote it, never rewritten, carried by every later version that keeps the block.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BlockFile {
     /// The id of the source whose block it belongs to.
     pub source: String,
     /// The block.
     pub block: u64,
-    /// The version that wrote it (it names the file, which is never rewritten).
+    /// The version that wrote it (it names the file).
     pub written_in: u64,
-    /// Relative to the dataset directory: [`Layout::vector_file`].
+    /// Relative to the dataset directory.
     pub path: String,
-    /// Rows that have a vector.
+    /// Rows it has values for.
     pub rows: u64,
-    /// The file's size in bytes: the block's rows × `dim` × 2.
+    /// The file's size in bytes.
     pub bytes: u64,
+}
+
+impl BlockFile {
+    /// Whether it belongs to the same block as `other`.
+    pub fn same_block(&self, other: &BlockFile) -> bool {
+        self.source == other.source && self.block == other.block
+    }
+
+    /// Checks `files` (named `field`) against `manifest`: ascending distinct blocks, each a
+    /// block of the version, written by it or an earlier one, at the path `path_of` gives;
+    /// returns each file's block.
+    fn check_all<'m>(
+        files: &[BlockFile],
+        manifest: &'m Manifest,
+        field: &str,
+        path_of: impl Fn(&BlockFile) -> String,
+    ) -> std::result::Result<Vec<&'m DataFile>, (String, String)> {
+        let mut blocks = Vec::with_capacity(files.len());
+        for (i, file) in files.iter().enumerate() {
+            let fail = |name: &str, reason: String| Err((format!("{field}[{i}].{name}"), reason));
+            if i > 0 && (&files[i - 1].source, files[i - 1].block) >= (&file.source, file.block) {
+                return fail("block", "files are not in ascending order of distinct blocks".into());
+            }
+            let Some(block) =
+                manifest.source(&file.source).and_then(|s| s.files.iter().find(|f| f.block == file.block))
+            else {
+                return fail("block", format!("block {} of source {} is not in this version", file.block, file.source));
+            };
+            if file.written_in > manifest.version {
+                return fail("written_in", format!("{} is after this version", file.written_in));
+            }
+            let expected = path_of(file);
+            if file.path != expected {
+                return fail("path", format!("{:?} is not {expected:?}", file.path));
+            }
+            if file.rows > block.rows {
+                return fail("rows", format!("{} rows in a block of {}", file.rows, block.rows));
+            }
+            blocks.push(block);
+        }
+        Ok(blocks)
+    }
 }
 
 /// A column added to a version's rows after ingest, whose values only overlays hold.
@@ -97,18 +168,9 @@ pub struct AddedColumn {
 /// The overlay of one block: values laid over some of its rows ([`crate::overlay`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OverlayEntry {
-    /// The id of the source whose block it overlays.
-    pub source: String,
-    /// The block it overlays.
-    pub block: u64,
-    /// The version that wrote it (it names the file, which is never rewritten).
-    pub written_in: u64,
-    /// Relative to the dataset directory: [`Layout::overlay_file`].
-    pub path: String,
-    /// Rows it has values for.
-    pub rows: u64,
-    /// The file's size in bytes.
-    pub bytes: u64,
+    /// The file ([`Layout::overlay_file`]).
+    #[serde(flatten)]
+    pub file: BlockFile,
     /// The columns it has values for: canonical columns it fills and added columns.
     pub columns: Vec<String>,
 }
@@ -191,6 +253,20 @@ pub struct DataFile {
 }
 
 impl Manifest {
+    /// Every file written after ingest the version references, relative to the dataset:
+    /// overlays, vector files and their index.
+    pub fn added_files(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self.overlays.iter().map(|o| o.file.path.clone()).collect();
+        for set in &self.vector_sets {
+            paths.extend(set.files.iter().map(|f| f.path.clone()));
+            if let Some(index) = &set.index {
+                paths.push(Layout::vector_model(&set.kind, index.trained_in));
+                paths.extend(index.lists.iter().map(|f| f.path.clone()));
+            }
+        }
+        paths
+    }
+
     /// Version 0: the manifest of a dataset with no sources yet.
     pub fn empty() -> Self {
         Manifest {
@@ -259,12 +335,10 @@ impl Manifest {
                 return Err(at(format!("{:?} is already a column of the version", column.name)));
             }
         }
+        let files: Vec<BlockFile> = self.overlays.iter().map(|o| o.file.clone()).collect();
+        BlockFile::check_all(&files, self, "overlays", |f| Layout::overlay_file(&f.source, f.block, f.written_in))?;
         for (i, overlay) in self.overlays.iter().enumerate() {
-            let at = |(field, reason): (String, String)| (format!("overlays[{i}].{field}"), reason);
-            if i > 0 && (&self.overlays[i - 1].source, self.overlays[i - 1].block) >= (&overlay.source, overlay.block) {
-                return Err(at(("block".into(), "overlays are not in ascending order of distinct blocks".into())));
-            }
-            overlay.check(self).map_err(at)?;
+            overlay.check(self).map_err(|(field, reason)| (format!("overlays[{i}].{field}"), reason))?;
         }
         for (i, set) in self.vector_sets.iter().enumerate() {
             let at = |(field, reason): (String, String)| (format!("vector_sets[{i}].{field}"), reason);
@@ -279,41 +353,40 @@ impl Manifest {
 
 impl VectorSet {
     fn check(&self, manifest: &Manifest) -> std::result::Result<(), (String, String)> {
-        let fail = |field: String, reason: String| Err((field, reason));
         if !VECTOR_KINDS.contains(&self.kind.as_str()) {
-            return fail("kind".into(), format!("{:?} is not one of {VECTOR_KINDS:?}", self.kind));
+            return Err(("kind".into(), format!("{:?} is not one of {VECTOR_KINDS:?}", self.kind)));
         }
         if self.dim == 0 {
-            return fail("dim".into(), "0 dimensions".into());
+            return Err(("dim".into(), "0 dimensions".into()));
         }
-        for (i, file) in self.files.iter().enumerate() {
-            let field = |name: &str| format!("files[{i}].{name}");
-            if i > 0 && (&self.files[i - 1].source, self.files[i - 1].block) >= (&file.source, file.block) {
-                return fail(field("block"), "files are not in ascending order of distinct blocks".into());
+        let blocks = BlockFile::check_all(&self.files, manifest, "files", |f| {
+            Layout::vector_file(&self.kind, &f.source, f.block, f.written_in)
+        })?;
+        if let Some(index) = &self.index {
+            let at = |(field, reason): (String, String)| (format!("index.{field}"), reason);
+            if index.trained_in > manifest.version || index.nlist == 0 || index.m == 0 {
+                return Err(at(("trained_in".into(), "a model trained after this version, or of no size".into())));
             }
-            let Some(block) =
-                manifest.source(&file.source).and_then(|s| s.files.iter().find(|f| f.block == file.block))
-            else {
-                return fail(
-                    field("block"),
-                    format!("block {} of source {} is not in this version", file.block, file.source),
-                );
-            };
-            if file.written_in > manifest.version {
-                return fail(field("written_in"), format!("{} is after this version", file.written_in));
+            BlockFile::check_all(&index.lists, manifest, "lists", |f| {
+                Layout::vector_lists(&self.kind, &f.source, f.block, f.written_in)
+            })
+            .map_err(at)?;
+            for (i, lists) in index.lists.iter().enumerate() {
+                let vectors = self.files.iter().find(|f| f.same_block(lists));
+                if vectors.is_none_or(|v| v.written_in > lists.written_in || v.rows != lists.rows) {
+                    return Err(at((
+                        format!("lists[{i}]"),
+                        "lists of a block whose vector file is newer, another size, or absent".into(),
+                    )));
+                }
             }
-            let expected = Layout::vector_file(&self.kind, &file.source, file.block, file.written_in);
-            if file.path != expected {
-                return fail(field("path"), format!("{:?} is not {expected:?}", file.path));
-            }
-            if file.rows > block.rows || file.bytes != block.rows * u64::from(self.dim) * 2 {
-                return fail(
-                    field("bytes"),
-                    format!(
-                        "{} rows, {} bytes for a block of {} rows of {} dimensions",
-                        file.rows, file.bytes, block.rows, self.dim
-                    ),
-                );
+        }
+        for (i, (file, block)) in self.files.iter().zip(blocks).enumerate() {
+            if file.bytes != block.rows * u64::from(self.dim) * 2 {
+                return Err((
+                    format!("files[{i}].bytes"),
+                    format!("{} bytes for a block of {} rows of {} dimensions", file.bytes, block.rows, self.dim),
+                ));
             }
         }
         Ok(())
@@ -321,29 +394,16 @@ impl VectorSet {
 }
 
 impl OverlayEntry {
+    /// Checks what [`BlockFile::check_all`] does not: the columns.
     fn check(&self, manifest: &Manifest) -> std::result::Result<(), (String, String)> {
-        let fail = |field: &str, reason: String| Err((field.to_string(), reason));
-        let Some(source) = manifest.source(&self.source) else {
-            return fail("source", format!("{} is not a source of this version", self.source));
-        };
-        if !source.files.iter().any(|f| f.block == self.block) {
-            return fail("block", format!("source {} has no block {}", source.short_id(), self.block));
-        }
-        if self.written_in > manifest.version {
-            return fail("written_in", format!("{} is after this version", self.written_in));
-        }
-        let expected = Layout::overlay_file(&self.source, self.block, self.written_in);
-        if self.path != expected {
-            return fail("path", format!("{:?} is not {expected:?}", self.path));
-        }
-        if self.rows > BLOCK_ROWS {
-            return fail("rows", format!("{} is more than a block's {BLOCK_ROWS}", self.rows));
-        }
         for column in &self.columns {
             let known =
                 manifest.added_columns.iter().any(|c| c.name == *column) || crate::overlay::can_fill(column).is_some();
             if !known {
-                return fail("columns", format!("{column:?} is neither an added column nor one an overlay can fill"));
+                return Err((
+                    "columns".into(),
+                    format!("{column:?} is neither an added column nor one an overlay can fill"),
+                ));
             }
         }
         Ok(())

@@ -334,9 +334,10 @@ impl VersionOverlays {
         let mut columns: Vec<String> = Vec::new();
         for overlay in &manifest.overlays {
             // Manifests are checked when read: the source exists and its id is a hash.
-            if let Some(hash) = manifest.source(&overlay.source).and_then(|s| s.hash()) {
-                let key = pairscope_model::row_id::block_key(&hash, overlay.block);
-                files.insert(key, (layout.root().join(&overlay.path), overlay.bytes));
+            let file = &overlay.file;
+            if let Some(hash) = manifest.source(&file.source).and_then(|s| s.hash()) {
+                let key = pairscope_model::row_id::block_key(&hash, file.block);
+                files.insert(key, (layout.root().join(&file.path), file.bytes));
             }
             for column in &overlay.columns {
                 if !columns.contains(column) {

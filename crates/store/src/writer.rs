@@ -32,7 +32,7 @@ use pairscope_model::row_id::{BLOCK_ROWS, block_key};
 use crate::dataset::read_current;
 use crate::error::{Result, StoreError};
 use crate::layout::Layout;
-use crate::manifest::{AddedColumn, Manifest, OverlayEntry, SourceEntry, VectorSet, source_hash};
+use crate::manifest::{AddedColumn, BlockFile, Manifest, OverlayEntry, SourceEntry, VectorSet, source_hash};
 
 /// Distinct column names a dataset may have (canonical and extra, over all its sources): SQL
 /// plans over the union of every source's columns, and that union is what every query pays for.
@@ -135,11 +135,21 @@ impl DatasetWriter {
     /// [`OverlayRows::write`](crate::overlay::OverlayRows::write), then list it in
     /// [`Self::commit_overlays`].
     pub fn overlay_path(&self, source_id: &str, block: u64) -> Result<(String, PathBuf)> {
-        let dir = self.layout.overlays();
-        fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
         let relative = Layout::overlay_file(source_id, block, self.committed.version + 1);
-        let path = self.layout.root().join(&relative);
+        let path = self.added_file(&relative)?;
         Ok((relative, path))
+    }
+
+    /// The path of `relative`, a file this writer's commit will list (a [`Layout`] name of
+    /// an overlay, a vector file or its index, for the next version), with its directory made.
+    /// Until the commit no version references it, and garbage collection removes it if the
+    /// commit never comes.
+    pub fn added_file(&self, relative: &str) -> Result<PathBuf> {
+        let path = self.layout.root().join(relative);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+        }
+        Ok(path)
     }
 
     /// Commits the committed sources with `overlays` (written through [`Self::overlay_path`])
@@ -150,7 +160,7 @@ impl DatasetWriter {
             .committed
             .overlays
             .iter()
-            .filter(|old| !overlays.iter().any(|new| new.source == old.source && new.block == old.block))
+            .filter(|old| !overlays.iter().any(|new| new.file.same_block(&old.file)))
             .cloned()
             .collect();
         all.extend(overlays);
@@ -166,27 +176,15 @@ impl DatasetWriter {
     /// `pairscope_vectors::store::VectorFileWriter`, then list it in [`Self::commit_vectors`].
     pub fn vector_path(&self, kind: &str, source_id: &str, block: u64) -> Result<(String, PathBuf)> {
         let relative = Layout::vector_file(kind, source_id, block, self.committed.version + 1);
-        let path = self.layout.root().join(&relative);
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
-        }
+        let path = self.added_file(&relative)?;
         Ok((relative, path))
     }
 
-    /// Commits the committed version with `set`'s files in place of those of the same kind and
-    /// blocks (the set's model, dimensions and join key replace the committed ones: the caller
-    /// refuses a set whose dimensions differ from a committed one it keeps files of).
-    pub fn commit_vectors(self, mut set: VectorSet) -> Result<Manifest> {
+    /// Commits the committed version with `set` in place of the committed set of its kind
+    /// (the caller carries over what it keeps of that set: files of blocks it did not write).
+    pub fn commit_vectors(self, set: VectorSet) -> Result<Manifest> {
         let mut sets = self.committed.vector_sets.clone();
-        if let Some(old) = sets.iter().position(|s| s.kind == set.kind) {
-            let old = sets.remove(old);
-            let kept: Vec<_> = old
-                .files
-                .into_iter()
-                .filter(|o| !set.files.iter().any(|n| n.source == o.source && n.block == o.block))
-                .collect();
-            set.files.extend(kept);
-        }
+        sets.retain(|s| s.kind != set.kind);
         sets.push(set);
         let (sources, overlays, added) =
             (self.committed.sources.clone(), self.committed.overlays.clone(), self.committed.added_columns.clone());
@@ -204,13 +202,19 @@ impl DatasetWriter {
     ) -> Result<Manifest> {
         self.check(&sources)?;
         sources.sort_by(|a, b| a.id.cmp(&b.id));
-        overlays.retain(|o| sources.iter().any(|s| s.id == o.source && s.files.iter().any(|f| f.block == o.block)));
-        overlays.sort_by(|a, b| (&a.source, a.block).cmp(&(&b.source, b.block)));
+        let kept =
+            |f: &BlockFile| sources.iter().any(|s| s.id == f.source && s.files.iter().any(|b| b.block == f.block));
+        let order = |a: &BlockFile, b: &BlockFile| (&a.source, a.block).cmp(&(&b.source, b.block));
+        overlays.retain(|o| kept(&o.file));
+        overlays.sort_by(|a, b| order(&a.file, &b.file));
         added.retain(|a| overlays.iter().any(|o| o.columns.contains(&a.name)));
         for set in &mut vector_sets {
-            set.files
-                .retain(|f| sources.iter().any(|s| s.id == f.source && s.files.iter().any(|b| b.block == f.block)));
-            set.files.sort_by(|a, b| (&a.source, a.block).cmp(&(&b.source, b.block)));
+            set.files.retain(kept);
+            set.files.sort_by(order);
+            if let Some(index) = &mut set.index {
+                index.lists.retain(kept);
+                index.lists.sort_by(order);
+            }
         }
         vector_sets.retain(|set| !set.files.is_empty());
         vector_sets.sort_by(|a, b| a.kind.cmp(&b.kind));
@@ -375,31 +379,18 @@ fn is_source_dir_name(name: &str) -> bool {
     name.len() == 16 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Removes source directories, overlay files and vector files no kept version references, and temporaries
-/// of dead writers. Failures only leave files behind; they are logged, never fatal.
+/// Removes source directories and block files (overlays, vector files) no kept version
+/// references, and temporaries of dead writers. Failures only leave files behind; they are
+/// logged, never fatal.
 pub(crate) fn collect_garbage(layout: &Layout, keep: &[&Manifest]) {
-    let overlays: HashSet<PathBuf> =
-        keep.iter().flat_map(|m| &m.overlays).map(|o| layout.root().join(&o.path)).collect();
-    if let Ok(entries) = fs::read_dir(layout.overlays()) {
-        for path in entries.flatten().map(|e| e.path()).filter(|p| !overlays.contains(p)) {
-            tracing::debug!(path = %path.display(), "removing unreferenced overlay");
-            if let Err(e) = fs::remove_file(&path) {
-                tracing::warn!("could not remove {}: {e}", path.display());
-            }
-        }
-        let _ = fsync_dir(&layout.overlays());
-    }
-    let vector_files: HashSet<PathBuf> = keep
-        .iter()
-        .flat_map(|m| &m.vector_sets)
-        .flat_map(|set| &set.files)
-        .map(|f| layout.root().join(&f.path))
-        .collect();
-    for kind in crate::manifest::VECTOR_KINDS {
-        let dir = layout.vectors().join(kind);
+    let block_files: HashSet<PathBuf> =
+        keep.iter().flat_map(|m| m.added_files()).map(|path| layout.root().join(path)).collect();
+    let dirs = std::iter::once(layout.overlays())
+        .chain(crate::manifest::VECTOR_KINDS.iter().map(|kind| layout.vectors().join(kind)));
+    for dir in dirs {
         let Ok(entries) = fs::read_dir(&dir) else { continue };
-        for path in entries.flatten().map(|e| e.path()).filter(|p| !vector_files.contains(p)) {
-            tracing::debug!(path = %path.display(), "removing unreferenced vector file");
+        for path in entries.flatten().map(|e| e.path()).filter(|p| !block_files.contains(p)) {
+            tracing::debug!(path = %path.display(), "removing unreferenced block file");
             if let Err(e) = fs::remove_file(&path) {
                 tracing::warn!("could not remove {}: {e}", path.display());
             }

@@ -9,7 +9,8 @@
 //!   columns shaped like the published histograms (`columns`), a known share of built-in
 //!   artist and character mentions plus decoys that must not count (`mentions`), and
 //!   repeated pairs and captions (`shard`); the word lists are `vocab/*.txt`, written for
-//!   this crate.
+//!   this crate;
+//! - [`embeddings`]: CLIP-like clustered unit vectors and queries near them, for vector search.
 //!
 //! Guarantees: the same (rows, seed, schema, rows_per_shard) give byte-identical files with
 //! any thread count (shard `i` draws only from a stream seeded by (seed, i)); each file
@@ -22,6 +23,7 @@
 
 mod caption;
 mod columns;
+pub mod embeddings;
 mod mentions;
 mod output;
 mod sample;

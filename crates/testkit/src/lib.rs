@@ -44,6 +44,12 @@ pub fn duckdb_python() -> Option<PathBuf> {
     bench_python("import duckdb", "DuckDB")
 }
 
+/// A python with numpy and pyarrow, to write embedding files as LAION's tools do
+/// ([`bench_python`]).
+pub fn numpy_python() -> Option<PathBuf> {
+    bench_python("import numpy, pyarrow", "numpy")
+}
+
 /// A python with cc2dataset's WAT extractor and its two native dependencies (FastWARC,
 /// pysimdjson), for `bench/peers/cc2dataset_wat.py` ([`bench_python`]).
 pub fn cc2dataset_python() -> Option<PathBuf> {

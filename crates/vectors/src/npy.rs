@@ -10,7 +10,7 @@
 //! the caller asks for, whatever the file's size.
 
 use std::fs::File;
-use std::io::{self, Read, Seek};
+use std::io::{self, Seek};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -72,6 +72,26 @@ pub struct NpyMatrix {
 impl NpyMatrix {
     /// Opens `path` and checks its header against the file (see the module doc).
     pub fn open(path: &Path) -> Result<NpyMatrix, NpyError> {
+        Self::open_shaped(path, false)
+    }
+
+    /// The one vector of the file at `path`: an array of shape `(D,)` (what `numpy.save` of
+    /// one embedding writes) or `(1, D)`, checked as [`NpyMatrix::open`] checks a matrix.
+    pub fn read_vector(path: &Path) -> Result<Vec<f32>, NpyError> {
+        let matrix = Self::open_shaped(path, true)?;
+        if matrix.rows != 1 {
+            return Err(NpyError::Invalid {
+                path: path.to_path_buf(),
+                reason: format!("{} vectors, not one", matrix.rows),
+            });
+        }
+        let mut vector = Vec::new();
+        matrix.read_rows(0, 1, &mut vector)?;
+        Ok(vector)
+    }
+
+    /// [`NpyMatrix::open`], taking a 1-D array as one row when `one_row` is set.
+    fn open_shaped(path: &Path, one_row: bool) -> Result<NpyMatrix, NpyError> {
         let io_error = |source| NpyError::Io { path: path.to_path_buf(), source };
         let invalid = |reason: String| NpyError::Invalid { path: path.to_path_buf(), reason };
         let mut file = File::open(path).map_err(io_error)?;
@@ -88,6 +108,7 @@ impl NpyMatrix {
         };
         let (rows, dim) = match header.shape() {
             [rows, dim] => (*rows, *dim),
+            [dim] if one_row => (1, *dim),
             shape => return Err(invalid(format!("shape {shape:?}, not 2-D (rows × dimensions)"))),
         };
         if header.order() != npyz::Order::C {
@@ -135,10 +156,12 @@ impl NpyMatrix {
     /// Rows `start .. start + count` as float32, row after row, into `out` (replacing its
     /// content; `count × dim` values). Asking past the last row is an error.
     pub fn read_rows(&self, start: u64, count: usize, out: &mut Vec<f32>) -> Result<(), NpyError> {
-        let end = start.checked_add(count as u64).filter(|end| *end <= self.rows).ok_or_else(|| NpyError::Invalid {
-            path: self.path.clone(),
-            reason: format!("rows {start}..{} asked of {} rows", start.saturating_add(count as u64), self.rows),
-        })?;
+        if start.checked_add(count as u64).is_none_or(|end| end > self.rows) {
+            return Err(NpyError::Invalid {
+                path: self.path.clone(),
+                reason: format!("rows {start}..{} asked of {} rows", start.saturating_add(count as u64), self.rows),
+            });
+        }
         let values = count * self.dim;
         let mut bytes = vec![0u8; values * self.dtype.bytes() as usize];
         let offset = self.data_offset + start * self.dim as u64 * self.dtype.bytes();
@@ -151,7 +174,6 @@ impl NpyMatrix {
             Dtype::F16 => out.extend(bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())),
             Dtype::F32 => out.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
         }
-        debug_assert_eq!(end - start, count as u64);
         Ok(())
     }
 }
@@ -160,7 +182,8 @@ impl NpyMatrix {
 /// reads (and allocates) the header.
 fn check_preamble(file: &File, file_len: u64) -> Result<(), String> {
     let mut preamble = [0u8; 12];
-    let read = file.take(12).read(&mut preamble).map_err(|e| e.to_string())?;
+    // Read in place: the cursor stays at the start, where npyz reads the header from.
+    let read = file.read_at(&mut preamble, 0).map_err(|e| e.to_string())?;
     if read < 10 || &preamble[..6] != b"\x93NUMPY" {
         return Err("no .npy magic (\\x93NUMPY) at its start".into());
     }
@@ -174,8 +197,7 @@ fn check_preamble(file: &File, file_len: u64) -> Result<(), String> {
     if header_len > MAX_HEADER_BYTES || preamble_len + header_len > file_len {
         return Err(format!("a header of {header_len} bytes in a file of {file_len}"));
     }
-    let mut file = file;
-    file.rewind().map_err(|e| e.to_string())
+    Ok(())
 }
 
 #[cfg(test)]
@@ -220,6 +242,13 @@ mod tests {
             assert_eq!(out, values[3..9].to_vec(), "{descr}");
             assert!(matrix.read_rows(3, 2, &mut out).is_err(), "past the last row");
         }
+        // One vector: (D,) as numpy.save writes one embedding, or (1, D); not a matrix.
+        for shape in ["(3,)", "(1, 3)"] {
+            let path = write(dir.path(), "v.npy", &npy_bytes("<f4", shape, false, &f32_bytes[..12]));
+            assert_eq!(NpyMatrix::read_vector(&path).unwrap(), values[..3].to_vec(), "{shape}");
+        }
+        let path = write(dir.path(), "v.npy", &npy_bytes("<f4", "(4, 3)", false, &f32_bytes));
+        assert!(NpyMatrix::read_vector(&path).unwrap_err().to_string().contains("4 vectors, not one"));
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The vector file of one block: row offset `o`'s vector is values `o × D .. (o + 1) × D`, float16
-//! little-endian, unit-normalised; a row without a vector is all zeros (no unit vector is).
+//! The vector file of one block: the vector of the row at position `o` of the block file (its
+//! document number in the block's index; not the low bits of its row id, which count skipped
+//! source rows too) is values `o × D .. (o + 1) × D`, float16 little-endian, unit-normalised; a
+//! row without a vector is all zeros (no unit vector is).
 //!
 //! No header: the dataset's manifest records the dimension, the block's rows and the file's
 //! length, and [`VectorFile::open`] checks the length against them. Readers memory-map the file
@@ -58,7 +60,8 @@ pub struct VectorFileWriter {
     file: File,
     dim: usize,
     rows: u64,
-    written: u64,
+    /// One bit per row: whether it has a vector (2^17 bytes for a full block).
+    present: Vec<u64>,
 }
 
 impl VectorFileWriter {
@@ -66,7 +69,39 @@ impl VectorFileWriter {
     pub fn create(path: &Path, rows: u64, dim: usize) -> io::Result<VectorFileWriter> {
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
         file.set_len(rows * dim as u64 * 2)?;
-        Ok(VectorFileWriter { path: path.to_path_buf(), file, dim, rows, written: 0 })
+        let words = usize::try_from(rows.div_ceil(64)).map_err(io::Error::other)?;
+        Ok(VectorFileWriter { path: path.to_path_buf(), file, dim, rows, present: vec![0; words] })
+    }
+
+    /// Starts from the vectors of `old` (a file of the same rows and dimensions): a row keeps
+    /// its vector unless one is put for it.
+    pub fn copy_from(&mut self, old: &VectorFile) -> io::Result<()> {
+        if old.rows != self.rows || old.dim != self.dim {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{}: a file of {} × {} copied into one of {} × {}",
+                    self.path.display(),
+                    old.rows,
+                    old.dim,
+                    self.rows,
+                    self.dim
+                ),
+            ));
+        }
+        self.file.write_all_at(&old.map, 0)?;
+        for offset in 0..self.rows {
+            if old.row_bytes(offset).is_some() {
+                self.mark(offset);
+            }
+        }
+        Ok(())
+    }
+
+    fn mark(&mut self, offset: u64) {
+        if let Some(word) = self.present.get_mut((offset / 64) as usize) {
+            *word |= 1 << (offset % 64);
+        }
     }
 
     /// Stores `vector` (any length but 0; it is normalised here) as row `offset`'s.
@@ -87,13 +122,13 @@ impl VectorFileWriter {
             return Err(PutError::Bad(BadVector::Zero));
         }
         self.file.write_all_at(&bytes, offset * self.dim as u64 * 2).map_err(PutError::Io)?;
-        self.written += 1;
+        self.mark(offset);
         Ok(())
     }
 
-    /// Rows put so far.
+    /// Rows that have a vector so far (each counted once, however often it was put).
     pub fn written(&self) -> u64 {
-        self.written
+        self.present.iter().map(|w| u64::from(w.count_ones())).sum()
     }
 
     /// Fsyncs the file; returns its length in bytes.
@@ -205,5 +240,21 @@ mod tests {
         }
         assert!((file.dot(3, &[0.6, 0.0, 0.8]).unwrap() - 1.0).abs() < 1e-3);
         assert!(VectorFile::open(&path, 6, 3).unwrap_err().to_string().contains("not 36"));
+
+        // A new file over the old one: rows keep their vectors unless given new ones.
+        let next = dir.path().join("next.f16");
+        let mut writer = VectorFileWriter::create(&next, 5, 3).unwrap();
+        writer.copy_from(&file).unwrap();
+        assert_eq!(writer.written(), 2);
+        writer.put(3, &[0.0, 0.0, 1.0]).unwrap();
+        writer.put(4, &[1.0, 0.0, 0.0]).unwrap();
+        assert_eq!(writer.written(), 3, "row 3 is counted once");
+        writer.finish().unwrap();
+        let next = VectorFile::open(&next, 5, 3).unwrap();
+        assert_eq!(next.vector(0).unwrap(), vec![0.0, -1.0, 0.0]);
+        assert_eq!(next.vector(3).unwrap(), vec![0.0, 0.0, 1.0]);
+        assert!(next.vector(1).is_none() && next.vector(4).is_some());
+        let mut other = VectorFileWriter::create(&dir.path().join("other.f16"), 4, 3).unwrap();
+        assert!(other.copy_from(&next).is_err(), "another block's file");
     }
 }

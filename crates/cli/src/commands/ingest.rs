@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use arrow::array::{StringArray, UInt64Array};
-use pairscope_ingest::{IngestOptions, IngestReport, ingest, ingest_fetched};
+use pairscope_ingest::{EmbeddingOptions, IngestOptions, IngestReport, ingest, ingest_embeddings, ingest_fetched};
 use pairscope_model::ExitStatus;
 use serde_json::json;
 
@@ -15,6 +15,9 @@ use crate::progress::Bar;
 pub fn run(args: &IngestArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     if let Some(fetched) = &args.fetched {
         return run_fetched(args, fetched, global);
+    }
+    if let Some(embeddings) = &args.embeddings {
+        return run_embeddings(args, embeddings, global);
     }
     let options = IngestOptions {
         overrides: key_values("--map", &args.maps)?,
@@ -160,4 +163,88 @@ fn run_fetched(args: &IngestArgs, fetched: &std::path::Path, global: &GlobalArgs
         },
     )?;
     Ok(ExitStatus::Clean)
+}
+
+/// `ingest --embeddings DIR`.
+fn run_embeddings(args: &IngestArgs, dir: &std::path::Path, global: &GlobalArgs) -> Result<ExitStatus> {
+    let options = EmbeddingOptions {
+        kind: args.kind.clone(),
+        model: args.model.clone(),
+        skip_bad: args.skip_bad,
+        ..EmbeddingOptions::default()
+    };
+    let bar = Bar::new(global, "ingest --embeddings");
+    let result = ingest_embeddings(&args.dataset, dir, &options, &bar);
+    bar.finish();
+    let report = result?;
+    let document = json!({
+        "dataset": args.dataset.display().to_string(),
+        "embeddings": dir.display().to_string(),
+        "version_before": report.version_before,
+        "version": report.version,
+        "kind": report.kind,
+        "model": report.model,
+        "dim": report.dim,
+        "join_key": report.join_key,
+        "inputs": report.inputs,
+        "vectors_read": report.vectors_read,
+        "rows_matched": report.rows_matched,
+        "rows_without_vector": report.rows_without_vector,
+        "rows_without_vector_examples": report.rows_without_vector_examples,
+        "vectors_without_row": report.vectors_without_row,
+        "vectors_without_row_examples": report.vectors_without_row_examples,
+        "duplicate_vectors": report.duplicate_vectors,
+        "bad_vectors": report.bad_vectors,
+        "blocks_written": report.blocks_written,
+    });
+    let mut text = String::new();
+    if report.version == report.version_before {
+        let _ = writeln!(text, "no row's vector changed: dataset stays at version {}", report.version);
+    } else {
+        let _ = writeln!(
+            text,
+            "attached {} {}-dimensional {} vectors ({}, by {}) to rows of {} block(s): dataset version {} → {}",
+            report.rows_matched,
+            report.dim,
+            report.kind,
+            report.model,
+            report.join_key,
+            report.blocks_written,
+            report.version_before,
+            report.version
+        );
+    }
+    let _ = writeln!(text, "vectors read from {} input(s): {}", report.inputs, report.vectors_read);
+    let _ = writeln!(text, "rows without a {} vector: {}", report.kind, report.rows_without_vector);
+    if !report.rows_without_vector_examples.is_empty() {
+        let ids: Vec<String> = report.rows_without_vector_examples.iter().map(i64::to_string).collect();
+        let _ = writeln!(text, "  first row ids: {}", ids.join(", "));
+    }
+    if report.vectors_without_row > 0 {
+        let _ = writeln!(text, "vectors whose key no row has (left out): {}", report.vectors_without_row);
+        let _ = writeln!(text, "  first: {}", report.vectors_without_row_examples.join("; "));
+    }
+    if report.duplicate_vectors > 0 {
+        let _ = writeln!(
+            text,
+            "vectors for a row an earlier vector already had (the first in input order kept): {}",
+            report.duplicate_vectors
+        );
+    }
+    for (reason, count) in &report.bad_vectors {
+        let _ = writeln!(text, "vectors skipped (--skip-bad), {reason}: {count}");
+    }
+    print_document(
+        args.output.format(),
+        &document,
+        || text,
+        || {
+            let bad = &report.bad_vectors;
+            table(vec![
+                ("reason", Arc::new(StringArray::from_iter_values(bad.keys().cloned()))),
+                ("vectors_skipped", Arc::new(UInt64Array::from_iter_values(bad.values().copied()))),
+            ])
+        },
+    )?;
+    Ok(if report.bad_vectors.is_empty() { ExitStatus::Clean } else { ExitStatus::CompletedWithSkips })
 }

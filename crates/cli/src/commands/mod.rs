@@ -6,6 +6,7 @@ pub mod ingest;
 pub mod mentions;
 pub mod search;
 pub mod serve;
+pub mod similar;
 pub mod sources;
 pub mod sql;
 pub mod subset;

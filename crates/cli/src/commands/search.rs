@@ -52,7 +52,7 @@ pub struct SelectionArgs {
 }
 
 impl SelectionArgs {
-    fn selection(&self) -> Result<Selection> {
+    pub fn selection(&self) -> Result<Selection> {
         Ok(Selection {
             query: self.query.clone(),
             filter: self.filter.clone(),
@@ -79,14 +79,14 @@ impl SelectionArgs {
         Ok(vec![name.to_string()])
     }
 
-    fn limits(&self) -> Result<Limits> {
+    pub fn limits(&self) -> Result<Limits> {
         if !(self.timeout > 0.0 && self.timeout <= 3600.0) {
             return Err(UsageError::new("--timeout must be between 0 and 3600 seconds").into());
         }
         Ok(Limits { timeout: Duration::from_secs_f64(self.timeout) })
     }
 
-    fn engine(&self) -> Result<Engine> {
+    pub fn engine(&self) -> Result<Engine> {
         Ok(Engine::open(Dataset::open(&self.dataset)?)?)
     }
 }
@@ -235,7 +235,7 @@ fn human_page(page: &SearchPage) -> String {
 }
 
 /// Captions may hold newlines and control characters; a listing shows them on one line.
-fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if flat.chars().count() > 200 { format!("{}…", flat.chars().take(200).collect::<String>()) } else { flat }
 }

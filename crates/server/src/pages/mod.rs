@@ -6,6 +6,7 @@ pub(crate) mod overview;
 pub(crate) mod row;
 pub(crate) mod search;
 pub(crate) mod settings;
+pub(crate) mod similar;
 
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};

@@ -32,13 +32,14 @@ pub(crate) async fn page_or_json(State(app): State<Arc<App>>, id: Result<Path<St
     let Some(row_id) = id.parse::<i64>().ok().filter(|&i| i >= 0) else { return Failure::NotFound.respond(json) };
     let engine = app.engine().await;
     let version = engine.version();
+    let similar = crate::pages::similar::available(&engine);
     let found = app.blocking(move || engine.get(RowId(row_id)).map_err(Failure::from)).await;
     let batch = match found {
         Ok(Some(batch)) => batch,
         Ok(None) => return Failure::NotFound.respond(json),
         Err(failure) => return failure.respond(json),
     };
-    let result = if json { document(&batch, row_id, version) } else { render(&app, &batch, row_id, version) };
+    let result = if json { document(&batch, row_id, version) } else { render(&app, &batch, row_id, version, similar) };
     result.unwrap_or_else(|e| {
         tracing::error!("row {row_id}: {e}");
         Failure::Internal.respond(json)
@@ -67,7 +68,13 @@ fn float(batch: &RecordBatch, name: &str) -> Option<f64> {
     values.is_valid(0).then(|| values.value(0))
 }
 
-fn render(app: &App, batch: &RecordBatch, row_id: i64, version: u64) -> Result<Response, arrow::error::ArrowError> {
+fn render(
+    app: &App,
+    batch: &RecordBatch,
+    row_id: i64,
+    version: u64,
+    similar: bool,
+) -> Result<Response, arrow::error::ArrowError> {
     let config = &app.config;
     let fields = fields(batch)?;
     let text = |name: &str| fields.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.as_deref());
@@ -77,6 +84,9 @@ fn render(app: &App, batch: &RecordBatch, row_id: i64, version: u64) -> Result<R
         div.row { (image(row_id, text("url").unwrap_or(""), unsafe_image, config)) }
         p.note {
             "dataset version " (version) " · " a href=(format!("/row/{row_id}.json")) { "JSON" }
+            @if similar {
+                " · " a href=(format!("/similar/{row_id}")) { "similar images" }
+            }
             @if let Some(host) = text("host") {
                 " · " a href=(SearchForm::new(config.page_size).with_term("host", host).href("/", config)) {
                     "more from " (host)

@@ -1,0 +1,523 @@
+//! Nearest neighbours by embedding: the rows whose vector is most like a row's, or like a
+//! given vector, among the rows a selection keeps ([`Engine::similar`]).
+//!
+//! Filtering is exact: the rows a selection keeps (QUERY, `--where`, `--url`, a mention, and
+//! never a hidden row) are found first, as a bitmap per block, by the same scan a count runs;
+//! the k best come from those rows only (not the k best rows less those that fail). Then, per
+//! block:
+//! - **exact** (asked for, or where the block's kept rows are few enough that scoring them
+//!   all costs less than the index would; or the set has no index): every kept row's float16
+//!   vector is scored, and the block's k best kept;
+//! - **approximate**: the block's inverted lists ([`pairscope_ann`]) are scanned for the
+//!   `nprobe` lists nearest the query (found once per query, for every block; [`NPROBE`],
+//!   raised as the share of kept rows falls), with the bitmap as faiss's selector, and the
+//!   block's [`RERANK`] best candidates by their compressed codes kept.
+//!
+//! The candidates of every block then compete by their approximate scores (one trained model
+//! scores them all, so the scores compare); the [`RERANK`] best are scored exactly from their
+//! float16 vectors and merged with the exactly scored rows; the k best of those are the answer
+//! (ties by row id). Memory: one bit per row of each block with a kept row, and k + [`RERANK`]
+//! candidates per block searched; vectors and lists are memory-mapped and only the pages a
+//! query touches are read.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use pairscope_ann::{BlockLists, Probes, Query, Trained};
+use pairscope_index::tantivy::{DocId, Score};
+use pairscope_io::parallel;
+use pairscope_model::row_id::RowId;
+use pairscope_store::{VectorIndex, VectorSet};
+use pairscope_vectors::store::{VectorFile, normalize};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::columns::SegmentColumns;
+use crate::engine::{Deadline, Engine, Limits, SegmentAt, Selection, Sink};
+use crate::error::{QueryError, Result};
+use crate::search::{Entry, Hit};
+
+/// The most rows a similarity query returns.
+pub const MAX_K: usize = 1000;
+
+/// Candidates taken from the index (per block, then of all blocks) and scored exactly (at
+/// least k).
+pub const RERANK: usize = 200;
+
+/// Lists probed per query when every row is kept.
+pub const NPROBE: usize = 16;
+
+/// What to compare with.
+#[derive(Debug, Clone)]
+pub enum SimilarTo {
+    /// The vector of this row.
+    Row(i64),
+    /// This vector (any length but zero; normalised here).
+    Vector(Vec<f32>),
+}
+
+/// A similarity query.
+#[derive(Debug, Clone)]
+pub struct SimilarRequest {
+    /// The vector set: `image` or `text`.
+    pub kind: String,
+    /// What to compare with.
+    pub to: SimilarTo,
+    /// Which rows may be returned.
+    pub selection: Selection,
+    /// How many (at most [`MAX_K`]).
+    pub k: usize,
+    /// Score every kept row's vector instead of searching the index.
+    pub exact: bool,
+}
+
+/// One similar row.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SimilarHit {
+    /// Cosine similarity of its vector and the query's (float16 vectors: ±1e-3).
+    pub cosine: f32,
+    /// The row.
+    #[serde(flatten)]
+    pub hit: Hit,
+}
+
+/// The answer to a [`SimilarRequest`].
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SimilarPage {
+    /// The dataset version.
+    pub version: u64,
+    /// The vector set searched and its model.
+    pub kind: String,
+    /// The model that made the vectors.
+    pub model: String,
+    /// Whether every kept row was scored (no index used).
+    pub exact: bool,
+    /// Rows the selection keeps (every row when it has no condition).
+    pub kept_rows: u64,
+    /// Vectors scored: by their codes in the index, and exactly.
+    pub scored_approximately: u64,
+    /// Vectors scored from their float16 values.
+    pub scored_exactly: u64,
+    /// The rows, most similar first (ties by row id).
+    pub hits: Vec<SimilarHit>,
+}
+
+/// A vector set opened for queries: its blocks' vector files and index lists, by the engine's
+/// block number.
+pub(crate) struct OpenVectors {
+    set: VectorSet,
+    files: Vec<Option<VectorFile>>,
+    index: Option<OpenIndex>,
+}
+
+struct OpenIndex {
+    trained: Trained,
+    lists: Vec<Option<BlockLists>>,
+    nlist: usize,
+}
+
+/// The open vector sets of an engine, by kind, opened on first use.
+#[derive(Default)]
+pub(crate) struct VectorSets(Mutex<HashMap<String, Arc<OpenVectors>>>);
+
+impl Engine {
+    /// The rows most similar to `request.to` among those its selection keeps.
+    pub fn similar(&self, request: &SimilarRequest, limits: &Limits) -> Result<SimilarPage> {
+        if request.k == 0 || request.k > MAX_K {
+            return Err(QueryError::usage(format!("k must be between 1 and {MAX_K}")));
+        }
+        let deadline = Deadline::new(limits);
+        let open = self.open_vectors(&request.kind)?;
+        let query = self.query_vector(&open, &request.to)?;
+        let kept = self.kept_rows(&request.selection, &deadline)?;
+        let exact = request.exact || open.index.is_none();
+        let index = open.index.as_ref().filter(|_| !exact);
+        // The most lists any block probes (the block whose share of kept rows is least), found
+        // once; each block probes a prefix of them.
+        let probes = match index {
+            Some(index) => {
+                let least = match &kept {
+                    Kept::All => 1.0,
+                    Kept::Some(blocks) => blocks
+                        .iter()
+                        .map(|(b, bits)| {
+                            bits.count as f64 / open.files[*b].as_ref().map_or(1, |f| f.rows().max(1)) as f64
+                        })
+                        .fold(1.0, f64::min),
+                };
+                Some(index.trained.coarse(&query, probes_for(least, index.nlist)).map_err(ann_error)?)
+            }
+            None => None,
+        };
+        let blocks = self.blocks.len();
+        let per_thread = parallel::try_fold(
+            blocks,
+            self.threads(),
+            || (None, Vec::new()),
+            |state, b| -> Result<()> {
+                deadline.check()?;
+                let Some(file) = &open.files[b] else { return Ok(()) };
+                let kept = match &kept {
+                    Kept::All => None,
+                    Kept::Some(blocks) => match blocks.get(&b) {
+                        Some(bits) => Some(bits),
+                        None => return Ok(()),
+                    },
+                };
+                let lists = index.zip(probes.as_ref()).and_then(|(index, probes)| {
+                    index.lists[b].as_ref().map(|lists| BlockIndex { trained: &index.trained, lists, probes })
+                });
+                let (query_state, results): &mut (Option<Query<'_>>, Vec<(usize, BlockResult)>) = state;
+                results.push((b, search_block(file, lists, query_state, &query, kept, request.k)?));
+                Ok(())
+            },
+        )?;
+        // The index's candidates of every block compete by their approximate scores (one model
+        // scores them all); the best RERANK are scored exactly and join the exactly scored rows.
+        let (mut approximate, mut exactly) = (0, 0);
+        let mut scored: Vec<(f32, usize, u64)> = Vec::new();
+        let mut candidates: Vec<(f32, usize, u64)> = Vec::new();
+        for (b, result) in per_thread.into_iter().flat_map(|(_, results)| results) {
+            approximate += result.scored_approximately;
+            exactly += result.scored_exactly;
+            scored.extend(result.exact.into_iter().map(|(score, position)| (score, b, position)));
+            candidates.extend(result.candidates.into_iter().map(|(score, position)| (score, b, position)));
+        }
+        let order =
+            |a: &(f32, usize, u64), b: &(f32, usize, u64)| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2)));
+        let rerank = RERANK.max(request.k);
+        if candidates.len() > rerank {
+            candidates.select_nth_unstable_by(rerank - 1, order);
+            candidates.truncate(rerank);
+        }
+        for (_, b, position) in candidates {
+            if let Some(score) = open.files[b].as_ref().and_then(|file| file.dot(position, &query)) {
+                exactly += 1;
+                scored.push((score, b, position));
+            }
+        }
+        scored.sort_unstable_by(order);
+        scored.truncate(request.k);
+        let mut best: Vec<(f32, i64, usize, u64)> = Vec::with_capacity(scored.len());
+        for (score, b, position) in scored {
+            let row_id = self.row_ids_of(b, &[position as DocId])?.first().copied().unwrap_or(-1);
+            best.push((score, row_id, b, position));
+        }
+        best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let entries: Vec<Entry> = best
+            .iter()
+            .map(|&(score, row_id, block, position)| {
+                Entry::at(block, position as DocId, row_id, Some(f64::from(score)))
+            })
+            .collect();
+        let hits = self.hits(&entries)?;
+        Ok(SimilarPage {
+            version: self.version(),
+            kind: open.set.kind.clone(),
+            model: open.set.model.clone(),
+            exact,
+            kept_rows: match &kept {
+                Kept::All => self.rows(),
+                Kept::Some(blocks) => blocks.values().map(|b| b.count).sum(),
+            },
+            scored_approximately: approximate,
+            scored_exactly: exactly,
+            hits: best.iter().zip(hits).map(|(&(cosine, ..), hit)| SimilarHit { cosine, hit }).collect(),
+        })
+    }
+
+    /// The vector set `kind`, opened once per engine.
+    fn open_vectors(&self, kind: &str) -> Result<Arc<OpenVectors>> {
+        // A panic while the map was held leaves it whole (an insert is one step).
+        let mut sets = self.vector_sets.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(open) = sets.get(kind) {
+            return Ok(open.clone());
+        }
+        let manifest = self.dataset().manifest();
+        let Some(set) = manifest.vector_sets.iter().find(|s| s.kind == kind) else {
+            let kinds: Vec<&str> = manifest.vector_sets.iter().map(|s| s.kind.as_str()).collect();
+            return Err(QueryError::usage(if kinds.is_empty() {
+                "the dataset has no vectors: attach them with `pairscope ingest -d DS --embeddings DIR`".into()
+            } else {
+                format!("the dataset has no {kind} vectors (it has: {})", kinds.join(", "))
+            }));
+        };
+        let root = self.dataset().root();
+        let dim = set.dim as usize;
+        let blocks: Vec<(&str, u64, u64)> = manifest
+            .sources
+            .iter()
+            .flat_map(|s| s.files.iter().map(move |f| (s.id.as_str(), f.block, f.rows)))
+            .collect();
+        let find = |files: &[pairscope_store::BlockFile], source: &str, block: u64| {
+            files.iter().find(|f| f.source == source && f.block == block).cloned()
+        };
+        let mut files = Vec::with_capacity(blocks.len());
+        for &(source, block, rows) in &blocks {
+            files.push(match find(&set.files, source, block) {
+                Some(file) => {
+                    let path = root.join(&file.path);
+                    Some(
+                        VectorFile::open(&path, rows, dim)
+                            .map_err(|e| QueryError::Vectors { path, reason: e.to_string() })?,
+                    )
+                }
+                None => None,
+            });
+        }
+        let index = match &set.index {
+            Some(index) => Some(open_index(root, &set.kind, index, &blocks, find)?),
+            None => None,
+        };
+        let open = Arc::new(OpenVectors { set: set.clone(), files, index });
+        sets.insert(kind.to_string(), open.clone());
+        Ok(open)
+    }
+
+    /// The unit query vector.
+    fn query_vector(&self, open: &OpenVectors, to: &SimilarTo) -> Result<Vec<f32>> {
+        let dim = open.set.dim as usize;
+        let mut vector = match to {
+            SimilarTo::Row(row_id) => self
+                .locate(RowId(*row_id))?
+                .and_then(|(block, doc)| open.files[block].as_ref().and_then(|file| file.vector(u64::from(doc))))
+                .ok_or_else(|| QueryError::usage(format!("row {row_id} has no {} vector", open.set.kind)))?,
+            SimilarTo::Vector(vector) => vector.clone(),
+        };
+        if vector.len() != dim {
+            return Err(QueryError::usage(format!(
+                "a vector of {} dimensions; the dataset's {} vectors have {dim}",
+                vector.len(),
+                open.set.kind
+            )));
+        }
+        normalize(&mut vector).map_err(|e| QueryError::usage(format!("the query vector: {e}")))?;
+        Ok(vector)
+    }
+
+    /// The rows `selection` keeps, hidden rows never among them.
+    fn kept_rows(&self, selection: &Selection, deadline: &Deadline) -> Result<Kept> {
+        let unconditional = selection.query.as_deref().is_none_or(|q| q.trim().is_empty())
+            && selection.filter.as_deref().is_none_or(|f| f.trim().is_empty())
+            && selection.url.as_deref().is_none_or(|u| u.trim().is_empty())
+            && selection.aliases.is_empty();
+        if unconditional && self.hidden_rows() == 0 {
+            return Ok(Kept::All);
+        }
+        let prepared = self.prepare(selection, deadline)?;
+        let sink = self.scan(&prepared, false, deadline, KeptSink::default)?;
+        Ok(Kept::Some(sink.0))
+    }
+}
+
+fn open_index(
+    root: &std::path::Path,
+    kind: &str,
+    index: &VectorIndex,
+    blocks: &[(&str, u64, u64)],
+    find: impl Fn(&[pairscope_store::BlockFile], &str, u64) -> Option<pairscope_store::BlockFile>,
+) -> Result<OpenIndex> {
+    let trained_path = root.join(pairscope_store::Layout::vector_model(kind, index.trained_in));
+    let failed = |reason: String| QueryError::Vectors { path: trained_path.clone(), reason };
+    let bytes = std::fs::read(&trained_path).map_err(|e| failed(e.to_string()))?;
+    let trained = Trained::from_bytes(&bytes).map_err(|e| failed(e.to_string()))?;
+    let mut lists = Vec::with_capacity(blocks.len());
+    for &(source, block, _) in blocks {
+        lists.push(match find(&index.lists, source, block) {
+            Some(file) => {
+                let path = root.join(&file.path);
+                let invalid = |reason: String| QueryError::Vectors { path: path.clone(), reason };
+                let handle = std::fs::File::open(&path)
+                    .map_err(|e| QueryError::Vectors { path: path.clone(), reason: e.to_string() })?;
+                // SAFETY: written once before the version naming it was committed, never
+                // changed after (as every mapped file of a dataset).
+                let map = unsafe { memmap2::Mmap::map(&handle) }
+                    .map_err(|e| QueryError::Vectors { path: path.clone(), reason: e.to_string() })?;
+                if map.len() as u64 != file.bytes {
+                    return Err(invalid(format!("{} bytes, the manifest says {}", map.len(), file.bytes)));
+                }
+                let lists = BlockLists::open(map).map_err(|e| invalid(e.to_string()))?;
+                if lists.nlist() != trained.nlist() || lists.len() as u64 != file.rows {
+                    return Err(invalid(format!(
+                        "{} lists of {} vectors; the model has {} lists and the manifest says {} vectors",
+                        lists.nlist(),
+                        lists.len(),
+                        trained.nlist(),
+                        file.rows
+                    )));
+                }
+                Some(lists)
+            }
+            None => None,
+        });
+    }
+    Ok(OpenIndex { trained, lists, nlist: index.nlist as usize })
+}
+
+fn ann_error(e: pairscope_ann::Error) -> QueryError {
+    QueryError::Vectors { path: "the vector index".into(), reason: e.to_string() }
+}
+
+/// The rows a selection keeps.
+enum Kept {
+    /// Every row (no condition, nothing hidden).
+    All,
+    /// By engine block number; blocks without a kept row are absent.
+    Some(HashMap<usize, Bits>),
+}
+
+/// One bit per row position of a block.
+#[derive(Default)]
+pub(crate) struct Bits {
+    words: Vec<u64>,
+    count: u64,
+}
+
+impl Bits {
+    fn set(&mut self, position: u32) {
+        let word = (position / 64) as usize;
+        if self.words.len() <= word {
+            self.words.resize(word + 1, 0);
+        }
+        if self.words[word] & (1 << (position % 64)) == 0 {
+            self.words[word] |= 1 << (position % 64);
+            self.count += 1;
+        }
+    }
+
+    /// Set positions, ascending.
+    fn positions(&self) -> impl Iterator<Item = u64> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, &word)| {
+            (0..64).filter(move |bit| word & (1 << bit) != 0).map(move |bit| i as u64 * 64 + bit)
+        })
+    }
+
+    /// The bitmap as faiss's selector reads it: byte `i >> 3`, bit `i & 7`.
+    fn bytes(&self) -> Vec<u8> {
+        self.words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+}
+
+/// Collects the matching rows of every block.
+#[derive(Default)]
+struct KeptSink(HashMap<usize, Bits>);
+
+impl Sink for KeptSink {
+    fn take(&mut self, at: SegmentAt<'_>, _: &mut SegmentColumns<'_>, docs: &[DocId], _: &[Score]) -> Result<()> {
+        // One segment per block: a document's number is its row's position in the block, as
+        // in the block's vector file.
+        let bits = self.0.entry(at.block).or_default();
+        for &doc in docs {
+            bits.set(doc);
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Self) {
+        for (block, bits) in other.0 {
+            match self.0.get_mut(&block) {
+                None => {
+                    self.0.insert(block, bits);
+                }
+                Some(mine) => {
+                    for position in bits.positions() {
+                        mine.set(position as u32);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One block's answer and the work done.
+#[derive(Default)]
+struct BlockResult {
+    /// Exactly scored: (cosine, row position), the block's `k` best.
+    exact: Vec<(f32, u64)>,
+    /// The index's candidates: (approximate score, row position), to be scored exactly.
+    candidates: Vec<(f32, u64)>,
+    scored_approximately: u64,
+    scored_exactly: u64,
+}
+
+/// A block's index lists, with what searching them needs.
+struct BlockIndex<'a> {
+    trained: &'a Trained,
+    lists: &'a BlockLists,
+    probes: &'a Probes,
+}
+
+/// One block's answer (see the module doc): its [`RERANK`] best candidates by the index, or
+/// its `k` best rows scored exactly. `state` is the thread's query of the index, made on its
+/// first block.
+fn search_block<'a>(
+    file: &VectorFile,
+    index: Option<BlockIndex<'a>>,
+    state: &mut Option<Query<'a>>,
+    query: &[f32],
+    kept: Option<&Bits>,
+    k: usize,
+) -> Result<BlockResult> {
+    let mut result = BlockResult::default();
+    if let Some(index) = index
+        && !cheaper_exact(kept, file.rows() as usize, index.trained.nlist())
+    {
+        let share = kept.map_or(1.0, |b| b.count as f64 / file.rows().max(1) as f64);
+        let nprobe = probes_for(share, index.trained.nlist());
+        let selector = kept.map(Bits::bytes);
+        let searcher = match state {
+            Some(searcher) => searcher,
+            None => state.insert(Query::new(index.trained, query, index.probes.clone()).map_err(ann_error)?),
+        };
+        let found = searcher
+            .search_block_probing(index.lists, RERANK.max(k), selector.as_deref(), nprobe)
+            .map_err(ann_error)?;
+        result.scored_approximately = found.scanned as u64;
+        result.candidates = found.hits.iter().map(|hit| (hit.score, hit.id as u64)).collect();
+        return Ok(result);
+    }
+    let positions: Box<dyn Iterator<Item = u64>> = match kept {
+        Some(bits) => Box::new(bits.positions()),
+        None => Box::new(0..file.rows()),
+    };
+    let mut scored: Vec<(f32, u64)> = Vec::new();
+    for position in positions {
+        if let Some(score) = file.dot(position, query) {
+            result.scored_exactly += 1;
+            scored.push((score, position));
+        }
+        if scored.len() >= 4 * k.max(64) {
+            keep_best(&mut scored, k);
+        }
+    }
+    keep_best(&mut scored, k);
+    result.exact = scored;
+    Ok(result)
+}
+
+/// Keeps the `k` best of `scored`, best first (ties by position).
+fn keep_best(scored: &mut Vec<(f32, u64)>, k: usize) {
+    let order = |a: &(f32, u64), b: &(f32, u64)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    if scored.len() > k {
+        scored.select_nth_unstable_by(k - 1, order);
+        scored.truncate(k);
+    }
+    scored.sort_unstable_by(order);
+}
+
+/// Lists to probe when `share` of a block's rows are kept, of `nlist`: the fewer kept, the
+/// more lists, so that enough kept candidates are seen.
+fn probes_for(share: f64, nlist: usize) -> usize {
+    let wanted = (NPROBE as f64 / share.max(1e-6).sqrt()).ceil() as usize;
+    wanted.clamp(1, nlist.max(1))
+}
+
+/// Whether scoring a block's kept rows exactly costs less than the index would: scanning the
+/// probed lists touches about `rows × nprobe / nlist` codes, and a code costs about a sixth of
+/// an exact score (768 float16 values against 128 code bytes).
+fn cheaper_exact(kept: Option<&Bits>, rows: usize, nlist: usize) -> bool {
+    let Some(kept) = kept else { return rows < 4 * RERANK };
+    let share = kept.count as f64 / rows.max(1) as f64;
+    let probed = rows as f64 * probes_for(share, nlist) as f64 / nlist.max(1) as f64;
+    (kept.count as f64) * 6.0 <= probed
+}
