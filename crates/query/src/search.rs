@@ -745,7 +745,14 @@ impl Engine {
         };
         let mut columns = SegmentColumns::new(segment, open, block.index.dir());
         let ids = columns.i64("row_id")?;
-        Ok(docs.iter().map(|&doc| ids.first(doc).unwrap_or(-1)).collect())
+        docs.iter()
+            .map(|&doc| {
+                ids.first(doc).ok_or_else(|| QueryError::Vectors {
+                    path: block.index.dir().to_path_buf(),
+                    reason: format!("document {doc} has no row_id"),
+                })
+            })
+            .collect()
     }
 }
 

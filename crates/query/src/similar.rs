@@ -200,7 +200,7 @@ impl Engine {
         scored.truncate(request.k);
         let mut best: Vec<(f32, i64, usize, u64)> = Vec::with_capacity(scored.len());
         for (score, b, position) in scored {
-            let row_id = self.row_ids_of(b, &[position as DocId])?.first().copied().unwrap_or(-1);
+            let Some(&row_id) = self.row_ids_of(b, &[position as DocId])?.first() else { continue };
             best.push((score, row_id, b, position));
         }
         best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
