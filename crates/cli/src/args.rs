@@ -47,6 +47,8 @@ pub enum Command {
     Facets(crate::commands::search::FacetsArgs),
     /// The rows whose image (or caption) embedding is most like a row's or a given vector's.
     Similar(crate::commands::similar::SimilarArgs),
+    /// Groups of near-duplicate rows by embedding (cosine ≥ 0.94), with a size histogram.
+    Dups(crate::commands::dups::DupsArgs),
     /// Count the captions that mention each name of name lists (artists, characters, …).
     Mentions(crate::commands::mentions::MentionsArgs),
     /// Cut a subset: a LAION preset or a filter, a query, removal lists, dedup, a sample; with a manifest.
@@ -142,6 +144,21 @@ pub struct SynthArgs {
     /// Worker threads (default: all cores). The output does not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Also write image embeddings for the rows, in clip-retrieval's layout, into this
+    /// directory (img_emb/img_emb_N.npy beside metadata/metadata_N.parquet), for
+    /// `ingest --embeddings`: float16 unit vectors around --clusters anisotropic centres.
+    #[arg(value_parser = ResolvedPath, long)]
+    pub embeddings: Option<PathBuf>,
+    /// With --embeddings: dimensions (768 as CLIP ViT-L/14's).
+    #[arg(long, default_value_t = 768, requires = "embeddings", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub dim: u64,
+    /// With --embeddings: cluster centres.
+    #[arg(long, default_value_t = 2000, requires = "embeddings", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub clusters: u64,
+    /// With --embeddings: the share of vectors that are near-copies of an earlier one (cosine
+    /// 0.94 to 1, as re-posted images are).
+    #[arg(long, default_value_t = 0.2, requires = "embeddings")]
+    pub near_copies: f64,
 }
 
 #[derive(Debug, Args)]

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Command::Count(args) => commands::search::run_count(args, &cli.global),
         Command::Facets(args) => commands::search::run_facets(args, &cli.global),
         Command::Similar(args) => commands::similar::run(args, &cli.global),
+        Command::Dups(args) => commands::dups::run(args, &cli.global),
         Command::Mentions(args) => commands::mentions::run(args, &cli.global),
         Command::Fetch(args) => commands::fetch::run_fetch(args, &cli.global),
         Command::Sql(args) => commands::sql::run(args, &cli.global),

@@ -372,7 +372,7 @@ fn killed_embedding_ingests_end_as_uninterrupted_ones() {
             }
         }
     }
-    let dist = ClusteredVectors { dim: 16, clusters: 50, seed: 3 };
+    let dist = ClusteredVectors { dim: 16, clusters: 50, seed: 3, near_copies: 0.0 };
     let values: Vec<f32> = (0..urls.len() as u64).flat_map(|i| dist.vector(i)).collect();
     let item = Arc::new(Field::new("item", DataType::Float32, true));
     let vectors = FixedSizeListArray::new(item, 16, Arc::new(Float32Array::from(values)), None);

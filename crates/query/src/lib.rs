@@ -10,7 +10,8 @@
 //!   cursor-paged, exact total), [`Engine::count`], [`Engine::facets`] (exact term counts and
 //!   fixed-edge histograms), [`Engine::search_with_facets`] (a page, its total and several
 //!   facets from one pass over the matching rows), [`Engine::get`] (a row by id) and
-//!   [`Engine::similar`] (nearest neighbours by embedding, [`similar`]);
+//!   [`Engine::similar`] (nearest neighbours by embedding, [`similar`]),
+//!   [`Engine::near_duplicates`] (groups of rows whose embeddings are alike, [`dups`]);
 //! - how `--where` (the `pairscope-expr` filter language, the one evaluator) runs over the
 //!   index's fast fields, or over the parquet rows for columns the index does not keep.
 //!
@@ -25,6 +26,7 @@
 
 mod columns;
 pub mod compile;
+pub mod dups;
 mod engine;
 pub mod error;
 pub mod facets;
@@ -35,6 +37,7 @@ mod rows;
 pub mod search;
 pub mod similar;
 
+pub use dups::{DupsRequest, NearDuplicates};
 pub use engine::{Engine, Limits, MAX_PARQUET_FILTER_ROWS, Selection};
 pub use error::{QueryError, Result};
 pub use facets::{Bucket, Facet, FacetBy, TermCount};

@@ -105,12 +105,12 @@ pub struct SimilarPage {
 /// A vector set opened for queries: its blocks' vector files and index lists, by the engine's
 /// block number.
 pub(crate) struct OpenVectors {
-    set: VectorSet,
-    files: Vec<Option<VectorFile>>,
-    index: Option<OpenIndex>,
+    pub(crate) set: VectorSet,
+    pub(crate) files: Vec<Option<VectorFile>>,
+    pub(crate) index: Option<OpenIndex>,
 }
 
-struct OpenIndex {
+pub(crate) struct OpenIndex {
     trained: Trained,
     lists: Vec<Option<BlockLists>>,
     nlist: usize,
@@ -130,78 +130,17 @@ impl Engine {
         let open = self.open_vectors(&request.kind)?;
         let query = self.query_vector(&open, &request.to)?;
         let kept = self.kept_rows(&request.selection, &deadline)?;
-        let exact = request.exact || open.index.is_none();
-        let index = open.index.as_ref().filter(|_| !exact);
-        // The most lists any block probes (the block whose share of kept rows is least), found
-        // once; each block probes a prefix of them.
-        let probes = match index {
-            Some(index) => {
-                let least = match &kept {
-                    Kept::All => 1.0,
-                    Kept::Some(blocks) => blocks
-                        .iter()
-                        .map(|(b, bits)| {
-                            bits.count as f64 / open.files[*b].as_ref().map_or(1, |f| f.rows().max(1)) as f64
-                        })
-                        .fold(1.0, f64::min),
-                };
-                Some(index.trained.coarse(&query, probes_for(least, index.nlist)).map_err(ann_error)?)
+        let plan = Plan::new(&open, &kept, request.exact, NPROBE, RERANK.max(request.k));
+        let nearest = plan.nearest(&query, request.k, self.threads(), &deadline)?;
+        // Row ids read a block at a time.
+        let mut by_block = nearest.best.clone();
+        by_block.sort_unstable_by_key(|&(_, block, position)| (block, position));
+        let mut best: Vec<(f32, i64, usize, u64)> = Vec::with_capacity(by_block.len());
+        for found in by_block.chunk_by(|a, b| a.1 == b.1) {
+            let docs: Vec<DocId> = found.iter().map(|&(_, _, position)| position as DocId).collect();
+            for (&(score, b, position), row_id) in found.iter().zip(self.row_ids_of(found[0].1, &docs)?) {
+                best.push((score, row_id, b, position));
             }
-            None => None,
-        };
-        let blocks = self.blocks.len();
-        let per_thread = parallel::try_fold(
-            blocks,
-            self.threads(),
-            || (None, Vec::new()),
-            |state, b| -> Result<()> {
-                deadline.check()?;
-                let Some(file) = &open.files[b] else { return Ok(()) };
-                let kept = match &kept {
-                    Kept::All => None,
-                    Kept::Some(blocks) => match blocks.get(&b) {
-                        Some(bits) => Some(bits),
-                        None => return Ok(()),
-                    },
-                };
-                let lists = index.zip(probes.as_ref()).and_then(|(index, probes)| {
-                    index.lists[b].as_ref().map(|lists| BlockIndex { trained: &index.trained, lists, probes })
-                });
-                let (query_state, results): &mut (Option<Query<'_>>, Vec<(usize, BlockResult)>) = state;
-                results.push((b, search_block(file, lists, query_state, &query, kept, request.k)?));
-                Ok(())
-            },
-        )?;
-        // The index's candidates of every block compete by their approximate scores (one model
-        // scores them all); the best RERANK are scored exactly and join the exactly scored rows.
-        let (mut approximate, mut exactly) = (0, 0);
-        let mut scored: Vec<(f32, usize, u64)> = Vec::new();
-        let mut candidates: Vec<(f32, usize, u64)> = Vec::new();
-        for (b, result) in per_thread.into_iter().flat_map(|(_, results)| results) {
-            approximate += result.scored_approximately;
-            exactly += result.scored_exactly;
-            scored.extend(result.exact.into_iter().map(|(score, position)| (score, b, position)));
-            candidates.extend(result.candidates.into_iter().map(|(score, position)| (score, b, position)));
-        }
-        let order =
-            |a: &(f32, usize, u64), b: &(f32, usize, u64)| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2)));
-        let rerank = RERANK.max(request.k);
-        if candidates.len() > rerank {
-            candidates.select_nth_unstable_by(rerank - 1, order);
-            candidates.truncate(rerank);
-        }
-        for (_, b, position) in candidates {
-            if let Some(score) = open.files[b].as_ref().and_then(|file| file.dot(position, &query)) {
-                exactly += 1;
-                scored.push((score, b, position));
-            }
-        }
-        scored.sort_unstable_by(order);
-        scored.truncate(request.k);
-        let mut best: Vec<(f32, i64, usize, u64)> = Vec::with_capacity(scored.len());
-        for (score, b, position) in scored {
-            let Some(&row_id) = self.row_ids_of(b, &[position as DocId])?.first() else { continue };
-            best.push((score, row_id, b, position));
         }
         best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let entries: Vec<Entry> = best
@@ -215,19 +154,16 @@ impl Engine {
             version: self.version(),
             kind: open.set.kind.clone(),
             model: open.set.model.clone(),
-            exact,
-            kept_rows: match &kept {
-                Kept::All => self.rows(),
-                Kept::Some(blocks) => blocks.values().map(|b| b.count).sum(),
-            },
-            scored_approximately: approximate,
-            scored_exactly: exactly,
+            exact: plan.index.is_none(),
+            kept_rows: kept.count(self.rows()),
+            scored_approximately: nearest.scored_approximately,
+            scored_exactly: nearest.scored_exactly,
             hits: best.iter().zip(hits).map(|(&(cosine, ..), hit)| SimilarHit { cosine, hit }).collect(),
         })
     }
 
     /// The vector set `kind`, opened once per engine.
-    fn open_vectors(&self, kind: &str) -> Result<Arc<OpenVectors>> {
+    pub(crate) fn open_vectors(&self, kind: &str) -> Result<Arc<OpenVectors>> {
         // A panic while the map was held leaves it whole (an insert is one step).
         let mut sets = self.vector_sets.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(open) = sets.get(kind) {
@@ -296,7 +232,7 @@ impl Engine {
     }
 
     /// The rows `selection` keeps, hidden rows never among them.
-    fn kept_rows(&self, selection: &Selection, deadline: &Deadline) -> Result<Kept> {
+    pub(crate) fn kept_rows(&self, selection: &Selection, deadline: &Deadline) -> Result<Kept> {
         let unconditional = selection.query.as_deref().is_none_or(|q| q.trim().is_empty())
             && selection.filter.as_deref().is_none_or(|f| f.trim().is_empty())
             && selection.url.as_deref().is_none_or(|u| u.trim().is_empty())
@@ -307,6 +243,104 @@ impl Engine {
         let prepared = self.prepare(selection, deadline)?;
         let sink = self.scan(&prepared, false, deadline, KeptSink::default)?;
         Ok(Kept::Some(sink.0))
+    }
+}
+
+/// How the queries of one request search, decided once: exactly or through the index, how
+/// many lists at most, how many candidates to score exactly.
+pub(crate) struct Plan<'a> {
+    open: &'a OpenVectors,
+    kept: &'a Kept,
+    /// `None`: every kept row is scored exactly.
+    index: Option<&'a OpenIndex>,
+    /// Lists a block probes where every row is kept.
+    base_nprobe: usize,
+    /// The most lists any block probes (the block whose share of kept rows is least).
+    nprobe: usize,
+    /// Candidates of the index scored exactly (per block, then of all blocks).
+    rerank: usize,
+}
+
+/// The nearest kept rows to one query, and the work done.
+pub(crate) struct Nearest {
+    /// `(cosine, block, position)`, best first (ties by block and position).
+    pub best: Vec<(f32, usize, u64)>,
+    pub scored_approximately: u64,
+    pub scored_exactly: u64,
+}
+
+impl<'a> Plan<'a> {
+    /// A plan probing `nprobe` lists where every row is kept (more where fewer are) and scoring
+    /// `rerank` candidates exactly.
+    pub(crate) fn new(open: &'a OpenVectors, kept: &'a Kept, exact: bool, nprobe: usize, rerank: usize) -> Plan<'a> {
+        let index = open.index.as_ref().filter(|_| !exact);
+        let least = match kept {
+            Kept::All => 1.0,
+            Kept::Some(blocks) => blocks
+                .iter()
+                .map(|(b, bits)| bits.count as f64 / open.files[*b].as_ref().map_or(1, |f| f.rows().max(1)) as f64)
+                .fold(1.0, f64::min),
+        };
+        let most = index.map_or(0, |index| probes_for(nprobe, least, index.nlist));
+        Plan { open, kept, index, base_nprobe: nprobe, nprobe: most, rerank }
+    }
+
+    /// The `k` kept rows nearest `query` (a unit vector), blocks searched on `threads`
+    /// threads (see the module doc).
+    pub(crate) fn nearest(&self, query: &[f32], k: usize, threads: usize, deadline: &Deadline) -> Result<Nearest> {
+        let probes = match self.index {
+            Some(index) => Some(index.trained.coarse(query, self.nprobe).map_err(ann_error)?),
+            None => None,
+        };
+        let per_thread = parallel::try_fold(
+            self.open.files.len(),
+            threads,
+            || (None, Vec::new()),
+            |state, b| -> Result<()> {
+                deadline.check()?;
+                let Some(file) = &self.open.files[b] else { return Ok(()) };
+                let kept = match self.kept {
+                    Kept::All => None,
+                    Kept::Some(blocks) => match blocks.get(&b) {
+                        Some(bits) => Some(bits),
+                        None => return Ok(()),
+                    },
+                };
+                let lists = self.index.zip(probes.as_ref()).and_then(|(index, probes)| {
+                    index.lists[b].as_ref().map(|lists| BlockIndex { trained: &index.trained, lists, probes })
+                });
+                let (query_state, results): &mut (Option<Query<'_>>, Vec<(usize, BlockResult)>) = state;
+                results.push((b, search_block(self, file, lists, query_state, query, kept, k)?));
+                Ok(())
+            },
+        )?;
+        // The index's candidates of every block compete by their approximate scores (one model
+        // scores them all); the best `rerank` are scored exactly and join the exactly scored
+        // rows.
+        let (mut approximate, mut exactly) = (0, 0);
+        let mut scored: Vec<(f32, usize, u64)> = Vec::new();
+        let mut candidates: Vec<(f32, usize, u64)> = Vec::new();
+        for (b, result) in per_thread.into_iter().flat_map(|(_, results)| results) {
+            approximate += result.scored_approximately;
+            exactly += result.scored_exactly;
+            scored.extend(result.exact.into_iter().map(|(score, position)| (score, b, position)));
+            candidates.extend(result.candidates.into_iter().map(|(score, position)| (score, b, position)));
+        }
+        let order =
+            |a: &(f32, usize, u64), b: &(f32, usize, u64)| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2)));
+        if candidates.len() > self.rerank {
+            candidates.select_nth_unstable_by(self.rerank - 1, order);
+            candidates.truncate(self.rerank);
+        }
+        for (_, b, position) in candidates {
+            if let Some(score) = self.open.files[b].as_ref().and_then(|file| file.dot(position, query)) {
+                exactly += 1;
+                scored.push((score, b, position));
+            }
+        }
+        scored.sort_unstable_by(order);
+        scored.truncate(k);
+        Ok(Nearest { best: scored, scored_approximately: approximate, scored_exactly: exactly })
     }
 }
 
@@ -359,22 +393,32 @@ fn ann_error(e: pairscope_ann::Error) -> QueryError {
 }
 
 /// The rows a selection keeps.
-enum Kept {
+pub(crate) enum Kept {
     /// Every row (no condition, nothing hidden).
     All,
     /// By engine block number; blocks without a kept row are absent.
     Some(HashMap<usize, Bits>),
 }
 
+impl Kept {
+    /// Rows kept, of `rows` in all.
+    pub(crate) fn count(&self, rows: u64) -> u64 {
+        match self {
+            Kept::All => rows,
+            Kept::Some(blocks) => blocks.values().map(|b| b.count).sum(),
+        }
+    }
+}
+
 /// One bit per row position of a block.
 #[derive(Default)]
 pub(crate) struct Bits {
     words: Vec<u64>,
-    count: u64,
+    pub(crate) count: u64,
 }
 
 impl Bits {
-    fn set(&mut self, position: u32) {
+    pub(crate) fn set(&mut self, position: u32) {
         let word = (position / 64) as usize;
         if self.words.len() <= word {
             self.words.resize(word + 1, 0);
@@ -385,8 +429,13 @@ impl Bits {
         }
     }
 
+    /// Whether `position` is set.
+    pub(crate) fn contains(&self, position: u64) -> bool {
+        self.words.get((position / 64) as usize).is_some_and(|w| w & (1 << (position % 64)) != 0)
+    }
+
     /// Set positions, ascending.
-    fn positions(&self) -> impl Iterator<Item = u64> + '_ {
+    pub(crate) fn positions(&self) -> impl Iterator<Item = u64> + '_ {
         self.words.iter().enumerate().flat_map(|(i, &word)| {
             (0..64).filter(move |bit| word & (1 << bit) != 0).map(move |bit| i as u64 * 64 + bit)
         })
@@ -447,10 +496,11 @@ struct BlockIndex<'a> {
     probes: &'a Probes,
 }
 
-/// One block's answer (see the module doc): its [`RERANK`] best candidates by the index, or
+/// One block's answer (see the module doc): its `rerank` best candidates by the index, or
 /// its `k` best rows scored exactly. `state` is the thread's query of the index, made on its
 /// first block.
 fn search_block<'a>(
+    plan: &Plan<'_>,
     file: &VectorFile,
     index: Option<BlockIndex<'a>>,
     state: &mut Option<Query<'a>>,
@@ -458,20 +508,20 @@ fn search_block<'a>(
     kept: Option<&Bits>,
     k: usize,
 ) -> Result<BlockResult> {
+    let (base_nprobe, rerank) = (plan.base_nprobe, plan.rerank);
     let mut result = BlockResult::default();
     if let Some(index) = index
-        && !cheaper_exact(kept, file.rows() as usize, index.trained.nlist())
+        && !cheaper_exact(kept, file.rows() as usize, index.trained.nlist(), base_nprobe)
     {
         let share = kept.map_or(1.0, |b| b.count as f64 / file.rows().max(1) as f64);
-        let nprobe = probes_for(share, index.trained.nlist());
+        let nprobe = probes_for(base_nprobe, share, index.trained.nlist());
         let selector = kept.map(Bits::bytes);
         let searcher = match state {
             Some(searcher) => searcher,
             None => state.insert(Query::new(index.trained, query, index.probes.clone()).map_err(ann_error)?),
         };
-        let found = searcher
-            .search_block_probing(index.lists, RERANK.max(k), selector.as_deref(), nprobe)
-            .map_err(ann_error)?;
+        let found =
+            searcher.search_block_probing(index.lists, rerank, selector.as_deref(), nprobe).map_err(ann_error)?;
         result.scored_approximately = found.scanned as u64;
         result.candidates = found.hits.iter().map(|hit| (hit.score, hit.id as u64)).collect();
         return Ok(result);
@@ -505,19 +555,19 @@ fn keep_best(scored: &mut Vec<(f32, u64)>, k: usize) {
     scored.sort_unstable_by(order);
 }
 
-/// Lists to probe when `share` of a block's rows are kept, of `nlist`: the fewer kept, the
-/// more lists, so that enough kept candidates are seen.
-fn probes_for(share: f64, nlist: usize) -> usize {
-    let wanted = (NPROBE as f64 / share.max(1e-6).sqrt()).ceil() as usize;
+/// Lists to probe when `share` of a block's rows are kept, of `nlist`, `base` when all are:
+/// the fewer kept, the more lists, so that enough kept candidates are seen.
+fn probes_for(base: usize, share: f64, nlist: usize) -> usize {
+    let wanted = (base as f64 / share.max(1e-6).sqrt()).ceil() as usize;
     wanted.clamp(1, nlist.max(1))
 }
 
 /// Whether scoring a block's kept rows exactly costs less than the index would: scanning the
 /// probed lists touches about `rows × nprobe / nlist` codes, and a code costs about a sixth of
 /// an exact score (768 float16 values against 128 code bytes).
-fn cheaper_exact(kept: Option<&Bits>, rows: usize, nlist: usize) -> bool {
+fn cheaper_exact(kept: Option<&Bits>, rows: usize, nlist: usize, base_nprobe: usize) -> bool {
     let Some(kept) = kept else { return rows < 4 * RERANK };
     let share = kept.count as f64 / rows.max(1) as f64;
-    let probed = rows as f64 * probes_for(share, nlist) as f64 / nlist.max(1) as f64;
+    let probed = rows as f64 * probes_for(base_nprobe, share, nlist) as f64 / nlist.max(1) as f64;
     (kept.count as f64) * 6.0 <= probed
 }

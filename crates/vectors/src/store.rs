@@ -18,6 +18,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use half::f16;
+use half::slice::HalfFloatSliceExt;
 
 /// Why a vector is not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -196,7 +197,32 @@ impl VectorFile {
     /// `query`, if the row has a vector.
     pub fn dot(&self, offset: u64, query: &[f32]) -> Option<f32> {
         let bytes = self.row_bytes(offset)?;
-        Some(bytes.chunks_exact(2).zip(query).map(|(b, q)| f16::from_le_bytes([b[0], b[1]]).to_f32() * q).sum())
+        // SAFETY: every bit pattern is an f16 (a u16; the file is little-endian, as the target
+        // unless the fallback below runs); a row starts at an even offset of a
+        // page-aligned map, so the middle part is all of it (checked below all the same).
+        let (before, halves, after) = unsafe { bytes.align_to::<f16>() };
+        if !before.is_empty() || !after.is_empty() || cfg!(target_endian = "big") {
+            return Some(
+                bytes.chunks_exact(2).zip(query).map(|(b, q)| f16::from_le_bytes([b[0], b[1]]).to_f32() * q).sum(),
+            );
+        }
+        // Converted a chunk at a time (F16C where the CPU has it) and summed in eight lanes,
+        // which the compiler keeps in vector registers.
+        let mut lanes = [0f32; 8];
+        let mut values = [0f32; 64];
+        for (halves, query) in halves.chunks(64).zip(query.chunks(64)) {
+            let values = &mut values[..halves.len()];
+            halves.convert_to_f32_slice(values);
+            let mut pairs = values.chunks_exact(8).zip(query.chunks_exact(8));
+            for (v, q) in &mut pairs {
+                for lane in 0..8 {
+                    lanes[lane] += v[lane] * q[lane];
+                }
+            }
+            let tail = values.len() - values.len() % 8;
+            lanes[0] += values[tail..].iter().zip(&query[tail..]).map(|(v, q)| v * q).sum::<f32>();
+        }
+        Some(lanes.iter().sum())
     }
 
     fn row_bytes(&self, offset: u64) -> Option<&[u8]> {

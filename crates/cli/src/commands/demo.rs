@@ -72,7 +72,7 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         fold_accents: false,
         mention: None,
         names: Vec::new(),
-        timeout: 30.0,
+        timeout: None,
     };
     let search = SearchArgs {
         selection,

@@ -1,5 +1,6 @@
 pub mod collect;
 pub mod demo;
+pub mod dups;
 pub mod fetch;
 pub mod info;
 pub mod ingest;

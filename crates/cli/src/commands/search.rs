@@ -46,9 +46,10 @@ pub struct SelectionArgs {
     /// builtin:characters].
     #[arg(long = "names", value_name = "LIST", requires = "mention")]
     pub names: Vec<String>,
-    /// Stop the query after this many seconds (exit code 1).
-    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
-    pub timeout: f64,
+    /// Stop the query after this many seconds (exit code 1); `dups`, which searches once per
+    /// selected row, has no limit unless given [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
 }
 
 impl SelectionArgs {
@@ -79,11 +80,24 @@ impl SelectionArgs {
         Ok(vec![name.to_string()])
     }
 
+    /// The limits of one query: `--timeout`, 30 seconds unless given.
     pub fn limits(&self) -> Result<Limits> {
-        if !(self.timeout > 0.0 && self.timeout <= 3600.0) {
-            return Err(UsageError::new("--timeout must be between 0 and 3600 seconds").into());
+        self.limits_or(Some(30.0))
+    }
+
+    /// The limits of a batch command: `--timeout` if given, else none.
+    pub fn batch_limits(&self) -> Result<Limits> {
+        self.limits_or(None)
+    }
+
+    fn limits_or(&self, default: Option<f64>) -> Result<Limits> {
+        match self.timeout.or(default) {
+            None => Ok(Limits { timeout: Duration::MAX }),
+            Some(timeout) if timeout > 0.0 && timeout <= 3600.0 => {
+                Ok(Limits { timeout: Duration::from_secs_f64(timeout) })
+            }
+            Some(_) => Err(UsageError::new("--timeout must be between 0 and 3600 seconds").into()),
         }
-        Ok(Limits { timeout: Duration::from_secs_f64(self.timeout) })
     }
 
     pub fn engine(&self) -> Result<Engine> {

@@ -1,5 +1,6 @@
 use anyhow::Result;
 use pairscope_model::ExitStatus;
+use pairscope_synth::embeddings::{ClusteredVectors, write_clip_retrieval};
 use pairscope_synth::{SynthOptions, generate};
 
 use crate::args::{GlobalArgs, SynthArgs, UsageError};
@@ -29,6 +30,33 @@ pub fn run(args: &SynthArgs, global: &GlobalArgs) -> Result<ExitStatus> {
             secs,
             summary.rows as f64 / secs.max(1e-9)
         );
+    }
+    if let Some(dir) = &args.embeddings {
+        if !(0.0..=1.0).contains(&args.near_copies) {
+            return Err(UsageError::new("--near-copies must be between 0 and 1").into());
+        }
+        let dist = ClusteredVectors {
+            dim: args.dim as usize,
+            clusters: args.clusters,
+            seed: args.seed,
+            near_copies: args.near_copies,
+        };
+        let bar = Bar::new(global, "embeddings");
+        let started = std::time::Instant::now();
+        let files = write_clip_retrieval(&summary.files, &dist, dir, options.threads, &|rows| {
+            pairscope_model::Progress::advance(&bar, rows, 0)
+        })?;
+        bar.finish();
+        if !global.quiet {
+            eprintln!(
+                "wrote {} {}-d vectors in {} files to {} ({:.1}s)",
+                summary.rows,
+                args.dim,
+                files.len(),
+                dir.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
     Ok(ExitStatus::Clean)
 }
