@@ -5,7 +5,9 @@
 //! 1. **filter**: the preset's definition and `--where`, both EXPR, combined with AND;
 //! 2. **query**: the QUERY language and the URL pattern, evaluated by the full-text index;
 //! 3. **removal lists**: domains, URLs, image hashes, opt-outs (first reason counts);
-//! 4. **dedup** by url or url+caption: of rows with the same key, the lowest row_id survives;
+//! 4. **dedup** by url or url+caption, or by near-duplicate image embeddings (`near:T`: the
+//!    groups of `pairscope dups` among the rows left): of rows with the same key or in the same
+//!    group, the lowest row_id survives;
 //! 5. **sample**: the N rows with the smallest XXH3-64 of (row_id, seed), ties by row_id.
 //!
 //! DataFusion plans every pass over the rows: the dedup grouping spills to disk past the memory
@@ -30,7 +32,7 @@ use pairscope_export::{BatchWriter, ExportFormat, ExportOptions};
 use pairscope_expr::Expr;
 use pairscope_io::staged::StagedDir;
 use pairscope_model::web::PSL_CRATE_VERSION;
-use pairscope_query::{Engine, Limits, Selection};
+use pairscope_query::{DupsRequest, Engine, Limits, Selection};
 use pairscope_sql::table::{TABLE, pairs_table};
 use pairscope_store::Dataset;
 use roaring::RoaringTreemap;
@@ -52,29 +54,53 @@ const CHUNK_ROWS: usize = 8192;
 /// The column the final pass adds for the removal reason; never written.
 const REASON_COLUMN: &str = "__pairscope_removed";
 
-/// The key rows are deduplicated by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// What makes rows duplicates of each other.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DedupKey {
     /// Rows with the same image URL.
     Url,
     /// Rows with the same image URL and caption.
     UrlCaption,
+    /// Rows in one near-duplicate group of image embeddings at this cosine threshold
+    /// (`pairscope dups`), among the rows the earlier steps keep.
+    Near(f32),
 }
 
 impl DedupKey {
     /// Its name as `--dedup` spells it.
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            DedupKey::Url => "url",
-            DedupKey::UrlCaption => "url+caption",
+            DedupKey::Url => "url".into(),
+            DedupKey::UrlCaption => "url+caption".into(),
+            DedupKey::Near(threshold) => format!("near:{threshold}"),
         }
     }
 
-    fn sql(self) -> &'static str {
+    /// The key as SQL over `pairs`, when it is a column key.
+    fn sql(self) -> Option<&'static str> {
         match self {
-            DedupKey::Url => "pair_key(url)",
-            DedupKey::UrlCaption => "pair_key(url, caption)",
+            DedupKey::Url => Some("pair_key(url)"),
+            DedupKey::UrlCaption => Some("pair_key(url, caption)"),
+            DedupKey::Near(_) => None,
+        }
+    }
+}
+
+impl std::str::FromStr for DedupKey {
+    type Err = String;
+
+    /// `url`, `url+caption`, `near` (0.94, clip-retrieval's threshold) or `near:T`.
+    fn from_str(s: &str) -> Result<DedupKey, String> {
+        match s {
+            "url" => Ok(DedupKey::Url),
+            "url+caption" => Ok(DedupKey::UrlCaption),
+            "near" => Ok(DedupKey::Near(pairscope_query::dups::DEFAULT_THRESHOLD)),
+            _ => match s.strip_prefix("near:").map(str::parse::<f32>) {
+                Some(Ok(threshold)) if threshold > 0.0 && threshold <= 1.0 => Ok(DedupKey::Near(threshold)),
+                Some(_) => Err(format!("{s}: the threshold of near:T is a cosine in (0, 1]")),
+                None => Err(format!("{s}: not url, url+caption, near or near:T")),
+            },
         }
     }
 }
@@ -177,7 +203,7 @@ async fn execute(
     let pass = Pass::open(dataset, request).await?;
     pass.check_preset_columns(dataset, &filter).await?;
     let selection = pass.selection(dataset, request, &filter).await?;
-    let survivors = pass.survivors(request, &selection).await?;
+    let survivors = pass.survivors(dataset, request, &selection).await?;
     let written = pass.write(request, &selection, survivors.keep, dir).await?;
     let counts = Counts::of(&selection, &survivors.counts, &written, request)?;
     let manifest = manifest(dataset, request, filter, &pass.lists, &counts, written.files);
@@ -304,17 +330,40 @@ impl Pass {
 
     /// Steps 3 to 5 when a dedup or a sample needs them decided before the final pass: the
     /// selected rows no list removes, grouped by the dedup key (lowest row id kept), sampled.
-    async fn survivors(&self, request: &SubsetRequest, selected: &Selected) -> Result<Survivors, SubsetError> {
+    async fn survivors(
+        &self,
+        dataset: &Dataset,
+        request: &SubsetRequest,
+        selected: &Selected,
+    ) -> Result<Survivors, SubsetError> {
         if request.dedup.is_none() && request.sample.is_none() {
             return Ok(Survivors { keep: None, counts: SurvivorCounts::default() });
         }
         let (condition, reason) = (&selected.condition, &self.reason);
         let mut counts = SurvivorCounts::default();
         let (candidates, survivors) = match request.dedup {
+            Some(DedupKey::Near(threshold)) => {
+                let query = format!("SELECT row_id FROM pairs WHERE {condition} AND {reason} IS NULL");
+                let (ids, total) = row_ids_and_counts(&self.context, &query).await?;
+                let groups = Engine::open(dataset.clone())?.near_duplicates(
+                    &DupsRequest {
+                        kind: "image".into(),
+                        threshold,
+                        selection: Selection::default(),
+                        among: Some(Arc::new(ids.clone())),
+                        exact: false,
+                    },
+                    &Limits { timeout: std::time::Duration::MAX },
+                    &|_| {},
+                )?;
+                let survivors = ids - groups.redundant();
+                counts.after_dedup = Some(survivors.len());
+                (total, survivors)
+            }
             Some(key) => {
                 let query = format!(
                     "SELECT min(row_id) AS row_id, count(*) AS n FROM pairs WHERE {condition} AND {reason} IS NULL GROUP BY {}",
-                    key.sql()
+                    key.sql().unwrap_or("row_id")
                 );
                 let (ids, total) = row_ids_and_counts(&self.context, &query).await?;
                 counts.after_dedup = Some(ids.len());

@@ -452,3 +452,73 @@ fn a_query_keeps_exactly_the_rows_search_finds() {
         assert_eq!(manifest.rows.r#in - manifest.removed.total(), manifest.rows.out);
     }
 }
+
+#[test]
+fn near_dedup_keeps_the_lowest_row_of_each_near_duplicate_group_among_the_rows_left() {
+    use pairscope_ingest::embeddings::EmbeddingOptions;
+    use pairscope_query::{DupsRequest, Engine, Limits, Selection};
+    use pairscope_synth::embeddings::{ClusteredVectors, write_clip_retrieval};
+
+    // Enough rows that the vector index is built and searched; 96 dimensions, so that only
+    // near-copies (a third of the rows) are above the threshold.
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let options = SynthOptions {
+        rows_per_shard: 11_000,
+        threads: 2,
+        ..SynthOptions::new(22_000, 8, SynthSchema::LaionAesthetics)
+    };
+    let summary = generate(&options, &source, &|_| {}).unwrap();
+    let dist = ClusteredVectors { dim: 96, clusters: 300, seed: 8, near_copies: 0.3 };
+    write_clip_retrieval(&summary.files, &dist, &dir.path().join("emb"), 2, &|_| {}).unwrap();
+    let root = dir.path().join("ds");
+    ingest(
+        &root,
+        &[source.to_str().unwrap().to_string()],
+        &IngestOptions { threads: 2, ..Default::default() },
+        &NoProgress,
+    )
+    .unwrap();
+    let report =
+        pairscope_ingest::ingest_embeddings(&root, &dir.path().join("emb"), &EmbeddingOptions::default(), &NoProgress)
+            .unwrap();
+    assert!(report.indexed.is_some(), "{report:?}");
+    let dataset = Dataset::open(&root).unwrap();
+
+    let filter = "aesthetic >= 5";
+    let plain = dir.path().join("plain");
+    run_subset(&dataset, &SubsetRequest { filter: Some(filter.into()), ..request(plain.clone()) }).unwrap();
+    let near = dir.path().join("near");
+    let manifest = run_subset(
+        &dataset,
+        &SubsetRequest { filter: Some(filter.into()), dedup: Some(DedupKey::Near(0.94)), ..request(near.clone()) },
+    )
+    .unwrap();
+    assert_eq!(manifest.dedup, Some(DedupKey::Near(0.94)));
+
+    // The groups `dups` finds among the same rows: all but the first row of each go.
+    let groups = Engine::open(dataset.clone())
+        .unwrap()
+        .near_duplicates(
+            &DupsRequest {
+                kind: "image".into(),
+                threshold: 0.94,
+                selection: Selection { filter: Some(filter.into()), ..Selection::default() },
+                among: None,
+                exact: false,
+            },
+            &Limits { timeout: std::time::Duration::MAX },
+            &|_| {},
+        )
+        .unwrap();
+    let redundant = groups.redundant();
+    assert!(redundant.len() > 100, "near-copies among the kept rows: {}", redundant.len());
+    let expected: Vec<i64> = output_row_ids(&plain).into_iter().filter(|id| !redundant.contains(*id as u64)).collect();
+    let kept = output_row_ids(&near);
+    assert_eq!(kept, expected);
+    assert_eq!(manifest.removed.dedup, redundant.len());
+    for group in &groups.groups {
+        assert!(kept.binary_search(&group[0]).is_ok(), "the lowest row of {group:?} is kept");
+    }
+    assert!("near:2".parse::<DedupKey>().is_err() && "near".parse::<DedupKey>() == Ok(DedupKey::Near(0.94)));
+}

@@ -40,9 +40,11 @@ pub struct SubsetArgs {
     pub fold_accents: bool,
     #[command(flatten)]
     pub removal: RemovalArgs,
-    /// Keep one row per URL (or URL and caption): the lowest row_id.
-    #[arg(long, value_enum)]
-    pub dedup: Option<DedupArg>,
+    /// Keep one row per URL (`url`), URL and caption (`url+caption`), or near-duplicate group
+    /// of image embeddings (`near:T`, cosine ≥ T; `near` is near:0.94, as `pairscope dups`):
+    /// the lowest row_id.
+    #[arg(long, value_name = "KEY", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<DedupKey>()))]
+    pub dedup: Option<DedupKey>,
     /// Keep N rows chosen by a seeded hash of row_id (the same N for the same seed).
     #[arg(long, value_name = "N", requires = "seed")]
     pub sample: Option<u64>,
@@ -74,13 +76,6 @@ pub struct SubsetArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum DedupArg {
-    Url,
-    #[value(name = "url+caption")]
-    UrlCaption,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum OutFormat {
     Parquet,
     Csv,
@@ -105,10 +100,7 @@ pub fn run_subset_command(args: &SubsetArgs, _global: &GlobalArgs) -> Result<Exi
         url: args.url.clone(),
         fold_accents: args.fold_accents,
         lists,
-        dedup: args.dedup.map(|d| match d {
-            DedupArg::Url => DedupKey::Url,
-            DedupArg::UrlCaption => DedupKey::UrlCaption,
-        }),
+        dedup: args.dedup,
         sample: args.sample.zip(args.seed).map(|(rows, seed)| SampleSpec { rows, seed }),
         format: match args.format {
             OutFormat::Parquet => ExportFormat::Parquet,
