@@ -977,6 +977,10 @@ def render(results_dir, report_path):
             if c.get("kind") == "queries":
                 lines += render_queries(c)
                 continue
+            if c.get("kind") == "vectors":
+                import vectors
+                lines += vectors.render(c)
+                continue
             lines += [f"### {c['title']}", "", "| command | median s | min s | max s | ratio | peak RSS | notes |",
                       "|---|---:|---:|---:|---:|---:|---|"]
             if c.get("unavailable"):
@@ -1018,9 +1022,10 @@ def main():
     ap.add_argument("--rows", default="1M", help="1M, 12M or any count")
     ap.add_argument("--smoke", action="store_true", help="~10k rows, one run each, report not kept")
     ap.add_argument("--queries", default=str(HERE / "queries.json"), help="the query set (bench/queries.json)")
-    ap.add_argument("--only", choices=["ingest", "queries", "cli", "subset", "mentions", "collect", "fetch"],
+    ap.add_argument("--only", choices=["ingest", "queries", "cli", "subset", "mentions", "collect", "fetch", "vectors"],
                     help="run one section (ingest: the timed ingest comparison alone; subset, mentions: on an untimed "
-                         "ingest; queries, cli: on a dataset and SQLite database cached in BENCH_DATA) and merge it "
+                         "ingest; queries, cli: on a dataset and SQLite database cached in BENCH_DATA; vectors: "
+                         "bench/vectors.py, its own synth data with embeddings, only run this way) and merge it "
                          "into the size's results")
     args = ap.parse_args()
 
@@ -1032,7 +1037,8 @@ def main():
     work = HERE / "out" / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    data = ensure_synth(args.bin, rows, data_dir)
+    # the vectors section makes its own data (synth --embeddings, another seed)
+    data = None if args.only == "vectors" else ensure_synth(args.bin, rows, data_dir)
 
     if args.only:
         return only(args, rows, runs, data, data_dir, work, query_runs, query_rounds)
@@ -1114,6 +1120,9 @@ def only(args, rows, runs, data, data_dir, work, query_runs, query_rounds):
         comparisons = cli_comparison(args.bin, data, ds, db, args.queries, runs)
     elif args.only == "ingest":
         comparisons = [ingest_comparison(args.bin, data, work, runs, ingest_reference(args, rows, data_dir))]
+    elif args.only == "vectors":
+        import vectors
+        comparisons = vectors.comparison(args.bin, rows, data_dir, work, args.smoke, run_measured)
     else:
         run_timed([args.bin, "ingest", "--quiet", "--dataset", str(ds), str(data)])
         if args.only == "subset":
@@ -1128,7 +1137,7 @@ def only(args, rows, runs, data, data_dir, work, query_runs, query_rounds):
     path = results / ("smoke.json" if args.smoke else f"{human_rows(rows)}.json")
     result = json.loads(path.read_text()) if path.exists() else {
         "rows": rows, "runs": runs, "machine": machine(), "versions": versions(args.bin),
-        "data_bytes": dir_size(data), "comparisons": []}
+        "data_bytes": dir_size(data) if data else 0, "comparisons": []}
     titles = {c["title"] for c in comparisons}
     result["comparisons"] = [c for c in result["comparisons"] if c["title"] not in titles] + comparisons
     result["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + f" (--only {args.only} merged)"

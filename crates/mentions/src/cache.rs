@@ -33,6 +33,9 @@ fn file_name(dataset: &Dataset, request: &MentionsRequest) -> String {
     field(request.by.map(|b| b.column()).unwrap_or("").as_bytes());
     field(&request.top.map_or(u64::MAX, |t| t as u64).to_le_bytes());
     field(&[u8::from(request.fold_accents)]);
+    if let Some(threshold) = request.dedup_near {
+        field(&threshold.to_le_bytes());
+    }
     format!("v{}-{}.json", dataset.version(), &hasher.finalize().to_hex()[..32])
 }
 

@@ -12,7 +12,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use pairscope_expr::BoundExpr;
 use pairscope_io::parallel;
 use pairscope_model::{FormField, Progress, Registry};
-use pairscope_query::{Engine, Limits, Selection};
+use pairscope_query::{DupsRequest, Engine, Limits, Selection};
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
 use parquet::arrow::ProjectionMask;
@@ -87,6 +87,10 @@ pub struct MentionsRequest {
     /// How long the count may run (`Duration::MAX`: no limit); past it the count stops with
     /// [`MentionsError::Timeout`].
     pub timeout: Duration,
+    /// Also count each entity's captions once per near-duplicate group of image embeddings at
+    /// this cosine threshold (`pairscope dups`' groups among the rows the filter keeps):
+    /// [`EntityCount::distinct`].
+    pub dedup_near: Option<f32>,
 }
 
 /// The result of a count, as cached and as printed.
@@ -145,6 +149,10 @@ pub struct EntityCount {
     pub ambiguous: Option<String>,
     /// With `by`: the most frequent values among its captions (null = rows without one).
     pub by: Vec<ByCount>,
+    /// With [`MentionsRequest::dedup_near`]: its captions counted once per near-duplicate
+    /// group (a row in no group counts once): how many distinct images mention it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distinct: Option<u64>,
 }
 
 /// One value of the breakdown column among an entity's captions.
@@ -163,6 +171,11 @@ pub fn count_mentions(dataset: &Dataset, request: &MentionsRequest, progress: &d
     let matcher = MentionMatcher::new(&request.lists, request.fold_accents)?;
     if request.by.is_none() && matcher.entities().len() <= MAX_INDEX_ENTITIES {
         return count_by_index(dataset, request, &matcher, started);
+    }
+    if request.dedup_near.is_some() {
+        return Err(MentionsError::Usage(pairscope_model::UsageError::new(format!(
+            "--dedup near counts through the full-text index: not with --by, nor for more than {MAX_INDEX_ENTITIES} names"
+        ))));
     }
     let schema = dataset.schema();
     let filter = match request.filter.as_deref().filter(|f| !f.trim().is_empty()) {
@@ -206,6 +219,7 @@ pub fn count_mentions(dataset: &Dataset, request: &MentionsRequest, progress: &d
             share: if total.rows == 0 { 0.0 } else { count as f64 / total.rows as f64 },
             ambiguous: None,
             by: request.by.map(|_| top_values(std::mem::take(by), by_top)).unwrap_or_default(),
+            distinct: None,
         })
         .collect();
     let scanned = Scanned { rows_scanned: total.rows_scanned, caption_bytes: total.caption_bytes };
@@ -251,11 +265,16 @@ fn count_by_index(
     for (&i, count) in searched.iter().zip(found) {
         counts[i] = count;
     }
+    let distinct = match request.dedup_near {
+        Some(threshold) => Some(distinct_counts(&engine, &selections, &counts, threshold, filter, &limits)?),
+        None => None,
+    };
     let entities = matcher
         .entities()
         .iter()
         .zip(&counts)
-        .map(|(entity, &count)| EntityCount {
+        .enumerate()
+        .map(|(i, (entity, &count))| EntityCount {
             list: entity.list.clone(),
             name: entity.name.clone(),
             aliases: entity.aliases.clone(),
@@ -263,9 +282,46 @@ fn count_by_index(
             share: if rows == 0 { 0.0 } else { count as f64 / rows as f64 },
             ambiguous: None,
             by: Vec::new(),
+            distinct: distinct.as_ref().map(|d| d[i]),
         })
         .collect();
     Ok(report(dataset, request, matcher, entities, rows, Method::Index, started))
+}
+
+/// Each entity's captions counted once per near-duplicate group: the groups `dups` finds among
+/// the rows the filter keeps, then per entity with captions, its rows (from the index) mapped
+/// to their group's first row and counted distinct. Memory: the groups, and one entity's row
+/// ids at a time.
+fn distinct_counts(
+    engine: &Engine,
+    selections: &[Selection],
+    counts: &[u64],
+    threshold: f32,
+    filter: Option<String>,
+    limits: &Limits,
+) -> Result<Vec<u64>> {
+    let request = DupsRequest {
+        kind: "image".into(),
+        threshold,
+        selection: Selection { filter, ..Selection::default() },
+        among: None,
+        exact: false,
+    };
+    let groups = engine.near_duplicates(&request, limits, &|_| {})?;
+    let first_of: HashMap<i64, i64> = groups.first_of_group().into_iter().collect();
+    selections
+        .iter()
+        .zip(counts)
+        .map(|(selection, &count)| {
+            if count == 0 || first_of.is_empty() {
+                return Ok(count);
+            }
+            let rows = engine.row_ids(selection, limits)?;
+            let distinct: std::collections::HashSet<i64> =
+                rows.iter().map(|row| first_of.get(row).copied().unwrap_or(*row)).collect();
+            Ok(distinct.len() as u64)
+        })
+        .collect()
 }
 
 /// How a count was made.

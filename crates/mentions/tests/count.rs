@@ -79,7 +79,15 @@ fn reference(lists: &[NameList], rows: &[Row], fold: bool) -> Vec<Vec<usize>> {
 }
 
 fn request(lists: Vec<NameList>) -> MentionsRequest {
-    MentionsRequest { lists, filter: None, by: None, top: None, fold_accents: false, timeout: Duration::MAX }
+    MentionsRequest {
+        lists,
+        filter: None,
+        by: None,
+        top: None,
+        fold_accents: false,
+        timeout: Duration::MAX,
+        dedup_near: None,
+    }
 }
 
 /// The report's counts in list order, keyed by (list, name).
@@ -229,4 +237,78 @@ fn bad_filters_are_usage_errors() {
     let error = count_mentions(&dataset, &req, &NoProgress).unwrap_err();
     assert!(pairscope_model::is_usage(&error), "{error}");
     assert!(error.to_string().contains("no_such_column"), "{error}");
+}
+
+#[test]
+fn dedup_near_counts_a_name_once_per_group_of_near_duplicate_images() {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, FixedSizeListArray, Float32Array, Float64Array, StringArray};
+    use arrow::datatypes::{DataType, Field};
+    use pairscope_ingest::embeddings::EmbeddingOptions;
+    use pairscope_synth::embeddings::ClusteredVectors;
+
+    // 3,000 rows; rows 0..400 come in pairs with one vector (near-duplicate images), the rest
+    // have their own (128 dimensions: no two of them near). Monet is mentioned by rows 0..200
+    // (100 pairs) and 1000..1100 (no pairs): 300 captions, 200 images.
+    let dir = tempfile::tempdir().unwrap();
+    let dist = ClusteredVectors { dim: 128, clusters: 50, seed: 4, near_copies: 0.0 };
+    let rows: Vec<u64> = (0..3000).collect();
+    let text =
+        |f: &dyn Fn(u64) -> String| -> ArrayRef { Arc::new(StringArray::from_iter_values(rows.iter().map(|i| f(*i)))) };
+    let caption = |i: u64| {
+        if i < 200 || (1000..1100).contains(&i) {
+            format!("painting {i} by Claude Monet")
+        } else {
+            format!("photo {i}")
+        }
+    };
+    let source = dir.path().join("source.parquet");
+    pairscope_testkit::write_parquet(
+        &source,
+        vec![
+            ("url", text(&|i| format!("https://example.com/{i}.jpg"))),
+            ("caption", text(&caption)),
+            ("aesthetic", Arc::new(Float64Array::from_iter_values(rows.iter().map(|i| (i % 2) as f64)))),
+        ],
+    );
+    let root = dir.path().join("ds");
+    ingest(&root, &[source.display().to_string()], &IngestOptions::default(), &NoProgress).unwrap();
+    let values: Vec<f32> = rows.iter().flat_map(|&i| dist.vector(if i < 400 { 10_000 + i / 2 } else { i })).collect();
+    let item = Arc::new(Field::new("item", DataType::Float32, true));
+    let vectors = FixedSizeListArray::new(item, 128, Arc::new(Float32Array::from(values)), None);
+    std::fs::create_dir_all(dir.path().join("emb")).unwrap();
+    pairscope_testkit::write_parquet(
+        &dir.path().join("emb/part-0.parquet"),
+        vec![
+            ("url", text(&|i| format!("https://example.com/{i}.jpg"))),
+            ("caption", text(&caption)),
+            ("embedding", Arc::new(vectors)),
+        ],
+    );
+    pairscope_ingest::ingest_embeddings(&root, &dir.path().join("emb"), &EmbeddingOptions::default(), &NoProgress)
+        .unwrap();
+    let list_path = dir.path().join("names.txt");
+    std::fs::write(&list_path, "Claude Monet\nVincent van Gogh\n").unwrap();
+    let lists = vec![NameList::load(list_path.to_str().unwrap()).unwrap()];
+    let dataset = Dataset::open(&root).unwrap();
+
+    let report =
+        count_mentions(&dataset, &MentionsRequest { dedup_near: Some(0.94), ..request(lists.clone()) }, &NoProgress)
+            .unwrap();
+    let monet = report.entities.iter().find(|e| e.name == "Claude Monet").unwrap();
+    assert_eq!((monet.count, monet.distinct), (300, Some(200)));
+    let gogh = report.entities.iter().find(|e| e.name == "Vincent van Gogh").unwrap();
+    assert_eq!((gogh.count, gogh.distinct), (0, Some(0)));
+    // Among the rows a filter keeps (odd rows): one row of each pair is left, a group of one.
+    let filtered =
+        MentionsRequest { filter: Some("aesthetic >= 1".into()), dedup_near: Some(0.94), ..request(lists.clone()) };
+    let report = count_mentions(&dataset, &filtered, &NoProgress).unwrap();
+    let monet = report.entities.iter().find(|e| e.name == "Claude Monet").unwrap();
+    assert_eq!((monet.count, monet.distinct), (150, Some(150)));
+    // Without it, no distinct count; with --by, refused.
+    let plain = count_mentions(&dataset, &request(lists.clone()), &NoProgress).unwrap();
+    assert!(plain.entities.iter().all(|e| e.distinct.is_none()));
+    let by = MentionsRequest { by: ByColumn::parse("domain"), dedup_near: Some(0.94), ..request(lists) };
+    assert!(matches!(count_mentions(&dataset, &by, &NoProgress), Err(pairscope_mentions::MentionsError::Usage(_))));
 }

@@ -100,6 +100,7 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         by: None,
         top: Some(15),
         fold_accents: false,
+        dedup: None,
         no_cache: false,
         timeout: 0.0,
         output,

@@ -41,6 +41,11 @@ pub struct MentionsArgs {
     /// Match names regardless of accents (Dürer = Durer).
     #[arg(long)]
     pub fold_accents: bool,
+    /// Also count each name's captions once per near-duplicate group of image embeddings
+    /// (`near` = cosine ≥ 0.94, as `pairscope dups`, or `near:T`): how many distinct images
+    /// mention it, beside how many rows.
+    #[arg(long, value_name = "near[:T]", value_parser = clap::builder::ValueParser::new(near_threshold))]
+    pub dedup: Option<f32>,
     /// Count again even when the dataset holds this count for its current version.
     #[arg(long)]
     pub no_cache: bool,
@@ -50,6 +55,14 @@ pub struct MentionsArgs {
     pub timeout: f64,
     #[command(flatten)]
     pub output: FormatArgs,
+}
+
+/// `--dedup`: `near` or `near:T`, as `subset --dedup` spells them.
+fn near_threshold(text: &str) -> Result<f32, String> {
+    match text.parse::<pairscope_subset::DedupKey>()? {
+        pairscope_subset::DedupKey::Near(threshold) => Ok(threshold),
+        _ => Err(format!("{text}: mentions dedup by near-duplicate images only (near or near:T)")),
+    }
 }
 
 /// The `--by` values: the columns of `registry` a count can be broken down by.
@@ -76,6 +89,7 @@ pub fn run(args: &MentionsArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         top: args.top,
         fold_accents: args.fold_accents,
         timeout: if args.timeout > 0.0 { Duration::from_secs_f64(args.timeout) } else { Duration::MAX },
+        dedup_near: args.dedup,
     };
     let cached = if args.no_cache { None } else { cache::load(&dataset, &request) };
     let from_cache = cached.is_some();
@@ -118,12 +132,15 @@ pub fn run(args: &MentionsArgs, global: &GlobalArgs) -> Result<ExitStatus> {
 fn human(report: &MentionsReport) -> String {
     let mut s = String::new();
     let name_width = report.entities.iter().map(|e| e.name.chars().count()).max().unwrap_or(6).clamp(6, 40);
-    let _ = writeln!(s, "{:<name_width$}  {:>10}  {:>8}  note", "entity", "captions", "share");
+    let deduplicated = report.entities.iter().any(|e| e.distinct.is_some());
+    let distinct_header = if deduplicated { format!("  {:>10}", "distinct") } else { String::new() };
+    let _ = writeln!(s, "{:<name_width$}  {:>10}{distinct_header}  {:>8}  note", "entity", "captions", "share");
     for entity in &report.entities {
         let note = entity.ambiguous.as_deref().map(|why| format!("ambiguous: {why}")).unwrap_or_default();
+        let distinct = entity.distinct.map(|d| format!("  {d:>10}")).unwrap_or_default();
         let _ = writeln!(
             s,
-            "{:<name_width$}  {:>10}  {:>7.3}%  {note}",
+            "{:<name_width$}  {:>10}{distinct}  {:>7.3}%  {note}",
             truncate(&entity.name, name_width),
             entity.count,
             entity.share * 100.0
@@ -152,7 +169,7 @@ fn truncate(text: &str, width: usize) -> String {
 /// One row per entity, or with --by one row per (entity, value).
 fn rows(report: &MentionsReport) -> arrow::array::RecordBatch {
     let (mut list, mut entity, mut count, mut share, mut ambiguous) = (vec![], vec![], vec![], vec![], vec![]);
-    let (mut value, mut value_count) = (vec![], vec![]);
+    let (mut value, mut value_count, mut distinct) = (vec![], vec![], vec![]);
     for e in &report.entities {
         let lines: Vec<(Option<&str>, Option<u64>)> = if report.by.is_some() && !e.by.is_empty() {
             e.by.iter().map(|b| (b.value.as_deref(), Some(b.count))).collect()
@@ -163,6 +180,7 @@ fn rows(report: &MentionsReport) -> arrow::array::RecordBatch {
             list.push(e.list.clone());
             entity.push(e.name.clone());
             count.push(e.count);
+            distinct.push(e.distinct);
             share.push(e.share);
             ambiguous.push(e.ambiguous.clone());
             value.push(v.map(str::to_string));
@@ -176,6 +194,9 @@ fn rows(report: &MentionsReport) -> arrow::array::RecordBatch {
         ("share", Arc::new(Float64Array::from(share))),
         ("ambiguous", Arc::new(StringArray::from(ambiguous))),
     ];
+    if distinct.iter().any(Option::is_some) {
+        columns.insert(3, ("distinct_images", Arc::new(UInt64Array::from(distinct))));
+    }
     if let Some(by) = report.by {
         columns.push((by.column(), Arc::new(StringArray::from(value))));
         columns.push(("captions_with_value", Arc::new(UInt64Array::from(value_count))));

@@ -252,6 +252,7 @@ async fn run(app: &Arc<App>, query: Option<&str>) -> Result<(View, MentionsRepor
                 top: None,
                 fold_accents: false,
                 timeout,
+                dedup_near: None,
             };
             if let Some(report) = cache::load(&dataset, &request) {
                 return Ok(report);
