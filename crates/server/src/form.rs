@@ -268,6 +268,12 @@ impl SearchForm {
             .query_string(config)
     }
 
+    /// `path` with this form's selection (no order, size or cursor) as its query string.
+    pub fn selection_href(&self, path: &str, config: &ServerConfig) -> String {
+        let query = self.selection_key(config);
+        if query.is_empty() { path.to_string() } else { format!("{path}?{query}") }
+    }
+
     /// `path` with this form's query string.
     pub fn href(&self, path: &str, config: &ServerConfig) -> String {
         let query = self.query_string(config);

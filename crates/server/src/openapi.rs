@@ -118,6 +118,16 @@ fn parameters(kind: Parameters, registry: Registry) -> Vec<Value> {
                 json!({ "name": "id", "in": "path", "required": true, "schema": whole(0), "description": "The row id." }),
             ]
         }
+        Parameters::Similar => {
+            let mut parameters = parameters(Parameters::RowId, registry);
+            // The search's fields select the rows; the order is by similarity.
+            parameters.extend(
+                search_parameters(registry)
+                    .into_iter()
+                    .filter(|p| !matches!(p["name"].as_str(), Some("sort" | "order"))),
+            );
+            parameters
+        }
     }
 }
 

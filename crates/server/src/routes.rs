@@ -27,6 +27,8 @@ pub(crate) enum Parameters {
     Mentions,
     /// The row id, in the path.
     RowId,
+    /// The row id, in the path, and the search form's fields (which rows may be returned).
+    Similar,
 }
 
 /// What a route answers with.
@@ -165,7 +167,7 @@ pub(crate) static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
             "/similar/{id}",
             "similar_page",
             SIMILAR_SUMMARY,
-            Parameters::RowId,
+            Parameters::Similar,
             Page("Images like the row's, as tiles."),
             Some("/similar/{id}.json"),
             Some(|| get(pages::similar::page_or_json)),
@@ -174,7 +176,7 @@ pub(crate) static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
             "/similar/{id}.json",
             "similar",
             SIMILAR_SUMMARY,
-            Parameters::RowId,
+            Parameters::Similar,
             Json(
                 "The rows, most similar first, with their cosine similarity.",
                 schema::<pages::similar::SimilarDocument>,

@@ -811,7 +811,7 @@ const JSON_QUERIES: [(&str, &[&str]); 6] = [
         ],
     ),
     ("/row/{id}.json", &[""]),
-    ("/similar/{id}.json", &[""]),
+    ("/similar/{id}.json", &["", "?aesthetic_min=5&q=hostiletestrow"]),
     ("/mentions.json", &["", "?list=builtin:characters&sort=name&order=asc", "?filter=zzzznothing"]),
     ("/overview.json", &[""]),
     ("/-/settings.json", &[""]),
@@ -1123,6 +1123,18 @@ async fn similar_images_pages_answer_rows_with_vectors_and_404_without() {
     for path in ["/similar/abc", "/similar/-1", "/similar/123.json"] {
         assert_eq!(get(&app, path).await.status, StatusCode::NOT_FOUND, "{path}");
     }
+    // Ordered by similarity among a search's rows: the search page links each hit so, and
+    // only rows of the search come back.
+    let search = get_ok(&app, "/?aesthetic_min=5").await.body;
+    assert!(search.contains("/similar/") && search.contains("?aesthetic_min=5"), "{search}");
+    let among = get_ok(&app, &format!("/similar/{id}.json?aesthetic_min=5")).await.json();
+    let hits = among["hits"].as_array().unwrap();
+    assert!(!hits.is_empty(), "{among}");
+    assert!(hits.iter().all(|h| h["aesthetic"].as_f64().unwrap() >= 5.0), "{among}");
+    assert!(among["kept_rows"].as_u64().unwrap() < document["kept_rows"].as_u64().unwrap());
+    let page = get_ok(&app, &format!("/similar/{id}?aesthetic_min=5")).await.body;
+    assert!(page.contains("among the rows of"), "{page}");
+    assert_eq!(get(&app, &format!("/similar/{id}.json?aesthetic_min=abc")).await.status, StatusCode::BAD_REQUEST);
 
     // A dataset without vectors: no link, and 404.
     let dir = tempfile::tempdir().unwrap();

@@ -102,7 +102,8 @@ pub(crate) async fn html(State(app): State<Arc<App>>, RawQuery(query): RawQuery)
     match run(&app, query.as_deref()).await {
         Ok(outcome) => {
             let form = outcome.form.clone();
-            render(&app, &form, &SearchDocument::new(outcome, &app.config)).into_response()
+            let similar = crate::pages::similar::available(&*app.engine().await);
+            render(&app, &form, &SearchDocument::new(outcome, &app.config), similar).into_response()
         }
         Err(failure) => failure.respond(false),
     }
@@ -214,7 +215,7 @@ pub(crate) fn mention(app: &App, form: &SearchForm) -> Result<Option<Mention>, F
     Ok(Some(Mention { name: form.mention.clone(), list: None, aliases: vec![form.mention.clone()] }))
 }
 
-fn render(app: &App, form: &SearchForm, result: &SearchDocument) -> Html<String> {
+fn render(app: &App, form: &SearchForm, result: &SearchDocument, similar: bool) -> Html<String> {
     let config = &app.config;
     let total = result.total;
     let title = if form.q.is_empty() { "search".to_string() } else { format!("{} – search", excerpt(&form.q, 60)) };
@@ -266,6 +267,9 @@ fn render(app: &App, form: &SearchForm, result: &SearchDocument) -> Html<String>
                             p.caption { (excerpt(&hit.caption, 300)) }
                             p.meta {
                                 a href=(format!("/row/{}", hit.row_id)) { "row " (hit.row_id) }
+                                @if similar {
+                                    " · " a href=(form.selection_href(&format!("/similar/{}", hit.row_id), config)) { "similar" }
+                                }
                                 " · " (hit.host.as_deref().unwrap_or("no host"))
                                 br;
                                 "aesthetic " (score(hit.aesthetic)) " · punsafe " (score(hit.punsafe))
