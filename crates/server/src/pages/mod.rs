@@ -14,6 +14,20 @@ use axum::response::{IntoResponse, Response};
 use crate::error::Failure;
 use crate::view::{SCRIPT, STYLE};
 
+/// A row page's path segment (`ID` or `ID.json`): the row id and whether the JSON twin is
+/// asked; `Err(json)` when it names no row (row ids are non-negative), with whether to answer
+/// in JSON.
+pub(crate) fn row_path(
+    segment: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<(i64, bool), bool> {
+    let Ok(axum::extract::Path(segment)) = segment else { return Err(false) };
+    let (id, json) = match segment.strip_suffix(".json") {
+        Some(id) => (id, true),
+        None => (segment.as_str(), false),
+    };
+    id.parse::<i64>().ok().filter(|&i| i >= 0).map(|row_id| (row_id, json)).ok_or(json)
+}
+
 pub(crate) async fn style() -> Response {
     let mut response = STYLE.into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));

@@ -23,13 +23,10 @@ use crate::view::{external_link, image, is_unsafe, page};
 const URL_COLUMNS: [&str; 2] = ["url", "page_url"];
 
 pub(crate) async fn page_or_json(State(app): State<Arc<App>>, id: Result<Path<String>, PathRejection>) -> Response {
-    let Ok(Path(id)) = id else { return Failure::NotFound.respond(false) };
-    let (id, json) = match id.strip_suffix(".json") {
-        Some(id) => (id.to_string(), true),
-        None => (id, false),
+    let (row_id, json) = match super::row_path(id) {
+        Ok(found) => found,
+        Err(json) => return Failure::NotFound.respond(json),
     };
-    // Row ids are non-negative; anything else names no row.
-    let Some(row_id) = id.parse::<i64>().ok().filter(|&i| i >= 0) else { return Failure::NotFound.respond(json) };
     let engine = app.engine().await;
     let version = engine.version();
     let similar = crate::pages::similar::available(&engine);

@@ -48,12 +48,10 @@ pub(crate) async fn page_or_json(
     id: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let Ok(Path(id)) = id else { return Failure::NotFound.respond(false) };
-    let (id, json) = match id.strip_suffix(".json") {
-        Some(id) => (id.to_string(), true),
-        None => (id, false),
+    let (row_id, json) = match super::row_path(id) {
+        Ok(found) => found,
+        Err(json) => return Failure::NotFound.respond(json),
     };
-    let Some(row_id) = id.parse::<i64>().ok().filter(|&i| i >= 0) else { return Failure::NotFound.respond(json) };
     let form = match SearchForm::parse(query.as_deref(), &app.config) {
         Ok(form) => form,
         Err(failure) => return failure.respond(json),
