@@ -22,7 +22,12 @@ peer that crashes or prints anything but the expected JSON stops the run.
 Environment, besides bench/run's: BENCH_QUERY_RUNS (timed runs per query inside each engine's
 process, default 5, smoke 2), BENCH_QUERY_ROUNDS (engine processes run alternately this many
 times, default 2, smoke 1), BENCH_RESULTS (write the per-size JSON and REPORT.md there instead
-of bench/results and bench/REPORT.md: a trial run that leaves the committed report alone).
+of bench/results and bench/REPORT.md: a trial run that leaves the committed report alone),
+BENCH_BIN_COMMIT (the commit a prebuilt --bin was built from, recorded instead of the tree's).
+
+`--only vectors` (bench/vectors.py, not part of the full or smoke run yet): pairscope's
+embeddings ingest, similar and dups beside faiss-cpu's IVF-PQ on the same vectors; its own
+environment variables are described there.
 """
 
 import argparse
@@ -183,6 +188,8 @@ def versions(bin_path):
 
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
+    if os.environ.get("BENCH_BIN_COMMIT"):  # a prebuilt --bin: the commit it was built from, not the tree's
+        rev, dirty = os.environ["BENCH_BIN_COMMIT"], ""
     return {
         "pairscope": subprocess.run([bin_path, "--version"], capture_output=True, text=True).stdout.strip().removeprefix("pairscope ")
         + f" (git {rev}{'+dirty' if dirty else ''})",
@@ -969,7 +976,8 @@ def render(results_dir, report_path):
             f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}",
             f"- versions: {', '.join(f'{k} {val}' for k, val in v.items())}",
             f"- data: `pairscope synth --rows {r['rows']} --seed 42 --schema laion-aesthetics` "
-            f"({r['data_bytes'] / 2**20:,.0f} MiB of parquet)",
+            f"({r['data_bytes'] / 2**20:,.0f} MiB of parquet)" if r["data_bytes"] else
+            "- data: the vectors section's own (below)",
             f"- runs per command: {r['runs']}",
             "",
         ]

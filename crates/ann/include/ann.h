@@ -74,11 +74,7 @@ void encode(
         rust::Slice<const int64_t> lists,
         size_t threads,
         rust::Slice<uint8_t> codes);
-void coarse(
-        const Model& model,
-        rust::Slice<const float> vector,
-        rust::Slice<int64_t> lists,
-        rust::Slice<float> scores);
+rust::Slice<const float> centroids(const Model& model);
 std::unique_ptr<Query> new_query(
         const Model& model,
         rust::Slice<const float> vector);

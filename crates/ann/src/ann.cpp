@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
-#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <typeinfo>
@@ -19,7 +18,6 @@
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
 #include <faiss/utils/Heap.h>
-#include <faiss/utils/distances.h>
 
 // 1.7.3 is the first release whose IVF scanners take an IDSelector.
 static_assert(
@@ -251,36 +249,9 @@ void encode(
             faiss::Index::idx_t(n), vectors.data(), lists.data(), codes.data(), false);
 }
 
-void coarse(
-        const Model& model,
-        rust::Slice<const float> vector,
-        rust::Slice<int64_t> lists,
-        rust::Slice<float> scores) {
+rust::Slice<const float> centroids(const Model& model) {
     const faiss::IndexFlat& flat = quantizer(model);
-    size_t d = size_t(flat.d);
-    size_t nlist = size_t(flat.ntotal);
-    size_t nprobe = lists.size();
-    if (vector.size() != d || scores.size() != nprobe || nprobe > nlist) {
-        fail("coarse: bad argument lengths");
-    }
-    // One pass over the centroids without OpenMP (faiss's IndexFlat::search may start a thread
-    // team even for one query); the caller runs queries in parallel.
-    std::vector<float> all(nlist);
-    faiss::fvec_inner_products_ny(all.data(), vector.data(), flat.get_xb(), d, nlist);
-    std::vector<int64_t> order(nlist);
-    std::iota(order.begin(), order.end(), 0);
-    // Ties go to the lower list number, so the probes do not depend on the sort's internals.
-    std::partial_sort(
-            order.begin(),
-            order.begin() + nprobe,
-            order.end(),
-            [&](int64_t a, int64_t b) {
-                return all[a] > all[b] || (all[a] == all[b] && a < b);
-            });
-    for (size_t i = 0; i < nprobe; i++) {
-        lists[i] = order[i];
-        scores[i] = all[order[i]];
-    }
+    return rust::Slice<const float>(flat.get_xb(), size_t(flat.ntotal) * size_t(flat.d));
 }
 
 std::unique_ptr<Query> new_query(const Model& model, rust::Slice<const float> vector) {

@@ -39,9 +39,8 @@ pub(crate) mod bridge {
         /// The PQ codes (`m` bytes each) of the vectors' residuals to their lists' centroids.
         fn encode(model: &Model, vectors: &[f32], lists: &[i64], threads: usize, codes: &mut [u8]) -> Result<()>;
 
-        /// The `lists.len()` lists whose centroids have the largest inner products with `vector`,
-        /// best first (ties: lower list first), and those inner products.
-        fn coarse(model: &Model, vector: &[f32], lists: &mut [i64], scores: &mut [f32]) -> Result<()>;
+        /// The coarse centroids, `nlist × dim` (checked when the model was made or read).
+        fn centroids(model: &Model) -> &[f32];
 
         /// A query of `vector` (copied).
         ///

@@ -3,7 +3,7 @@
 //! threshold (clip-retrieval's dedup uses [`DEFAULT_THRESHOLD`], 0.94).
 //!
 //! Algorithm: every kept row with a vector is a query for its [`NEIGHBOURS`] nearest kept rows,
-//! searched as `similar` searches ([`Plan::nearest`]: the index's probed lists, the best
+//! searched as `similar` searches (`Plan::nearest`: the index's probed lists, the best
 //! [`RERANK`] candidates scored exactly from the float16 vectors, [`NPROBE`] lists probed; or
 //! every kept row, `exact`).
 //! Those at or above the threshold are edges. Rows are searched in parallel, in chunks of a
