@@ -21,9 +21,11 @@ share url + caption share the first such row's vector, so they differ from synth
   beside it the floor of a call (`similar --exact` over a filter keeping 10 rows, and
   `--version`). The binary has no batch mode and the benchmark driver no vector command, so
   whole processes are what is timed.
-- faiss (bench/peers/vectors_faiss.py): IVF{nlist},PQ128 at pairscope's own shape
-  (nlist = the power of two nearest sqrt(N)) and at autofaiss's nlist rule (the power of two
-  nearest 4·sqrt(N)), trained on as many vectors as pairscope's index (at an even stride),
+- faiss (bench/peers/vectors_faiss.py): IVF{nlist},PQ128np at autofaiss's nlist rule (the power
+  of two nearest 4·sqrt(N), its rule below 1M vectors; at 1M to 10M it picks
+  OPQ128_896,IVF16384_HNSW32,PQ128x8 trained on 1M vectors, hours on 2 cores) and at
+  pairscope's own shape (nlist = the power of two nearest sqrt(N)); BENCH_VECTOR_FAISS
+  (default "autofaiss,pairscope") picks them. Trained on as many vectors as pairscope's index (at an even stride),
   inner product; build timed as a process; nprobe swept; alone (k=10) and re-ranked (k=200 then
   exact float16 scores, as pairscope does); filters by IDSelectorBitmap.
 - dups: `pairscope dups --json` over every row (timed), and over a filter keeping ~100,000 rows,
@@ -396,7 +398,7 @@ def comparison(bin_path, rows, data_dir, work, smoke, measure):
         trained_on = min(trained_on, 4096)
     shapes = {"autofaiss": ("autofaiss's nlist rule (4·√N)", f"IVF{pow2_nearest(4 * math.sqrt(n))},PQ{m}np"),
               "pairscope": ("pairscope's shape", f"IVF{ours_nlist},PQ{m}np")}
-    wanted = os.environ.get("BENCH_VECTOR_FAISS", "autofaiss").split(",")
+    wanted = os.environ.get("BENCH_VECTOR_FAISS", "autofaiss,pairscope").split(",")
     shapes = [shapes[w] for w in wanted]
     faiss_out = []
     py = sys.executable
