@@ -61,14 +61,6 @@ FILTER_SHARES = (("10%", 0.10), ("1%", 0.01))
 TITLE = "vectors: embeddings ingest, similar, dups vs faiss IVF-PQ"
 
 
-def rows_label(n):
-    if n >= 1_000_000 and n % 1_000_000 == 0:
-        return f"{n // 1_000_000}M"
-    if n >= 1_000 and n % 1_000 == 0:
-        return f"{n // 1_000}k"
-    return str(n)
-
-
 def log(text):
     print(text, file=sys.stderr, flush=True)
 
