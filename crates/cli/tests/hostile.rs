@@ -246,4 +246,21 @@ fn ingest_makes_a_dataset_only_in_a_new_or_empty_directory() {
     fs::create_dir(&empty).unwrap();
     let (code, _, err) = run(&["ingest", "-q", "-d", text(&empty), text(&synth)]);
     assert_eq!(code, 0, "an empty directory becomes a dataset: {err}");
+    // What a first ingest killed inside its commit leaves (its `LOCK`, a manifest and
+    // `CURRENT`'s temporary, not yet renamed) is finished by a re-run, temporaries gone.
+    let killed = tmp.path().join("killed");
+    fs::create_dir_all(killed.join("versions")).unwrap();
+    fs::write(killed.join("LOCK"), "").unwrap();
+    fs::write(killed.join("versions").join("v00000001.json.tmp-4000000"), "{").unwrap();
+    fs::write(killed.join("CURRENT.tmp-4000000"), "1").unwrap();
+    let (code, _, err) = run(&["ingest", "-q", "-d", text(&killed), text(&synth)]);
+    assert_eq!(code, 0, "{err}");
+    let mut left: Vec<String> = fs::read_dir(&killed)
+        .unwrap()
+        .chain(fs::read_dir(killed.join("versions")).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".tmp-"))
+        .collect();
+    left.sort();
+    assert_eq!(left, Vec::<String>::new());
 }

@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-use pairscope_io::durable::{fsync_dir, is_temp_name, temp_path, write_atomic};
+use pairscope_io::durable::{fsync_dir, is_temp_name, remove_dead_temporaries, temp_path, write_atomic};
 use pairscope_io::path::resolve;
 use pairscope_model::columns::CANONICAL_COLUMNS;
 use pairscope_model::row_id::{BLOCK_ROWS, block_key};
@@ -235,8 +235,13 @@ impl DatasetWriter {
         let versions = self.layout.versions();
         fs::create_dir_all(&versions).map_err(StoreError::io(&versions))?;
         let path = self.layout.manifest(manifest.version);
-        write_atomic(&path, &to_json(&manifest)).map_err(StoreError::io(&path))?;
         let current = self.layout.current();
+        // A writer killed inside this commit left its temporaries of these two very names (the
+        // version number it was committing is ours again): they go before ours are written.
+        for target in [&path, &current] {
+            remove_dead_temporaries(target).map_err(StoreError::io(target))?;
+        }
+        write_atomic(&path, &to_json(&manifest)).map_err(StoreError::io(&path))?;
         write_atomic(&current, format!("{}\n", manifest.version).as_bytes()).map_err(StoreError::io(&current))?;
         collect_garbage(&self.layout, &[&self.committed, &manifest]);
         Ok(manifest)
@@ -321,9 +326,9 @@ fn to_json(value: &impl serde::Serialize) -> Vec<u8> {
     serde_json::to_vec_pretty(value).expect("manifests serialise to JSON")
 }
 
-/// Refuses to make a dataset in a directory holding anything but `LOCK`, `versions/` of
-/// manifests and `sources/` of source directories (what a first writer killed before its
-/// commit leaves, and reuses).
+/// Refuses to make a dataset in a directory holding anything but `LOCK`, `CURRENT`'s
+/// temporary, `versions/` of manifests and `sources/` of source directories (what a first
+/// writer killed before or inside its commit leaves, and reuses).
 fn check_new_dataset_dir(layout: &Layout) -> Result<()> {
     let refuse = |what: &Path| {
         Err(StoreError::usage(format!(
@@ -347,6 +352,7 @@ fn check_new_dataset_dir(layout: &Layout) -> Result<()> {
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
         match entry.file_name().to_str() {
             Some("LOCK") if !is_dir => {}
+            Some(name) if !is_dir && name.starts_with("CURRENT.tmp-") && is_temp_name(name) => {}
             Some("versions") if is_dir => {
                 for version in entries(&path)? {
                     if !version.file_name().to_str().is_some_and(|n| ours(n, is_manifest_name)) {
