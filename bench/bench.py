@@ -1130,7 +1130,7 @@ def only(args, rows, runs, data, data_dir, work, query_runs, query_rounds):
         comparisons = [ingest_comparison(args.bin, data, work, runs, ingest_reference(args, rows, data_dir))]
     elif args.only == "vectors":
         import vectors
-        comparisons = vectors.comparison(args.bin, rows, data_dir, work, args.smoke, run_measured)
+        comparisons = vectors.comparison(args.bin, args.driver, rows, data_dir, work, args.smoke, run_measured)
     else:
         run_timed([args.bin, "ingest", "--quiet", "--dataset", str(ds), str(data)])
         if args.only == "subset":

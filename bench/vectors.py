@@ -19,12 +19,14 @@ share url + caption share the first such row's vector, so they differ from synth
 - pairscope: one process per query (`similar --vector q.npy --k 10 [--where …] --json`), the
   first BENCH_VECTOR_CALLS queries (default all; smoke 20) per filter, filters alternating;
   beside it the floor of a call (`similar --exact` over a filter keeping 10 rows, and
-  `--version`). The binary has no batch mode and the benchmark driver no vector command, so
-  whole processes are what is timed.
+  `--version`): what a user's one-shot command costs.
+- pairscope in one warm process (the benchmark driver's `similar`, through the library API as
+  the server calls it): every query once on one thread (latency), then all of them as a batch on
+  two threads, one query per thread (throughput): the shape faiss is timed in.
 - faiss (bench/peers/vectors_faiss.py): IVF{nlist},PQ128np at autofaiss's nlist rule (the power
   of two nearest 4·sqrt(N), its rule below 1M vectors; at 1M to 10M it picks
   OPQ128_896,IVF16384_HNSW32,PQ128x8 trained on 1M vectors, hours on 2 cores) and at
-  pairscope's own shape (nlist = the power of two nearest sqrt(N)); BENCH_VECTOR_FAISS
+  pairscope's own shape (the index's nlist: the same rule since 4·√N; built once then); BENCH_VECTOR_FAISS
   (default "autofaiss,pairscope") picks them. Trained on as many vectors as pairscope's index (at an even stride),
   inner product; build timed as a process; nprobe swept; alone (k=10) and re-ranked (k=200 then
   exact float16 scores, as pairscope does); filters by IDSelectorBitmap.
@@ -284,7 +286,7 @@ def dups_stats(doc, m):
             "scored_approximately": doc.get("scored_approximately"), "scored_exactly": doc.get("scored_exactly")}
 
 
-def comparison(bin_path, rows, data_dir, work, smoke, measure):
+def comparison(bin_path, driver, rows, data_dir, work, smoke, measure):
     started_all = time.perf_counter()
     if smoke:
         rows = min(rows, SMOKE_ROWS)
@@ -372,14 +374,31 @@ def comparison(bin_path, rows, data_dir, work, smoke, measure):
         ps[name] = entry
     result["pairscope_similar"] = ps
 
+    log("== vectors: pairscope similar in one process (bench_driver similar)")
+    qpath = work / "queries.npy"
+    np.save(qpath, queries)
+    inproc = {}
+    for name, expr in filters.items():
+        m = measure([driver, "similar", "-d", str(ds), "--queries", str(qpath), "--k", str(K), "--batch-threads", "2"]
+                    + (["--where", expr] if expr else []))
+        doc = json.loads(m.out)
+        ids = np.full((len(queries), K), -1, np.int64)
+        for i, c in enumerate(doc["calls"]):
+            ids[i, :len(c["rows"][:K])] = [row - base_id for row in c["rows"][:K]]
+        r, outside = recall(v, queries, truth[name], ids, masks[name])
+        inproc[name] = {**summary_ms([c["ms"] / 1000 for c in doc["calls"]]), "recall": r, "outside_filter": outside,
+                        "batch_qps": doc["batch_queries"] / doc["batch_seconds"], "peak_rss_bytes": m.peak_rss,
+                        "codes_scanned_mean": statistics.mean(c["scored_approximately"] for c in doc["calls"]),
+                        "rescored_mean": statistics.mean(c["scored_exactly"] for c in doc["calls"])}
+        log(f"   {name}: p50 {inproc[name]['p50_ms']:.2f} ms, recall {r:.3f}, {inproc[name]['batch_qps']:,.0f} q/s")
+    result["pairscope_in_process"] = inproc
+
     # -- faiss ------------------------------------------------------------------------------------
     trained_on = index["trained_on"] if index else min(n, 65_536)
     masks_path = work / "masks.npz"
     np.savez(masks_path, **{name: m for name, m in masks.items() if m is not None})
-    qpath = work / "queries.npy"
-    np.save(qpath, queries)
     nprobes = (4, 8, 16, 32, 64) if smoke else (8, 16, 32, 64, 128, 256)
-    ours_nlist = pow2_nearest(math.sqrt(n))
+    ours_nlist = pow2_nearest(4 * math.sqrt(n))
     if index:
         ours_nlist = index["nlist"]
     # "np": no polysemous training (index_factory's default for an IVF-PQ: it only reorders the
@@ -392,6 +411,8 @@ def comparison(bin_path, rows, data_dir, work, smoke, measure):
               "pairscope": ("pairscope's shape", f"IVF{ours_nlist},PQ{m}np")}
     wanted = os.environ.get("BENCH_VECTOR_FAISS", "autofaiss,pairscope").split(",")
     shapes = [shapes[w] for w in wanted]
+    # pairscope's shape is autofaiss's rule since 4·√N: one build then, under both names
+    shapes = [(label, f) for i, (label, f) in enumerate(shapes) if f not in [g for _, g in shapes[:i]]]
     faiss_out = []
     py = sys.executable
     peer = str(HERE / "peers" / "vectors_faiss.py")
@@ -527,6 +548,15 @@ def render(c):
                                                else "") if "recall" in e else "—")
                      + f" | {e.get('kept_rows') or '—'} | {e.get('codes_scanned_mean', 0):,.0f} | "
                      f"{e.get('rescored_mean', 0):,.0f} |")
+    lines += ["", "pairscope in one warm process (`bench_driver similar`, the library call the server makes): each "
+              "query once on one thread, then every query as a batch on two threads:", "",
+              "| pairscope similar, in process | p50 ms | mean ms | p90 ms | recall@10 | codes scanned | re-scored | "
+              "2-thread batch q/s | peak RSS |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, e in c.get("pairscope_in_process", {}).items():
+        lines.append(f"| {name} | {_ms(e['p50_ms'])} | {_ms(e['mean_ms'])} | {_ms(e['p90_ms'])} | {e['recall']:.3f}"
+                     + (f" ({e['outside_filter']} outside the filter!)" if e["outside_filter"] else "")
+                     + f" | {e['codes_scanned_mean']:,.0f} | {e['rescored_mean']:,.0f} | {e['batch_qps']:,.0f} | "
+                     f"{_mib(e['peak_rss_bytes'])} |")
     floor = ps.get("floor: --exact, 10 rows", {}).get("p50_ms")
     if floor:
         lines += ["", "Search work beyond the floor (p50 − floor p50): " + ", ".join(

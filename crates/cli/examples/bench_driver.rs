@@ -6,7 +6,11 @@
 //! - `queries -d DS --queries bench/queries.json [--runs N]`: each query's latencies and
 //!   result as JSON, the shape the benchmark's peers print (`bench/peers/query_*.py`);
 //! - `read-captions -d DS`: reads every caption the way `mentions` does, matching nothing, and
-//!   prints rows, bytes and seconds as JSON: the floor a count's speed is compared with.
+//!   prints rows, bytes and seconds as JSON: the floor a count's speed is compared with;
+//! - `similar -d DS --queries Q.npy [--where EXPR] [--k 10]`: every query of the matrix
+//!   once on one thread (its latency, row ids and work), then all of them as one batch on
+//!   `--batch-threads` threads, one query per thread at a time (throughput), as JSON: what
+//!   `bench/vectors.py` sets beside faiss's one-query and batch timings.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark driver: fails loudly")]
 
 use std::path::PathBuf;
@@ -14,9 +18,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use pairscope_io::parallel;
 use pairscope_model::NoProgress;
-use pairscope_query::{Engine, Facet, FacetBy, Limits, SearchRequest, Selection, SortBy};
+use pairscope_query::{Engine, Facet, FacetBy, Limits, SearchRequest, Selection, SimilarRequest, SimilarTo, SortBy};
 use pairscope_store::Dataset;
+use pairscope_vectors::npy::NpyMatrix;
 use serde_json::{Value, json};
 
 #[derive(Parser)]
@@ -35,6 +41,27 @@ enum Command {
         #[arg(long, short = 'd')]
         dataset: PathBuf,
     },
+    /// Time similarity queries, one at a time and as a batch.
+    Similar(SimilarArgs),
+}
+
+#[derive(Args)]
+struct SimilarArgs {
+    /// The dataset.
+    #[arg(long, short = 'd')]
+    dataset: PathBuf,
+    /// The queries: an N × D float16/float32 .npy matrix.
+    #[arg(long)]
+    queries: PathBuf,
+    /// A filter on the rows that may be returned.
+    #[arg(long = "where")]
+    filter: Option<String>,
+    /// Rows per query.
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// Threads of the batch run.
+    #[arg(long, default_value_t = 2)]
+    batch_threads: usize,
 }
 
 #[derive(Args)]
@@ -54,7 +81,48 @@ fn main() -> Result<()> {
     match Driver::parse().command {
         Command::Queries(args) => queries(&args),
         Command::ReadCaptions { dataset } => read_captions(&dataset),
+        Command::Similar(args) => similar(&args),
     }
+}
+
+fn similar(args: &SimilarArgs) -> Result<()> {
+    let matrix = NpyMatrix::open(&args.queries)?;
+    let mut flat = Vec::new();
+    matrix.read_rows(0, matrix.rows() as usize, &mut flat)?;
+    let queries: Vec<&[f32]> = flat.chunks_exact(matrix.dim()).collect();
+    let engine = Engine::open(Dataset::open(&args.dataset)?)?.with_threads(1);
+    let limits = Limits::default();
+    let request = |query: &[f32]| SimilarRequest {
+        kind: "image".into(),
+        to: SimilarTo::Vector(query.to_vec()),
+        selection: Selection { filter: args.filter.clone(), ..Selection::default() },
+        k: args.k,
+        exact: false,
+    };
+    // Warm: the vector set opened and its pages touched once, as a server's would be.
+    engine.similar(&request(queries[0]), &limits)?;
+    let mut calls = Vec::with_capacity(queries.len());
+    for query in &queries {
+        let started = Instant::now();
+        let page = engine.similar(&request(query), &limits)?;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        calls.push(json!({
+            "ms": ms,
+            "rows": page.hits.iter().map(|h| h.hit.row_id).collect::<Vec<_>>(),
+            "kept_rows": page.kept_rows,
+            "scored_approximately": page.scored_approximately,
+            "scored_exactly": page.scored_exactly,
+        }));
+    }
+    let started = Instant::now();
+    let answered =
+        parallel::try_map(queries.len(), args.batch_threads, |i| engine.similar(&request(queries[i]), &limits))?;
+    let batch_seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        json!({ "calls": calls, "batch_threads": args.batch_threads, "batch_queries": answered.len(), "batch_seconds": batch_seconds })
+    );
+    Ok(())
 }
 
 fn read_captions(dataset: &std::path::Path) -> Result<()> {

@@ -1058,21 +1058,22 @@ pub const MIN_INDEXED_VECTORS: u64 = 20_000;
 /// Most vectors in a training sample (float32 while training: 1.5 GiB at 768 dimensions).
 pub const MAX_SAMPLE: u64 = 1 << 19;
 
-/// Vectors a training sample of a set of `vectors` with `nlist` lists holds: 64 per coarse
-/// centroid (faiss asks 39 to 256), and at least 65,536 for the product quantizer's 256
-/// centroids per sub-vector, within [`MAX_SAMPLE`]. Every sample vector costs k-means time
-/// in the coarse quantizer and in each of the `m` sub-quantizers: measured on 2 cores, 200,000
-/// 768-d vectors with nlist 512 did not train in 15 minutes.
+/// Vectors a training sample of a set of `vectors` with `nlist` lists holds: 40 per coarse
+/// centroid (faiss asks at least 39), and at least 65,536 for the product quantizer's 256
+/// centroids per sub-vector (faiss's 256 per centroid), within [`MAX_SAMPLE`]. The coarse
+/// k-means costs sample × nlist × dim per iteration, so this keeps training time ∝ nlist²
+/// up to the cap (measured figures: docs/vectors.md).
 pub fn sample_size(vectors: u64, nlist: usize) -> u64 {
-    (64 * nlist as u64).clamp(65_536, MAX_SAMPLE).min(vectors)
+    (40 * nlist as u64).clamp(65_536, MAX_SAMPLE).min(vectors)
 }
 
 /// The index's shape for `n` vectors of `dim` dimensions: `nlist`, the power of two nearest
-/// √n (at least 39 training vectors per list, as faiss asks), and `m`, the most code bytes up to
-/// 128 with at least 4 dimensions each (LAION's 768: 128 bytes, with the 8-byte id 136 per
-/// vector, clip-retrieval's size).
+/// 4·√n (faiss's guideline, and autofaiss's rule below 10M vectors; at least 39 training
+/// vectors per list, as faiss asks; at most 65,536 lists, whose coarse search costs a query
+/// 50 M multiply-adds), and `m`, the most code bytes up to 128 with at least 4 dimensions each
+/// (LAION's 768: 128 bytes, with the 8-byte id 136 per vector, clip-retrieval's size).
 pub fn index_shape(n: u64, dim: usize) -> (usize, usize) {
-    let root = (n as f64).sqrt().max(1.0);
+    let root = 4.0 * (n as f64).sqrt().max(1.0);
     let nlist = (1usize << root.log2().round() as u32).clamp(16, 65_536).min((n / 39).max(1) as usize);
     let m = (1..=(dim / 4).clamp(1, 128)).rev().find(|m| dim.is_multiple_of(*m)).unwrap_or(1);
     (nlist, m)
@@ -1170,8 +1171,9 @@ fn build_index(
     Ok(Some(index))
 }
 
-/// At most [`MAX_SAMPLE`] of the `vectors` vectors of `files`, as float32: the rows at an even
-/// stride through every block, those that have a vector (the same rows for the same files).
+/// At most [`MAX_SAMPLE`] of the `vectors` vectors of `files`, as float32: the positions
+/// ⌊j·vectors/wanted⌋ of the files taken end to end (an even stride that does not round), those
+/// that have a vector (the same rows for the same files).
 fn training_sample(
     files: &[BlockFile],
     vectors: u64,
@@ -1179,18 +1181,19 @@ fn training_sample(
     nlist: usize,
     open: &impl Fn(&BlockFile) -> Result<VectorFile>,
 ) -> Result<Vec<f32>> {
-    let wanted = sample_size(vectors, nlist);
-    let stride = vectors.div_ceil(wanted).max(1);
-    let mut sample = Vec::with_capacity((vectors.min(wanted) as usize) * dim);
+    let wanted = sample_size(vectors, nlist).max(1);
+    let position = |j: u64| (u128::from(j) * u128::from(vectors) / u128::from(wanted)) as u64;
+    let mut sample = Vec::with_capacity(wanted as usize * dim);
+    let (mut j, mut first) = (0, 0);
     for file in files {
         let block = open(file)?;
-        let mut offset = 0;
-        while offset < block.rows() && sample.len() / dim < wanted as usize {
-            if let Some(vector) = block.vector(offset) {
+        while j < wanted && position(j) < first + block.rows() {
+            if let Some(vector) = block.vector(position(j) - first) {
                 sample.extend_from_slice(&vector);
             }
-            offset += stride;
+            j += 1;
         }
+        first += block.rows();
     }
     Ok(sample)
 }

@@ -207,6 +207,13 @@ impl Engine {
         self
     }
 
+    /// This engine running each call on at most `threads` threads (default: every core); the
+    /// answers do not depend on it.
+    pub fn with_threads(mut self, threads: usize) -> Engine {
+        self.threads = threads.max(1);
+        self
+    }
+
     /// A number no other engine opened by this process has: it stands for the dataset version
     /// and the hidden rows together, so a cache of results keyed by it can never answer for
     /// another version or another set of hidden rows.
