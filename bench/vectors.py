@@ -68,7 +68,9 @@ def log(text):
 
 
 def ensure_data(bin_path, rows, data_dir, measure):
-    out = data_dir / f"vectors-{rows_label(rows)}-seed{SEED}"
+    from bench import human_rows  # the one spelling of a row count in data directory names
+
+    out = data_dir / f"vectors-{human_rows(rows)}-seed{SEED}"
     done = out / "done.json"
     if not done.exists():
         log(f"== vectors: generating {rows} rows with embeddings into {out}")
