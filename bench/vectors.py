@@ -326,7 +326,7 @@ def comparison(bin_path, driver, rows, data_dir, work, smoke, measure):
         "duplicate_vectors": report["duplicate_vectors"], "index": index and {k: index[k] for k in
                                                                              ("factory", "nlist", "m", "trained_on")},
         "index_bytes": ivfpq_bytes + trained_bytes, "ivfpq_bytes": ivfpq_bytes, "trained_bytes": trained_bytes,
-        "f16_bytes": f16.stat().st_size,
+        "f16_bytes": f16.stat().st_size, "index_work": report.get("index"),
     }
     if n != rows:
         raise SystemExit(f"vectors: {n} stored vectors for {rows} rows")
@@ -532,6 +532,11 @@ def render(c):
              f"{idx.get('factory', 'none (too few vectors)')}, trained on {idx.get('trained_on', 0):,} | "
              f"{ing['index_bytes'] / n:.1f} ({ing['ivfpq_bytes'] / n:.1f} lists + {ing['trained_bytes'] / n:.1f} model) | "
              f"{ing['f16_bytes'] / n:,.0f} B/vector |"]
+    work = ing.get("index_work")
+    if work:
+        lines[-1] = lines[-1].replace(f"trained on {idx.get('trained_on', 0):,}",
+                                      f"trained on {idx.get('trained_on', 0):,} ({work['train_seconds']:.0f} s), "
+                                      f"{work['vectors_encoded']:,} encoded in {work['encode_seconds']:.0f} s")
     for f in c["faiss"]:
         b = f["build"]
         lines.append(f"| faiss {f['factory']} ({f['label']}), train + add, 2 threads | {b['wall_s']:.1f} | {b['cpu_s']:.1f} | "

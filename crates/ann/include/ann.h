@@ -75,6 +75,7 @@ void encode(
         size_t threads,
         rust::Slice<uint8_t> codes);
 rust::Slice<const float> centroids(const Model& model);
+rust::String blas_core_name();
 std::unique_ptr<Query> new_query(
         const Model& model,
         rust::Slice<const float> vector);

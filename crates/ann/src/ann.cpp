@@ -3,6 +3,7 @@
 // ones only C++ can make, or the last line of defence before faiss reads memory.
 #include "pairscope-ann/include/ann.h"
 
+#include <dlfcn.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -252,6 +253,14 @@ void encode(
 rust::Slice<const float> centroids(const Model& model) {
     const faiss::IndexFlat& flat = quantizer(model);
     return rust::Slice<const float>(flat.get_xb(), size_t(flat.ntotal) * size_t(flat.d));
+}
+
+rust::String blas_core_name() {
+    // Looked up, not linked: the BLAS behind libblas.so.3 may be another library.
+    using CoreName = char* (*)();
+    auto name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+    const char* core = name ? name() : nullptr;
+    return rust::String(core ? core : "");
 }
 
 std::unique_ptr<Query> new_query(const Model& model, rust::Slice<const float> vector) {

@@ -42,6 +42,10 @@ pub(crate) mod bridge {
         /// The coarse centroids, `nlist × dim` (checked when the model was made or read).
         fn centroids(model: &Model) -> &[f32];
 
+        /// The CPU kernel OpenBLAS chose when it was loaded (`openblas_get_corename`), or ""
+        /// when the BLAS is not OpenBLAS.
+        fn blas_core_name() -> String;
+
         /// A query of `vector` (copied).
         ///
         /// # Safety

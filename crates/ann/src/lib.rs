@@ -13,19 +13,18 @@
 //! - [`block`]: one block's inverted lists, in a file format of this crate that readers
 //!   memory-map and never load; encoding a block's vectors into it;
 //! - [`search`]: the coarse probes of a query (once per query) and the search of one block's
-//!   lists, optionally only rows a bitmap keeps.
+//!   lists, optionally only rows a bitmap keeps;
+//! - [`runtime`]: the environment (OpenMP, OpenBLAS) training and encoding run best in.
 //!
 //! It never reads or writes files (callers hand it bytes and map files), never re-ranks with the
 //! exact vectors (the caller has them, in `pairscope-vectors`' files) and never starts threads
 //! of its own: training and encoding use faiss's OpenMP threads, as many as the caller says;
 //! search runs on the calling thread only.
 //!
-//! OpenMP: libgomp reads `OMP_WAIT_POLICY` when the process starts, before any code of this
-//! crate runs, so the crate cannot set it. Unset, an OpenMP thread that finished its share of a
-//! training or encoding step spins (libgomp's default: 300,000 spins, some milliseconds) before
-//! it sleeps; set `OMP_WAIT_POLICY=PASSIVE` in the environment of a process that trains or
-//! encodes beside other work, so that idle threads sleep at once. Searches start no OpenMP
-//! threads at all.
+//! OpenMP and BLAS read their settings from the environment when the process is loaded, before
+//! any code of this crate runs: [`runtime`] says which settings a process that trains or
+//! encodes lacks (its caller restarts the process with them). Searches start no OpenMP threads
+//! and call no BLAS.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
 
@@ -37,6 +36,7 @@ pub mod block;
 #[expect(clippy::too_many_arguments, reason = "the bridge's reference_search mirrors faiss's search")]
 mod ffi;
 pub mod model;
+pub mod runtime;
 pub mod search;
 #[cfg(test)]
 mod tests;

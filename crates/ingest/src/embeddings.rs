@@ -45,6 +45,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch};
 use arrow::compute::cast;
@@ -136,9 +137,26 @@ pub struct EmbeddingReport {
     /// Blocks whose vector file was written (a block whose vectors would not change keeps
     /// its file: attaching the same embeddings again changes nothing).
     pub blocks_written: usize,
-    /// The set's index (its faiss factory string) and the blocks whose lists this ingest
-    /// wrote; `None` for a set too small to need one ([`MIN_INDEXED_VECTORS`]).
-    pub indexed: Option<(String, usize)>,
+    /// What this ingest did to the set's index; `None` for a set too small to need one
+    /// ([`MIN_INDEXED_VECTORS`]).
+    pub indexed: Option<IndexWork>,
+}
+
+/// The index work of one ingest: the hours a LAION-sized set takes are here.
+#[derive(Debug, Clone)]
+pub struct IndexWork {
+    /// The index's faiss factory string, e.g. `IVF2048,PQ128np`.
+    pub factory: String,
+    /// Vectors the model was trained on by this ingest; `None` when it kept the committed model.
+    pub trained_on: Option<u64>,
+    /// Seconds spent training (0 when the model was kept).
+    pub train_seconds: f64,
+    /// Blocks whose inverted lists this ingest wrote.
+    pub blocks_encoded: usize,
+    /// Vectors encoded into them.
+    pub vectors_encoded: u64,
+    /// Seconds spent encoding them.
+    pub encode_seconds: f64,
 }
 
 /// How vectors and rows are matched.
@@ -295,10 +313,9 @@ pub fn ingest_embeddings(
     files.sort_by(|a, b| (&a.source, a.block).cmp(&(&b.source, b.block)));
     count_rows_without(dataset, &committed, &files, dim, &mut report)?;
     let old_index = old_set.as_ref().and_then(|s| s.index.as_ref());
-    let index = build_index(dataset, &writer, &options.kind, dim, &files, old_index, options.threads, progress)?;
-    report.indexed = index
-        .as_ref()
-        .map(|i| (i.factory.clone(), i.lists.iter().filter(|l| l.written_in > committed.version).count()));
+    let (index, work) =
+        build_index(dataset, &writer, &options.kind, dim, &files, old_index, options.threads, progress)?.unzip();
+    report.indexed = work;
     let join_key = match &old_set {
         Some(old) if old.join_key != report.join_key && !old.join_key.split("; ").any(|k| k == report.join_key) => {
             format!("{}; {}", old.join_key, report.join_key)
@@ -1081,8 +1098,8 @@ pub fn index_shape(n: u64, dim: usize) -> (usize, usize) {
 
 /// The index of `files` (the set's vector files after this ingest): the committed model kept
 /// if there is one (else trained now on a sample), and lists written for the blocks whose
-/// vector file is newer than their lists. `None` below [`MIN_INDEXED_VECTORS`] without a
-/// model.
+/// vector file is newer than their lists, with what that cost. `None` below
+/// [`MIN_INDEXED_VECTORS`] without a model.
 #[allow(clippy::too_many_arguments)]
 fn build_index(
     dataset: &Path,
@@ -1093,7 +1110,7 @@ fn build_index(
     old: Option<&VectorIndex>,
     threads: usize,
     progress: &dyn Progress,
-) -> Result<Option<VectorIndex>> {
+) -> Result<Option<(VectorIndex, IndexWork)>> {
     let vectors: u64 = files.iter().map(|f| f.rows).sum();
     let version = writer.committed().version + 1;
     let rows_of = |file: &BlockFile| -> u64 { if dim == 0 { 0 } else { file.bytes / (dim as u64 * 2) } };
@@ -1105,6 +1122,7 @@ fn build_index(
         path: path.to_path_buf(),
         source: std::io::Error::other(format!("the vector index: {e}")),
     };
+    let training = Instant::now();
     let (mut index, trained) = match old {
         Some(old) => {
             let path = dataset.join(Layout::vector_model(kind, old.trained_in));
@@ -1116,6 +1134,7 @@ fn build_index(
         None => {
             let (nlist, m) = index_shape(vectors, dim);
             let sample = training_sample(files, vectors, dim, nlist, &open)?;
+            tracing::info!(nlist, m, vectors = sample.len() / dim.max(1), "training the vector index");
             let params = TrainParams { dim, nlist, m, seed: INDEX_SEED, threads: 0 };
             let relative = Layout::vector_model(kind, version);
             let path = writer.added_file(&relative)?;
@@ -1138,6 +1157,15 @@ fn build_index(
     let current = |lists: &BlockFile| {
         files.iter().any(|f| f.same_block(lists) && f.written_in <= lists.written_in && f.rows == lists.rows)
     };
+    let mut work = IndexWork {
+        factory: index.factory.clone(),
+        trained_on: old.is_none().then_some(index.trained_on),
+        train_seconds: if old.is_none() { training.elapsed().as_secs_f64() } else { 0.0 },
+        blocks_encoded: 0,
+        vectors_encoded: 0,
+        encode_seconds: 0.0,
+    };
+    let encoding = Instant::now();
     index.lists.retain(|l| current(l));
     let todo: Vec<&BlockFile> = files.iter().filter(|f| !index.lists.iter().any(|l| l.same_block(f))).collect();
     let written = pairscope_io::parallel::try_map(todo.len(), threads, |i| {
@@ -1166,9 +1194,12 @@ fn build_index(
             bytes: bytes.len() as u64,
         })
     })?;
+    work.blocks_encoded = written.len();
+    work.vectors_encoded = written.iter().map(|l| l.rows).sum();
+    work.encode_seconds = encoding.elapsed().as_secs_f64();
     index.lists.extend(written);
     index.lists.sort_by(|a, b| (&a.source, a.block).cmp(&(&b.source, b.block)));
-    Ok(Some(index))
+    Ok(Some((index, work)))
 }
 
 /// At most [`MAX_SAMPLE`] of the `vectors` vectors of `files`, as float32: the positions

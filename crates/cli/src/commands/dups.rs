@@ -81,15 +81,9 @@ fn human_report(engine: &Engine, found: &NearDuplicates, show: usize) -> String 
         found.kind,
         found.model,
         found.version,
-        if found.exact {
-            format!("exact: {} vectors scored", found.scored_exactly)
-        } else {
-            format!(
-                "index: {} codes scanned, {} vectors re-scored, {} pairs at or above the threshold",
-                found.scored_approximately, found.scored_exactly, found.edges
-            )
-        }
+        super::similar::vector_work(found.exact, found.scored_approximately, found.scored_exactly),
     );
+    let _ = writeln!(s, "{} pairs at or above the threshold", found.edges);
     if !found.groups.is_empty() {
         let _ = writeln!(s, "\ngroup size   groups   rows");
         for range in found.histogram() {

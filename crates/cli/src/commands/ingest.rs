@@ -165,8 +165,26 @@ fn run_fetched(args: &IngestArgs, fetched: &std::path::Path, global: &GlobalArgs
     Ok(ExitStatus::Clean)
 }
 
+/// Starts this process again, same arguments, same process id, with the environment faiss's
+/// libraries train fastest in (`pairscope_ann::runtime`) when it lacks some of it. Returns when
+/// it has it all, or when the restart failed (then it carries on as it is, slower).
+fn restart_with_training_environment() {
+    let missing = pairscope_ann::runtime::missing_environment();
+    if missing.is_empty() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else { return };
+    tracing::info!(?missing, "starting again with the environment training runs fastest in");
+    let mut command = std::process::Command::new(exe);
+    command.args(std::env::args_os().skip(1)).envs(missing.iter().copied());
+    // The variables are set after this, so the new process does not start again.
+    let error = std::os::unix::process::CommandExt::exec(&mut command);
+    tracing::warn!("could not start again with {missing:?} ({error}): training runs as it is");
+}
+
 /// `ingest --embeddings DIR`.
 fn run_embeddings(args: &IngestArgs, dir: &std::path::Path, global: &GlobalArgs) -> Result<ExitStatus> {
+    restart_with_training_environment();
     let options = EmbeddingOptions {
         kind: args.kind.clone(),
         model: args.model.clone(),
@@ -196,6 +214,14 @@ fn run_embeddings(args: &IngestArgs, dir: &std::path::Path, global: &GlobalArgs)
         "duplicate_vectors": report.duplicate_vectors,
         "bad_vectors": report.bad_vectors,
         "blocks_written": report.blocks_written,
+        "index": report.indexed.as_ref().map(|work| json!({
+            "factory": work.factory,
+            "trained_on": work.trained_on,
+            "train_seconds": work.train_seconds,
+            "blocks_encoded": work.blocks_encoded,
+            "vectors_encoded": work.vectors_encoded,
+            "encode_seconds": work.encode_seconds,
+        })),
     });
     let mut text = String::new();
     if report.version == report.version_before {
@@ -233,6 +259,17 @@ fn run_embeddings(args: &IngestArgs, dir: &std::path::Path, global: &GlobalArgs)
     }
     for (reason, count) in &report.bad_vectors {
         let _ = writeln!(text, "vectors skipped (--skip-bad), {reason}: {count}");
+    }
+    if let Some(work) = &report.indexed {
+        let trained = match work.trained_on {
+            Some(sample) => format!("trained on {sample} vectors in {:.1} s", work.train_seconds),
+            None => "the dataset's model kept".to_string(),
+        };
+        let _ = writeln!(
+            text,
+            "index {}: {trained}; {} vectors of {} block(s) encoded in {:.1} s",
+            work.factory, work.vectors_encoded, work.blocks_encoded, work.encode_seconds
+        );
     }
     print_document(
         args.output.format(),

@@ -84,14 +84,20 @@ fn human_page(page: &SimilarPage) -> String {
         page.kind,
         page.model,
         page.kept_rows,
-        if page.exact {
-            format!("exact: {} vectors scored", page.scored_exactly)
-        } else {
-            format!("index: {} codes scanned, {} vectors re-scored", page.scored_approximately, page.scored_exactly)
-        },
+        vector_work(page.exact, page.scored_approximately, page.scored_exactly),
         page.version
     );
     s
+}
+
+/// What a vector query scored, as `similar` and `dups` say it: every vector exactly, or codes
+/// scanned in the index and vectors re-scored.
+pub(super) fn vector_work(exact: bool, scored_approximately: u64, scored_exactly: u64) -> String {
+    if exact {
+        format!("exact: {scored_exactly} vectors scored")
+    } else {
+        format!("index: {scored_approximately} codes scanned, {scored_exactly} vectors re-scored")
+    }
 }
 
 #[expect(clippy::expect_used, reason = "the columns are built from the same hits, with the schema's types")]
