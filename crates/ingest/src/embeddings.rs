@@ -33,7 +33,8 @@
 //! 5. the set's approximate nearest-neighbour index (`pairscope-ann`, faiss IVF-PQ): trained
 //!    once per dataset on a sample ([`sample_size`] vectors at an even stride, with
 //!    [`INDEX_SEED`]; [`index_shape`] says how big), then inverted lists per block for every
-//!    block whose vector file is new, blocks in parallel, each block's vectors read in chunks.
+//!    block whose vector file is new, blocks in parallel (each on its share of the threads), each
+//!    block's vectors read in chunks.
 //!    A set below [`MIN_INDEXED_VECTORS`] gets none (queries score every vector). A later
 //!    ingest keeps the model and the lists of the blocks it does not touch, so the work of a
 //!    new version is its new blocks' encoding.
@@ -85,7 +86,8 @@ pub struct EmbeddingOptions {
     pub skip_bad: bool,
     /// Bytes the join may hold before its sorts spill to disk.
     pub memory_limit: usize,
-    /// Blocks indexed at once (each on one thread).
+    /// Threads indexing uses: blocks at once, and a block's share of the rest (a single-block
+    /// set is encoded on every thread).
     pub threads: usize,
 }
 
@@ -1171,6 +1173,8 @@ fn build_index(
     let encoding = Instant::now();
     index.lists.retain(|l| current(l));
     let todo: Vec<&BlockFile> = files.iter().filter(|f| !index.lists.iter().any(|l| l.same_block(f))).collect();
+    // Blocks at once, each on its share of the threads (the codes do not depend on it).
+    let per_block = (threads / todo.len().max(1)).max(1);
     let written = pairscope_io::parallel::try_map(todo.len(), threads, |i| {
         let file = todo[i];
         let vectors = open(file)?;
@@ -1178,7 +1182,7 @@ fn build_index(
             (0..vectors.rows()).filter(|o| vectors.vector(*o).is_some()).map(|o| o as i64).collect();
         let relative = Layout::vector_lists(kind, &file.source, file.block, version);
         let path = writer.added_file(&relative)?;
-        let bytes = encode_block_from(&trained, &present, 1, |start, out| {
+        let bytes = encode_block_from(&trained, &present, per_block, |start, out| {
             for (row, out) in present[start..].iter().zip(out.chunks_exact_mut(dim)) {
                 if let Some(vector) = vectors.vector(*row as u64) {
                     out.copy_from_slice(&vector);
