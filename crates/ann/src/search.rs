@@ -2,8 +2,8 @@
 //! probed lists scored by faiss's IVF-PQ scanner.
 //!
 //! [`Trained::coarse`] scores the query against every coarse centroid (`nlist × dim` multiply-
-//! adds, in Rust over faiss's centroid table, since Debian's faiss scores them with a scalar
-//! loop: dups at 200k vectors took 30% less CPU) and keeps the `nprobe` best lists:
+//! adds, in Rust over faiss's centroid table with `pairscope-vectors`' vectorised inner product,
+//! since Debian's faiss scores them with a scalar loop: dups at 200k vectors took 30% less CPU) and keeps the `nprobe` best lists:
 //! [`Probes`], plain data any thread can use. A [`Query`] then holds faiss's scanner for the
 //! query, whose table of the query's inner products with every PQ centroid (`256 × dim`
 //! multiply-adds) is also computed once, and
@@ -29,6 +29,7 @@
 //! results.
 
 use cxx::UniquePtr;
+use pairscope_vectors::dot::inner_product;
 
 use crate::block::BlockLists;
 use crate::ffi::bridge;
@@ -90,7 +91,7 @@ impl Trained {
         let mut probes: Vec<Probe> = bridge::centroids(self.model())
             .chunks_exact(self.dim())
             .enumerate()
-            .map(|(list, centroid)| Probe { list, score: dot(vector, centroid) })
+            .map(|(list, centroid)| Probe { list, score: inner_product(vector, centroid) })
             .collect();
         let order = |a: &Probe, b: &Probe| b.score.total_cmp(&a.score).then(a.list.cmp(&b.list));
         if probes.len() > nprobe {
@@ -100,20 +101,6 @@ impl Trained {
         probes.sort_unstable_by(order);
         Ok(Probes { probes })
     }
-}
-
-/// The inner product of `a` and `b`, summed in eight lanes (which the compiler keeps in vector
-/// registers; a single running sum it may not reorder).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8.remainder().iter().zip(b8.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in a8.zip(b8) {
-        for lane in 0..8 {
-            lanes[lane] += x[lane] * y[lane];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 fn check_query(trained: &Trained, vector: &[f32]) -> Result<()> {

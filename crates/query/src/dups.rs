@@ -164,14 +164,14 @@ impl Engine {
         let open = self.open_vectors(&request.kind)?;
         let mut kept = self.kept_rows(&request.selection, &deadline)?;
         if let Some(among) = &request.among {
-            kept = self.kept_among(kept, among, &open)?;
+            kept = Arc::new(self.kept_among(&kept, among, &open)?);
         }
         let plan = Plan::new(&open, &kept, request.exact, NPROBE, RERANK);
         // Chunks of kept rows: (block, first position, end position).
         let mut chunks = Vec::new();
         for (b, file) in open.files.iter().enumerate() {
             let Some(file) = file else { continue };
-            if let Kept::Some(blocks) = &kept
+            if let Kept::Some(blocks) = &*kept
                 && !blocks.contains_key(&b)
             {
                 continue;
@@ -187,7 +187,7 @@ impl Engine {
         let per_thread = parallel::try_fold(chunks.len(), self.threads(), Vec::new, |edges, c| -> Result<()> {
             let (b, start, end) = chunks[c];
             let Some(file) = &open.files[b] else { return Ok(()) };
-            let bits = match &kept {
+            let bits = match &*kept {
                 Kept::All => None,
                 Kept::Some(blocks) => blocks.get(&b),
             };
@@ -255,11 +255,11 @@ impl Engine {
     }
 
     /// The rows of `kept` whose row id `among` holds.
-    fn kept_among(&self, kept: Kept, among: &RoaringTreemap, open: &OpenVectors) -> Result<Kept> {
+    fn kept_among(&self, kept: &Kept, among: &RoaringTreemap, open: &OpenVectors) -> Result<Kept> {
         let mut out = std::collections::HashMap::new();
         for (b, file) in open.files.iter().enumerate() {
             let Some(file) = file else { continue };
-            let positions: Vec<u64> = match &kept {
+            let positions: Vec<u64> = match kept {
                 Kept::All => (0..file.rows()).collect(),
                 Kept::Some(kept) => match kept.get(&b) {
                     Some(bits) => bits.positions().collect(),

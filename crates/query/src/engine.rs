@@ -44,7 +44,7 @@ const BATCH_DOCS: usize = 4096;
 pub const MAX_PARQUET_FILTER_ROWS: usize = 50_000_000;
 
 /// Which rows a call is about: all of them when every part is empty.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Selection {
     /// The QUERY text (see [`crate::parse`]).
     pub query: Option<String>,
@@ -119,6 +119,8 @@ pub struct Engine {
     identity: u64,
     /// The vector sets, opened on first use.
     pub(crate) vector_sets: crate::similar::VectorSets,
+    /// The rows of the selections asked for most recently.
+    pub(crate) kept_cache: crate::similar::KeptCache,
 }
 
 /// The identity of the next engine opened.
@@ -195,6 +197,7 @@ impl Engine {
             global_ords: KEYWORD_COLUMNS.iter().map(|_| Mutex::new(None)).collect(),
             identity: NEXT_IDENTITY.fetch_add(1, Ordering::Relaxed),
             vector_sets: Default::default(),
+            kept_cache: Default::default(),
         })
     }
 

@@ -2,8 +2,11 @@
 //! given vector, among the rows a selection keeps ([`Engine::similar`]).
 //!
 //! Filtering is exact: the rows a selection keeps (QUERY, `--where`, `--url`, a mention, and
-//! never a hidden row) are found first, as a bitmap per block, by the same scan a count runs;
-//! the k best come from those rows only (not the k best rows less those that fail). Then, per
+//! never a hidden row) are found first, as a bitmap per block, by the same scan a count runs
+//! (an engine keeps the bitmaps of the selections it was asked for most recently, up to
+//! [`KEPT_CACHE_BYTES`], so the next page or the next query of a batch with the same filter
+//! skips the scan, as faiss's callers build an ID selector once); the k best come from those
+//! rows only (not the k best rows less those that fail). Then, per
 //! block:
 //! - **exact** (asked for, or where the block's kept rows are few enough that scoring them
 //!   all costs less than the index would; or the set has no index): every kept row's float16
@@ -16,12 +19,14 @@
 //! The candidates of every block then compete by their approximate scores (one trained model
 //! scores them all, so the scores compare); the [`RERANK`] best are scored exactly from their
 //! float16 vectors and merged with the exactly scored rows; the k best of those are the answer
-//! (ties by row id). Memory: one bit per row of each block with a kept row, and k + [`RERANK`]
-//! candidates per block searched; vectors and lists are memory-mapped and only the pages a
+//! (ties by row id). Memory: one bit per row of each block with a kept row (and the cache's
+//! [`KEPT_CACHE_BYTES`] per engine), and k + [`RERANK`] candidates per block searched; vectors and lists are memory-mapped and only the pages a
 //! query touches are read.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
 
 use pairscope_ann::{BlockLists, Probes, Query, Trained};
 use pairscope_index::tantivy::{DocId, Score};
@@ -46,6 +51,10 @@ pub const RERANK: usize = 200;
 
 /// Lists probed per query when every row is kept.
 pub const NPROBE: usize = 16;
+
+/// The most bytes of kept-row bitmaps an engine keeps for selections asked again (a 1M-row
+/// block's bitmap is at most 125 KiB: every selection of a 500M-row version fits).
+pub const KEPT_CACHE_BYTES: usize = 64 << 20;
 
 /// What to compare with.
 #[derive(Debug, Clone)]
@@ -119,6 +128,52 @@ pub(crate) struct OpenIndex {
 /// The open vector sets of an engine, by kind, opened on first use.
 #[derive(Default)]
 pub(crate) struct VectorSets(Mutex<HashMap<String, Arc<OpenVectors>>>);
+
+/// The kept rows of the selections an engine was asked for most recently, least recently
+/// used dropped first so that the bitmaps stay within [`KEPT_CACHE_BYTES`]. An engine is one
+/// version with one set of hidden rows, so an entry never answers for another.
+pub(crate) struct KeptCache(Mutex<KeptEntries>);
+
+struct KeptEntries {
+    entries: LruCache<Selection, Arc<Kept>>,
+    bytes: usize,
+}
+
+impl Default for KeptCache {
+    fn default() -> KeptCache {
+        KeptCache(Mutex::new(KeptEntries { entries: LruCache::unbounded(), bytes: 0 }))
+    }
+}
+
+impl KeptCache {
+    fn get(&self, selection: &Selection) -> Option<Arc<Kept>> {
+        // A panic while the cache was held leaves it whole (each step keeps `bytes` true).
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entries.get(selection).cloned()
+    }
+
+    fn put(&self, selection: &Selection, kept: Arc<Kept>) {
+        let bytes = kept.heap_bytes();
+        if bytes > KEPT_CACHE_BYTES {
+            return;
+        }
+        let mut cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(old) = cache.entries.put(selection.clone(), kept) {
+            cache.bytes -= old.heap_bytes();
+        }
+        cache.bytes += bytes;
+        while cache.bytes > KEPT_CACHE_BYTES {
+            let Some((_, dropped)) = cache.entries.pop_lru() else { break };
+            cache.bytes -= dropped.heap_bytes();
+        }
+    }
+
+    /// Selections kept, and their bytes.
+    #[cfg(test)]
+    fn held(&self) -> (usize, usize) {
+        let cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (cache.entries.len(), cache.bytes)
+    }
+}
 
 impl Engine {
     /// The rows most similar to `request.to` among those its selection keeps.
@@ -231,18 +286,24 @@ impl Engine {
         Ok(vector)
     }
 
-    /// The rows `selection` keeps, hidden rows never among them.
-    pub(crate) fn kept_rows(&self, selection: &Selection, deadline: &Deadline) -> Result<Kept> {
+    /// The rows `selection` keeps, hidden rows never among them; from the engine's cache when
+    /// the selection was asked for recently.
+    pub(crate) fn kept_rows(&self, selection: &Selection, deadline: &Deadline) -> Result<Arc<Kept>> {
         let unconditional = selection.query.as_deref().is_none_or(|q| q.trim().is_empty())
             && selection.filter.as_deref().is_none_or(|f| f.trim().is_empty())
             && selection.url.as_deref().is_none_or(|u| u.trim().is_empty())
             && selection.aliases.is_empty();
         if unconditional && self.hidden_rows() == 0 {
-            return Ok(Kept::All);
+            return Ok(Arc::new(Kept::All));
+        }
+        if let Some(kept) = self.kept_cache.get(selection) {
+            return Ok(kept);
         }
         let prepared = self.prepare(selection, deadline)?;
         let sink = self.scan(&prepared, false, deadline, KeptSink::default)?;
-        Ok(Kept::Some(sink.0))
+        let kept = Arc::new(Kept::Some(sink.0));
+        self.kept_cache.put(selection, kept.clone());
+        Ok(kept)
     }
 }
 
@@ -408,42 +469,68 @@ impl Kept {
             Kept::Some(blocks) => blocks.values().map(|b| b.count).sum(),
         }
     }
+
+    /// Bytes held, about.
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Kept::All => 0,
+            Kept::Some(blocks) => blocks.values().map(|b| b.heap_bytes() + 64).sum(),
+        }
+    }
 }
 
-/// One bit per row position of a block.
+/// One bit per row position of a block, in the layout faiss's selector reads: bit `i & 7` of
+/// byte `i >> 3`.
 #[derive(Default)]
 pub(crate) struct Bits {
-    words: Vec<u64>,
+    bytes: Vec<u8>,
     pub(crate) count: u64,
 }
 
 impl Bits {
     pub(crate) fn set(&mut self, position: u32) {
-        let word = (position / 64) as usize;
-        if self.words.len() <= word {
-            self.words.resize(word + 1, 0);
+        let (byte, bit) = ((position / 8) as usize, position % 8);
+        if self.bytes.len() <= byte {
+            self.bytes.resize(byte + 1, 0);
         }
-        if self.words[word] & (1 << (position % 64)) == 0 {
-            self.words[word] |= 1 << (position % 64);
+        if self.bytes[byte] & (1 << bit) == 0 {
+            self.bytes[byte] |= 1 << bit;
             self.count += 1;
         }
     }
 
     /// Whether `position` is set.
     pub(crate) fn contains(&self, position: u64) -> bool {
-        self.words.get((position / 64) as usize).is_some_and(|w| w & (1 << (position % 64)) != 0)
+        usize::try_from(position / 8)
+            .ok()
+            .and_then(|byte| self.bytes.get(byte))
+            .is_some_and(|byte| byte & (1 << (position % 8)) != 0)
     }
 
-    /// Set positions, ascending.
+    /// Set positions, ascending (eight bytes at a time, a set bit at a time).
     pub(crate) fn positions(&self) -> impl Iterator<Item = u64> + '_ {
-        self.words.iter().enumerate().flat_map(|(i, &word)| {
-            (0..64).filter(move |bit| word & (1 << bit) != 0).map(move |bit| i as u64 * 64 + bit)
+        self.bytes.chunks(8).enumerate().flat_map(|(i, chunk)| {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            let mut word = u64::from_le_bytes(word);
+            std::iter::from_fn(move || {
+                (word != 0).then(|| {
+                    let bit = u64::from(word.trailing_zeros());
+                    word &= word - 1;
+                    i as u64 * 64 + bit
+                })
+            })
         })
     }
 
-    /// The bitmap as faiss's selector reads it: byte `i >> 3`, bit `i & 7`.
-    fn bytes(&self) -> Vec<u8> {
-        self.words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    /// The bitmap as faiss's selector reads it.
+    fn as_selector(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Bytes held.
+    fn heap_bytes(&self) -> usize {
+        self.bytes.capacity()
     }
 }
 
@@ -515,13 +602,12 @@ fn search_block<'a>(
     {
         let share = kept.map_or(1.0, |b| b.count as f64 / file.rows().max(1) as f64);
         let nprobe = probes_for(base_nprobe, share, index.trained.nlist());
-        let selector = kept.map(Bits::bytes);
+        let selector = kept.map(Bits::as_selector);
         let searcher = match state {
             Some(searcher) => searcher,
             None => state.insert(Query::new(index.trained, query, index.probes.clone()).map_err(ann_error)?),
         };
-        let found =
-            searcher.search_block_probing(index.lists, rerank, selector.as_deref(), nprobe).map_err(ann_error)?;
+        let found = searcher.search_block_probing(index.lists, rerank, selector, nprobe).map_err(ann_error)?;
         result.scored_approximately = found.scanned as u64;
         result.candidates = found.hits.iter().map(|hit| (hit.score, hit.id as u64)).collect();
         return Ok(result);
@@ -570,4 +656,60 @@ fn cheaper_exact(kept: Option<&Bits>, rows: usize, nlist: usize, base_nprobe: us
     let share = kept.count as f64 / rows.max(1) as f64;
     let probed = rows as f64 * probes_for(base_nprobe, share, nlist) as f64 / nlist.max(1) as f64;
     (kept.count as f64) * 6.0 <= probed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bits(positions: &[u32]) -> Bits {
+        let mut bits = Bits::default();
+        for &p in positions {
+            bits.set(p);
+        }
+        bits
+    }
+
+    #[test]
+    fn a_bitmap_gives_back_its_positions_in_order_and_in_faiss_layout() {
+        let set = [0, 7, 8, 63, 64, 65, 1000, 1001, 70_000, 70_003];
+        let mut shuffled = set;
+        shuffled.reverse();
+        let b = bits(&[&shuffled[..], &[7, 64]].concat());
+        assert_eq!(b.count, set.len() as u64, "a position set twice counts once");
+        assert_eq!(b.positions().collect::<Vec<_>>(), set.iter().map(|&p| u64::from(p)).collect::<Vec<_>>());
+        for p in 0..70_010u64 {
+            let byte = b.as_selector().get((p / 8) as usize).copied().unwrap_or(0);
+            assert_eq!(b.contains(p), set.contains(&(p as u32)), "position {p}");
+            assert_eq!(byte & (1 << (p % 8)) != 0, b.contains(p), "selector bit {p}");
+        }
+        assert_eq!(b.as_selector().len(), 70_003 / 8 + 1, "the bitmap ends at its last byte with a set bit");
+    }
+
+    #[test]
+    fn the_kept_cache_drops_the_least_recently_used_beyond_its_bytes() {
+        let selection = |i: usize| Selection { filter: Some(format!("aesthetic >= {i}")), ..Selection::default() };
+        // Each entry: one block of about an eighth of the bound.
+        let entry = || Arc::new(Kept::Some(HashMap::from([(0, bits(&[(KEPT_CACHE_BYTES as u32 / 8) * 8 - 1]))])));
+        let each = entry().heap_bytes();
+        assert!(each > KEPT_CACHE_BYTES / 8 && each < KEPT_CACHE_BYTES / 4, "{each}");
+        let cache = KeptCache::default();
+        let fits = KEPT_CACHE_BYTES / each;
+        for i in 0..fits {
+            cache.put(&selection(i), entry());
+        }
+        assert_eq!(cache.held(), (fits, fits * each));
+        assert!(cache.get(&selection(0)).is_some(), "now the most recently used");
+        cache.put(&selection(fits), entry());
+        assert!(cache.get(&selection(1)).is_none(), "the least recently used went");
+        assert!(cache.get(&selection(0)).is_some() && cache.get(&selection(fits)).is_some());
+        assert_eq!(cache.held(), (fits, fits * each));
+        cache.put(&selection(0), entry());
+        assert_eq!(cache.held(), (fits, fits * each), "a selection put again replaces its entry");
+
+        let huge = Arc::new(Kept::Some(HashMap::from([(0, bits(&[KEPT_CACHE_BYTES as u32 * 8 + 7]))])));
+        cache.put(&selection(1000), huge);
+        assert!(cache.get(&selection(1000)).is_none(), "a bitmap over the bound is not kept");
+        assert_eq!(cache.held().0, fits, "and drops nothing");
+    }
 }

@@ -206,23 +206,16 @@ impl VectorFile {
                 bytes.chunks_exact(2).zip(query).map(|(b, q)| f16::from_le_bytes([b[0], b[1]]).to_f32() * q).sum(),
             );
         }
-        // Converted a chunk at a time (F16C where the CPU has it) and summed in eight lanes,
-        // which the compiler keeps in vector registers.
-        let mut lanes = [0f32; 8];
-        let mut values = [0f32; 64];
-        for (halves, query) in halves.chunks(64).zip(query.chunks(64)) {
+        // Converted a chunk at a time (F16C where the CPU has it), each chunk's inner product
+        // vectorised for the CPU.
+        let mut values = [0f32; 256];
+        let mut sum = 0.0;
+        for (halves, query) in halves.chunks(values.len()).zip(query.chunks(values.len())) {
             let values = &mut values[..halves.len()];
             halves.convert_to_f32_slice(values);
-            let mut pairs = values.chunks_exact(8).zip(query.chunks_exact(8));
-            for (v, q) in &mut pairs {
-                for lane in 0..8 {
-                    lanes[lane] += v[lane] * q[lane];
-                }
-            }
-            let tail = values.len() - values.len() % 8;
-            lanes[0] += values[tail..].iter().zip(&query[tail..]).map(|(v, q)| v * q).sum::<f32>();
+            sum += crate::dot::inner_product(values, query);
         }
-        Some(lanes.iter().sum())
+        Some(sum)
     }
 
     fn row_bytes(&self, offset: u64) -> Option<&[u8]> {
