@@ -579,7 +579,9 @@ def render(c):
             bad = " (rows outside the filter!)" if r["index"]["outside_filter"] or r["rerank"]["outside_filter"] else ""
             lines.append(f"| {f['factory']} | {r['filter']}{bad} | {r['nprobe']} | {r['index']['recall']:.3f} | "
                          f"{_ms(r['index']['p50_ms'])} | {r['rerank']['recall']:.3f} | {_ms(r['rerank']['p50_ms'])} | "
-                         f"{r['batch_2_threads_qps']:,.0f} | {r['batch_2_threads_rerank_qps']:,.0f} |")
+                         f"{r['batch_2_threads_qps']:,.0f} | "
+                         + (f"{r['batch_2_threads_rerank_qps']:,.0f}" if "batch_2_threads_rerank_qps" in r else "—")
+                         + " |")
     d, s, qd = c["dups_all"], c["dups_selection"], c["dups_quality"]
     lines += ["", "| pairscope dups --json | rows searched | wall s | CPU s | peak RSS | groups | rows in groups | "
               "largest | edges |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]

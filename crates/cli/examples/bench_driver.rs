@@ -7,7 +7,7 @@
 //!   result as JSON, the shape the benchmark's peers print (`bench/peers/query_*.py`);
 //! - `read-captions -d DS`: reads every caption the way `mentions` does, matching nothing, and
 //!   prints rows, bytes and seconds as JSON: the floor a count's speed is compared with;
-//! - `similar -d DS --queries Q.npy [--where EXPR] [--k 10]`: every query of the matrix
+//! - `similar -d DS --queries Q.npy [--where EXPR] [--k 10] [--exact]`: every query of the matrix
 //!   once on one thread (its latency, row ids and work), then all of them as one batch on
 //!   `--batch-threads` threads, one query per thread at a time (throughput), as JSON: what
 //!   `bench/vectors.py` sets beside faiss's one-query and batch timings.
@@ -62,6 +62,9 @@ struct SimilarArgs {
     /// Threads of the batch run.
     #[arg(long, default_value_t = 2)]
     batch_threads: usize,
+    /// Score every kept row (the cost the index is weighed against).
+    #[arg(long)]
+    exact: bool,
 }
 
 #[derive(Args)]
@@ -97,7 +100,7 @@ fn similar(args: &SimilarArgs) -> Result<()> {
         to: SimilarTo::Vector(query.to_vec()),
         selection: Selection { filter: args.filter.clone(), ..Selection::default() },
         k: args.k,
-        exact: false,
+        exact: args.exact,
     };
     // Warm: the vector set opened and its pages touched once, as a server's would be.
     engine.similar(&request(queries[0]), &limits)?;
