@@ -982,44 +982,53 @@ def render(results_dir, report_path):
             "",
         ]
         for c in r["comparisons"]:
-            if c.get("kind") == "queries":
-                lines += render_queries(c)
-                continue
-            if c.get("kind") == "vectors":
-                import vectors
-                lines += vectors.render(c)
-                continue
-            lines += [f"### {c['title']}", "", "| command | median s | min s | max s | ratio | peak RSS | notes |",
-                      "|---|---:|---:|---:|---:|---:|---|"]
-            if c.get("unavailable"):
-                lines.append(f"| {c['unavailable']} | — | — | — | — | — | |")
-            for p in c["peers"]:
-                notes = ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in (p["details"] or {}).items())
-                if p.get("cores") is not None and c["title"].startswith("ingest"):
-                    notes = f"cores {p['cores']:.2f}" + (f", {notes}" if notes else "")
-                rat = "—" if p["ratio_to_pairscope"] is None else f"{p['ratio_to_pairscope']:.2f}×"
-                sec = lambda x: f"{x:.2f}" if x >= 1 else f"{x:.3f}"  # noqa: E731
-                lines.append(f"| {p['name']} | {sec(p['median_s'])} | {sec(p['min_s'])} | {sec(p['max_s'])} | "
-                             f"{rat} | {p['peak_rss_bytes'] / 2**20:,.0f} MiB | {notes} |")
-            if "sizes" in c:
-                s = c["sizes"]
-                lines.append("")
-                lines.append(f"On disk: pairscope dataset {s['pairscope_dataset_bytes'] / 2**20:,.0f} MiB; "
-                             f"SQLite database {(s['sqlite_db_bytes'] or 0) / 2**20:,.0f} MiB.")
-            if "targets" in c:
-                t = c["targets"]
-                reference = (f"; its rows/s are {t['of_reference_rate']:.0%} of the 12-file reference's (target ≥ 90%)"
-                             if "of_reference_rate" in t else "")
-                lines += ["", f"Targets: pairscope's ingest uses {t['cores']:.2f} cores (target ≥ 1.8){reference}; "
-                              f"SQLite's lean load takes {t['lean_ratio']:.2f}× its time (target ≥ 3×)."]
-            if c.get("kind") == "mentions":
-                lines += render_mentions(c)
-            if "targets_text" in c:
-                lines += ["", c["targets_text"]]
-            lines.append("")
+            section = render_comparison(c)
+            measured_with = c.get("measured_with")
+            if measured_with and measured_with != v.get("pairscope") and section[:1] and section[0].startswith("###"):
+                # A section merged by `--only` after the file's first run: its own binary and date.
+                section[1:1] = ["", f"Measured with pairscope {measured_with}, {c.get('measured_at', '')}."]
+            lines += section
     lines += render_growth(results)
     report = "\n".join(lines)
     report_path.write_text(f"{report.rstrip()}\n\n{history}" if history else report)
+
+
+def render_comparison(c):
+    """One comparison's section of the report."""
+    if c.get("kind") == "queries":
+        return render_queries(c)
+    if c.get("kind") == "vectors":
+        import vectors
+        return vectors.render(c)
+    lines = [f"### {c['title']}", "", "| command | median s | min s | max s | ratio | peak RSS | notes |",
+              "|---|---:|---:|---:|---:|---:|---|"]
+    if c.get("unavailable"):
+        lines.append(f"| {c['unavailable']} | — | — | — | — | — | |")
+    for p in c["peers"]:
+        notes = ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in (p["details"] or {}).items())
+        if p.get("cores") is not None and c["title"].startswith("ingest"):
+            notes = f"cores {p['cores']:.2f}" + (f", {notes}" if notes else "")
+        rat = "—" if p["ratio_to_pairscope"] is None else f"{p['ratio_to_pairscope']:.2f}×"
+        sec = lambda x: f"{x:.2f}" if x >= 1 else f"{x:.3f}"  # noqa: E731
+        lines.append(f"| {p['name']} | {sec(p['median_s'])} | {sec(p['min_s'])} | {sec(p['max_s'])} | "
+                     f"{rat} | {p['peak_rss_bytes'] / 2**20:,.0f} MiB | {notes} |")
+    if "sizes" in c:
+        s = c["sizes"]
+        lines.append("")
+        lines.append(f"On disk: pairscope dataset {s['pairscope_dataset_bytes'] / 2**20:,.0f} MiB; "
+                     f"SQLite database {(s['sqlite_db_bytes'] or 0) / 2**20:,.0f} MiB.")
+    if "targets" in c:
+        t = c["targets"]
+        reference = (f"; its rows/s are {t['of_reference_rate']:.0%} of the 12-file reference's (target ≥ 90%)"
+                     if "of_reference_rate" in t else "")
+        lines += ["", f"Targets: pairscope's ingest uses {t['cores']:.2f} cores (target ≥ 1.8){reference}; "
+                      f"SQLite's lean load takes {t['lean_ratio']:.2f}× its time (target ≥ 3×)."]
+    if c.get("kind") == "mentions":
+        lines += render_mentions(c)
+    if "targets_text" in c:
+        lines += ["", c["targets_text"]]
+    lines.append("")
+    return lines
 
 
 def main():
@@ -1146,6 +1155,10 @@ def only(args, rows, runs, data, data_dir, work, query_runs, query_rounds):
     result = json.loads(path.read_text()) if path.exists() else {
         "rows": rows, "runs": runs, "machine": machine(), "versions": versions(args.bin),
         "data_bytes": dir_size(data) if data else 0, "comparisons": []}
+    measured_with = versions(args.bin)["pairscope"]
+    for c in comparisons:
+        c["measured_with"] = measured_with
+        c["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     titles = {c["title"] for c in comparisons}
     result["comparisons"] = [c for c in result["comparisons"] if c["title"] not in titles] + comparisons
     result["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + f" (--only {args.only} merged)"
