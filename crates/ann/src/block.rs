@@ -315,4 +315,69 @@ impl BlockLists {
         let ids = unsafe { std::slice::from_raw_parts(ids.as_ptr().cast::<i64>(), end - start) };
         Ok((codes, ids))
     }
+
+    /// The entries of every list whose id `filter` keeps (bit `id % 8` of byte `id / 8`, as a
+    /// search's filter), grouped by list: what a filtered search scans instead of every entry
+    /// of its probed lists (see [`crate::search`]). Reads every id of the block once.
+    pub fn kept_entries(&self, filter: &[u8]) -> Result<KeptEntries> {
+        let Layout { nlist, len, .. } = self.layout;
+        if u32::try_from(len).is_err() {
+            return Err(Error::Invalid(format!("a block of {len} entries: kept entries are numbered in 32 bits")));
+        }
+        let mut starts = Vec::with_capacity(nlist + 1);
+        let mut entries = Vec::new();
+        for list in 0..nlist {
+            starts.push(entries.len() as u32);
+            let (_, ids) = self.list(list)?;
+            entries.extend(ids.iter().enumerate().filter(|(_, id)| kept_by(filter, **id)).map(|(e, _)| e as u32));
+        }
+        starts.push(entries.len() as u32);
+        entries.shrink_to_fit();
+        Ok(KeptEntries { len, starts, entries })
+    }
+}
+
+/// Whether `filter` keeps `id` (see [`BlockLists::kept_entries`]); the C++ side's selector
+/// reads the same bits.
+fn kept_by(filter: &[u8], id: i64) -> bool {
+    usize::try_from(id).ok().and_then(|id| filter.get(id / 8)).is_some_and(|byte| byte & (1 << (id % 8)) != 0)
+}
+
+/// The entries of one block's lists that a filter keeps, by list: list `l`'s are the offsets
+/// within that list `entries[starts[l] .. starts[l + 1]]`, ascending. Memory: 4 bytes per kept
+/// entry and 4 per list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptEntries {
+    /// Entries of the block it was made from (a search checks it is given that block).
+    len: usize,
+    starts: Vec<u32>,
+    entries: Vec<u32>,
+}
+
+impl KeptEntries {
+    /// Entries kept.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no entry is kept.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        4 * (self.starts.capacity() + self.entries.capacity())
+    }
+
+    /// The kept offsets within `list`, if it is one of the lists these were made from.
+    pub(crate) fn of_list(&self, list: usize) -> Option<&[u32]> {
+        let (start, end) = (*self.starts.get(list)?, *self.starts.get(list + 1)?);
+        self.entries.get(start as usize..end as usize)
+    }
+
+    /// Whether these were made from a block of `nlist` lists and `len` entries.
+    pub(crate) fn fits(&self, nlist: usize, len: usize) -> bool {
+        self.starts.len() == nlist + 1 && self.len == len
+    }
 }

@@ -12,8 +12,9 @@
 //!   on a sample), its bytes and their checks;
 //! - [`block`]: one block's inverted lists, in a file format of this crate that readers
 //!   memory-map and never load; encoding a block's vectors into it;
-//! - [`search`]: the coarse probes of a query (once per query) and the search of one block's
-//!   lists, optionally only rows a bitmap keeps;
+//! - [`search`]: the coarse probes of a query (once per query, or of a batch of queries as one
+//!   matrix product) and the search of one block's lists, optionally only rows a bitmap keeps
+//!   (or the entries it keeps, resolved once per filter);
 //! - [`runtime`]: the environment (OpenMP, OpenBLAS) training and encoding run best in.
 //!
 //! It never reads or writes files (callers hand it bytes and map files), never re-ranks with the
@@ -41,7 +42,7 @@ pub mod search;
 #[cfg(test)]
 mod tests;
 
-pub use block::{BlockLists, encode_block, encode_block_from};
+pub use block::{BlockLists, KeptEntries, encode_block, encode_block_from};
 pub use model::{TrainParams, Trained};
 pub use search::{BlockHits, Hit, Probe, Probes, Query};
 

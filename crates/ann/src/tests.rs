@@ -3,8 +3,9 @@
 
 use std::sync::OnceLock;
 
+use crate::search::COARSE_BATCH;
 use crate::search::reference_search;
-use crate::{BlockLists, Error, Hit, Query, TrainParams, Trained, encode_block};
+use crate::{BlockLists, Error, Hit, Probes, Query, TrainParams, Trained, encode_block};
 
 const DIM: usize = 64;
 const M: usize = 16;
@@ -289,6 +290,71 @@ fn a_filter_keeps_only_its_rows_and_finds_their_nearest() {
     let all = q.search_block(&fx.blocks[0], 10, None).unwrap();
     let fewer = q.search_block_probing(&fx.blocks[0], 10, None, 1).unwrap();
     assert!(fewer.scanned > 0 && fewer.scanned < all.scanned, "{} of {}", fewer.scanned, all.scanned);
+}
+
+#[test]
+fn a_filter_resolved_into_kept_entries_finds_what_the_bitmap_finds_reading_only_kept_entries() {
+    let fx = fixture();
+    for (p, nprobe) in [(0.01, 128), (0.10, 64), (0.5, 16)] {
+        let filters = bitmaps(p, 17);
+        for (b, block) in fx.blocks.iter().enumerate() {
+            let kept_entries = block.kept_entries(&filters[b]).unwrap();
+            let kept_rows: usize = filters[b].iter().map(|byte| byte.count_ones() as usize).sum();
+            assert_eq!(kept_entries.len(), kept_rows, "every kept row is an entry of exactly one list");
+            for query in fx.queries.iter().take(5) {
+                let mut q = Query::new(&fx.trained, query, fx.trained.coarse(query, nprobe).unwrap()).unwrap();
+                let by_bitmap = q.search_block(block, 40, Some(&filters[b])).unwrap();
+                let by_entries = q.search_kept_probing(block, &kept_entries, 40, nprobe).unwrap();
+                assert_eq!(by_entries.hits, by_bitmap.hits, "{p} block {b}");
+                assert!(by_entries.hits.iter().all(|h| kept(&filters[b], h.id as usize)));
+                // The bitmap reads every entry of the probed lists; the entries only the kept ones.
+                assert!(
+                    (by_entries.scanned as f64) < by_bitmap.scanned as f64 * (p + 0.2),
+                    "{p}: {} of {}",
+                    by_entries.scanned,
+                    by_bitmap.scanned
+                );
+            }
+        }
+    }
+    // Kept entries belong to their block: given another block, the search refuses.
+    let filter = bitmaps(0.1, 3);
+    let entries = fx.blocks[0].kept_entries(&filter[0]).unwrap();
+    let query = &fx.queries[0];
+    let mut q = Query::new(&fx.trained, query, fx.trained.coarse(query, 8).unwrap()).unwrap();
+    let empty = BlockLists::open(encode_block(&fx.trained, &[], &[], 1).unwrap()).unwrap();
+    assert!(matches!(q.search_kept_probing(&empty, &entries, 10, 8), Err(Error::Invalid(_))));
+    // A filter keeping nothing keeps no entry, and finds nothing.
+    let none = fx.blocks[0].kept_entries(&[]).unwrap();
+    assert!(none.is_empty());
+    let found = q.search_kept_probing(&fx.blocks[0], &none, 10, 8).unwrap();
+    assert!(found.hits.is_empty() && found.scanned == 0);
+}
+
+#[test]
+fn a_batch_of_queries_probes_the_lists_each_query_probes_alone() {
+    let fx = fixture();
+    // More queries than one batch scores at once (the fixture's, then again).
+    let queries: Vec<&Vec<f32>> = fx.queries.iter().cycle().take(COARSE_BATCH + 7).collect();
+    let flat: Vec<f32> = queries.iter().flat_map(|q| q.iter().copied()).collect();
+    for nprobe in [1, 16, NLIST, NLIST + 5] {
+        let many = fx.trained.coarse_many(&flat, nprobe).unwrap();
+        assert_eq!(many.len(), queries.len());
+        for (query, batch) in queries.iter().zip(&many) {
+            let alone = fx.trained.coarse(query, nprobe).unwrap();
+            let lists = |p: &Probes| p.as_slice().iter().map(|p| p.list).collect::<Vec<_>>();
+            assert_eq!(lists(batch), lists(&alone), "nprobe {nprobe}");
+            for (a, b) in batch.as_slice().iter().zip(alone.as_slice()) {
+                assert!((a.score - b.score).abs() < 1e-5, "{} vs {}", a.score, b.score);
+            }
+        }
+    }
+    assert!(fx.trained.coarse_many(&[], 4).unwrap().is_empty());
+    assert!(matches!(fx.trained.coarse_many(&flat[..DIM - 1], 4), Err(Error::Invalid(_))));
+    assert!(matches!(fx.trained.coarse_many(&flat, 0), Err(Error::Invalid(_))));
+    let mut bad = flat[..DIM].to_vec();
+    bad[3] = f32::NAN;
+    assert!(matches!(fx.trained.coarse_many(&bad, 4), Err(Error::Invalid(_))));
 }
 
 /// A small model: 64 dimensions, 32 lists, 8 sub-quantizers, 3000 sample vectors.

@@ -8,8 +8,9 @@
 //! - `read-captions -d DS`: reads every caption the way `mentions` does, matching nothing, and
 //!   prints rows, bytes and seconds as JSON: the floor a count's speed is compared with;
 //! - `similar -d DS --queries Q.npy [--where EXPR] [--k 10] [--exact]`: every query of the matrix
-//!   once on one thread (its latency, row ids and work), then all of them as one batch on
-//!   `--batch-threads` threads, one query per thread at a time (throughput), as JSON: what
+//!   once on one thread (its latency, row ids and work), then all of them as one batch
+//!   (`Engine::similar_batch`) on `--batch-threads` threads (throughput; and how many queries
+//!   the batch answered with the same rows as the single call), as JSON: what
 //!   `bench/vectors.py` sets beside faiss's one-query and batch timings.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark driver: fails loudly")]
 
@@ -18,9 +19,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use pairscope_io::parallel;
 use pairscope_model::NoProgress;
-use pairscope_query::{Engine, Facet, FacetBy, Limits, SearchRequest, Selection, SimilarRequest, SimilarTo, SortBy};
+use pairscope_query::{
+    Engine, Facet, FacetBy, Limits, SearchRequest, Selection, SimilarBatchRequest, SimilarRequest, SimilarTo, SortBy,
+};
 use pairscope_store::Dataset;
 use pairscope_vectors::npy::NpyMatrix;
 use serde_json::{Value, json};
@@ -117,13 +119,29 @@ fn similar(args: &SimilarArgs) -> Result<()> {
             "scored_exactly": page.scored_exactly,
         }));
     }
+    let batch = SimilarBatchRequest {
+        kind: "image".into(),
+        vectors: queries.iter().map(|q| q.to_vec()).collect(),
+        selection: Selection { filter: args.filter.clone(), ..Selection::default() },
+        k: args.k,
+        exact: args.exact,
+    };
+    let engine = engine.with_threads(args.batch_threads);
     let started = Instant::now();
-    let answered =
-        parallel::try_map(queries.len(), args.batch_threads, |i| engine.similar(&request(queries[i]), &limits))?;
+    let answered = engine.similar_batch(&batch, &limits)?;
     let batch_seconds = started.elapsed().as_secs_f64();
+    // The batch's coarse scores are a matrix product's, rounded otherwise than one query's.
+    let batch_agrees = answered
+        .iter()
+        .zip(&calls)
+        .filter(|(found, call)| {
+            found.iter().map(|n| n.row_id).collect::<Vec<_>>()
+                == call["rows"].as_array().unwrap().iter().map(|r| r.as_i64().unwrap()).collect::<Vec<_>>()
+        })
+        .count();
     println!(
         "{}",
-        json!({ "calls": calls, "batch_threads": args.batch_threads, "batch_queries": answered.len(), "batch_seconds": batch_seconds })
+        json!({ "calls": calls, "batch_threads": args.batch_threads, "batch_queries": answered.len(), "batch_seconds": batch_seconds, "batch_agrees": batch_agrees })
     );
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! threshold (clip-retrieval's dedup uses [`DEFAULT_THRESHOLD`], 0.94).
 //!
 //! Algorithm: every kept row with a vector is a query for its [`NEIGHBOURS`] nearest kept rows,
-//! searched as `similar` searches (`Plan::nearest`: the index's probed lists, the best
+//! searched as `similar` searches (`Plan::nearest_many`, a chunk's rows at once: the index's
+//! probed lists, the best
 //! [`RERANK`] candidates scored exactly from the float16 vectors, [`NPROBE`] lists probed; or
 //! every kept row, `exact`).
 //! Those at or above the threshold are edges. Rows are searched in parallel, in chunks of a
@@ -13,7 +14,8 @@
 //! union-find (petgraph's) over the rows that have one; its components are the groups, each
 //! listed by row id ascending, the first being the row a dedup keeps.
 //!
-//! Memory: the selection's bitmaps (one bit per row of a block with a kept row), 16 bytes per
+//! Memory: the selection's bitmaps (one bit per row of a block with a kept row), the vectors of
+//! one chunk per thread (4,096 rows: 12 MiB at 768 dimensions), 16 bytes per
 //! edge (each pair kept once), and about 30 bytes per row that has an edge (union-find, row
 //! ids, the answer); never the vectors (memory-mapped). Time: one search per kept row — at
 //! billions of rows, a job for many machines or for a selection (`--where`).
@@ -162,7 +164,7 @@ impl Engine {
         }
         let deadline = Deadline::new(limits);
         let open = self.open_vectors(&request.kind)?;
-        let mut kept = self.kept_rows(&request.selection, &deadline)?;
+        let mut kept = self.kept_rows(&request.selection, &open, &deadline)?;
         if let Some(among) = &request.among {
             kept = Arc::new(self.kept_among(&kept, among, &open)?);
         }
@@ -171,9 +173,7 @@ impl Engine {
         let mut chunks = Vec::new();
         for (b, file) in open.files.iter().enumerate() {
             let Some(file) = file else { continue };
-            if let Kept::Some(blocks) = &*kept
-                && !blocks.contains_key(&b)
-            {
+            if kept.of_block(b).is_err() {
                 continue;
             }
             let mut start = 0;
@@ -187,19 +187,20 @@ impl Engine {
         let per_thread = parallel::try_fold(chunks.len(), self.threads(), Vec::new, |edges, c| -> Result<()> {
             let (b, start, end) = chunks[c];
             let Some(file) = &open.files[b] else { return Ok(()) };
-            let bits = match &*kept {
-                Kept::All => None,
-                Kept::Some(blocks) => blocks.get(&b),
-            };
-            let mut rows = 0;
+            let bits = kept.of_block(b).ok().flatten().map(|block| &block.bits);
+            let (mut positions, mut queries) = (Vec::new(), Vec::new());
             for position in start..end {
                 if bits.is_some_and(|bits| !bits.contains(position)) {
                     continue;
                 }
                 let Some(query) = file.vector(position) else { continue };
-                deadline.check()?;
-                rows += 1;
-                let nearest = plan.nearest(&query, NEIGHBOURS + 1, 1, &deadline)?;
+                positions.push(position);
+                queries.push(query);
+            }
+            let rows = positions.len() as u64;
+            for (position, nearest) in
+                positions.into_iter().zip(plan.nearest_many(&queries, NEIGHBOURS + 1, 1, &deadline)?)
+            {
                 scored_approximately.fetch_add(nearest.scored_approximately, Ordering::Relaxed);
                 scored_exactly.fetch_add(nearest.scored_exactly, Ordering::Relaxed);
                 for (cosine, other_block, other) in nearest.best {
@@ -259,12 +260,10 @@ impl Engine {
         let mut out = std::collections::HashMap::new();
         for (b, file) in open.files.iter().enumerate() {
             let Some(file) = file else { continue };
-            let positions: Vec<u64> = match kept {
-                Kept::All => (0..file.rows()).collect(),
-                Kept::Some(kept) => match kept.get(&b) {
-                    Some(bits) => bits.positions().collect(),
-                    None => continue,
-                },
+            let positions: Vec<u64> = match kept.of_block(b) {
+                Ok(None) => (0..file.rows()).collect(),
+                Ok(Some(block)) => block.bits.positions().collect(),
+                Err(_) => continue,
             };
             let docs: Vec<DocId> = positions.iter().map(|&p| p as DocId).collect();
             let mut bits = Bits::default();
@@ -277,6 +276,6 @@ impl Engine {
                 out.insert(b, bits);
             }
         }
-        Ok(Kept::Some(out))
+        Kept::resolve(out, open)
     }
 }

@@ -43,4 +43,4 @@ pub use error::{QueryError, Result};
 pub use facets::{Bucket, Facet, FacetBy, TermCount};
 pub use page::FacetedPage;
 pub use search::{Hit, MAX_LIMIT, SearchPage, SearchRequest, SortBy};
-pub use similar::{SimilarHit, SimilarPage, SimilarRequest, SimilarTo};
+pub use similar::{Neighbour, SimilarBatchRequest, SimilarHit, SimilarPage, SimilarRequest, SimilarTo};

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 
-use pairscope_ann::{BlockLists, Probes, Query, Trained};
+use pairscope_ann::{BlockLists, KeptEntries, Probes, Query, Trained};
 use pairscope_index::tantivy::{DocId, Score};
 use pairscope_io::parallel;
 use pairscope_model::row_id::RowId;
@@ -110,6 +110,31 @@ pub struct SimilarPage {
     pub hits: Vec<SimilarHit>,
 }
 
+/// Many similarity queries of one selection, answered by row id and cosine (what the caller of
+/// a batch, a script or a pipeline, wants; [`Engine::similar`] reads each hit's row for a page).
+#[derive(Debug, Clone)]
+pub struct SimilarBatchRequest {
+    /// The vector set: `image` or `text`.
+    pub kind: String,
+    /// The query vectors (any length but zero; each normalised here).
+    pub vectors: Vec<Vec<f32>>,
+    /// Which rows may be returned.
+    pub selection: Selection,
+    /// How many per query (at most [`MAX_K`]).
+    pub k: usize,
+    /// Score every kept row's vector instead of searching the index.
+    pub exact: bool,
+}
+
+/// One row of a batch's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
+pub struct Neighbour {
+    /// The row.
+    pub row_id: i64,
+    /// Cosine similarity of its vector and the query's (float16 vectors: ±1e-3).
+    pub cosine: f32,
+}
+
 /// A vector set opened for queries: its blocks' vector files and index lists, by the engine's
 /// block number.
 pub(crate) struct OpenVectors {
@@ -121,7 +146,6 @@ pub(crate) struct OpenVectors {
 pub(crate) struct OpenIndex {
     trained: Trained,
     lists: Vec<Option<BlockLists>>,
-    nlist: usize,
 }
 
 /// The open vector sets of an engine, by kind, opened on first use.
@@ -131,32 +155,35 @@ pub(crate) struct VectorSets(Mutex<HashMap<String, Arc<OpenVectors>>>);
 /// The kept rows of the selections an engine was asked for most recently, least recently
 /// used dropped first so that the bitmaps stay within [`KEPT_CACHE_BYTES`]. An engine is one
 /// version with one set of hidden rows, so an entry never answers for another.
-pub(crate) struct KeptCache(Mutex<KeptEntries>);
+pub(crate) struct KeptCache(Mutex<KeptCacheEntries>);
 
-struct KeptEntries {
-    entries: LruCache<Selection, Arc<Kept>>,
+struct KeptCacheEntries {
+    entries: LruCache<KeptKey, Arc<Kept>>,
     bytes: usize,
 }
 
+/// A vector set's kind and a selection: what a [`Kept`] answers for.
+type KeptKey = (String, Selection);
+
 impl Default for KeptCache {
     fn default() -> KeptCache {
-        KeptCache(Mutex::new(KeptEntries { entries: LruCache::unbounded(), bytes: 0 }))
+        KeptCache(Mutex::new(KeptCacheEntries { entries: LruCache::unbounded(), bytes: 0 }))
     }
 }
 
 impl KeptCache {
-    fn get(&self, selection: &Selection) -> Option<Arc<Kept>> {
+    fn get(&self, key: &KeptKey) -> Option<Arc<Kept>> {
         // A panic while the cache was held leaves it whole (each step keeps `bytes` true).
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entries.get(selection).cloned()
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entries.get(key).cloned()
     }
 
-    fn put(&self, selection: &Selection, kept: Arc<Kept>) {
+    fn put(&self, key: KeptKey, kept: Arc<Kept>) {
         let bytes = kept.heap_bytes();
         if bytes > KEPT_CACHE_BYTES {
             return;
         }
         let mut cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(old) = cache.entries.put(selection.clone(), kept) {
+        if let Some(old) = cache.entries.put(key, kept) {
             cache.bytes -= old.heap_bytes();
         }
         cache.bytes += bytes;
@@ -183,20 +210,10 @@ impl Engine {
         let deadline = Deadline::new(limits);
         let open = self.open_vectors(&request.kind)?;
         let query = self.query_vector(&open, &request.to)?;
-        let kept = self.kept_rows(&request.selection, &deadline)?;
+        let kept = self.kept_rows(&request.selection, &open, &deadline)?;
         let plan = Plan::new(&open, &kept, request.exact, NPROBE, RERANK.max(request.k));
         let nearest = plan.nearest(&query, request.k, self.threads(), &deadline)?;
-        // Row ids read a block at a time.
-        let mut by_block = nearest.best.clone();
-        by_block.sort_unstable_by_key(|&(_, block, position)| (block, position));
-        let mut best: Vec<(f32, i64, usize, u64)> = Vec::with_capacity(by_block.len());
-        for found in by_block.chunk_by(|a, b| a.1 == b.1) {
-            let docs: Vec<DocId> = found.iter().map(|&(_, _, position)| position as DocId).collect();
-            for (&(score, b, position), row_id) in found.iter().zip(self.row_ids_of(found[0].1, &docs)?) {
-                best.push((score, row_id, b, position));
-            }
-        }
-        best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let best = self.with_row_ids(&nearest)?;
         let entries: Vec<Entry> = best
             .iter()
             .map(|&(score, row_id, block, position)| {
@@ -214,6 +231,52 @@ impl Engine {
             scored_exactly: nearest.scored_exactly,
             hits: best.iter().zip(hits).map(|(&(cosine, ..), hit)| SimilarHit { cosine, hit }).collect(),
         })
+    }
+
+    /// The rows most similar to each of `request.vectors` among those its selection keeps, in
+    /// the order of the vectors: as [`Engine::similar`] finds them, the queries' coarse probes a
+    /// batch at a time (see [`Plan::nearest_many`]).
+    pub fn similar_batch(&self, request: &SimilarBatchRequest, limits: &Limits) -> Result<Vec<Vec<Neighbour>>> {
+        if request.k == 0 || request.k > MAX_K {
+            return Err(QueryError::usage(format!("k must be between 1 and {MAX_K}")));
+        }
+        let deadline = Deadline::new(limits);
+        let open = self.open_vectors(&request.kind)?;
+        let queries = request
+            .vectors
+            .iter()
+            .enumerate()
+            .map(|(i, vector)| {
+                self.query_vector(&open, &SimilarTo::Vector(vector.clone()))
+                    .map_err(|e| QueryError::usage(format!("query {i}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let kept = self.kept_rows(&request.selection, &open, &deadline)?;
+        let plan = Plan::new(&open, &kept, request.exact, NPROBE, RERANK.max(request.k));
+        let answers = plan.nearest_many(&queries, request.k, self.threads(), &deadline)?;
+        answers
+            .iter()
+            .map(|nearest| {
+                let best = self.with_row_ids(nearest)?;
+                Ok(best.into_iter().map(|(cosine, row_id, ..)| Neighbour { row_id, cosine }).collect())
+            })
+            .collect()
+    }
+
+    /// `nearest`'s rows as (cosine, row id, block, position), most similar first (ties by row
+    /// id); the row ids read a block at a time.
+    fn with_row_ids(&self, nearest: &Nearest) -> Result<Vec<(f32, i64, usize, u64)>> {
+        let mut by_block = nearest.best.clone();
+        by_block.sort_unstable_by_key(|&(_, block, position)| (block, position));
+        let mut best: Vec<(f32, i64, usize, u64)> = Vec::with_capacity(by_block.len());
+        for found in by_block.chunk_by(|a, b| a.1 == b.1) {
+            let docs: Vec<DocId> = found.iter().map(|&(_, _, position)| position as DocId).collect();
+            for (&(score, b, position), row_id) in found.iter().zip(self.row_ids_of(found[0].1, &docs)?) {
+                best.push((score, row_id, b, position));
+            }
+        }
+        best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ok(best)
     }
 
     /// The vector set `kind`, opened once per engine.
@@ -285,9 +348,14 @@ impl Engine {
         Ok(vector)
     }
 
-    /// The rows `selection` keeps, hidden rows never among them; from the engine's cache when
-    /// the selection was asked for recently.
-    pub(crate) fn kept_rows(&self, selection: &Selection, deadline: &Deadline) -> Result<Arc<Kept>> {
+    /// The rows `selection` keeps, hidden rows never among them, ready to search `open`'s
+    /// index (see [`Kept::resolve`]); from the engine's cache when asked for recently.
+    pub(crate) fn kept_rows(
+        &self,
+        selection: &Selection,
+        open: &OpenVectors,
+        deadline: &Deadline,
+    ) -> Result<Arc<Kept>> {
         let unconditional = selection.query.as_deref().is_none_or(|q| q.trim().is_empty())
             && selection.filter.as_deref().is_none_or(|f| f.trim().is_empty())
             && selection.url.as_deref().is_none_or(|u| u.trim().is_empty())
@@ -295,26 +363,27 @@ impl Engine {
         if unconditional && self.hidden_rows() == 0 {
             return Ok(Arc::new(Kept::All));
         }
-        if let Some(kept) = self.kept_cache.get(selection) {
+        let key = (open.set.kind.clone(), selection.clone());
+        if let Some(kept) = self.kept_cache.get(&key) {
             return Ok(kept);
         }
         let prepared = self.prepare(selection, deadline)?;
         let sink = self.scan(&prepared, false, deadline, KeptSink::default)?;
-        let kept = Arc::new(Kept::Some(sink.0));
-        self.kept_cache.put(selection, kept.clone());
+        let kept = Arc::new(Kept::resolve(sink.0, open)?);
+        self.kept_cache.put(key, kept.clone());
         Ok(kept)
     }
 }
 
-/// How the queries of one request search, decided once: exactly or through the index, how
-/// many lists at most, how many candidates to score exactly.
+/// How the queries of one request search, decided once: per block, exactly or through the
+/// index and how ([`Route`]); how many candidates to score exactly.
 pub(crate) struct Plan<'a> {
     open: &'a OpenVectors,
     kept: &'a Kept,
     /// `None`: every kept row is scored exactly.
     index: Option<&'a OpenIndex>,
-    /// Lists a block probes where every row is kept.
-    base_nprobe: usize,
+    /// By engine block number (blocks without vectors or kept rows: [`Route::Exact`], unused).
+    routes: Vec<Route>,
     /// The most lists any block probes (the block whose share of kept rows is least).
     nprobe: usize,
     /// Candidates of the index scored exactly (per block, then of all blocks).
@@ -334,24 +403,78 @@ impl<'a> Plan<'a> {
     /// `rerank` candidates exactly.
     pub(crate) fn new(open: &'a OpenVectors, kept: &'a Kept, exact: bool, nprobe: usize, rerank: usize) -> Plan<'a> {
         let index = open.index.as_ref().filter(|_| !exact);
-        let least = match kept {
-            Kept::All => 1.0,
-            Kept::Some(blocks) => blocks
-                .iter()
-                .map(|(b, bits)| bits.count as f64 / open.files[*b].as_ref().map_or(1, |f| f.rows().max(1)) as f64)
-                .fold(1.0, f64::min),
-        };
-        let most = index.map_or(0, |index| probes_for(nprobe, least, index.nlist));
-        Plan { open, kept, index, base_nprobe: nprobe, nprobe: most, rerank }
+        let routes: Vec<Route> = (0..open.files.len())
+            .map(|b| {
+                let (Some(index), Some(file)) = (index, &open.files[b]) else { return Route::Exact };
+                if index.lists[b].is_none() {
+                    return Route::Exact;
+                }
+                let Ok(block) = kept.of_block(b) else { return Route::Exact };
+                match route(block.map(|b| b.bits.count), file.rows(), Shape::of(&index.trained), nprobe) {
+                    // Entries are resolved for the routes that use them (`Kept::resolve`);
+                    // a selection made otherwise (dups' `among`) reads the lists whole.
+                    Route::KeptEntries { nprobe } if block.is_none_or(|b| b.entries.is_none()) => {
+                        Route::Lists { nprobe }
+                    }
+                    chosen => chosen,
+                }
+            })
+            .collect();
+        let most = routes.iter().map(Route::nprobe).max().unwrap_or(0);
+        Plan { open, kept, index, routes, nprobe: most, rerank }
     }
 
     /// The `k` kept rows nearest `query` (a unit vector), blocks searched on `threads`
     /// threads (see the module doc).
     pub(crate) fn nearest(&self, query: &[f32], k: usize, threads: usize, deadline: &Deadline) -> Result<Nearest> {
-        let probes = match self.index {
+        let probes = match self.index.filter(|_| self.nprobe > 0) {
             Some(index) => Some(index.trained.coarse(query, self.nprobe).map_err(ann_error)?),
             None => None,
         };
+        self.nearest_probed(query, probes.as_ref(), k, threads, deadline)
+    }
+
+    /// [`Plan::nearest`] of each of `queries` (unit vectors), on `threads` threads: the
+    /// queries' probes found a batch at a time ([`Trained::coarse_many`]: one pass over the
+    /// coarse centroids per batch, not per query), then each query's blocks searched on one
+    /// thread. Memory: the probes of one batch per thread.
+    pub(crate) fn nearest_many(
+        &self,
+        queries: &[Vec<f32>],
+        k: usize,
+        threads: usize,
+        deadline: &Deadline,
+    ) -> Result<Vec<Nearest>> {
+        let batch = pairscope_ann::search::COARSE_BATCH.min(queries.len().div_ceil(threads.max(1))).max(1);
+        let batches = queries.len().div_ceil(batch);
+        let answers = parallel::try_map(batches, threads, |i| -> Result<Vec<Nearest>> {
+            let queries = &queries[i * batch..((i + 1) * batch).min(queries.len())];
+            deadline.check()?;
+            let probes = match self.index.filter(|_| self.nprobe > 0) {
+                Some(index) => {
+                    let flat: Vec<f32> = queries.iter().flatten().copied().collect();
+                    index.trained.coarse_many(&flat, self.nprobe).map_err(ann_error)?.into_iter().map(Some).collect()
+                }
+                None => vec![None; queries.len()],
+            };
+            queries
+                .iter()
+                .zip(&probes)
+                .map(|(query, probes)| self.nearest_probed(query, probes.as_ref(), k, 1, deadline))
+                .collect()
+        })?;
+        Ok(answers.into_iter().flatten().collect())
+    }
+
+    /// [`Plan::nearest`] with the query's probes found (`None` where no block uses the index).
+    fn nearest_probed(
+        &self,
+        query: &[f32],
+        probes: Option<&Probes>,
+        k: usize,
+        threads: usize,
+        deadline: &Deadline,
+    ) -> Result<Nearest> {
         let per_thread = parallel::try_fold(
             self.open.files.len(),
             threads,
@@ -359,18 +482,12 @@ impl<'a> Plan<'a> {
             |state, b| -> Result<()> {
                 deadline.check()?;
                 let Some(file) = &self.open.files[b] else { return Ok(()) };
-                let kept = match self.kept {
-                    Kept::All => None,
-                    Kept::Some(blocks) => match blocks.get(&b) {
-                        Some(bits) => Some(bits),
-                        None => return Ok(()),
-                    },
-                };
-                let lists = self.index.zip(probes.as_ref()).and_then(|(index, probes)| {
+                let Ok(kept) = self.kept.of_block(b) else { return Ok(()) };
+                let lists = self.index.zip(probes).and_then(|(index, probes)| {
                     index.lists[b].as_ref().map(|lists| BlockIndex { trained: &index.trained, lists, probes })
                 });
                 let (query_state, results): &mut (Option<Query<'_>>, Vec<(usize, BlockResult)>) = state;
-                results.push((b, search_block(self, file, lists, query_state, query, kept, k)?));
+                results.push((b, search_block(self.routes[b], self.rerank, file, lists, query_state, query, kept, k)?));
                 Ok(())
             },
         )?;
@@ -445,7 +562,7 @@ fn open_index(
             None => None,
         });
     }
-    Ok(OpenIndex { trained, lists, nlist: index.nlist as usize })
+    Ok(OpenIndex { trained, lists })
 }
 
 fn ann_error(e: pairscope_ann::Error) -> QueryError {
@@ -457,15 +574,56 @@ pub(crate) enum Kept {
     /// Every row (no condition, nothing hidden).
     All,
     /// By engine block number; blocks without a kept row are absent.
-    Some(HashMap<usize, Bits>),
+    Some(HashMap<usize, KeptBlock>),
+}
+
+/// A block of which a selection keeps no row.
+#[derive(Debug)]
+pub(crate) struct NoneKept;
+
+/// One block's kept rows.
+pub(crate) struct KeptBlock {
+    pub(crate) bits: Bits,
+    /// The same rows as entries of the block's index lists, where its [`Route`] reads them so.
+    entries: Option<KeptEntries>,
 }
 
 impl Kept {
+    /// The kept rows of each block ready to search `open`'s index: where a block's [`route`]
+    /// gathers the kept entries of the lists it probes, those entries resolved now, once per
+    /// selection (a read of the block's list ids, 8 bytes per row), rather than skipped entry
+    /// by entry in every query.
+    pub(crate) fn resolve(blocks: HashMap<usize, Bits>, open: &OpenVectors) -> Result<Kept> {
+        let mut kept = HashMap::with_capacity(blocks.len());
+        for (b, bits) in blocks {
+            let mut entries = None;
+            if let (Some(index), Some(file)) = (&open.index, &open.files[b])
+                && let Some(lists) = &index.lists[b]
+                && matches!(
+                    route(Some(bits.count), file.rows(), Shape::of(&index.trained), NPROBE),
+                    Route::KeptEntries { .. }
+                )
+            {
+                entries = Some(lists.kept_entries(bits.as_selector()).map_err(ann_error)?);
+            }
+            kept.insert(b, KeptBlock { bits, entries });
+        }
+        Ok(Kept::Some(kept))
+    }
+
     /// Rows kept, of `rows` in all.
     pub(crate) fn count(&self, rows: u64) -> u64 {
         match self {
             Kept::All => rows,
-            Kept::Some(blocks) => blocks.values().map(|b| b.count).sum(),
+            Kept::Some(blocks) => blocks.values().map(|b| b.bits.count).sum(),
+        }
+    }
+
+    /// The kept rows of block `b` (`Ok(None)`: all of them), or `Err(NoneKept)`.
+    pub(crate) fn of_block(&self, b: usize) -> std::result::Result<Option<&KeptBlock>, NoneKept> {
+        match self {
+            Kept::All => Ok(None),
+            Kept::Some(blocks) => blocks.get(&b).map(Some).ok_or(NoneKept),
         }
     }
 
@@ -473,7 +631,10 @@ impl Kept {
     fn heap_bytes(&self) -> usize {
         match self {
             Kept::All => 0,
-            Kept::Some(blocks) => blocks.values().map(|b| b.heap_bytes() + 64).sum(),
+            Kept::Some(blocks) => blocks
+                .values()
+                .map(|b| b.bits.heap_bytes() + b.entries.as_ref().map_or(0, KeptEntries::heap_bytes) + 64)
+                .sum(),
         }
     }
 }
@@ -583,36 +744,45 @@ struct BlockIndex<'a> {
 }
 
 /// One block's answer (see the module doc): its `rerank` best candidates by the index, or
-/// its `k` best rows scored exactly. `state` is the thread's query of the index, made on its
-/// first block.
+/// its `k` best rows scored exactly, as `route` says. `state` is the thread's query of the
+/// index, made on its first block.
+#[expect(clippy::too_many_arguments, reason = "one block of one query: the plan's parts it uses, and the query's")]
 fn search_block<'a>(
-    plan: &Plan<'_>,
+    route: Route,
+    rerank: usize,
     file: &VectorFile,
     index: Option<BlockIndex<'a>>,
     state: &mut Option<Query<'a>>,
     query: &[f32],
-    kept: Option<&Bits>,
+    kept: Option<&KeptBlock>,
     k: usize,
 ) -> Result<BlockResult> {
-    let (base_nprobe, rerank) = (plan.base_nprobe, plan.rerank);
     let mut result = BlockResult::default();
     if let Some(index) = index
-        && !cheaper_exact(kept, file.rows() as usize, &index, base_nprobe)
+        && route != Route::Exact
     {
-        let share = kept.map_or(1.0, |b| b.count as f64 / file.rows().max(1) as f64);
-        let nprobe = probes_for(base_nprobe, share, index.trained.nlist());
-        let selector = kept.map(Bits::as_selector);
         let searcher = match state {
             Some(searcher) => searcher,
             None => state.insert(Query::new(index.trained, query, index.probes.clone()).map_err(ann_error)?),
         };
-        let found = searcher.search_block_probing(index.lists, rerank, selector, nprobe).map_err(ann_error)?;
+        let found = match (route, kept) {
+            (Route::KeptEntries { nprobe }, Some(KeptBlock { entries: Some(entries), .. })) => {
+                searcher.search_kept_probing(index.lists, entries, rerank, nprobe)
+            }
+            (route, kept) => searcher.search_block_probing(
+                index.lists,
+                rerank,
+                kept.map(|kept| kept.bits.as_selector()),
+                route.nprobe(),
+            ),
+        }
+        .map_err(ann_error)?;
         result.scored_approximately = found.scanned as u64;
         result.candidates = found.hits.iter().map(|hit| (hit.score, hit.id as u64)).collect();
         return Ok(result);
     }
     let positions: Box<dyn Iterator<Item = u64>> = match kept {
-        Some(bits) => Box::new(bits.positions()),
+        Some(kept) => Box::new(kept.bits.positions()),
         None => Box::new(0..file.rows()),
     };
     let mut scored: Vec<(f32, u64)> = Vec::new();
@@ -650,26 +820,83 @@ fn probes_for(base: usize, share: f64, nlist: usize) -> usize {
     (wanted as usize).clamp(1, nlist.max(1))
 }
 
+/// How a block is searched.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Route {
+    /// Every kept row's float16 vector scored.
+    Exact,
+    /// The `nprobe` probed lists read whole, entries the bitmap does not keep skipped.
+    Lists { nprobe: usize },
+    /// Only the kept entries of the `nprobe` probed lists gathered and scored (the same
+    /// candidates as `Lists`; [`Kept::resolve`] finds the entries once per selection).
+    KeptEntries { nprobe: usize },
+}
+
+impl Route {
+    /// Lists probed (0 when exact).
+    fn nprobe(&self) -> usize {
+        match *self {
+            Route::Exact => 0,
+            Route::Lists { nprobe } | Route::KeptEntries { nprobe } => nprobe,
+        }
+    }
+}
+
 /// What a query's work costs, in nanoseconds of one core, measured on this 2-core machine at
 /// 1M 768-d vectors with 128-byte codes (`bench_driver similar`, with and without `--exact`;
 /// only their ratios matter): scoring a kept row's float16 vector, per dimension (rows of a
 /// selective filter lie scattered, so each costs memory latency: 10,000 of them 9.3 ms, where
 /// every row in order costs a third as much); scoring an entry of a probed list by its code,
-/// per code byte; skipping an entry the filter does not keep (390,000 skipped cost 4 ms).
+/// per code byte; skipping an entry the filter does not keep (390,000 skipped cost 4 ms);
+/// gathering a kept entry's code, per byte; starting a probed list (faiss's scanner reads the
+/// list's centroid and takes its inner product with the query, scalar in Debian's build).
 const EXACT_NS_PER_DIMENSION: f64 = 1.2;
 const CODE_NS_PER_BYTE: f64 = 1.1;
 const SKIPPED_ENTRY_NS: f64 = 10.0;
+const GATHERED_NS_PER_BYTE: f64 = 0.3;
+const LIST_NS: f64 = 1000.0;
 
-/// Whether scoring a block's kept rows exactly costs less than the index would: scanning the
-/// probed lists reads about `rows × nprobe / nlist` entries, of which the kept share is scored
-/// by its code and the rest skipped.
-fn cheaper_exact(kept: Option<&Bits>, rows: usize, index: &BlockIndex<'_>, base_nprobe: usize) -> bool {
-    let Some(kept) = kept else { return rows < 4 * RERANK };
-    let (nlist, dim, code_size) = (index.trained.nlist(), index.trained.dim(), index.trained.code_size());
-    let share = kept.count as f64 / rows.max(1) as f64;
-    let probed = rows as f64 * probes_for(base_nprobe, share, nlist) as f64 / nlist.max(1) as f64;
-    let through_index = probed * (SKIPPED_ENTRY_NS + share * CODE_NS_PER_BYTE * code_size as f64);
-    kept.count as f64 * EXACT_NS_PER_DIMENSION * dim as f64 <= through_index
+/// What [`route`] weighs of an index: its lists, the vectors' dimensions, bytes per code.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    nlist: usize,
+    dim: usize,
+    code_size: usize,
+}
+
+impl Shape {
+    fn of(trained: &Trained) -> Shape {
+        Shape { nlist: trained.nlist(), dim: trained.dim(), code_size: trained.code_size() }
+    }
+}
+
+/// The cheapest way to search a block of `rows` rows of which `kept` are kept (`None`: all,
+/// unfiltered), given its index's shape and the lists an unfiltered query probes.
+/// Through the index, a filter keeping a share `s` of the rows probes `base / s` lists
+/// ([`probes_for`]), which hold about `rows × nprobe / nlist` entries, `s` of them kept: read
+/// whole, every entry costs a skip and the kept ones a code's score; gathered, only the kept
+/// ones cost, a gather and a score; either way each probed list with a kept entry costs its
+/// start. Exactly, every kept row costs a float16 vector's score.
+fn route(kept: Option<u64>, rows: u64, shape: Shape, base_nprobe: usize) -> Route {
+    let Some(kept) = kept else {
+        return if rows < 4 * RERANK as u64 { Route::Exact } else { Route::Lists { nprobe: base_nprobe } };
+    };
+    let (nlist, dim, code_size) = (shape.nlist, shape.dim as f64, shape.code_size as f64);
+    let share = kept as f64 / rows.max(1) as f64;
+    let nprobe = probes_for(base_nprobe, share, nlist);
+    let probed = rows as f64 * nprobe as f64 / nlist.max(1) as f64;
+    let kept_probed = share * probed;
+    let lists = LIST_NS * (nprobe as f64).min(kept_probed);
+    let exact = kept as f64 * EXACT_NS_PER_DIMENSION * dim;
+    let whole = lists + probed * SKIPPED_ENTRY_NS + kept_probed * code_size * CODE_NS_PER_BYTE;
+    let gathered = lists + kept_probed * code_size * (CODE_NS_PER_BYTE + GATHERED_NS_PER_BYTE);
+    if exact <= whole.min(gathered) {
+        Route::Exact
+    } else if gathered < whole {
+        Route::KeptEntries { nprobe }
+    } else {
+        Route::Lists { nprobe }
+    }
 }
 
 #[cfg(test)]
@@ -701,28 +928,51 @@ mod tests {
     }
 
     #[test]
+    fn a_block_is_searched_the_cheapest_way_its_kept_share_allows() {
+        // LAION-5B's shape at a 1M-row block: 4,096 lists, 768 dimensions, 128-byte codes.
+        let shape = Shape { nlist: 4096, dim: 768, code_size: 128 };
+        let rows = 1_000_000;
+        assert_eq!(route(None, rows, shape, NPROBE), Route::Lists { nprobe: NPROBE });
+        assert_eq!(route(None, 500, shape, NPROBE), Route::Exact, "a tiny block is scored whole");
+        // Nearly every row kept (only hidden rows gone): the lists read whole, as many probed.
+        let nearly_all = route(Some(rows - 10), rows, shape, NPROBE);
+        assert!(matches!(nearly_all, Route::Lists { nprobe } if nprobe <= NPROBE + 1), "{nearly_all:?}");
+        // 10% and 1%: ten and a hundred times the lists, their kept entries gathered.
+        assert_eq!(route(Some(rows / 10), rows, shape, NPROBE), Route::KeptEntries { nprobe: 10 * NPROBE });
+        assert_eq!(route(Some(rows / 100), rows, shape, NPROBE), Route::KeptEntries { nprobe: 100 * NPROBE });
+        // A few hundred rows: scoring them costs less than starting the lists they lie in.
+        assert_eq!(route(Some(300), rows, shape, NPROBE), Route::Exact);
+        // Whichever route, a kept share probes no more lists than there are.
+        assert!(route(Some(2_000), rows, shape, NPROBE).nprobe() <= 4096);
+    }
+
+    #[test]
     fn the_kept_cache_drops_the_least_recently_used_beyond_its_bytes() {
-        let selection = |i: usize| Selection { filter: Some(format!("aesthetic >= {i}")), ..Selection::default() };
+        let selection = |i: usize| {
+            ("image".to_string(), Selection { filter: Some(format!("aesthetic >= {i}")), ..Selection::default() })
+        };
+        let block = |bits| KeptBlock { bits, entries: None };
         // Each entry: one block of about an eighth of the bound.
-        let entry = || Arc::new(Kept::Some(HashMap::from([(0, bits(&[(KEPT_CACHE_BYTES as u32 / 8) * 8 - 1]))])));
+        let entry =
+            || Arc::new(Kept::Some(HashMap::from([(0, block(bits(&[(KEPT_CACHE_BYTES as u32 / 8) * 8 - 1])))])));
         let each = entry().heap_bytes();
         assert!(each > KEPT_CACHE_BYTES / 8 && each < KEPT_CACHE_BYTES / 4, "{each}");
         let cache = KeptCache::default();
         let fits = KEPT_CACHE_BYTES / each;
         for i in 0..fits {
-            cache.put(&selection(i), entry());
+            cache.put(selection(i), entry());
         }
         assert_eq!(cache.held(), (fits, fits * each));
         assert!(cache.get(&selection(0)).is_some(), "now the most recently used");
-        cache.put(&selection(fits), entry());
+        cache.put(selection(fits), entry());
         assert!(cache.get(&selection(1)).is_none(), "the least recently used went");
         assert!(cache.get(&selection(0)).is_some() && cache.get(&selection(fits)).is_some());
         assert_eq!(cache.held(), (fits, fits * each));
-        cache.put(&selection(0), entry());
+        cache.put(selection(0), entry());
         assert_eq!(cache.held(), (fits, fits * each), "a selection put again replaces its entry");
 
-        let huge = Arc::new(Kept::Some(HashMap::from([(0, bits(&[KEPT_CACHE_BYTES as u32 * 8 + 7]))])));
-        cache.put(&selection(1000), huge);
+        let huge = Arc::new(Kept::Some(HashMap::from([(0, block(bits(&[KEPT_CACHE_BYTES as u32 * 8 + 7])))])));
+        cache.put(selection(1000), huge);
         assert!(cache.get(&selection(1000)).is_none(), "a bitmap over the bound is not kept");
         assert_eq!(cache.held().0, fits, "and drops nothing");
     }
