@@ -21,8 +21,9 @@ share url + caption share the first such row's vector, so they differ from synth
   beside it the floor of a call (`similar --exact` over a filter keeping 10 rows, and
   `--version`): what a user's one-shot command costs.
 - pairscope in one warm process (the benchmark driver's `similar`, through the library API as
-  the server calls it): every query once on one thread (latency), then all of them as a batch on
-  two threads, one query per thread (throughput): the shape faiss is timed in.
+  the server calls it): every query once on one thread (latency), then all of them as one batch
+  on two threads (`Engine::similar_batch`: row ids and cosines, as faiss's batch gives ids;
+  throughput), and how many batch answers equal the single ones: the shape faiss is timed in.
 - faiss (bench/peers/vectors_faiss.py): IVF{nlist},PQ128np at autofaiss's nlist rule (the power
   of two nearest 4·sqrt(N), its rule below 1M vectors; at 1M to 10M it picks
   OPQ128_896,IVF16384_HNSW32,PQ128x8 trained on 1M vectors, hours on 2 cores) and at
@@ -390,6 +391,7 @@ def comparison(bin_path, driver, rows, data_dir, work, smoke, measure):
         r, outside = recall(v, queries, truth[name], ids, masks[name])
         inproc[name] = {**summary_ms([c["ms"] / 1000 for c in doc["calls"]]), "recall": r, "outside_filter": outside,
                         "batch_qps": doc["batch_queries"] / doc["batch_seconds"], "peak_rss_bytes": m.peak_rss,
+                        "batch_agrees": doc.get("batch_agrees"),
                         "codes_scanned_mean": statistics.mean(c["scored_approximately"] for c in doc["calls"]),
                         "rescored_mean": statistics.mean(c["scored_exactly"] for c in doc["calls"])}
         log(f"   {name}: p50 {inproc[name]['p50_ms']:.2f} ms, recall {r:.3f}, {inproc[name]['batch_qps']:,.0f} q/s")
@@ -556,7 +558,12 @@ def render(c):
                      + f" | {e.get('kept_rows') or '—'} | {e.get('codes_scanned_mean', 0):,.0f} | "
                      f"{e.get('rescored_mean', 0):,.0f} |")
     lines += ["", "pairscope in one warm process (`bench_driver similar`, the library call the server makes): each "
-              "query once on one thread, then every query as a batch on two threads:", "",
+              "query once on one thread, then every query as one batch on two threads (`similar_batch`, ids and "
+              "cosines" + (", answers equal to the single calls': " + ", ".join(
+                  f"{k} {e['batch_agrees']}" for k, e in c.get("pairscope_in_process", {}).items()
+                  if e.get("batch_agrees") is not None) if any(
+                  e.get("batch_agrees") is not None for e in c.get("pairscope_in_process", {}).values()) else "")
+              + "):", "",
               "| pairscope similar, in process | p50 ms | mean ms | p90 ms | recall@10 | codes scanned | re-scored | "
               "2-thread batch q/s | peak RSS |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, e in c.get("pairscope_in_process", {}).items():

@@ -456,3 +456,124 @@ fn subset_and_diff_from_the_command_line() {
     assert_eq!(run(&["diff", "-d", ds_arg]).0, 2);
     assert!(!dir.path().join("x").exists());
 }
+
+/// A `.npy` file of float32 rows, as numpy writes one (version 1.0, header padded to 64 bytes).
+fn write_npy(path: &Path, rows: &[Vec<f32>]) {
+    let dim = rows.first().map_or(0, Vec::len);
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {dim}), }}", rows.len());
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(rows.iter().flatten().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn similar_answers_a_vector_or_a_batch_of_vectors_from_the_command_line() {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, FixedSizeListArray, Float32Array, Float64Array, StringArray};
+    use arrow::datatypes::{DataType, Field};
+    use pairscope_synth::embeddings::ClusteredVectors;
+
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 3_000u64;
+    let text = |f: &dyn Fn(u64) -> String| -> ArrayRef { Arc::new(StringArray::from_iter_values((0..rows).map(f))) };
+    let source = dir.path().join("source.parquet");
+    pairscope_testkit::write_parquet(
+        &source,
+        vec![
+            ("url", text(&|i| format!("https://h{}.example/{i}.jpg", i % 9))),
+            ("caption", text(&|i| format!("picture {i}"))),
+            ("sample_id", text(&|i| format!("s{i}"))),
+            ("aesthetic", Arc::new(Float64Array::from_iter_values((0..rows).map(|i| (i % 10) as f64)))),
+        ],
+    );
+    let dist = ClusteredVectors { dim: 16, clusters: 40, seed: 9, near_copies: 0.0 };
+    let item = Arc::new(Field::new("item", DataType::Float32, true));
+    let values: Vec<f32> = (0..rows).flat_map(|i| dist.vector(i)).collect();
+    let embeddings = dir.path().join("embeddings.parquet");
+    pairscope_testkit::write_parquet(
+        &embeddings,
+        vec![
+            ("sample_id", text(&|i| format!("s{i}"))),
+            ("url", text(&|i| format!("https://h{}.example/{i}.jpg", i % 9))),
+            ("caption", text(&|i| format!("picture {i}"))),
+            ("embedding", Arc::new(FixedSizeListArray::new(item, 16, Arc::new(Float32Array::from(values)), None))),
+        ],
+    );
+    let ds = dir.path().join("ds");
+    let ds = ds.to_str().unwrap();
+    for args in [
+        vec!["ingest", "-q", "-d", ds, source.to_str().unwrap()],
+        vec!["ingest", "-q", "-d", ds, "--embeddings", embeddings.to_str().unwrap()],
+    ] {
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+    }
+    let by_sample: std::collections::HashMap<String, i64> = rows_by_id(Path::new(ds))
+        .into_iter()
+        .map(|(id, row)| {
+            let row: serde_json::Value = serde_json::from_str(&row).unwrap();
+            (row["sample_id"].as_str().unwrap().to_string(), id)
+        })
+        .collect();
+    let row_id = |i: u64| by_sample[&format!("s{i}")];
+
+    // One vector: a row's own vector finds that row first, at cosine 1.
+    let one = dir.path().join("one.npy");
+    write_npy(&one, &[dist.vector(17)]);
+    let (code, out, err) =
+        run(&["similar", "-d", ds, "--vector", one.to_str().unwrap(), "--k", "3", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let page: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(page["hits"][0]["row_id"].as_i64(), Some(row_id(17)), "{out}");
+    assert!((page["hits"][0]["cosine"].as_f64().unwrap() - 1.0).abs() < 1e-3);
+
+    // A batch: each vector's own row first; with a filter, only rows it keeps.
+    let queries = [5u64, 1234, 2999];
+    let many = dir.path().join("many.npy");
+    write_npy(&many, &queries.iter().map(|&i| dist.vector(i)).collect::<Vec<_>>());
+    let (code, out, err) =
+        run(&["similar", "-d", ds, "--vectors", many.to_str().unwrap(), "--k", "4", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let answer: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["queries"].as_u64(), Some(3));
+    let neighbours = answer["neighbours"].as_array().unwrap();
+    assert_eq!(neighbours.len(), 12, "{out}");
+    for (q, &i) in queries.iter().enumerate() {
+        let first = neighbours.iter().find(|n| n["query"] == q && n["rank"] == 1).unwrap();
+        assert_eq!(first["row_id"].as_i64(), Some(row_id(i)), "query {q}: {out}");
+    }
+    let (code, out, err) = run(&[
+        "similar",
+        "-d",
+        ds,
+        "--vectors",
+        many.to_str().unwrap(),
+        "--where",
+        "aesthetic >= 9",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("query,rank,row_id,cosine"));
+    let nines: Vec<i64> = (0..rows).filter(|i| i % 10 == 9).map(row_id).collect();
+    let found: Vec<i64> = lines.map(|l| l.split(',').nth(2).unwrap().parse().unwrap()).collect();
+    assert_eq!(found.len(), 3 * 50, "k defaults to 50 per query");
+    assert!(found.iter().all(|id| nines.contains(id)), "only rows the filter keeps");
+
+    // A batch of vectors of another length is refused, naming the query.
+    let short = dir.path().join("short.npy");
+    write_npy(&short, &[vec![0.5; 8], vec![0.25; 8]]);
+    let (code, _, err) = run(&["similar", "-d", ds, "--vectors", short.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("query 0") && err.contains("16"), "{err}");
+    let (code, _, err) = run(&["similar", "-d", ds, "--vectors", many.to_str().unwrap(), "--row", "1"]);
+    assert_eq!(code, 2, "{err}");
+}

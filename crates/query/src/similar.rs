@@ -44,6 +44,10 @@ use crate::search::{Entry, Hit};
 /// The most rows a similarity query returns.
 pub const MAX_K: usize = 1000;
 
+/// The most queries one [`Engine::similar_batch`] answers (their vectors and answers are held
+/// at once: 300 MiB of 768-d queries).
+pub const MAX_BATCH: usize = 100_000;
+
 /// Candidates taken from the index (per block, then of all blocks) and scored exactly (at
 /// least k).
 pub const RERANK: usize = 200;
@@ -239,6 +243,12 @@ impl Engine {
     pub fn similar_batch(&self, request: &SimilarBatchRequest, limits: &Limits) -> Result<Vec<Vec<Neighbour>>> {
         if request.k == 0 || request.k > MAX_K {
             return Err(QueryError::usage(format!("k must be between 1 and {MAX_K}")));
+        }
+        if request.vectors.len() > MAX_BATCH {
+            return Err(QueryError::usage(format!(
+                "{} queries: a batch holds at most {MAX_BATCH} (split the file)",
+                request.vectors.len()
+            )));
         }
         let deadline = Deadline::new(limits);
         let open = self.open_vectors(&request.kind)?;
