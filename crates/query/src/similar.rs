@@ -1,26 +1,34 @@
 //! Nearest neighbours by embedding: the rows whose vector is most like a row's, or like a
-//! given vector, among the rows a selection keeps ([`Engine::similar`]).
+//! given vector, among the rows a selection keeps ([`Engine::similar`]; many vectors at once,
+//! [`Engine::similar_batch`]).
 //!
 //! Filtering is exact: the rows a selection keeps (QUERY, `--where`, `--url`, a mention, and
-//! never a hidden row) are found first, as a bitmap per block, by the same scan a count runs
-//! (an engine keeps the bitmaps of the selections it was asked for most recently, up to
-//! [`KEPT_CACHE_BYTES`], so the next page or the next query of a batch with the same filter
-//! skips the scan, as faiss's callers build an ID selector once); the k best come from those
-//! rows only (not the k best rows less those that fail). Then, per block:
+//! never a hidden row) are found first, as a bitmap per block, by the same scan a count runs;
+//! the k best come from those rows only (not the k best rows less those that fail). Then each
+//! block is searched by its [`Route`], the cheapest by a cost model ([`route`]):
 //! - **exact** (asked for, or where the block's kept rows are few enough that scoring them
 //!   all costs less than the index would; or the set has no index): every kept row's float16
 //!   vector is scored, and the block's k best kept;
-//! - **approximate**: the block's inverted lists ([`pairscope_ann`]) are scanned for the
-//!   `nprobe` lists nearest the query (found once per query, for every block; [`NPROBE`]
-//!   divided by the share of the block's rows kept), with the bitmap as faiss's selector, and the
-//!   block's [`RERANK`] best candidates by their compressed codes kept.
+//! - **lists**: the block's inverted lists ([`pairscope_ann`]) are scanned for the `nprobe`
+//!   lists nearest the query (found once per query, for every block; [`NPROBE`] divided by the
+//!   share of the block's rows kept), with the bitmap as faiss's selector, and the block's
+//!   [`RERANK`] best candidates by their compressed codes kept;
+//! - **kept entries**: the same lists, but only their kept entries read: a selective filter
+//!   probes many lists, almost all of whose entries it would skip. The bitmap is resolved into
+//!   those entries, list by list, once per selection ([`Kept::resolve`]).
+//!
+//! An engine keeps the resolved selections it was asked for most recently, up to
+//! [`KEPT_CACHE_BYTES`], so the next page or the next query of a batch with the same filter
+//! skips the scan and the resolution, as faiss's callers build an ID selector once.
 //!
 //! The candidates of every block then compete by their approximate scores (one trained model
 //! scores them all, so the scores compare); the [`RERANK`] best are scored exactly from their
 //! float16 vectors and merged with the exactly scored rows; the k best of those are the answer
-//! (ties by row id). Memory: one bit per row of each block with a kept row (and the cache's
-//! [`KEPT_CACHE_BYTES`] per engine), and k + [`RERANK`] candidates per block searched;
-//! vectors and lists are memory-mapped and only the pages a query touches are read.
+//! (ties by row id). A batch finds its queries' probed lists a batch at a time, as one matrix
+//! product ([`Plan::nearest_many`]). Memory: one bit per row of each block with a kept row and
+//! 4 bytes per kept row of a block read by its kept entries (and the cache's
+//! [`KEPT_CACHE_BYTES`] per engine), k + [`RERANK`] candidates per block searched; vectors and
+//! lists are memory-mapped and only the pages a query touches are read.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -201,19 +201,28 @@ impl VectorFile {
         // unless the fallback below runs); a row starts at an even offset of a
         // page-aligned map, so the middle part is all of it (checked below all the same).
         let (before, halves, after) = unsafe { bytes.align_to::<f16>() };
-        if !before.is_empty() || !after.is_empty() || cfg!(target_endian = "big") {
-            return Some(
-                bytes.chunks_exact(2).zip(query).map(|(b, q)| f16::from_le_bytes([b[0], b[1]]).to_f32() * q).sum(),
-            );
-        }
-        // Converted a chunk at a time (F16C where the CPU has it), each chunk's inner product
-        // vectorised for the CPU.
-        let mut values = [0f32; 256];
+        let in_place = before.is_empty() && after.is_empty() && cfg!(target_endian = "little");
+        // Converted a chunk at a time (F16C where the CPU has it; byte by byte where the row
+        // cannot be read in place), each chunk's inner product vectorised for the CPU: the
+        // same sums in the same order either way.
+        const CHUNK: usize = 256;
+        let mut values = [0f32; CHUNK];
         let mut sum = 0.0;
-        for (halves, query) in halves.chunks(values.len()).zip(query.chunks(values.len())) {
-            let values = &mut values[..halves.len()];
-            halves.convert_to_f32_slice(values);
-            sum += crate::dot::inner_product(values, query);
+        for (i, query) in query.chunks(CHUNK).enumerate() {
+            let start = i * CHUNK;
+            let len = query.len().min(self.dim.saturating_sub(start));
+            if len == 0 {
+                break;
+            }
+            let values = &mut values[..len];
+            if in_place {
+                halves[start..start + len].convert_to_f32_slice(values);
+            } else {
+                for (value, b) in values.iter_mut().zip(bytes[2 * start..].chunks_exact(2)) {
+                    *value = f16::from_le_bytes([b[0], b[1]]).to_f32();
+                }
+            }
+            sum += crate::dot::inner_product(values, &query[..len]);
         }
         Some(sum)
     }
