@@ -5,7 +5,7 @@
 //! Filtering is exact: the rows a selection keeps (QUERY, `--where`, `--url`, a mention, and
 //! never a hidden row) are found first, as a bitmap per block, by the same scan a count runs;
 //! the k best come from those rows only (not the k best rows less those that fail). Then each
-//! block is searched by its [`Route`], the cheapest by a cost model ([`route`]):
+//! block is searched by its `Route`, the cheapest by a cost model (`route`):
 //! - **exact** (asked for, or where the block's kept rows are few enough that scoring them
 //!   all costs less than the index would; or the set has no index): every kept row's float16
 //!   vector is scored, and the block's k best kept;
@@ -15,7 +15,7 @@
 //!   [`RERANK`] best candidates by their compressed codes kept;
 //! - **kept entries**: the same lists, but only their kept entries read: a selective filter
 //!   probes many lists, almost all of whose entries it would skip. The bitmap is resolved into
-//!   those entries, list by list, once per selection ([`Kept::resolve`]).
+//!   those entries, list by list, once per selection (`Kept::resolve`).
 //!
 //! An engine keeps the resolved selections it was asked for most recently, up to
 //! [`KEPT_CACHE_BYTES`], so the next page or the next query of a batch with the same filter
@@ -25,7 +25,7 @@
 //! scores them all, so the scores compare); the [`RERANK`] best are scored exactly from their
 //! float16 vectors and merged with the exactly scored rows; the k best of those are the answer
 //! (ties by row id). A batch finds its queries' probed lists a batch at a time, as one matrix
-//! product ([`Plan::nearest_many`]). Memory: one bit per row of each block with a kept row and
+//! product (`Plan::nearest_many`). Memory: one bit per row of each block with a kept row and
 //! 4 bytes per kept row of a block read by its kept entries (and the cache's
 //! [`KEPT_CACHE_BYTES`] per engine), k + [`RERANK`] candidates per block searched; vectors and
 //! lists are memory-mapped and only the pages a query touches are read.
@@ -246,8 +246,8 @@ impl Engine {
     }
 
     /// The rows most similar to each of `request.vectors` among those its selection keeps, in
-    /// the order of the vectors: as [`Engine::similar`] finds them, the queries' coarse probes a
-    /// batch at a time (see [`Plan::nearest_many`]).
+    /// the order of the vectors: as [`Engine::similar`] finds them, the queries' probed lists
+    /// found a batch at a time, as one matrix product (`pairscope_ann::Trained::coarse_many`).
     pub fn similar_batch(&self, request: &SimilarBatchRequest, limits: &Limits) -> Result<Vec<Vec<Neighbour>>> {
         if request.k == 0 || request.k > MAX_K {
             return Err(QueryError::usage(format!("k must be between 1 and {MAX_K}")));
