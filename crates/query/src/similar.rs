@@ -429,8 +429,9 @@ impl<'a> Plan<'a> {
                 }
                 let Ok(block) = kept.of_block(b) else { return Route::Exact };
                 match route(block.map(|b| b.bits.count), file.rows(), Shape::of(&index.trained), nprobe) {
-                    // Entries are resolved for the routes that use them (`Kept::resolve`);
-                    // a selection made otherwise (dups' `among`) reads the lists whole.
+                    // `Kept::resolve` found the entries of every block this route reads so,
+                    // by the same `route` with `NPROBE`; a plan with another base reads the
+                    // lists whole where it found none.
                     Route::KeptEntries { nprobe } if block.is_none_or(|b| b.entries.is_none()) => {
                         Route::Lists { nprobe }
                     }
