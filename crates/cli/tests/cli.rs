@@ -576,4 +576,7 @@ fn similar_answers_a_vector_or_a_batch_of_vectors_from_the_command_line() {
     assert!(err.contains("query 0") && err.contains("16"), "{err}");
     let (code, _, err) = run(&["similar", "-d", ds, "--vectors", many.to_str().unwrap(), "--row", "1"]);
     assert_eq!(code, 2, "{err}");
+    let (code, _, err) = run(&["similar", "-d", ds, "--vector", many.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("3 vectors; --vectors answers each"), "{err}");
 }

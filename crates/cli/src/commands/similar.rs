@@ -57,7 +57,19 @@ pub fn run(args: &SimilarArgs, _global: &GlobalArgs) -> Result<ExitStatus> {
     }
     let to = match (&args.row, &args.vector) {
         (Some(row), _) => SimilarTo::Row(*row),
-        (None, Some(path)) => SimilarTo::Vector(NpyMatrix::read_vector(path).map_err(UsageError::because)?),
+        (None, Some(path)) => {
+            if let Ok(matrix) = NpyMatrix::open(path)
+                && matrix.rows() > 1
+            {
+                return Err(UsageError::new(format!(
+                    "--vector {}: {} vectors; --vectors answers each of them",
+                    path.display(),
+                    matrix.rows()
+                ))
+                .into());
+            }
+            SimilarTo::Vector(NpyMatrix::read_vector(path).map_err(UsageError::because)?)
+        }
         (None, None) => return Err(UsageError::new("--row, --vector or --vectors: what to compare with").into()),
     };
     let engine = args.selection.engine()?;
