@@ -168,7 +168,7 @@ impl Engine {
         if let Some(among) = &request.among {
             kept = Arc::new(self.kept_among(&kept, among, &open)?);
         }
-        let plan = Plan::new(&open, &kept, request.exact, NPROBE, RERANK);
+        let plan = Plan::new(&open, &kept, request.exact, RERANK);
         // Chunks of kept rows: (block, first position, end position).
         let mut chunks = Vec::new();
         for (b, file) in open.files.iter().enumerate() {

@@ -31,6 +31,7 @@
 //! lists are memory-mapped and only the pages a query touches are read.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
@@ -157,7 +158,15 @@ pub(crate) struct OpenVectors {
 
 pub(crate) struct OpenIndex {
     trained: Trained,
-    lists: Vec<Option<BlockLists>>,
+    /// Where `trained` was read from, for errors.
+    trained_path: PathBuf,
+    lists: Vec<Option<ListsFile>>,
+}
+
+/// A block's index lists and the file they are mapped from.
+struct ListsFile {
+    lists: BlockLists,
+    path: PathBuf,
 }
 
 /// The open vector sets of an engine, by kind, opened on first use.
@@ -223,7 +232,7 @@ impl Engine {
         let open = self.open_vectors(&request.kind)?;
         let query = self.query_vector(&open, &request.to)?;
         let kept = self.kept_rows(&request.selection, &open, &deadline)?;
-        let plan = Plan::new(&open, &kept, request.exact, NPROBE, RERANK.max(request.k));
+        let plan = Plan::new(&open, &kept, request.exact, RERANK.max(request.k));
         let nearest = plan.nearest(&query, request.k, self.threads(), &deadline)?;
         let best = self.with_row_ids(&nearest)?;
         let entries: Vec<Entry> = best
@@ -265,12 +274,11 @@ impl Engine {
             .iter()
             .enumerate()
             .map(|(i, vector)| {
-                self.query_vector(&open, &SimilarTo::Vector(vector.clone()))
-                    .map_err(|e| QueryError::usage(format!("query {i}: {e}")))
+                unit_query(&open, vector.clone()).map_err(|e| QueryError::usage(format!("query {i}: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
         let kept = self.kept_rows(&request.selection, &open, &deadline)?;
-        let plan = Plan::new(&open, &kept, request.exact, NPROBE, RERANK.max(request.k));
+        let plan = Plan::new(&open, &kept, request.exact, RERANK.max(request.k));
         let answers = plan.nearest_many(&queries, request.k, self.threads(), &deadline)?;
         answers
             .iter()
@@ -347,23 +355,14 @@ impl Engine {
 
     /// The unit query vector.
     fn query_vector(&self, open: &OpenVectors, to: &SimilarTo) -> Result<Vec<f32>> {
-        let dim = open.set.dim as usize;
-        let mut vector = match to {
+        let vector = match to {
             SimilarTo::Row(row_id) => self
                 .locate(RowId(*row_id))?
                 .and_then(|(block, doc)| open.files[block].as_ref().and_then(|file| file.vector(u64::from(doc))))
                 .ok_or_else(|| QueryError::usage(format!("row {row_id} has no {} vector", open.set.kind)))?,
             SimilarTo::Vector(vector) => vector.clone(),
         };
-        if vector.len() != dim {
-            return Err(QueryError::usage(format!(
-                "a vector of {} dimensions; the dataset's {} vectors have {dim}",
-                vector.len(),
-                open.set.kind
-            )));
-        }
-        normalize(&mut vector).map_err(|e| QueryError::usage(format!("the query vector: {e}")))?;
-        Ok(vector)
+        unit_query(open, vector)
     }
 
     /// The rows `selection` keeps, hidden rows never among them, ready to search `open`'s
@@ -417,9 +416,9 @@ pub(crate) struct Nearest {
 }
 
 impl<'a> Plan<'a> {
-    /// A plan probing `nprobe` lists where every row is kept (more where fewer are) and scoring
-    /// `rerank` candidates exactly.
-    pub(crate) fn new(open: &'a OpenVectors, kept: &'a Kept, exact: bool, nprobe: usize, rerank: usize) -> Plan<'a> {
+    /// A plan probing [`NPROBE`] lists where every row is kept (more where fewer are, as
+    /// [`Kept::resolve`] routed each block) and scoring `rerank` candidates exactly.
+    pub(crate) fn new(open: &'a OpenVectors, kept: &'a Kept, exact: bool, rerank: usize) -> Plan<'a> {
         let index = open.index.as_ref().filter(|_| !exact);
         let routes: Vec<Route> = (0..open.files.len())
             .map(|b| {
@@ -427,15 +426,10 @@ impl<'a> Plan<'a> {
                 if index.lists[b].is_none() {
                     return Route::Exact;
                 }
-                let Ok(block) = kept.of_block(b) else { return Route::Exact };
-                match route(block.map(|b| b.bits.count), file.rows(), Shape::of(&index.trained), nprobe) {
-                    // `Kept::resolve` found the entries of every block this route reads so,
-                    // by the same `route` with `NPROBE`; a plan with another base reads the
-                    // lists whole where it found none.
-                    Route::KeptEntries { nprobe } if block.is_none_or(|b| b.entries.is_none()) => {
-                        Route::Lists { nprobe }
-                    }
-                    chosen => chosen,
+                match kept.of_block(b) {
+                    Ok(Some(block)) => block.route,
+                    Ok(None) => route(None, file.rows(), Shape::of(&index.trained), NPROBE),
+                    Err(NoneKept) => Route::Exact,
                 }
             })
             .collect();
@@ -447,7 +441,7 @@ impl<'a> Plan<'a> {
     /// threads (see the module doc).
     pub(crate) fn nearest(&self, query: &[f32], k: usize, threads: usize, deadline: &Deadline) -> Result<Nearest> {
         let probes = match self.index.filter(|_| self.nprobe > 0) {
-            Some(index) => Some(index.trained.coarse(query, self.nprobe).map_err(ann_error)?),
+            Some(index) => Some(index.trained.coarse(query, self.nprobe).map_err(ann_error(&index.trained_path))?),
             None => None,
         };
         self.nearest_probed(query, probes.as_ref(), k, threads, deadline)
@@ -472,7 +466,13 @@ impl<'a> Plan<'a> {
             let probes = match self.index.filter(|_| self.nprobe > 0) {
                 Some(index) => {
                     let flat: Vec<f32> = queries.iter().flatten().copied().collect();
-                    index.trained.coarse_many(&flat, self.nprobe).map_err(ann_error)?.into_iter().map(Some).collect()
+                    index
+                        .trained
+                        .coarse_many(&flat, self.nprobe)
+                        .map_err(ann_error(&index.trained_path))?
+                        .into_iter()
+                        .map(Some)
+                        .collect()
                 }
                 None => vec![None; queries.len()],
             };
@@ -503,7 +503,12 @@ impl<'a> Plan<'a> {
                 let Some(file) = &self.open.files[b] else { return Ok(()) };
                 let Ok(kept) = self.kept.of_block(b) else { return Ok(()) };
                 let lists = self.index.zip(probes).and_then(|(index, probes)| {
-                    index.lists[b].as_ref().map(|lists| BlockIndex { trained: &index.trained, lists, probes })
+                    index.lists[b].as_ref().map(|file| BlockIndex {
+                        trained: &index.trained,
+                        lists: &file.lists,
+                        path: &file.path,
+                        probes,
+                    })
                 });
                 let (query_state, results): &mut (Option<Query<'_>>, Vec<(usize, BlockResult)>) = state;
                 results.push((b, search_block(self.routes[b], self.rerank, file, lists, query_state, query, kept, k)?));
@@ -538,6 +543,20 @@ impl<'a> Plan<'a> {
         scored.truncate(k);
         Ok(Nearest { best: scored, scored_approximately: approximate, scored_exactly: exactly })
     }
+}
+
+/// `vector` as a query of `open`: checked for its dimension, made a unit vector.
+fn unit_query(open: &OpenVectors, mut vector: Vec<f32>) -> Result<Vec<f32>> {
+    let dim = open.set.dim as usize;
+    if vector.len() != dim {
+        return Err(QueryError::usage(format!(
+            "a vector of {} dimensions; the dataset's {} vectors have {dim}",
+            vector.len(),
+            open.set.kind
+        )));
+    }
+    normalize(&mut vector).map_err(|e| QueryError::usage(format!("the query vector: {e}")))?;
+    Ok(vector)
 }
 
 fn open_index(
@@ -576,16 +595,17 @@ fn open_index(
                         file.rows
                     )));
                 }
-                Some(lists)
+                Some(ListsFile { lists, path })
             }
             None => None,
         });
     }
-    Ok(OpenIndex { trained, lists })
+    Ok(OpenIndex { trained, trained_path, lists })
 }
 
-fn ann_error(e: pairscope_ann::Error) -> QueryError {
-    QueryError::Vectors { path: "the vector index".into(), reason: e.to_string() }
+/// An error of the index file at `path`, as a query error naming it.
+fn ann_error(path: &Path) -> impl Fn(pairscope_ann::Error) -> QueryError + '_ {
+    move |e| QueryError::Vectors { path: path.to_path_buf(), reason: e.to_string() }
 }
 
 /// The rows a selection keeps.
@@ -603,7 +623,10 @@ pub(crate) struct NoneKept;
 /// One block's kept rows.
 pub(crate) struct KeptBlock {
     pub(crate) bits: Bits,
-    /// The same rows as entries of the block's index lists, where its [`Route`] reads them so.
+    /// How the block is searched with this share of its rows kept ([`Route::Exact`] where it
+    /// has no index lists).
+    route: Route,
+    /// The same rows as entries of the block's index lists, where its route reads them so.
     entries: Option<KeptEntries>,
 }
 
@@ -615,17 +638,16 @@ impl Kept {
     pub(crate) fn resolve(blocks: HashMap<usize, Bits>, open: &OpenVectors) -> Result<Kept> {
         let mut kept = HashMap::with_capacity(blocks.len());
         for (b, bits) in blocks {
-            let mut entries = None;
+            let (mut block_route, mut entries) = (Route::Exact, None);
             if let (Some(index), Some(file)) = (&open.index, &open.files[b])
                 && let Some(lists) = &index.lists[b]
-                && matches!(
-                    route(Some(bits.count), file.rows(), Shape::of(&index.trained), NPROBE),
-                    Route::KeptEntries { .. }
-                )
             {
-                entries = Some(lists.kept_entries(bits.as_selector()).map_err(ann_error)?);
+                block_route = route(Some(bits.count), file.rows(), Shape::of(&index.trained), NPROBE);
+                if let Route::KeptEntries { .. } = block_route {
+                    entries = Some(lists.lists.kept_entries(bits.as_selector()).map_err(ann_error(&lists.path))?);
+                }
             }
-            kept.insert(b, KeptBlock { bits, entries });
+            kept.insert(b, KeptBlock { bits, route: block_route, entries });
         }
         Ok(Kept::Some(kept))
     }
@@ -759,6 +781,7 @@ struct BlockResult {
 struct BlockIndex<'a> {
     trained: &'a Trained,
     lists: &'a BlockLists,
+    path: &'a Path,
     probes: &'a Probes,
 }
 
@@ -782,7 +805,9 @@ fn search_block<'a>(
     {
         let searcher = match state {
             Some(searcher) => searcher,
-            None => state.insert(Query::new(index.trained, query, index.probes.clone()).map_err(ann_error)?),
+            None => {
+                state.insert(Query::new(index.trained, query, index.probes.clone()).map_err(ann_error(index.path))?)
+            }
         };
         let found = match (route, kept) {
             (Route::KeptEntries { nprobe }, Some(KeptBlock { entries: Some(entries), .. })) => {
@@ -795,7 +820,7 @@ fn search_block<'a>(
                 route.nprobe(),
             ),
         }
-        .map_err(ann_error)?;
+        .map_err(ann_error(index.path))?;
         result.scored_approximately = found.scanned as u64;
         result.candidates = found.hits.iter().map(|hit| (hit.score, hit.id as u64)).collect();
         return Ok(result);
@@ -970,7 +995,7 @@ mod tests {
         let selection = |i: usize| {
             ("image".to_string(), Selection { filter: Some(format!("aesthetic >= {i}")), ..Selection::default() })
         };
-        let block = |bits| KeptBlock { bits, entries: None };
+        let block = |bits| KeptBlock { bits, route: Route::Exact, entries: None };
         // Each entry: one block of about an eighth of the bound.
         let entry =
             || Arc::new(Kept::Some(HashMap::from([(0, block(bits(&[(KEPT_CACHE_BYTES as u32 / 8) * 8 - 1])))])));
