@@ -8,7 +8,9 @@
 //! - [`tokenizer`]: the tantivy tokenizer, which is `pairscope_text`'s normalisation followed
 //!   by [`units`] (no other text processing happens here);
 //! - [`writer`] / [`reader`]: building one block's index next to its parquet file, and
-//!   opening it.
+//!   opening it — through tantivy directories of its own: one that syncs nothing while the
+//!   index is staged, and a read-only one that takes no lock and reads small files whole
+//!   ([`READ_WHOLE_BYTES`]) rather than mapping them.
 //!
 //! Invariants:
 //! - A block index holds exactly the rows of its block file, in the same order: document `n`
@@ -23,6 +25,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
 
+mod directory;
 pub mod error;
 pub mod reader;
 pub mod schema;
@@ -30,6 +33,7 @@ pub mod tokenizer;
 pub mod units;
 pub mod writer;
 
+pub use directory::READ_WHOLE_BYTES;
 pub use error::{IndexError, Result};
 pub use reader::BlockIndex;
 pub use schema::{INDEX_FORMAT, IndexFields};

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
 
+use crate::directory::PublishedDirectory;
 use crate::error::{IndexError, Result};
 use crate::schema::{IndexFields, tokenizers};
 
@@ -14,13 +15,15 @@ pub struct BlockIndex {
     index: Index,
     searcher: Searcher,
     _reader: IndexReader,
+    mapped_files: u64,
 }
 
 impl BlockIndex {
-    /// Opens the index in `dir` and its searcher; an error if it is not an index with
-    /// pairscope's schema.
+    /// Opens the published index in `dir` and its searcher, read-only; an error if it is not
+    /// an index with pairscope's schema.
     pub fn open(dir: &Path) -> Result<BlockIndex> {
-        let mut index = Index::open_in_dir(dir).map_err(|e| IndexError::tantivy(dir, e))?;
+        let directory = PublishedDirectory::open(dir).map_err(|e| IndexError::tantivy(dir, e))?;
+        let mut index = Index::open(directory.clone()).map_err(|e| IndexError::tantivy(dir, e))?;
         index.set_tokenizers(tokenizers());
         if index.schema() != IndexFields::new().schema {
             return Err(IndexError::Schema(format!("{} does not have pairscope's index schema", dir.display())));
@@ -31,7 +34,14 @@ impl BlockIndex {
             .try_into()
             .map_err(|e| IndexError::tantivy(dir, e))?;
         let searcher = reader.searcher();
-        Ok(BlockIndex { dir: dir.to_path_buf(), index, searcher, _reader: reader })
+        let mapped_files = directory.mapped_files();
+        Ok(BlockIndex { dir: dir.to_path_buf(), index, searcher, _reader: reader, mapped_files })
+    }
+
+    /// Files of the index mapped into memory by opening it: one mapping each, of the
+    /// process's `vm.max_map_count` (small files are read whole instead).
+    pub fn mapped_files(&self) -> u64 {
+        self.mapped_files
     }
 
     /// The index directory, for errors that name it.

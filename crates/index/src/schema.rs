@@ -10,7 +10,7 @@ use crate::tokenizer::CaptionTokenizer;
 
 /// Bumped whenever the schema, the tokenizer or [`crate::units`] change: an index of another
 /// format is rebuilt, never read.
-pub const INDEX_FORMAT: u32 = 4;
+pub const INDEX_FORMAT: u32 = 5;
 
 /// Tokenizer of [`IndexFields::caption`]: the normalisation, without accent folding.
 pub const CAPTION_TOKENIZER: &str = "pairscope";
@@ -46,9 +46,11 @@ pub struct IndexFields {
     /// The caption tokenised with accent folding, only for captions that folding changes
     /// (every other caption's folded tokens are its [`Self::caption`] tokens).
     pub caption_folded: Field,
-    /// The image URL's [`crate::url_key`] (lower-cased, up to its first directory), as a fast
-    /// (columnar) string: URL prefixes and patterns are ranges and scans of its sorted
-    /// dictionary, checked against the parquet URL where the key is shorter than the pattern.
+    /// The image URL's [`crate::url_key`] (lower-cased, up to its first directory), as one
+    /// untokenised term with postings (no frequencies, positions or norms): a URL prefix is a
+    /// range of the sorted term dictionary and the postings of its terms, O(log n + k) — the
+    /// rows a page needs, not a pass over every row's key — checked against the parquet URL
+    /// where the key is shorter than the pattern.
     pub url_key: Field,
     /// The page URL, the same way.
     pub page_url_key: Field,
@@ -68,8 +70,8 @@ impl IndexFields {
             builder.add_text_field("caption", TextOptions::default().set_indexing_options(text(CAPTION_TOKENIZER)));
         let caption_folded = builder
             .add_text_field("caption_folded", TextOptions::default().set_indexing_options(text(FOLDED_TOKENIZER)));
-        let url_key = builder.add_text_field("url_key", TextOptions::default().set_fast("raw"));
-        let page_url_key = builder.add_text_field("page_url_key", TextOptions::default().set_fast("raw"));
+        let url_key = builder.add_text_field("url_key", url_key_options());
+        let page_url_key = builder.add_text_field("page_url_key", url_key_options());
         // Keywords have no postings: `host:` … is answered from the fast column's sorted
         // dictionary and ordinals (a term per row and keyword made ingest a fifth slower).
         let keyword = TextOptions::default().set_fast("raw");
@@ -104,6 +106,16 @@ impl Default for IndexFields {
     }
 }
 
+/// A URL key field's options (see [`IndexFields::url_key`]).
+fn url_key_options() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
+    )
+}
+
 /// The tokenizers the schema names, to register on every index opened for writing.
 pub fn tokenizers() -> TokenizerManager {
     let manager = TokenizerManager::default();
@@ -116,9 +128,9 @@ pub fn tokenizers() -> TokenizerManager {
 mod tests {
     use super::*;
 
-    /// The schema of `INDEX_FORMAT` 4 as it was written before the columns had roles, field by
-    /// field: the registry must build exactly this, or indexes on disk would no longer open.
-    fn format_4_schema() -> Schema {
+    /// The schema of `INDEX_FORMAT` 5, field by field: the registry must build exactly this,
+    /// or indexes on disk would no longer open.
+    fn format_5_schema() -> Schema {
         let mut builder = Schema::builder();
         builder.add_i64_field("row_id", FAST);
         let text = |tokenizer: &str| {
@@ -128,8 +140,12 @@ mod tests {
         };
         builder.add_text_field("caption", TextOptions::default().set_indexing_options(text(CAPTION_TOKENIZER)));
         builder.add_text_field("caption_folded", TextOptions::default().set_indexing_options(text(FOLDED_TOKENIZER)));
-        builder.add_text_field("url_key", TextOptions::default().set_fast("raw"));
-        builder.add_text_field("page_url_key", TextOptions::default().set_fast("raw"));
+        let url_key = TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false);
+        builder.add_text_field("url_key", TextOptions::default().set_indexing_options(url_key.clone()));
+        builder.add_text_field("page_url_key", TextOptions::default().set_indexing_options(url_key));
         for name in ["width", "height"] {
             builder.add_i64_field(name, FAST);
         }
@@ -146,9 +162,9 @@ mod tests {
     }
 
     #[test]
-    fn the_registry_builds_the_format_4_schema_field_for_field() {
+    fn the_registry_builds_the_format_5_schema_field_for_field() {
         let derived = serde_json::to_string_pretty(&IndexFields::new().schema).unwrap();
-        let frozen = serde_json::to_string_pretty(&format_4_schema()).unwrap();
+        let frozen = serde_json::to_string_pretty(&format_5_schema()).unwrap();
         assert_eq!(derived, frozen);
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! A block's index is one tantivy segment whose document `n` is row `n` of the block file. Its
 //! two costly halves are built at once, each on a thread of its own: the inverted half (caption
-//! tokens: postings, positions, term dictionary, field norms, and the document store, which
-//! holds an empty record per row) and the columnar half (the fast fields: row ids, sizes,
-//! scores, URL keys, keywords, flags). Each half is a whole tantivy [`SegmentWriter`] fed every
+//! tokens and URL keys: postings, positions, term dictionary, field norms, and the document
+//! store, which holds an empty record per row) and the columnar half (the fast fields: row
+//! ids, sizes, scores, keywords, flags). Each half is a whole tantivy [`SegmentWriter`] fed every
 //! row with the values of its half only, both under the same segment id; the block's segment is
 //! the inverted half's files with the columnar half's `.fast` file. Tantivy keeps each component
 //! of a segment in a file of its own (`<segment id>.<component>`), written by that component's
@@ -16,8 +16,8 @@
 //!
 //! The caller's thread resolves each batch's values once (`BatchValues`: URL keys, which
 //! captions folding changes) and shares them with both halves. Memory: two segment writers
-//! (each bounded by `MEMORY_BUDGET`) and at most `QUEUED_BATCHES` batches queued ahead of
-//! each.
+//! (each holding its block's postings until finalised: a block is at most 2^20 rows, with
+//! captions cut at 64 KiB) and at most `QUEUED_BATCHES` batches queued ahead of each.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -30,6 +30,7 @@ use arrow::array::{Array, AsArray, RecordBatch, StringArray, StringBuilder};
 use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
 use pairscope_model::panic_message;
 use pairscope_text::Normalizer;
+use tantivy::directory::MmapDirectory;
 use tantivy::index::{SegmentComponent, SegmentId};
 use tantivy::indexer::{AddOperation, SegmentWriter};
 use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
@@ -37,13 +38,15 @@ use tantivy::schema::{Document, Field, Value};
 use tantivy::store::Compressor;
 use tantivy::{Directory, Index, IndexBuilder, IndexMeta, IndexSettings};
 
+use crate::directory::StagingDirectory;
 use crate::error::{IndexError, Result};
 use crate::schema::{BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, IndexFields, KEYWORD_COLUMNS, tokenizers};
 
-/// Memory each half's segment writer may use before it must be finalised. A block is at most
-/// 2^20 rows, so the budget is never reached on alt-text-sized captions; it bounds the
-/// pathological case (every caption at the 64 KiB cut).
-const MEMORY_BUDGET: usize = 1 << 30;
+/// The memory budget each half's segment writer is created with. A segment writer driven
+/// directly (no `IndexWriter` flushing at the budget) uses it only to size its initial term
+/// table (a third of it, at most 2^19 slots), which then doubles as terms come: a large budget
+/// allocated and zeroed a 4 MiB table per half per block, most of a small block's ingest.
+const TERM_TABLE_BUDGET: usize = 1 << 20;
 /// Batches queued ahead of each half: enough to ride out the other half's pauses.
 const QUEUED_BATCHES: usize = 4;
 /// Where the columnar half is written, inside the index directory, until its `.fast` file
@@ -161,15 +164,19 @@ fn publish(index: &Index, dir: &Path, segment_id: SegmentId, docs: u32) -> Resul
     };
     let mut json = serde_json::to_vec_pretty(&meta).map_err(|e| IndexError::Schema(format!("index metadata: {e}")))?;
     json.push(b'\n');
-    let directory = index.directory();
-    directory.atomic_write(Path::new("meta.json"), &json).map_err(|e| IndexError::io(dir, e))?;
-    directory.sync_directory().map_err(|e| IndexError::io(dir, e))
+    // The index was built in a `StagingDirectory`, which syncs nothing: the metadata goes
+    // through tantivy's own durable write.
+    let durable = MmapDirectory::open(dir).map_err(|e| IndexError::tantivy(dir, e))?;
+    durable.atomic_write(Path::new("meta.json"), &json).map_err(|e| IndexError::io(dir, e))?;
+    durable.sync_directory().map_err(|e| IndexError::io(dir, e))
 }
 
-/// An empty index in `dir` with the block schema: nothing is stored (the block's parquet file
-/// holds the rows), so the store keeps an empty record per document, and compressing it, on a
-/// thread of its own, buys nothing.
+/// An empty index in `dir` with the block schema, in a [`StagingDirectory`] (nothing synced
+/// until [`publish`]): nothing is stored (the block's parquet file holds the rows), so the
+/// store keeps an empty record per document, and compressing it, on a thread of its own, buys
+/// nothing.
 fn create_index(dir: &Path, fields: &IndexFields) -> Result<Index> {
+    let staging = StagingDirectory::open(dir).map_err(|e| IndexError::tantivy(dir, e))?;
     IndexBuilder::new()
         .schema(fields.schema.clone())
         .settings(IndexSettings {
@@ -178,7 +185,7 @@ fn create_index(dir: &Path, fields: &IndexFields) -> Result<Index> {
             ..IndexSettings::default()
         })
         .tokenizers(tokenizers())
-        .create_in_dir(dir)
+        .open_or_create(staging)
         .map_err(|e| IndexError::tantivy(dir, e))
 }
 
@@ -252,7 +259,7 @@ fn write_half(
     abandoned: &AtomicBool,
 ) -> tantivy::Result<u32> {
     let segment = index.segment(index.new_segment_meta(segment_id, 0));
-    let mut writer = SegmentWriter::for_segment(MEMORY_BUDGET, segment)?;
+    let mut writer = SegmentWriter::for_segment(TERM_TABLE_BUDGET, segment)?;
     let mut opstamp = 0;
     for values in batches {
         if abandoned.load(Ordering::Relaxed) {
@@ -327,12 +334,12 @@ impl BatchValues {
             if !caption.is_ascii() && plain.normalize(caption) != folded.normalize(caption) {
                 values.push((fields.caption_folded, Stored::Text(CAPTION)));
             }
-            columnar.push(values.len());
-            values.push((fields.row_id, Stored::I64(row_ids.value(row))));
             values.push((fields.url_key, Stored::Text(URL_KEY)));
             if texts[PAGE_URL_KEY].is_valid(row) {
                 values.push((fields.page_url_key, Stored::Text(PAGE_URL_KEY)));
             }
+            columnar.push(values.len());
+            values.push((fields.row_id, Stored::I64(row_ids.value(row))));
             for (field, a) in &ints {
                 if a.is_valid(row) {
                     values.push((*field, Stored::I64(i64::from(a.value(row)))));
@@ -571,18 +578,6 @@ mod tests {
                 .collect()
         };
         let some = |s: &str| Some(s.to_string());
-        assert_eq!(
-            strs("url_key"),
-            [
-                some("https://a.example/x.jpg/"),
-                some("http://b/"),
-                some("http://c/"),
-                some("http://d/4/"),
-                some("http://b/"),
-                some("http://c/")
-            ]
-        );
-        assert_eq!(strs("page_url_key"), [some("http://page/"), None, None, some("http://p/"), None, None]);
         assert_eq!(strs("host"), [some("a.example"), None, some("c"), some("d"), None, some("c")]);
 
         let fields = IndexFields::new();
@@ -591,6 +586,16 @@ mod tests {
         };
         let term =
             |field: Field, text: &str| TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic);
+        // URL keys are whole terms with postings, not fast columns.
+        assert!(fast.str("url_key").is_err());
+        assert_eq!(docs(&term(fields.url_key, "https://a.example/x.jpg/")), BTreeSet::from([0]));
+        assert_eq!(docs(&term(fields.url_key, "http://b/")), BTreeSet::from([1, 4]));
+        assert_eq!(docs(&term(fields.url_key, "http://c/")), BTreeSet::from([2, 5]));
+        assert_eq!(docs(&term(fields.url_key, "http://d/4/")), BTreeSet::from([3]));
+        assert_eq!(segment.inverted_index(fields.url_key).unwrap().terms().num_terms(), 4);
+        assert_eq!(docs(&term(fields.page_url_key, "http://page/")), BTreeSet::from([0]));
+        assert_eq!(docs(&term(fields.page_url_key, "http://p/")), BTreeSet::from([3]));
+        assert_eq!(segment.inverted_index(fields.page_url_key).unwrap().terms().num_terms(), 2);
         assert_eq!(docs(&term(fields.caption, "dürer")), BTreeSet::from([1, 4]));
         assert_eq!(docs(&term(fields.caption, "thomas")), BTreeSet::from([3]));
         assert_eq!(docs(&term(fields.caption, "北斎")), BTreeSet::from([2, 5]));

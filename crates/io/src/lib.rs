@@ -7,6 +7,7 @@
 //! - [`staged`]: the same for a whole directory (built beside its target, renamed onto it);
 //! - [`journal`]: the append-only file of checksummed records, for work kept piece by piece
 //!   (a fetch's finished samples) that a killed run reads back whole or not at all;
+//! - [`limits`]: the kernel's per-process limits a dataset of thousands of blocks can reach;
 //! - [`path`]: resolving a path as the kernel does (symlinks, then `..`), once, where it is taken;
 //! - [`walk`]: finding input files under directories, loop-safe, regular files only;
 //! - [`parallel`]: the work queue (ordered map, try-map, try-fold with first-error stop).
@@ -18,6 +19,7 @@
 
 pub mod durable;
 pub mod journal;
+pub mod limits;
 pub mod parallel;
 pub mod path;
 pub mod staged;

@@ -18,8 +18,9 @@ use std::sync::Arc;
 use arrow::array::{Array, StringArray};
 use pairscope_index::IndexFields;
 use pairscope_index::schema::KEYWORD_COLUMNS;
-use pairscope_index::tantivy::columnar::{StrColumn, TermOrdHit};
+use pairscope_index::tantivy::columnar::StrColumn;
 use pairscope_index::tantivy::index::SegmentId;
+use pairscope_index::tantivy::postings::TermInfo;
 use pairscope_index::tantivy::query::{
     AllQuery, BitSetDocSet, BooleanQuery, ConstScorer, EmptyQuery, EmptyScorer, EnableScoring, Explanation, Occur,
     PhrasePrefixQuery, PhraseQuery, Query, Scorer, TermQuery, TermSetQuery, Weight,
@@ -304,9 +305,11 @@ fn any_of(queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
 ///   `http://` and `https://`.
 ///
 /// Answered from the column's URL keys (`pairscope_index::url_key`: the URL up to its first
-/// directory, a prefix of it): a URL whose key starts with a prefix matches it; one whose key
-/// is a shorter prefix of the pattern, and every candidate of a glob, is checked against the
-/// URL in the block's parquet file.
+/// directory, a prefix of it), terms with postings: the keys starting with a prefix are a range
+/// of the sorted term dictionary, so a block costs O(log keys + matches), not a pass over its
+/// rows. A URL whose key starts with a prefix matches it; one whose key is a shorter prefix of
+/// the pattern, and every candidate of a glob, is checked against the URL in the block's
+/// parquet file.
 pub(crate) fn url_pattern(column: &'static str, pattern: &str, rows: &RowAccess) -> Result<Box<dyn Query>> {
     let key_column = match column {
         "url" => "url_key",
@@ -435,24 +438,9 @@ impl Query for UrlPatternQuery {
 
 impl Weight for UrlPatternQuery {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> pairscope_index::tantivy::Result<Box<dyn Scorer>> {
-        let Some(keys) = reader.fast_fields().str(self.key_column)? else { return Ok(Box::new(EmptyScorer)) };
-        let dictionary = keys.dictionary();
+        let field = reader.schema().get_field(self.key_column)?;
+        let keys = reader.inverted_index(field)?;
         let max_doc = reader.max_doc();
-        // The ordinal of the first key at or after `key` (the number of keys when none is).
-        let first_ord_from = |key: &[u8]| -> std::io::Result<u64> {
-            Ok(match dictionary.term_ord_or_next(key)? {
-                TermOrdHit::Exact(ord) | TermOrdHit::Next(ord) => ord,
-            })
-        };
-        // Keys starting with `prefix`: an ordinal range of the sorted dictionary.
-        let key_range = |prefix: &[u8]| -> std::io::Result<Option<std::ops::RangeInclusive<u64>>> {
-            let lo = first_ord_from(prefix)?;
-            let hi = match successor(prefix) {
-                Some(next) => first_ord_from(&next)?,
-                None => dictionary.num_terms() as u64,
-            };
-            Ok((lo < hi).then(|| lo..=hi - 1))
-        };
         // Every candidate, and those whose URL must be checked (the others match by their key).
         let mut candidates = BitSet::with_max_value(max_doc);
         let mut unsure = BitSet::with_max_value(max_doc);
@@ -460,21 +448,33 @@ impl Weight for UrlPatternQuery {
             UrlMatcher::Prefixes(prefixes) => (prefixes, false),
             UrlMatcher::Glob { literal, .. } => (std::slice::from_ref(literal), true),
         };
-        let mut add = |docs: Vec<DocId>, check: bool| {
-            for doc in docs {
+        // The documents of one key: its postings.
+        let mut add = |key: &TermInfo, check: bool| -> std::io::Result<()> {
+            let mut postings = keys.read_postings_from_terminfo(key, IndexRecordOption::Basic)?;
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
                 candidates.insert(doc);
                 if check {
                     unsure.insert(doc);
                 }
+                doc = postings.advance();
             }
+            Ok(())
         };
         for start in starts {
-            if let Some(range) = key_range(start)? {
-                add(docs_with_ords(&keys, range, max_doc), checked);
+            // Keys starting with `start`: a range of the sorted term dictionary.
+            let range = keys.terms().range().ge(start);
+            let mut range = match successor(start) {
+                Some(next) => range.lt(next),
+                None => range,
+            }
+            .into_stream()?;
+            while range.advance() {
+                add(range.value(), checked)?;
             }
             for shorter in shorter_keys(start) {
-                if let Some(ord) = dictionary.term_ord(shorter)? {
-                    add(docs_with_ords(&keys, ord..=ord, max_doc), true);
+                if let Some(key) = keys.terms().get(shorter)? {
+                    add(&key, true)?;
                 }
             }
         }

@@ -146,6 +146,9 @@ impl Engine {
     /// Opens the committed version of `dataset` and every block index it has.
     pub fn open(dataset: Dataset) -> Result<Engine> {
         let mut blocks = Vec::new();
+        let all_blocks: u64 = dataset.manifest().sources.iter().map(|s| s.files.len() as u64).sum();
+        let mappings = pairscope_io::limits::mappings();
+        let mut mapped = 0u64;
         for source in &dataset.manifest().sources {
             for file in &source.files {
                 let Some(index) = &file.index else {
@@ -167,6 +170,18 @@ impl Engine {
                     )));
                 }
                 let index = BlockIndex::open(&dataset.root().join(index))?;
+                mapped += index.mapped_files();
+                if let Some(mappings) = mappings
+                    && mappings.raise_for(mapped).is_some()
+                {
+                    // What every block would map, at the rate of those opened so far.
+                    let projected = mapped.saturating_mul(all_blocks).div_ceil(blocks.len() as u64 + 1);
+                    return Err(QueryError::TooManyMappings {
+                        blocks: all_blocks,
+                        needed: mappings.raise_for(projected).unwrap_or(mappings.limit),
+                        limit: mappings.limit,
+                    });
+                }
                 if index.searcher().segment_readers().len() > 1 {
                     // Document numbers are row positions only within one segment.
                     return Err(QueryError::Index(IndexError::Damaged {

@@ -30,6 +30,20 @@ pub enum QueryError {
         /// The time limit, in milliseconds.
         limit_ms: u128,
     },
+    /// Opening the dataset's block indexes would pass the kernel's limit on a process's memory
+    /// mappings (each index maps its larger files).
+    #[error(
+        "the dataset's {blocks} block indexes need about {needed} memory mappings and this system allows a \
+         process {limit} (vm.max_map_count): raise it first, e.g. `sudo sysctl -w vm.max_map_count={needed}`"
+    )]
+    TooManyMappings {
+        /// Blocks in the dataset's version.
+        blocks: u64,
+        /// Mappings opening them all needs (at the rate of those opened), with headroom.
+        needed: u64,
+        /// `vm.max_map_count`.
+        limit: u64,
+    },
     /// The dataset could not be opened or its current version read.
     #[error(transparent)]
     Store(#[from] pairscope_store::StoreError),
