@@ -944,6 +944,57 @@ def render_growth(results):
     return lines + [""]
 
 
+def render_scale(results_dir):
+    """bench/scale's growth table: pairscope alone at each size it measured (scale-*.json)."""
+    runs = sorted((json.loads(p.read_text()) for p in results_dir.glob("scale-*.json") if ".partial" not in p.name),
+                  key=lambda r: r["rows"])
+    if not runs:
+        return []
+    sizes = [human_rows(r["rows"]) for r in runs]
+    lines = ["## Growth with the dataset (bench/scale)", "",
+             "pairscope alone at each size, same synthetic data (`pairscope synth --rows N --seed 42 --schema "
+             "laion-aesthetics`). Growth: the largest size over the one before it. " +
+             "; ".join(f"{human_rows(r['rows'])}: pairscope {r['pairscope']}, {r['date']}" for r in runs) + ".", "",
+             f"| | {' | '.join(sizes)} | growth | target |", "|---|" + "---:|" * (len(sizes) + 1) + "---|"]
+
+    def row(name, values, fmt, target=""):
+        shown = [fmt(v) if v is not None else "n/a" for v in values]
+        growth = f"{values[-1] / values[-2]:.2f}×" if len(values) > 1 and values[-1] and values[-2] else ""
+        lines.append(f"| {name} | {' | '.join(shown)} | {growth} | {target} |")
+
+    step = lambda name: [r["steps"].get(name) or {} for r in runs]
+    ingest = step("ingest")
+    row("ingest, rows/s", [i.get("rows_per_s") for i in ingest], lambda v: f"{v:,.0f}", "largest ≥ 12M's")
+    row("ingest, peak RSS MiB", [i.get("peak_rss") and i["peak_rss"] / 2**20 for i in ingest], lambda v: f"{v:,.0f}")
+    row("dataset on disk, GB", [i.get("dataset_bytes") and i["dataset_bytes"] / 1e9 for i in ingest],
+        lambda v: f"{v:,.2f}")
+    queries = step("queries")
+    for name in (queries[-1] or {}):
+        target = "≤ 2 ms, ≤ 1.5× 12M's" if name == "URL prefix" else (
+            "≤ 1.5× 12M's" if name in ("common word", "rare word", "two-word phrase", "phrase + sort by aesthetic",
+                                       "word + score filters") else "")
+        row(f"{name}, p50 ms", [q.get(name, {}).get("p50_ms") for q in queries], ms, target)
+        if any(q.get(name, {}).get("p50_with_total_ms") is not None for q in queries):
+            row(f"{name} with its total, p50 ms", [q.get(name, {}).get("p50_with_total_ms") for q in queries], ms)
+    shots = step("one_shot")
+    for name, label in (("version", "`--version` (the floor)"), ("search", "one-shot `search`"),
+                        ("count", "one-shot `count`")):
+        row(f"{label}, ms", [o.get(name) for o in shots], ms, "100M ≤ 1.5× 1M's" if name != "version" else "")
+    servers = step("server")
+    for page in (servers[-1].get("restarted") or {}).get("first_ms", {}):
+        row(f"serve, first {page} page after a restart, ms",
+            [s.get("restarted", {}).get("first_ms", {}).get(page) for s in servers], ms, "≤ 200 ms")
+        row(f"serve, first {page} page of a new dataset version, ms",
+            [s.get("new", {}).get("first_ms", {}).get(page) for s in servers], ms)
+    row("serve, anonymous RSS after its first pages, MiB",
+        [s.get("restarted", {}).get("anon_rss") and s["restarted"]["anon_rss"] / 2**20 for s in servers],
+        lambda v: f"{v:,.0f}", "≤ 500 MiB")
+    scans = step("mentions")
+    row("`mentions --by domain` (caption scan), GB/s of captions",
+        [m.get("bytes_per_s") and m["bytes_per_s"] / 1e9 for m in scans], lambda v: f"{v:.2f}", "≥ 1 GB/s")
+    return lines + [""]
+
+
 # The hand-written end of REPORT.md (dated measurements the runs above do not hold, and what
 # changed between them) starts at this heading; render keeps it as it is.
 HISTORY_HEADING = "## History (written by hand; bench/run keeps this section)"
@@ -989,6 +1040,7 @@ def render(results_dir, report_path):
                 section[1:1] = ["", f"Measured with pairscope {measured_with}, {c.get('measured_at', '')}."]
             lines += section
     lines += render_growth(results)
+    lines += render_scale(results_dir)
     report = "\n".join(lines)
     report_path.write_text(f"{report.rstrip()}\n\n{history}" if history else report)
 

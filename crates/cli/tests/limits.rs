@@ -31,12 +31,13 @@ fn text(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-/// Every file under `dir` with its size: reading a dataset must not add, change or remove one.
+/// Every file under `dir` but its caches (`cache/`, what readers may keep) with its size:
+/// reading a dataset must not add, change or remove one.
 fn listing(dir: &Path) -> Vec<(PathBuf, u64)> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+    while let Some(at) = pending.pop() {
+        for entry in std::fs::read_dir(&at).unwrap().flatten().filter(|e| e.path() != dir.join("cache")) {
             let metadata = entry.metadata().unwrap();
             if metadata.is_dir() {
                 pending.push(entry.path());

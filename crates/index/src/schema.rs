@@ -46,7 +46,7 @@ pub struct IndexFields {
     /// The caption tokenised with accent folding, only for captions that folding changes
     /// (every other caption's folded tokens are its [`Self::caption`] tokens).
     pub caption_folded: Field,
-    /// The image URL's [`crate::url_key`] (lower-cased, up to its first directory), as one
+    /// The image URL's [`crate::url_key`] (lower-cased, up to its second directory), as one
     /// untokenised term with postings (no frequencies, positions or norms): a URL prefix is a
     /// range of the sorted term dictionary and the postings of its terms, O(log n + k) — the
     /// rows a page needs, not a pass over every row's key — checked against the parquet URL

@@ -470,22 +470,40 @@ fn url_keys(urls: &StringArray) -> StringArray {
 /// Longest [`url_key`], in bytes.
 pub const MAX_URL_KEY_BYTES: usize = 256;
 
+/// How many directories of a URL its key keeps.
+pub const URL_KEY_DIRECTORIES: usize = 2;
+
 /// The key a URL is kept under: the ASCII-lower-cased URL (hosts and schemes are
-/// case-insensitive; users type paths in any case) up to the end of its first directory —
-/// `https://i.pinimg.com/736x/` for `https://i.pinimg.com/736x/3f/1a/x.jpg`, `https://host/`
-/// for `https://host/x.jpg` — and at most [`MAX_URL_KEY_BYTES`]. Always a prefix of the
-/// lower-cased URL, so a URL whose key starts with a prefix starts with it too, and a URL
-/// that starts with a prefix has a key that starts with it or is a shorter prefix of it.
+/// case-insensitive; users type paths in any case) up to the end of its
+/// [`URL_KEY_DIRECTORIES`]th directory — `https://i.pinimg.com/736x/3f/` for
+/// `https://i.pinimg.com/736x/3f/1a/x.jpg`, `https://host/a/` for `https://host/a/x.jpg`,
+/// `https://host/` for `https://host/x.jpg` — and at most [`MAX_URL_KEY_BYTES`]. Always a
+/// prefix of the lower-cased URL ending at a '/' (or the cap, or the URL's end), so a URL whose
+/// key starts with a prefix starts with it too, and a URL that starts with a prefix has a key
+/// that starts with it or is a shorter prefix of it ending there: readers find both whatever
+/// the depth (an index written with keys of another depth reads the same).
 ///
-/// Not the whole URL: keys are a fast column with a sorted dictionary, and a distinct value
-/// per row (URLs are unique) made building it a quarter of ingest time; directories repeat.
+/// Not the whole URL: a distinct term per row (URLs are unique) would make a broad prefix
+/// (an image host) a walk over every one of its URLs' terms and postings; directories
+/// repeat. Two directories, not one: a CDN's first directory (`/736x/`, `/wp-content/`)
+/// holds most of its rows, so a prefix one directory deeper would leave all of those to be
+/// checked against their URLs in the parquet.
 pub fn url_key<'a>(url: &str, out: &'a mut String) -> &'a str {
     out.clear();
     let bytes = url.as_bytes();
     let authority = url.find("://").map_or(0, |i| i + 3);
     let end = match memchr_from(bytes, b'/', authority) {
         None => url.len(),
-        Some(root) => memchr_from(bytes, b'/', root + 1).unwrap_or(root) + 1,
+        Some(root) => {
+            let mut end = root;
+            for _ in 0..URL_KEY_DIRECTORIES {
+                match memchr_from(bytes, b'/', end + 1) {
+                    Some(next) => end = next,
+                    None => break,
+                }
+            }
+            end + 1
+        }
     };
     let mut end = end.min(MAX_URL_KEY_BYTES);
     while !url.is_char_boundary(end) {
@@ -689,18 +707,19 @@ mod tests {
         std::fs::remove_dir_all(&base).unwrap();
     }
 
-    /// Keys are the lower-cased URL up to its first directory, capped, and always a prefix of
+    /// Keys are the lower-cased URL up to its second directory, capped, and always a prefix of
     /// the lower-cased URL.
     #[test]
-    fn url_keys_are_first_directories() {
+    fn url_keys_are_the_first_two_directories() {
         let mut out = String::new();
         let cases = [
-            ("https://i.pinimg.com/736x/3f/1a/X.jpg", "https://i.pinimg.com/736x/"),
+            ("https://i.pinimg.com/736x/3f/1a/X.jpg", "https://i.pinimg.com/736x/3f/"),
+            ("https://Host/A/x.jpg", "https://host/a/"),
             ("HTTPS://Host.Example/Photo.JPG", "https://host.example/"),
             ("https://host.example", "https://host.example"),
             ("https://host.example/", "https://host.example/"),
-            ("http://h/a?next=/b/c", "http://h/a?next=/"),
-            ("//cdn.example/a/b", "//"),
+            ("http://h/a?next=/b/c", "http://h/a?next=/b/"),
+            ("//cdn.example/a/b", "//cdn.example/"),
             ("relative/path/x.jpg", "relative/path/"),
             ("", ""),
         ];

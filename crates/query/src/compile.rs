@@ -304,7 +304,7 @@ fn any_of(queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
 /// - without: a prefix; a prefix without a scheme (`www.artstation.com/x`) also matches after
 ///   `http://` and `https://`.
 ///
-/// Answered from the column's URL keys (`pairscope_index::url_key`: the URL up to its first
+/// Answered from the column's URL keys (`pairscope_index::url_key`: the URL up to its second
 /// directory, a prefix of it), terms with postings: the keys starting with a prefix are a range
 /// of the sorted term dictionary, so a block costs O(log keys + matches), not a pass over its
 /// rows. A URL whose key starts with a prefix matches it; one whose key is a shorter prefix of

@@ -15,7 +15,7 @@ use pairscope_expr::BoundExpr;
 use pairscope_index::schema::KEYWORD_COLUMNS;
 use pairscope_index::tantivy::index::SegmentId;
 use pairscope_index::tantivy::query::{
-    AllQuery, Bm25StatisticsProvider, BooleanQuery, EnableScoring, Occur, Query, Weight,
+    AllQuery, Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, Weight,
 };
 use pairscope_index::tantivy::schema::Field;
 use pairscope_index::tantivy::{
@@ -24,6 +24,7 @@ use pairscope_index::tantivy::{
 use pairscope_index::{BlockIndex, IndexError, IndexFields};
 use pairscope_io::parallel;
 use pairscope_model::panic_message;
+use pairscope_model::row_id::{BLOCK_ROWS, RowId};
 use pairscope_store::Dataset;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -57,6 +58,14 @@ pub struct Selection {
     pub aliases: Vec<String>,
     /// Words, phrases and aliases match with accent folding (`Dürer` finds `Durer`).
     pub fold_accents: bool,
+}
+
+impl Selection {
+    /// Whether every row this selection matches scores the same (no caption text to rank by:
+    /// only a URL pattern, a filter or nothing), so that its order by relevance is row-id order.
+    pub(crate) fn scores_alike(&self) -> Result<bool> {
+        Ok(self.aliases.is_empty() && parse_query(self.query.as_deref().unwrap_or(""))?.is_none())
+    }
 }
 
 /// Limits every call carries.
@@ -113,8 +122,12 @@ pub struct Engine {
     threads: usize,
     /// Rows no call returns, counts or shows (the server's removal lists).
     hidden: Option<Arc<RoaringTreemap>>,
-    /// Each keyword column's global ordinals (in `KEYWORD_COLUMNS` order), built on first use.
+    /// Each keyword column's global ordinals (in `KEYWORD_COLUMNS` order), opened on first use.
     global_ords: Vec<Mutex<Option<Arc<GlobalOrds>>>>,
+    /// Each block's first row id and the block, in row-id order: a block's rows are its key's
+    /// `BLOCK_ROWS` consecutive ids, ascending with the document, so this is the order of
+    /// every row.
+    row_order: Vec<(i64, usize)>,
     /// Distinct for every engine of the process (see [`Engine::identity`]).
     identity: u64,
     /// The vector sets, opened on first use.
@@ -196,6 +209,15 @@ impl Engine {
                 blocks.push(Block { rows, index, columns });
             }
         }
+        let mut row_order: Vec<(i64, usize)> = dataset
+            .manifest()
+            .sources
+            .iter()
+            .flat_map(|s| &s.files)
+            .enumerate()
+            .map(|(b, file)| (RowId::from_block_key(file.block_key, 0).0, b))
+            .collect();
+        row_order.sort_unstable();
         let dataset_schema = dataset.schema();
         let rows_by_segment = blocks
             .iter()
@@ -210,6 +232,7 @@ impl Engine {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             hidden: None,
             global_ords: KEYWORD_COLUMNS.iter().map(|_| Mutex::new(None)).collect(),
+            row_order,
             identity: NEXT_IDENTITY.fetch_add(1, Ordering::Relaxed),
             vector_sets: Default::default(),
             kept_cache: Default::default(),
@@ -239,7 +262,8 @@ impl Engine {
         self.identity
     }
 
-    /// The global ordinals of keyword column `column`, built on first use.
+    /// The global ordinals of keyword column `column`, opened (kept by the version, or built) on
+    /// first use.
     pub(crate) fn global_ords(&self, column: &str) -> Result<Arc<GlobalOrds>> {
         let i = KEYWORD_COLUMNS
             .iter()
@@ -249,7 +273,7 @@ impl Engine {
         if let Some(ords) = &*slot {
             return Ok(ords.clone());
         }
-        let ords = Arc::new(GlobalOrds::build(self, column)?);
+        let ords = Arc::new(GlobalOrds::open(self, column)?);
         *slot = Some(ords.clone());
         Ok(ords)
     }
@@ -257,6 +281,17 @@ impl Engine {
     /// Rows hidden from every call.
     pub fn hidden_rows(&self) -> u64 {
         self.hidden.as_ref().map_or(0, |h| h.len())
+    }
+
+    /// A digest of the hidden rows (the same for the same set, "none" without any): with the
+    /// version, what a kept answer computed by this engine depends on.
+    pub fn hidden_digest(&self) -> String {
+        let Some(hidden) = &self.hidden else { return "none".into() };
+        let mut hasher = blake3::Hasher::new();
+        for row in hidden.iter() {
+            hasher.update(&row.to_le_bytes());
+        }
+        hasher.finalize().to_hex()[..32].to_string()
     }
 
     pub(crate) fn is_hidden(&self, row_id: i64) -> bool {
@@ -338,7 +373,9 @@ impl Engine {
                 (Occur::Should, url_pattern("url", pattern, rows)?),
                 (Occur::Should, url_pattern("page_url", pattern, rows)?),
             ]);
-            clauses.push((Occur::Must, Box::new(either)));
+            // A URL matches or not: one score whichever URL of the row matched (or both), so a
+            // selection without caption text ranks its rows alike (`Selection::scores_alike`).
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(either), 1.0))));
         }
         let query: Box<dyn Query> = match <[_; 1]>::try_from(clauses) {
             Ok([(_, only)]) => only,
@@ -436,31 +473,8 @@ impl Engine {
         new_sink: impl Fn() -> S + Sync,
         threads: usize,
     ) -> Result<S> {
-        let searchers = self.searchers();
-        let Some(first) = searchers.first() else { return Ok(new_sink()) };
-        let stats = Stats { searchers: &searchers };
-        let enable = if scoring {
-            EnableScoring::enabled_from_statistics_provider(&stats, first)
-        } else {
-            EnableScoring::disabled_from_searcher(first)
-        };
-        let weight = query.weight(enable).map_err(QueryError::Weight)?;
-        let units: Vec<SegmentAt<'_>> = self
-            .blocks
-            .iter()
-            .enumerate()
-            .flat_map(|(b, block)| {
-                block.index.searcher().segment_readers().iter().zip(&block.columns).enumerate().map(
-                    move |(o, (reader, columns))| SegmentAt {
-                        block: b,
-                        ord: o,
-                        reader,
-                        columns,
-                        index: block.index.dir(),
-                    },
-                )
-            })
-            .collect();
+        let Some(weight) = self.weight(query, scoring)? else { return Ok(new_sink()) };
+        let units: Vec<SegmentAt<'_>> = (0..self.blocks.len()).flat_map(|b| self.segments_of(b)).collect();
         let sinks = parallel::try_fold(units.len(), threads, &new_sink, |sink, i| {
             self.scan_guarded(&*weight, prepared, scoring, deadline, units[i], sink)
         })?;
@@ -470,6 +484,64 @@ impl Engine {
             merged.merge(sink);
         }
         Ok(merged)
+    }
+
+    /// [`Engine::scan`] of the blocks in row-id order, as many at once as there are threads,
+    /// until the merged sink [is full](Sink::is_full): for sinks that want the first matches
+    /// in row-id order (a sink that fills stops its own block early too). Blocks whose every
+    /// row id is at most `after_row` are skipped. A page of a selection whose matches all
+    /// score alike costs its rows and one block per thread, not the scan of every match.
+    pub(crate) fn scan_in_row_order<S: Sink>(
+        &self,
+        prepared: &Prepared,
+        scoring: bool,
+        deadline: &Deadline,
+        after_row: Option<i64>,
+        new_sink: impl Fn() -> S + Sync,
+    ) -> Result<S> {
+        let Some(weight) = self.weight(&*prepared.query, scoring)? else { return Ok(new_sink()) };
+        let last_row = |first: i64| first.saturating_add(BLOCK_ROWS as i64 - 1);
+        let units: Vec<SegmentAt<'_>> = self
+            .row_order
+            .iter()
+            .filter(|(first, _)| after_row.is_none_or(|after| last_row(*first) > after))
+            .flat_map(|&(_, b)| self.segments_of(b))
+            .collect();
+        let mut merged = new_sink();
+        for round in units.chunks(self.threads) {
+            let sinks = parallel::try_fold(round.len(), self.threads, &new_sink, |sink, i| {
+                self.scan_guarded(&*weight, prepared, scoring, deadline, round[i], sink)
+            })?;
+            for sink in sinks {
+                merged.merge(sink);
+            }
+            if merged.is_full() {
+                break;
+            }
+        }
+        Ok(merged)
+    }
+
+    /// The weight of `query` over every block (BM25 statistics summed over them when
+    /// `scoring`); `None` for an engine without blocks.
+    fn weight(&self, query: &dyn Query, scoring: bool) -> Result<Option<Box<dyn Weight>>> {
+        let searchers = self.searchers();
+        let Some(first) = searchers.first() else { return Ok(None) };
+        let stats = Stats { searchers: &searchers };
+        let enable = if scoring {
+            EnableScoring::enabled_from_statistics_provider(&stats, first)
+        } else {
+            EnableScoring::disabled_from_searcher(first)
+        };
+        query.weight(enable).map(Some).map_err(QueryError::Weight)
+    }
+
+    /// The segments of engine block `b`.
+    fn segments_of(&self, b: usize) -> impl Iterator<Item = SegmentAt<'_>> {
+        let block = &self.blocks[b];
+        block.index.searcher().segment_readers().iter().zip(&block.columns).enumerate().map(
+            move |(o, (reader, columns))| SegmentAt { block: b, ord: o, reader, columns, index: block.index.dir() },
+        )
     }
 
     /// [`scan_segment`], with a panic turned into an error naming the block's index. Tantivy
@@ -519,6 +591,11 @@ pub(crate) trait Sink: Send {
         scores: &[Score],
     ) -> Result<()>;
     fn merge(&mut self, other: Self);
+    /// Whether this sink needs no more documents: a scan in row-id order stops when it is
+    /// ([`Engine::scan_in_row_order`]); other scans never ask.
+    fn is_full(&self) -> bool {
+        false
+    }
 }
 
 fn scan_segment<S: Sink>(
@@ -563,6 +640,9 @@ fn scan_segment<S: Sink>(
             apply_filter(prepared, &mut columns, &mut docs, &mut scores)?;
             if !docs.is_empty() {
                 sink.take(at, &mut columns, &docs, &scores)?;
+                if sink.is_full() {
+                    return prepared.rows.failure.check();
+                }
             }
             docs.clear();
             scores.clear();

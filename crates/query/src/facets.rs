@@ -13,7 +13,7 @@ use pairscope_index::schema::{FLOAT_COLUMNS, KEYWORD_COLUMNS};
 use pairscope_index::tantivy::{DocId, Score};
 use pairscope_model::{ColumnKind, FacetRole, Registry};
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::columns::{SegmentColumns, static_name};
 use crate::engine::{Deadline, Engine, Limits, SegmentAt, Selection, Sink};
@@ -74,7 +74,7 @@ impl FacetBy {
 }
 
 /// One value of a term facet and the matching rows that have it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TermCount {
     /// The value (`true` or `false` for a flag).
     pub value: String,
@@ -83,7 +83,7 @@ pub struct TermCount {
 }
 
 /// The counts of one facet over the rows a selection matches.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Facet {
     /// The most frequent values of a keyword or flag column.
@@ -126,7 +126,7 @@ impl Facet {
 }
 
 /// One bucket of a histogram: `[lo, hi)`.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Bucket {
     /// Inclusive.
     pub lo: f64,

@@ -314,6 +314,8 @@ pub(crate) struct TopSink {
     /// The batch's sort keys (reused from batch to batch).
     keys: Vec<Option<f64>>,
     ints: Vec<Option<i64>>,
+    /// Documents come in row-id order with equal keys ([`TopSink::in_row_order`]).
+    row_order: bool,
 }
 
 impl TopSink {
@@ -334,7 +336,15 @@ impl TopSink {
             total: 0,
             keys: Vec::new(),
             ints: Vec::new(),
+            row_order: false,
         }
+    }
+
+    /// This sink fed by a scan in row-id order of documents whose keys are all equal: the
+    /// first `keep` it takes are its best, so it is full once it has them (and its total
+    /// counts only what it took).
+    fn in_row_order(self) -> TopSink {
+        TopSink { row_order: true, ..self }
     }
 
     /// Keeps the `keep` best entries (in no order) and sets the bound.
@@ -422,6 +432,10 @@ impl Sink for TopSink {
         self.entries.extend(other.entries);
         self.compact();
     }
+
+    fn is_full(&self) -> bool {
+        self.row_order && self.entries.len() >= self.keep
+    }
 }
 
 struct CountSink(u64);
@@ -465,6 +479,13 @@ impl Engine {
         {
             let entries = self.best_checked(request, after, &prepared, &*relaxed, &deadline)?;
             return self.page_of(request, entries, None);
+        }
+        if scoring && !request.count_total && request.selection.scores_alike()? {
+            // Equal scores: the page is the first rows after the cursor in row-id order.
+            let top = self.scan_in_row_order(&prepared, scoring, &deadline, after.map(|a| a.1), || {
+                TopSink::new(request, after).in_row_order()
+            })?;
+            return self.page(request, top);
         }
         let top = self.scan(&prepared, scoring, &deadline, || TopSink::new(request, after))?;
         self.page(request, top)

@@ -22,8 +22,8 @@
 //! - how the search form's typed fields become an EXPR (numbers it formats itself, text only
 //!   as quoted string literals).
 //!
-//! It must never write to a dataset (the mentions cache is the only file it writes, through
-//! `pairscope-mentions`), never run a query on the async threads (every call goes through
+//! It must never write to a dataset (its per-version caches, `pairscope_store::cache`: the
+//! overview, mention counts and global ordinals, are the only files it writes), never run a query on the async threads (every call goes through
 //! `spawn_blocking` under a permit), and never match text or evaluate filters itself: that is
 //! `pairscope-query`'s and `pairscope-mentions`' work.
 

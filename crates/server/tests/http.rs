@@ -897,6 +897,16 @@ async fn the_overview_counts_every_row_and_draws_its_charts() {
     let linked = get_ok(&app, &link.replacen("/?", "/search.json?", 1)).await.json();
     assert_eq!(linked["total"], top["rows"], "{link}");
     assert_safe_html("/overview", &html);
+    // Kept beside the version: a new server reads it (the same answer), and one whose kept
+    // file is damaged counts again and keeps it whole again.
+    let kept = dataset().join("cache/overview").join(format!("v{}-f1-none.json", overview["version"]));
+    let kept_bytes = std::fs::read(&kept).expect("the overview is kept");
+    assert_eq!(get_ok(&app_with(config(dataset())), "/overview.json").await.json(), overview);
+    let damaged = kept.with_extension("damaged");
+    std::fs::write(&damaged, &kept_bytes[..kept_bytes.len() / 2]).unwrap();
+    std::fs::rename(&damaged, &kept).unwrap();
+    assert_eq!(get_ok(&app_with(config(dataset())), "/overview.json").await.json(), overview);
+    assert_eq!(std::fs::read(&kept).unwrap(), kept_bytes);
 }
 
 #[tokio::test]
@@ -1083,9 +1093,7 @@ async fn rows_on_removal_lists_are_never_shown_counted_or_exported() {
     let list = dir.path().join("domains.txt");
     std::fs::write(&list, format!("# hidden\n{top_host}\n")).unwrap();
     let mut config = config(dataset());
-    let mut lists = pairscope_lists::RemovalLists::default();
-    lists.load(pairscope_lists::ListKind::Domains, &list).unwrap();
-    config.removal = std::sync::Arc::new(lists);
+    config.removal = app_removal(&list);
     let app = app_with(config);
 
     let page = get_ok(&app, "/search.json?limit=200").await.json();
@@ -1103,6 +1111,22 @@ async fn rows_on_removal_lists_are_never_shown_counted_or_exported() {
     assert_eq!(settings["removal"]["hidden_rows"].as_u64(), Some(top_rows));
     assert_eq!(settings["removal"]["lists"][0]["file"], "domains.txt", "no directories shown");
     assert_eq!(settings["removal"]["lists"][0]["entries"], 1);
+    // Each set of hidden rows has its own overview, kept or not: one never answers for another.
+    for _ in 0..2 {
+        let mut hiding = self::config(dataset());
+        hiding.removal = app_removal(&list);
+        let hidden = app_with(hiding);
+        let counted = |overview: Value| overview["domains"]["total"].as_u64();
+        assert_eq!(counted(get_ok(&hidden, "/overview.json").await.json()), Some(total - top_rows));
+        let plain = self::app();
+        assert_eq!(counted(get_ok(&plain, "/overview.json").await.json()), Some(total));
+    }
+}
+
+fn app_removal(list: &Path) -> std::sync::Arc<pairscope_lists::RemovalLists> {
+    let mut lists = pairscope_lists::RemovalLists::default();
+    lists.load(pairscope_lists::ListKind::Domains, list).unwrap();
+    std::sync::Arc::new(lists)
 }
 
 #[tokio::test]

@@ -30,7 +30,8 @@
 //!                                  the vector index's model (coarse quantizer, codebooks), trained once
 //! DS/vectors/<kind>/<id16>-NNNNN-vNNNNNNNN.ivfpq
 //!                                  the block's inverted lists of that index (`pairscope-ann`'s file)
-//! DS/cache/mentions/               mention counts per version (`pairscope-mentions`; never needed)
+//! DS/cache/<kind>/v{N}-<key>       what readers computed once for version N and kept ([`cache`]:
+//!                                  mention counts, the overview, global ordinals; never needed)
 //! DS/LOCK                          held (flock) by the one writer
 //! ```
 //!
@@ -50,6 +51,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
 
 pub mod blocks;
+pub mod cache;
 pub mod dataset;
 pub mod error;
 pub mod layout;

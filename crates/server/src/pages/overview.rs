@@ -1,7 +1,9 @@
 //! `/overview`: what the dataset holds: its size, the sources of its current version,
 //! histograms of the scores and sizes and the top domains, as server-drawn charts;
 //! `/overview.json`: the same as a document. The counts are `pairscope-query`'s facets over
-//! every row, computed once per dataset version and kept.
+//! every row, computed once per dataset version (and set of hidden rows) and kept, in the
+//! server and beside the version (`pairscope_store::cache`), so the first overview after a
+//! restart is read, not counted again.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 use pairscope_model::Registry;
 use pairscope_query::{Engine, Facet, FacetBy, Limits, Selection, TermCount};
+use pairscope_store::cache::VersionCache;
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::chart;
@@ -25,8 +28,12 @@ const TOP_DOMAINS: usize = 20;
 /// The column of the top list.
 const DOMAIN: &str = "domain";
 
+/// Bumped whenever the overview's shape or what it counts changes (a kept one of another
+/// format is not read).
+const OVERVIEW_FORMAT: u32 = 1;
+
 /// `/overview.json`, and what the overview page shows.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct Overview {
     #[schemars(range(min = 1))]
     version: u64,
@@ -43,7 +50,7 @@ pub(crate) struct Overview {
 
 /// One ingested source file. Only its file name is shown: where it was on the machine that
 /// ingested it is none of a visitor's business.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 struct Source {
     file: String,
     id: String,
@@ -120,7 +127,8 @@ pub(crate) async fn html(State(app): State<Arc<App>>) -> Response {
     page("overview", body).into_response()
 }
 
-/// The overview of the current version: the kept one, or computed (under a permit) and kept.
+/// The overview of the current version: the one kept in memory or beside the version, or
+/// computed (under a permit) and kept in both.
 async fn overview(app: &Arc<App>) -> Result<Arc<Overview>, Failure> {
     let engine = app.engine().await;
     let kept = app.overview.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -128,8 +136,27 @@ async fn overview(app: &Arc<App>) -> Result<Arc<Overview>, Failure> {
         return Ok(overview);
     }
     let limits = app.limits();
-    let overview = Arc::new(app.blocking(move || compute(&engine, &limits)).await?);
+    let overview = Arc::new(app.blocking(move || kept_or_computed(&engine, &limits)).await?);
     *app.overview.lock().unwrap_or_else(|e| e.into_inner()) = Some(overview.clone());
+    Ok(overview)
+}
+
+fn kept_or_computed(engine: &Engine, limits: &Limits) -> Result<Overview, Failure> {
+    let cache = VersionCache::new(engine.dataset(), "overview");
+    let key = format!("f{OVERVIEW_FORMAT}-{}.json", engine.hidden_digest());
+    let kept = cache.read(&key).and_then(|bytes| serde_json::from_slice::<Overview>(&bytes).ok());
+    if let Some(overview) = kept.filter(|o| o.version == engine.version()) {
+        return Ok(overview);
+    }
+    let overview = compute(engine, limits)?;
+    match serde_json::to_vec(&overview) {
+        Ok(bytes) => {
+            if let Err(why) = cache.write(&key, &bytes) {
+                tracing::warn!("the overview was not kept: {why}");
+            }
+        }
+        Err(e) => tracing::warn!("the overview was not kept: {e}"),
+    }
     Ok(overview)
 }
 
