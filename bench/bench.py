@@ -953,8 +953,9 @@ def render_scale(results_dir):
     sizes = [human_rows(r["rows"]) for r in runs]
     lines = ["## Growth with the dataset (bench/scale)", "",
              "pairscope alone at each size, same synthetic data (`pairscope synth --rows N --seed 42 --schema "
-             "laion-aesthetics`). Growth: the largest size over the one before it. " +
-             "; ".join(f"{human_rows(r['rows'])}: pairscope {r['pairscope']}, {r['date']}" for r in runs) + ".", "",
+             "laion-aesthetics`). Growth: the largest size over the one before it. Measured with " +
+             "; ".join(f"{human_rows(r['rows'])}: pairscope {', '.join(sorted(set(r['measured_with'].values())))}, "
+                       f"{r['date']}" for r in runs) + ".", "",
              f"| | {' | '.join(sizes)} | growth | target |", "|---|" + "---:|" * (len(sizes) + 1) + "---|"]
 
     def row(name, values, fmt, target=""):

@@ -12,7 +12,9 @@ step kept as soon as it is measured, so a killed run resumes at the step it was 
               read, not computed), and the server's anonymous RSS after a round of pages
   mentions    `mentions --by domain --no-cache` (the caption scan) in raw caption bytes per second
 The synth data and the datasets are cached under BENCH_DATA (default bench/data): a size whose
-dataset is there is not ingested again (its ingest numbers are in its results file).
+dataset is there is not ingested again (its ingest numbers are in its results file), and
+`--again queries,server` measures those steps again on it, keeping the others' numbers. A step's
+results record the pairscope that measured it ("measured_with").
 
 It refuses to start with less free space than the largest size needs (45 GB when 100M is among
 them: ~12 GB of synth parquet and ~21 GB of dataset, with room to spare).
@@ -36,6 +38,7 @@ from bench import HERE, human_rows, parse_rows, run_measured
 # floor the issue sets when the 100M size is asked for.
 BYTES_PER_ROW = 350
 FLOOR_100M = 45 * 10**9
+STEPS = ("ingest", "queries", "one_shot", "server", "mentions")
 SERVER_PAGES = {
     "search": "/search.json?q=dog&limit=50",
     "overview": "/overview.json",
@@ -49,7 +52,9 @@ def main():
     ap.add_argument("--driver", required=True)
     ap.add_argument("--sizes", default="1M,12M,100M", help="comma-separated row counts (default 1M,12M,100M)")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per query inside the driver")
-    ap.add_argument("--again", action="store_true", help="measure again the sizes that have results")
+    ap.add_argument("--again", nargs="?", const=",".join(STEPS), default=None, metavar="STEPS",
+                    help=f"measure again the sizes that have results: every step, or these (comma-separated: "
+                         f"{','.join(STEPS)}; the others' results are kept, the dataset reused)")
     ap.add_argument("--smoke", action="store_true", help="10k and 30k rows, one run each, nothing kept")
     args = ap.parse_args()
     sizes = [10_000, 30_000] if args.smoke else [parse_rows(s) for s in args.sizes.split(",")]
@@ -64,10 +69,13 @@ def main():
     try:
         for rows in sizes:
             path = results_dir / f"scale-{human_rows(rows)}.json"
-            if path.exists() and not args.again:
+            if path.exists() and args.again is None:
                 print(f"== {human_rows(rows)}: kept results ({path}); --again measures it again", file=sys.stderr)
                 continue
-            measure_size(args, rows, data_dir, path)
+            again = set(args.again.split(",")) if args.again else set(STEPS)
+            if again - set(STEPS):
+                raise SystemExit(f"bench/scale: --again takes steps among {','.join(STEPS)}")
+            measure_size(args, rows, data_dir, path, again)
         if not args.smoke:
             bench.render(results_dir, Path(os.environ.get("BENCH_REPORT", HERE / "REPORT.md")))
     finally:
@@ -83,16 +91,25 @@ def refuse_without_space(data_dir, largest):
                          f"need {needed / 1e9:.0f} GB: free some space or set BENCH_DATA elsewhere")
 
 
-def measure_size(args, rows, data_dir, path):
-    """Every step of one size, each kept in `path` (partial) as soon as it is measured."""
+def measure_size(args, rows, data_dir, path, again):
+    """The steps of one size (those in `again`, the others kept from `path`), each kept in a
+    partial results file as soon as it is measured."""
     partial = path.with_suffix(".partial.json")
-    result = json.loads(partial.read_text()) if partial.exists() else {
-        "kind": "scale", "rows": rows, "machine": bench.machine(), "pairscope": pairscope_version(args.bin),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "steps": {}}
+    if partial.exists():
+        result = json.loads(partial.read_text())
+    else:
+        kept = json.loads(path.read_text()) if path.exists() else {"steps": {}, "measured_with": {}}
+        result = {"kind": "scale", "rows": rows, "machine": bench.machine(),
+                  "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                  "steps": {name: value for name, value in kept["steps"].items() if name not in again},
+                  "measured_with": {name: value for name, value in kept.get("measured_with", {}).items()
+                                    if name not in again}}
     steps = result["steps"]
+    version = pairscope_version(args.bin)
 
     def keep(name, value):
         steps[name] = value
+        result["measured_with"][name] = version
         partial.write_text(json.dumps(result, indent=1))
 
     src = bench.ensure_synth(args.bin, rows, data_dir)
@@ -105,6 +122,8 @@ def measure_size(args, rows, data_dir, path):
     if "one_shot" not in steps:
         keep("one_shot", one_shot(args.bin, ds, 3 if args.smoke else 10))
     if "server" not in steps:
+        # What the first server of a new version finds: no kept caches.
+        shutil.rmtree(ds / "cache", ignore_errors=True)
         keep("server", server(args.bin, ds))
     if "mentions" not in steps:
         keep("mentions", mentions(args.bin, ds))

@@ -609,7 +609,7 @@ mod tests {
         assert_eq!(docs(&term(fields.url_key, "https://a.example/x.jpg/")), BTreeSet::from([0]));
         assert_eq!(docs(&term(fields.url_key, "http://b/")), BTreeSet::from([1, 4]));
         assert_eq!(docs(&term(fields.url_key, "http://c/")), BTreeSet::from([2, 5]));
-        assert_eq!(docs(&term(fields.url_key, "http://d/4/")), BTreeSet::from([3]));
+        assert_eq!(docs(&term(fields.url_key, "http://d/4/5/")), BTreeSet::from([3]));
         assert_eq!(segment.inverted_index(fields.url_key).unwrap().terms().num_terms(), 4);
         assert_eq!(docs(&term(fields.page_url_key, "http://page/")), BTreeSet::from([0]));
         assert_eq!(docs(&term(fields.page_url_key, "http://p/")), BTreeSet::from([3]));

@@ -36,6 +36,7 @@ use crate::error::{BlockFileError, QueryError, Result};
 use crate::ordinals::GlobalOrds;
 use crate::parse::parse_query;
 use crate::rows::BlockRows;
+use crate::search::TopSink;
 
 /// Documents handed to the filter and the sinks at a time; the deadline is checked between
 /// batches.
@@ -475,15 +476,9 @@ impl Engine {
     ) -> Result<S> {
         let Some(weight) = self.weight(query, scoring)? else { return Ok(new_sink()) };
         let units: Vec<SegmentAt<'_>> = (0..self.blocks.len()).flat_map(|b| self.segments_of(b)).collect();
-        let sinks = parallel::try_fold(units.len(), threads, &new_sink, |sink, i| {
-            self.scan_guarded(&*weight, prepared, scoring, deadline, units[i], sink)
-        })?;
-        let mut sinks = sinks.into_iter();
-        let mut merged = sinks.next().unwrap_or_else(&new_sink);
-        for sink in sinks {
-            merged.merge(sink);
-        }
-        Ok(merged)
+        scan_units(&units, threads, &new_sink, |sink, at| {
+            self.scan_guarded(&*weight, prepared, scoring, deadline, at, sink)
+        })
     }
 
     /// [`Engine::scan`] of the blocks in row-id order, as many at once as there are threads,
@@ -509,17 +504,50 @@ impl Engine {
             .collect();
         let mut merged = new_sink();
         for round in units.chunks(self.threads) {
-            let sinks = parallel::try_fold(round.len(), self.threads, &new_sink, |sink, i| {
-                self.scan_guarded(&*weight, prepared, scoring, deadline, round[i], sink)
-            })?;
-            for sink in sinks {
-                merged.merge(sink);
-            }
+            merged.merge(scan_units(round, self.threads, &new_sink, |sink, at| {
+                self.scan_guarded(&*weight, prepared, scoring, deadline, at, sink)
+            })?);
             if merged.is_full() {
                 break;
             }
         }
         Ok(merged)
+    }
+
+    /// The best documents of a single-term query by relevance, each segment scanned with
+    /// tantivy's block-max pruning (`Weight::for_each_pruning`: blocks of postings whose best
+    /// possible score cannot enter the page are skipped, not scored), each thread's sink
+    /// carrying its page's lowest score from segment to segment. Only for a query whose pruned
+    /// scores are its plain scores: one term (the scorer is the same `TermScorer`), no filter,
+    /// no hidden rows (both are applied batch by batch in a plain scan).
+    pub(crate) fn scan_pruned(
+        &self,
+        prepared: &Prepared,
+        deadline: &Deadline,
+        new_sink: impl Fn() -> TopSink + Sync,
+    ) -> Result<TopSink> {
+        let Some(weight) = self.weight(&*prepared.query, true)? else { return Ok(new_sink()) };
+        let units: Vec<SegmentAt<'_>> = (0..self.blocks.len()).flat_map(|b| self.segments_of(b)).collect();
+        scan_units(&units, self.threads, &new_sink, |sink, at| {
+            self.guarded(at, || {
+                deadline.check()?;
+                let mut columns = SegmentColumns::new(at.reader, at.columns, at.index);
+                let mut failure = None;
+                let floor = sink.score_floor();
+                weight
+                    .for_each_pruning(floor, at.reader, &mut |doc, score| {
+                        if failure.is_none()
+                            && let Err(e) = sink.take(at, &mut columns, &[doc], &[score])
+                        {
+                            failure = Some(e);
+                        }
+                        // After a failure nothing can pass: the scan of the segment ends.
+                        if failure.is_some() { Score::INFINITY } else { sink.score_floor() }
+                    })
+                    .map_err(|e| IndexError::tantivy(at.index, e))?;
+                failure.map_or(Ok(()), Err)
+            })
+        })
     }
 
     /// The weight of `query` over every block (BM25 statistics summed over them when
@@ -557,15 +585,36 @@ impl Engine {
         at: SegmentAt<'_>,
         sink: &mut S,
     ) -> Result<()> {
-        catch_unwind(AssertUnwindSafe(|| scan_segment(weight, prepared, scoring, deadline, at, sink))).unwrap_or_else(
-            |panic| {
-                Err(QueryError::Index(IndexError::Damaged {
-                    path: self.blocks[at.block].index.dir().to_path_buf(),
-                    reason: format!("reading it panicked: {}", panic_message(&panic)),
-                }))
-            },
-        )
+        self.guarded(at, || scan_segment(weight, prepared, scoring, deadline, at, sink))
     }
+
+    /// `read` (of segment `at`), with a panic turned into an error naming the block's index
+    /// (see [`Engine::scan_guarded`]).
+    fn guarded(&self, at: SegmentAt<'_>, read: impl FnOnce() -> Result<()>) -> Result<()> {
+        catch_unwind(AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+            Err(QueryError::Index(IndexError::Damaged {
+                path: self.blocks[at.block].index.dir().to_path_buf(),
+                reason: format!("reading it panicked: {}", panic_message(&panic)),
+            }))
+        })
+    }
+}
+
+/// `scan` of each of `units`, `threads` at a time, each thread's documents into a sink of its
+/// own made by `new_sink`; the sinks merged.
+fn scan_units<'a, S: Sink>(
+    units: &[SegmentAt<'a>],
+    threads: usize,
+    new_sink: &(impl Fn() -> S + Sync),
+    scan: impl Fn(&mut S, SegmentAt<'a>) -> Result<()> + Sync,
+) -> Result<S> {
+    let sinks = parallel::try_fold(units.len(), threads, new_sink, |sink, i| scan(sink, units[i]))?;
+    let mut sinks = sinks.into_iter();
+    let mut merged = sinks.next().unwrap_or_else(new_sink);
+    for sink in sinks {
+        merged.merge(sink);
+    }
+    Ok(merged)
 }
 
 /// Which segment a batch of documents comes from.

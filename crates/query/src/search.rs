@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock};
 use arrow::array::{ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
-use pairscope_index::tantivy::query::{EnableScoring, Query, Scorer, Weight};
+use pairscope_index::tantivy::query::{EnableScoring, Query, Scorer, TermQuery, Weight};
 use pairscope_index::tantivy::{DocId, DocSet, Score};
 use pairscope_io::parallel;
 use pairscope_model::{ColumnKind, Registry, RowId};
@@ -340,6 +340,19 @@ impl TopSink {
         }
     }
 
+    /// The score a document must pass to enter the page (a relevance page's lowest score so
+    /// far, or lower): just below the `keep`th best score once there are `keep`, so that a
+    /// document scoring the same, which may still enter by its row id, is not skipped.
+    pub(crate) fn score_floor(&mut self) -> Score {
+        if self.entries.len() >= self.keep {
+            self.compact();
+        }
+        match self.bound {
+            Some((Some(key), _)) if self.sort == SortBy::Relevance && self.descending => (key as Score).next_down(),
+            _ => Score::NEG_INFINITY,
+        }
+    }
+
     /// This sink fed by a scan in row-id order of documents whose keys are all equal: the
     /// first `keep` it takes are its best, so it is full once it has them (and its total
     /// counts only what it took).
@@ -485,6 +498,18 @@ impl Engine {
             let top = self.scan_in_row_order(&prepared, scoring, &deadline, after.map(|a| a.1), || {
                 TopSink::new(request, after).in_row_order()
             })?;
+            return self.page(request, top);
+        }
+        // The best scores first, one term, nothing applied per batch: pruned (`scan_pruned`).
+        let single_term = prepared.query.downcast_ref::<TermQuery>().is_some();
+        if scoring
+            && request.descending
+            && !request.count_total
+            && single_term
+            && prepared.filter.is_none()
+            && prepared.hidden.is_none()
+        {
+            let top = self.scan_pruned(&prepared, &deadline, || TopSink::new(request, after))?;
             return self.page(request, top);
         }
         let top = self.scan(&prepared, scoring, &deadline, || TopSink::new(request, after))?;

@@ -784,3 +784,42 @@ fn pages_of_selections_without_caption_text_are_the_first_rows_in_row_id_order()
         }
     }
 }
+
+/// A page of one word by relevance without a total is found with block-max pruning
+/// (`Engine::scan_pruned`): through every cursor, its pages must be the counted full scan's
+/// pages (same rows, same order, same cursors).
+#[test]
+fn pruned_relevance_pages_are_the_pages_of_the_full_scan() {
+    let fixture = synth();
+    let engine = &fixture.engine;
+    // Words from common to rare, a word in no caption, and a two-word query (not pruned) beside.
+    for query in ["logo", "kitchen", "canvas", "cord", "zzzznotaword", "canvas print"] {
+        for limit in [1, 7, 50] {
+            let selection = Selection { query: Some(query.into()), ..Selection::default() };
+            let mut counted = SearchRequest {
+                selection,
+                sort: SortBy::Relevance,
+                descending: true,
+                limit,
+                after: None,
+                count_total: true,
+            };
+            let mut uncounted = SearchRequest { count_total: false, ..counted.clone() };
+            let mut covered = 0u64;
+            let total = engine.count(&counted.selection, &limits()).unwrap();
+            for _ in 0..40 {
+                let with = engine.search(&counted, &limits()).unwrap();
+                let without = engine.search(&uncounted, &limits()).unwrap();
+                assert_eq!(without.hits, with.hits, "{query} limit {limit} after {:?}", counted.after);
+                assert_eq!(without.next, with.next, "{query} limit {limit}");
+                covered += with.hits.len() as u64;
+                let Some(next) = with.next else {
+                    assert_eq!(covered, total, "{query} limit {limit}: every row once");
+                    break;
+                };
+                counted.after = Some(next.clone());
+                uncounted.after = Some(next);
+            }
+        }
+    }
+}
