@@ -16,8 +16,8 @@ dataset is there is not ingested again (its ingest numbers are in its results fi
 `--again queries,server` measures those steps again on it, keeping the others' numbers. A step's
 results record the pairscope that measured it ("measured_with").
 
-It refuses to start with less free space than the largest size needs (45 GB when 100M is among
-them: ~12 GB of synth parquet and ~21 GB of dataset, with room to spare).
+It refuses to start with less free space than the sizes whose data is not cached yet need (45 GB
+for 100M: ~12 GB of synth parquet and ~21 GB of dataset, with room to spare).
 """
 
 import argparse
@@ -65,7 +65,7 @@ def main():
         results_dir = data_dir / "results"
     data_dir.mkdir(parents=True, exist_ok=True)
     results_dir.mkdir(parents=True, exist_ok=True)
-    refuse_without_space(data_dir, max(sizes))
+    refuse_without_space(data_dir, sizes)
     try:
         for rows in sizes:
             path = results_dir / f"scale-{human_rows(rows)}.json"
@@ -83,12 +83,16 @@ def main():
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def refuse_without_space(data_dir, largest):
-    needed = FLOOR_100M if largest >= 100_000_000 else largest * BYTES_PER_ROW * 3 // 2
+def refuse_without_space(data_dir, sizes):
+    """Refuses to start without room for the sizes whose data is not cached yet (data is kept)."""
+    missing = [rows for rows in sizes if not ((data_dir / f"scale-ds-{human_rows(rows)}" / "CURRENT").exists()
+                                              and (data_dir / f"synth-{human_rows(rows)}-laion-aesthetics").exists())]
+    needed = sum(FLOOR_100M if rows >= 100_000_000 else rows * BYTES_PER_ROW * 3 // 2 for rows in missing)
     free = shutil.disk_usage(data_dir).free
     if free < needed:
-        raise SystemExit(f"bench/scale: {free / 1e9:.1f} GB free under {data_dir}, and {human_rows(largest)} rows "
-                         f"need {needed / 1e9:.0f} GB: free some space or set BENCH_DATA elsewhere")
+        raise SystemExit(f"bench/scale: {free / 1e9:.1f} GB free under {data_dir}, and the data of "
+                         f"{', '.join(map(human_rows, missing))} rows needs {needed / 1e9:.0f} GB: "
+                         "free some space or set BENCH_DATA elsewhere")
 
 
 def measure_size(args, rows, data_dir, path, again):
