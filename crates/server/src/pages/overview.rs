@@ -30,7 +30,7 @@ const DOMAIN: &str = "domain";
 
 /// Bumped whenever the overview's shape or what it counts changes (a kept one of another
 /// format is not read).
-const OVERVIEW_FORMAT: u32 = 1;
+const OVERVIEW_FORMAT: u32 = 2;
 
 /// `/overview.json`, and what the overview page shows.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -39,7 +39,10 @@ pub(crate) struct Overview {
     version: u64,
     committed_at: String,
     pairscope_version: String,
+    /// Rows shown: the version's rows but those the removal lists hide.
     rows: u64,
+    /// Rows of the version the removal lists hide (counted nowhere on the overview).
+    hidden_rows: u64,
     sources: Vec<Source>,
     /// One per column the registry draws on the overview, in registry order (over each
     /// column's default range).
@@ -77,7 +80,9 @@ pub(crate) async fn html(State(app): State<Arc<App>>) -> Response {
     let body = html! {
         h1 { "Overview" }
         p {
-            strong { (overview.rows) } " rows · dataset version " (overview.version) " committed " (overview.committed_at)
+            strong { (overview.rows) } " rows"
+            @if overview.hidden_rows > 0 { " (and " (overview.hidden_rows) " hidden by the removal lists)" }
+            " · dataset version " (overview.version) " committed " (overview.committed_at)
             " by pairscope " (overview.pairscope_version) " · " a href="/overview.json" { "JSON" }
         }
         h2 { "Sources" }
@@ -189,7 +194,8 @@ fn compute(engine: &Engine, limits: &Limits) -> Result<Overview, Failure> {
         version: engine.version(),
         committed_at: manifest.committed_at.clone(),
         pairscope_version: manifest.pairscope_version.clone(),
-        rows: engine.rows(),
+        rows: engine.rows() - engine.hidden_rows(),
+        hidden_rows: engine.hidden_rows(),
         sources,
         histograms,
         domains,
