@@ -109,7 +109,7 @@ def measure_size(args, rows, data_dir, path, again):
                   "measured_with": {name: value for name, value in kept.get("measured_with", {}).items()
                                     if name not in again}}
     steps = result["steps"]
-    version = pairscope_version(args.bin)
+    version = bench.versions(args.bin)["pairscope"]
 
     def keep(name, value):
         steps[name] = value
@@ -133,15 +133,6 @@ def measure_size(args, rows, data_dir, path, again):
         keep("mentions", mentions(args.bin, ds))
     path.write_text(json.dumps(result, indent=1))
     partial.unlink()
-
-
-def pairscope_version(bin_path):
-    version = subprocess.run([bin_path, "--version"], capture_output=True, text=True).stdout.strip()
-    rev = subprocess.run(["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"],
-                         capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(HERE.parent), "status", "--porcelain"],
-                           capture_output=True, text=True).stdout.strip()
-    return f"{version.removeprefix('pairscope ')} (git {rev}{'+dirty' if dirty else ''})"
 
 
 def ingest(bin_path, src, ds, rows):
