@@ -524,7 +524,7 @@ fn segment_rows(access: &RowAccess, reader: &SegmentReader) -> pairscope_index::
     let internal = pairscope_index::tantivy::TantivyError::InternalError;
     let rows =
         access.rows.get(&reader.segment_id()).ok_or_else(|| internal("a segment without its parquet rows".into()))?;
-    if let Err(e) = rows.metadata() {
+    if let Err(e) = rows.footer() {
         access.failure.record(e);
         return Err(internal("its block file cannot be read".into()));
     }

@@ -35,7 +35,7 @@ use crate::compile::{Compiler, RowAccess, url_pattern};
 use crate::error::{BlockFileError, QueryError, Result};
 use crate::ordinals::GlobalOrds;
 use crate::parse::parse_query;
-use crate::rows::BlockRows;
+use crate::rows::{BlockRows, PageIndexCache};
 use crate::search::TopSink;
 
 /// Documents handed to the filter and the sinks at a time; the deadline is checked between
@@ -163,6 +163,7 @@ impl Engine {
         let all_blocks: u64 = dataset.manifest().sources.iter().map(|s| s.files.len() as u64).sum();
         let mappings = pairscope_io::limits::mappings();
         let mut mapped = 0u64;
+        let page_indexes = PageIndexCache::new();
         for source in &dataset.manifest().sources {
             for file in &source.files {
                 let Some(index) = &file.index else {
@@ -203,7 +204,12 @@ impl Engine {
                         reason: "it has more than one segment".into(),
                     }));
                 }
-                let rows = Arc::new(BlockRows::new(&dataset.root().join(&file.path), dataset.clone()));
+                let rows = Arc::new(BlockRows::new(
+                    &dataset.root().join(&file.path),
+                    blocks.len(),
+                    dataset.clone(),
+                    page_indexes.clone(),
+                ));
                 let overlay = dataset.overlays().of_block(file.block_key)?;
                 let columns =
                     index.searcher().segment_readers().iter().map(|_| OpenColumns::new(overlay.clone())).collect();

@@ -3,57 +3,114 @@
 //! verifies, and whole rows for `get` are read here. Document `n` of a block index is row
 //! `n` of its file.
 //!
-//! The file's metadata, with its page index, is read once, by the first call that needs a row
-//! of the block (a count never does: it stays on the index); a read then decodes only the
-//! pages holding the wanted rows (ingest writes small pages for the text columns for exactly
-//! this).
+//! A read decodes only the pages holding the wanted rows (ingest writes small pages for the
+//! text columns for exactly this), which needs the offset index of each column chunk it
+//! reads. That index is most of a block's metadata (a million rows in 64-row text pages:
+//! ~50,000 page locations, milliseconds to decode), so it is never read for the whole file:
+//! the footer alone is read once per block, by the first call that needs a row of it (a count
+//! never does: it stays on the index), and the offset indexes of one row group when a read
+//! first needs a row of that group. Those are kept in one cache per engine bounded by
+//! [`PageIndexCache::GROUPS`], so a long-running server holds at most that many, whatever
+//! the number of blocks.
 
 use std::fs::File;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow::array::{AsArray, RecordBatch, RecordBatchReader, StringArray};
 use arrow::compute::concat_batches;
+use lru::LruCache;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
-use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
 use pairscope_store::Dataset;
 
 use crate::error::{BlockFileError, QueryError, Result};
 
+/// The offset indexes of the row groups reads needed last, shared by every block of an
+/// engine, keyed by (block ordinal, row group).
+pub(crate) struct PageIndexCache(Mutex<LruCache<(usize, usize), ArrowReaderMetadata>>);
+
+impl PageIndexCache {
+    /// Row groups whose offset indexes are kept: ~150 KB each (128 Ki rows, three text columns
+    /// in 64-row pages), so ~40 MB at most; a page of hits touches far fewer.
+    pub const GROUPS: NonZeroUsize = NonZeroUsize::new(256).unwrap();
+
+    pub fn new() -> Arc<PageIndexCache> {
+        Arc::new(PageIndexCache(Mutex::new(LruCache::new(Self::GROUPS))))
+    }
+
+    fn get(&self, key: (usize, usize)) -> Option<ArrowReaderMetadata> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&key).cloned()
+    }
+
+    fn put(&self, key: (usize, usize), metadata: ArrowReaderMetadata) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).put(key, metadata);
+    }
+}
+
 pub(crate) struct BlockRows {
     path: PathBuf,
+    /// The block's place in its engine: its key in `page_indexes`.
+    ordinal: usize,
     /// The version the block belongs to, whose overlays every row read takes.
     dataset: Dataset,
-    /// Read on first use: the page index of a million rows takes milliseconds to read and
-    /// decode, which a one-shot command pays only for the blocks it reads rows of.
-    metadata: OnceLock<ArrowReaderMetadata>,
+    /// The file's footer, without page indexes: read on first use.
+    footer: OnceLock<Arc<ParquetMetaData>>,
+    page_indexes: Arc<PageIndexCache>,
 }
 
 impl BlockRows {
-    /// The rows of the parquet file at `path`, a block of `dataset`, which is not opened yet.
-    pub fn new(path: &Path, dataset: Dataset) -> BlockRows {
-        BlockRows { path: path.to_path_buf(), dataset, metadata: OnceLock::new() }
+    /// The rows of the parquet file at `path`, block `ordinal` of `dataset` in an engine whose
+    /// blocks share `page_indexes`; the file is not opened yet.
+    pub fn new(path: &Path, ordinal: usize, dataset: Dataset, page_indexes: Arc<PageIndexCache>) -> BlockRows {
+        BlockRows { path: path.to_path_buf(), ordinal, dataset, footer: OnceLock::new(), page_indexes }
     }
 
-    /// The file's metadata, read now if no call has read it yet.
-    pub fn metadata(&self) -> Result<&ArrowReaderMetadata> {
-        if let Some(metadata) = self.metadata.get() {
-            return Ok(metadata);
+    fn error(&self) -> impl Fn(BlockFileError) -> QueryError + '_ {
+        QueryError::block_file(&self.path)
+    }
+
+    /// The file's footer (schema, row groups, column chunks), read now if no call has read it
+    /// yet.
+    pub fn footer(&self) -> Result<&Arc<ParquetMetaData>> {
+        if let Some(footer) = self.footer.get() {
+            return Ok(footer);
         }
-        let error = |e: BlockFileError| QueryError::block_file(&self.path)(e);
-        let file = File::open(&self.path).map_err(|e| error(e.into()))?;
+        let file = File::open(&self.path).map_err(|e| self.error()(e.into()))?;
+        let footer = ParquetMetaDataReader::new()
+            .with_page_index_policy(PageIndexPolicy::Skip)
+            .parse_and_finish(&file)
+            .map_err(|e| self.error()(e.into()))?;
+        // Threads that raced to read it read the same immutable file: any copy will do.
+        Ok(self.footer.get_or_init(|| Arc::new(footer)))
+    }
+
+    /// Reader metadata for row group `group` alone, with its offset indexes: a file of that
+    /// one row group as far as the reader knows (its column chunks keep their offsets in the
+    /// real file).
+    fn group_metadata(&self, file: &File, group: usize) -> Result<ArrowReaderMetadata> {
+        let key = (self.ordinal, group);
+        if let Some(kept) = self.page_indexes.get(key) {
+            return Ok(kept);
+        }
+        let footer = self.footer()?;
+        let one_group = ParquetMetaData::new(footer.file_metadata().clone(), vec![footer.row_group(group).clone()]);
         // The offset index finds the pages of the wanted rows; the column index (page
         // statistics) would only serve predicates, which the index answers.
-        let options = ArrowReaderOptions::new()
+        let mut reader = ParquetMetaDataReader::new_with_metadata(one_group)
             .with_offset_index_policy(PageIndexPolicy::Optional)
             .with_column_index_policy(PageIndexPolicy::Skip);
-        let metadata = ArrowReaderMetadata::load(&file, options).map_err(|e| error(e.into()))?;
-        // Threads that raced to read it read the same immutable file: any copy will do.
-        Ok(self.metadata.get_or_init(|| metadata))
+        reader.read_page_indexes(file).map_err(|e| self.error()(e.into()))?;
+        let metadata = reader.finish().map_err(|e| self.error()(e.into()))?;
+        let metadata = ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new())
+            .map_err(|e| self.error()(e.into()))?;
+        self.page_indexes.put(key, metadata.clone());
+        Ok(metadata)
     }
 
     pub fn path(&self) -> &Path {
@@ -92,59 +149,55 @@ impl BlockRows {
 
     /// [`Self::read`] of the file's values alone.
     fn read_file(&self, positions: &[usize], columns: Option<&[&str]>) -> Result<RecordBatch> {
-        let error = |e: BlockFileError| QueryError::block_file(&self.path)(e);
         debug_assert!(positions.windows(2).all(|w| w[0] < w[1]), "positions ascend");
-        let metadata = self.metadata()?.clone();
-        let file = File::open(&self.path).map_err(|e| error(e.into()))?;
+        let footer = self.footer()?;
+        let file = File::open(&self.path).map_err(|e| self.error()(e.into()))?;
+        let groups = within_groups(footer, positions);
+        let mut batches = Vec::with_capacity(groups.len());
+        let mut schema = None;
         // Only the row groups holding a wanted row are opened: each other one would cost a
         // decompressor per column and a walk over its page headers.
-        let (groups, positions) = Self::within_groups(&metadata, positions);
-        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
-            .with_row_groups(groups)
-            .with_row_selection(selection(&positions))
-            .with_batch_size(positions.len().max(1));
+        for (group, positions) in &groups {
+            let metadata = self.group_metadata(&file, *group)?;
+            let handle = file.try_clone().map_err(|e| self.error()(e.into()))?;
+            let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata)
+                .with_row_selection(selection(positions))
+                .with_batch_size(positions.len().max(1));
+            if let Some(columns) = columns {
+                let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+                builder = builder.with_projection(mask);
+            }
+            let reader = builder.build().map_err(|e| self.error()(e.into()))?;
+            schema.get_or_insert_with(|| reader.schema());
+            for batch in reader {
+                batches.push(batch.map_err(|e| self.error()(e.into()))?);
+            }
+        }
+        let found: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if found != positions.len() {
+            return Err(self.error()(BlockFileError::Content(format!(
+                "holds {found} of the {} rows the index names",
+                positions.len()
+            ))));
+        }
+        match schema {
+            Some(schema) => concat_batches(&schema, &batches).map_err(|e| self.error()(e.into())),
+            None => self.empty(file, columns),
+        }
+    }
+
+    /// No rows, with the columns a read of `columns` would have.
+    fn empty(&self, file: File, columns: Option<&[&str]>) -> Result<RecordBatch> {
+        let metadata = ArrowReaderMetadata::try_new(self.footer()?.clone(), ArrowReaderOptions::new())
+            .map_err(|e| self.error()(e.into()))?;
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata).with_row_groups(Vec::new());
         if let Some(columns) = columns {
             let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
             builder = builder.with_projection(mask);
         }
-        let reader = builder.build().map_err(|e| error(e.into()))?;
-        let schema = reader.schema();
-        let batches = reader.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| error(e.into()))?;
-        let batch = concat_batches(&schema, &batches).map_err(|e| error(e.into()))?;
-        if batch.num_rows() != positions.len() {
-            return Err(error(BlockFileError::Content(format!(
-                "holds {} of the {} rows the index names",
-                batch.num_rows(),
-                positions.len()
-            ))));
-        }
-        Ok(batch)
-    }
-
-    /// The row groups of the file `metadata` describes that hold `positions` (ascending), and
-    /// the positions counted within those groups alone.
-    fn within_groups(metadata: &ArrowReaderMetadata, positions: &[usize]) -> (Vec<usize>, Vec<usize>) {
-        let mut groups = Vec::new();
-        let mut within = Vec::with_capacity(positions.len());
-        let (mut start, mut skipped) = (0usize, 0usize);
-        let mut wanted = positions.iter().copied().peekable();
-        for (group, meta) in metadata.metadata().row_groups().iter().enumerate() {
-            let end = start + meta.num_rows() as usize;
-            let mut any = false;
-            while let Some(position) = wanted.next_if(|&p| p < end) {
-                within.push(position - skipped);
-                any = true;
-            }
-            if any {
-                groups.push(group);
-            } else {
-                skipped += end - start;
-            }
-            start = end;
-        }
-        // Positions past the last row group stay out of range (the row count check reports them).
-        within.extend(wanted.map(|p| p - skipped));
-        (groups, within)
+        let reader = builder.build().map_err(|e| self.error()(e.into()))?;
+        Ok(RecordBatch::new_empty(reader.schema()))
     }
 
     /// One string column of a batch [`Self::read`] returned.
@@ -156,6 +209,24 @@ impl BlockRows {
             .cloned()
             .ok_or_else(|| error(format!("{column} is not text ({})", array.data_type())))
     }
+}
+
+/// The row groups of the file `footer` describes that hold any of `positions` (ascending),
+/// each with its positions counted from the group's first row. Positions past the last row
+/// group are left out (the caller's row count check reports them).
+fn within_groups(footer: &ParquetMetaData, positions: &[usize]) -> Vec<(usize, Vec<usize>)> {
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut start = 0usize;
+    let mut wanted = positions.iter().copied().peekable();
+    for (group, meta) in footer.row_groups().iter().enumerate() {
+        let end = start + meta.num_rows().max(0) as usize;
+        let within: Vec<usize> = std::iter::from_fn(|| wanted.next_if(|&p| p < end)).map(|p| p - start).collect();
+        if !within.is_empty() {
+            groups.push((group, within));
+        }
+        start = end;
+    }
+    groups
 }
 
 /// Select exactly `positions` (ascending, distinct), skipping the rows between.

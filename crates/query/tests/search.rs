@@ -823,3 +823,40 @@ fn pruned_relevance_pages_are_the_pages_of_the_full_scan() {
         }
     }
 }
+
+/// A block of several row groups (`pairscope_store::blocks::ROW_GROUP_ROWS` each): rows are
+/// read through each group's own offset index, so hits and gets in every group, on both sides
+/// of each boundary, and a page whose rows span groups (one read) must be the file's rows.
+#[test]
+fn rows_of_every_row_group_are_read_by_position() {
+    let group = pairscope_store::blocks::ROW_GROUP_ROWS;
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = SynthOptions::new(2 * group as u64 + 5_000, 13, SynthSchema::LaionAesthetics);
+    options.rows_per_shard = options.rows;
+    let summary = generate(&options, dir.path(), &|_| {}).unwrap();
+    let fixture = fixture_from(&summary.files);
+    assert_eq!(fixture.engine.dataset().manifest().sources[0].files.len(), 1, "one block of three groups");
+    let position_of: HashMap<i64, usize> = fixture.rows.iter().enumerate().map(|(p, r)| (r.row_id, p)).collect();
+    for position in [0, group - 1, group, 2 * group - 1, 2 * group, fixture.rows.len() - 1] {
+        let row = &fixture.rows[position];
+        let batch = fixture.engine.get(RowId(row.row_id)).unwrap().expect("the row exists");
+        assert_eq!(batch.column_by_name("caption").unwrap().as_string::<i32>().value(0), row.caption, "{position}");
+        assert_eq!(batch.column_by_name("url").unwrap().as_string::<i32>().value(0), row.url, "{position}");
+    }
+    let request = SearchRequest {
+        selection: Selection { query: Some("kitchen OR logo".into()), ..Selection::default() },
+        sort: by_column("aesthetic"),
+        descending: true,
+        limit: 500,
+        after: None,
+        count_total: false,
+    };
+    let page = fixture.engine.search(&request, &limits()).unwrap();
+    assert_eq!(page.hits.len(), 500);
+    let groups: HashSet<usize> = page.hits.iter().map(|h| position_of[&h.row_id] / group).collect();
+    assert_eq!(groups.len(), 3, "the page has rows of every group");
+    for hit in &page.hits {
+        let row = &fixture.rows[position_of[&hit.row_id]];
+        assert_eq!((hit.url.as_str(), hit.caption.as_str()), (row.url.as_str(), row.caption.as_str()));
+    }
+}
