@@ -1,6 +1,6 @@
 //! Counts kept in the dataset (`pairscope_store::cache`: `DS/cache/mentions/v{version}-{key}.json`),
 //! so asking again is instant. The key hashes everything the result depends on (the lists'
-//! contents, the filter, the breakdown, `top`, accent folding, this format); the version in
+//! contents, the filter, the breakdown, `top`, accent folding, `--scan`, this format); the version in
 //! the name means a new ingest never serves an old count. The cache is a convenience: failing
 //! to read or write it is never an error.
 
@@ -33,6 +33,10 @@ fn key(request: &MentionsRequest) -> String {
     field(&[u8::from(request.fold_accents)]);
     if let Some(threshold) = request.dedup_near {
         field(&threshold.to_le_bytes());
+    }
+    // Only when asked, so the keys of counts made before `scan` existed stay the same.
+    if request.scan {
+        field(b"scan");
     }
     format!("{}.json", &hasher.finalize().to_hex()[..32])
 }

@@ -12,7 +12,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use pairscope_expr::BoundExpr;
 use pairscope_io::parallel;
 use pairscope_model::{FormField, Progress, Registry};
-use pairscope_query::{DupsRequest, Engine, Limits, Selection};
+use pairscope_query::{DupsRequest, Engine, Facet, FacetBy, Limits, MAX_TOP, Selection};
 use pairscope_store::Dataset;
 use pairscope_text::names::NameList;
 use parquet::arrow::ProjectionMask;
@@ -77,8 +77,7 @@ pub struct MentionsRequest {
     pub lists: Vec<NameList>,
     /// An EXPR: only rows where it is true are counted (and are the denominator of shares).
     pub filter: Option<String>,
-    /// A column to break each entity's count down by (its most frequent values); a breakdown
-    /// makes the count a scan.
+    /// A column to break each entity's count down by (its most frequent values).
     pub by: Option<ByColumn>,
     /// With `by`: the values kept per entity; without: the most-mentioned entities kept.
     pub top: Option<usize>,
@@ -91,6 +90,9 @@ pub struct MentionsRequest {
     /// this cosine threshold (`pairscope dups`' groups among the rows the filter keeps):
     /// [`EntityCount::distinct`].
     pub dedup_near: Option<f32>,
+    /// Count by reading every caption even where the full-text index could count: the same
+    /// answer by the other of the [two exact ways](Method), to check one against the other.
+    pub scan: bool,
 }
 
 /// The result of a count, as cached and as printed.
@@ -169,12 +171,17 @@ pub struct ByCount {
 pub fn count_mentions(dataset: &Dataset, request: &MentionsRequest, progress: &dyn Progress) -> Result<MentionsReport> {
     let started = Instant::now();
     let matcher = MentionMatcher::new(&request.lists, request.fold_accents)?;
-    if request.by.is_none() && matcher.entities().len() <= MAX_INDEX_ENTITIES {
-        return count_by_index(dataset, request, &matcher, started);
+    let by_index = request.by.map(|by| index_breakdown(by, request.top));
+    if !request.scan
+        && matcher.entities().len() <= MAX_INDEX_ENTITIES
+        && by_index.as_ref().is_none_or(Option::is_some)
+        && (request.by.is_none() || request.dedup_near.is_none())
+    {
+        return count_by_index(dataset, request, &matcher, by_index.flatten(), started);
     }
     if request.dedup_near.is_some() {
         return Err(MentionsError::Usage(pairscope_model::UsageError::new(format!(
-            "--dedup near counts through the full-text index: not with --by, nor for more than {MAX_INDEX_ENTITIES} names"
+            "--dedup near counts through the full-text index: not with --by or --scan, nor for more than {MAX_INDEX_ENTITIES} names"
         ))));
     }
     let schema = dataset.schema();
@@ -230,14 +237,27 @@ pub fn count_mentions(dataset: &Dataset, request: &MentionsRequest, progress: &d
 /// by the scan, whose time does not grow with the number of names.
 pub const MAX_INDEX_ENTITIES: usize = 20_000;
 
+/// The facet of the index that breaks counts down by `by` with `top` values, if the index
+/// has a term facet of the column (every canonical `--by` column) and `top` is one a facet
+/// lists.
+fn index_breakdown(by: ByColumn, top: Option<usize>) -> Option<FacetBy> {
+    let top = top.unwrap_or(DEFAULT_BY_TOP);
+    let facet = FacetBy::for_column(by.column(), top, 1, None).ok()?;
+    (matches!(facet, FacetBy::Terms { .. }) && (1..=MAX_TOP).contains(&top)).then_some(facet)
+}
+
 /// Each entity's count as the index's phrase counts of its aliases (`pairscope search
 /// --mention`'s query, the same semantics as the matcher, verified against the captions where
-/// a substring script needs it), spread over the cores. Rare names cost a few postings each:
-/// for a list of thousands this is several times faster than reading every caption.
+/// a substring script needs it), spread over the cores; with a breakdown `by`, each entity's
+/// facet of the same rows (the values of its matching rows, counted by global ordinal from
+/// the index's keyword columns). Rare names cost a few postings each: for a list of thousands
+/// this is many times faster than reading every caption, and it grows with the rows that
+/// mention a name, not with the captions' bytes.
 fn count_by_index(
     dataset: &Dataset,
     request: &MentionsRequest,
     matcher: &MentionMatcher,
+    by: Option<FacetBy>,
     started: Instant,
 ) -> Result<MentionsReport> {
     let engine = Engine::open(dataset.clone())?;
@@ -260,10 +280,21 @@ fn count_by_index(
         })
         .collect();
     let searched: Vec<usize> = (0..selections.len()).filter(|&i| !selections[i].aliases.is_empty()).collect();
-    let found = engine.count_each(&searched.iter().map(|&i| selections[i].clone()).collect::<Vec<_>>(), &limits)?;
+    let searched_selections: Vec<Selection> = searched.iter().map(|&i| selections[i].clone()).collect();
     let mut counts = vec![0u64; selections.len()];
-    for (&i, count) in searched.iter().zip(found) {
-        counts[i] = count;
+    let mut breakdowns = vec![Vec::new(); selections.len()];
+    match &by {
+        Some(by) => {
+            for (&i, facet) in searched.iter().zip(engine.facets_each(&searched_selections, by, &limits)?) {
+                counts[i] = facet.total();
+                breakdowns[i] = by_counts(facet, request.top.unwrap_or(DEFAULT_BY_TOP));
+            }
+        }
+        None => {
+            for (&i, count) in searched.iter().zip(engine.count_each(&searched_selections, &limits)?) {
+                counts[i] = count;
+            }
+        }
     }
     let distinct = match request.dedup_near {
         Some(threshold) => Some(distinct_counts(&engine, &selections, &counts, threshold, filter, &limits)?),
@@ -272,16 +303,16 @@ fn count_by_index(
     let entities = matcher
         .entities()
         .iter()
-        .zip(&counts)
+        .zip(counts.iter().zip(breakdowns))
         .enumerate()
-        .map(|(i, (entity, &count))| EntityCount {
+        .map(|(i, (entity, (&count, by)))| EntityCount {
             list: entity.list.clone(),
             name: entity.name.clone(),
             aliases: entity.aliases.clone(),
             count,
             share: if rows == 0 { 0.0 } else { count as f64 / rows as f64 },
             ambiguous: None,
-            by: Vec::new(),
+            by,
             distinct: distinct.as_ref().map(|d| d[i]),
         })
         .collect();
@@ -592,6 +623,19 @@ impl Tally {
         self.rows_scanned += other.rows_scanned;
         self.caption_bytes += other.caption_bytes;
     }
+}
+
+/// A term facet as the values of a breakdown: [`top_values`]' order and length (the null
+/// count placed after the values of its count), so the index and the scan give one answer.
+fn by_counts(facet: Facet, top: usize) -> Vec<ByCount> {
+    let Facet::Terms { values, null, .. } = facet else { unreachable!("a breakdown is a term facet") };
+    let mut by: Vec<ByCount> = values.into_iter().map(|v| ByCount { value: Some(v.value), count: v.rows }).collect();
+    if null > 0 {
+        let at = by.partition_point(|b| b.count >= null);
+        by.insert(at, ByCount { value: None, count: null });
+    }
+    by.truncate(top);
+    by
 }
 
 /// The `top` most frequent values, most frequent first (ties by value, nulls last).

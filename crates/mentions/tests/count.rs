@@ -87,6 +87,7 @@ fn request(lists: Vec<NameList>) -> MentionsRequest {
         fold_accents: false,
         timeout: Duration::MAX,
         dedup_near: None,
+        scan: false,
     }
 }
 
@@ -104,11 +105,23 @@ fn check_against_reference(dataset: &Dataset, lists: Vec<NameList>, fold: bool) 
     assert_eq!(report.rows, rows.len() as u64);
     assert_eq!(report.method, pairscope_mentions::Method::Index);
     let got = counts_by_entity(&report);
-    // A breakdown is counted by the scan: the same counts, from reading every caption.
-    req.by = ByColumn::parse("language");
+    // The scan: the same counts, from reading every caption; and a breakdown both ways.
+    req.scan = true;
     let scanned = count_mentions(dataset, &req, &NoProgress).unwrap();
     assert!(matches!(scanned.method, pairscope_mentions::Method::Scan(s) if s.rows_scanned == rows.len() as u64));
     assert_eq!(counts_by_entity(&scanned), got, "index and scan counts differ");
+    for by in ["language", "domain"] {
+        req.by = ByColumn::parse(by);
+        req.top = Some(4);
+        let scanned = count_mentions(dataset, &req, &NoProgress).unwrap();
+        req.scan = false;
+        let indexed = count_mentions(dataset, &req, &NoProgress).unwrap();
+        req.scan = true;
+        assert_eq!(indexed.method, pairscope_mentions::Method::Index);
+        assert!(matches!(scanned.method, pairscope_mentions::Method::Scan(_)));
+        assert_eq!(indexed.entities, scanned.entities, "index and scan breakdowns by {by} differ");
+        assert!(by == "language" || indexed.entities.iter().any(|e| e.by.len() > 1), "several domains");
+    }
     let mut nonzero = 0;
     for (entity, rows) in lists.iter().flat_map(|l| l.entities.iter().map(move |e| (l, e))).zip(&expected) {
         let (list, entity) = entity;
@@ -164,6 +177,8 @@ fn filters_breakdowns_and_top_follow_the_reference() {
     req.by = ByColumn::parse("host");
     req.top = Some(3);
     let report = count_mentions(&dataset, &req, &NoProgress).unwrap();
+    let scanned = count_mentions(&dataset, &MentionsRequest { scan: true, ..req.clone() }, &NoProgress).unwrap();
+    assert_eq!(report.entities, scanned.entities, "the index's and the scan's breakdowns");
     let kept = |i: usize| rows[i].aesthetic.is_some_and(|a| a >= 5.0);
     assert_eq!(report.rows, (0..rows.len()).filter(|&i| kept(i)).count() as u64);
     let by_name: HashMap<&str, &pairscope_mentions::EntityCount> =

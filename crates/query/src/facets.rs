@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use pairscope_index::schema::{FLOAT_COLUMNS, KEYWORD_COLUMNS};
 use pairscope_index::tantivy::{DocId, Score};
+use pairscope_io::parallel;
 use pairscope_model::{ColumnKind, FacetRole, Registry};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -464,6 +465,20 @@ impl Engine {
         let counter = Counter::new(self, by)?;
         let sink = self.scan(&prepared, false, &deadline, || FacetSink { counter: counter.fresh(), total: 0 })?;
         sink.counter.finish(sink.total, &deadline)
+    }
+
+    /// The facet `by` of each selection, in order: many small facets (one per name of a list,
+    /// `pairscope mentions --by`) spread over the cores like [`Engine::count_each`]'s counts,
+    /// each on one thread. The deadline covers them all.
+    pub fn facets_each(&self, selections: &[Selection], by: &FacetBy, limits: &Limits) -> Result<Vec<Facet>> {
+        let deadline = Deadline::new(limits);
+        let counter = Counter::new(self, by)?;
+        parallel::try_map(selections.len(), self.threads(), |i| {
+            let prepared = self.prepare(&selections[i], &deadline)?;
+            let new_sink = || FacetSink { counter: counter.fresh(), total: 0 };
+            let sink = self.scan_on(&prepared, false, &deadline, new_sink, 1)?;
+            sink.counter.finish(sink.total, &deadline)
+        })
     }
 }
 

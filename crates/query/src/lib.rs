@@ -40,7 +40,7 @@ pub mod similar;
 pub use dups::{DupsRequest, NearDuplicates};
 pub use engine::{Engine, Limits, MAX_PARQUET_FILTER_ROWS, Selection};
 pub use error::{QueryError, Result};
-pub use facets::{Bucket, Facet, FacetBy, TermCount};
+pub use facets::{Bucket, Facet, FacetBy, MAX_TOP, TermCount};
 pub use page::FacetedPage;
 pub use search::{Hit, MAX_LIMIT, SearchPage, SearchRequest, SortBy};
 pub use similar::{Neighbour, SimilarBatchRequest, SimilarHit, SimilarPage, SimilarRequest, SimilarTo};

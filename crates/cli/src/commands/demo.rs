@@ -101,6 +101,7 @@ pub fn run(args: &DemoArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         top: Some(15),
         fold_accents: false,
         dedup: None,
+        scan: false,
         no_cache: false,
         timeout: 0.0,
         output,

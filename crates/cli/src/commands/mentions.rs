@@ -46,6 +46,10 @@ pub struct MentionsArgs {
     /// mention it, beside how many rows.
     #[arg(long, value_name = "near[:T]", value_parser = clap::builder::ValueParser::new(near_threshold))]
     pub dedup: Option<f32>,
+    /// Count by reading every caption, not through the full-text index: slower, the same
+    /// counts (a check of the index's answer).
+    #[arg(long)]
+    pub scan: bool,
     /// Count again even when the dataset holds this count for its current version.
     #[arg(long)]
     pub no_cache: bool,
@@ -90,6 +94,7 @@ pub fn run(args: &MentionsArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         fold_accents: args.fold_accents,
         timeout: if args.timeout > 0.0 { Duration::from_secs_f64(args.timeout) } else { Duration::MAX },
         dedup_near: args.dedup,
+        scan: args.scan,
     };
     let cached = if args.no_cache { None } else { cache::load(&dataset, &request) };
     let from_cache = cached.is_some();

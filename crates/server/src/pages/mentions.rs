@@ -253,6 +253,7 @@ async fn run(app: &Arc<App>, query: Option<&str>) -> Result<(View, MentionsRepor
                 fold_accents: false,
                 timeout,
                 dedup_near: None,
+                scan: false,
             };
             if let Some(report) = cache::load(&dataset, &request) {
                 return Ok(report);
