@@ -562,7 +562,7 @@ impl Tally {
         filter: Option<&BoundExpr>,
         by: Option<ByColumn>,
     ) -> Result<u64> {
-        let mut state = matcher.state();
+        let mut state = matcher.state()?;
         let mut read = 0;
         for batch in unit.batches()? {
             let batch = batch?;

@@ -9,6 +9,7 @@
 //! all match.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use pairscope_text::names::NameList;
@@ -44,7 +45,11 @@ pub struct MentionMatcher {
     /// Whether any alias contains a substring-script character (matched as a substring, so
     /// the key tokens say nothing about it).
     substring_aliases: bool,
-    automaton: AhoCorasick,
+    /// Every distinct pattern, in automaton order.
+    patterns: Vec<String>,
+    /// Built by the first [`MentionMatcher::state`] (a count through the index never needs
+    /// it, and building it for thousands of names costs more than that whole count).
+    automaton: OnceLock<std::result::Result<AhoCorasick, String>>,
     /// For each pattern of the automaton, the entities it belongs to.
     pattern_entities: Vec<Vec<u32>>,
     fold_accents: bool,
@@ -105,19 +110,37 @@ impl MentionMatcher {
                 });
             }
         }
-        // A DFA, without prefilter: every whole-token pattern starts with a space, so a
-        // prefilter stops at every word and only adds work (measured: 0.46 → 0.40 s for 5,265
-        // names over 1M captions). Past DFA_MAX_PATTERNS the DFA's memory (states × byte
-        // classes) outweighs its speed and the contiguous NFA is used.
-        let kind =
-            if patterns.len() <= DFA_MAX_PATTERNS { AhoCorasickKind::DFA } else { AhoCorasickKind::ContiguousNFA };
-        let automaton = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(kind))
-            .prefilter(false)
-            .build(&patterns)
-            .map_err(|e| MentionsError::Automaton(e.to_string()))?;
-        Ok(MentionMatcher { entities, key_tokens, substring_aliases, automaton, pattern_entities, fold_accents })
+        Ok(MentionMatcher {
+            entities,
+            key_tokens,
+            substring_aliases,
+            patterns,
+            automaton: OnceLock::new(),
+            pattern_entities,
+            fold_accents,
+        })
+    }
+
+    /// The automaton of every pattern, built now if no call has built it.
+    fn automaton(&self) -> Result<&AhoCorasick> {
+        let built = self.automaton.get_or_init(|| {
+            // A DFA, without prefilter: every whole-token pattern starts with a space, so a
+            // prefilter stops at every word and only adds work (measured: 0.46 → 0.40 s for
+            // 5,265 names over 1M captions). Past DFA_MAX_PATTERNS the DFA's memory (states ×
+            // byte classes) outweighs its speed and the contiguous NFA is used.
+            let kind = if self.patterns.len() <= DFA_MAX_PATTERNS {
+                AhoCorasickKind::DFA
+            } else {
+                AhoCorasickKind::ContiguousNFA
+            };
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(kind))
+                .prefilter(false)
+                .build(&self.patterns)
+                .map_err(|e| e.to_string())
+        });
+        built.as_ref().map_err(|e| MentionsError::Automaton(e.clone()))
     }
 
     /// The entities, in list order: an entity's index here is the id `each_match` reports.
@@ -130,14 +153,16 @@ impl MentionMatcher {
         self.fold_accents
     }
 
-    /// Fresh buffers for one thread's calls to [`MentionMatcher::each_match`].
-    pub fn state(&self) -> MatchState {
-        MatchState {
+    /// Fresh buffers for one thread's calls to [`MentionMatcher::each_match`], the automaton
+    /// built if it is not yet.
+    pub fn state(&self) -> Result<MatchState> {
+        self.automaton()?;
+        Ok(MatchState {
             normalizer: Normalizer::new(self.fold_accents),
             haystack: String::new(),
             seen: vec![u64::MAX; self.entities.len()],
             caption: 0,
-        }
+        })
     }
 
     /// Calls `found` once for each entity `caption` (raw text) mentions, however many of its
@@ -159,7 +184,9 @@ impl MentionMatcher {
         state.haystack.push_str(canonical);
         state.haystack.push(' ');
         state.caption += 1;
-        for hit in self.automaton.find_overlapping_iter(state.haystack.as_str()) {
+        // Built by `state`, the only maker of a MatchState.
+        let Some(Ok(automaton)) = self.automaton.get() else { return };
+        for hit in automaton.find_overlapping_iter(state.haystack.as_str()) {
             for &entity in &self.pattern_entities[hit.pattern().as_usize()] {
                 let seen = &mut state.seen[entity as usize];
                 if *seen != state.caption {
@@ -180,7 +207,7 @@ mod tests {
     fn matched(list: &str, caption: &str, fold: bool) -> Vec<String> {
         let list = NameList::parse(list, "test").unwrap();
         let matcher = MentionMatcher::new(&[list], fold).unwrap();
-        let mut state = matcher.state();
+        let mut state = matcher.state().unwrap();
         let mut names = Vec::new();
         matcher.each_match(&mut state, caption, |e| names.push(matcher.entities()[e as usize].name.clone()));
         names
@@ -235,7 +262,7 @@ mod tests {
         let captions = ["a b c", "ab c", "葛飾北斎", "ab北斎 x", "xab北斎", "x y z y", "b", "", "a  b"];
         let list = NameList::parse(&aliases.join("\n"), "t").unwrap();
         let matcher = MentionMatcher::new(&[list], false).unwrap();
-        let mut state = matcher.state();
+        let mut state = matcher.state().unwrap();
         for caption in captions {
             let mut got = Vec::new();
             matcher.each_match(&mut state, caption, |e| got.push(e as usize));
