@@ -41,6 +41,10 @@ use crate::search::TopSink;
 /// Documents handed to the filter and the sinks at a time; the deadline is checked between
 /// batches.
 const BATCH_DOCS: usize = 4096;
+/// Candidates of a pruned scan a row filter is applied to at once: the page's floor rises
+/// only after a batch, so a small one keeps the pruning close to the unfiltered scan's, and
+/// one filter evaluation over 64 rows costs little more than over one.
+const PRUNED_BATCH_DOCS: usize = 64;
 /// Most rows a filter on columns outside the index may match (it is evaluated over the
 /// parquet rows into a set of row ids).
 pub const MAX_PARQUET_FILTER_ROWS: usize = 50_000_000;
@@ -524,8 +528,10 @@ impl Engine {
     /// tantivy's block-max pruning (`Weight::for_each_pruning`: blocks of postings whose best
     /// possible score cannot enter the page are skipped, not scored), each thread's sink
     /// carrying its page's lowest score from segment to segment. Only for a query whose pruned
-    /// scores are its plain scores: one term (the scorer is the same `TermScorer`), no filter,
-    /// no hidden rows (both are applied batch by batch in a plain scan).
+    /// scores are its plain scores: one term (the scorer is the same `TermScorer`). The row
+    /// filter and the hidden rows are applied to the candidates that can still enter the page,
+    /// [`PRUNED_BATCH_DOCS`] at a time: until a batch is applied the page's floor stays where
+    /// it was, which prunes less, never wrongly.
     pub(crate) fn scan_pruned(
         &self,
         prepared: &Prepared,
@@ -539,11 +545,24 @@ impl Engine {
                 deadline.check()?;
                 let mut columns = SegmentColumns::new(at.reader, at.columns, at.index);
                 let mut failure = None;
+                let (mut docs, mut scores) =
+                    (Vec::with_capacity(PRUNED_BATCH_DOCS), Vec::with_capacity(PRUNED_BATCH_DOCS));
+                let mut take = |sink: &mut TopSink, docs: &mut Vec<DocId>, scores: &mut Vec<Score>| {
+                    apply_filter(prepared, &mut columns, docs, scores)?;
+                    let taken = if docs.is_empty() { Ok(()) } else { sink.take(at, &mut columns, docs, scores) };
+                    docs.clear();
+                    scores.clear();
+                    taken
+                };
+                let plain = prepared.filter.is_none() && prepared.hidden.is_none();
                 let floor = sink.score_floor();
                 weight
                     .for_each_pruning(floor, at.reader, &mut |doc, score| {
+                        docs.push(doc);
+                        scores.push(score);
                         if failure.is_none()
-                            && let Err(e) = sink.take(at, &mut columns, &[doc], &[score])
+                            && (plain || docs.len() == PRUNED_BATCH_DOCS)
+                            && let Err(e) = take(sink, &mut docs, &mut scores)
                         {
                             failure = Some(e);
                         }
@@ -551,6 +570,9 @@ impl Engine {
                         if failure.is_some() { Score::INFINITY } else { sink.score_floor() }
                     })
                     .map_err(|e| IndexError::tantivy(at.index, e))?;
+                if failure.is_none() && !docs.is_empty() {
+                    take(sink, &mut docs, &mut scores)?;
+                }
                 failure.map_or(Ok(()), Err)
             })
         })

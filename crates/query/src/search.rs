@@ -500,15 +500,9 @@ impl Engine {
             })?;
             return self.page(request, top);
         }
-        // The best scores first, one term, nothing applied per batch: pruned (`scan_pruned`).
+        // The best scores first, one term: pruned (`scan_pruned`).
         let single_term = prepared.query.downcast_ref::<TermQuery>().is_some();
-        if scoring
-            && request.descending
-            && !request.count_total
-            && single_term
-            && prepared.filter.is_none()
-            && prepared.hidden.is_none()
-        {
+        if scoring && request.descending && !request.count_total && single_term {
             let top = self.scan_pruned(&prepared, &deadline, || TopSink::new(request, after))?;
             return self.page(request, top);
         }

@@ -791,11 +791,37 @@ fn pages_of_selections_without_caption_text_are_the_first_rows_in_row_id_order()
 #[test]
 fn pruned_relevance_pages_are_the_pages_of_the_full_scan() {
     let fixture = synth();
-    let engine = &fixture.engine;
-    // Words from common to rare, a word in no caption, and a two-word query (not pruned) beside.
-    for query in ["logo", "kitchen", "canvas", "cord", "zzzznotaword", "canvas print"] {
-        for limit in [1, 7, 50] {
-            let selection = Selection { query: Some(query.into()), ..Selection::default() };
+    let plain = &fixture.engine;
+    // Every third row of "print" hidden, as a removal list would.
+    let hidden: roaring::RoaringTreemap = fixture
+        .rows
+        .iter()
+        .filter(|r| alias_matches("print", &r.caption, false))
+        .step_by(3)
+        .map(|r| r.row_id as u64)
+        .collect();
+    let hiding = Engine::open(Dataset::open(plain.dataset().root()).unwrap())
+        .unwrap()
+        .with_hidden_rows(std::sync::Arc::new(hidden));
+    // Words from common to rare, a word in no caption, and a two-word query (not pruned) beside;
+    // without a filter, with filters on scores (a rare pass and a common one), with hidden rows.
+    let cases = [
+        (plain, None),
+        (plain, Some("aesthetic >= 6 AND punsafe < 0.5")),
+        (plain, Some("punsafe < 0.9")),
+        (&hiding, None),
+        (&hiding, Some("aesthetic >= 5")),
+    ];
+    for (engine, filter) in cases {
+        for (query, limit) in ["logo", "kitchen", "print", "canvas", "cord", "zzzznotaword", "canvas print"]
+            .into_iter()
+            .flat_map(|q| [1, 7, 50].map(|limit| (q, limit)))
+        {
+            let selection = Selection {
+                query: Some(query.to_string()),
+                filter: filter.map(str::to_string),
+                ..Selection::default()
+            };
             let mut counted = SearchRequest {
                 selection,
                 sort: SortBy::Relevance,
@@ -810,11 +836,11 @@ fn pruned_relevance_pages_are_the_pages_of_the_full_scan() {
             for _ in 0..40 {
                 let with = engine.search(&counted, &limits()).unwrap();
                 let without = engine.search(&uncounted, &limits()).unwrap();
-                assert_eq!(without.hits, with.hits, "{query} limit {limit} after {:?}", counted.after);
-                assert_eq!(without.next, with.next, "{query} limit {limit}");
+                assert_eq!(without.hits, with.hits, "{query} {filter:?} limit {limit} after {:?}", counted.after);
+                assert_eq!(without.next, with.next, "{query} {filter:?} limit {limit}");
                 covered += with.hits.len() as u64;
                 let Some(next) = with.next else {
-                    assert_eq!(covered, total, "{query} limit {limit}: every row once");
+                    assert_eq!(covered, total, "{query} {filter:?} limit {limit}: every row once");
                     break;
                 };
                 counted.after = Some(next.clone());
