@@ -135,7 +135,7 @@ def cpu_seconds(pid):
 def rss_kib(pid):
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(("VmRSS:", "VmHWM:")):
+        if line.startswith(("VmRSS:", "VmHWM:", "RssAnon:")):
             out[line.split(":")[0]] = int(line.split()[1])
     return out
 
@@ -179,7 +179,7 @@ async def fixed_rate(host, port, paths, rate, seconds):
 
 async def saturation(host, port, paths, connections, seconds, pid):
     latencies_ok, statuses, errors = [], {}, 0
-    rss_max = 0
+    rss_max = anon_max = 0
     stop = time.perf_counter() + seconds
     counter = 0
 
@@ -202,9 +202,12 @@ async def saturation(host, port, paths, connections, seconds, pid):
         conn.close()
 
     async def sample():
-        nonlocal rss_max
+        nonlocal rss_max, anon_max
         while time.perf_counter() < stop:
-            rss_max = max(rss_max, rss_kib(pid).get("VmRSS", 0))
+            rss = rss_kib(pid)
+            rss_max = max(rss_max, rss.get("VmRSS", 0))
+            # The heap alone: VmRSS also counts the mapped dataset files the page cache holds.
+            anon_max = max(anon_max, rss.get("RssAnon", 0))
             await asyncio.sleep(0.2)
 
     started = time.perf_counter()
@@ -227,6 +230,8 @@ async def saturation(host, port, paths, connections, seconds, pid):
         "p99_ok_ms": (percentile(latencies_ok, 99) or 0) * 1000,
         "rss_max_mib": rss_max / 1024,
         "rss_hwm_mib": rss_kib(pid).get("VmHWM", 0) / 1024,
+        "anon_rss_max_mib": anon_max / 1024,
+        "anon_rss_after_mib": rss_kib(pid).get("RssAnon", 0) / 1024,
     }
 
 
@@ -316,7 +321,8 @@ def main():
     print(f"saturation {s['connections']} connections x {s['seconds']:g} s: {s['throughput_per_s']:.0f} answers/s "
           f"({s['ok_per_s']:.0f} 2xx/s), 503 share {100 * (s['share_503'] or 0):.1f} %, other non-2xx "
           f"{s['other_non_2xx']}, errors {s['errors']}, p99 (2xx) {s['p99_ok_ms']:.1f} ms, "
-          f"RSS max {s['rss_max_mib']:.0f} MiB (high-water {s['rss_hwm_mib']:.0f} MiB), "
+          f"RSS max {s['rss_max_mib']:.0f} MiB (high-water {s['rss_hwm_mib']:.0f} MiB; anonymous: max "
+          f"{s['anon_rss_max_mib']:.0f} MiB, after {s['anon_rss_after_mib']:.0f} MiB), "
           f"server CPU {s['server_cpu_ms_per_request']:.1f} ms a request")
     print(f"written: {out}")
     if f["errors"] or s["errors"] or s["other_non_2xx"]:
