@@ -15,7 +15,7 @@ use pairscope_expr::BoundExpr;
 use pairscope_index::schema::KEYWORD_COLUMNS;
 use pairscope_index::tantivy::index::SegmentId;
 use pairscope_index::tantivy::query::{
-    AllQuery, Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, Weight,
+    AllQuery, Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, TermQuery, Weight,
 };
 use pairscope_index::tantivy::schema::Field;
 use pairscope_index::tantivy::{
@@ -576,6 +576,26 @@ impl Engine {
                 failure.map_or(Ok(()), Err)
             })
         })
+    }
+
+    /// How many rows `prepared` matches, if the index knows it without visiting them: one term,
+    /// no filter, no hidden rows, and blocks without deleted documents (ingest never deletes),
+    /// whose rows are the term's document frequency summed over the blocks: one dictionary
+    /// lookup a block, however many rows match.
+    pub(crate) fn known_count(&self, prepared: &Prepared) -> Result<Option<u64>> {
+        let Some(term) = prepared.query.downcast_ref::<TermQuery>().map(TermQuery::term) else { return Ok(None) };
+        if prepared.filter.is_some() || prepared.hidden.is_some() {
+            return Ok(None);
+        }
+        let mut rows = 0;
+        for block in &self.blocks {
+            let searcher = block.index.searcher();
+            if searcher.segment_readers().iter().any(|s| s.num_deleted_docs() > 0) {
+                return Ok(None);
+            }
+            rows += searcher.doc_freq(term).map_err(|e| IndexError::tantivy(block.index.dir(), e))?;
+        }
+        Ok(Some(rows))
     }
 
     /// The weight of `query` over every block (BM25 statistics summed over them when

@@ -500,11 +500,13 @@ impl Engine {
             })?;
             return self.page(request, top);
         }
-        // The best scores first, one term: pruned (`scan_pruned`).
+        // The best scores first, one term: pruned (`scan_pruned`), which counts no total: the
+        // page has one only where the index knows it (`known_count`).
         let single_term = prepared.query.downcast_ref::<TermQuery>().is_some();
-        if scoring && request.descending && !request.count_total && single_term {
+        let known_total = if request.count_total { self.known_count(&prepared)? } else { None };
+        if scoring && request.descending && single_term && request.count_total == known_total.is_some() {
             let top = self.scan_pruned(&prepared, &deadline, || TopSink::new(request, after))?;
-            return self.page(request, top);
+            return self.page_of(request, top.finish(), known_total);
         }
         let top = self.scan(&prepared, scoring, &deadline, || TopSink::new(request, after))?;
         self.page(request, top)
@@ -653,6 +655,9 @@ impl Engine {
     pub fn count(&self, selection: &Selection, limits: &Limits) -> Result<u64> {
         let deadline = Deadline::new(limits);
         let prepared = self.prepare(selection, &deadline)?;
+        if let Some(count) = self.known_count(&prepared)? {
+            return Ok(count);
+        }
         Ok(self.scan(&prepared, false, &deadline, || CountSink(0))?.0)
     }
 
@@ -663,6 +668,9 @@ impl Engine {
         let deadline = Deadline::new(limits);
         parallel::try_map(selections.len(), self.threads(), |i| {
             let prepared = self.prepare(&selections[i], &deadline)?;
+            if let Some(count) = self.known_count(&prepared)? {
+                return Ok(count);
+            }
             Ok(self.scan_on(&prepared, false, &deadline, || CountSink(0), 1)?.0)
         })
     }

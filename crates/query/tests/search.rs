@@ -785,9 +785,10 @@ fn pages_of_selections_without_caption_text_are_the_first_rows_in_row_id_order()
     }
 }
 
-/// A page of one word by relevance without a total is found with block-max pruning
-/// (`Engine::scan_pruned`): through every cursor, its pages must be the counted full scan's
-/// pages (same rows, same order, same cursors).
+/// A page of one word by relevance is found with block-max pruning (`Engine::scan_pruned`),
+/// with its total, when asked, from the term's document frequencies (`Engine::known_count`):
+/// through every cursor, with and without a total, filters and hidden rows, its pages must be
+/// the full scan's pages (same rows, same order, same cursors) and its counts the reference's.
 #[test]
 fn pruned_relevance_pages_are_the_pages_of_the_full_scan() {
     let fixture = synth();
@@ -802,7 +803,7 @@ fn pruned_relevance_pages_are_the_pages_of_the_full_scan() {
         .collect();
     let hiding = Engine::open(Dataset::open(plain.dataset().root()).unwrap())
         .unwrap()
-        .with_hidden_rows(std::sync::Arc::new(hidden));
+        .with_hidden_rows(std::sync::Arc::new(hidden.clone()));
     // Words from common to rare, a word in no caption, and a two-word query (not pruned) beside;
     // without a filter, with filters on scores (a rare pass and a common one), with hidden rows.
     let cases = [
@@ -833,11 +834,32 @@ fn pruned_relevance_pages_are_the_pages_of_the_full_scan() {
             let mut uncounted = SearchRequest { count_total: false, ..counted.clone() };
             let mut covered = 0u64;
             let total = engine.count(&counted.selection, &limits()).unwrap();
+            let expected = fixture
+                .rows
+                .iter()
+                .filter(|r| {
+                    query.split(' ').all(|word| alias_matches(word, &r.caption, false))
+                        && filter.is_none_or(|f| {
+                            let (aesthetic, punsafe) = (r.aesthetic.unwrap_or(f64::NAN), r.punsafe.unwrap_or(f64::NAN));
+                            match f {
+                                "aesthetic >= 6 AND punsafe < 0.5" => aesthetic >= 6.0 && punsafe < 0.5,
+                                "punsafe < 0.9" => punsafe < 0.9,
+                                _ => aesthetic >= 5.0,
+                            }
+                        })
+                        && !(std::ptr::eq(engine, &hiding) && hidden.contains(r.row_id as u64))
+                })
+                .count() as u64;
+            assert_eq!(total, expected, "{query} {filter:?}: the count (the term's frequency, or counted)");
             for _ in 0..40 {
+                // The full scan's page: one pass over every match, whatever the query.
+                let full = engine.search_with_facets(&counted, &[], Duration::ZERO, &limits()).unwrap().page;
                 let with = engine.search(&counted, &limits()).unwrap();
                 let without = engine.search(&uncounted, &limits()).unwrap();
-                assert_eq!(without.hits, with.hits, "{query} {filter:?} limit {limit} after {:?}", counted.after);
-                assert_eq!(without.next, with.next, "{query} {filter:?} limit {limit}");
+                assert_eq!(with.total, Some(total), "{query} {filter:?}: the page's total");
+                assert_eq!(with.hits, full.hits, "{query} {filter:?} limit {limit} after {:?}", counted.after);
+                assert_eq!(without.hits, full.hits, "{query} {filter:?} limit {limit} after {:?}", counted.after);
+                assert_eq!((&without.next, &with.next), (&full.next, &full.next), "{query} {filter:?} limit {limit}");
                 covered += with.hits.len() as u64;
                 let Some(next) = with.next else {
                     assert_eq!(covered, total, "{query} {filter:?} limit {limit}: every row once");
