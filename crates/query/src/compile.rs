@@ -26,7 +26,10 @@ use pairscope_index::tantivy::query::{
     PhrasePrefixQuery, PhraseQuery, Query, Scorer, TermQuery, TermSetQuery, Weight,
 };
 use pairscope_index::tantivy::schema::{Field, IndexRecordOption};
-use pairscope_index::tantivy::{BitSet, DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyError, Term};
+use pairscope_index::tantivy::termdict::TermStreamer;
+use pairscope_index::tantivy::{
+    BitSet, DocId, DocSet, InvertedIndexReader, Score, SegmentReader, TERMINATED, TantivyError, Term,
+};
 use pairscope_index::units::{UnitTerm, index_units};
 use pairscope_text::{Normalizer, has_substring_script};
 
@@ -311,33 +314,68 @@ fn any_of(queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
 /// the pattern, and every candidate of a glob, is checked against the URL in the block's
 /// parquet file.
 pub(crate) fn url_pattern(column: &'static str, pattern: &str, rows: &RowAccess) -> Result<Box<dyn Query>> {
-    let key_column = match column {
-        "url" => "url_key",
-        "page_url" => "page_url_key",
-        _ => return Err(QueryError::usage(format!("{column} is not a URL column"))),
-    };
-    let lowered = pattern.trim().to_ascii_lowercase();
-    if lowered.trim_matches('*').is_empty() {
-        return Err(QueryError::usage("the URL pattern has nothing to match besides '*'"));
+    Ok(Box::new(UrlPatternQuery::new(column, pattern, rows)?))
+}
+
+impl UrlPatternQuery {
+    /// The query of `pattern` over URL column `column` (see [`url_pattern`]).
+    pub(crate) fn new(column: &'static str, pattern: &str, rows: &RowAccess) -> Result<UrlPatternQuery> {
+        let key_column = match column {
+            "url" => "url_key",
+            "page_url" => "page_url_key",
+            _ => return Err(QueryError::usage(format!("{column} is not a URL column"))),
+        };
+        let lowered = pattern.trim().to_ascii_lowercase();
+        if lowered.trim_matches('*').is_empty() {
+            return Err(QueryError::usage("the URL pattern has nothing to match besides '*'"));
+        }
+        let matcher = if let Some(star) = lowered.find('*') {
+            let regex = lowered.split('*').map(regex_syntax::escape).collect::<Vec<_>>().join(".*");
+            let regex = regex::bytes::RegexBuilder::new(&format!("^(?s:{regex})$"))
+                .size_limit(1 << 20)
+                .build()
+                // Its parts are escaped, so the one error left is the size limit (and the regex's
+                // own text of other errors would quote the pattern).
+                .map_err(|_| QueryError::usage("the URL pattern is too complex: its matcher would exceed 1 MiB"))?;
+            let literal = lowered.as_bytes()[..star].to_vec();
+            UrlMatcher::Glob { literal, regex }
+        } else if lowered.contains("://") {
+            UrlMatcher::Prefixes(vec![lowered.into_bytes()])
+        } else {
+            UrlMatcher::Prefixes(
+                ["", "http://", "https://"].iter().map(|scheme| format!("{scheme}{lowered}").into_bytes()).collect(),
+            )
+        };
+        Ok(UrlPatternQuery { column, key_column, matcher: Arc::new(matcher), rows: rows.clone() })
     }
-    let matcher = if let Some(star) = lowered.find('*') {
-        let regex = lowered.split('*').map(regex_syntax::escape).collect::<Vec<_>>().join(".*");
-        let regex = regex::bytes::RegexBuilder::new(&format!("^(?s:{regex})$"))
-            .size_limit(1 << 20)
-            .build()
-            // Its parts are escaped, so the one error left is the size limit (and the regex's
-            // own text of other errors would quote the pattern).
-            .map_err(|_| QueryError::usage("the URL pattern is too complex: its matcher would exceed 1 MiB"))?;
-        let literal = lowered.as_bytes()[..star].to_vec();
-        UrlMatcher::Glob { literal, regex }
-    } else if lowered.contains("://") {
-        UrlMatcher::Prefixes(vec![lowered.into_bytes()])
-    } else {
-        UrlMatcher::Prefixes(
-            ["", "http://", "https://"].iter().map(|scheme| format!("{scheme}{lowered}").into_bytes()).collect(),
-        )
-    };
-    Ok(Box::new(UrlPatternQuery { column, key_column, matcher: Arc::new(matcher), rows: rows.clone() }))
+
+    /// How many documents of `reader` match, if the key dictionary says it alone: the pattern
+    /// is prefixes (no '*'), none a prefix of another (so their ranges of keys are disjoint),
+    /// and the block has no key shorter than a prefix that could start it (whose URLs the
+    /// scorer checks one by one). Then the documents of every key in the prefixes' ranges
+    /// match and no other does: the count is their document frequencies' sum, one lookup a
+    /// key, whatever the rows.
+    pub(crate) fn known_count(&self, reader: &SegmentReader) -> pairscope_index::tantivy::Result<Option<u64>> {
+        let UrlMatcher::Prefixes(prefixes) = &*self.matcher else { return Ok(None) };
+        let nested = |(i, a): (usize, &Vec<u8>)| prefixes.iter().enumerate().any(|(j, b)| i != j && b.starts_with(a));
+        if prefixes.iter().enumerate().any(nested) {
+            return Ok(None);
+        }
+        let keys = reader.inverted_index(reader.schema().get_field(self.key_column)?)?;
+        let mut rows = 0u64;
+        for start in prefixes {
+            for shorter in shorter_keys(start) {
+                if keys.terms().get(shorter)?.is_some() {
+                    return Ok(None);
+                }
+            }
+            let mut range = keys_starting(&keys, start)?;
+            while range.advance() {
+                rows += u64::from(range.value().doc_freq);
+            }
+        }
+        Ok(Some(rows))
+    }
 }
 
 /// The documents whose keyword column (`host`, `language` …) is exactly `value`.
@@ -417,7 +455,7 @@ impl UrlMatcher {
 }
 
 #[derive(Clone)]
-struct UrlPatternQuery {
+pub(crate) struct UrlPatternQuery {
     column: &'static str,
     key_column: &'static str,
     matcher: Arc<UrlMatcher>,
@@ -462,13 +500,7 @@ impl Weight for UrlPatternQuery {
             Ok(())
         };
         for start in starts {
-            // Keys starting with `start`: a range of the sorted term dictionary.
-            let range = keys.terms().range().ge(start);
-            let mut range = match successor(start) {
-                Some(next) => range.lt(next),
-                None => range,
-            }
-            .into_stream()?;
+            let mut range = keys_starting(&keys, start)?;
             while range.advance() {
                 add(range.value(), checked)?;
             }
@@ -492,6 +524,16 @@ impl Weight for UrlPatternQuery {
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> pairscope_index::tantivy::Result<Explanation> {
         explain_match(self, reader, doc, "URL pattern")
     }
+}
+
+/// The keys starting with `start`: a range of the sorted term dictionary.
+fn keys_starting<'a>(keys: &'a InvertedIndexReader, start: &[u8]) -> std::io::Result<TermStreamer<'a>> {
+    let range = keys.terms().range().ge(start);
+    match successor(start) {
+        Some(next) => range.lt(next),
+        None => range,
+    }
+    .into_stream()
 }
 
 /// The strings a URL key shorter than `start` and a prefix of it can be: `start` up to each

@@ -31,7 +31,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use roaring::RoaringTreemap;
 
 use crate::columns::{OpenColumns, SegmentColumns, filter_schema, filter_type};
-use crate::compile::{Compiler, RowAccess, url_pattern};
+use crate::compile::{Compiler, RowAccess, UrlPatternQuery, url_pattern};
 use crate::error::{BlockFileError, QueryError, Result};
 use crate::ordinals::GlobalOrds;
 use crate::parse::parse_query;
@@ -578,22 +578,57 @@ impl Engine {
         })
     }
 
-    /// How many rows `prepared` matches, if the index knows it without visiting them: one term,
-    /// no filter, no hidden rows, and blocks without deleted documents (ingest never deletes),
-    /// whose rows are the term's document frequency summed over the blocks: one dictionary
-    /// lookup a block, however many rows match.
-    pub(crate) fn known_count(&self, prepared: &Prepared) -> Result<Option<u64>> {
-        let Some(term) = prepared.query.downcast_ref::<TermQuery>().map(TermQuery::term) else { return Ok(None) };
+    /// How many rows `selection` (compiled to `prepared`) matches, if the index knows it without
+    /// visiting them, one dictionary lookup a block (or a key, for a URL prefix) however many
+    /// rows match: with no filter and no hidden rows, in blocks without deleted documents
+    /// (ingest never deletes), the rows of everything, of one term (its document frequency),
+    /// or of a URL prefix whose keys say it alone ([`UrlPatternQuery::known_count`]) and that
+    /// matches in a block by one of the two URL columns only (a row matching by both would
+    /// count twice).
+    pub(crate) fn known_count(
+        &self,
+        selection: &Selection,
+        prepared: &Prepared,
+        deadline: &Deadline,
+    ) -> Result<Option<u64>> {
         if prepared.filter.is_some() || prepared.hidden.is_some() {
             return Ok(None);
         }
-        let mut rows = 0;
+        let everything = prepared.query.downcast_ref::<AllQuery>().is_some();
+        let term = prepared.query.downcast_ref::<TermQuery>().map(TermQuery::term);
+        let url = match selection.url.as_deref().filter(|p| !p.trim().is_empty()) {
+            Some(pattern) if term.is_none() && selection.scores_alike()? => Some([
+                UrlPatternQuery::new("url", pattern, &prepared.rows)?,
+                UrlPatternQuery::new("page_url", pattern, &prepared.rows)?,
+            ]),
+            _ => None,
+        };
+        let mut rows = 0u64;
         for block in &self.blocks {
-            let searcher = block.index.searcher();
-            if searcher.segment_readers().iter().any(|s| s.num_deleted_docs() > 0) {
-                return Ok(None);
+            deadline.check()?;
+            for reader in block.index.searcher().segment_readers() {
+                if reader.num_deleted_docs() > 0 {
+                    return Ok(None);
+                }
+                let damaged = |e| IndexError::tantivy(block.index.dir(), e);
+                rows += match (everything, term, &url) {
+                    (true, _, _) => u64::from(reader.num_docs()),
+                    (_, Some(term), _) => {
+                        let postings = reader.inverted_index(term.field()).map_err(damaged)?;
+                        u64::from(postings.doc_freq(term).map_err(|e| damaged(e.into()))?)
+                    }
+                    (_, _, Some([by_url, by_page])) => {
+                        match (
+                            by_url.known_count(reader).map_err(damaged)?,
+                            by_page.known_count(reader).map_err(damaged)?,
+                        ) {
+                            (Some(rows), Some(0)) | (Some(0), Some(rows)) => rows,
+                            _ => return Ok(None),
+                        }
+                    }
+                    _ => return Ok(None),
+                };
             }
-            rows += searcher.doc_freq(term).map_err(|e| IndexError::tantivy(block.index.dir(), e))?;
         }
         Ok(Some(rows))
     }

@@ -493,18 +493,21 @@ impl Engine {
             let entries = self.best_checked(request, after, &prepared, &*relaxed, &deadline)?;
             return self.page_of(request, entries, None);
         }
-        if scoring && !request.count_total && request.selection.scores_alike()? {
+        // The scans below stop early and count no total: a page has one there only where the
+        // index knows it (`known_count`).
+        let known_total =
+            if request.count_total { self.known_count(&request.selection, &prepared, &deadline)? } else { None };
+        let total_or_none = request.count_total == known_total.is_some();
+        if scoring && total_or_none && request.selection.scores_alike()? {
             // Equal scores: the page is the first rows after the cursor in row-id order.
             let top = self.scan_in_row_order(&prepared, scoring, &deadline, after.map(|a| a.1), || {
                 TopSink::new(request, after).in_row_order()
             })?;
-            return self.page(request, top);
+            return self.page_of(request, top.finish(), known_total);
         }
-        // The best scores first, one term: pruned (`scan_pruned`), which counts no total: the
-        // page has one only where the index knows it (`known_count`).
+        // The best scores first, one term: pruned (`scan_pruned`).
         let single_term = prepared.query.downcast_ref::<TermQuery>().is_some();
-        let known_total = if request.count_total { self.known_count(&prepared)? } else { None };
-        if scoring && request.descending && single_term && request.count_total == known_total.is_some() {
+        if scoring && request.descending && single_term && total_or_none {
             let top = self.scan_pruned(&prepared, &deadline, || TopSink::new(request, after))?;
             return self.page_of(request, top.finish(), known_total);
         }
@@ -655,7 +658,7 @@ impl Engine {
     pub fn count(&self, selection: &Selection, limits: &Limits) -> Result<u64> {
         let deadline = Deadline::new(limits);
         let prepared = self.prepare(selection, &deadline)?;
-        if let Some(count) = self.known_count(&prepared)? {
+        if let Some(count) = self.known_count(selection, &prepared, &deadline)? {
             return Ok(count);
         }
         Ok(self.scan(&prepared, false, &deadline, || CountSink(0))?.0)
@@ -668,7 +671,7 @@ impl Engine {
         let deadline = Deadline::new(limits);
         parallel::try_map(selections.len(), self.threads(), |i| {
             let prepared = self.prepare(&selections[i], &deadline)?;
-            if let Some(count) = self.known_count(&prepared)? {
+            if let Some(count) = self.known_count(&selections[i], &prepared, &deadline)? {
                 return Ok(count);
             }
             Ok(self.scan_on(&prepared, false, &deadline, || CountSink(0), 1)?.0)

@@ -733,9 +733,10 @@ fn kept_global_ordinals_answer_like_built_ones_and_a_damaged_file_is_rebuilt() {
 }
 
 /// A selection without caption text (a URL pattern, a filter, nothing) ranks its rows alike:
-/// a page without a total is found by scanning the blocks in row-id order and stopping once it
-/// is full (`Engine::scan_in_row_order`). Through every cursor, its pages must be the counted
-/// full scan's pages, in row-id order, covering every matching row once.
+/// a page is found by scanning the blocks in row-id order and stopping once it is full
+/// (`Engine::scan_in_row_order`), its total, when asked, known from the index where it can be
+/// (`Engine::known_count`: everything, a URL prefix). Through every cursor, its pages and
+/// totals must be the full scan's, in row-id order, covering every matching row once.
 #[test]
 fn pages_of_selections_without_caption_text_are_the_first_rows_in_row_id_order() {
     let fixture = synth();
@@ -750,6 +751,8 @@ fn pages_of_selections_without_caption_text_are_the_first_rows_in_row_id_order()
         Selection { url: Some((*top_host).to_string()), filter: Some("aesthetic >= 5".into()), ..Selection::default() },
         Selection { filter: Some("punsafe >= 0.9".into()), ..Selection::default() },
         Selection { url: Some("https://nowhere.invalid/".into()), ..Selection::default() },
+        Selection { url: Some((*top_host).to_string()), ..Selection::default() },
+        Selection { url: Some(format!("https://{top_host}/*.jpg")), ..Selection::default() },
         Selection::default(),
     ];
     for selection in selections {
@@ -765,11 +768,14 @@ fn pages_of_selections_without_caption_text_are_the_first_rows_in_row_id_order()
         let mut uncounted = SearchRequest { count_total: false, ..counted.clone() };
         let mut covered: Vec<i64> = Vec::new();
         loop {
+            // The full scan's page: one pass over every match.
+            let full = engine.search_with_facets(&counted, &[], Duration::ZERO, &limits()).unwrap().page;
             let with = engine.search(&counted, &limits()).unwrap();
             let without = engine.search(&uncounted, &limits()).unwrap();
-            assert_eq!(with.total, Some(total), "{selection:?}");
-            assert_eq!(without.hits, with.hits, "{selection:?} after {:?}", counted.after);
-            assert_eq!(without.next, with.next, "{selection:?}");
+            assert_eq!((with.total, full.total), (Some(total), Some(total)), "{selection:?}");
+            assert_eq!(with.hits, full.hits, "{selection:?} after {:?}", counted.after);
+            assert_eq!(without.hits, full.hits, "{selection:?} after {:?}", counted.after);
+            assert_eq!((&without.next, &with.next), (&full.next, &full.next), "{selection:?}");
             covered.extend(without.hits.iter().map(|h| h.row_id));
             let Some(next) = with.next else { break };
             counted.after = Some(next.clone());
