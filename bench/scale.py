@@ -67,14 +67,14 @@ def main():
         results_dir = data_dir / "results"
     data_dir.mkdir(parents=True, exist_ok=True)
     results_dir.mkdir(parents=True, exist_ok=True)
-    refuse_without_space(data_dir, sizes)
+    again = set(args.again.split(",")) if args.again else set(STEPS)
+    refuse_without_space(data_dir, sizes, "ingest" in again)
     try:
         for rows in sizes:
             path = results_dir / f"scale-{human_rows(rows)}.json"
             if path.exists() and args.again is None:
                 print(f"== {human_rows(rows)}: kept results ({path}); --again measures it again", file=sys.stderr)
                 continue
-            again = set(args.again.split(",")) if args.again else set(STEPS)
             if again - set(STEPS):
                 raise SystemExit(f"bench/scale: --again takes steps among {','.join(STEPS)}")
             measure_size(args, rows, data_dir, path, again)
@@ -85,10 +85,14 @@ def main():
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def refuse_without_space(data_dir, sizes):
-    """Refuses to start without room for the sizes whose data is not cached yet (data is kept)."""
-    missing = [rows for rows in sizes if not ((data_dir / f"scale-ds-{human_rows(rows)}" / "CURRENT").exists()
-                                              and (data_dir / f"synth-{human_rows(rows)}-laion-aesthetics").exists())]
+def refuse_without_space(data_dir, sizes, ingesting):
+    """Refuses to start without room for the sizes whose data is not cached yet (data is kept):
+    a size needs its synth data only to be ingested (again)."""
+    def cached(rows):
+        dataset = (data_dir / f"scale-ds-{human_rows(rows)}" / "CURRENT").exists()
+        synth = (data_dir / f"synth-{human_rows(rows)}-laion-aesthetics").exists()
+        return dataset and (synth or not ingesting)
+    missing = [rows for rows in sizes if not cached(rows)]
     needed = sum(FLOOR_100M if rows >= 100_000_000 else rows * BYTES_PER_ROW * 3 // 2 for rows in missing)
     free = shutil.disk_usage(data_dir).free
     if free < needed:
@@ -118,9 +122,9 @@ def measure_size(args, rows, data_dir, path, again):
         result["measured_with"][name] = version
         partial.write_text(json.dumps(result, indent=1))
 
-    src = bench.ensure_synth(args.bin, rows, data_dir)
     ds = data_dir / f"scale-ds-{human_rows(rows)}"
     if "ingest" not in steps or not (ds / "CURRENT").exists():
+        src = bench.ensure_synth(args.bin, rows, data_dir)
         keep("ingest", ingest(args.bin, src, ds, rows))
     queries_runs = 1 if args.smoke else args.runs
     if "queries" not in steps:
