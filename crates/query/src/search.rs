@@ -494,9 +494,11 @@ impl Engine {
             return self.page_of(request, entries, None);
         }
         // The scans below stop early and count no total: a page has one there only where the
-        // index knows it (`known_count`).
-        let known_total =
-            if request.count_total { self.known_count(&request.selection, &prepared, &deadline)? } else { None };
+        // index knows it (`known_count`), asked only of the relevance pages that use it.
+        let known_total = match scoring && request.count_total {
+            true => self.known_count(&request.selection, &prepared, &deadline)?,
+            false => None,
+        };
         let total_or_none = request.count_total == known_total.is_some();
         if scoring && total_or_none && request.selection.scores_alike()? {
             // Equal scores: the page is the first rows after the cursor in row-id order.
