@@ -81,8 +81,8 @@ fn tree(path: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 /// A file with what two identical runs do not share made neutral: the time of a source's ingest
 /// and of a commit (`ingested_at`, `committed_at`: `source.json`, manifests), a mention count's
-/// duration (its cache entry), and the order of tantivy's `.managed.json` (a list in hash order,
-/// sorted here).
+/// duration (its cache entry). Index bundles are byte for byte the same (segments are named
+/// after their block, files packed in name order).
 fn neutral(relative: &Path, bytes: Vec<u8>) -> (PathBuf, Vec<u8>) {
     let manifest = relative.starts_with("versions") && relative.extension().is_some_and(|e| e == "json");
     if manifest || relative.file_name().is_some_and(|n| n == "source.json") {
@@ -105,13 +105,6 @@ fn neutral(relative: &Path, bytes: Vec<u8>) -> (PathBuf, Vec<u8>) {
         let mut report: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         report["elapsed_ms"] = 0.into();
         return (relative.to_path_buf(), serde_json::to_vec(&report).unwrap());
-    }
-    // tantivy's list of the files it wrote is serialised in hash order; every other index file
-    // is byte for byte the same (segments are named after their block).
-    if relative.file_name().is_some_and(|n| n == ".managed.json") {
-        let mut files: Vec<String> = serde_json::from_slice(&bytes).unwrap();
-        files.sort();
-        return (relative.to_path_buf(), serde_json::to_vec(&files).unwrap());
     }
     (relative.to_path_buf(), bytes)
 }

@@ -5,19 +5,19 @@
 //! file) and rewrites `.managed.json` durably (temporary, fsync, rename, directory fsync) each
 //! time it creates a file: about 50 syncs and 17 renames per block, which made a one-row
 //! source cost ~20 ms of journal commits and thousands of small sources minutes. A block's
-//! index directory is unpublished staging until the writer's `publish` syncs every file in it
-//! once and the store's rename publishes it, so syncing along the way buys nothing: this
-//! directory is `MmapDirectory` for reads and deletes, and writes without syncing.
+//! index directory is unpublished staging until the writer's `publish` packs its files into
+//! one synced [`crate::bundle`] and the store's rename publishes it, so syncing along the way
+//! buys nothing: this directory is `MmapDirectory` for reads and deletes, and writes without
+//! syncing.
 //!
 //! Searching: a published index never changes, so reading it needs no lock — `MmapDirectory`
 //! creates `.tantivy-meta.lock` in the index directory to open a reader, which wrote into a
-//! dataset that is only read (and failed on a read-only mount) — and its files are mapped,
-//! one mapping each, except those of at most [`READ_WHOLE_BYTES`]: a small block's files are
-//! read into memory instead, so thousands of small sources do not use up the kernel's mappings
-//! per process (`vm.max_map_count`, 65,530 by default, ~6 files per block) while 1M-row
-//! blocks, whose files are megabytes, stay mapped and paged by the kernel. Memory: at most
-//! [`READ_WHOLE_BYTES`] per small file, ~100 bytes to 16 KiB per file of a block of up to a
-//! few hundred rows.
+//! dataset that is only read (and failed on a read-only mount). Its bundle is one open and,
+//! past [`READ_WHOLE_BYTES`], one mapping, every file a slice of it. An index published
+//! before bundles is loose files: each mapped, one mapping each, except those of at most
+//! [`READ_WHOLE_BYTES`], read into memory instead, so thousands of small sources do not use
+//! up the kernel's mappings per process (`vm.max_map_count`, 65,530 by default). Memory: at
+//! most [`READ_WHOLE_BYTES`] per small bundle or file, the rest mapped and paged by the kernel.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -31,6 +31,8 @@ use tantivy::directory::{
     AntiCallToken, DirectoryLock, FileHandle, Lock, MmapDirectory, OwnedBytes, TerminatingWrite, WatchCallback,
     WatchHandle, WritePtr,
 };
+
+use crate::bundle::{BUNDLE_FILE, Bundle};
 
 /// `MmapDirectory` over `root`, writing without syncing (see the module doc).
 #[derive(Clone, Debug)]
@@ -110,29 +112,44 @@ impl Directory for StagingDirectory {
     }
 }
 
-/// Files up to this size are read into memory rather than mapped (see the module doc): four
-/// pages, what a mapping of them would keep in the page cache anyway.
+/// Files (and bundles) up to this size are read into memory rather than mapped (see the
+/// module doc): four pages, what a mapping of them would keep in the page cache anyway.
 pub const READ_WHOLE_BYTES: u64 = 16 << 10;
 
-/// A published block index, read-only: no lock files, small files read whole, the rest mapped
-/// (see the module doc). Counts the files it maps.
+/// A published block index, read-only: no lock files; its [`Bundle`] read whole or mapped once,
+/// or — an index published before bundles — its loose files, small ones read whole and the
+/// rest mapped (see the module doc). Counts the mappings it makes.
 #[derive(Clone, Debug)]
 pub(crate) struct PublishedDirectory {
-    mapped: MmapDirectory,
+    files: Files,
     root: PathBuf,
     mapped_files: Arc<AtomicU64>,
 }
 
+#[derive(Clone, Debug)]
+enum Files {
+    Bundle(Arc<Bundle>),
+    Loose(MmapDirectory),
+}
+
 impl PublishedDirectory {
-    pub(crate) fn open(root: &Path) -> tantivy::Result<PublishedDirectory> {
-        Ok(PublishedDirectory {
-            mapped: MmapDirectory::open(root)?,
-            root: root.to_path_buf(),
-            mapped_files: Default::default(),
-        })
+    /// Opens the index in `root`; an [`io::ErrorKind::InvalidData`] error if its bundle is not
+    /// whole.
+    pub(crate) fn open(root: &Path) -> io::Result<PublishedDirectory> {
+        let mapped_files = Arc::new(AtomicU64::new(0));
+        let files = match Bundle::open(&root.join(BUNDLE_FILE))? {
+            Some(bundle) => {
+                if bundle.mapped() {
+                    mapped_files.fetch_add(1, Ordering::Relaxed);
+                }
+                Files::Bundle(Arc::new(bundle))
+            }
+            None => Files::Loose(MmapDirectory::open(root).map_err(io::Error::other)?),
+        };
+        Ok(PublishedDirectory { files, root: root.to_path_buf(), mapped_files })
     }
 
-    /// Files of this directory mapped so far (each a mapping of the process's).
+    /// Mappings of this directory made so far (each one of the process's).
     pub(crate) fn mapped_files(&self) -> u64 {
         self.mapped_files.load(Ordering::Relaxed)
     }
@@ -147,6 +164,13 @@ impl PublishedDirectory {
 
 impl Directory for PublishedDirectory {
     fn get_file_handle(&self, path: &Path) -> Result<Arc<dyn FileHandle>, OpenReadError> {
+        let mapped = match &self.files {
+            Files::Bundle(bundle) => {
+                let bytes = bundle.file(path).ok_or_else(|| OpenReadError::FileDoesNotExist(path.to_path_buf()))?;
+                return Ok(Arc::new(bytes));
+            }
+            Files::Loose(mapped) => mapped,
+        };
         let full = self.root.join(path);
         let bytes = match std::fs::metadata(&full) {
             Ok(metadata) => metadata.len(),
@@ -159,7 +183,7 @@ impl Directory for PublishedDirectory {
             let data = std::fs::read(&full).map_err(|e| OpenReadError::wrap_io_error(e, path.to_path_buf()))?;
             return Ok(Arc::new(OwnedBytes::new(data)));
         }
-        let handle = self.mapped.get_file_handle(path)?;
+        let handle = mapped.get_file_handle(path)?;
         self.mapped_files.fetch_add(1, Ordering::Relaxed);
         Ok(handle)
     }
@@ -169,7 +193,10 @@ impl Directory for PublishedDirectory {
     }
 
     fn exists(&self, path: &Path) -> Result<bool, OpenReadError> {
-        self.mapped.exists(path)
+        match &self.files {
+            Files::Bundle(bundle) => Ok(bundle.file(path).is_some()),
+            Files::Loose(mapped) => mapped.exists(path),
+        }
     }
 
     fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
@@ -177,7 +204,13 @@ impl Directory for PublishedDirectory {
     }
 
     fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, OpenReadError> {
-        self.mapped.atomic_read(path)
+        match &self.files {
+            Files::Bundle(bundle) => bundle
+                .file(path)
+                .map(|bytes| bytes.as_slice().to_vec())
+                .ok_or_else(|| OpenReadError::FileDoesNotExist(path.to_path_buf())),
+            Files::Loose(mapped) => mapped.atomic_read(path),
+        }
     }
 
     fn atomic_write(&self, path: &Path, _: &[u8]) -> io::Result<()> {

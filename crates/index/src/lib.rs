@@ -10,11 +10,13 @@
 //! - [`writer`] / [`reader`]: building one block's index next to its parquet file, and
 //!   opening it — through tantivy directories of its own: one that syncs nothing while the
 //!   index is staged, and a read-only one that takes no lock and reads small files whole
-//!   ([`READ_WHOLE_BYTES`]) rather than mapping them.
+//!   ([`READ_WHOLE_BYTES`]) rather than mapping them;
+//! - [`bundle`]: a published index as one file (its files end to end, with their table), so
+//!   opening a block is one open and at most one mapping.
 //!
 //! Invariants:
 //! - A block index holds exactly the rows of its block file, in the same order: document `n`
-//!   is row `n` of `block-NNNNN.parquet`. It is one segment, written once — its inverted and
+//!   is row `n` of `block-NNNNN.parquet`. It is one segment in one bundle, written once — its inverted and
 //!   columnar halves by two threads at once, whatever the caller's thread count — under a
 //!   segment id the caller derives from the block, so the same rows give the same bytes; it is
 //!   never modified, and the store publishes it atomically with the block.
@@ -25,6 +27,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors"))]
 
+pub mod bundle;
 mod directory;
 pub mod error;
 pub mod reader;

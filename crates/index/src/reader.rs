@@ -22,7 +22,10 @@ impl BlockIndex {
     /// Opens the published index in `dir` and its searcher, read-only; an error if it is not
     /// an index with pairscope's schema.
     pub fn open(dir: &Path) -> Result<BlockIndex> {
-        let directory = PublishedDirectory::open(dir).map_err(|e| IndexError::tantivy(dir, e))?;
+        let directory = PublishedDirectory::open(dir).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => IndexError::Damaged { path: dir.to_path_buf(), reason: e.to_string() },
+            _ => IndexError::io(dir, e),
+        })?;
         let mut index = Index::open(directory.clone()).map_err(|e| IndexError::tantivy(dir, e))?;
         index.set_tokenizers(tokenizers());
         if index.schema() != IndexFields::new().schema {
@@ -38,8 +41,9 @@ impl BlockIndex {
         Ok(BlockIndex { dir: dir.to_path_buf(), index, searcher, _reader: reader, mapped_files })
     }
 
-    /// Files of the index mapped into memory by opening it: one mapping each, of the
-    /// process's `vm.max_map_count` (small files are read whole instead).
+    /// Mappings the index made when opened, of the process's `vm.max_map_count`: at most one
+    /// (its bundle; a small one is read whole), or one per large file of an index of loose
+    /// files.
     pub fn mapped_files(&self) -> u64 {
         self.mapped_files
     }

@@ -12,13 +12,15 @@
 //! writer fed whole rows writes (tested) — in about half the wall time, which lets a one-file
 //! ingest use two cores for its one block. The split is fixed (never chosen by thread count) and
 //! the segment id is the caller's (derived from the block), so the same rows always give the
-//! same bytes.
+//! same bytes. Finished, the segment's files and its metadata are packed into the index's one
+//! [`crate::bundle`] file.
 //!
 //! The caller's thread resolves each batch's values once (`BatchValues`: URL keys, which
 //! captions folding changes) and shares them with both halves. Memory: two segment writers
 //! (each holding its block's postings until finalised: a block is at most 2^20 rows, with
 //! captions cut at 64 KiB) and at most `QUEUED_BATCHES` batches queued ahead of each.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,14 +32,14 @@ use arrow::array::{Array, AsArray, RecordBatch, StringArray, StringBuilder};
 use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
 use pairscope_model::panic_message;
 use pairscope_text::Normalizer;
-use tantivy::directory::MmapDirectory;
 use tantivy::index::{SegmentComponent, SegmentId};
 use tantivy::indexer::{AddOperation, SegmentWriter};
 use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
 use tantivy::schema::{Document, Field, Value};
 use tantivy::store::Compressor;
-use tantivy::{Directory, Index, IndexBuilder, IndexMeta, IndexSettings};
+use tantivy::{Index, IndexBuilder, IndexMeta, IndexSettings};
 
+use crate::bundle::{self, Packed};
 use crate::directory::StagingDirectory;
 use crate::error::{IndexError, Result};
 use crate::schema::{BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, IndexFields, KEYWORD_COLUMNS, tokenizers};
@@ -146,14 +148,10 @@ impl BlockIndexWriter {
     }
 }
 
-/// Makes the segment's files durable, then saves the metadata a single-segment writer saves:
-/// the index holds its segment only once the metadata names it, and all of it before the
-/// caller's rename publishes the directory.
+/// Packs the segment's files and the metadata a single-segment writer saves into the index's
+/// bundle, durable before the caller's rename publishes the directory (see [`crate::bundle`]);
+/// what else tantivy left in the staging directory (its list of files, locks) is removed.
 fn publish(index: &Index, dir: &Path, segment_id: SegmentId, docs: u32) -> Result<()> {
-    for entry in std::fs::read_dir(dir).map_err(|e| IndexError::io(dir, e))? {
-        let path = entry.map_err(|e| IndexError::io(dir, e))?.path();
-        File::open(&path).and_then(|f| f.sync_all()).map_err(|e| IndexError::io(&path, e))?;
-    }
     let meta = IndexMeta {
         index_settings: index.settings().clone(),
         persisted_custom_extensions: Vec::new(),
@@ -164,11 +162,24 @@ fn publish(index: &Index, dir: &Path, segment_id: SegmentId, docs: u32) -> Resul
     };
     let mut json = serde_json::to_vec_pretty(&meta).map_err(|e| IndexError::Schema(format!("index metadata: {e}")))?;
     json.push(b'\n');
-    // The index was built in a `StagingDirectory`, which syncs nothing: the metadata goes
-    // through tantivy's own durable write.
-    let durable = MmapDirectory::open(dir).map_err(|e| IndexError::tantivy(dir, e))?;
-    durable.atomic_write(Path::new("meta.json"), &json).map_err(|e| IndexError::io(dir, e))?;
-    durable.sync_directory().map_err(|e| IndexError::io(dir, e))
+    // The segment's files are `<segment id>.<component>`; the rest is tantivy's bookkeeping.
+    let prefix = format!("{}.", segment_id.uuid_string());
+    let mut files = BTreeMap::from([("meta.json".to_string(), Packed::Bytes(json))]);
+    let mut others = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| IndexError::io(dir, e))? {
+        let entry = entry.map_err(|e| IndexError::io(dir, e))?;
+        match entry.file_name().into_string() {
+            Ok(name) if name.starts_with(&prefix) => {
+                files.insert(name, Packed::File);
+            }
+            _ => others.push(entry.path()),
+        }
+    }
+    bundle::pack(dir, &files).map_err(|e| IndexError::io(&dir.join(bundle::BUNDLE_FILE), e))?;
+    for path in others {
+        std::fs::remove_file(&path).map_err(|e| IndexError::io(&path, e))?;
+    }
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| IndexError::io(dir, e))
 }
 
 /// An empty index in `dir` with the block schema, in a [`StagingDirectory`] (nothing synced
@@ -525,10 +536,10 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
+    use tantivy::Term;
     use tantivy::collector::DocSetCollector;
     use tantivy::query::{PhraseQuery, TermQuery};
     use tantivy::schema::IndexRecordOption;
-    use tantivy::{Index, Term};
 
     use super::*;
 
@@ -570,9 +581,8 @@ mod tests {
         writer.add_batch(&batch().slice(1, 2)).unwrap();
         assert_eq!(writer.finish().unwrap(), 6);
 
-        let mut index = Index::open_in_dir(&dir).unwrap();
-        index.set_tokenizers(tokenizers());
-        let searcher = index.reader().unwrap().searcher();
+        let block = crate::BlockIndex::open(&dir).unwrap();
+        let searcher = block.searcher();
         let segment = searcher.segment_reader(0);
         let fast = segment.fast_fields();
         let all: Vec<u32> = (0..segment.max_doc()).collect();
@@ -652,15 +662,17 @@ mod tests {
         RecordBatch::try_from_iter(columns).unwrap()
     }
 
-    /// Every file of an index directory (sub-directories would be a leftover) and its bytes.
+    /// Every file packed in the bundle of an index directory, and its bytes; the directory
+    /// holds the bundle alone (anything else would be a leftover).
     fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-        std::fs::read_dir(dir)
+        let names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, [bundle::BUNDLE_FILE], "{}", dir.display());
+        let path = dir.join(bundle::BUNDLE_FILE);
+        let bytes = std::fs::read(&path).unwrap();
+        bundle::packed_files(&path)
             .unwrap()
-            .map(|entry| {
-                let path = entry.unwrap().path();
-                assert!(path.is_file(), "{} is not a file", path.display());
-                (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap())
-            })
+            .into_iter()
+            .map(|(name, range)| (name, bytes[range.start as usize..range.end as usize].to_vec()))
             .collect()
     }
 
@@ -695,16 +707,47 @@ mod tests {
         let (split_files, whole_files) = (files(&split), files(&whole));
         assert_eq!(split_files.keys().collect::<Vec<_>>(), whole_files.keys().collect::<Vec<_>>());
         assert!(split_files.keys().any(|name| name == &format!("{}.fast", id.uuid_string())));
+        assert!(split_files.contains_key("meta.json"));
         for (name, bytes) in &split_files {
-            if name == ".managed.json" {
-                // tantivy's list of the files it wrote, serialised in hash order.
-                let set = |bytes: &[u8]| serde_json::from_slice::<BTreeSet<String>>(bytes).unwrap();
-                assert_eq!(set(bytes), set(&whole_files[name]));
-            } else {
-                assert!(bytes == &whole_files[name], "{name} differs");
-            }
+            assert!(bytes == &whole_files[name], "{name} differs");
         }
+        assert!(
+            std::fs::read(split.join(bundle::BUNDLE_FILE)).unwrap()
+                == std::fs::read(whole.join(bundle::BUNDLE_FILE)).unwrap()
+        );
         std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    /// An index of loose files (as published before bundles) opens and answers exactly as
+    /// its bundle does; the bundle is one mapping where the loose files were one per large file.
+    #[test]
+    fn an_index_of_loose_files_answers_as_its_bundle() {
+        let base = tempfile::tempdir().unwrap();
+        let (bundled, loose) = (base.path().join("bundled"), base.path().join("loose"));
+        let mut writer = BlockIndexWriter::create(&bundled, 0xb0b).unwrap();
+        writer.add_batch(&many(20_000)).unwrap();
+        writer.finish().unwrap();
+        std::fs::create_dir_all(&loose).unwrap();
+        for (name, bytes) in files(&bundled) {
+            std::fs::write(loose.join(name), bytes).unwrap();
+        }
+        let (bundled, loose) = (crate::BlockIndex::open(&bundled).unwrap(), crate::BlockIndex::open(&loose).unwrap());
+        assert_eq!((bundled.docs(), loose.docs()), (20_000, 20_000));
+        assert_eq!(bundled.mapped_files(), 1);
+        assert!(loose.mapped_files() > 1, "{}", loose.mapped_files());
+        let fields = IndexFields::new();
+        let docs = |index: &crate::BlockIndex, query: &dyn tantivy::query::Query| -> Vec<u32> {
+            let mut docs: Vec<u32> =
+                index.searcher().search(query, &DocSetCollector).unwrap().into_iter().map(|a| a.doc_id).collect();
+            docs.sort_unstable();
+            docs
+        };
+        for word in ["barn", "dürer", "w17", "kinkade"] {
+            let query = TermQuery::new(Term::from_field_text(fields.caption, word), IndexRecordOption::Basic);
+            let found = docs(&bundled, &query);
+            assert!(!found.is_empty(), "{word}");
+            assert_eq!(found, docs(&loose, &query), "{word}");
+        }
     }
 
     /// Keys are the lower-cased URL up to its second directory, capped, and always a prefix of

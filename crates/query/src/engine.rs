@@ -45,6 +45,9 @@ const BATCH_DOCS: usize = 4096;
 /// only after a batch, so a small one keeps the pruning close to the unfiltered scan's, and
 /// one filter evaluation over 64 rows costs little more than over one.
 const PRUNED_BATCH_DOCS: usize = 64;
+/// Blocks opened at once, on every core, between two counts of the mappings made (see
+/// [`Engine::open`]).
+const OPEN_CHUNK_BLOCKS: usize = 64;
 /// Most rows a filter on columns outside the index may match (it is evaluated over the
 /// parquet rows into a set of row ids).
 pub const MAX_PARQUET_FILTER_ROWS: usize = 50_000_000;
@@ -163,11 +166,7 @@ pub(crate) enum RowFilter {
 impl Engine {
     /// Opens the committed version of `dataset` and every block index it has.
     pub fn open(dataset: Dataset) -> Result<Engine> {
-        let mut blocks = Vec::new();
-        let all_blocks: u64 = dataset.manifest().sources.iter().map(|s| s.files.len() as u64).sum();
-        let mappings = pairscope_io::limits::mappings();
-        let mut mapped = 0u64;
-        let page_indexes = PageIndexCache::new();
+        let mut files = Vec::new();
         for source in &dataset.manifest().sources {
             for file in &source.files {
                 let Some(index) = &file.index else {
@@ -188,15 +187,28 @@ impl Engine {
                         pairscope_index::INDEX_FORMAT
                     )));
                 }
-                let index = BlockIndex::open(&dataset.root().join(index))?;
+                files.push((file, dataset.root().join(index)));
+            }
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mappings = pairscope_io::limits::mappings();
+        let mut mapped = 0u64;
+        let page_indexes = PageIndexCache::new();
+        let mut blocks = Vec::with_capacity(files.len());
+        // Opening a block is mostly parsing its metadata (CPU): the blocks of a chunk are
+        // opened on every core; the mappings are counted after each chunk, so a dataset past
+        // the kernel's limit stops with its error early, not by running out of mappings.
+        for chunk in files.chunks(OPEN_CHUNK_BLOCKS) {
+            let indexes = parallel::try_map(chunk.len(), threads, |i| BlockIndex::open(&chunk[i].1))?;
+            for ((file, _), index) in chunk.iter().zip(indexes) {
                 mapped += index.mapped_files();
                 if let Some(mappings) = mappings
                     && mappings.raise_for(mapped).is_some()
                 {
                     // What every block would map, at the rate of those opened so far.
-                    let projected = mapped.saturating_mul(all_blocks).div_ceil(blocks.len() as u64 + 1);
+                    let projected = mapped.saturating_mul(files.len() as u64).div_ceil(blocks.len() as u64 + 1);
                     return Err(QueryError::TooManyMappings {
-                        blocks: all_blocks,
+                        blocks: files.len() as u64,
                         needed: mappings.raise_for(projected).unwrap_or(mappings.limit),
                         limit: mappings.limit,
                     });
@@ -240,7 +252,7 @@ impl Engine {
             blocks,
             rows_by_segment: Arc::new(rows_by_segment),
             dataset_schema,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads,
             hidden: None,
             global_ords: KEYWORD_COLUMNS.iter().map(|_| Mutex::new(None)).collect(),
             row_order,

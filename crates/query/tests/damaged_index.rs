@@ -26,30 +26,6 @@ fn captions(path: &Path, n: usize) {
     pairscope_testkit::write_parquet(path, columns);
 }
 
-/// Overwrites the middle half of every file of `dir` whose name ends in one of `extensions`,
-/// keeping its footer (the last 24 bytes hold tantivy's footer and its length).
-fn overwrite_middles(dir: &Path, extensions: &[&str]) -> usize {
-    let mut damaged = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if !extensions.iter().any(|e| path.extension().is_some_and(|x| x == *e)) {
-            continue;
-        }
-        let mut bytes = std::fs::read(&path).unwrap();
-        let len = bytes.len();
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        for byte in &mut bytes[len / 4..(len * 3 / 4).min(len.saturating_sub(24))] {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            *byte = state as u8;
-        }
-        std::fs::write(&path, bytes).unwrap();
-        damaged += 1;
-    }
-    damaged
-}
-
 /// A dataset of one 20,000-row block under `dir`: its directory, opened.
 fn one_block_dataset(dir: &Path) -> (PathBuf, Dataset) {
     let file = dir.join("pairs.parquet");
@@ -66,7 +42,7 @@ fn a_damaged_block_index_is_an_error_naming_the_block() {
     let dir = tempfile::tempdir().unwrap();
     let (ds, dataset) = one_block_dataset(dir.path());
     let index = ds.join(dataset.manifest().sources[0].files[0].index.as_deref().unwrap());
-    assert_eq!(overwrite_middles(&index, &["idx", "pos"]), 2);
+    assert_eq!(pairscope_testkit::damage_index_files(&index, &["idx", "pos"]), 2);
 
     let engine = Engine::open(dataset).unwrap();
     let selection = Selection { query: Some("\"red green\" blue".into()), ..Default::default() };

@@ -16,8 +16,9 @@
 //!                                  (2^20 source rows), in source order, so row_id ascends in a file;
 //!                                  zstd (the 64-row url, caption and page_url pages Snappy), 128k-row
 //!                                  row groups, page-level statistics; canonical columns, then extras
-//! DS/sources/<id16>/index-NNNNN/   the block's full-text index (`pairscope-index`, one segment):
-//!                                  document n is row n of block-NNNNN.parquet; published with it
+//! DS/sources/<id16>/index-NNNNN/   the block's full-text index (`pairscope-index`, one segment in
+//!                                  one file, index.bundle): document n is row n of
+//!                                  block-NNNNN.parquet; published with it
 //! DS/sources/<id16>/source.json    the source's entry, written last: a complete staged source
 //! DS/overlays/<id16>-NNNNN-vNNNNNNNN.columnar
 //!                                  values laid over block NNNNN's rows after ingest ([`overlay`]),

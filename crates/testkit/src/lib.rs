@@ -1,6 +1,7 @@
 //! What pairscope's tests share, and only its tests (every user is a dev-dependency): where
 //! the shared sample data is, which python runs the differential peers, and how a test writes
-//! a small parquet input ([`write_parquet`]). Every crate's
+//! a small parquet input ([`write_parquet`]), how it damages a block index on disk
+//! ([`damage_index_files`]). Every crate's
 //! tests look them up here, so the locations and the skip notices are stated once.
 //!
 //! It owns the tests' view of the machine (`../shared/data`, `bench/.venv`); it never holds
@@ -73,4 +74,30 @@ pub fn bench_python(check: &str, peer: &str) -> Option<PathBuf> {
         eprintln!("skipping the {peer} comparison: no python with it (run ./dev/test once to make bench/.venv)");
     }
     found
+}
+
+/// Overwrites with noise the middle half of each file packed in the block index `dir` whose
+/// name ends in `.<extension>` for one of `extensions`, keeping each file's last 24 bytes
+/// (tantivy's footer and its length): bytes damaged on disk behind valid footers. Returns how
+/// many files it damaged.
+pub fn damage_index_files(dir: &Path, extensions: &[&str]) -> usize {
+    let bundle = dir.join(pairscope_index::bundle::BUNDLE_FILE);
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let mut damaged = 0;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for (name, range) in pairscope_index::bundle::packed_files(&bundle).unwrap() {
+        if !extensions.iter().any(|e| name.ends_with(&format!(".{e}"))) {
+            continue;
+        }
+        let (start, len) = (range.start as usize, (range.end - range.start) as usize);
+        for byte in &mut bytes[start + len / 4..start + (len * 3 / 4).min(len.saturating_sub(24))] {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = state as u8;
+        }
+        damaged += 1;
+    }
+    std::fs::write(&bundle, bytes).unwrap();
+    damaged
 }
