@@ -76,6 +76,7 @@ void encode(
         rust::Slice<uint8_t> codes);
 rust::Slice<const float> centroids(const Model& model);
 rust::String blas_core_name();
+void stop_blas_threads();
 std::unique_ptr<Query> new_query(
         const Model& model,
         rust::Slice<const float> vector);

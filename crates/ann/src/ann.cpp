@@ -263,6 +263,17 @@ rust::String blas_core_name() {
     return rust::String(core ? core : "");
 }
 
+void stop_blas_threads() {
+    // Looked up, not linked: only OpenBLAS's pthread build has a pool to stop. It joins the
+    // pool's threads; the next BLAS call that wants threads starts the pool again (OpenBLAS's
+    // own lazy start, as in a child after fork).
+    using Shutdown = int (*)();
+    auto shutdown = reinterpret_cast<Shutdown>(dlsym(RTLD_DEFAULT, "blas_thread_shutdown_"));
+    if (shutdown) {
+        shutdown();
+    }
+}
+
 std::unique_ptr<Query> new_query(const Model& model, rust::Slice<const float> vector) {
     if (vector.size() != size_t(model.index->d)) {
         fail("query: wrong dimension");

@@ -46,6 +46,10 @@ pub(crate) mod bridge {
         /// when the BLAS is not OpenBLAS.
         fn blas_core_name() -> String;
 
+        /// Stops OpenBLAS's thread pool (`blas_thread_shutdown_`) if the BLAS is OpenBLAS
+        /// built with pthreads; nothing otherwise.
+        fn stop_blas_threads();
+
         /// A query of `vector` (copied).
         ///
         /// # Safety

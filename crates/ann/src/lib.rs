@@ -15,7 +15,8 @@
 //! - [`search`]: the coarse probes of a query (once per query, or of a batch of queries as one
 //!   matrix product) and the search of one block's lists, optionally only rows a bitmap keeps
 //!   (or the entries it keeps, resolved once per filter);
-//! - [`runtime`]: the environment (OpenMP, OpenBLAS) training and encoding run best in.
+//! - [`runtime`]: the environment (OpenMP, OpenBLAS) training and encoding run best in, and
+//!   stopping the idle thread pool OpenBLAS starts in every process that links it.
 //!
 //! It never reads or writes files (callers hand it bytes and map files), never re-ranks with the
 //! exact vectors (the caller has them, in `pairscope-vectors`' files) and never starts threads

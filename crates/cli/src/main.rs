@@ -18,6 +18,7 @@ use pairscope_model::ExitStatus;
 use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
+    pairscope_ann::runtime::stop_idle_blas_threads();
     let cli = Cli::parse();
     init_logging(cli.global.verbose, cli.global.quiet);
     let result = match &cli.command {

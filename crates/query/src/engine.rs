@@ -26,6 +26,7 @@ use pairscope_io::parallel;
 use pairscope_model::panic_message;
 use pairscope_model::row_id::{BLOCK_ROWS, RowId};
 use pairscope_store::Dataset;
+use pairscope_store::manifest::{DataFile, SourceEntry};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use roaring::RoaringTreemap;
@@ -163,6 +164,14 @@ pub(crate) enum RowFilter {
     RowIds(HashSet<i64>),
 }
 
+/// Whether `file` holds every row of its block's range of `source`'s input rows (the source
+/// skipped none), so that its document `n` is the row at offset `n` of the block (row ids are
+/// given by input position, before skipped rows are dropped).
+fn holds_its_whole_range(source: &SourceEntry, file: &DataFile) -> bool {
+    let range = source.input_rows.saturating_sub(file.block.saturating_mul(BLOCK_ROWS)).min(BLOCK_ROWS);
+    source.rows == source.input_rows && file.rows == range
+}
+
 impl Engine {
     /// Opens the committed version of `dataset` and every block index it has.
     pub fn open(dataset: Dataset) -> Result<Engine> {
@@ -187,7 +196,7 @@ impl Engine {
                         pairscope_index::INDEX_FORMAT
                     )));
                 }
-                files.push((file, dataset.root().join(index)));
+                files.push((source, file, dataset.root().join(index)));
             }
         }
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -199,8 +208,8 @@ impl Engine {
         // opened on every core; the mappings are counted after each chunk, so a dataset past
         // the kernel's limit stops with its error early, not by running out of mappings.
         for chunk in files.chunks(OPEN_CHUNK_BLOCKS) {
-            let indexes = parallel::try_map(chunk.len(), threads, |i| BlockIndex::open(&chunk[i].1))?;
-            for ((file, _), index) in chunk.iter().zip(indexes) {
+            let indexes = parallel::try_map(chunk.len(), threads, |i| BlockIndex::open(&chunk[i].2))?;
+            for ((source, file, _), index) in chunk.iter().zip(indexes) {
                 mapped += index.mapped_files();
                 if let Some(mappings) = mappings
                     && mappings.raise_for(mapped).is_some()
@@ -227,8 +236,14 @@ impl Engine {
                     page_indexes.clone(),
                 ));
                 let overlay = dataset.overlays().of_block(file.block_key)?;
-                let columns =
-                    index.searcher().segment_readers().iter().map(|_| OpenColumns::new(overlay.clone())).collect();
+                let consecutive_from =
+                    holds_its_whole_range(source, file).then(|| RowId::from_block_key(file.block_key, 0));
+                let columns = index
+                    .searcher()
+                    .segment_readers()
+                    .iter()
+                    .map(|_| OpenColumns::new(overlay.clone(), consecutive_from))
+                    .collect();
                 blocks.push(Block { rows, index, columns });
             }
         }
